@@ -1,0 +1,1 @@
+"""Agent declarations: parameter models and the ``run`` handlers that call the work modules."""
