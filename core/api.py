@@ -1,0 +1,280 @@
+"""Declared REST routes: validation in, validation out, and the OpenAPI document made from them.
+
+A route is declared once with its models; the same declaration validates the request, checks the
+response, decides who may call it (see ``sigmavault.auth``) and feeds ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from .errors import APIError
+
+PREFIX = "/api/v1"
+T = TypeVar("T")
+Handler = Callable[..., Awaitable[Any]]
+_PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="machine-readable snake_case error code")
+    message: str = Field(description="what went wrong, in words a person can act on")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items`` plus what is needed to fetch the next one."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(100, ge=1, le=10_000)
+    offset: int = Field(0, ge=0)
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    role: str | None = "readonly"
+    tags: list[str] = field(default_factory=list)
+    plugin: str = "sigmavault"
+    description: str = ""
+    absolute: bool = False
+
+    @property
+    def url(self) -> str:
+        return self.path if self.absolute else PREFIX + self.path
+
+    @property
+    def path_params(self) -> list[str]:
+        return _PATH_PARAM.findall(self.path)
+
+
+@lru_cache(maxsize=None)
+def _adapter(tp: Any) -> TypeAdapter:
+    return TypeAdapter(tp)
+
+
+def dump(tp: Any, value: Any) -> Any:
+    """Validate ``value`` against ``tp`` and return its JSON-ready form."""
+    if tp is None:
+        if isinstance(value, BaseModel):
+            return value.model_dump(mode="json")
+        return value
+    adapter = _adapter(tp)
+    return adapter.dump_python(adapter.validate_python(value, from_attributes=True), mode="json")
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data, separators=(",", ":")), status=status,
+                        content_type="application/json")
+
+
+def validation_error(exc: ValidationError, where: str) -> APIError:
+    errors = [
+        {"loc": [where, *[str(p) for p in e["loc"]]], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False)
+    ]
+    first = errors[0]
+    field_name = ".".join(first["loc"][1:]) or where
+    return APIError(422, "validation_error", f"invalid {where}: {field_name}: {first['msg']}",
+                    {"errors": errors})
+
+
+class Api:
+    """The route table. Plugins declare routes with ``app.api.get(...)`` and friends."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self.current_plugin = "sigmavault"
+        self._by_aio_route: dict[Any, Route] = {}
+
+    def route(self, method: str, path: str, *, summary: str = "", body: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, response: Any = None, status: int | None = None,
+              role: str | None = None, public: bool = False, tags: list[str] | None = None,
+              absolute: bool = False) -> Callable[[Handler], Handler]:
+        """Declare a route; ``path`` is relative to ``/api/v1`` and may hold ``{name}`` params.
+
+        ``absolute=True`` mounts ``path`` as is (for ``/metrics``-style well-known URLs).
+
+        The handler is called as ``handler(request, **path_params[, body=...][, query=...])``.
+        ``role`` defaults to ``readonly`` for GET and ``admin`` otherwise; ``public=True`` means
+        no authentication at all.
+        """
+        method = method.upper()
+        if not path.startswith("/"):
+            raise ValueError(f"route path must start with '/': {path!r}")
+
+        def decorator(handler: Handler) -> Handler:
+            doc = inspect.getdoc(handler) or ""
+            self.routes.append(Route(
+                method=method, path=path, handler=handler,
+                summary=summary or (doc.splitlines()[0] if doc else f"{method} {path}"),
+                description=doc, body=body, query=query, response=response,
+                status=status or (201 if method == "POST" and response is not None else 200),
+                role=None if public else (role or ("readonly" if method == "GET" else "admin")),
+                tags=tags or [path.strip("/").split("/")[0] or "core"], plugin=self.current_plugin,
+                absolute=absolute,
+            ))
+            return handler
+
+        return decorator
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
+
+    def find(self, method: str, path: str) -> Route | None:
+        for r in self.routes:
+            if r.method == method and r.path == path:
+                return r
+        return None
+
+    def mount(self, web_app: web.Application) -> None:
+        """Add every declared route to the aiohttp router."""
+        for r in self.routes:
+            resource = web_app.router.add_resource(r.url)
+            self._by_aio_route[resource.add_route(r.method, _wrap(r))] = r
+
+    def route_of(self, request: web.Request) -> Route | None:
+        """The declared route that matched ``request`` (None for static files, unknown paths)."""
+        return self._by_aio_route.get(request.match_info.route)
+
+
+async def read_json(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    try:
+        return await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise APIError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
+
+
+def _wrap(r: Route) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = dict(request.match_info)
+        if r.body is not None:
+            try:
+                kwargs["body"] = r.body.model_validate(await read_json(request))
+            except ValidationError as exc:
+                raise validation_error(exc, "body") from None
+        if r.query is not None:
+            try:
+                kwargs["query"] = r.query.model_validate(dict(request.query))
+            except ValidationError as exc:
+                raise validation_error(exc, "query") from None
+        result = await r.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None and r.response is None:
+            return web.Response(status=204)
+        return json_response(dump(r.response, result), status=r.status)
+
+    handler.__name__ = getattr(r.handler, "__name__", "handler")
+    return handler
+
+
+# --- OpenAPI -------------------------------------------------------------------------------------
+
+
+class _Schemas:
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {}
+
+    def of(self, tp: Any, mode: str = "validation") -> dict[str, Any]:
+        schema = _adapter(tp).json_schema(ref_template="#/components/schemas/{model}", mode=mode)
+        for name, sub in schema.pop("$defs", {}).items():
+            self.components[name] = sub
+        if schema.get("type") == "object" and "title" in schema and "properties" in schema:
+            name = schema["title"]
+            self.components[name] = schema
+            return {"$ref": f"#/components/schemas/{name}"}
+        return schema
+
+
+def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every declared route."""
+    schemas = _Schemas()
+    paths: dict[str, Any] = {}
+    error_ref = schemas.of(ErrorEnvelope, "serialization")
+    for r in sorted(api.routes, key=lambda r: (r.path, r.method)):
+        op: dict[str, Any] = {
+            "operationId": f"{r.method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', r.path).strip('_')}",
+            "summary": r.summary, "tags": r.tags, "x-plugin": r.plugin,
+            "x-role": r.role or "public",
+        }
+        if r.description:
+            op["description"] = r.description
+        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for p in r.path_params]
+        if r.query is not None:
+            qs = _adapter(r.query).json_schema()
+            required = set(qs.get("required", []))
+            for name, prop in qs.get("properties", {}).items():
+                prop = {k: v for k, v in prop.items() if k != "title"}
+                params.append({"name": name, "in": "query", "required": name in required,
+                               "schema": prop})
+        if params:
+            op["parameters"] = params
+        if r.body is not None:
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": schemas.of(r.body)}}}
+        responses: dict[str, Any] = {}
+        if r.response is None:
+            responses["204" if r.status == 200 else str(r.status)] = {"description": "done"}
+        else:
+            responses[str(r.status)] = {"description": "success", "content": {
+                "application/json": {"schema": schemas.of(r.response, "serialization")}}}
+        for code in (["401", "403"] if r.role else []) + ["400", "404", "409", "422"]:
+            responses[code] = {"description": "error",
+                               "content": {"application/json": {"schema": error_ref}}}
+        op["responses"] = responses
+        if r.role:
+            op["security"] = [{"session": []}, {"apiKey": []}]
+        paths.setdefault(r.url, {})[r.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": schemas.components,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "sigmavault_session"},
+                "apiKey": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }

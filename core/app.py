@@ -1,0 +1,310 @@
+"""The SigmaVault application: wires config, plugins, state, events, jobs, auth and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Coroutine
+
+from aiohttp import web
+
+from . import __version__, logs
+from .api import Api, json_response
+from .audit import MIGRATIONS as AUDIT_MIGRATIONS, AuditLog
+from .auth import CSRF_HEADER, IDENTITY, MIGRATIONS as AUTH_MIGRATIONS, Auth
+from .commands import run
+from .config import CHECKOUT, Config, load_sections
+from .db import Database
+from .errors import APIError
+from .events import EventHub
+from .jobs import MIGRATIONS as JOB_MIGRATIONS, Job, JobManager
+from .plugins import PluginManager
+
+log = logging.getLogger("sigmavault")
+
+APP_KEY = web.AppKey("sigmavault", object)
+REGISTRIES = ("storage_backends", "codecs", "agents", "network_drivers", "encryptors")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def get_app(request: web.Request) -> "SigmaVault":
+    """The SigmaVault instance serving ``request``."""
+    return request.app[APP_KEY]  # type: ignore[return-value]
+
+
+class SigmaVault:
+    """One daemon. Plugins receive it as ``app`` in hooks."""
+
+    def __init__(self, config: Config, plugins: PluginManager | None = None):
+        self.config = config
+        self.data_dir: Path = config.data_dir
+        self.plugins = plugins or PluginManager(config.plugins.disabled, config.plugins.strict)
+        self.api = Api()
+        self.events = EventHub(config.events.ring_size, config.events.client_queue)
+        self.registries: dict[str, dict[str, Any]] = {name: {} for name in REGISTRIES}
+        self.methods: dict[str, tuple[Callable[..., Any], str, str]] = {}
+        self.ui_pages: list[dict[str, Any]] = []
+        self.unknown_sections: list[str] = []
+        self.first_run_password: str | None = None
+        self.run = run
+        self.started_at = time.time()
+        self._tasks: set[asyncio.Task] = set()
+        self.websockets: set[web.WebSocketResponse] = set()
+        self.db: Database
+        self.jobs: JobManager
+        self.auth: Auth
+        self.audit_log: AuditLog
+        self.web = web.Application(middlewares=[self._context_mw, self._error_mw, self._auth_mw],
+                                   client_max_size=16 * 1024 ** 2)
+        self.web[APP_KEY] = self
+
+    # --- construction ----------------------------------------------------------------------------
+
+    @classmethod
+    async def create(cls, config: Config, plugins: PluginManager | None = None) -> "SigmaVault":
+        """Load plugins and build everything that must exist before the server starts."""
+        app = cls(config, plugins)
+        await app._build()
+        return app
+
+    async def _build(self) -> None:
+        self.plugins.load()
+        sections: dict[str, type] = {}
+        await self._per_plugin("register_config", lambda p: {"register": sections.__setitem__})
+        self.unknown_sections = load_sections(self.config, sections)
+        for name in self.unknown_sections:
+            log.warning("config table [%s] is not declared by any loaded plugin; ignored", name)
+
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.db = Database(self.data_dir / "sigmavault.db")
+        for namespace, scripts in (("core.jobs", JOB_MIGRATIONS), ("core.audit", AUDIT_MIGRATIONS),
+                                   ("core.auth", AUTH_MIGRATIONS)):
+            self.db.migrate(namespace, scripts)
+        await self._per_plugin("register_migrations", lambda p: {"register": self.db.migrate})
+        self.audit_log = AuditLog(self.db)
+        self.auth = Auth(self)
+        self.jobs = JobManager(self, self.config.jobs.history, self.config.jobs.queue_limit)
+
+        self.events.register("job.progress", Job, "a job changed state or progress")
+        self.events.register("alert", None, "an alert was raised or cleared "
+                             "({id, severity, message, source, active})")
+        await self._per_plugin("register_events", lambda p: {"register": self._register_event(p)})
+        for registry in REGISTRIES:
+            await self._per_plugin(f"register_{registry}",
+                                   lambda p, r=registry: {"register": self._registrar(r, p)})
+        await self._per_plugin("register_methods", lambda p: {"register": self._method_registrar(p)})
+        await self._per_plugin("register_ui_pages", lambda p: {"register": self._ui_registrar(p)})
+        await self._per_plugin("register_routes", self._route_kwargs)
+        self.api.mount(self.web)
+        self._mount_ui()
+        self.web.on_startup.append(self._on_startup)
+        self.web.on_shutdown.append(self._on_shutdown)
+        self.web.on_cleanup.append(self._on_cleanup)
+
+    async def _per_plugin(self, hook: str, kwargs_for: Callable[[str], dict[str, Any]]) -> None:
+        """Call ``hook`` plugin by plugin; a plugin whose hook raises is reported and removed."""
+        for plugin, func in list(self.plugins.impls(hook)):
+            try:
+                result = func(**kwargs_for(plugin))
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                log.exception("plugin %s failed in %s", plugin, hook)
+                self._drop_plugin(plugin, f"{hook} failed: {exc!r}")
+
+    def _drop_plugin(self, plugin: str, error: str) -> None:
+        info = self.plugins.infos.get(plugin)
+        self.plugins.pm.unregister(name=plugin)
+        self.api.routes = [r for r in self.api.routes if r.plugin != plugin]
+        for registry in self.registries.values():
+            for name in [n for n, item in registry.items() if getattr(item, "plugin", None) == plugin]:
+                del registry[name]
+        self.plugins._fail(plugin, info.version if info else "?", info.module if info else "?", error)
+
+    def _route_kwargs(self, plugin: str) -> dict[str, Any]:
+        self.api.current_plugin = plugin
+        return {"app": self}
+
+    def _register_event(self, plugin: str) -> Callable[..., None]:
+        def register(name: str, model: Any = None, description: str = "") -> None:
+            self.events.current_plugin = plugin
+            self.events.register(name, model, description)
+        return register
+
+    def _registrar(self, registry: str, plugin: str) -> Callable[[Any], None]:
+        def register(item: Any) -> None:
+            name = getattr(item, "name", None)
+            if not name:
+                raise ValueError(f"{registry} item {item!r} has no name")
+            if name in self.registries[registry]:
+                raise ValueError(f"{registry} item {name!r} is already registered")
+            try:
+                item.plugin = plugin
+            except AttributeError:
+                pass
+            self.registries[registry][name] = item
+        return register
+
+    def _method_registrar(self, plugin: str) -> Callable[..., None]:
+        def register(name: str, func: Callable[..., Any], description: str = "") -> None:
+            if name in self.methods:
+                raise ValueError(f"method {name!r} is already registered by {self.methods[name][2]}")
+            self.methods[name] = (func, description, plugin)
+        return register
+
+    def _ui_registrar(self, plugin: str) -> Callable[..., None]:
+        def register(id: str, title: str, path: str, icon: str | None = None,
+                     section: str = "main") -> None:
+            self.ui_pages.append({"id": id, "title": title, "path": path, "icon": icon,
+                                  "section": section, "plugin": plugin})
+        return register
+
+    def _mount_ui(self) -> None:
+        ui_dir = self.config.ui_dir or CHECKOUT / "webui" / "dist"
+        index = ui_dir / "index.html"
+        if not index.is_file():
+            return
+
+        async def spa(request: web.Request) -> web.StreamResponse:
+            tail = request.match_info.get("tail", "")
+            candidate = (ui_dir / tail).resolve()
+            if tail and candidate.is_file() and ui_dir.resolve() in candidate.parents:
+                return web.FileResponse(candidate, headers={"Cache-Control": "public, max-age=31536000, immutable"}
+                                        if "/assets/" in f"/{tail}" else None)
+            return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+        self.web.router.add_get("/{tail:(?!api/).*}", spa)
+
+    # --- services for plugins --------------------------------------------------------------------
+
+    async def call(self, name: str, **kwargs: Any) -> Any:
+        """Call a method another plugin registered through ``register_methods``."""
+        if name not in self.methods:
+            raise APIError(501, "method_unavailable",
+                           f"{name} is not available: the plugin that provides it is not installed",
+                           {"method": name})
+        result = self.methods[name][0](**kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    def has_method(self, name: str) -> bool:
+        return name in self.methods
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Run a background task for the daemon's lifetime; it is cancelled at shutdown."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    def audit(self, action: str, target: str = "", outcome: str = "ok",
+              details: dict[str, Any] | None = None, actor: str = "system",
+              address: str = "local") -> None:
+        """Append to the audit log (routes are audited automatically; this is for other actions)."""
+        self.audit_log.record(actor, address, action, target, outcome, details)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def _on_startup(self, _: web.Application) -> None:
+        self.jobs.start()
+        self.first_run_password = self.auth.ensure_admin()
+        if self.first_run_password:
+            print(f"SigmaVault first run: created user 'admin' with password: "
+                  f"{self.first_run_password}\n(shown once; change it with `sigmavault user passwd admin`)",
+                  file=sys.stderr, flush=True)
+        self.events.listeners.append(self._event_observer)
+        await self.plugins.acall("startup", app=self)
+
+    def _event_observer(self, envelope: dict[str, Any]) -> None:
+        if any(True for _ in self.plugins.impls("event_published")):
+            self.spawn(self.plugins.acall("event_published", app=self, event=envelope))
+
+    async def _on_shutdown(self, _: web.Application) -> None:
+        for ws in list(self.websockets):
+            await ws.close(code=1001, message=b"server shutting down")
+        await self.plugins.acall("shutdown", app=self)
+        await self.jobs.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _on_cleanup(self, _: web.Application) -> None:
+        self.db.close()
+
+    # --- middlewares -----------------------------------------------------------------------------
+
+    @web.middleware
+    async def _context_mw(self, request: web.Request, handler: Callable[..., Awaitable]) -> web.StreamResponse:
+        rid = request.headers.get("X-Request-ID", "")[:64] or secrets.token_hex(8)
+        token = logs.request_id.set(rid)
+        started = time.monotonic()
+        try:
+            response = await handler(request)
+            response.headers["X-Request-ID"] = rid
+            if request.path.startswith("/api/"):
+                log.info("%s %s %s", request.method, request.path, response.status,
+                         extra={"ms": round((time.monotonic() - started) * 1000, 1)})
+            return response
+        finally:
+            logs.request_id.reset(token)
+
+    @web.middleware
+    async def _error_mw(self, request: web.Request, handler: Callable[..., Awaitable]) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except APIError as exc:
+            return json_response(exc.envelope(), status=exc.status)
+        except web.HTTPException as exc:
+            if not request.path.startswith("/api/") or exc.status < 400:
+                raise
+            code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+                exc.status, "http_error")
+            message = {404: f"no such endpoint: {request.path}",
+                       405: f"{request.method} is not allowed on {request.path}"}.get(exc.status, exc.reason)
+            return json_response(APIError(exc.status, code, message).envelope(), status=exc.status)
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception:
+            log.exception("unhandled error")
+            return json_response(APIError(500, "internal_error", "internal error; see the daemon log "
+                                          f"for request {logs.request_id.get()}").envelope(), status=500)
+
+    @web.middleware
+    async def _auth_mw(self, request: web.Request, handler: Callable[..., Awaitable]) -> web.StreamResponse:
+        route = self.api.route_of(request)
+        if route is None or route.role is None:
+            return await handler(request)
+        identity = self.auth.identify(request.headers, request.cookies)
+        if identity is None:
+            raise APIError(401, "unauthenticated", "sign in or send an API key "
+                           "(Authorization: Bearer svk_…)")
+        self.auth.authorize(identity, route.role)
+        if identity.via == "session" and request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not secrets.compare_digest(sent, identity.csrf or ""):
+                raise APIError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")
+        request[IDENTITY] = identity
+        if request.method in SAFE_METHODS:
+            return await handler(request)
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except APIError as exc:
+            status = exc.status
+            raise
+        finally:
+            self.audit_log.record(identity.user, request.remote or "-", f"{request.method} {route.path}",
+                                  request.path, "ok" if status < 400 else f"error {status}",
+                                  dict(request.match_info))

@@ -1,0 +1,1 @@
+"""Built-in behaviour, written as ordinary plugins and registered like installed ones."""

@@ -1,0 +1,211 @@
+"""The ``sigmavault`` command: serve, plugins, config check, user, apikey."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import ssl
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from aiohttp import web
+
+from . import __version__, config as configuration, logs
+from .app import SigmaVault
+from .config import Config, ConfigError
+from .errors import APIError
+from .plugins import PluginLoadError, PluginManager
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", type=Path, help="TOML config file (or SIGMAVAULT_CONFIG)")
+    p.add_argument("--data-dir", type=Path, help="state directory (default ./var in a checkout)")
+
+
+def _config(args: argparse.Namespace, **extra: Any) -> Config:
+    return configuration.load(args.config, overrides={"data_dir": args.data_dir, **extra})
+
+
+def _tls_context(cfg: Config) -> ssl.SSLContext | None:
+    cert, key = cfg.tls_cert, cfg.tls_key
+    if cfg.tls_self_signed and not cert:
+        from .tls import self_signed
+        cert, key = self_signed(cfg.data_dir / "tls")
+    if not cert:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    cfg = _config(args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                  tls_self_signed=args.tls_self_signed or None, log_format=args.log_format)
+    logs.setup(cfg.log_format, cfg.log_level)
+    ssl_context = _tls_context(cfg)
+
+    async def make() -> web.Application:
+        return (await SigmaVault.create(cfg)).web
+
+    scheme = "https" if ssl_context else "http"
+    web.run_app(make(), host=cfg.host, port=cfg.port, ssl_context=ssl_context, access_log=None,
+                print=lambda _: print(f"SigmaVault {__version__} on {scheme}://{cfg.host}:{cfg.port}/",
+                                      file=sys.stderr, flush=True),
+                shutdown_timeout=10)
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    pm = PluginManager(cfg.plugins.disabled, cfg.plugins.strict)
+    pm.load()
+    infos = [i.as_dict() for i in pm.list()]
+    if args.json:
+        print(json.dumps(infos, indent=2))
+        return 0
+    width = max(len(i["name"]) for i in infos)
+    for i in infos:
+        line = f"{i['name']:<{width}}  {i['version']:<8} {i['status']:<8} {', '.join(i['hooks'])}"
+        print(line + (f"\n{'':<{width}}  error: {i['error']}" if i["error"] else ""))
+    return 1 if args.strict and any(i["status"] == "failed" for i in infos) else 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    app = SigmaVault(cfg)
+    app.plugins.load()
+    sections: dict[str, type] = {}
+    for _, func in app.plugins.impls("register_config"):
+        func(register=sections.__setitem__)
+    unknown = configuration.load_sections(cfg, sections)
+    for name in unknown:
+        print(f"warning: [{name}] is not declared by any loaded plugin", file=sys.stderr)
+    print(f"configuration ok ({len(sections)} plugin sections, data dir {cfg.data_dir})")
+    return 0
+
+
+async def _with_app(args: argparse.Namespace, fn: Any) -> Any:
+    app = await SigmaVault.create(_config(args))
+    try:
+        return fn(app)
+    finally:
+        app.db.close()
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise APIError(400, "password_mismatch", "the two passwords differ")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    if args.user_cmd == "list":
+        users = asyncio.run(_with_app(args, lambda app: app.auth.list_users()))
+        for u in users:
+            print(f"{u['username']:<24} {u['role']:<9} created {u['created_at']}")
+    elif args.user_cmd == "create":
+        password = _password(args)
+        asyncio.run(_with_app(args, lambda app: app.auth.create_user(args.username, password, args.role)))
+        print(f"created {args.role} user {args.username}")
+    elif args.user_cmd == "passwd":
+        password = _password(args)
+        asyncio.run(_with_app(args, lambda app: app.auth.set_password(args.username, password)))
+        print(f"password of {args.username} changed; their sessions were ended")
+    return 0
+
+
+def cmd_apikey(args: argparse.Namespace) -> int:
+    secret, _ = asyncio.run(_with_app(
+        args, lambda app: app.auth.create_key(args.username, args.name, args.role, args.expires_days)))
+    print(secret)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sigmavault", description="SigmaVault NAS management daemon")
+    p.add_argument("--version", action="version", version=f"sigmavault {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the daemon (API, events and web UI)")
+    _add_common(serve)
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 12080)")
+    serve.add_argument("--tls-cert", type=Path)
+    serve.add_argument("--tls-key", type=Path)
+    serve.add_argument("--tls-self-signed", action="store_true",
+                       help="generate and use a self-signed certificate in the data dir")
+    serve.add_argument("--log-format", choices=["human", "json"])
+    serve.set_defaults(func=cmd_serve)
+
+    plugins = sub.add_parser("plugins", help="list plugins: name, version, status, hooks")
+    _add_common(plugins)
+    plugins.add_argument("--json", action="store_true")
+    plugins.add_argument("--strict", action="store_true", help="exit 1 if a plugin failed")
+    plugins.set_defaults(func=cmd_plugins)
+
+    cfg = sub.add_parser("config", help="configuration tools")
+    cfg_sub = cfg.add_subparsers(dest="config_cmd", required=True)
+    check = cfg_sub.add_parser("check", help="validate the configuration and exit")
+    _add_common(check)
+    check.set_defaults(func=cmd_config_check)
+
+    user = sub.add_parser("user", help="manage local users")
+    user_sub = user.add_subparsers(dest="user_cmd", required=True)
+    for name, helptext in (("list", "list users"), ("create", "create a user"),
+                           ("passwd", "set a user's password")):
+        up = user_sub.add_parser(name, help=helptext)
+        _add_common(up)
+        if name != "list":
+            up.add_argument("username")
+            up.add_argument("--password-stdin", action="store_true")
+        if name == "create":
+            up.add_argument("--role", choices=["admin", "readonly"], default="readonly")
+    user.set_defaults(func=cmd_user)
+
+    key = sub.add_parser("apikey", help="create an API key and print its secret")
+    _add_common(key)
+    key.add_argument("username")
+    key.add_argument("--name", default="cli")
+    key.add_argument("--role", choices=["admin", "readonly"])
+    key.add_argument("--expires-days", type=int)
+    key.set_defaults(func=cmd_apikey)
+
+    logging.disable(logging.ERROR)  # load problems are reported by the command that runs
+    try:
+        pm = PluginManager(configuration.load().plugins.disabled)
+        pm.load()
+        pm.pm.hook.register_commands(cli=sub)
+    except (ConfigError, PluginLoadError):
+        pass
+    finally:
+        logging.disable(logging.NOTSET)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"sigmavault: {exc}", file=sys.stderr)
+        return 2
+    except PluginLoadError as exc:
+        print(f"sigmavault: {exc}", file=sys.stderr)
+        return 3
+    except APIError as exc:
+        print(f"sigmavault: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    os._exit(main())

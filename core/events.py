@@ -1,0 +1,113 @@
+"""The event hub: typed events, a bounded replay ring, and bounded per-subscriber queues."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from fnmatch import fnmatchcase
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from .api import dump
+
+log = logging.getLogger("sigmavault.events")
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    model: type[BaseModel] | None
+    description: str
+    plugin: str
+
+
+class Subscriber:
+    """One consumer (a WebSocket) with its patterns and a bounded queue of encoded envelopes."""
+
+    def __init__(self, hub: "EventHub", queue_size: int, on_overflow: Callable[[], None]):
+        self.hub = hub
+        self.patterns: set[str] = set()
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.on_overflow = on_overflow
+        self.overflowed = False
+
+    def matches(self, event_type: str) -> bool:
+        return any(p == "*" or p == event_type or fnmatchcase(event_type, p) for p in self.patterns)
+
+    def offer(self, event_type: str, encoded: str) -> None:
+        if self.overflowed or not self.matches(event_type):
+            return
+        try:
+            self.queue.put_nowait(encoded)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.on_overflow()
+
+
+class EventHub:
+    """Publish typed events; deliver them to subscribers and in-process listeners."""
+
+    def __init__(self, ring_size: int = 1000, client_queue: int = 256):
+        self.types: dict[str, EventType] = {}
+        self.seq = 0
+        self.ring: deque[tuple[int, str, str]] = deque(maxlen=ring_size)
+        self.client_queue = client_queue
+        self.subscribers: set[Subscriber] = set()
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.current_plugin = "sigmavault"
+
+    def register(self, name: str, model: type[BaseModel] | None = None, description: str = "") -> None:
+        """Declare an event type (``register_events`` calls this)."""
+        if name in self.types and self.types[name].plugin != self.current_plugin:
+            raise ValueError(f"event type {name!r} is already declared by {self.types[name].plugin}")
+        self.types[name] = EventType(name, model, description, self.current_plugin)
+
+    def publish(self, event_type: str, data: Any = None) -> dict[str, Any]:
+        """Validate ``data`` against the declared model and deliver the envelope."""
+        declared = self.types.get(event_type)
+        if declared is None:
+            raise ValueError(f"event type {event_type!r} is not declared (register_events)")
+        self.seq += 1
+        envelope = {"type": event_type, "seq": self.seq,
+                    "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                    "data": dump(declared.model, data if data is not None else {})}
+        encoded = json.dumps(envelope, separators=(",", ":"))
+        self.ring.append((self.seq, event_type, encoded))
+        for sub in tuple(self.subscribers):
+            sub.offer(event_type, encoded)
+        for listener in self.listeners:
+            try:
+                listener(envelope)
+            except Exception:
+                log.exception("event listener failed for %s", event_type)
+        return envelope
+
+    def has_subscribers(self, event_type: str) -> bool:
+        """True when some subscriber would receive ``event_type`` (publish only then if costly)."""
+        return any(s.matches(event_type) for s in self.subscribers)
+
+    def subscribe(self, on_overflow: Callable[[], None], queue_size: int | None = None) -> Subscriber:
+        sub = Subscriber(self, queue_size or self.client_queue, on_overflow)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def replay(self, sub: Subscriber, since: int) -> bool:
+        """Queue the ring's events after ``since`` for ``sub``; False when the gap is too old."""
+        oldest = self.ring[0][0] if self.ring else self.seq + 1
+        if since > self.seq or since < oldest - 1:
+            return False
+        for seq, event_type, encoded in self.ring:
+            if seq > since:
+                sub.offer(event_type, encoded)
+        return True
+
+    def oldest_seq(self) -> int:
+        return self.ring[0][0] if self.ring else self.seq + 1

@@ -1,0 +1,47 @@
+"""Crash-safe output files: never a half-written file at the target path."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+TEMP_MARK = ".sigmavault-tmp-"
+
+
+def temp_path_for(target: Path) -> Path:
+    return target.with_name(f".{target.name}{TEMP_MARK}{secrets.token_hex(4)}")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_write(target: Path | str, mode: str = "wb", overwrite: bool = True) -> Iterator[IO]:
+    """Write to a temporary name beside ``target``, fsync, then rename over it.
+
+    On any exception the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    if not overwrite and target.exists():
+        raise FileExistsError(f"{target} already exists")
+    tmp = temp_path_for(target)
+    f = open(tmp, mode)
+    try:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        f.close()
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,262 @@
+"""Pytest fixtures for SigmaVault and its plugins (the root conftest loads this module).
+
+Third-party plugin authors use them too: ``pytest_plugins = ["sigmavault.testing"]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Iterator
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from .app import SigmaVault
+from .config import Config
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ADMIN_PASSWORD = "admin-test-password"
+VIEWER_PASSWORD = "viewer-test-password"
+
+
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI needs this real component: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_tool(*names: str) -> None:
+    """Skip (locally) or fail (CI=true) unless every program in ``names`` is on PATH."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        _missing(f"missing program(s): {', '.join(missing)}")
+
+
+def require_root() -> None:
+    """Skip (locally) or fail (CI=true) unless running as root."""
+    if os.geteuid() != 0:
+        _missing("needs root")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sv_config(overrides): configuration for the sv_app fixture")
+
+
+@pytest.fixture
+def sv_config_overrides() -> dict[str, Any]:
+    """Override to give ``sv_app`` more configuration (plugin sections as nested dicts)."""
+    return {}
+
+
+class Credentials:
+    admin_key: str
+    viewer_key: str
+
+
+@pytest.fixture
+async def sv_app(tmp_path: Path, request: pytest.FixtureRequest,
+                 sv_config_overrides: dict[str, Any]) -> AsyncIterator[SigmaVault]:
+    """A started in-process daemon with every installed plugin on a temporary data dir.
+
+    Users ``admin`` and ``viewer`` (readonly) exist; ``app.test_keys`` holds their API keys.
+    """
+    marker = request.node.get_closest_marker("sv_config")
+    raw = {"data_dir": tmp_path / "data", **sv_config_overrides, **(marker.args[0] if marker else {})}
+    app = await SigmaVault.create(Config.model_validate(raw))
+    app.auth.create_user("admin", ADMIN_PASSWORD, "admin")
+    app.auth.create_user("viewer", VIEWER_PASSWORD, "readonly")
+    keys = Credentials()
+    keys.admin_key, _ = app.auth.create_key("admin", "tests")
+    keys.viewer_key, _ = app.auth.create_key("viewer", "tests")
+    app.test_keys = keys  # type: ignore[attr-defined]
+    server = TestServer(app.web, host="127.0.0.1")
+    await server.start_server()
+    app.test_server = server  # type: ignore[attr-defined]
+    try:
+        yield app
+    finally:
+        await server.close()
+
+
+async def _client(app: SigmaVault, key: str | None) -> TestClient:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    client = TestClient(app.test_server, headers=headers)  # type: ignore[attr-defined]
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def client(sv_app: SigmaVault) -> AsyncIterator[TestClient]:
+    """HTTP client authenticated as ``admin`` with an API key."""
+    c = await _client(sv_app, sv_app.test_keys.admin_key)  # type: ignore[attr-defined]
+    yield c
+    await c.session.close()
+
+
+@pytest.fixture
+async def readonly_client(sv_app: SigmaVault) -> AsyncIterator[TestClient]:
+    """HTTP client authenticated as the readonly user ``viewer``."""
+    c = await _client(sv_app, sv_app.test_keys.viewer_key)  # type: ignore[attr-defined]
+    yield c
+    await c.session.close()
+
+
+@pytest.fixture
+async def anon_client(sv_app: SigmaVault) -> AsyncIterator[TestClient]:
+    """HTTP client without credentials."""
+    c = await _client(sv_app, None)
+    yield c
+    await c.session.close()
+
+
+async def wait_job(client: TestClient, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    """Wait for a job to finish and return it (fails the test on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(0.0, deadline - time.monotonic())
+        resp = await client.get(f"/api/v1/jobs/{job_id}/wait", params={"timeout": str(min(left, 30))})
+        job = await resp.json()
+        assert resp.status == 200, job
+        if job["state"] in ("SUCCESS", "FAILED", "ABORTED"):
+            return job
+        if time.monotonic() >= deadline:
+            pytest.fail(f"job {job_id} still {job['state']} after {timeout} s: {job['progress']}")
+
+
+async def next_event(ws: aiohttp.ClientWebSocketResponse, event_type: str | Callable[[dict], bool],
+                     timeout: float = 10) -> dict[str, Any]:
+    """The next event envelope on ``ws`` whose type matches (or for which the predicate holds)."""
+    match = event_type if callable(event_type) else (lambda e: e["type"] == event_type)
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = await asyncio.wait_for(ws.receive_json(), max(0.01, deadline - time.monotonic()))
+        if match(msg):
+            return msg
+
+
+# --- a real daemon process -----------------------------------------------------------------------
+
+
+class Daemon:
+    """``sigmavault serve`` as a real process on a free port (restart and kill tests)."""
+
+    def __init__(self, data_dir: Path, config: str = "", env: dict[str, str] | None = None,
+                 netns: str | None = None, host: str = "127.0.0.1"):
+        self.data_dir = data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path = data_dir.parent / f"{data_dir.name}.toml"
+        self.config_path.write_text(config)
+        self.host = host
+        self.port = free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.netns = netns
+        self.proc: subprocess.Popen | None = None
+        self.log_path = data_dir.parent / f"{data_dir.name}.log"
+        self.admin_key = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _cli(self, *args: str, input: str | None = None) -> str:
+        return subprocess.run([sys.executable, "-m", "sigmavault.cli", *args, "--data-dir",
+                               str(self.data_dir), "--config", str(self.config_path)],
+                              input=input, capture_output=True, text=True, check=True,
+                              env=self.env).stdout.strip()
+
+    def provision(self) -> None:
+        """Create the admin user and an API key before the first start."""
+        self._cli("user", "create", "admin", "--role", "admin", "--password-stdin",
+                  input=ADMIN_PASSWORD + "\n")
+        self.admin_key = self._cli("apikey", "admin", "--name", "tests")
+
+    def start(self, timeout: float = 15) -> "Daemon":
+        if not self.admin_key:
+            self.provision()
+        argv = [sys.executable, "-m", "sigmavault.cli", "serve", "--host", self.host, "--port",
+                str(self.port), "--data-dir", str(self.data_dir), "--config", str(self.config_path)]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.log()}")
+            if self.healthy():
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"daemon not healthy after {timeout} s: {self.log()}")
+
+    def healthy(self) -> bool:
+        argv = [sys.executable, "-c", "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],"
+                "timeout=1)", f"{self.url}/api/v1/health"]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
+            return subprocess.run(argv, capture_output=True).returncode == 0
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5):
+                pass
+        except OSError:
+            return False
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(self.url, headers={"Authorization": f"Bearer {self.admin_key}"})
+
+
+@pytest.fixture
+def sv_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Factory: ``sv_daemon(config="...toml...", name="a")`` → a provisioned, started Daemon."""
+    daemons: list[Daemon] = []
+
+    def make(config: str = "", name: str = "daemon", start: bool = True, **kw: Any) -> Daemon:
+        d = Daemon(tmp_path / name, config, **kw)
+        daemons.append(d)
+        return d.start() if start else d
+
+    yield make
+    for d in daemons:
+        d.kill()

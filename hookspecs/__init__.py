@@ -1,0 +1,223 @@
+"""Every hook specification of SigmaVault, in one place.
+
+A plugin implements any of these with ``from sigmavault import hookimpl``. Hooks may be
+``async def``: the core awaits coroutine results (see ``sigmavault.plugins.PluginManager.acall``).
+Registry hooks follow the register-callback style: the core passes a ``register`` callable and the
+plugin calls it once per item it contributes. Every hook here has a docstring and a section in
+``docs/hooks.md``; ``tests/test_hooks_documented.py`` fails when one is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
+
+hookspec = pluggy.HookspecMarker("sigmavault")
+
+
+@dataclass
+class Agent:
+    """What ``register_agents`` registers: one named worker of the swarm.
+
+    ``run(ctx, params)`` does the real work inside a job: ``ctx`` is a
+    :class:`sigmavault.jobs.JobContext`, ``params`` an instance of ``params_model``. Its return
+    value (JSON-able) is the task result; raising fails the task with that message.
+    """
+
+    name: str
+    tier: str  # core | security | storage | support
+    specialty: str
+    params_model: type
+    run: Callable[[Any, Any], Awaitable[Any]]
+    concurrency: int = 1
+    timeout: float | None = 3600.0
+    retries: int = 0
+    description: str = ""
+    lock: Callable[[Any], str | None] | None = None  # params -> job lock name
+    tags: list[str] = field(default_factory=list)
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+@hookspec
+def startup(app: "SigmaVault") -> None:
+    """Called once when the daemon starts, after config, database, registries and routes are ready.
+
+    :param app: the running :class:`sigmavault.app.SigmaVault`; start background tasks here with
+        ``app.spawn(coro)`` so that they are cancelled on shutdown.
+    """
+
+
+@hookspec
+def shutdown(app: "SigmaVault") -> None:
+    """Called once when the daemon stops, before the database is closed.
+
+    :param app: the running :class:`sigmavault.app.SigmaVault`.
+    """
+
+
+# --- configuration and state ---------------------------------------------------------------------
+
+
+@hookspec
+def register_config(register: Callable[[str, type], None]) -> None:
+    """Declare this plugin's configuration section.
+
+    :param register: ``register(section, model)`` where ``section`` is the TOML table name (and
+        the ``SIGMAVAULT_<SECTION>__<KEY>`` environment prefix) and ``model`` a pydantic model with
+        defaults for every field. The validated instance is ``app.config.section(section)``.
+    """
+
+
+@hookspec
+def register_migrations(register: Callable[[str, list[str]], None]) -> None:
+    """Declare SQLite schema migrations for this plugin's tables.
+
+    :param register: ``register(namespace, statements)``; ``statements`` is an ordered list of SQL
+        scripts. Script *n* runs once, when the stored version of ``namespace`` is below *n*. Never
+        edit a released script: append a new one.
+    """
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_routes(app: "SigmaVault") -> None:
+    """Add REST routes under ``/api/v1``.
+
+    :param app: declare routes with ``app.api.get/post/put/patch/delete(path, ...)`` used as a
+        decorator; each route declares its request and response models (for validation and
+        ``/api/v1/openapi.json``) and its role (``readonly`` for GET, ``admin`` otherwise, unless
+        stated; ``public=True`` only for the few routes that must work signed-out).
+    """
+
+
+@hookspec
+def register_ui_pages(register: Callable[..., None]) -> None:
+    """Offer pages and dashboard widgets to the web UI.
+
+    :param register: ``register(id, title, path, icon=None, section="main")``; the UI reads them
+        from ``GET /api/v1/ui/pages`` and shows those whose API is present.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add sub-commands to the ``sigmavault`` CLI.
+
+    :param cli: the ``argparse`` sub-parsers object; call ``cli.add_parser(name, help=...)`` and
+        set ``func=callable(args) -> int`` with ``set_defaults``.
+    """
+
+
+# --- events and jobs -----------------------------------------------------------------------------
+
+
+@hookspec
+def register_events(register: Callable[..., None]) -> None:
+    """Declare event types this plugin publishes on the event hub.
+
+    :param register: ``register(name, model, description)``; ``name`` is dotted
+        (``storage.event``), ``model`` a pydantic model of the ``data`` field. Publishing an
+        undeclared type is an error; declared types are listed at ``GET /api/v1/events``.
+    """
+
+
+@hookspec
+def event_published(app: "SigmaVault", event: dict) -> None:
+    """Observe every event after it is published (for relays, alert rules, audit).
+
+    :param app: the running app.
+    :param event: the envelope ``{"type", "seq", "ts", "data"}``. Must return quickly; start a
+        task with ``app.spawn`` for slow work.
+    """
+
+
+@hookspec
+def job_finished(app: "SigmaVault", job: dict) -> None:
+    """Observe every job that reached SUCCESS, FAILED or ABORTED.
+
+    :param app: the running app.
+    :param job: the job as served by ``GET /api/v1/jobs/{id}``.
+    """
+
+
+# --- cross-plugin services -----------------------------------------------------------------------
+
+
+@hookspec
+def register_methods(register: Callable[..., None]) -> None:
+    """Offer named service methods that other plugins call without importing this plugin.
+
+    :param register: ``register(name, func, description)``; ``name`` is dotted
+        (``storage.snapshot.create``), ``func`` a (possibly async) callable taking keyword
+        arguments. Callers use ``await app.call(name, **kwargs)``; ``app.has_method(name)`` tells
+        whether the providing plugin is installed.
+    """
+
+
+# --- feature registries --------------------------------------------------------------------------
+
+
+@hookspec
+def register_storage_backends(register: Callable[[Any], None]) -> None:
+    """Contribute storage backends (``dir``, ``btrfs``, ``zfs`` …).
+
+    :param register: ``register(backend)``; ``backend`` has a unique ``name``, a ``capabilities``
+        description and the backend methods documented in the storage plugin's docs.
+    """
+
+
+@hookspec
+def register_codecs(register: Callable[[Any], None]) -> None:
+    """Contribute compression codecs.
+
+    :param register: ``register(codec)``; ``codec`` has ``name``, ``levels``, ``extension``,
+        ``magic``, ``multithreaded`` and streaming ``compressor``/``decompressor`` factories as
+        documented by the compression plugin.
+    """
+
+
+@hookspec
+def register_agents(register: Callable[[Any], None]) -> None:
+    """Contribute agents to the swarm.
+
+    :param register: ``register(agent)`` with a :class:`Agent` (name, tier, specialty,
+        ``params_model`` pydantic model, concurrency, timeout, retries and an async
+        ``run(ctx, params)`` handler that receives the job context).
+    """
+
+
+@hookspec
+def register_network_drivers(register: Callable[[Any], None]) -> None:
+    """Contribute network (mesh) drivers, such as WireGuard kernel or userspace.
+
+    :param register: ``register(driver)``; ``driver`` has ``name``, ``available()`` and the
+        interface documented by the phantommesh plugin.
+    """
+
+
+@hookspec
+def register_encryptors(register: Callable[[Any], None]) -> None:
+    """Contribute stream encryptors used by other plugins (backups, CONDUIT) through hooks.
+
+    :param register: ``register(encryptor)``; ``encryptor`` has ``name`` and
+        ``encrypt_file(src, dst, recipients)`` / ``decrypt_file(src, dst)`` coroutines.
+    """
+
+
+@hookspec
+def security_checks(app: "SigmaVault") -> list[dict]:
+    """Report findings for the security audit (agent FORTRESS).
+
+    :param app: the running app.
+    :return: a list of ``{"id", "severity", "title", "detail"}`` findings about this plugin's
+        own state (for example key file modes). Return an empty list when all is well.
+    """

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Debian packages SigmaVault's real components and tests need (run as root; idempotent).
+set -euo pipefail
+packages=(
+  python3-venv python3-dev build-essential   # the project's virtualenv
+  util-linux e2fsprogs kmod iproute2         # losetup, lsblk, ip netns
+  btrfs-progs                                # BTRFS backend
+  zfs-fuse                                   # ZFS backend (userspace ZFS)
+  wireguard-tools wireguard-go               # PhantomMesh (userspace driver where no kernel module)
+  smartmontools                              # smartctl for SMART
+  zstd xz-utils bzip2 gzip age               # interop and benchmark anchors
+  nfs-kernel-server samba-common-bin         # exportfs / testparm validate rendered shares
+  chromium                                   # UI end-to-end tests
+  glances                                    # system benchmark anchor
+  nodejs                                     # web UI build (npm ships with it where nodejs comes from NodeSource)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "system dependencies present: ${#packages[@]} packages"
