@@ -1,0 +1,118 @@
+"""Links, addresses and routes of the mesh interface through pyroute2 (rtnetlink), any driver.
+
+Everything acts on the network namespace the daemon runs in.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+from typing import Any
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from .drivers.base import DriverError
+
+
+async def _index(ipr: AsyncIPRoute, ifname: str) -> int | None:
+    found = await ipr.link_lookup(ifname=ifname)
+    return found[0] if found else None
+
+
+async def link_info(ifname: str) -> dict[str, Any] | None:
+    """``{"index", "kind", "mtu", "up"}`` of ``ifname``, or None when it does not exist."""
+    async with AsyncIPRoute() as ipr:
+        idx = await _index(ipr, ifname)
+        if idx is None:
+            return None
+        (link,) = await ipr.link("get", index=idx)
+        return {"index": idx, "kind": link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
+                "mtu": link.get("mtu"), "up": bool(link["flags"] & 1)}
+
+
+async def set_up(ifname: str, mtu: int | None = None) -> None:
+    """Bring ``ifname`` up (and set its MTU)."""
+    async with AsyncIPRoute() as ipr:
+        idx = await _index(ipr, ifname)
+        if idx is None:
+            raise DriverError(f"interface {ifname} does not exist")
+        kw: dict[str, Any] = {"state": "up"}
+        if mtu:
+            kw["mtu"] = mtu
+        await ipr.link("set", index=idx, **kw)
+
+
+async def addresses(ifname: str) -> list[str]:
+    """The addresses of ``ifname`` as ``addr/prefix`` strings."""
+    async with AsyncIPRoute() as ipr:
+        idx = await _index(ipr, ifname)
+        if idx is None:
+            return []
+        return [f"{a.get('address')}/{a['prefixlen']}" async for a in await ipr.addr("dump", index=idx)]
+
+
+async def set_address(ifname: str, interface: str) -> None:
+    """Make ``interface`` (``addr/prefix``) the only address of its family on ``ifname``.
+
+    The kernel adds the prefix route for the mesh subnet by itself.
+    """
+    wanted = ipaddress.ip_interface(interface)
+    async with AsyncIPRoute() as ipr:
+        idx = await _index(ipr, ifname)
+        if idx is None:
+            raise DriverError(f"interface {ifname} does not exist")
+        current = [a async for a in await ipr.addr("dump", index=idx)]
+        for a in current:
+            have = ipaddress.ip_interface(f"{a.get('address')}/{a['prefixlen']}")
+            if have == wanted:
+                continue
+            if have.version == wanted.version:
+                await ipr.addr("del", index=idx, address=str(have.ip), prefixlen=have.network.prefixlen)
+        try:
+            await ipr.addr("add", index=idx, address=str(wanted.ip), prefixlen=wanted.network.prefixlen)
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise DriverError(f"cannot add {interface} to {ifname}: {exc}") from None
+
+
+async def ensure_routes(ifname: str, cidrs: list[str], skip_inside: str | None = None) -> None:
+    """Route each CIDR through ``ifname`` (those inside ``skip_inside`` are on-link already)."""
+    inside = ipaddress.ip_network(skip_inside, strict=False) if skip_inside else None
+    async with AsyncIPRoute() as ipr:
+        idx = await _index(ipr, ifname)
+        if idx is None:
+            raise DriverError(f"interface {ifname} does not exist")
+        for cidr in cidrs:
+            net = ipaddress.ip_network(cidr, strict=False)
+            if inside is not None and net.version == inside.version and net.subnet_of(inside):
+                continue
+            try:
+                await ipr.route("replace", dst=str(net.network_address), dst_len=net.prefixlen, oif=idx)
+            except NetlinkError as exc:
+                raise DriverError(f"cannot route {cidr} via {ifname}: {exc}") from None
+
+
+async def create(ifname: str, kind: str) -> None:
+    """Create a link of ``kind`` (``wireguard`` for the kernel driver); EEXIST is fine."""
+    async with AsyncIPRoute() as ipr:
+        try:
+            await ipr.link("add", ifname=ifname, kind=kind)
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise DriverError(f"cannot create {kind} interface {ifname}: {exc}") from None
+
+
+async def delete(ifname: str) -> bool:
+    """Delete ``ifname``; False when it did not exist."""
+    async with AsyncIPRoute() as ipr:
+        idx = await _index(ipr, ifname)
+        if idx is None:
+            return False
+        try:
+            await ipr.link("del", index=idx)
+        except NetlinkError as exc:
+            if exc.code == errno.ENODEV:
+                return False
+            raise DriverError(f"cannot delete {ifname}: {exc}") from None
+        return True
