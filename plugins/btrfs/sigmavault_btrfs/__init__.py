@@ -1,0 +1,1 @@
+"""SigmaVault BTRFS storage backend."""
