@@ -215,12 +215,17 @@ class _Schemas:
     def __init__(self) -> None:
         self.components: dict[str, Any] = {}
 
-    def of(self, tp: Any, mode: str = "validation") -> dict[str, Any]:
+    def inline(self, tp: Any, mode: str = "validation") -> dict[str, Any]:
+        """The schema of ``tp`` with its nested definitions moved to the components."""
         schema = _adapter(tp).json_schema(ref_template="#/components/schemas/{model}", mode=mode)
         for name, sub in schema.pop("$defs", {}).items():
             self.components[name] = sub
+        return schema
+
+    def of(self, tp: Any, mode: str = "validation") -> dict[str, Any]:
+        schema = self.inline(tp, mode)
         if schema.get("type") == "object" and "title" in schema and "properties" in schema:
-            name = schema["title"]
+            name = re.sub(r"[^a-zA-Z0-9._-]", "_", schema["title"]).strip("_")
             self.components[name] = schema
             return {"$ref": f"#/components/schemas/{name}"}
         return schema
@@ -242,7 +247,7 @@ def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
         params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in r.path_params]
         if r.query is not None:
-            qs = _adapter(r.query).json_schema()
+            qs = schemas.inline(r.query)
             required = set(qs.get("required", []))
             for name, prop in qs.get("properties", {}).items():
                 prop = {k: v for k, v in prop.items() if k != "title"}

@@ -16,7 +16,7 @@ from aiohttp import web
 from . import __version__, logs
 from .api import Api, json_response
 from .audit import MIGRATIONS as AUDIT_MIGRATIONS, AuditLog
-from .auth import CSRF_HEADER, IDENTITY, MIGRATIONS as AUTH_MIGRATIONS, Auth
+from .auth import CSRF_HEADER, IDENTITY, MIGRATIONS as AUTH_MIGRATIONS, Auth, current_user
 from .commands import run
 from .config import CHECKOUT, Config, load_sections
 from .db import Database
@@ -294,6 +294,7 @@ class SigmaVault:
             if not secrets.compare_digest(sent, identity.csrf or ""):
                 raise APIError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")
         request[IDENTITY] = identity
+        current_user.set(identity.user)
         if request.method in SAFE_METHODS:
             return await handler(request)
         status = 500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import secrets
@@ -69,6 +70,7 @@ class Identity:
 
 
 IDENTITY = web.RequestKey("identity", Identity)
+current_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_user", default=None)
 
 
 def identity(request: web.Request) -> Identity:

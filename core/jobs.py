@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from pydantic import BaseModel, Field
 
+from .auth import current_user
 from .errors import APIError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -187,7 +188,7 @@ class JobManager:
             "INSERT INTO jobs(id, kind, description, state, params, lock, owner, created_by, created_at)"
             " VALUES(?,?,?,?,?,?,?,?,?)",
             (job_id, kind, description or kind, JobState.WAITING.value, json.dumps(params, default=str),
-             lock, owner or kind.split(".")[0], created_by, now()))
+             lock, owner or kind.split(".")[0], created_by or current_user.get(), now()))
         ctx = JobContext(self, job_id, params)
         self.contexts[job_id] = ctx
         self._done[job_id] = asyncio.Event()
