@@ -92,8 +92,7 @@ def transitions(checks: list[Check], active: dict[str, dict[str, Any]], hysteres
             if alert_id.startswith(("system.filesystem:", "system.temperature:")):
                 to_clear.append((alert_id, None))
             continue
-        if not c.breached and c.value < c.threshold - hysteresis:
+        # The band never exceeds half the threshold, so a low threshold can still clear.
+        if not c.breached and c.value < c.threshold - min(hysteresis, c.threshold / 2):
             to_clear.append((alert_id, c))
-        elif not c.breached and c.threshold - hysteresis <= 0:
-            to_clear.append((alert_id, c))  # a threshold at 0 would otherwise never clear
     return to_raise, to_clear

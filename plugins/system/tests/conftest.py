@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -10,26 +9,15 @@ from pathlib import Path
 import pytest
 
 from sigmavault import commands
+from sigmavault.testing import require_root
 
 sys.path.insert(0, str(Path(__file__).parent))  # for svsys_proc, the /proc reader
-
-
-def _require_root() -> None:
-    try:
-        from sigmavault.testing import require_root
-    except ImportError:  # core testing helpers not there yet
-        if os.geteuid() != 0:
-            if os.environ.get("CI") == "true":
-                pytest.fail("needs root (network namespaces)")
-            pytest.skip("needs root (network namespaces)")
-        return
-    require_root()
 
 
 @pytest.fixture
 async def veth_netns():
     """A fresh namespace ``svsys-<hex>`` holding veth pair svtest0/svtest1 (10.77.0.1/24 on svtest0)."""
-    _require_root()
+    require_root()
     name = f"svsys-{secrets.token_hex(4)}"
     await commands.run(["ip", "netns", "add", name], timeout=15)
     try:
