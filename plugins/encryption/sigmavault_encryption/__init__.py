@@ -1,0 +1,3 @@
+"""SigmaVault encryption plugin: age-compatible file encryption with post-quantum recipients."""
+
+__version__ = "0.1.0"

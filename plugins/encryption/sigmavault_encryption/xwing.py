@@ -1,0 +1,113 @@
+"""X-Wing: the hybrid ML-KEM-768 + X25519 KEM (draft-connolly-cfrg-xwing-kem-10).
+
+This is the KEM age calls MLKEM768-X25519 (HPKE KEM id 0x647a). ML-KEM-768 comes from the
+``cryptography`` package (OpenSSL); :func:`supported` says whether this backend has it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+SEED_SIZE = 32
+PUBLIC_KEY_SIZE = 1216
+CIPHERTEXT_SIZE = 1120
+MLKEM_PK_SIZE = 1184
+MLKEM_CT_SIZE = 1088
+LABEL = b"\\.//^\\"
+KEM_ID = 0x647A
+
+
+class UnsupportedBackend(RuntimeError):
+    """The installed cryptography/OpenSSL has no ML-KEM-768."""
+
+
+def supported() -> tuple[bool, str]:
+    """Return (supported, reason) for ML-KEM-768 on the active backend."""
+    try:
+        from cryptography.hazmat.backends.openssl.backend import backend
+        from cryptography.hazmat.primitives.asymmetric import mlkem  # noqa: F401
+    except ImportError as exc:
+        return False, f"cryptography has no ML-KEM module ({exc}); cryptography >= 48 is required"
+    if not backend.mlkem_supported():
+        return False, f"{backend.openssl_version_text()} does not provide ML-KEM-768"
+    return True, f"ML-KEM-768 provided by {backend.openssl_version_text()}"
+
+
+def _mlkem():
+    ok, reason = supported()
+    if not ok:
+        raise UnsupportedBackend(reason)
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+    return mlkem
+
+
+def _combiner(ss_m: bytes, ss_x: bytes, ct_x: bytes, pk_x: bytes) -> bytes:
+    return hashlib.sha3_256(ss_m + ss_x + ct_x + pk_x + LABEL).digest()
+
+
+@dataclass
+class DecapsulationKey:
+    """An expanded X-Wing private key (the 32-byte seed plus its derived parts)."""
+
+    seed: bytes
+    mlkem_key: object
+    x25519_key: X25519PrivateKey
+    public_key: bytes
+
+    @property
+    def pk_x(self) -> bytes:
+        return self.public_key[MLKEM_PK_SIZE:]
+
+
+def expand(seed: bytes) -> DecapsulationKey:
+    """``expandDecapsulationKey``: SHAKE256(seed, 96) → ML-KEM (d||z) and the X25519 scalar."""
+    if len(seed) != SEED_SIZE:
+        raise ValueError("an X-Wing private key is 32 bytes")
+    mlkem = _mlkem()
+    expanded = hashlib.shake_256(seed).digest(96)
+    sk_m = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64])
+    sk_x = X25519PrivateKey.from_private_bytes(expanded[64:96])
+    pk = sk_m.public_key().public_bytes_raw() + sk_x.public_key().public_bytes_raw()
+    return DecapsulationKey(seed, sk_m, sk_x, pk)
+
+
+def generate() -> DecapsulationKey:
+    """A fresh random key pair."""
+    import os
+    return expand(os.urandom(SEED_SIZE))
+
+
+def encapsulate(public_key: bytes) -> tuple[bytes, bytes]:
+    """Return ``(shared_secret, ciphertext)`` for a 1216-byte X-Wing public key."""
+    if len(public_key) != PUBLIC_KEY_SIZE:
+        raise ValueError("an X-Wing public key is 1216 bytes")
+    mlkem = _mlkem()
+    pk_m = mlkem.MLKEM768PublicKey.from_public_bytes(public_key[:MLKEM_PK_SIZE])  # FIPS 203 §7.2 check
+    pk_x = public_key[MLKEM_PK_SIZE:]
+    ek_x = X25519PrivateKey.generate()
+    ct_x = ek_x.public_key().public_bytes_raw()
+    ss_x = ek_x.exchange(X25519PublicKey.from_public_bytes(pk_x))
+    ss_m, ct_m = pk_m.encapsulate()
+    return _combiner(ss_m, ss_x, ct_x, pk_x), ct_m + ct_x
+
+
+def decapsulate(key: DecapsulationKey, ciphertext: bytes) -> bytes:
+    """Recover the shared secret from a 1120-byte ciphertext."""
+    if len(ciphertext) != CIPHERTEXT_SIZE:
+        raise ValueError("an X-Wing ciphertext is 1120 bytes")
+    ct_m, ct_x = ciphertext[:MLKEM_CT_SIZE], ciphertext[MLKEM_CT_SIZE:]
+    ss_m = key.mlkem_key.decapsulate(ct_m)
+    ss_x = _x25519_unchecked(key.x25519_key, ct_x)
+    return _combiner(ss_m, ss_x, ct_x, key.pk_x)
+
+
+def _x25519_unchecked(sk: X25519PrivateKey, point: bytes) -> bytes:
+    # X-Wing does not reject low-order points (the ML-KEM half still protects the secret);
+    # OpenSSL raises on an all-zero result, which X-Wing maps to the all-zero shared secret.
+    try:
+        return sk.exchange(X25519PublicKey.from_public_bytes(point))
+    except ValueError:
+        return bytes(32)
