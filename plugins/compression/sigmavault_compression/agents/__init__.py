@@ -1,0 +1,3 @@
+"""The compression agents: TENSOR, AXIOM, FLUX, SPARK and FORGE."""
+
+AGENTS: list = []
