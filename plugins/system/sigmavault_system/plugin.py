@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import weakref
 from typing import Any
@@ -146,8 +147,11 @@ def register_routes(app: Any) -> None:
                  tags=["system"])
     async def system_history(request: web.Request, query: HistoryQuery) -> dict[str, Any]:
         """The in-memory history of samples (oldest first), optionally a window and downsampled."""
-        return {"interval": st.sampler.interval, "capacity": st.sampler.capacity,
-                "samples": st.sampler.window(query.seconds, query.step)}
+        # Samples are stored as the JSON of validated metrics: splice them, don't re-encode.
+        head = json.dumps({"interval": st.sampler.interval, "capacity": st.sampler.capacity})
+        body = b"".join((head[:-1].encode(), b',"samples":[',
+                         b",".join(st.sampler.window_json(query.seconds, query.step)), b"]}"))
+        return web.Response(body=body, content_type="application/json")
 
     @app.api.get("/system/network/interfaces", response=list[Interface], query=InterfacesQuery,
                  tags=["system"])

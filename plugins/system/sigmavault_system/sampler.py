@@ -7,6 +7,7 @@ metrics does not grow with the number of clients.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -23,6 +24,9 @@ Listener = Callable[[dict[str, Any]], None]
 class Sampler:
     """Samples the kernel counters every ``interval`` seconds and keeps ``history_seconds`` of it.
 
+    History is kept as compact JSON (one encoded sample each): a dict per sample would cost
+    several times the memory on machines with many cores, disks and interfaces.
+
     :param fs_interval: filesystems are re-read at most this often (``statvfs`` of every mount
         is the most expensive part of a sample and fill levels move slowly).
     """
@@ -35,7 +39,7 @@ class Sampler:
         self.interval = interval
         self.fs_interval = fs_interval
         self.capacity = max(1, int(round(history_seconds / interval)))
-        self.history: deque[dict[str, Any]] = deque(maxlen=self.capacity)
+        self.history: deque[tuple[float, bytes]] = deque(maxlen=self.capacity)  # (ts, JSON)
         self.latest: dict[str, Any] | None = None
         self.latest_raw: collectors.RawSample | None = None
         self.samples_taken = 0
@@ -68,7 +72,7 @@ class Sampler:
             return None
         metrics = rates.compute(prev, raw)
         self.latest = metrics
-        self.history.append(metrics)
+        self.history.append((metrics["ts"], json.dumps(metrics, separators=(",", ":")).encode()))
         self.samples_taken += 1
         self._ready.set()
         for fn in list(self._listeners):
@@ -79,8 +83,15 @@ class Sampler:
         return metrics
 
     async def run(self) -> None:
-        """Sample forever on a fixed cadence (no drift; a late tick is not made up for)."""
+        """Sample forever on a fixed cadence (no drift; a late tick is not made up for).
+
+        The first rates come after a short priming read, not a full interval, so a freshly
+        started daemon answers metric requests quickly.
+        """
         loop = asyncio.get_running_loop()
+        if self.latest_raw is None:
+            await self.tick()
+            await asyncio.sleep(min(self.interval, 0.2))
         next_at = loop.time()
         while True:
             try:
@@ -102,13 +113,17 @@ class Sampler:
         assert self.latest is not None
         return self.latest
 
-    def window(self, seconds: float | None = None, step: int = 1) -> list[dict[str, Any]]:
-        """History samples of the last ``seconds`` (all when None), every ``step``-th, oldest first."""
-        samples = list(self.history)
-        if seconds is not None and samples:
-            cutoff = samples[-1]["ts"] - seconds
-            samples = [s for s in samples if s["ts"] > cutoff]
+    def window_json(self, seconds: float | None = None, step: int = 1) -> list[bytes]:
+        """Encoded history samples of the last ``seconds`` (all when None), every ``step``-th
+        counted back from the newest, oldest first."""
+        entries = list(self.history)
+        if seconds is not None and entries:
+            cutoff = entries[-1][0] - seconds
+            entries = [e for e in entries if e[0] > cutoff]
         if step > 1:
-            # Keep the newest sample, step back from it.
-            samples = samples[::-1][::step][::-1]
-        return samples
+            entries = entries[::-1][::step][::-1]
+        return [blob for _, blob in entries]
+
+    def window(self, seconds: float | None = None, step: int = 1) -> list[dict[str, Any]]:
+        """Like :meth:`window_json`, decoded."""
+        return [json.loads(blob) for blob in self.window_json(seconds, step)]

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import svsys_proc as proc
 from sigmavault.testing import next_event
+from sigmavault_system.models import MetricsHistory
 
 FAST = {"system": {"interval": 0.2, "history_seconds": 2, "pulse_interval": 0}}
 
@@ -60,6 +61,7 @@ async def test_history_is_bounded_windowed_and_downsampled(client):
     await asyncio.sleep(2.6)
     h = await _ok(client, "/api/v1/system/metrics/history")
     assert h["capacity"] == 10 and h["interval"] == 0.2
+    MetricsHistory.model_validate(h)  # the spliced JSON still matches the declared schema
     assert 8 <= len(h["samples"]) <= 10
     ts = [s["ts"] for s in h["samples"]]
     assert ts == sorted(ts)

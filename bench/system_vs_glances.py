@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""SigmaVault's system API against Glances' REST API, on the same machine, in the same run.
+
+1. Throughput: the same aiohttp client loop (``--concurrency`` workers, bounded by ``--requests``
+   and ``--duration``) hits Glances' CPU endpoint (``/api/4/cpu`` or ``/api/3/cpu``, whichever
+   the installed Glances serves) and then SigmaVault's ``GET /api/v1/system/status``; prints
+   requests/s, p50 and p99 latency for each and the ratio.
+2. Idle cost: with one WebSocket client streaming ``system.metrics``, the daemon's CPU use (% of
+   one core, from its own CPU time over ``--idle-seconds``) and its RSS, with every installed
+   plugin loaded (listed in the output).
+
+Run from a checkout with the project's virtualenv: ``.venv/bin/python bench/system_vs_glances.py``.
+Quick run: ``--requests 500 --duration 5 --idle-seconds 10``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+from sigmavault.testing import Daemon, free_port
+
+
+@dataclass
+class LoadResult:
+    name: str
+    url: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        xs = sorted(self.latencies)
+        return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000.0
+
+
+async def load(name: str, url: str, headers: dict[str, str], concurrency: int, max_requests: int,
+               duration: float, warmup: int = 20) -> LoadResult:
+    """``concurrency`` workers issue GETs until ``max_requests`` are done or ``duration`` passed."""
+    conn = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    async with aiohttp.ClientSession(connector=conn, headers=headers) as s:
+        for _ in range(warmup):
+            async with s.get(url) as r:
+                r.raise_for_status()
+                await r.read()
+        latencies: list[float] = []
+        errors = 0
+        issued = 0
+        deadline = time.perf_counter() + duration
+
+        async def worker() -> None:
+            nonlocal issued, errors
+            while issued < max_requests and time.perf_counter() < deadline:
+                issued += 1
+                t0 = time.perf_counter()
+                try:
+                    async with s.get(url) as r:
+                        await r.read()
+                        ok = r.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return LoadResult(name, url, len(latencies), errors, elapsed, latencies)
+
+
+async def start_glances(port: int) -> tuple[asyncio.subprocess.Process, str]:
+    """Glances' web server (REST API only); returns the process and its CPU endpoint URL."""
+    glances = shutil.which("glances")
+    if glances is None:
+        sys.exit("glances is not installed (Debian package `glances`)")
+    proc = await asyncio.create_subprocess_exec(
+        glances, "-w", "--disable-webui", "-B", "127.0.0.1", "-p", str(port),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True)
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            for version in (4, 3):
+                url = f"http://127.0.0.1:{port}/api/{version}/cpu"
+                try:
+                    async with s.get(url) as r:
+                        if r.status == 200:
+                            await r.read()
+                            return proc, url
+                except aiohttp.ClientError:
+                    pass
+            if proc.returncode is not None:
+                sys.exit(f"glances exited with {proc.returncode}")
+            await asyncio.sleep(0.5)
+    proc.kill()
+    sys.exit("glances did not answer on /api/4/cpu or /api/3/cpu within 60 s")
+
+
+async def idle_cost(daemon: Daemon, seconds: float) -> dict[str, float | int]:
+    """CPU % of one core and RSS of the daemon while one client streams system.metrics."""
+    p = psutil.Process(daemon.proc.pid)  # type: ignore[union-attr]
+    events = 0
+    async with daemon.session() as s:
+        async with s.ws_connect("/api/v1/ws") as ws:
+            await ws.send_json({"type": "client.subscribe", "events": ["system.metrics"]})
+            stop = time.monotonic() + 3  # settle: subscription, first events
+            while time.monotonic() < stop:
+                msg = await asyncio.wait_for(ws.receive_json(), 5)
+            cpu0 = sum(p.cpu_times()[:2])
+            t0 = time.monotonic()
+            end = t0 + seconds
+            while time.monotonic() < end:
+                try:
+                    msg = await asyncio.wait_for(ws.receive_json(), max(0.01, end - time.monotonic()))
+                except asyncio.TimeoutError:
+                    break
+                events += msg.get("type") == "system.metrics"
+            cpu1 = sum(p.cpu_times()[:2])
+            elapsed = time.monotonic() - t0
+    return {"cpu_percent_of_core": 100.0 * (cpu1 - cpu0) / elapsed, "rss_mb": p.memory_info().rss / 2**20,
+            "events": events, "seconds": elapsed}
+
+
+def row(r: LoadResult) -> str:
+    return (f"{r.name:<28} {r.rps:>9.1f} req/s   p50 {r.pct(0.50):7.2f} ms   p99 {r.pct(0.99):7.2f} ms"
+            f"   ({r.requests} ok, {r.errors} errors, {r.seconds:.1f} s)")
+
+
+async def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--requests", type=int, default=5000, help="per target, at most")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds per target, at most")
+    ap.add_argument("--idle-seconds", type=float, default=30.0)
+    ap.add_argument("--interval", type=float, default=1.0, help="sampler interval of the daemon")
+    ap.add_argument("--json", action="store_true", help="also print the results as JSON")
+    args = ap.parse_args()
+
+    glances, glances_url = await start_glances(free_port())
+    tmp = Path(tempfile.mkdtemp(prefix="sv-bench-system-"))
+    daemon = Daemon(tmp / "data", f"[system]\ninterval = {args.interval}\n")
+    try:
+        g = await load(f"glances {glances_url.split('/api/')[1]}", glances_url, {},
+                       args.concurrency, args.requests, args.duration)
+        glances.kill()
+        await glances.wait()
+
+        daemon.start(timeout=60)
+        headers = {"Authorization": f"Bearer {daemon.admin_key}"}
+        async with daemon.session() as s:
+            async with s.get("/api/v1/plugins") as r:
+                plugins = await r.json()
+        sv = await load("sigmavault /system/status", f"{daemon.url}/api/v1/system/status", headers,
+                        args.concurrency, args.requests, args.duration)
+        await asyncio.sleep(3)  # let the load's garbage settle before measuring idle
+        idle = await idle_cost(daemon, args.idle_seconds)
+    finally:
+        if glances.returncode is None:
+            glances.kill()
+            await glances.wait()
+        daemon.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    items = plugins if isinstance(plugins, list) else plugins.get("items", [])
+    loaded = sorted(p["name"] for p in items if p.get("status") in ("loaded", "ok", "active"))
+    print(f"machine: {psutil.cpu_count()} CPUs, concurrency {args.concurrency}, "
+          f"at most {args.requests} requests / {args.duration:g} s per target")
+    print(row(g))
+    print(row(sv))
+    ratio = sv.rps / g.rps if g.rps else float("inf")
+    print(f"throughput ratio sigmavault/glances: {ratio:.1f}x   "
+          f"(p99 {sv.pct(0.99):.2f} ms vs {g.pct(0.99):.2f} ms)")
+    print(f"idle daemon with one client streaming system.metrics every {args.interval:g} s: "
+          f"{idle['cpu_percent_of_core']:.2f} % of a core, RSS {idle['rss_mb']:.1f} MB, "
+          f"{idle['events']} events in {idle['seconds']:.0f} s")
+    print(f"plugins loaded ({len(loaded)}): {', '.join(loaded) or 'see /api/v1/plugins'}")
+    if args.json:
+        print(json.dumps({
+            "glances": {"url": glances_url, "rps": g.rps, "p50_ms": g.pct(0.5), "p99_ms": g.pct(0.99)},
+            "sigmavault": {"rps": sv.rps, "p50_ms": sv.pct(0.5), "p99_ms": sv.pct(0.99)},
+            "ratio": ratio, "idle": idle, "plugins": loaded}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
