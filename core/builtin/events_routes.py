@@ -63,7 +63,9 @@ def register_routes(app: Any) -> None:
         if not _origin_allowed(request, sv):
             raise APIError(403, "origin_refused", f"Origin {request.headers['Origin']} may not "
                            "open the event stream")
-        ws = web.WebSocketResponse(heartbeat=sv.config.events.heartbeat_seconds, max_msg_size=64 * 1024)
+        # no permessage-deflate: one encoded event goes to many clients unchanged
+        ws = web.WebSocketResponse(heartbeat=sv.config.events.heartbeat_seconds,
+                                   max_msg_size=64 * 1024, compress=False)
         if not ws.can_prepare(request).ok:
             raise APIError(400, "websocket_required", "connect with a WebSocket client")
         await ws.prepare(request)
@@ -73,14 +75,16 @@ def register_routes(app: Any) -> None:
 
         def overflow() -> None:
             closing.append("client too slow: event queue overflowed")
-            writer.cancel()
             asyncio.ensure_future(ws.close(code=CLOSE_SLOW_CONSUMER, message=closing[0].encode()))
 
         sub: Subscriber = hub.subscribe(overflow)
 
         async def write() -> None:
-            while True:
-                await ws.send_str(await sub.queue.get())
+            try:
+                while not sub.overflowed:
+                    await ws.send_str(await sub.queue.get())
+            except ConnectionError:
+                pass
 
         writer = asyncio.get_running_loop().create_task(write())
         try:

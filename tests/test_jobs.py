@@ -1,0 +1,104 @@
+"""Jobs through the public API: progress events, cancel, lock queueing, restart recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+
+import pytest
+
+from sigmavault.testing import next_event, wait_job
+
+
+async def countdown(client, seconds=0.3, steps=3, lock=None, expect=202):
+    body = {"seconds": seconds, "steps": steps}
+    if lock:
+        body["lock"] = lock
+    resp = await client.post("/api/v1/hello/countdown", json=body)
+    job = await resp.json()
+    assert resp.status == expect, job
+    return job
+
+
+async def test_job_runs_with_progress_events(client):
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["job.progress"]})
+    await next_event(ws, "client.subscribed")
+    job = await countdown(client, 0.6, 3)
+    assert job["state"] in ("WAITING", "RUNNING") and job["created_by"] == "admin"
+    percents = []
+    while True:
+        event = await next_event(ws, "job.progress")
+        assert event["data"]["id"] == job["id"]
+        percents.append(event["data"]["progress"]["percent"])
+        if event["data"]["state"] == "SUCCESS":
+            break
+    assert percents[-1] == 100 and len(percents) >= 2 and percents == sorted(percents)
+    done = await wait_job(client, job["id"])
+    assert done["result"] == {"steps": 3} and done["finished_at"]
+    listed = await (await client.get("/api/v1/jobs", params={"kind": "hello.*", "state": "SUCCESS"})).json()
+    assert [j["id"] for j in listed["items"]] == [job["id"]] and listed["total"] == 1
+    await ws.close()
+
+
+async def test_cancel_running_job(client):
+    job = await countdown(client, 30, 30)
+    await asyncio.sleep(0.2)
+    resp = await client.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert resp.status == 202
+    done = await wait_job(client, job["id"], 5)
+    assert done["state"] == "ABORTED"
+    resp = await client.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "job_finished"
+    logs = await (await client.get(f"/api/v1/jobs/{job['id']}/logs")).json()
+    assert any("ABORTED" in line["message"] for line in logs)
+
+
+async def test_lock_queues_jobs_one_at_a_time(client):
+    first = await countdown(client, 0.4, 2, lock="pool:tank")
+    second = await countdown(client, 0.1, 1, lock="pool:tank")
+    await asyncio.sleep(0.1)
+    assert (await (await client.get(f"/api/v1/jobs/{second['id']}")).json())["state"] == "WAITING"
+    a, b = await wait_job(client, first["id"]), await wait_job(client, second["id"])
+    assert a["state"] == b["state"] == "SUCCESS"
+    assert b["started_at"] >= a["finished_at"]
+
+
+@pytest.mark.sv_config({"jobs": {"queue_limit": 1}})
+async def test_lock_queue_limit_is_409(client):
+    await countdown(client, 2, 2, lock="pool:x")
+    await countdown(client, 0.1, 1, lock="pool:x")
+    resp = await client.post("/api/v1/hello/countdown", json={"seconds": 0.1, "lock": "pool:x"})
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "lock_queue_full"
+
+
+async def test_unknown_job_is_404(client):
+    resp = await client.get("/api/v1/jobs/nope")
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
+
+
+def test_job_running_when_daemon_dies_is_interrupted(sv_daemon):
+    import urllib.request
+    daemon = sv_daemon()
+
+    def call(method, path, body=None):
+        req = urllib.request.Request(f"{daemon.url}/api/v1{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {daemon.admin_key}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+
+    job = call("POST", "/hello/countdown", {"seconds": 60, "steps": 60})
+    time.sleep(0.5)
+    assert call("GET", f"/jobs/{job['id']}")["state"] == "RUNNING"
+    daemon.kill()
+    db = sqlite3.connect(daemon.data_dir / "sigmavault.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    daemon.start()
+    after = call("GET", f"/jobs/{job['id']}")
+    assert after["state"] == "ABORTED" and after["interrupted"] is True
+    assert "interrupted" in after["error"]
