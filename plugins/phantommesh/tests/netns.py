@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import secrets
+import socket
+import threading
 from dataclasses import dataclass, field
 
 from pyroute2 import AsyncIPRoute, netns
@@ -117,3 +120,74 @@ def require_netns() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(problem)
         pytest.skip(problem)
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def socket_in(ns: str) -> socket.socket:
+    """A TCP socket that belongs to namespace ``ns`` (made by a short-lived thread inside it)."""
+    out: dict[str, object] = {}
+
+    def inside() -> None:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        fd = os.open(f"/var/run/netns/{ns}", os.O_RDONLY)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                out["err"] = OSError(ctypes.get_errno(), f"setns {ns} failed")
+                return
+            out["sock"] = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        finally:
+            os.close(fd)
+
+    t = threading.Thread(target=inside)
+    t.start()
+    t.join()
+    if "err" in out:
+        raise out["err"]  # type: ignore[misc]
+    return out["sock"]  # type: ignore[return-value]
+
+
+@contextlib.asynccontextmanager
+async def forward(ns: str, port: int):
+    """Yield ``http://127.0.0.1:P``: a loopback port relayed to ``127.0.0.1:port`` inside ``ns``.
+
+    The test process stays in the root namespace and reaches each daemon through this relay.
+    """
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = socket_in(ns)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, ("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            writer.close()
+            return
+        r2, w2 = await asyncio.open_connection(sock=sock)
+        for t in (asyncio.ensure_future(pipe(reader, w2)), asyncio.ensure_future(pipe(r2, writer))):
+            tasks.add(t)
+            t.add_done_callback(tasks.discard)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        for t in list(tasks):
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()

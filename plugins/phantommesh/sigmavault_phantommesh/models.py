@@ -1,0 +1,193 @@
+"""Configuration, request and response models of the PhantomMesh API."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from sigmavault.validation import Name
+
+from . import keys
+
+
+def _key(value: str) -> str:
+    keys.decode(value, "WireGuard key")
+    return value
+
+
+def _cidr(value: str) -> str:
+    return str(ipaddress.ip_network(value, strict=False))
+
+
+def _endpoint(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("endpoint must be IP:PORT (or [IPv6]:PORT)")
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise ValueError("endpoint host must be an IP address") from None
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def _ifname(value: str) -> str:
+    if not (1 <= len(value) <= 15) or not all(c.isalnum() or c in "_-" for c in value) or value[0] == "-":
+        raise ValueError("interface name: 1-15 letters, digits, '_' or '-', not starting with '-'")
+    return value
+
+
+WGKey = Annotated[str, AfterValidator(_key)]
+CIDR = Annotated[str, AfterValidator(_cidr)]
+Endpoint = Annotated[str, AfterValidator(_endpoint)]
+
+
+class MeshConfig(BaseModel):
+    """``[phantommesh]`` configuration."""
+
+    interface: Annotated[str, AfterValidator(_ifname)] = "phantom0"
+    driver: Literal["auto", "kernel", "userspace"] = "auto"
+    listen_port: int = Field(51820, ge=1, le=65535)
+    mesh_cidr: CIDR = "10.77.0.0/16"
+    node_name: Name = Field(default_factory=lambda: (socket.gethostname().split(".")[0] or "node")[:64])
+    endpoint_host: str | None = Field(None, description="host/IP peers use to reach this node's "
+                                      "WireGuard port; default: the address they see us from")
+    api_url: str | None = Field(None, description="URL of this node's API for node-to-node calls")
+    keepalive: int = Field(25, ge=0, le=3600)
+    mtu: int = Field(1420, ge=1280, le=9000)
+    post_quantum: bool = True
+    pq_rotate_seconds: float = Field(3600.0, ge=5)
+    monitor_seconds: float = Field(10.0, ge=0.5)
+    invite_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    autostart: bool = Field(True, description="bring the interface up at start when peers exist")
+    ipam_quarantine_seconds: float = Field(86400.0, ge=0)
+
+
+class PeerView(BaseModel):
+    name: str
+    public_key: str
+    endpoint: str | None
+    allowed_ips: list[str]
+    address: str | None
+    keepalive: int
+    preshared_key: bool = Field(description="whether a pre-shared key is set")
+    psk_mode: Literal["none", "static", "pq"]
+    psk_rotated_at: float | None
+    node: bool = Field(description="a SigmaVault node joined by invite (else a plain WireGuard peer)")
+    last_handshake_age: float | None = Field(description="seconds since the last handshake")
+    rx_bytes: int
+    tx_bytes: int
+    up: bool = Field(description="handshake younger than 180 s")
+
+
+class MeshStatus(BaseModel):
+    node_name: str
+    interface: str
+    driver: str | None
+    drivers: dict[str, str] = Field(description="every registered driver and whether it can run")
+    running: bool
+    public_key: str
+    listen_port: int
+    address: str | None
+    mesh_cidr: str
+    post_quantum: bool
+    peers: list[PeerView]
+
+
+class PeerCreate(BaseModel):
+    name: Name
+    public_key: WGKey | None = Field(None, description="omit to have a key pair generated for the "
+                                     "peer (its wg-quick export then holds the private key)")
+    endpoint: Endpoint | None = None
+    allowed_ips: list[CIDR] | None = Field(None, description="default: the peer's mesh address")
+    address: str | None = Field(None, description="mesh address; default: allocated")
+    keepalive: int | None = Field(None, ge=0, le=3600)
+    preshared_key: WGKey | None = None
+    generate_psk: bool = False
+
+
+class PeerUpdate(BaseModel):
+    endpoint: Endpoint | None = None
+    allowed_ips: list[CIDR] | None = None
+    keepalive: int | None = Field(None, ge=0, le=3600)
+    preshared_key: WGKey | None = None
+    clear_preshared_key: bool = False
+
+
+class PeerConfigExport(BaseModel):
+    name: str
+    filename: str
+    config: str
+
+
+class InviteCreate(BaseModel):
+    name: Name = Field(description="the name this node gives the joining node")
+    ttl_seconds: int | None = Field(None, ge=60, le=7 * 86400)
+
+
+class InviteView(BaseModel):
+    id: str
+    name: str
+    created_at: float
+    expires_at: float
+    redeemed_at: float | None
+    redeemed_by: str | None
+
+
+class InviteIssued(InviteView):
+    invite: str = Field(description="hand this string to the joining node once")
+
+
+class JoinRequest(BaseModel):
+    invite: str = Field(min_length=8, max_length=4096)
+
+
+class RedeemRequest(BaseModel):
+    token: str = Field(min_length=16, max_length=256)
+    public_key: WGKey
+    node_name: Name
+    listen_port: int = Field(ge=1, le=65535)
+    endpoint: Endpoint | None = None
+    api_url: str = Field(max_length=512)
+    address: str | None = None
+    mlkem_encapsulation_key: str | None = Field(None, max_length=4096)
+
+
+class RedeemResponse(BaseModel):
+    node_name: str
+    public_key: str
+    endpoint: str
+    address: str
+    assigned_address: str
+    mesh_cidr: str
+    keepalive: int
+    peer_secret: str
+    mlkem_ciphertext: str | None = None
+
+
+class RotateRequest(BaseModel):
+    what: Literal["keys", "psk", "all"] = "all"
+    peer: Name | None = Field(None, description="only this peer (PSK rotation)")
+
+
+class PeerKeyChange(BaseModel):
+    new_public_key: WGKey
+
+
+class PQExchange(BaseModel):
+    encapsulation_key: str = Field(max_length=4096)
+
+
+class PQExchangeReply(BaseModel):
+    ciphertext: str
+
+
+class NetworkEvent(BaseModel):
+    kind: Literal["peer.up", "peer.down", "peer.added", "peer.removed", "key.rotated",
+                  "psk.rotated", "interface.up", "interface.down"]
+    interface: str
+    peer: str | None = None
+    public_key: str | None = None
+    detail: str = ""

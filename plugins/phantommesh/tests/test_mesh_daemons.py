@@ -1,0 +1,151 @@
+"""Done-when test: two real `sigmavault serve` daemons, each in its own network namespace, join
+through an invite over the API, handshake, carry traffic, rotate keys and PSKs, and clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import aiohttp
+from pyroute2 import AsyncIPRoute
+
+from netns import forward, namespace_pair, namespaces, require_netns
+from sigmavault.testing import next_event, require_tool
+
+MESH = "10.231.100.0/24"
+
+
+def _config(node: str, ifname: str, ip: str, port: int) -> str:
+    return f"""
+[phantommesh]
+interface = "{ifname}"
+node_name = "{node}"
+driver = "userspace"
+mesh_cidr = "{MESH}"
+api_url = "http://{ip}:{port}"
+endpoint_host = "{ip}"
+listen_port = 51820
+keepalive = 5
+monitor_seconds = 1
+"""
+
+
+async def _json(resp: aiohttp.ClientResponse, status: int):
+    body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+    assert resp.status == status, body
+    return body
+
+
+async def _wait(session: aiohttp.ClientSession, pred, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = await _json(await session.get("/api/v1/network/phantommesh"), 200)
+        if pred(st):
+            return st
+        assert time.monotonic() < deadline, f"condition not met: {st}"
+        await asyncio.sleep(0.5)
+
+
+async def _job(session: aiohttp.ClientSession, job: dict, timeout: float = 60.0) -> dict:
+    resp = await session.get(f"/api/v1/jobs/{job['id']}/wait", params={"timeout": str(timeout)})
+    done = await _json(resp, 200)
+    assert done["state"] == "SUCCESS", done
+    return done
+
+
+async def _links(ns: str) -> list[str]:
+    async with AsyncIPRoute(netns=ns) as ipr:
+        return [link.get("ifname") async for link in await ipr.link("dump")]
+
+
+async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
+    require_netns()
+    require_tool("ping")
+    before = set(namespaces())
+    async with namespace_pair("10.231.8") as pair:
+        tag = pair.a.ns[-6:]
+        nodes = {}
+        for name, node, ifname in (("alpha", pair.a, f"pma{tag}"), ("beta", pair.b, f"pmb{tag}")):
+            d = sv_daemon(name=name, start=False, netns=node.ns, host="0.0.0.0")
+            d.config_path.write_text(_config(name, ifname, node.ip, d.port))
+            await asyncio.to_thread(d.start, 30)
+            nodes[name] = (d, node, ifname)
+        (da, na, if_a), (db, nb, if_b) = nodes["alpha"], nodes["beta"]
+        async with forward(na.ns, da.port) as url_a, forward(nb.ns, db.port) as url_b:
+            hdr_a = {"Authorization": f"Bearer {da.admin_key}"}
+            hdr_b = {"Authorization": f"Bearer {db.admin_key}"}
+            async with aiohttp.ClientSession(url_a, headers=hdr_a) as a, \
+                    aiohttp.ClientSession(url_b, headers=hdr_b) as b:
+                st_a = await _json(await a.get("/api/v1/network/phantommesh"), 200)
+                assert st_a["running"] is False and st_a["peers"] == []
+                assert st_a["drivers"]["userspace"].startswith("available")
+                assert st_a["drivers"]["kernel"].startswith("unavailable")
+                assert st_a["address"] == "10.231.100.1/24"
+                ws = await a.ws_connect("/api/v1/ws")
+                await ws.send_json({"type": "client.subscribe", "events": ["network.*"]})
+
+                # alpha invites, beta redeems through its own API (beta's daemon calls alpha's)
+                inv = await _json(await a.post("/api/v1/network/phantommesh/invites",
+                                               json={"name": "beta"}), 201)
+                joined = await _json(await b.post("/api/v1/network/phantommesh/join",
+                                                  json={"invite": inv["invite"]}), 201)
+                assert joined["name"] == "alpha" and joined["psk_mode"] == "pq"
+                assert joined["address"] == "10.231.100.1"
+                # the token is one-time
+                again = await b.post("/api/v1/network/phantommesh/join", json={"invite": inv["invite"]})
+                assert again.status == 409
+
+                st_b = await _wait(b, lambda s: s["peers"] and s["peers"][0]["up"])
+                assert st_b["running"] and st_b["driver"] == "userspace"
+                assert st_b["address"] == "10.231.100.2/24"
+                assert st_b["interface"] == if_b and st_b["listen_port"] == 51820
+                st_a = await _wait(a, lambda s: s["peers"] and s["peers"][0]["up"])
+                pa = st_a["peers"][0]
+                assert pa["name"] == "beta" and pa["allowed_ips"] == ["10.231.100.2/32"]
+                assert pa["endpoint"] == f"{nb.ip}:51820" and pa["preshared_key"]
+                assert pa["last_handshake_age"] < 30
+                ev = await next_event(ws, lambda e: e["type"] == "network.event"
+                                      and e["data"]["kind"] == "peer.up", timeout=15)
+                assert ev["data"]["peer"] == "beta"
+
+                # real traffic through the tunnel: ping across mesh addresses, counters rise
+                rx0, tx0 = pa["rx_bytes"], pa["tx_bytes"]
+                assert await nb.ping("10.231.100.1", count=5)
+                assert await na.ping("10.231.100.2", count=5)
+                pa = (await _json(await a.get("/api/v1/network/phantommesh/peers/beta"), 200))
+                assert pa["rx_bytes"] > rx0 + 5 * 84 and pa["tx_bytes"] > tx0 + 5 * 84
+
+                # HELIX: beta reads alpha's status over the mesh (TCP through the tunnel)
+                fed = await _json(await b.get("/api/v1/network/phantommesh/federation"), 200)
+                assert fed[0]["reachable"] and fed[0]["via"].startswith("http://10.231.100.1:")
+                assert fed[0]["status"]["node_name"] == "alpha"
+
+                # rotation: new X25519 key on alpha and a fresh ML-KEM PSK; tunnel stays up
+                old_key = st_a["public_key"]
+                psk_at = pa["psk_rotated_at"]
+                job = await _json(await a.post("/api/v1/network/phantommesh/rotate",
+                                               json={"what": "all"}), 202)
+                result = (await _job(a, job))["result"]
+                assert result["keys"]["peers_updated"] == ["beta"]
+                new_key = result["keys"]["public_key"]
+                assert new_key != old_key
+                seen_by_b = await _json(await b.get("/api/v1/network/phantommesh/peers/alpha"), 200)
+                assert seen_by_b["public_key"] == new_key
+                assert seen_by_b["psk_rotated_at"] > psk_at
+                assert await nb.ping("10.231.100.1", count=3, deadline=20)
+                st_a = await _wait(a, lambda s: s["public_key"] == new_key and s["peers"][0]["up"]
+                                   and s["peers"][0]["last_handshake_age"] < 15)
+
+                # removal on beta tells alpha; the tunnel is gone on both sides
+                resp = await b.delete("/api/v1/network/phantommesh/peers/alpha")
+                assert resp.status == 204, await resp.text()
+                await _wait(a, lambda s: s["peers"] == [], timeout=10)
+                assert not await nb.ping("10.231.100.1", count=1, deadline=3)
+                await ws.close()
+
+        for d, node, ifname in nodes.values():
+            assert await asyncio.to_thread(d.stop) == 0, d.log()
+            assert ifname not in await _links(node.ns)
+            assert not os.path.exists(f"/var/run/wireguard/{ifname}.sock")
+    assert set(namespaces()) == before
