@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv with the core, every bundled plugin and the example plugin (editable), and build the
+# web UI when Node.js is present. Idempotent; used by scripts/run.sh and scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+targets=(-e ".[test]")
+for p in plugins/*/; do
+  [ -f "$p/pyproject.toml" ] || continue
+  if grep -q '^test *=' "$p/pyproject.toml"; then targets+=(-e "${p%/}[test]"); else targets+=(-e "${p%/}"); fi
+done
+targets+=(-e examples/hello-plugin)
+.venv/bin/python -m pip install -q "${targets[@]}"
+if [ -f webui/package.json ] && command -v npm >/dev/null; then
+  (cd webui && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } \
+     && npm run --silent build >/dev/null)
+fi
+echo "bootstrap: .venv ready ($(.venv/bin/sigmavault plugins 2>/dev/null | grep -c ' loaded ') plugins loaded)"
