@@ -1,0 +1,1 @@
+"""SigmaVault storage service and the built-in ``dir`` backend."""

@@ -1,0 +1,24 @@
+"""The ``[storage]`` configuration section."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class StorageConfig(BaseModel):
+    pools_root: str | None = Field(None, description="parent directory of dir-backend pools "
+                                   "(default: <data_dir>/pools)")
+    dir_snapshot_mode: Literal["auto", "reflink", "hardlink", "copy"] = Field(
+        "auto", description="auto: reflink where the filesystem supports it, else hard-link trees")
+    include_loop_devices: bool = Field(False, description="offer loop devices as disks (tests, "
+                                       "labs); real NAS installs leave this off")
+    monitor_interval: float = Field(30.0, ge=0, description="seconds between pool health and disk "
+                                    "scans (0: off)")
+    smart_interval: float = Field(3600.0, ge=0, description="seconds between SMART health polls "
+                                  "(0: off)")
+    scrub_poll_interval: float = Field(1.0, gt=0, le=60)
+    smartctl_path: str | None = Field(None, description="smartctl binary (default: from PATH)")
+    smart_timeout: float = Field(60.0, gt=0)
+    copy_timeout: float = Field(3600.0, gt=0, description="limit for dir-backend copies")

@@ -1,0 +1,435 @@
+"""The ``dir`` backend: a pool is a directory, volumes are its sub-directories, snapshots are
+read-only copies (reflink where the filesystem supports it, hard-link trees otherwise).
+
+Layout under ``<root>/<pool>/``: ``<volume>/`` (volume data), ``.snapshots/<volume>/<snapshot>/``,
+``.volumes/<volume>.json`` (volume metadata), ``.trash/`` (staging for atomic swaps) and the
+marker ``.sigmavault-pool.json``. Names start with a letter or digit, so they never collide with
+the dot-directories. Note on hard-link snapshots: they protect against deletion, renaming and
+replacement of files, but an in-place edit of a file changes the snapshot's copy too (the inode is
+shared); use a reflink-capable filesystem (btrfs, xfs) or the btrfs/zfs backends for full
+point-in-time snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sigmavault.commands import run
+from sigmavault.errors import APIError, bad_request, conflict, not_found
+from sigmavault.files import atomic_write
+
+from . import treeops
+
+MARKER = ".sigmavault-pool.json"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _not_supported(what: str) -> APIError:
+    return APIError(501, "not_supported", f"the dir backend does not support {what}")
+
+
+class DirBackend:
+    """Storage backend over plain directories (no root needed)."""
+
+    name = "dir"
+    description = "directories on an existing filesystem (embedded default, no root needed)"
+    capabilities: dict[str, Any] = {
+        "raid_levels": [], "min_devices": {}, "needs_devices": False,
+        "snapshots": True, "writable_snapshots": False, "rollback": True,
+        "rollback_keeps_newer": True, "clone": True, "scrub": False, "balance": False,
+        "quotas": False, "compression": [], "send_receive": True, "incremental_send": False,
+        "diff": True, "import": True, "device_add": False, "device_remove": False,
+        "device_replace": False, "degraded_detection": False, "needs_root": False,
+        "snapshot_method": "auto",
+    }
+
+    def __init__(self, root: Path | None = None, snapshot_mode: str = "auto",
+                 copy_timeout: float = 3600.0) -> None:
+        self.root = Path(root) if root else None
+        self.snapshot_mode = snapshot_mode
+        self.copy_timeout = copy_timeout
+        self._reflink: dict[str, bool] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def configure(self, root: Path, snapshot_mode: str = "auto", copy_timeout: float = 3600.0) -> None:
+        """Set the parent directory of all pools (done by the storage plugin at startup)."""
+        self.root = Path(root)
+        self.snapshot_mode = snapshot_mode
+        self.copy_timeout = copy_timeout
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def _pool_dir(self, pool: str, must_exist: bool = True) -> Path:
+        if self.root is None:
+            raise APIError(503, "not_configured", "the dir backend has no pools root yet")
+        path = self.root / pool
+        if must_exist and not (path / MARKER).is_file():
+            raise not_found("pool", pool)
+        return path
+
+    def _volume_dir(self, pool: str, volume: str) -> Path:
+        path = self._pool_dir(pool) / volume
+        if not path.is_dir() or path.is_symlink():
+            raise not_found("volume", f"{pool}/{volume}")
+        return path
+
+    def _snap_dir(self, pool: str, volume: str, name: str) -> Path:
+        self._volume_dir(pool, volume)
+        path = self._pool_dir(pool) / ".snapshots" / volume / name
+        if not path.is_dir():
+            raise not_found("snapshot", f"{pool}/{volume}@{name}")
+        return path
+
+    def _meta_path(self, pool: str, volume: str) -> Path:
+        return self._pool_dir(pool) / ".volumes" / f"{volume}.json"
+
+    def _read_meta(self, pool: str, volume: str) -> dict[str, Any]:
+        try:
+            return json.loads(self._meta_path(pool, volume).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_meta(self, pool: str, volume: str, meta: dict[str, Any]) -> None:
+        path = self._meta_path(pool, volume)
+        path.parent.mkdir(exist_ok=True)
+        with atomic_write(path, "w") as f:
+            json.dump(meta, f)
+
+    def _trash(self, pool: str) -> Path:
+        trash = self._pool_dir(pool) / ".trash"
+        trash.mkdir(exist_ok=True)
+        return trash / uuid.uuid4().hex
+
+    async def _mode(self, pool: str) -> str:
+        if self.snapshot_mode != "auto":
+            return self.snapshot_mode
+        if pool not in self._reflink:
+            self._reflink[pool] = await treeops.reflink_supported(self._pool_dir(pool))
+        return "reflink" if self._reflink[pool] else "hardlink"
+
+    # --- protocol: availability and pools --------------------------------------------------------
+
+    async def available(self) -> dict[str, Any]:
+        ok = shutil.which("cp") is not None
+        return {"available": ok, "reason": None if ok else "cp (coreutils) is missing",
+                "version": None}
+
+    def _pool_info(self, name: str) -> dict[str, Any]:
+        path = self._pool_dir(name)
+        st = os.statvfs(path)
+        size, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+        meta = json.loads((path / MARKER).read_text())
+        return {"name": name, "backend": self.name, "state": "online", "layout": None,
+                "mountpoint": str(path), "size": size, "used": size - st.f_bfree * st.f_frsize,
+                "free": free, "devices": [],
+                "properties": {"created": meta.get("created"),
+                               "snapshot_method": self._reflink_label(name)}}
+
+    def _reflink_label(self, pool: str) -> str:
+        if self.snapshot_mode != "auto":
+            return self.snapshot_mode
+        known = self._reflink.get(pool)
+        return "unknown" if known is None else ("reflink" if known else "hardlink")
+
+    async def pool_create(self, *, name: str, topology: dict, devices: list[str],
+                          options: dict) -> dict[str, Any]:
+        if devices:
+            raise bad_request("the dir backend takes no devices: a pool is a directory",
+                              code="devices_not_supported")
+        if topology.get("layout"):
+            raise bad_request("the dir backend has no raid layouts", code="layout_not_supported")
+        if options:
+            raise bad_request(f"unknown dir pool options: {sorted(options)}", code="bad_options")
+        path = self._pool_dir(name, must_exist=False)
+        try:
+            path.mkdir(mode=0o755)
+        except FileExistsError:
+            raise conflict(f"directory {path} already exists; import it instead",
+                           code="pool_exists") from None
+        try:
+            for sub in (".snapshots", ".volumes", ".trash"):
+                (path / sub).mkdir()
+            with atomic_write(path / MARKER, "w") as f:
+                json.dump({"name": name, "created": _iso(time.time())}, f)
+            await self._mode(name)
+        except BaseException:
+            treeops.remove_tree(path)
+            raise
+        return self._pool_info(name)
+
+    async def pool_import(self, *, name: str, devices: list[str] | None,
+                          options: dict) -> dict[str, Any]:
+        path = self._pool_dir(name, must_exist=False)
+        if not path.is_dir():
+            raise not_found("pool directory", str(path))
+        if not (path / MARKER).is_file():
+            for sub in (".snapshots", ".volumes", ".trash"):
+                (path / sub).mkdir(exist_ok=True)
+            with atomic_write(path / MARKER, "w") as f:
+                json.dump({"name": name, "created": _iso(path.stat().st_mtime)}, f)
+        return self._pool_info(name)
+
+    async def pool_export(self, *, name: str) -> None:
+        self._pool_dir(name)  # nothing to detach: the directory stays where it is
+
+    async def pool_list(self) -> list[dict[str, Any]]:
+        if self.root is None or not self.root.is_dir():
+            return []
+        return [self._pool_info(p.name) for p in sorted(self.root.iterdir())
+                if (p / MARKER).is_file()]
+
+    async def pool_get(self, *, name: str) -> dict[str, Any]:
+        return self._pool_info(name)
+
+    async def pool_update(self, *, name: str, changes: dict) -> dict[str, Any]:
+        if changes:
+            raise bad_request(f"the dir backend has no pool options to change: {sorted(changes)}",
+                              code="bad_options")
+        return self._pool_info(name)
+
+    async def pool_destroy(self, *, name: str) -> None:
+        path = self._pool_dir(name)
+        async with self._lock(name):
+            staging = self.root / f".destroy-{name}-{uuid.uuid4().hex}"  # type: ignore[operator]
+            os.rename(path, staging)
+            await asyncio.to_thread(treeops.remove_tree, staging)
+        self._reflink.pop(name, None)
+
+    async def pool_health(self, *, name: str) -> dict[str, Any]:
+        path = self._pool_dir(name)
+        problems = []
+        if not os.access(path, os.W_OK):
+            problems.append({"severity": "critical", "message": f"{path} is not writable",
+                             "device": None})
+        st = os.statvfs(path)
+        if st.f_blocks and st.f_bavail / st.f_blocks < 0.05:
+            problems.append({"severity": "warning", "message": "less than 5% free space",
+                             "device": None})
+        return {"state": "faulted" if any(p["severity"] == "critical" for p in problems)
+                else "online", "problems": problems, "devices": []}
+
+    async def pool_devices(self, *, name: str) -> list[str]:
+        return []
+
+    # --- volumes ---------------------------------------------------------------------------------
+
+    def _volume_info(self, pool: str, name: str, used: bool = False) -> dict[str, Any]:
+        path = self._volume_dir(pool, name)
+        meta = self._read_meta(pool, name)
+        return {"name": name, "pool": pool, "path": str(path),
+                "used": treeops.tree_used(path) if used else None, "quota": None,
+                "compression": None, "origin": meta.get("origin"),
+                "created": meta.get("created") or _iso(path.stat().st_mtime), "properties": {}}
+
+    async def volume_create(self, *, pool: str, name: str, quota: int | None,
+                            compression: str | None) -> dict[str, Any]:
+        if quota is not None:
+            raise _not_supported("quotas")
+        if compression not in (None, "off"):
+            raise _not_supported("compression")
+        path = self._pool_dir(pool) / name
+        try:
+            path.mkdir(mode=0o755)
+        except FileExistsError:
+            raise conflict(f"volume {pool}/{name} already exists", code="volume_exists") from None
+        self._write_meta(pool, name, {"created": _iso(time.time())})
+        return self._volume_info(pool, name)
+
+    async def volume_list(self, *, pool: str) -> list[dict[str, Any]]:
+        root = self._pool_dir(pool)
+        return [self._volume_info(pool, p.name) for p in sorted(root.iterdir())
+                if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
+
+    async def volume_get(self, *, pool: str, name: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self._volume_info, pool, name, True)
+
+    async def volume_update(self, *, pool: str, name: str, changes: dict) -> dict[str, Any]:
+        self._volume_dir(pool, name)
+        if changes.get("quota") is not None:
+            raise _not_supported("quotas")
+        if changes.get("compression") not in (None, "off"):
+            raise _not_supported("compression")
+        return self._volume_info(pool, name)
+
+    async def volume_destroy(self, *, pool: str, name: str) -> None:
+        path = self._volume_dir(pool, name)
+        snaps = self._pool_dir(pool) / ".snapshots" / name
+        if snaps.is_dir() and any(snaps.iterdir()):
+            raise conflict(f"volume {pool}/{name} has snapshots; delete them first",
+                           code="volume_has_snapshots")
+        async with self._lock(f"{pool}/{name}"):
+            staging = self._trash(pool)
+            os.rename(path, staging)
+            self._meta_path(pool, name).unlink(missing_ok=True)
+            if snaps.is_dir():
+                snaps.rmdir()
+            await asyncio.to_thread(treeops.remove_tree, staging)
+
+    async def volume_path(self, *, pool: str, name: str) -> str:
+        return str(self._volume_dir(pool, name))
+
+    # --- snapshots -------------------------------------------------------------------------------
+
+    def _snap_info(self, pool: str, volume: str, path: Path, st: os.stat_result | None = None
+                   ) -> dict[str, Any]:
+        st = st or path.stat()
+        return {"name": path.name, "pool": pool, "volume": volume, "created": _iso(st.st_mtime),
+                "writable": False, "used": None, "path": str(path), "properties": {}}
+
+    async def snapshot_create(self, *, pool: str, volume: str, name: str,
+                              writable: bool = False) -> dict[str, Any]:
+        if writable:
+            raise _not_supported("writable snapshots (clone the snapshot into a volume instead)")
+        src = self._volume_dir(pool, volume)
+        parent = self._pool_dir(pool) / ".snapshots" / volume
+        parent.mkdir(parents=True, exist_ok=True)
+        final = parent / name
+        if final.exists():
+            raise conflict(f"snapshot {pool}/{volume}@{name} already exists",
+                           code="snapshot_exists")
+        mode = await self._mode(pool)
+        staging = self._trash(pool)
+        async with self._lock(f"{pool}/{volume}"):
+            try:
+                await treeops.copy_tree(src, staging, mode, self.copy_timeout)
+                await asyncio.to_thread(treeops.make_read_only, staging, mode != "hardlink")
+                now = time.time()
+                os.utime(staging, (now, now))
+                os.rename(staging, final)
+            finally:
+                if staging.exists():
+                    await asyncio.to_thread(treeops.remove_tree, staging)
+        info = self._snap_info(pool, volume, final)
+        info["properties"]["method"] = mode
+        return info
+
+    async def snapshot_list(self, *, pool: str, volume: str) -> list[dict[str, Any]]:
+        self._volume_dir(pool, volume)
+        parent = self._pool_dir(pool) / ".snapshots" / volume
+
+        def scan() -> list[dict[str, Any]]:
+            if not parent.is_dir():
+                return []
+            out = []
+            with os.scandir(parent) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        out.append(self._snap_info(pool, volume, Path(entry.path),
+                                                   entry.stat(follow_symlinks=False)))
+            return out
+
+        return await asyncio.to_thread(scan)
+
+    async def snapshot_get(self, *, pool: str, volume: str, name: str) -> dict[str, Any]:
+        return self._snap_info(pool, volume, self._snap_dir(pool, volume, name))
+
+    async def snapshot_delete(self, *, pool: str, volume: str, name: str) -> None:
+        path = self._snap_dir(pool, volume, name)
+        staging = self._trash(pool)
+        os.rename(path, staging)
+        await asyncio.to_thread(treeops.remove_tree, staging)
+
+    async def _materialize(self, pool: str, snap: Path, staging: Path) -> None:
+        """An independent writable copy of a snapshot at ``staging``."""
+        try:
+            await treeops.copy_tree(snap, staging, "copy", self.copy_timeout)
+            await asyncio.to_thread(treeops.make_dirs_writable, staging)
+            await asyncio.to_thread(treeops.make_files_writable, staging)
+        except BaseException:
+            await asyncio.to_thread(treeops.remove_tree, staging)
+            raise
+
+    async def snapshot_rollback(self, *, pool: str, volume: str, name: str) -> dict[str, Any]:
+        snap = self._snap_dir(pool, volume, name)
+        target = self._volume_dir(pool, volume)
+        async with self._lock(f"{pool}/{volume}"):
+            fresh, old = self._trash(pool), self._trash(pool)
+            await self._materialize(pool, snap, fresh)
+            os.chmod(fresh, target.stat().st_mode)
+            os.rename(target, old)
+            os.rename(fresh, target)
+            await asyncio.to_thread(treeops.remove_tree, old)
+        return self._volume_info(pool, volume)
+
+    async def snapshot_clone(self, *, pool: str, volume: str, name: str,
+                             target: str) -> dict[str, Any]:
+        snap = self._snap_dir(pool, volume, name)
+        dest = self._pool_dir(pool) / target
+        if dest.exists():
+            raise conflict(f"volume {pool}/{target} already exists", code="volume_exists")
+        staging = self._trash(pool)
+        await self._materialize(pool, snap, staging)
+        os.rename(staging, dest)
+        self._write_meta(pool, target, {"created": _iso(time.time()),
+                                        "origin": f"{pool}/{volume}@{name}"})
+        return self._volume_info(pool, target)
+
+    async def snapshot_path(self, *, pool: str, volume: str, name: str) -> str:
+        return str(self._snap_dir(pool, volume, name))
+
+    # --- replication and diff --------------------------------------------------------------------
+
+    async def send(self, *, pool: str, volume: str, snapshot: str, target: str,
+                   base: str | None = None) -> dict[str, Any]:
+        if base is not None:
+            raise _not_supported("incremental send")
+        snap = self._snap_dir(pool, volume, snapshot)
+        dest = Path(target)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            await run(["tar", "--create", "--numeric-owner", "--xattrs", "-C", str(snap),
+                       "-f", str(tmp), "."], timeout=self.copy_timeout)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return {"bytes": dest.stat().st_size, "format": "tar", "incremental": False}
+
+    async def receive(self, *, pool: str, volume: str, source: str,
+                      snapshot: str | None = None) -> dict[str, Any]:
+        name = snapshot or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        root = self._pool_dir(pool)
+        final = root / ".snapshots" / volume / name
+        if final.exists():
+            raise conflict(f"snapshot {pool}/{volume}@{name} already exists", code="snapshot_exists")
+        staging = self._trash(pool)
+        staging.mkdir()
+        try:
+            await run(["tar", "--extract", "--numeric-owner", "--xattrs", "--no-same-owner"
+                       if os.geteuid() else "--same-owner", "-C", str(staging), "-f", source],
+                      timeout=self.copy_timeout)
+            if not (root / volume).exists():
+                vol_staging = self._trash(pool)
+                await self._materialize(pool, staging, vol_staging)
+                os.rename(vol_staging, root / volume)
+                self._write_meta(pool, volume, {"created": _iso(time.time()),
+                                                "origin": f"received:{name}"})
+            await asyncio.to_thread(treeops.make_read_only, staging, True)
+            now = time.time()
+            os.utime(staging, (now, now))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staging, final)
+        finally:
+            if staging.exists():
+                await asyncio.to_thread(treeops.remove_tree, staging)
+        return self._snap_info(pool, volume, final)
+
+    async def diff(self, *, pool: str, volume: str, old: str,
+                   new: str | None = None) -> list[dict[str, Any]]:
+        a = self._snap_dir(pool, volume, old)
+        b = self._snap_dir(pool, volume, new) if new else self._volume_dir(pool, volume)
+        return await asyncio.to_thread(treeops.diff_trees, a, b)
