@@ -295,8 +295,7 @@ class ZfsBackend:
     async def pool_destroy(self, *, name: str) -> None:
         """``zpool destroy`` — the caller has asked for confirmation."""
         await self._pool_rows(name)
-        with zfs_errors():
-            await self.cli.zpool("destroy", "-f", name, timeout=300)
+        await self._retry_busy(self.cli.zpool, "destroy", "-f", name, timeout=300)
         self._last_errors.pop(name, None)
 
     async def pool_export(self, *, name: str) -> None:
@@ -546,16 +545,40 @@ class ZfsBackend:
         return await self.volume_get(pool=pool, name=name)
 
     async def _destroy_dataset(self, ds: str, flags: tuple[str, ...] = ()) -> None:
-        """zfs-fuse refuses to destroy a mounted filesystem ("dataset is busy"): unmount first,
-        and mount again if the destroy is refused, so nothing is left half-changed."""
-        unmounted = (await self.cli.zfs("unmount", ds, check=False)).ok
+        """Unmount politely (409 while something uses it), then destroy.
+
+        zfs-fuse answers "dataset is busy" to a destroy even after a clean unmount, so the destroy
+        itself is forced (``-f``) once the polite unmount has succeeded; it still refuses a
+        dataset with snapshots or children. If it refuses, the dataset is mounted again.
+        """
+        unmounted = False
+        for attempt in range(5):
+            res = await self.cli.zfs("unmount", ds, check=False)
+            if res.ok or "not currently mounted" in res.stderr:
+                unmounted = res.ok
+                break
+            if attempt == 4:
+                raise conflict(f"{ds} is in use and cannot be unmounted: {res.stderr.strip()}",
+                               code="busy")
+            await asyncio.sleep(0.2 * (attempt + 1))  # a fresh FUSE mount stays busy for a moment
         try:
-            with zfs_errors():
-                await self.cli.zfs("destroy", *flags, ds)
+            await self._retry_busy(self.cli.zfs, "destroy", "-f", *flags, ds)
         except APIError:
             if unmounted:
                 await self.cli.zfs("mount", ds, check=False)
             raise
+
+    async def _retry_busy(self, runner: Callable[..., Any], *args: str, attempts: int = 8,
+                          timeout: float | None = None) -> Any:
+        """Run a destroy; zfs-fuse releases a FUSE mount asynchronously and answers "is busy"
+        for a moment after an unmount, so "busy" is retried with a growing pause."""
+        for attempt in range(attempts):
+            res = await runner(*args, check=False, timeout=timeout)
+            if res.ok:
+                return res
+            if "is busy" not in res.stderr or attempt == attempts - 1:
+                raise translate(CommandError(res, res.stderr.strip() or "failed"))
+            await asyncio.sleep(0.25 * (attempt + 1))
 
     async def volume_destroy(self, *, pool: str, name: str) -> None:
         """Refuses (409) while the volume has snapshots or child datasets."""

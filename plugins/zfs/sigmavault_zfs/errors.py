@@ -29,7 +29,8 @@ def translate(exc: CommandError) -> APIError:
         return exc
     lines = [ln.strip() for ln in (exc.result.stderr or exc.result.stdout).splitlines() if ln.strip()]
     lines = [ln for ln in lines if not ln.startswith("Defaulting to")]
-    message = lines[-1] if lines else exc.message
+    cannot = [ln for ln in lines if ln.startswith("cannot ")]
+    message = cannot[0] if cannot else lines[-1] if lines else exc.message
     for pattern, status, code in _RULES:
         if pattern.search(message):
             return APIError(status, code, message, exc.details)
