@@ -323,3 +323,97 @@ def parse_replace_status(text: str) -> dict[str, Any]:
     elif "canceled" in text.lower() or "interrupted" in text.lower():
         out.update(state="canceled")
     return out
+
+
+# --- btrfs receive --dump (of a `btrfs send --no-data -p old new` stream) ---------------------------
+
+_TEMP_NAME = re.compile(r"(?:^|/)o\d+-\d+-\d+$")
+_DUMP_LINE = re.compile(r"^(?P<op>\w+)\s+(?P<path>(?:\\.|\S)+)(?:\s+(?P<rest>.*))?$")
+_CREATE_OPS = {"mkfile": "file", "mkdir": "dir", "symlink": "symlink", "mknod": "other",
+               "mkfifo": "other", "mksock": "other"}
+_MODIFY_OPS = {"write", "update_extent", "truncate", "clone", "chmod", "chown", "set_xattr",
+               "remove_xattr", "fallocate", "fileattr", "encoded_write"}
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), text)
+
+
+def _dest(rest: str | None) -> str | None:
+    m = re.search(r"dest=((?:\\.|\S)+)", rest or "")
+    return _unescape(m.group(1)) if m else None
+
+
+def parse_receive_dump(text: str) -> list[dict[str, Any]]:
+    """Changes from the dump of an incremental ``--no-data`` send stream.
+
+    Returns ``[{"path", "change": added|modified|deleted|renamed, "type", "old_path"}]`` sorted
+    by path; paths are relative to the subvolume root. A path deleted and created again (a file
+    replaced by a new one) is ``modified``; ``link`` + ``unlink`` of the old name is ``renamed``.
+    ``utimes`` alone (directory mtimes) is not a change.
+    """
+    root = ""
+    pending: dict[str, str] = {}        # temp name -> type
+    created: dict[str, str] = {}        # path -> type
+    deleted: dict[str, str] = {}        # path -> type
+    modified: dict[str, str] = {}
+    renamed: dict[str, str] = {}        # new path -> old path
+    links: dict[str, str] = {}          # old path -> new path (hard link made before unlink)
+
+    def rel(path: str) -> str:
+        path = _unescape(path)
+        if path.startswith("./"):
+            path = path[2:]
+        if root and (path == root or path.startswith(root + "/")):
+            path = path[len(root) + 1:]
+        return path.rstrip("/")
+
+    for line in text.splitlines():
+        m = _DUMP_LINE.match(line.strip())
+        if not m:
+            continue
+        op, raw, rest = m.group("op"), m.group("path"), m.group("rest")
+        if op in ("snapshot", "subvol"):
+            root = _unescape(raw)[2:] if raw.startswith("./") else _unescape(raw)
+            continue
+        path = rel(raw)
+        if not path:
+            continue
+        if op in _CREATE_OPS:
+            if _TEMP_NAME.search(path):
+                pending[path] = _CREATE_OPS[op]
+            else:
+                created[path] = _CREATE_OPS[op]
+        elif op == "rename":
+            dest = rel(_dest(rest) or "")
+            if path in pending:
+                created[dest] = pending.pop(path)
+            elif path in created:
+                created[dest] = created.pop(path)
+            else:
+                renamed[dest] = renamed.pop(path, path)
+        elif op == "link":
+            target = _dest(rest)
+            if target is not None:
+                links[target.rstrip("/")] = path
+        elif op in ("unlink", "rmdir"):
+            if path in links:
+                renamed[links.pop(path)] = path
+            elif path in created:
+                created.pop(path)
+            else:
+                deleted[path] = "dir" if op == "rmdir" else "file"
+        elif op in _MODIFY_OPS and path not in created and not _TEMP_NAME.search(path):
+            modified[path] = "file" if op != "chmod" else modified.get(path, "file")
+    changes: dict[str, dict[str, Any]] = {}
+    for path, kind in deleted.items():
+        changes[path] = {"path": path, "change": "deleted", "type": kind, "old_path": None}
+    for path, kind in created.items():
+        change = "modified" if path in deleted else "added"
+        changes[path] = {"path": path, "change": change, "type": kind, "old_path": None}
+    for new, old in renamed.items():
+        changes[new] = {"path": new, "change": "renamed", "type": "file", "old_path": old}
+    for path, kind in modified.items():
+        changes.setdefault(path, {"path": path, "change": "modified", "type": kind,
+                                  "old_path": None})
+    return [changes[p] for p in sorted(changes)]

@@ -124,3 +124,23 @@ def test_property_balance_replace():
     assert parsers.parse_replace_status(read("v6.2/replace_status_never.txt"))["state"] == "never"
     assert parsers.parse_replace_status(read("v6.2/replace_status_finished.txt"))["state"] == "finished"
     assert parsers.parse_replace_status("45.6% done, 0 write errs, 0 uncorr. read errs")["percent"] == 45.6
+
+
+def test_receive_dump_incremental_changes():
+    changes = {c["path"]: c for c in parsers.parse_receive_dump(read("v6.2/receive_dump_no_data.txt"))}
+    assert changes["added.txt"]["change"] == "added" and changes["added.txt"]["type"] == "file"
+    assert changes["newdir"]["type"] == "dir" and changes["newdir/inner.txt"]["change"] == "added"
+    assert changes["link"]["type"] == "symlink"
+    assert changes["doc.txt"]["change"] == "modified"          # replaced by a new file
+    assert changes["a b.txt"]["change"] == "modified"          # appended in place, escaped name
+    assert changes["sub/keep.txt"]["change"] == "deleted"
+    assert changes["gone"] == {"path": "gone", "change": "deleted", "type": "dir", "old_path": None}
+    assert changes["sub/renamed.txt"] == {"path": "sub/renamed.txt", "change": "renamed",
+                                          "type": "file", "old_path": "ren.txt"}
+    assert "sub" not in changes and "" not in changes          # utimes only
+
+
+def test_receive_dump_full_stream_lists_everything_added():
+    changes = parsers.parse_receive_dump(read("v6.2/receive_dump_full_no_data.txt"))
+    assert {c["change"] for c in changes} == {"added"}
+    assert {"doc.txt", "sub/keep.txt", "a b.txt"} <= {c["path"] for c in changes}

@@ -1,0 +1,33 @@
+"""The backend-agnostic storage API suite on real btrfs (raid1 on two loop devices)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import sigmavault_storage
+
+_suite = Path(sigmavault_storage.__file__).parents[1] / "tests" / "backend_suite.py"
+_spec = importlib.util.spec_from_file_location("storage_backend_suite", _suite)
+backend_suite = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(backend_suite)
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def sv_config_overrides():
+    return {"storage": {"monitor_interval": 0, "include_loop_devices": True,
+                        "scrub_poll_interval": 0.2}}
+
+
+class TestBtrfsApi(backend_suite.BackendSuite):
+    @pytest.fixture
+    def pool_body(self, loop_devices):
+        def make(name: str) -> dict:
+            if name == "capsprobe":
+                return {"name": name, "backend": "btrfs"}
+            return {"name": name, "backend": "btrfs", "topology": {"layout": "raid1"},
+                    "devices": loop_devices(2)}
+        return make
