@@ -65,8 +65,21 @@ def loop_devices(tmp_path):
         cleanup_loops(tmp_path, files)
 
 
-def detach(device: str) -> None:
-    """Take a loop device away (what pulling a disk looks like to the pool)."""
-    _sh("btrfs", "device", "scan", "--forget", device)
+def fail_device(device: str, mountpoint: str, timeout: float = 20) -> None:
+    """Pull a disk: detach its loop device (auto-clear once the pool lets go) and unmount the
+    pool, the way a crash with a dead disk leaves it. The daemon may remount it meanwhile."""
+    import time
     _sh("losetup", "-d", device, check=True)
-    assert not os.path.exists(f"/sys/block/{os.path.basename(device)}/loop/backing_file")
+    backing = Path(f"/sys/block/{os.path.basename(device)}/loop/backing_file")
+    deadline = time.monotonic() + timeout
+    while backing.exists():
+        _sh("umount", mountpoint)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{device} is still attached")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def pull_disk():
+    """``pull_disk(device, mountpoint)``: see :func:`fail_device`."""
+    return fail_device

@@ -110,7 +110,7 @@ class StorageService:
         for b in self.backends.values():   # adopt pools a backend can see (mounted, imported)
             try:
                 names = {p["name"] for p in await b.pool_list()}
-            except APIError:
+            except Exception:  # one broken backend must not hide the others' pools
                 continue
             if pool in names:
                 self._record(pool, b.name)
@@ -124,8 +124,8 @@ class StorageService:
         for b in self.backends.values():
             try:
                 listed = await b.pool_list()
-            except APIError as exc:
-                log.warning("backend %s could not list pools: %s", b.name, exc.message)
+            except Exception as exc:  # one broken backend must not hide the others' pools
+                log.warning("backend %s could not list pools: %s", b.name, exc)
                 continue
             for p in listed:
                 pools.setdefault(p["name"], p)
@@ -550,7 +550,7 @@ class StorageService:
                 continue
             try:
                 devices = await b.pool_devices(name=p["name"])
-            except APIError:
+            except Exception:
                 devices = [d["path"] for d in p["devices"] if d.get("path")]
             for dev in devices:
                 owners[disk_inventory.real(dev)] = {"pool": p["name"], "backend": p["backend"]}
