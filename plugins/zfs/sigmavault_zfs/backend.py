@@ -27,8 +27,10 @@ Progress = Callable[[float | None, str | None], None]
 
 LAYOUTS = ("stripe", "mirror", "raidz1", "raidz2", "raidz3")
 MIN_DEVICES = {"stripe": 1, "mirror": 2, "raidz1": 2, "raidz2": 3, "raidz3": 4}
-COMPRESSION = ["off", "on", "lzjb", "gzip", "gzip-1", "gzip-6", "gzip-9"]
-COMPRESSION_OPENZFS = COMPRESSION + ["lz4", "zstd", "zle", "zstd-fast"]
+# accepted volume compression values, preferred first; "off" (remove) is always accepted too
+COMPRESSION = ["lzjb", "gzip", "zle", "on"] + [f"gzip-{n}" for n in range(1, 10)]
+COMPRESSION_OPENZFS = ["lz4", "zstd", "gzip", "lzjb", "zle", "on"] + \
+    [f"gzip-{n}" for n in range(1, 10)] + [f"zstd-{n}" for n in range(1, 20)]
 POOL_RESERVED = re.compile(r"^(mirror|raidz\d?|spare|log|cache|special|dedup|draid|c\d.*)$")
 POOL_SETTABLE = {"autoexpand": ("on", "off"), "autoreplace": ("on", "off"),
                  "failmode": ("wait", "continue", "panic"), "listsnapshots": ("on", "off"),
@@ -438,7 +440,7 @@ class ZfsBackend:
     # --- volumes (datasets directly under the pool's root dataset) ----------------------------
 
     def _check_compression(self, value: Any) -> str:
-        allowed = self.capabilities["compression"]
+        allowed = self.capabilities["compression"] + ["off"]
         if value not in allowed:
             raise bad_request(f"compression must be one of {', '.join(allowed)}", field="compression")
         return value

@@ -65,6 +65,10 @@ def compare_trees(old: dict[str, Entry], new: dict[str, Entry]) -> list[dict[str
         if old_path is not None and new_by_ino.get(ino) == path and old_path not in new:
             changes.append({"path": path, "change": "renamed", "type": kind, "old_path": old_path})
             continue
+        if before is not None and before[1] == kind:
+            # replaced in place (write to a temp name + rename over): the path's content changed
+            changes.append({"path": path, "change": "modified", "type": kind, "old_path": None})
+            continue
         if before is not None:
             changes.append({"path": path, "change": "deleted", "type": before[1], "old_path": None})
         changes.append({"path": path, "change": "added", "type": kind, "old_path": None})

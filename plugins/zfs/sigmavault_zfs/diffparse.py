@@ -40,4 +40,21 @@ def parse_diff(text: str, mountpoint: str) -> list[dict[str, Any]]:
             changes.append({"path": rel[1], "change": change, "type": kind, "old_path": rel[0]})
         else:
             changes.append({"path": rel[0], "change": change, "type": kind, "old_path": None})
-    return changes
+    return merge_replaced(changes)
+
+
+def merge_replaced(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A path both deleted and added with the same type was replaced in place: one "modified"."""
+    deleted = {(c["path"], c["type"]) for c in changes if c["change"] == "deleted"}
+    added = {(c["path"], c["type"]) for c in changes if c["change"] == "added"}
+    replaced = deleted & added
+    out, seen = [], set()
+    for c in changes:
+        key = (c["path"], c["type"])
+        if key in replaced and c["change"] in ("deleted", "added"):
+            if key not in seen:
+                seen.add(key)
+                out.append({"path": c["path"], "change": "modified", "type": c["type"], "old_path": None})
+            continue
+        out.append(c)
+    return out

@@ -80,20 +80,23 @@ async def startup(app: Any) -> None:
 
 
 def _storage_event(pool: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A ``storage.event`` (kind ``pool_state``) for a state change or moved error counters."""
     bad = [d for d in data["devices"] if d["read"] or d["write"] or d["checksum"]]
+    counters = "; ".join(f"{d['device']}: {d['read']} read, {d['write']} write, "
+                         f"{d['checksum']} checksum errors" for d in data["devices"])
     if data["state"] != data["previous_state"]:
-        kind, severity = "pool_state", "critical" if data["state"] in ("faulted", "unavailable") else "warning"
-        message = f"pool {pool} is now {data['zfs_state']} (was {data['previous_state']})"
+        message = f"pool {pool} is {data['zfs_state']} (was {data['previous_state']})"
+        if counters:
+            message += f"; {counters}"
     else:
-        kind, severity = "device_errors", "warning" if bad else "info"
-        message = "; ".join(f"{d['device']}: {d['read']} read, {d['write']} write, "
-                            f"{d['checksum']} checksum errors" for d in data["devices"])
-        message = f"pool {pool}: {message}" if message else f"pool {pool}: error counters cleared"
-    if data["state"] == "online" and severity != "info":
-        severity = "warning"
-    return {"kind": kind, "severity": severity, "backend": "zfs", "pool": pool,
-            "device": bad[0]["device"] if bad else None, "message": message,
-            "details": data}
+        message = f"pool {pool}: {counters}" if bad else f"pool {pool}: error counters cleared"
+        scan = data.get("scan") or {}
+        if bad and scan.get("function") == "scrub" and scan.get("state") == "finished" \
+                and not scan.get("errors"):
+            message += " (repaired by scrub)"
+    return {"kind": "pool_state", "pool": pool, "old": data["previous_state"],
+            "new": data["state"], "disk": bad[0]["device"] if bad else None,
+            "message": message, "details": {"backend": "zfs", **data}}
 
 
 @hookimpl

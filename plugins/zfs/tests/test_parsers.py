@@ -189,6 +189,8 @@ def test_openzfs_diff() -> None:
     assert {"path": "dir with space", "change": "added", "type": "dir", "old_path": None} in changes
     assert {"path": "link", "change": "added", "type": "symlink", "old_path": None} in changes
     assert not any(c["path"] == "" for c in changes)
+    doc = [c for c in changes if c["path"] == "doc.txt"]
+    assert doc == [{"path": "doc.txt", "change": "modified", "type": "file", "old_path": None}]
 
 
 def test_scan_lines_of_both_generations() -> None:

@@ -1,0 +1,172 @@
+"""The storage service's backend-agnostic API suite on ZFS, plus the corruption scenario and the
+ZFS-only routes, all through HTTP/WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import pathlib
+import uuid
+
+import pytest
+
+import sigmavault_storage
+from sigmavault.testing import next_event, wait_job
+
+_suite_file = pathlib.Path(sigmavault_storage.__file__).parents[1] / "tests" / "backend_suite.py"
+_spec = importlib.util.spec_from_file_location("storage_backend_suite_zfs", _suite_file)
+backend_suite = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(backend_suite)  # type: ignore[union-attr]
+ok, error, API = backend_suite.ok, backend_suite.error, backend_suite.API
+
+
+@pytest.fixture
+def sv_config_overrides(tmp_path):
+    return {"storage": {"monitor_interval": 0, "include_loop_devices": True,
+                        "scrub_poll_interval": 0.2},
+            "zfs": {"mount_root": str(tmp_path / "zfsmnt")}}
+
+
+@pytest.fixture
+async def loop_pairs(loop_devices):
+    """Six loop devices made up front: ``pool_body`` is a plain function and cannot await."""
+    return await loop_devices(6)
+
+
+class TestZfsApi(backend_suite.BackendSuite):
+    @pytest.fixture
+    def pool_body(self, loop_pairs):
+        given: dict[str, list[str]] = {}
+        free = list(loop_pairs)
+
+        def make(name: str) -> dict:
+            if name not in given:
+                given[name] = [free.pop(0), free.pop(0)] if name != "capsprobe" else []
+            return {"name": name, "backend": "zfs", "topology": {"layout": "mirror"},
+                    "devices": given[name]}
+        return make
+
+    async def test_rollback_clone_and_snapshot_files(self, client, pool, caps, sv_app):
+        """The shared scenario posts ``{}`` to rollback; ZFS (``rollback_keeps_newer`` False)
+        needs ``{"force": true}``, and the scenario's own check expects the newer snapshot gone.
+        Until the suite sends force for such backends, add it here and nothing else."""
+        if caps["rollback_keeps_newer"]:
+            return await super().test_rollback_clone_and_snapshot_files(client, pool, caps, sv_app)
+        original = client.post
+
+        async def post(url, **kw):
+            if str(url).endswith("/rollback") and kw.get("json") == {}:
+                kw["json"] = {"force": True}
+            return await original(url, **kw)
+
+        client.post = post
+        try:
+            await super().test_rollback_clone_and_snapshot_files(client, pool, caps, sv_app)
+        finally:
+            client.post = original
+
+
+def unique(stem: str) -> str:
+    return f"svt{stem}{uuid.uuid4().hex[:6]}"
+
+
+async def test_backend_advertises_zfs(client):
+    infos = await ok(await client.get(f"{API}/backends"))
+    [zfs] = [b for b in infos if b["name"] == "zfs"]
+    assert zfs["available"], zfs
+    assert zfs["capabilities"]["raid_levels"] == ["stripe", "mirror", "raidz1", "raidz2", "raidz3"]
+    status = await ok(await client.get("/api/v1/zfs/status"))
+    assert status["cli"] in ("zfs-fuse", "openzfs") and status["available"]
+
+
+async def test_corrupted_mirror_member_through_the_api(client, loop_devices):
+    devs = await loop_devices(2)
+    name = unique("c")
+    pool = await ok(await client.post(f"{API}/pools", json={
+        "name": name, "backend": "zfs", "topology": {"layout": "mirror"}, "devices": devs}), 201)
+    assert pool["state"] == "online"
+    vol = await ok(await client.post(f"{API}/pools/{name}/volumes", json={"name": "data"}), 201)
+    with open(os.path.join(vol["path"], "blob"), "wb") as f:
+        f.write(os.urandom(24 << 20))
+    os.sync()
+    job = await ok(await client.post(f"{API}/pools/{name}/scrub"), 202)
+    assert (await wait_job(client, job["id"], timeout=60))["state"] == "SUCCESS"
+
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["storage.event", "job.progress"]})
+    await asyncio.sleep(0.1)
+    backing = loop_devices.backing(devs[1])  # overwrite part of the second member's file
+    with open(backing, "r+b") as f:
+        f.seek(8 << 20)
+        f.write(os.urandom(40 << 20))
+    job = await ok(await client.post(f"{API}/pools/{name}/scrub"), 202)
+    done = await wait_job(client, job["id"], timeout=120)
+    assert done["state"] == "SUCCESS", done
+    assert done["result"]["details"]["checksum_errors"] > 0
+    assert done["result"]["details"]["repaired_devices"] == [devs[1]]
+
+    ev = await next_event(ws, lambda e: e["type"] == "storage.event" and e["data"]["kind"] == "pool_state"
+                          and e["data"]["disk"] == devs[1], timeout=30)
+    assert ev["data"]["pool"] == name and "checksum errors" in ev["data"]["message"]
+    assert ev["data"]["details"]["devices"][0]["checksum"] > 0
+    fin = await next_event(ws, lambda e: e["type"] == "storage.event"
+                           and e["data"]["kind"] == "scrub_finished", timeout=30)
+    assert fin["data"]["details"]["details"]["checksum_errors"] > 0
+    await ws.close()
+
+    got = await ok(await client.get(f"{API}/pools/{name}"))
+    bad = [d for d in got["devices"] if d["path"] == devs[1]][0]
+    assert bad["errors"]["checksum"] > 0 and got["state"] in ("online", "degraded")
+    health = await ok(await client.get(f"{API}/pools/{name}/health"))
+    assert any(p["device"] == devs[1] and "checksum" in p["message"] for p in health["problems"])
+    status = await ok(await client.get(f"/api/v1/zfs/pools/{name}/status"))
+    leaf = status["vdevs"][0]["children"][1]
+    assert leaf["errors"]["checksum"] > 0 and "repaired" in (leaf["note"] or "")
+    cleared = await ok(await client.post(f"/api/v1/zfs/pools/{name}/clear", json={}))
+    assert cleared["vdevs"][0]["children"][1]["errors"]["checksum"] == 0
+    await ok(await client.delete(f"{API}/pools/{name}", params={"confirm": name}), 204)
+
+
+async def test_zfs_routes_devices_properties_holds(client, loop_devices, readonly_client):
+    devs = await loop_devices(3)
+    name = unique("r")
+    await ok(await client.post(f"{API}/pools", json={
+        "name": name, "backend": "zfs", "topology": {"layout": "stripe"}, "devices": devs[:1]}), 201)
+    base = f"/api/v1/zfs/pools/{name}"
+    job = await ok(await client.post(f"{base}/attach", json={"device": devs[0], "new": devs[1]}), 202)
+    done = await wait_job(client, job["id"], timeout=60)
+    assert done["state"] == "SUCCESS" and done["result"]["layout"] == "mirror"
+    await error(await client.post(f"{base}/attach", json={"device": devs[0], "new": devs[1]}), 409)
+    await error(await client.post(f"{base}/attach", json={"device": devs[0], "new": "/etc/passwd"}), 400)
+    off = await ok(await client.post(f"{base}/offline", json={"device": devs[1]}))
+    assert off["state"] == "DEGRADED"
+    await error(await readonly_client.post(f"{base}/online", json={"device": devs[1]}), 403)
+    on = await ok(await client.post(f"{base}/online", json={"device": devs[1]}))
+    assert on["state"] == "ONLINE"
+    await error(await client.post(f"{base}/offline", json={"device": "/dev/nosuch"}), 404)
+    spare = await ok(await client.post(f"{base}/devices", json={"devices": [devs[2]], "role": "spare"}))
+    assert spare["spares"][0]["path"] == devs[2]
+    det = await ok(await client.post(f"{base}/detach", json={"device": devs[1]}))
+    assert det["layout"] == "stripe"
+
+    await ok(await client.post(f"{API}/pools/{name}/volumes", json={"name": "v"}), 201)
+    props = await ok(await client.patch(f"{base}/volumes/v/properties", json={
+        "compression": "gzip", "quota": 64 << 20, "recordsize": 16384, "atime": False,
+        "readonly": False}))
+    assert (props["compression"], props["quota"], props["recordsize"], props["atime"]) == \
+        ("gzip", 64 << 20, 16384, "off")
+    assert props["sources"]["recordsize"] == "local" and props["compressratio"] >= 1.0
+    await error(await client.patch(f"{base}/volumes/v/properties", json={"recordsize": 3000}), 400)
+    await error(await client.patch(f"{base}/volumes/v/properties", json={"compression": "brotli"}), 400)
+    still = await ok(await client.get(f"{base}/volumes/v/properties"))
+    assert still["recordsize"] == 16384 and still["compression"] == "gzip"
+
+    await ok(await client.post(f"{API}/pools/{name}/volumes/v/snapshots", json={"name": "s"}), 201)
+    held = await ok(await client.post(f"{base}/volumes/v/snapshots/s/holds", json={"tag": "keep"}))
+    assert held["holds"] == 1
+    await error(await client.delete(f"{API}/pools/{name}/volumes/v/snapshots/s"), 409)
+    released = await ok(await client.delete(f"{base}/volumes/v/snapshots/s/holds/keep"))
+    assert released["holds"] == 0
+    await ok(await client.delete(f"{API}/pools/{name}/volumes/v/snapshots/s"), 204)
+    await ok(await client.delete(f"{API}/pools/{name}", params={"confirm": name}), 204)
