@@ -558,14 +558,9 @@ class BtrfsBackend:
         subs = await self._top_subvols(row["mountpoint"])
         if name not in subs:
             raise not_found("volume", f"{pool}/{name}")
-        show = await self._sh("btrfs", "subvolume", "show", str(path))
-        created = None
-        m = __import__("re").search(r"Creation time:\s+(\S+ \S+)", show)
-        if m:
-            created = parsers.parse_subvolume_list(
-                f"ID 1 gen 1 top level 5 otime {m.group(1)} path x")[0]["otime"]
+        show = parsers.parse_subvolume_show(await self._sh("btrfs", "subvolume", "show", str(path)))
         return await self._volume_info(row, name, subs[name], await self._qgroups(row["mountpoint"]),
-                                       created)
+                                       show["created"])
 
     async def volume_update(self, *, pool: str, name: str, changes: dict) -> dict[str, Any]:
         row = self._row(pool)
@@ -619,11 +614,13 @@ class BtrfsBackend:
     async def snapshot_get(self, *, pool: str, volume: str, name: str) -> dict[str, Any]:
         row = self._row(pool)
         path = self._snap_path(row, volume, name)
-        rel = f"{SNAPDIR}/{volume}/{name}"
-        for s in await self._subvolumes(row["mountpoint"], snapshots_only=True):
-            if s["path"] == rel:
-                return self._snap_info(row, volume, s)
-        raise not_found("snapshot", str(path))
+        show = parsers.parse_subvolume_show(await self._sh("btrfs", "subvolume", "show", str(path)))
+        if show["id"] is None:
+            raise not_found("snapshot", f"{pool}/{volume}@{name}")
+        return {"name": name, "pool": pool, "volume": volume, "created": show["created"],
+                "writable": not show["readonly"], "used": None, "path": str(path),
+                "properties": {"subvolume_id": show["id"], "uuid": show["uuid"],
+                               "received_uuid": show["received_uuid"]}}
 
     async def snapshot_delete(self, *, pool: str, volume: str, name: str) -> None:
         row = self._row(pool)

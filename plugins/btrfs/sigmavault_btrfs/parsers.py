@@ -417,3 +417,36 @@ def parse_receive_dump(text: str) -> list[dict[str, Any]]:
         changes.setdefault(path, {"path": path, "change": "modified", "type": kind,
                                   "old_path": None})
     return [changes[p] for p in sorted(changes)]
+
+
+# --- btrfs subvolume show --------------------------------------------------------------------------
+
+
+def parse_subvolume_show(text: str) -> dict[str, Any]:
+    """``btrfs subvolume show <path>`` → ``{"name", "uuid", "parent_uuid", "received_uuid",
+    "created" (RFC 3339 UTC), "id", "readonly"}``."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s+([A-Za-z ()]+):\s*(.*)$", line)
+        if m and m.group(1).strip() not in fields:
+            fields[m.group(1).strip()] = m.group(2).strip()
+    created = None
+    raw = fields.get("Creation time", "")
+    for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S"):
+        try:
+            dt = datetime.strptime(raw, fmt)
+            if dt.tzinfo is None:
+                dt = dt.astimezone()
+            created = dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            break
+        except ValueError:
+            continue
+
+    def opt(key: str) -> str | None:
+        value = fields.get(key)
+        return None if value in (None, "", "-") else value
+
+    return {"name": fields.get("Name"), "uuid": opt("UUID"), "parent_uuid": opt("Parent UUID"),
+            "received_uuid": opt("Received UUID"), "created": created,
+            "id": int(fields["Subvolume ID"]) if fields.get("Subvolume ID", "").isdigit() else None,
+            "readonly": "readonly" in fields.get("Flags", "")}

@@ -144,3 +144,13 @@ def test_receive_dump_full_stream_lists_everything_added():
     changes = parsers.parse_receive_dump(read("v6.2/receive_dump_full_no_data.txt"))
     assert {c["change"] for c in changes} == {"added"}
     assert {"doc.txt", "sub/keep.txt", "a b.txt"} <= {c["path"] for c in changes}
+
+
+def test_subvolume_show():
+    show = parsers.parse_subvolume_show(read("v6.2/subvolume_show.txt"))
+    assert show == {"name": "media", "uuid": "014431bf-7eb2-c849-9397-aa770e22961e",
+                    "parent_uuid": None, "received_uuid": None, "created": "2026-11-27T14:53:58Z",
+                    "id": 256, "readonly": False}
+    ro = parsers.parse_subvolume_show(read("v6.2/subvolume_show.txt").replace(
+        "Flags: \t\t\t-", "Flags: \t\t\treadonly"))
+    assert ro["readonly"] is True

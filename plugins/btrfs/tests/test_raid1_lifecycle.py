@@ -4,13 +4,14 @@ storage.event -> replace -> healthy again."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import next_event, wait_job
+from sigmavault.testing import wait_job
 
 
 pytestmark = pytest.mark.root
@@ -29,6 +30,26 @@ async def ok(resp, status=200):
     return body
 
 
+class Events:
+    """Every event seen on a socket, so that waiting for one never loses another."""
+
+    def __init__(self, ws):
+        self.ws, self.seen = ws, []
+
+    async def wait(self, pred, timeout=10):
+        for e in self.seen:
+            if pred(e):
+                self.seen.remove(e)
+                return e
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            e = await asyncio.wait_for(self.ws.receive_json(), max(0.01, deadline - time.monotonic()))
+            if pred(e):
+                return e
+            self.seen.append(e)
+
+
 def storage_event(kind, **match):
     def pred(e):
         return (e["type"] == "storage.event" and e["data"]["kind"] == kind
@@ -39,7 +60,8 @@ def storage_event(kind, **match):
 async def test_raid1_pool_degrades_and_recovers(client, loop_devices, pull_disk):
     a, b, c = loop_devices(3)
     ws = await client.ws_connect("/api/v1/ws")
-    await ws.send_json({"type": "client.subscribe", "events": ["storage.event", "job.progress"]})
+    await ws.send_json({"type": "client.subscribe", "events": ["storage.event"]})
+    events = Events(ws)
 
     disks = {d["path"]: d for d in await ok(await client.get(f"{API}/disks"))}
     assert all(not disks[d]["in_use"] and disks[d]["type"] == "loop" for d in (a, b, c))
@@ -105,16 +127,16 @@ async def test_raid1_pool_degrades_and_recovers(client, loop_devices, pull_disk)
         done = await wait_job(client, job["id"], timeout=60)
         assert done["state"] == "SUCCESS" and done["result"]["errors"] == 0
         assert done["result"]["bytes_scrubbed"] > 4 << 20
-        await next_event(ws, storage_event("scrub_progress", pool="tank"), timeout=10)
-        await next_event(ws, storage_event("scrub_finished", pool="tank", new="finished"),
+        await events.wait(storage_event("scrub_progress", pool="tank"), timeout=10)
+        await events.wait(storage_event("scrub_finished", pool="tank", new="finished"),
                          timeout=10)
 
         # a disk dies: the pool comes back degraded (mounted -o degraded) and says so
         pull_disk(b, mnt)
-        ev = await next_event(ws, storage_event("pool_state", pool="tank", new="degraded"),
+        ev = await events.wait(storage_event("pool_state", pool="tank", new="degraded"),
                               timeout=30)
         assert ev["data"]["old"] in ("online", "unavailable")
-        gone = await next_event(ws, storage_event("disk_removed", disk=os.path.basename(b)),
+        gone = await events.wait(storage_event("disk_removed", disk=os.path.basename(b)),
                                 timeout=10)
         assert gone["data"]["disk"] == os.path.basename(b)
         degraded = await ok(await client.get(f"{API}/pools/tank"))
@@ -130,7 +152,7 @@ async def test_raid1_pool_degrades_and_recovers(client, loop_devices, pull_disk)
                                          json={"old": missing["id"], "new": c}), 202)
         done = await wait_job(client, job["id"], timeout=120)
         assert done["state"] == "SUCCESS", done
-        await next_event(ws, storage_event("pool_state", pool="tank", old="degraded",
+        await events.wait(storage_event("pool_state", pool="tank", old="degraded",
                                            new="online"), timeout=30)
         healed = await ok(await client.get(f"{API}/pools/tank"))
         assert healed["state"] == "online"
