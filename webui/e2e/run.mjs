@@ -1,0 +1,220 @@
+// End-to-end scenarios in real headless Chromium against a running SigmaVault daemon.
+// Driven by tests/e2e/test_webui.py, which starts the daemon; usable by hand too:
+//   SV_URL=http://127.0.0.1:12080/ SV_USER=admin SV_PASS=... node e2e/run.mjs
+// Prints one JSON line per scenario: {"name","status":"passed"|"failed"|"skipped","detail"}.
+import { chromium } from "playwright-core";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+const URL_ = process.env.SV_URL ?? "http://127.0.0.1:12080/";
+const USER = process.env.SV_USER ?? "admin";
+const PASS = process.env.SV_PASS ?? "";
+const ART = process.env.SV_ARTIFACTS ?? "test-artifacts";
+const ONLY = (process.env.SV_SCENARIOS ?? "").split(",").filter(Boolean);
+const T = 20000;
+const POOL = `e2e${Date.now().toString(36)}`;
+mkdirSync(ART, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.SV_CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, colorScheme: "dark" });
+const page = await context.newPage();
+const pageErrors = [];
+page.on("pageerror", (e) => pageErrors.push(String(e)));
+page.on("console", (m) => { if (m.type() === "error" && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text()); });
+
+let plugins = new Set();
+const state = {};
+const results = [];
+const shot = (name) => page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+const go = async (hash) => {
+  await page.goto(new URL(`#${hash}`, URL_).toString());
+  await page.locator("main h1").first().waitFor({ timeout: T });
+};
+const api = async (path) => {
+  const r = await page.request.get(new URL(`api/v1/${path}`, URL_).toString());
+  if (!r.ok()) throw new Error(`GET ${path}: ${r.status()}`);
+  return r.json();
+};
+
+async function scenario(name, needs, fn) {
+  if (ONLY.length && !ONLY.includes(name)) return;
+  const missing = needs.filter((p) => !plugins.has(p));
+  if (missing.length) {
+    results.push({ name, status: "skipped", detail: `plugin not installed: ${missing.join(", ")}` });
+    console.log(JSON.stringify(results.at(-1)));
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    const detail = await fn();
+    results.push({ name, status: "passed", detail: detail ?? "", seconds: (Date.now() - t0) / 1000 });
+  } catch (e) {
+    await shot(`FAILED-${name}`).catch(() => {});
+    results.push({ name, status: "failed", detail: String(e?.stack ?? e).slice(0, 2000) });
+  }
+  console.log(JSON.stringify(results.at(-1)));
+}
+
+try {
+  await scenario("login", [], async () => {
+    await page.goto(URL_);
+    await page.getByLabel("Username").waitFor({ timeout: T });
+    await shot("01-login");
+    await page.getByLabel("Username").fill(USER);
+    await page.getByLabel("Password").fill("wrong-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").waitFor({ timeout: T });
+    await page.getByLabel("Password").fill(PASS);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor({ timeout: T });
+    await page.locator('[data-testid="socket-status"][data-status="open"]').waitFor({ timeout: T });
+    const me = await api("auth/me");
+    if (me.username !== USER || me.via !== "session") throw new Error(`unexpected identity ${JSON.stringify(me)}`);
+    plugins = new Set((await api("plugins")).filter((p) => p.status === "loaded").map((p) => p.name));
+    return `signed in as ${me.username}; plugins: ${[...plugins].filter((p) => !p.startsWith("sigmavault.")).join(" ")}`;
+  });
+  if (!results.find((r) => r.name === "login" && r.status === "passed")) throw new Error("login failed: nothing else can run");
+
+  await scenario("metrics_live", ["sigmavault-system"], async () => {
+    await go("/");
+    const last = page.locator('[data-testid="last-sample"]');
+    await page.locator(".chart canvas").first().waitFor({ timeout: T });
+    const count = page.locator('[data-testid="sample-count"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="sample-count"]')?.textContent) > 0, null, { timeout: T });
+    const before = await last.textContent();
+    const n0 = Number(await count.textContent());
+    // a new system.metrics event must arrive over the WebSocket and move the charts
+    await page.waitForFunction(
+      ([b, n]) => document.querySelector('[data-testid="last-sample"]')?.textContent !== b && Number(document.querySelector('[data-testid="sample-count"]')?.textContent) > n,
+      [before, n0], { timeout: T });
+    const cpu = await page.locator('[data-testid="cpu-percent"]').textContent();
+    const points = await page.locator(".chart [data-points]").first().getAttribute("data-points");
+    await page.waitForTimeout(1500);
+    await shot("02-dashboard");
+    return `sample ${before} → ${await last.textContent()}, cpu ${cpu}, ${points} points charted`;
+  });
+
+  await scenario("storage_pool_snapshot", ["sigmavault-storage"], async () => {
+    await go("/storage");
+    await page.getByRole("button", { name: "New pool" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name").fill(POOL);
+    await dialog.getByLabel("Backend").selectOption("dir");
+    await dialog.getByRole("button", { name: "Create pool" }).click();
+    await page.locator(`[data-testid="pool-${POOL}"]`).getByText("online").waitFor({ timeout: T });
+    await page.locator(`[data-testid="pool-${POOL}"]`).getByRole("button", { name: POOL }).click();
+    await page.getByLabel("volume name").fill("data");
+    await page.getByRole("button", { name: "Create volume" }).click();
+    await page.getByRole("button", { name: "data", exact: true }).click();
+    const vol = await api(`storage/pools/${POOL}/volumes/data`);
+    writeFileSync(join(vol.path, "hello.txt"), "before snapshot\n");
+    state.volumePath = vol.path;
+    await page.getByLabel("snapshot name").fill("snap1");
+    await page.getByRole("button", { name: "Create snapshot" }).click();
+    const row = page.locator('[data-testid="snapshot-snap1"]');
+    await row.waitFor({ timeout: T });
+    const snaps = await api(`storage/pools/${POOL}/volumes/data/snapshots`);
+    if (!snaps.items.some((s) => s.name === "snap1")) throw new Error("snapshot not on the server");
+    // change the volume (new inode, as editors save), then roll back through the confirmation dialog
+    writeFileSync(join(vol.path, "hello.tmp"), "after snapshot\n");
+    renameSync(join(vol.path, "hello.tmp"), join(vol.path, "hello.txt"));
+    writeFileSync(join(vol.path, "added.txt"), "new\n");
+    await row.getByRole("button", { name: "Rollback" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
+    await page.getByText("data rolled back to snap1").waitFor({ timeout: T });
+    const { readFileSync } = await import("node:fs");
+    const content = readFileSync(join(vol.path, "hello.txt"), "utf8");
+    if (content !== "before snapshot\n") throw new Error(`rollback left ${JSON.stringify(content)}`);
+    if (existsSync(join(vol.path, "added.txt"))) throw new Error("rollback kept a file created after the snapshot");
+    await page.waitForTimeout(500);
+    await shot("03-storage");
+    return `pool ${POOL}, volume data at ${vol.path}, snapshot snap1 created and rolled back`;
+  });
+
+  await scenario("agent_task", ["sigmavault-agents"], async () => {
+    await go("/agents");
+    await page.locator('[data-testid="agent-FORTRESS"]').waitFor({ timeout: T });
+    const count = await page.locator('[data-testid="agent-count"]').textContent();
+    await page.locator('[data-testid="agent-FORTRESS"]').getByRole("link", { name: "FORTRESS" }).click();
+    await page.getByRole("button", { name: "Dispatch task" }).click();
+    const done = page.locator('[data-testid="agent-tasks"] tr[data-state="SUCCESS"]').first();
+    await done.waitFor({ timeout: 60000 });
+    const bar = await done.getByRole("progressbar").getAttribute("aria-valuenow");
+    if (bar !== "100") throw new Error(`finished task shows ${bar} %`);
+    await page.waitForTimeout(300);
+    await shot("04-agents");
+    return `${count} agents listed; FORTRESS task finished`;
+  });
+
+  await scenario("compression_job", ["sigmavault-compression", "sigmavault-storage"], async () => {
+    if (!state.volumePath) throw new Error("needs the volume from storage_pool_snapshot");
+    // 16 MiB of base64 text (compressible, not trivially) at level 19: a few seconds of progress
+    const source = join(state.volumePath, "big.txt");
+    writeFileSync(source, randomBytes(12 << 20).toString("base64"));
+    await go("/compression");
+    await page.getByRole("button", { name: "New job" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Source path").fill(source);
+    await dialog.getByLabel("Codec").selectOption("zstd");
+    await dialog.getByLabel("Level (optional)").fill("19");
+    const seen = [];
+    await dialog.getByRole("button", { name: "Start" }).click();
+    const row = page.locator('tr[data-testid^="cjob-"]:not([data-testid^="cjob-pending"])').first();
+    await row.waitFor({ timeout: T });
+    const bar = row.getByRole("progressbar");
+    const deadline = Date.now() + 90000;
+    for (;;) {
+      const v = Number(await bar.getAttribute("aria-valuenow"));
+      if (!seen.length || seen.at(-1) !== v) seen.push(v);
+      if (v === 100 && (await row.getAttribute("data-state")) === "SUCCESS") break;
+      if (Date.now() > deadline) throw new Error(`progress stuck at ${v}: ${seen.join(",")}`);
+      await page.waitForTimeout(100);
+    }
+    await page.waitForTimeout(500);
+    await shot("05-compression");
+    if (!seen.some((v) => v > 0 && v < 100)) throw new Error(`no live progress between 0 and 100 %: ${seen.join(",")}`);
+    return `progress bar values seen: ${seen.join(" → ")}`;
+  });
+
+  const pages = [
+    ["06-encryption", "/encryption", "sigmavault-encryption"],
+    ["07-network", "/network", null],
+    ["08-jobs", "/jobs", null],
+    ["09-audit", "/audit", null],
+    ["10-plugins", "/plugins", null],
+    ["11-settings", "/settings", null],
+  ];
+  await scenario("page_screenshots", [], async () => {
+    for (const [file, hash, plugin] of pages) {
+      if (plugin && !plugins.has(plugin)) continue;
+      await go(hash);
+      await page.waitForLoadState("networkidle").catch(() => {});
+      await page.waitForTimeout(400);
+      await shot(file);
+    }
+    // light theme, keyboard-toggled
+    await go("/");
+    await page.getByRole("button", { name: /switch to light theme/ }).focus();
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(1500);
+    await shot("12-dashboard-light");
+    const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+    if (theme !== "light") throw new Error(`theme is ${theme}`);
+    await page.getByRole("button", { name: /switch to dark theme/ }).click();
+    return `${pages.length + 1} screenshots`;
+  });
+
+  await scenario("no_page_errors", [], async () => {
+    if (pageErrors.length) throw new Error(pageErrors.join("\n"));
+    return "no uncaught errors in the browser console";
+  });
+} finally {
+  await browser.close();
+  writeFileSync(join(ART, "e2e-results.json"), JSON.stringify(results, null, 2));
+}
+process.exit(results.some((r) => r.status === "failed") ? 1 : 0);

@@ -1,0 +1,123 @@
+import { useEffect, useId, useRef, type ReactNode } from "react";
+import { errorMessage } from "../lib/api";
+
+export function Loading({ label = "Loading…" }: { label?: string }) {
+  return (
+    <div className="state" role="status" aria-live="polite">
+      <span className="spinner" aria-hidden /> {label}
+    </div>
+  );
+}
+
+export function ErrorState({ error, retry }: { error: unknown; retry?: () => void }) {
+  return (
+    <div className="state error" role="alert">
+      <strong>Could not load:</strong> {errorMessage(error)}
+      {retry && (
+        <button type="button" className="btn small" onClick={retry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <div className="state empty">{children}</div>;
+}
+
+/** Loading / error / empty handling around a query's data. */
+export function QueryState<T>({ q, empty, children }: {
+  q: { data: T | undefined; isLoading: boolean; error: unknown; refetch: () => unknown };
+  empty?: (d: T) => ReactNode | false;
+  children: (d: T) => ReactNode;
+}) {
+  if (q.isLoading) return <Loading />;
+  if (q.error && q.data === undefined) return <ErrorState error={q.error} retry={() => void q.refetch()} />;
+  if (q.data === undefined) return null;
+  const e = empty?.(q.data);
+  if (e) return <Empty>{e}</Empty>;
+  return <>{children(q.data)}</>;
+}
+
+export function ProgressBar({ value, label }: { value: number | null | undefined; label: string }) {
+  const v = Math.max(0, Math.min(100, value ?? 0));
+  return (
+    <div className="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(v)}>
+      <div className="progress-fill" style={{ width: `${v}%` }} />
+      <span className="progress-text">{v.toFixed(0)} %</span>
+    </div>
+  );
+}
+
+const TONE: Record<string, string> = {
+  online: "ok", protected: "ok", pq: "ok", active: "ok", intact: "ok", healthy: "ok", ok: "ok", success: "ok", up: "ok", idle: "ok", loaded: "ok", unlocked: "ok", passed: "ok", finished: "ok", true: "ok",
+  running: "info", busy: "info", waiting: "info", creating: "info", scrubbing: "info",
+  degraded: "warn", warning: "warn", locked: "warn", aborted: "warn", disabled: "warn", unknown: "warn",
+  failed: "bad", faulted: "bad", error: "bad", critical: "bad", down: "bad", missing: "bad", false: "bad",
+};
+
+export function Badge({ value }: { value: string | boolean | null | undefined }) {
+  const s = String(value ?? "—");
+  return <span className={`badge ${TONE[s.toLowerCase()] ?? "neutral"}`}>{s}</span>;
+}
+
+export function Card({ title, actions, children, className = "" }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string }) {
+  return (
+    <section className={`card ${className}`}>
+      {(title || actions) && (
+        <header className="card-head">
+          {title && <h2>{title}</h2>}
+          {actions && <div className="actions">{actions}</div>}
+        </header>
+      )}
+      {children}
+    </section>
+  );
+}
+
+/** A modal dialog on the native <dialog>: focus trapped, Escape closes. */
+export function Modal({ open, title, onClose, children }: { open: boolean; title: string; onClose: () => void; children: ReactNode }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const id = useId();
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal?.();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return (
+    <dialog ref={ref} className="modal" aria-labelledby={id} onClose={onClose} onCancel={onClose}>
+      {open && (
+        <>
+          <h2 id={id}>{title}</h2>
+          {children}
+        </>
+      )}
+    </dialog>
+  );
+}
+
+export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
+  return (
+    <label className="field">
+      <span className="field-label">{label}</span>
+      {children}
+      {hint && <span className="hint">{hint}</span>}
+    </label>
+  );
+}
+
+export function KeyValues({ data, skip = [] }: { data: Record<string, unknown>; skip?: string[] }) {
+  const entries = Object.entries(data).filter(([k]) => !skip.includes(k));
+  return (
+    <dl className="kv">
+      {entries.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k.replace(/_/g, " ")}</dt>
+          <dd>{typeof v === "object" && v !== null ? <code className="json">{JSON.stringify(v)}</code> : String(v ?? "—")}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

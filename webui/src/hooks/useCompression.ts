@@ -1,0 +1,146 @@
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { del, get, post } from "../lib/api";
+import type { Job, Page } from "../lib/types";
+import { FINISHED } from "../lib/types";
+import { itemsOf, useOptimisticMutation, useThrottledInvalidate } from "./cache";
+import { watchJob } from "./useJobs";
+import { useWebSocket } from "./useWebSocket";
+
+/** Live figures of a running compression job, from `compression.progress`. */
+export interface CompressionLive {
+  percent?: number | null;
+  bytes_in?: number;
+  bytes_out?: number;
+  bytes_total?: number | null;
+  ratio?: number | null;
+  ratio_text?: string | null;
+  saved_percent?: number | null;
+  throughput?: number;
+  eta_seconds?: number | null;
+}
+
+/** A compression job: the core job plus the live figures of its last progress event. */
+export type CompressionJob = Job & { live?: CompressionLive };
+
+export interface CompressionProgress extends CompressionLive {
+  job_id: string;
+  operation?: string;
+  codec?: string;
+  source?: string;
+  done?: boolean;
+}
+
+type JobsCache = Page<CompressionJob> | undefined;
+
+/** Merge a `compression.progress` event into the cached job list. */
+export function applyCompressionProgress(old: JobsCache, ev: CompressionProgress): JobsCache {
+  if (!old) return old;
+  const { job_id, operation: _o, codec: _c, source: _s, done: _d, ...live } = ev;
+  void _o; void _c; void _s; void _d;
+  return {
+    ...old,
+    items: old.items.map((j) => {
+      if (j.id !== job_id) return j;
+      const percent = live.percent ?? j.progress.percent;
+      return { ...j, live: { ...j.live, ...live }, progress: { ...j.progress, percent: Math.max(j.progress.percent, percent ?? 0) } };
+    }),
+  };
+}
+
+/** Merge a `job.progress` event (state, final percent) of a compression job; false if unknown. */
+export function applyCompressionJob(old: JobsCache, job: Job): { next: JobsCache; known: boolean } {
+  if (!old) return { next: old, known: false };
+  const known = old.items.some((j) => j.id === job.id);
+  if (!known) return { next: old, known };
+  return { next: { ...old, items: old.items.map((j) => (j.id === job.id ? { ...j, ...job, live: j.live } : j)) }, known };
+}
+
+export function percentOf(j: CompressionJob): number {
+  if (j.state === "SUCCESS") return 100;
+  return j.live?.percent ?? j.progress?.percent ?? 0;
+}
+
+const KEY = ["compression", "jobs"] as const;
+
+export function useCompressionJobs(enabled = true) {
+  const qc = useQueryClient();
+  const invalidate = useThrottledInvalidate(1500);
+  useWebSocket(["compression.*", "job.progress"], (e) => {
+    if (e.type === "compression.progress") {
+      qc.setQueryData<JobsCache>(KEY, (old) => applyCompressionProgress(old, e.data as CompressionProgress));
+    } else if (e.type === "job.progress") {
+      const job = e.data as Job;
+      if (!job.kind.startsWith("compression")) return;
+      const { next, known } = applyCompressionJob(qc.getQueryData<JobsCache>(KEY), job);
+      if (known) qc.setQueryData(KEY, next);
+      else invalidate(KEY);
+      if (FINISHED.includes(job.state)) invalidate(["compression", "stats"]);
+    }
+  }, enabled);
+  return useQuery({ queryKey: KEY, queryFn: () => get<Page<CompressionJob>>("compression/jobs", { limit: 50 }), enabled });
+}
+
+export interface CodecTotals {
+  codec: string | null;
+  jobs: number;
+  bytes_in: number;
+  bytes_out: number;
+  ratio: number | null;
+  ratio_text: string | null;
+  saved_percent: number | null;
+  mean_throughput: number | null;
+}
+
+export interface CompressionStats {
+  codecs: CodecTotals[];
+  total: CodecTotals;
+  storage_available: boolean;
+  storage: Record<string, unknown>[];
+  available_codecs: string[];
+}
+
+export function useCompressionStats(enabled = true) {
+  return useQuery({ queryKey: ["compression", "stats"], queryFn: () => get<CompressionStats>("compression/stats"), enabled });
+}
+
+export function useCodecs(enabled = true) {
+  return useQuery({
+    queryKey: ["compression", "codecs"],
+    queryFn: () => get<{ name: string; levels: Record<string, number> }[] | Page<{ name: string; levels: Record<string, number> }>>("compression/codecs").then(itemsOf),
+    enabled,
+    staleTime: 300000,
+  });
+}
+
+export function useCreateCompressionJob() {
+  return useOptimisticMutation<Record<string, unknown>, JobsCache, Job>({
+    mutationFn: (body) => post<Job>("compression/jobs", body),
+    queryKey: KEY,
+    update: (old, body) => old && {
+      ...old,
+      items: [{
+        id: `pending-${Date.now()}`, kind: `compression.${String(body.operation)}`, description: `${String(body.operation)} ${String(body.source)}`,
+        state: "WAITING", params: body, owner: "", created_by: null, result: null, error: null,
+        progress: { percent: 0, description: "", bytes_done: null, bytes_total: null }, created_at: new Date().toISOString(), started_at: null, finished_at: null,
+      }, ...old.items],
+      total: old.total + 1,
+    },
+    onSuccess: (j) => watchJob(j.id),
+    success: "Compression job started",
+  });
+}
+
+export function useCancelCompressionJob() {
+  return useOptimisticMutation<string, JobsCache>({
+    mutationFn: (id) => del(`compression/jobs/${encodeURIComponent(id)}`),
+    queryKey: KEY,
+    update: (old, id) => old && { ...old, items: old.items.map((j) => (j.id === id ? { ...j, state: "ABORTED" as const } : j)) },
+    success: "Job cancelled",
+  });
+}
+
+/** Live figures, or the finished job's result when the events were not seen (e.g. after a reload). */
+export function liveOf(j: CompressionJob): CompressionLive {
+  const result = j.result && typeof j.result === "object" ? (j.result as CompressionLive) : {};
+  return { ...result, ...j.live };
+}

@@ -1,0 +1,55 @@
+import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from "react";
+import { useQueryClient } from "@tanstack/react-query";
+import { EventSocket, type EventHandler, type SocketStatus } from "../lib/ws";
+import { wsUrl } from "../lib/api";
+
+const SocketContext = createContext<EventSocket | null>(null);
+
+/** Provides the app's single event socket; a gap in the stream refetches every active query. */
+export function EventSocketProvider({ children, socket, enabled = true }: { children: ReactNode; socket?: EventSocket; enabled?: boolean }) {
+  const qc = useQueryClient();
+  const [sock] = useState(() => socket ?? new EventSocket({ url: wsUrl() }));
+  useEffect(() => {
+    if (!enabled) return;
+    sock.start();
+    const off = sock.onGap(() => void qc.invalidateQueries({ type: "active" }));
+    return () => {
+      off();
+      sock.stop();
+    };
+  }, [sock, qc, enabled]);
+  return <SocketContext.Provider value={sock}>{children}</SocketContext.Provider>;
+}
+
+export function useSocket(): EventSocket {
+  const s = useContext(SocketContext);
+  if (!s) throw new Error("useSocket outside EventSocketProvider");
+  return s;
+}
+
+/**
+ * Subscribe this component to event patterns for as long as it is mounted. The handler may change
+ * between renders without resubscribing.
+ */
+export function useWebSocket(patterns: string[], handler: EventHandler, enabled = true): void {
+  const sock = useContext(SocketContext);
+  const ref = useRef(handler);
+  ref.current = handler;
+  const key = patterns.join("|");
+  useEffect(() => {
+    if (!sock || !enabled) return;
+    return sock.subscribe(key.split("|"), (e) => ref.current(e));
+  }, [sock, key, enabled]);
+}
+
+/** The socket's connection state, for the status indicator. */
+export function useSocketStatus(): SocketStatus {
+  const sock = useContext(SocketContext);
+  const [status, setStatus] = useState<SocketStatus>(sock?.status ?? "idle");
+  useEffect(() => {
+    if (!sock) return;
+    setStatus(sock.status);
+    return sock.onStatus(setStatus);
+  }, [sock]);
+  return status;
+}

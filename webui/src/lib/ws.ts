@@ -1,0 +1,206 @@
+/**
+ * One shared WebSocket to /api/v1/ws for the whole app.
+ *
+ * Components subscribe to event patterns ("system.*"); the socket keeps a reference count per
+ * pattern, tells the server about new ones, resumes after a reconnect with `since` = the last seq it
+ * saw, and reports a gap (the server no longer holds those events, or it restarted) so the app can
+ * refetch its state instead of showing stale data.
+ */
+
+export interface EventEnvelope<T = unknown> {
+  type: string;
+  seq: number;
+  ts: string | null;
+  data: T;
+}
+
+export type EventHandler = (event: EventEnvelope<any>) => void;
+export type SocketStatus = "idle" | "connecting" | "open" | "closed";
+
+interface Subscription {
+  patterns: string[];
+  handler: EventHandler;
+}
+
+/** Glob match as the server does it (fnmatch: `*`, `?`). */
+export function matchPattern(pattern: string, type: string): boolean {
+  if (pattern === "*" || pattern === type) return true;
+  const re = new RegExp(
+    "^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$",
+  );
+  return re.test(type);
+}
+
+type WebSocketCtor = new (url: string) => WebSocket;
+
+export interface EventSocketOptions {
+  url: string;
+  WebSocketImpl?: WebSocketCtor;
+  /** first reconnect delay in ms; doubles up to maxDelay */
+  minDelay?: number;
+  maxDelay?: number;
+  pingInterval?: number;
+}
+
+export class EventSocket {
+  private ws: WebSocket | null = null;
+  private subs = new Set<Subscription>();
+  private refs = new Map<string, number>();
+  private lastSeq: number | null = null;
+  private gapListeners = new Set<() => void>();
+  private statusListeners = new Set<(s: SocketStatus) => void>();
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private delay: number;
+  private running = false;
+  status: SocketStatus = "idle";
+
+  constructor(private opts: EventSocketOptions) {
+    this.delay = opts.minDelay ?? 500;
+  }
+
+  /** Open the connection (idempotent); it reconnects by itself until stop(). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.connect();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.retryTimer = null;
+    this.pingTimer = null;
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close();
+    this.setStatus("closed");
+  }
+
+  /** Receive events matching any of `patterns`; returns the unsubscribe function. */
+  subscribe(patterns: string[], handler: EventHandler): () => void {
+    const sub: Subscription = { patterns, handler };
+    this.subs.add(sub);
+    const fresh: string[] = [];
+    for (const p of patterns) {
+      const n = this.refs.get(p) ?? 0;
+      this.refs.set(p, n + 1);
+      if (n === 0) fresh.push(p);
+    }
+    if (fresh.length) this.send({ type: "client.subscribe", events: fresh });
+    return () => {
+      if (!this.subs.delete(sub)) return;
+      const gone: string[] = [];
+      for (const p of patterns) {
+        const n = (this.refs.get(p) ?? 1) - 1;
+        if (n <= 0) {
+          this.refs.delete(p);
+          gone.push(p);
+        } else this.refs.set(p, n);
+      }
+      if (gone.length) this.send({ type: "client.unsubscribe", events: gone });
+    };
+  }
+
+  /** Called when events were missed and state must be refetched. */
+  onGap(fn: () => void): () => void {
+    this.gapListeners.add(fn);
+    return () => this.gapListeners.delete(fn);
+  }
+
+  onStatus(fn: (s: SocketStatus) => void): () => void {
+    this.statusListeners.add(fn);
+    return () => this.statusListeners.delete(fn);
+  }
+
+  get patterns(): string[] {
+    return [...this.refs.keys()];
+  }
+
+  get seq(): number | null {
+    return this.lastSeq;
+  }
+
+  private setStatus(s: SocketStatus): void {
+    this.status = s;
+    this.statusListeners.forEach((fn) => fn(s));
+  }
+
+  private send(msg: unknown): void {
+    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg));
+  }
+
+  private connect(): void {
+    const Impl = this.opts.WebSocketImpl ?? WebSocket;
+    this.setStatus("connecting");
+    const ws = new Impl(this.opts.url);
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.delay = this.opts.minDelay ?? 500;
+      this.setStatus("open");
+      const events = this.patterns;
+      if (events.length) {
+        const msg: Record<string, unknown> = { type: "client.subscribe", events };
+        if (this.lastSeq !== null) msg.since = this.lastSeq;
+        this.send(msg);
+      }
+      this.pingTimer = setInterval(() => this.send({ type: "ping" }), this.opts.pingInterval ?? 25000);
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (this.ws !== ws) return;
+      let msg: EventEnvelope;
+      try {
+        msg = JSON.parse(String(ev.data)) as EventEnvelope;
+      } catch {
+        return;
+      }
+      this.handle(msg);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.pingTimer) clearInterval(this.pingTimer);
+      this.pingTimer = null;
+      this.setStatus("closed");
+      if (!this.running) return;
+      this.retryTimer = setTimeout(() => this.connect(), this.delay);
+      this.delay = Math.min(this.delay * 2, this.opts.maxDelay ?? 10000);
+    };
+    ws.onerror = () => {
+      /* onclose follows and schedules the retry */
+    };
+  }
+
+  private handle(msg: EventEnvelope): void {
+    switch (msg.type) {
+      case "client.hello":
+        // First connection: events from now on. A reconnect resumes through `since` on subscribe.
+        if (this.lastSeq === null) this.lastSeq = msg.seq;
+        else if (this.patterns.length === 0) this.lastSeq = msg.seq;
+        return;
+      case "client.gap":
+        this.lastSeq = msg.seq;
+        this.gapListeners.forEach((fn) => fn());
+        return;
+      case "client.subscribed":
+      case "client.error":
+      case "pong":
+        return;
+    }
+    if (typeof msg.seq === "number") {
+      if (this.lastSeq !== null && msg.seq <= this.lastSeq) return; // duplicate from a replay
+      this.lastSeq = msg.seq;
+    }
+    for (const sub of [...this.subs]) {
+      if (sub.patterns.some((p) => matchPattern(p, msg.type))) {
+        try {
+          sub.handler(msg);
+        } catch (e) {
+          console.error("event handler failed", e);
+        }
+      }
+    }
+  }
+}

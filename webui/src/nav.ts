@@ -1,0 +1,31 @@
+/** The UI's own pages: shown when the daemon serves the API they need. */
+export interface NavItem {
+  id: string;
+  title: string;
+  path: string;
+  /** any of these API paths must exist (relative to /api/v1); empty = always */
+  needs: string[];
+  section: "main" | "admin";
+  admin?: boolean;
+  icon: string;
+  /** plugin pages under this path are sections of this page, not pages of their own */
+  covers?: boolean;
+}
+
+export const NAV: NavItem[] = [
+  { id: "dashboard", title: "Dashboard", path: "/", needs: [], section: "main", icon: "◧" },
+  { id: "storage", covers: true, title: "Storage", path: "/storage", needs: ["/storage/pools"], section: "main", icon: "⛁" },
+  { id: "agents", covers: true, title: "Agents", path: "/agents", needs: ["/agents"], section: "main", icon: "✦" },
+  { id: "compression", covers: true, title: "Compression", path: "/compression", needs: ["/compression/jobs"], section: "main", icon: "⇲" },
+  { id: "encryption", covers: true, title: "Encryption", path: "/encryption", needs: ["/encryption/status"], section: "main", icon: "◈" },
+  { id: "network", covers: true, title: "Network", path: "/network", needs: ["/system/network/interfaces", "/network/phantommesh"], section: "main", icon: "⇄" },
+  { id: "jobs", title: "Jobs", path: "/jobs", needs: [], section: "main", icon: "☰" },
+  { id: "audit", title: "Audit log", path: "/audit", needs: ["/audit"], section: "admin", admin: true, icon: "✎" },
+  { id: "plugins", title: "Plugins", path: "/plugins", needs: [], section: "admin", icon: "▣" },
+  { id: "settings", title: "Users & API keys", path: "/settings", needs: ["/auth/users"], section: "admin", admin: true, icon: "⚙" },
+];
+
+/** True when a plugin-registered page is already shown by one of the UI's own pages. */
+export function coveredByNav(page: { id: string; path: string }): boolean {
+  return NAV.some((n) => n.id === page.id || n.path === page.path || (n.covers && page.path.startsWith(`${n.path}/`)));
+}

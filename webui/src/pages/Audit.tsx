@@ -1,0 +1,48 @@
+import { useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { Badge, Card, QueryState } from "../components/ui";
+import { get } from "../lib/api";
+import { when } from "../lib/format";
+import type { Page } from "../lib/types";
+
+interface AuditRecord { id: number; ts: string; actor: string; address: string; action: string; target: string; outcome: string; details: Record<string, unknown> }
+const LIMIT = 50;
+
+export default function Audit() {
+  const [actor, setActor] = useState("");
+  const [action, setAction] = useState("");
+  const [offset, setOffset] = useState(0);
+  const q = useQuery({ queryKey: ["audit", actor, action, offset], queryFn: () => get<Page<AuditRecord>>("audit", { actor, action, limit: LIMIT, offset }) });
+  const verify = useQuery({ queryKey: ["audit", "verify"], queryFn: () => get<{ ok: boolean; checked: number; first_bad_id: number | null }>("audit/verify"), enabled: false });
+  return (
+    <div className="page">
+      <h1>Audit log</h1>
+      <Card actions={
+        <div className="inline">
+          <input aria-label="actor" placeholder="actor" value={actor} onChange={(e) => { setActor(e.target.value); setOffset(0); }} />
+          <input aria-label="action" placeholder="action, e.g. storage.*" value={action} onChange={(e) => { setAction(e.target.value); setOffset(0); }} />
+          <button type="button" className="btn small" onClick={() => void verify.refetch()}>Verify chain</button>
+          {verify.data && <Badge value={verify.data.ok ? `intact (${verify.data.checked})` : `tampered at #${verify.data.first_bad_id}`} />}
+        </div>
+      }>
+        <QueryState q={q} empty={(d) => d.items.length === 0 && "No records."}>
+          {(page) => (
+            <>
+              <table>
+                <thead><tr><th>#</th><th>Time</th><th>Actor</th><th>Address</th><th>Action</th><th>Target</th><th>Outcome</th></tr></thead>
+                <tbody>{page.items.map((r) => (
+                  <tr key={r.id}><td>{r.id}</td><td>{when(r.ts)}</td><td>{r.actor}</td><td>{r.address}</td><td>{r.action}</td><td>{r.target}</td><td><Badge value={r.outcome} /></td></tr>
+                ))}</tbody>
+              </table>
+              <div className="pager">
+                <button type="button" className="btn small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - LIMIT))}>Previous</button>
+                <span>{offset + 1}–{Math.min(offset + LIMIT, page.total)} of {page.total}</span>
+                <button type="button" className="btn small" disabled={offset + LIMIT >= page.total} onClick={() => setOffset(offset + LIMIT)}>Next</button>
+              </div>
+            </>
+          )}
+        </QueryState>
+      </Card>
+    </div>
+  );
+}

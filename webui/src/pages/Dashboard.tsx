@@ -1,0 +1,125 @@
+import { useMemo } from "react";
+import { Link } from "react-router";
+import Chart from "../components/Chart";
+import { Badge, Card, Empty, ErrorState, Loading, ProgressBar, QueryState } from "../components/ui";
+import { useCapabilities } from "../hooks/useCapabilities";
+import { useAlerts, useMetrics, useSystemStatus } from "../hooks/useSystem";
+import { usePools } from "../hooks/useStorage";
+import { bytes, duration, percent, rate } from "../lib/format";
+import type { Metrics } from "../lib/types";
+
+function series(samples: Metrics[], pick: (m: Metrics) => Record<string, number>) {
+  const labels = new Set<string>();
+  const rows = samples.map((s) => {
+    const r = pick(s);
+    Object.keys(r).forEach((k) => labels.add(k));
+    return r;
+  });
+  return [...labels].map((label) => ({ label, values: rows.map((r) => r[label] ?? null) }));
+}
+
+function LiveCharts() {
+  const m = useMetrics();
+  const x = useMemo(() => m.samples.map((s) => s.ts), [m.samples]);
+  const cpu = useMemo(() => series(m.samples, (s) => Object.fromEntries(s.cpu.per_core.map((c) => [`cpu${c.core}`, c.percent]))), [m.samples]);
+  const mem = useMemo(() => series(m.samples, (s) => ({ used: s.memory.used, cached: s.memory.cached ?? 0, swap: s.swap.used })), [m.samples]);
+  const net = useMemo(() => series(m.samples, (s) => {
+    const r: Record<string, number> = {};
+    for (const n of s.network) if (n.interface !== "lo") {
+      r[`${n.interface} rx`] = n.rx_bytes_per_s;
+      r[`${n.interface} tx`] = n.tx_bytes_per_s;
+    }
+    return r;
+  }), [m.samples]);
+  const disk = useMemo(() => series(m.samples, (s) => {
+    const r: Record<string, number> = {};
+    for (const d of s.disks) {
+      r[`${d.device} read`] = d.read_bytes_per_s;
+      r[`${d.device} write`] = d.write_bytes_per_s;
+    }
+    return r;
+  }), [m.samples]);
+  if (m.isLoading) return <Loading label="Loading metrics…" />;
+  if (m.error && !m.data) return <ErrorState error={m.error} retry={() => void m.refetch()} />;
+  const l = m.latest;
+  return (
+    <>
+      <div className="tiles">
+        <div className="tile"><span>CPU</span><strong data-testid="cpu-percent">{percent(l?.cpu.percent, 1)}</strong></div>
+        <div className="tile"><span>Memory</span><strong>{percent(l?.memory.percent, 1)}</strong><small>{bytes(l?.memory.used)} / {bytes(l?.memory.total)}</small></div>
+        <div className="tile"><span>Load</span><strong>{l?.load.map((v) => v.toFixed(2)).join(" ") ?? "—"}</strong></div>
+        <div className="tile"><span>Samples</span><strong data-testid="sample-count">{m.samples.length}</strong><small data-testid="last-sample">{l ? new Date(l.ts * 1000).toLocaleTimeString() : "—"}</small></div>
+      </div>
+      <div className="grid2">
+        <Card><Chart title="CPU per core (%)" x={x} series={cpu} format={(v) => `${v.toFixed(0)}%`} max={100} /></Card>
+        <Card><Chart title="Memory" x={x} series={mem} format={(v) => bytes(v, 0)} /></Card>
+        <Card><Chart title="Network I/O" x={x} series={net} format={(v) => rate(v)} /></Card>
+        <Card><Chart title="Disk I/O" x={x} series={disk} format={(v) => rate(v)} /></Card>
+      </div>
+    </>
+  );
+}
+
+function PoolUsage() {
+  const pools = usePools();
+  return (
+    <Card title="Pools" actions={<Link to="/storage">Manage</Link>}>
+      <QueryState q={pools} empty={(d) => d.length === 0 && "No pools yet."}>
+        {(list) => (
+          <ul className="plain">
+            {list.map((p) => (
+              <li key={p.name} className="pool-usage">
+                <span><strong>{p.name}</strong> <Badge value={p.state} /> <small className="muted">{bytes(p.used)} of {bytes(p.size)}</small></span>
+                <ProgressBar label={`${p.name} usage`} value={p.size ? ((p.used ?? 0) / p.size) * 100 : 0} />
+              </li>
+            ))}
+          </ul>
+        )}
+      </QueryState>
+    </Card>
+  );
+}
+
+function Alerts() {
+  const alerts = useAlerts();
+  return (
+    <Card title="Alerts">
+      <QueryState q={alerts} empty={(d) => d.length === 0 && "No active alerts."}>
+        {(list) => (
+          <ul className="plain">
+            {list.map((a) => (
+              <li key={a.id}><Badge value={a.severity} /> {a.message ?? String(a.title ?? a.id)}</li>
+            ))}
+          </ul>
+        )}
+      </QueryState>
+    </Card>
+  );
+}
+
+export default function Dashboard() {
+  const caps = useCapabilities();
+  const status = useSystemStatus();
+  const hasSystem = caps.has("/system/metrics/history");
+  return (
+    <div className="page">
+      <h1>Dashboard</h1>
+      {hasSystem ? (
+        <>
+          {status.data && (
+            <p className="muted host">
+              <strong>{status.data.hostname}</strong> · {status.data.os} · kernel {status.data.kernel} · {status.data.cpu_count} CPUs · up {duration(status.data.uptime)}
+            </p>
+          )}
+          <LiveCharts />
+        </>
+      ) : (
+        <Empty>System metrics need the system plugin.</Empty>
+      )}
+      <div className="grid2">
+        {caps.has("/storage/pools") && <PoolUsage />}
+        {caps.has("/system/alerts") && <Alerts />}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,146 @@
+import { useState, type FormEvent } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { Badge, Card, Field, Modal, QueryState } from "../components/ui";
+import { useConfirm } from "../components/confirm";
+import { useOptimisticMutation } from "../hooks/cache";
+import { useMe } from "../hooks/useAuth";
+import { del, get, post, put } from "../lib/api";
+import { when } from "../lib/format";
+
+interface User { id: number; username: string; role: string; created_at: string; password_changed_at: string }
+interface ApiKey { id: string; name: string; role: string; username: string; created_at: string; expires_at: string | null; last_used_at: string | null; revoked: boolean }
+
+function Users() {
+  const me = useMe();
+  const users = useQuery({ queryKey: ["auth", "users"], queryFn: () => get<User[]>("auth/users") });
+  const confirm = useConfirm();
+  const create = useOptimisticMutation<{ username: string; password: string; role: string }, User[], User>({
+    mutationFn: (b) => post<User>("auth/users", b),
+    queryKey: ["auth", "users"],
+    update: (old, b) => [...(old ?? []), { id: -1, username: b.username, role: b.role, created_at: new Date().toISOString(), password_changed_at: "" }],
+    success: (u) => `User ${u.username} created`,
+  });
+  const remove = useOptimisticMutation<string, User[]>({
+    mutationFn: (name) => del(`auth/users/${encodeURIComponent(name)}`),
+    queryKey: ["auth", "users"],
+    update: (old, name) => old?.filter((u) => u.username !== name),
+    success: (_d, name) => `User ${name} deleted`,
+  });
+  const setPassword = useOptimisticMutation<{ username: string; password: string }, User[]>({
+    mutationFn: ({ username, password }) => put(`auth/users/${encodeURIComponent(username)}/password`, { password }),
+    queryKey: ["auth", "users"],
+    success: "Password changed",
+  });
+  const [form, setForm] = useState({ username: "", password: "", role: "readonly" });
+  const [pw, setPw] = useState<{ username: string; password: string } | null>(null);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate(form, { onSuccess: () => setForm({ username: "", password: "", role: "readonly" }) });
+  };
+  return (
+    <Card title="Users">
+      <QueryState q={users} empty={(d) => d.length === 0 && "No users."}>
+        {(list) => (
+          <table>
+            <thead><tr><th>User</th><th>Role</th><th>Created</th><th>Password changed</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <tbody>{list.map((u) => (
+              <tr key={u.username}>
+                <td>{u.username}{u.username === me.data?.username && <small className="muted"> (you)</small>}</td><td><Badge value={u.role} /></td>
+                <td>{when(u.created_at)}</td><td>{when(u.password_changed_at)}</td>
+                <td className="actions">
+                  <button type="button" className="btn small" onClick={() => setPw({ username: u.username, password: "" })}>Set password</button>
+                  <button type="button" className="btn small danger" disabled={u.username === me.data?.username} onClick={async () => {
+                    if (await confirm({ title: "Delete user?", message: <>Delete <b>{u.username}</b> with their sessions and API keys?</>, confirmText: "Delete", danger: true })) remove.mutate(u.username);
+                  }}>Delete</button>
+                </td>
+              </tr>
+            ))}</tbody>
+          </table>
+        )}
+      </QueryState>
+      <form className="inline" onSubmit={submit} aria-label="new user">
+        <input aria-label="new username" placeholder="username" required value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} />
+        <input aria-label="new password" placeholder="password (8+)" type="password" minLength={8} required value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
+        <select aria-label="role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
+          <option>readonly</option><option>admin</option>
+        </select>
+        <button type="submit" className="btn primary small">Add user</button>
+      </form>
+      <Modal open={!!pw} title={`Password for ${pw?.username}`} onClose={() => setPw(null)}>
+        {pw && (
+          <form onSubmit={(e) => { e.preventDefault(); setPassword.mutate(pw, { onSuccess: () => setPw(null) }); }}>
+            <Field label="New password"><input type="password" autoFocus minLength={8} required value={pw.password} onChange={(e) => setPw({ ...pw, password: e.target.value })} /></Field>
+            <div className="modal-actions"><button type="button" className="btn" onClick={() => setPw(null)}>Cancel</button><button type="submit" className="btn primary">Save</button></div>
+          </form>
+        )}
+      </Modal>
+    </Card>
+  );
+}
+
+function Keys() {
+  const keys = useQuery({ queryKey: ["auth", "keys"], queryFn: () => get<ApiKey[]>("auth/keys") });
+  const confirm = useConfirm();
+  const [secret, setSecret] = useState<string | null>(null);
+  const [form, setForm] = useState({ name: "", role: "", expires_days: "" });
+  const create = useOptimisticMutation<{ name: string; role: string | null; expires_days: number | null }, ApiKey[], ApiKey & { key: string }>({
+    mutationFn: (b) => post("auth/keys", b),
+    queryKey: ["auth", "keys"],
+    onSuccess: (k) => setSecret(k.key),
+  });
+  const revoke = useOptimisticMutation<string, ApiKey[]>({
+    mutationFn: (id) => del(`auth/keys/${encodeURIComponent(id)}`),
+    queryKey: ["auth", "keys"],
+    update: (old, id) => old?.map((k) => (k.id === id ? { ...k, revoked: true } : k)),
+    success: "Key revoked",
+  });
+  return (
+    <Card title="API keys">
+      <QueryState q={keys} empty={(d) => d.length === 0 && "No API keys."}>
+        {(list) => (
+          <table>
+            <thead><tr><th>Name</th><th>User</th><th>Role</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <tbody>{list.map((k) => (
+              <tr key={k.id}>
+                <td>{k.name}</td><td>{k.username}</td><td>{k.role}</td><td>{when(k.created_at)}</td><td>{when(k.expires_at)}</td><td>{when(k.last_used_at)}</td>
+                <td><Badge value={k.revoked ? "revoked" : "active"} /></td>
+                <td>{!k.revoked && <button type="button" className="btn small danger" onClick={async () => {
+                  if (await confirm({ title: "Revoke key?", message: <>Scripts using <b>{k.name}</b> stop working at once.</>, confirmText: "Revoke", danger: true })) revoke.mutate(k.id);
+                }}>Revoke</button>}</td>
+              </tr>
+            ))}</tbody>
+          </table>
+        )}
+      </QueryState>
+      <form className="inline" aria-label="new API key" onSubmit={(e) => {
+        e.preventDefault();
+        create.mutate({ name: form.name, role: form.role || null, expires_days: form.expires_days ? Number(form.expires_days) : null }, { onSuccess: () => setForm({ name: "", role: "", expires_days: "" }) });
+      }}>
+        <input aria-label="key name" placeholder="key name" required value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
+        <select aria-label="key role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
+          <option value="">my role</option><option>readonly</option><option>admin</option>
+        </select>
+        <input aria-label="expires in days" placeholder="expires (days)" type="number" min={1} max={3650} value={form.expires_days} onChange={(e) => setForm({ ...form, expires_days: e.target.value })} />
+        <button type="submit" className="btn primary small">Create key</button>
+      </form>
+      <Modal open={!!secret} title="New API key" onClose={() => setSecret(null)}>
+        <p>Copy it now: it is not shown again.</p>
+        <pre className="json" data-testid="api-key-secret">{secret}</pre>
+        <div className="modal-actions">
+          <button type="button" className="btn" onClick={() => void navigator.clipboard?.writeText(secret ?? "")}>Copy</button>
+          <button type="button" className="btn primary" onClick={() => setSecret(null)}>Done</button>
+        </div>
+      </Modal>
+    </Card>
+  );
+}
+
+export default function Settings() {
+  return (
+    <div className="page">
+      <h1>Users & API keys</h1>
+      <Users />
+      <Keys />
+    </div>
+  );
+}

@@ -1,0 +1,265 @@
+import { useState, type FormEvent } from "react";
+import { Badge, Card, Field, KeyValues, Modal, ProgressBar, QueryState } from "../components/ui";
+import { useConfirm } from "../components/confirm";
+import { useCapabilities } from "../hooks/useCapabilities";
+import {
+  useBackends, useCreatePool, useCreateSnapshot, useCreateVolume, useDeletePool, useDeleteSnapshot, useDeleteVolume,
+  useDisks, usePools, useRollback, useScrub, useScrubStart, useSmart, useSnapshots, useVolumes,
+} from "../hooks/useStorage";
+import { bytes, when } from "../lib/format";
+import type { Pool } from "../lib/types";
+
+function CreatePool({ onDone }: { onDone: () => void }) {
+  const backends = useBackends();
+  const disks = useDisks();
+  const create = useCreatePool();
+  const [name, setName] = useState("");
+  const [backend, setBackend] = useState("dir");
+  const [layout, setLayout] = useState("");
+  const [path, setPath] = useState("");
+  const [devices, setDevices] = useState<string[]>([]);
+  const list = backends.data ?? [];
+  const be = list.find((b) => b.name === backend);
+  const levels = (be?.capabilities.raid_levels as string[] | undefined) ?? [];
+  const needsDevices = Boolean(be?.capabilities.needs_devices);
+  const free = (disks.data ?? []).filter((d) => !d.pool && !d.in_use);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate(
+      { name, backend, topology: levels.length ? { layout: layout || levels[0] } : {}, devices: needsDevices ? devices : [], options: path ? { path } : {} },
+      { onSuccess: onDone },
+    );
+  };
+  return (
+    <form onSubmit={submit} className="form-grid">
+      <Field label="Name"><input name="pool-name" required pattern="[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}" value={name} onChange={(e) => setName(e.target.value)} /></Field>
+      <Field label="Backend">
+        <select name="backend" value={backend} onChange={(e) => setBackend(e.target.value)}>
+          {(list.length ? list : [{ name: "dir", description: "directory", available: true }]).map((b) => (
+            <option key={b.name} value={b.name} disabled={b.available === false}>{b.name} — {b.description}{b.available === false ? " (unavailable)" : ""}</option>
+          ))}
+        </select>
+      </Field>
+      {levels.length > 0 && (
+        <Field label="Layout">
+          <select value={layout} onChange={(e) => setLayout(e.target.value)}>
+            {levels.map((l) => <option key={l}>{l}</option>)}
+          </select>
+        </Field>
+      )}
+      {needsDevices ? (
+        <fieldset className="field">
+          <legend className="field-label">Devices (only disks not in use)</legend>
+          {free.length === 0 && <span className="muted">No free disks.</span>}
+          {free.map((d) => {
+            const p = String(d.path ?? d.name);
+            return (
+              <label key={p} className="check">
+                <input type="checkbox" checked={devices.includes(p)} onChange={(e) => setDevices((old) => (e.target.checked ? [...old, p] : old.filter((x) => x !== p)))} />
+                {p} <small className="muted">{bytes(d.size as number)} {String(d.model ?? "")}</small>
+              </label>
+            );
+          })}
+        </fieldset>
+      ) : (
+        <Field label="Directory (optional)" hint="default: under the configured pools root"><input name="pool-path" value={path} onChange={(e) => setPath(e.target.value)} /></Field>
+      )}
+      <div className="modal-actions">
+        <button type="button" className="btn" onClick={onDone}>Cancel</button>
+        <button type="submit" className="btn primary" disabled={create.isPending}>Create pool</button>
+      </div>
+    </form>
+  );
+}
+
+function Scrub({ pool }: { pool: string }) {
+  const scrub = useScrub(pool);
+  const start = useScrubStart(pool);
+  const s = scrub.data;
+  return (
+    <div className="scrub">
+      <strong>Scrub</strong> <Badge value={s?.state ?? "idle"} />
+      {s && (s.state === "running" || s.percent != null) && <ProgressBar label={`scrub ${pool}`} value={s.state === "finished" ? 100 : s.percent} />}
+      {s && <small className="muted">errors {s.errors ?? 0} · last {when(s.finished ?? s.started)}</small>}
+      <button type="button" className="btn small" onClick={() => start.mutate()} disabled={s?.state === "running" || start.isPending}>Start scrub</button>
+    </div>
+  );
+}
+
+function Snapshots({ pool, volume, canRollback }: { pool: string; volume: string; canRollback: boolean }) {
+  const snaps = useSnapshots(pool, volume);
+  const create = useCreateSnapshot(pool, volume);
+  const remove = useDeleteSnapshot(pool, volume);
+  const rollback = useRollback(pool, volume);
+  const confirm = useConfirm();
+  const [name, setName] = useState("");
+  return (
+    <Card title={`Snapshots of ${pool}/${volume}`}>
+      <form className="inline" onSubmit={(e) => { e.preventDefault(); create.mutate({ name }); setName(""); }}>
+        <input aria-label="snapshot name" name="snapshot-name" placeholder="snapshot name" required value={name} onChange={(e) => setName(e.target.value)} />
+        <button type="submit" className="btn primary small">Create snapshot</button>
+      </form>
+      <QueryState q={snaps} empty={(d) => d.length === 0 && "No snapshots."}>
+        {(list) => (
+          <table>
+            <thead><tr><th>Name</th><th>Created</th><th>Used</th><th>Writable</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <tbody>
+              {list.map((s) => (
+                <tr key={s.name} data-testid={`snapshot-${s.name}`}>
+                  <td>{s.name}</td><td>{when(s.created)}</td><td>{bytes(s.used)}</td><td>{s.writable ? "yes" : "no"}</td>
+                  <td className="actions">
+                    {canRollback && <button type="button" className="btn small" onClick={async () => {
+                      if (await confirm({ title: "Roll back?", message: <>Roll <b>{volume}</b> back to <b>{s.name}</b>? Changes made since then are lost.</>, confirmText: "Roll back", danger: true })) rollback.mutate({ name: s.name });
+                    }}>Rollback</button>}
+                    <button type="button" className="btn small danger" onClick={async () => {
+                      if (await confirm({ title: "Delete snapshot?", message: <>Delete snapshot <b>{s.name}</b>?</>, confirmText: "Delete", danger: true })) remove.mutate(s.name);
+                    }}>Delete</button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </QueryState>
+    </Card>
+  );
+}
+
+function PoolDetail({ pool }: { pool: Pool }) {
+  const backends = useBackends();
+  const caps = backends.data?.find((b) => b.name === pool.backend)?.capabilities ?? {};
+  const volumes = useVolumes(pool.name);
+  const createVol = useCreateVolume(pool.name);
+  const delVol = useDeleteVolume(pool.name);
+  const confirm = useConfirm();
+  const [volName, setVolName] = useState("");
+  const [selected, setSelected] = useState<string | null>(null);
+  return (
+    <>
+      <Card title={`Pool ${pool.name}`}>
+        <p>
+          <Badge value={pool.state} /> {pool.backend} {pool.layout && <>· {pool.layout}</>} · {bytes(pool.used)} used of {bytes(pool.size)} · {pool.mountpoint}
+        </p>
+        {pool.devices?.length > 0 && (
+          <table>
+            <thead><tr><th>Device</th><th>State</th><th>Size</th><th>Errors</th></tr></thead>
+            <tbody>{pool.devices.map((d) => (
+              <tr key={d.path}><td>{d.path}</td><td><Badge value={d.state} /></td><td>{bytes(d.size)}</td><td>{Object.entries(d.errors ?? {}).map(([k, v]) => `${k} ${v}`).join(", ") || "—"}</td></tr>
+            ))}</tbody>
+          </table>
+        )}
+        {caps.scrub === true && <Scrub pool={pool.name} />}
+      </Card>
+      <Card title="Volumes">
+        <form className="inline" onSubmit={(e) => { e.preventDefault(); createVol.mutate({ name: volName }); setVolName(""); }}>
+          <input aria-label="volume name" name="volume-name" placeholder="volume name" required value={volName} onChange={(e) => setVolName(e.target.value)} />
+          <button type="submit" className="btn primary small">Create volume</button>
+        </form>
+        <QueryState q={volumes} empty={(d) => d.length === 0 && "No volumes."}>
+          {(list) => (
+            <table>
+              <thead><tr><th>Name</th><th>Used</th><th>Quota</th><th>Compression</th><th><span className="sr-only">Actions</span></th></tr></thead>
+              <tbody>{list.map((v) => (
+                <tr key={v.name} className={selected === v.name ? "selected" : undefined}>
+                  <td><button type="button" className="link" onClick={() => setSelected(v.name)} aria-pressed={selected === v.name}>{v.name}</button></td>
+                  <td>{bytes(v.used)}</td><td>{v.quota ? bytes(v.quota) : "none"}</td><td>{v.compression ?? "off"}</td>
+                  <td className="actions">
+                    <button type="button" className="btn small danger" onClick={async () => {
+                      if (await confirm({ title: "Delete volume?", message: <>All data in <b>{v.name}</b> will be gone.</>, typeToConfirm: v.name, confirmText: "Delete", danger: true })) delVol.mutate(v.name);
+                    }}>Delete</button>
+                  </td>
+                </tr>
+              ))}</tbody>
+            </table>
+          )}
+        </QueryState>
+      </Card>
+      {selected && caps.snapshots !== false && <Snapshots pool={pool.name} volume={selected} canRollback={caps.rollback !== false} />}
+    </>
+  );
+}
+
+function SmartView({ report }: { report: Record<string, unknown> }) {
+  const attrs = (report.attributes as { id: number; name: string; value: number | null; worst: number | null; threshold: number | null; raw: string | null; when_failed: string | null }[] | undefined) ?? [];
+  return (
+    <>
+      <p>Health: <Badge value={String(report.health ?? "unknown")} /> {report.temperature != null && <>· {String(report.temperature)} °C</>} {report.power_on_hours != null && <>· {String(report.power_on_hours)} h powered on</>}</p>
+      <KeyValues data={report} skip={["attributes", "tests", "health", "messages"]} />
+      {attrs.length > 0 && (
+        <table>
+          <thead><tr><th>ID</th><th>Attribute</th><th>Value</th><th>Worst</th><th>Threshold</th><th>Raw</th><th>Failed</th></tr></thead>
+          <tbody>{attrs.map((a) => <tr key={a.id}><td>{a.id}</td><td>{a.name}</td><td>{a.value ?? "—"}</td><td>{a.worst ?? "—"}</td><td>{a.threshold ?? "—"}</td><td>{a.raw ?? "—"}</td><td>{a.when_failed || "—"}</td></tr>)}</tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+function Disks() {
+  const disks = useDisks();
+  const [disk, setDisk] = useState<string | null>(null);
+  const smart = useSmart(disk);
+  return (
+    <Card title="Disks">
+      <QueryState q={disks} empty={(d) => d.length === 0 && "No disks found."}>
+        {(list) => (
+          <table>
+            <thead><tr><th>Disk</th><th>Model</th><th>Serial</th><th>Size</th><th>Type</th><th>Pool</th><th>SMART</th></tr></thead>
+            <tbody>{list.map((d) => (
+              <tr key={d.name}>
+                <td>{d.path ?? d.name}</td><td>{d.model ?? "—"}</td><td>{d.serial ?? "—"}</td><td>{bytes(d.size as number)}</td>
+                <td>{d.type ?? (d.rotational ? "hdd" : "ssd")}</td><td>{d.in_use ? String((d.in_use_by as { pool?: string } | null)?.pool ?? "in use") : "—"}</td>
+                <td><button type="button" className="btn small" onClick={() => setDisk(d.name)}>Details</button></td>
+              </tr>
+            ))}</tbody>
+          </table>
+        )}
+      </QueryState>
+      <Modal open={!!disk} title={`SMART: ${disk}`} onClose={() => setDisk(null)}>
+        <QueryState q={smart}>{(s) => <SmartView report={s} />}</QueryState>
+        <div className="modal-actions"><button type="button" className="btn" onClick={() => setDisk(null)}>Close</button></div>
+      </Modal>
+    </Card>
+  );
+}
+
+export default function Storage() {
+  const caps = useCapabilities();
+  const pools = usePools();
+  const remove = useDeletePool();
+  const confirm = useConfirm();
+  const [creating, setCreating] = useState(false);
+  const [selected, setSelected] = useState<string | null>(null);
+  const pool = pools.data?.find((p) => p.name === selected) ?? null;
+  return (
+    <div className="page">
+      <h1>Storage</h1>
+      <Card title="Pools" actions={<button type="button" className="btn primary" onClick={() => setCreating(true)}>New pool</button>}>
+        <QueryState q={pools} empty={(d) => d.length === 0 && "No pools yet: create one."}>
+          {(list) => (
+            <table>
+              <thead><tr><th>Name</th><th>Backend</th><th>State</th><th>Layout</th><th>Usage</th><th><span className="sr-only">Actions</span></th></tr></thead>
+              <tbody>{list.map((p) => (
+                <tr key={p.name} data-testid={`pool-${p.name}`} className={selected === p.name ? "selected" : undefined}>
+                  <td><button type="button" className="link" onClick={() => setSelected(p.name)} aria-pressed={selected === p.name}>{p.name}</button></td>
+                  <td>{p.backend}</td><td><Badge value={p.state} /></td><td>{p.layout ?? "—"}</td>
+                  <td className="usage"><ProgressBar label={`${p.name} usage`} value={p.size ? ((p.used ?? 0) / p.size) * 100 : 0} /><small>{bytes(p.used)} / {bytes(p.size)}</small></td>
+                  <td className="actions">
+                    <button type="button" className="btn small danger" onClick={async () => {
+                      if (await confirm({ title: "Destroy pool?", message: <>Destroying <b>{p.name}</b> deletes all its volumes and snapshots.</>, typeToConfirm: p.name, confirmText: "Destroy", danger: true })) remove.mutate(p.name);
+                    }}>Destroy</button>
+                  </td>
+                </tr>
+              ))}</tbody>
+            </table>
+          )}
+        </QueryState>
+      </Card>
+      {pool && <PoolDetail pool={pool} key={pool.name} />}
+      {caps.has("/storage/disks") && <Disks />}
+      <Modal open={creating} title="New pool" onClose={() => setCreating(false)}>
+        {creating && <CreatePool onDone={() => setCreating(false)} />}
+      </Modal>
+    </div>
+  );
+}
