@@ -162,6 +162,7 @@ try {
     await dialog.getByLabel("Source path").fill(source);
     await dialog.getByLabel("Codec").selectOption("zstd");
     await dialog.getByLabel("Level (optional)").fill("19");
+    await dialog.getByLabel("Threads (optional)").fill("1");
     const seen = [];
     await dialog.getByRole("button", { name: "Start" }).click();
     const row = page.locator('tr[data-testid^="cjob-"]:not([data-testid^="cjob-pending"])').first();

@@ -42,10 +42,12 @@ export function QueryState<T>({ q, empty, children }: {
 
 export function ProgressBar({ value, label }: { value: number | null | undefined; label: string }) {
   const v = Math.max(0, Math.min(100, value ?? 0));
+  // floor, not round: 99.9 % is not done
+  const shown = Math.floor(v);
   return (
-    <div className="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(v)}>
+    <div className="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.floor(v * 10) / 10} aria-valuetext={`${shown} %`}>
       <div className="progress-fill" style={{ width: `${v}%` }} />
-      <span className="progress-text">{v.toFixed(0)} %</span>
+      <span className="progress-text">{shown} %</span>
     </div>
   );
 }
@@ -108,6 +110,24 @@ export function Field({ label, hint, children }: { label: string; hint?: string;
   );
 }
 
+function Value({ v }: { v: unknown }) {
+  if (v === null || v === undefined || v === "") return <>—</>;
+  if (Array.isArray(v)) {
+    if (v.every((x) => typeof x !== "object" || x === null)) return <>{v.length ? v.join(", ") : "—"}</>;
+    return <code className="json">{JSON.stringify(v)}</code>;
+  }
+  if (typeof v === "object") {
+    return (
+      <ul className="plain nested">
+        {Object.entries(v as Record<string, unknown>).map(([k, x]) => (
+          <li key={k}><span className="muted">{k.replace(/_/g, " ")}:</span> {typeof x === "object" && x !== null ? <code className="json">{JSON.stringify(x)}</code> : String(x ?? "—")}</li>
+        ))}
+      </ul>
+    );
+  }
+  return <>{String(v)}</>;
+}
+
 export function KeyValues({ data, skip = [] }: { data: Record<string, unknown>; skip?: string[] }) {
   const entries = Object.entries(data).filter(([k]) => !skip.includes(k));
   return (
@@ -115,7 +135,7 @@ export function KeyValues({ data, skip = [] }: { data: Record<string, unknown>; 
       {entries.map(([k, v]) => (
         <div key={k}>
           <dt>{k.replace(/_/g, " ")}</dt>
-          <dd>{typeof v === "object" && v !== null ? <code className="json">{JSON.stringify(v)}</code> : String(v ?? "—")}</dd>
+          <dd><Value v={v} /></dd>
         </div>
       ))}
     </dl>

@@ -214,6 +214,9 @@ describe("useCompressionJobs", () => {
     // jobs of other kinds are ignored
     await emit(ws, { type: "job.progress", seq: 103, data: job("zz", "RUNNING", 5, "storage.scrub") });
     expect(result.current.data!.items).toHaveLength(1);
+    // a compression job started elsewhere appears from its first event, without a refetch
+    await emit(ws, { type: "job.progress", seq: 104, data: job("c2", "RUNNING", 1, "compression.verify") });
+    expect(result.current.data!.items.map((j) => j.id)).toEqual(["c2", "c1"]);
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 });

@@ -47,12 +47,17 @@ export function applyCompressionProgress(old: JobsCache, ev: CompressionProgress
   };
 }
 
-/** Merge a `job.progress` event (state, final percent) of a compression job; false if unknown. */
-export function applyCompressionJob(old: JobsCache, job: Job): { next: JobsCache; known: boolean } {
-  if (!old) return { next: old, known: false };
-  const known = old.items.some((j) => j.id === job.id);
-  if (!known) return { next: old, known };
-  return { next: { ...old, items: old.items.map((j) => (j.id === job.id ? { ...j, ...job, live: j.live } : j)) }, known };
+/**
+ * Merge a `job.progress` event of a compression job: update it in place, or put a new job at the
+ * top (replacing the optimistic placeholder of the same request, if any).
+ */
+export function applyCompressionJob(old: JobsCache, job: Job): JobsCache {
+  if (!old) return old;
+  if (old.items.some((j) => j.id === job.id)) {
+    return { ...old, items: old.items.map((j) => (j.id === job.id ? { ...j, ...job, live: j.live } : j)) };
+  }
+  const rest = old.items.filter((j) => !(j.id.startsWith("pending-") && j.params.source === job.params.source));
+  return { ...old, items: [job, ...rest].slice(0, old.limit), total: old.total + 1 - (old.items.length - rest.length) };
 }
 
 export function percentOf(j: CompressionJob): number {
@@ -71,9 +76,7 @@ export function useCompressionJobs(enabled = true) {
     } else if (e.type === "job.progress") {
       const job = e.data as Job;
       if (!job.kind.startsWith("compression")) return;
-      const { next, known } = applyCompressionJob(qc.getQueryData<JobsCache>(KEY), job);
-      if (known) qc.setQueryData(KEY, next);
-      else invalidate(KEY);
+      qc.setQueryData<JobsCache>(KEY, (old) => applyCompressionJob(old, job));
       if (FINISHED.includes(job.state)) invalidate(["compression", "stats"]);
     }
   }, enabled);

@@ -37,7 +37,6 @@ export function useMetrics(enabled = true) {
     queryKey: ["system", "history"],
     queryFn: () => get<MetricsHistory>("system/metrics/history", { seconds: HISTORY_SECONDS }),
     enabled,
-    staleTime: Infinity,
   });
   const samples = history.data?.samples ?? [];
   return { ...history, samples, latest: samples[samples.length - 1] };

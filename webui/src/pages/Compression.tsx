@@ -9,7 +9,7 @@ function NewJob({ onDone }: { onDone: () => void }) {
   const create = useCreateCompressionJob();
   const codecs = useCodecs();
   const names = codecs.data?.map((c) => c.name) ?? ["zstd", "gzip", "xz", "bz2"];
-  const [f, setF] = useState({ operation: "compress", source: "", target: "", codec: "zstd", level: "" });
+  const [f, setF] = useState({ operation: "compress", source: "", target: "", codec: "zstd", level: "", threads: "" });
   const set = (k: keyof typeof f) => (e: { target: { value: string } }) => setF((o) => ({ ...o, [k]: e.target.value }));
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -17,6 +17,7 @@ function NewJob({ onDone }: { onDone: () => void }) {
     if (f.operation === "compress" || f.operation === "recompress") body.codec = f.codec;
     if (f.target) body.target = f.target;
     if (f.level) body.level = Number(f.level);
+    if (f.threads) body.threads = Number(f.threads);
     create.mutate(body, { onSuccess: onDone });
   };
   return (
@@ -32,6 +33,7 @@ function NewJob({ onDone }: { onDone: () => void }) {
         <select name="codec" value={f.codec} onChange={set("codec")}>{names.map((n) => <option key={n}>{n}</option>)}</select>
       </Field>
       <Field label="Level (optional)"><input name="level" type="number" value={f.level} onChange={set("level")} /></Field>
+      <Field label="Threads (optional)" hint="0: one per core"><input name="threads" type="number" min={0} value={f.threads} onChange={set("threads")} /></Field>
       <div className="modal-actions">
         <button type="button" className="btn" onClick={onDone}>Cancel</button>
         <button type="submit" className="btn primary" disabled={create.isPending}>Start</button>

@@ -8,19 +8,37 @@ import { usePools } from "../hooks/useStorage";
 import { bytes, duration, percent, rate } from "../lib/format";
 import type { Metrics } from "../lib/types";
 
+/** x values with a null point inserted where sampling paused (nobody watched), so lines break there. */
+function withGaps(samples: Metrics[]): (Metrics | null)[] {
+  const out: (Metrics | null)[] = [];
+  samples.forEach((s, i) => {
+    const prev = samples[i - 1];
+    if (prev && s.ts - prev.ts > Math.max(3 * s.interval, 5)) out.push(null);
+    out.push(s);
+  });
+  return out;
+}
+
+function xs(samples: Metrics[]): number[] {
+  const out: number[] = [];
+  withGaps(samples).forEach((s, i, all) => out.push(s ? s.ts : (all[i - 1]!.ts + all[i + 1]!.ts) / 2));
+  return out;
+}
+
 function series(samples: Metrics[], pick: (m: Metrics) => Record<string, number>) {
   const labels = new Set<string>();
-  const rows = samples.map((s) => {
+  const rows = withGaps(samples).map((s) => {
+    if (!s) return null;
     const r = pick(s);
     Object.keys(r).forEach((k) => labels.add(k));
     return r;
   });
-  return [...labels].map((label) => ({ label, values: rows.map((r) => r[label] ?? null) }));
+  return [...labels].map((label) => ({ label, values: rows.map((r) => (r ? (r[label] ?? null) : null)) }));
 }
 
 function LiveCharts() {
   const m = useMetrics();
-  const x = useMemo(() => m.samples.map((s) => s.ts), [m.samples]);
+  const x = useMemo(() => xs(m.samples), [m.samples]);
   const cpu = useMemo(() => series(m.samples, (s) => Object.fromEntries(s.cpu.per_core.map((c) => [`cpu${c.core}`, c.percent]))), [m.samples]);
   const mem = useMemo(() => series(m.samples, (s) => ({ used: s.memory.used, cached: s.memory.cached ?? 0, swap: s.swap.used })), [m.samples]);
   const net = useMemo(() => series(m.samples, (s) => {
