@@ -583,10 +583,11 @@ class BtrfsBackend:
 
     # --- snapshots -------------------------------------------------------------------------------
 
-    def _snap_info(self, row: dict[str, Any], volume: str, sub: dict[str, Any]) -> dict[str, Any]:
+    def _snap_info(self, row: dict[str, Any], volume: str, sub: dict[str, Any],
+                   writable: bool) -> dict[str, Any]:
         path = os.path.join(row["mountpoint"], sub["path"])
         return {"name": sub["path"].rsplit("/", 1)[1], "pool": row["name"], "volume": volume,
-                "created": sub["otime"], "writable": not is_read_only(path), "used": None,
+                "created": sub["otime"], "writable": writable, "used": None,
                 "path": path, "properties": {"subvolume_id": sub["id"]}}
 
     async def snapshot_create(self, *, pool: str, volume: str, name: str,
@@ -605,11 +606,36 @@ class BtrfsBackend:
 
     async def snapshot_list(self, *, pool: str, volume: str) -> list[dict[str, Any]]:
         row = self._row(pool)
+        mnt = row["mountpoint"]
         self._vol_path(row, volume)
         prefix = f"{SNAPDIR}/{volume}/"
-        subs = await self._subvolumes(row["mountpoint"], snapshots_only=True)
-        wanted = [s for s in subs if s["path"].startswith(prefix) and "/" not in s["path"][len(prefix):]]
-        return await asyncio.to_thread(lambda: [self._snap_info(row, volume, s) for s in wanted])
+        # one listing of all snapshots (with otime) and, concurrently, of the read-only ones
+        everything, read_only = await asyncio.gather(
+            self._sh("btrfs", "subvolume", "list", "-s", mnt),
+            self._sh("btrfs", "subvolume", "list", "-s", "-r", mnt))
+        ro_paths = {line.partition(" path ")[2] for line in read_only.splitlines()}
+        out = []
+        for s in parsers.parse_subvolume_list(everything):
+            rest = s["path"][len(prefix):] if s["path"].startswith(prefix) else None
+            if rest and "/" not in rest:
+                out.append(self._snap_info(row, volume, s, s["path"] not in ro_paths))
+        return out
+
+    async def snapshot_list_token(self, *, pool: str, volume: str) -> str | None:
+        """Changes whenever the snapshot list of ``volume`` may have changed: the snapshot
+        directory's inode/mtime (entries added, removed, renamed) and the filesystem's committed
+        generation (e.g. a read-only flag flipped). None (no caching) without sysfs."""
+        row = self._row(pool)
+        self._vol_path(row, volume)
+        try:
+            gen = Path(f"/sys/fs/btrfs/{row['uuid']}/generation").read_text().strip()
+        except OSError:
+            return None
+        try:
+            st = os.stat(Path(row["mountpoint"]) / SNAPDIR / volume)
+        except FileNotFoundError:
+            return f"none:{gen}"
+        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}:{gen}"
 
     async def snapshot_get(self, *, pool: str, volume: str, name: str) -> dict[str, Any]:
         row = self._row(pool)

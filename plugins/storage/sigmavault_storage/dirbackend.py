@@ -335,6 +335,15 @@ class DirBackend:
 
         return await asyncio.to_thread(scan)
 
+    async def snapshot_list_token(self, *, pool: str, volume: str) -> str:
+        """Changes whenever a snapshot of ``volume`` is added, removed or renamed."""
+        self._volume_dir(pool, volume)
+        try:
+            st = os.stat(self._pool_dir(pool) / ".snapshots" / volume)
+        except FileNotFoundError:
+            return "none"
+        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
     async def snapshot_get(self, *, pool: str, volume: str, name: str) -> dict[str, Any]:
         return self._snap_info(pool, volume, self._snap_dir(pool, volume, name))
 

@@ -122,9 +122,10 @@ def register(app: "SigmaVault") -> None:
              summary="List snapshots (pagination, sort by created or name)")
     async def list_snapshots(request: web.Request, pool: str, volume: str,
                              query: SnapshotQuery) -> Any:
-        return await service().page_snapshots(pool, volume, limit=query.limit,
+        body = await service().page_snapshots(pool, volume, limit=query.limit,
                                               offset=query.offset, sort=query.sort,
                                               order=query.order)
+        return web.Response(body=body, content_type="application/json")
 
     @api.post(V + "/snapshots", body=SnapshotCreate, response=Snapshot, status=201,
               summary="Create a snapshot")

@@ -4,6 +4,7 @@ the registered backends (see docs/plugins/storage-backends.md)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import stat
@@ -17,6 +18,8 @@ from sigmavault.validation import check_name
 from . import disks as disk_inventory
 from . import smart
 from .config import StorageConfig
+from pydantic import TypeAdapter
+
 from .models import (Health, Pool, ScrubStatus, SmartReport, Snapshot, StorageEvent, Volume)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,6 +27,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.jobs import JobContext
 
 log = logging.getLogger("sigmavault.storage")
+_SNAPSHOTS = TypeAdapter(list[Snapshot])
+
+
+class _SnapshotListing:
+    """One volume's validated snapshot list, its sort orders and encoded pages, valid while the
+    backend's ``snapshot_list_token`` is unchanged."""
+
+    def __init__(self, token: str, items: list[Snapshot]) -> None:
+        self.token = token
+        self.items = items
+        self.sorted: dict[tuple[str, str], list[Snapshot]] = {}
+        self.pages: dict[tuple[str, str, int, int], bytes] = {}
 
 MIGRATIONS = [
     """CREATE TABLE storage_pools (
@@ -54,6 +69,7 @@ class StorageService:
         self.disk_names: set[str] | None = None
         self.smart_health: dict[str, str] = {}
         self._pool_locks: dict[str, asyncio.Lock] = {}
+        self._listings: dict[tuple[str, str], _SnapshotListing] = {}
 
     # --- backends --------------------------------------------------------------------------------
 
@@ -458,13 +474,40 @@ class StorageService:
         return await b.snapshot_list(pool=pool, volume=volume)
 
     async def page_snapshots(self, pool: str, volume: str, *, limit: int, offset: int,
-                             sort: str, order: str) -> dict[str, Any]:
-        snaps = await self.list_snapshots(pool, volume)
-        key: Callable[[dict], Any] = ((lambda s: (s["created"], s["name"])) if sort == "created"
-                                      else (lambda s: s["name"]))
-        snaps.sort(key=key, reverse=order == "desc")
-        return {"items": snaps[offset:offset + limit], "total": len(snaps), "limit": limit,
-                "offset": offset}
+                             sort: str, order: str) -> bytes:
+        """One page of snapshots as encoded JSON (``SnapshotPage``).
+
+        Backends that offer ``snapshot_list_token(pool, volume)`` (a cheap value that changes
+        whenever the list may have changed) get their listing, sort orders and pages cached until
+        the token changes; the others are listed on every call.
+        """
+        b = await self._snap_backend(pool, volume)
+        token_of = getattr(b, "snapshot_list_token", None)
+        token = await token_of(pool=pool, volume=volume) if token_of else None
+        key = (pool, volume)
+        listing = self._listings.get(key)
+        if listing is None or token is None or listing.token != token:
+            raw = await b.snapshot_list(pool=pool, volume=volume)
+            listing = _SnapshotListing(token or "", _SNAPSHOTS.validate_python(raw))
+            if token is not None:
+                self._listings[key] = listing
+                while len(self._listings) > 64:
+                    self._listings.pop(next(iter(self._listings)))
+        page_key = (sort, order, limit, offset)
+        body = listing.pages.get(page_key)
+        if body is None:
+            ordered = listing.sorted.get((sort, order))
+            if ordered is None:
+                sort_key: Callable[[Snapshot], Any] = (
+                    (lambda s: (s.created, s.name)) if sort == "created" else (lambda s: s.name))
+                ordered = sorted(listing.items, key=sort_key, reverse=order == "desc")
+                listing.sorted[(sort, order)] = ordered
+            body = (b'{"items":' + _SNAPSHOTS.dump_json(ordered[offset:offset + limit])
+                    + f',"total":{len(ordered)},"limit":{limit},"offset":{offset}}}'.encode())
+            if len(listing.pages) >= 16:
+                listing.pages.pop(next(iter(listing.pages)))
+            listing.pages[page_key] = body
+        return body
 
     async def get_snapshot(self, pool: str, volume: str, name: str) -> dict[str, Any]:
         b = await self._snap_backend(pool, volume)
