@@ -31,6 +31,7 @@ WEBUI = ROOT / "webui"
 ARTIFACTS = ROOT / "test-artifacts" / "webui"
 CHROMIUM = "/usr/bin/chromium"
 SCENARIOS = ["login", "metrics_live", "storage_pool_snapshot", "agent_task", "compression_job",
+             "encryption_lock_unlock",
              "page_screenshots", "no_page_errors"]
 
 

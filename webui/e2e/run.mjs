@@ -182,8 +182,37 @@ try {
     return `progress bar values seen: ${seen.join(" → ")}`;
   });
 
+  await scenario("encryption_lock_unlock", ["sigmavault-encryption"], async () => {
+    await go("/encryption");
+    await page.getByRole("button", { name: "New identity" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name").fill("e2ekey");
+    await dialog.getByLabel("Passphrase").fill("correct horse battery");
+    await dialog.getByRole("button", { name: "Create identity" }).click();
+    const row = page.getByRole("row").filter({ hasText: "e2ekey" });
+    await row.getByText("SHA256:").waitFor({ timeout: 60000 }); // the server's row, not the optimistic one
+    await row.getByRole("button", { name: "Lock", exact: true }).click();
+    await row.getByText("locked", { exact: true }).waitFor({ timeout: T });
+    // a wrong passphrase: the optimistic "unlocked" flips back and an error toast shows
+    await row.getByRole("button", { name: "Unlock" }).click();
+    await page.getByRole("dialog").getByLabel("Passphrase").fill("wrong passphrase");
+    await page.getByRole("dialog").getByRole("button", { name: "Unlock" }).click();
+    await page.locator("[data-sonner-toast][data-type='error']").first().waitFor({ timeout: T });
+    await row.getByText("locked", { exact: true }).waitFor({ timeout: T });
+    await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click().catch(() => {});
+    await row.getByRole("button", { name: "Unlock" }).click();
+    await page.getByRole("dialog").getByLabel("Passphrase").fill("correct horse battery");
+    await page.getByRole("dialog").getByRole("button", { name: "Unlock" }).click();
+    await row.getByText("unlocked").waitFor({ timeout: T });
+    const keys = await api("encryption/keys");
+    const k = keys.find((x) => x.name === "e2ekey");
+    if (!k || k.state !== "unlocked") throw new Error(`server says ${JSON.stringify(k)}`);
+    await page.waitForTimeout(300);
+    await shot("06-encryption");
+    return `identity ${k.fingerprint ?? k.id} (${k.kind}) created, locked, refused a wrong passphrase, unlocked`;
+  });
+
   const pages = [
-    ["06-encryption", "/encryption", "sigmavault-encryption"],
     ["07-network", "/network", null],
     ["08-jobs", "/jobs", null],
     ["09-audit", "/audit", null],

@@ -65,3 +65,14 @@ export function useLockKey() {
     success: (_d, v) => (v.lock ? "Identity locked" : "Identity unlocked"),
   });
 }
+
+/** Lock every identity at once (e.g. before leaving the machine). */
+export function useLockAll() {
+  return useOptimisticMutation<void, Identity[]>({
+    mutationFn: () => post("encryption/lock"),
+    queryKey: ["encryption", "keys"],
+    update: (old) => old?.map((k) => ({ ...k, locked: true, state: "locked" })),
+    invalidate: [["encryption", "status"]],
+    success: "All identities locked",
+  });
+}

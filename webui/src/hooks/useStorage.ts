@@ -176,3 +176,21 @@ export function useRollback(pool: string, volume: string) {
 }
 
 export { mapList };
+
+export interface PoolHealth {
+  state: string;
+  problems: { severity: string; message: string; device: string | null }[];
+}
+
+export function usePoolHealth(pool: string | null) {
+  return useQuery({ queryKey: ["storage", "health", pool], queryFn: () => get<PoolHealth>(`${poolPath(pool!)}/health`), enabled: !!pool, retry: false });
+}
+
+export function useSmartTest(disk: string) {
+  return useOptimisticMutation<string, unknown, Job>({
+    mutationFn: (type) => post<Job>(`storage/disks/${enc(disk)}/smart/test`, { type }),
+    queryKey: ["storage", "smart", disk],
+    onSuccess: (job) => job?.id && watchJob(job.id),
+    success: (_j, type) => `SMART ${type} self-test started on ${disk}`,
+  });
+}

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Badge, Card, Field, KeyValues, Modal, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
-import { isLocked, useCreateKey, useDeleteKey, useEncryptionStatus, useKeys, useLockKey, type Identity } from "../hooks/useEncryption";
+import { isLocked, useLockAll, useCreateKey, useDeleteKey, useEncryptionStatus, useKeys, useLockKey, type Identity } from "../hooks/useEncryption";
 import { when } from "../lib/format";
 
 function Unlock({ id, onDone }: { id: string; onDone: () => void }) {
@@ -49,6 +49,7 @@ export default function Encryption() {
   const status = useEncryptionStatus();
   const keys = useKeys();
   const lock = useLockKey();
+  const lockAll = useLockAll();
   const remove = useDeleteKey();
   const confirm = useConfirm();
   const [unlocking, setUnlocking] = useState<string | null>(null);
@@ -73,7 +74,10 @@ export default function Encryption() {
           }}
         </QueryState>
       </Card>
-      <Card title="Identities" actions={<button type="button" className="btn primary" onClick={() => setCreating(true)}>New identity</button>}>
+      <Card title="Identities" actions={<>
+        <button type="button" className="btn" onClick={() => lockAll.mutate()}>Lock all</button>
+        <button type="button" className="btn primary" onClick={() => setCreating(true)}>New identity</button>
+      </>}>
         <QueryState q={keys} empty={(d) => d.length === 0 && "No identities yet."}>
           {(list) => (
             <table>
@@ -81,14 +85,15 @@ export default function Encryption() {
               <tbody>{list.map((k: Identity) => (
                 <tr key={k.id}>
                   <td>{k.name ?? k.id}</td><td>{k.kind ?? k.algorithm ?? "—"}{k.post_quantum ? <> <Badge value="PQ" /></> : null}</td><td><code>{k.fingerprint ?? "—"}</code></td>
-                  <td><Badge value={isLocked(k) ? "locked" : "unlocked"} /></td><td>{when(k.created_at)}</td>
+                  <td><Badge value={k.id.startsWith("pending-") ? "creating" : isLocked(k) ? "locked" : "unlocked"} /></td><td>{when(k.created_at)}</td>
                   <td className="actions">
+                    {k.id.startsWith("pending-") ? <span className="muted">creating…</span> : <>
                     {isLocked(k)
                       ? <button type="button" className="btn small" onClick={() => setUnlocking(k.id)}>Unlock</button>
                       : <button type="button" className="btn small" onClick={() => lock.mutate({ id: k.id, lock: true })}>Lock</button>}
                     <button type="button" className="btn small danger" onClick={async () => {
                       if (await confirm({ title: "Delete identity?", message: "Files encrypted only to this identity can never be decrypted again.", typeToConfirm: k.name ?? k.id, confirmText: "Delete", danger: true })) remove.mutate(k.id);
-                    }}>Delete</button>
+                    }}>Delete</button></>}
                   </td>
                 </tr>
               ))}</tbody>

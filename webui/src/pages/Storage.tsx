@@ -4,7 +4,7 @@ import { useConfirm } from "../components/confirm";
 import { useCapabilities } from "../hooks/useCapabilities";
 import {
   useBackends, useCreatePool, useCreateSnapshot, useCreateVolume, useDeletePool, useDeleteSnapshot, useDeleteVolume,
-  useDisks, usePools, useRollback, useScrub, useScrubStart, useSmart, useSnapshots, useVolumes,
+  useDisks, usePoolHealth, usePools, useRollback, useScrub, useScrubStart, useSmart, useSmartTest, useSnapshots, useVolumes,
 } from "../hooks/useStorage";
 import { bytes, when } from "../lib/format";
 import type { Pool } from "../lib/types";
@@ -129,6 +129,7 @@ function PoolDetail({ pool }: { pool: Pool }) {
   const backends = useBackends();
   const caps = backends.data?.find((b) => b.name === pool.backend)?.capabilities ?? {};
   const volumes = useVolumes(pool.name);
+  const health = usePoolHealth(pool.name);
   const createVol = useCreateVolume(pool.name);
   const delVol = useDeleteVolume(pool.name);
   const confirm = useConfirm();
@@ -140,6 +141,11 @@ function PoolDetail({ pool }: { pool: Pool }) {
         <p>
           <Badge value={pool.state} /> {pool.backend} {pool.layout && <>· {pool.layout}</>} · {bytes(pool.used)} used of {bytes(pool.size)} · {pool.mountpoint}
         </p>
+        {health.data && health.data.problems.length > 0 && (
+          <ul className="plain" aria-label="health problems">
+            {health.data.problems.map((p, i) => <li key={i}><Badge value={p.severity} /> {p.message}{p.device && <> ({p.device})</>}</li>)}
+          </ul>
+        )}
         {pool.devices?.length > 0 && (
           <table>
             <thead><tr><th>Device</th><th>State</th><th>Size</th><th>Errors</th></tr></thead>
@@ -195,6 +201,11 @@ function SmartView({ report }: { report: Record<string, unknown> }) {
   );
 }
 
+function SmartTestButton({ disk }: { disk: string }) {
+  const test = useSmartTest(disk);
+  return <button type="button" className="btn" disabled={test.isPending} onClick={() => test.mutate("short")}>Run short self-test</button>;
+}
+
 function Disks() {
   const disks = useDisks();
   const [disk, setDisk] = useState<string | null>(null);
@@ -217,7 +228,10 @@ function Disks() {
       </QueryState>
       <Modal open={!!disk} title={`SMART: ${disk}`} onClose={() => setDisk(null)}>
         <QueryState q={smart}>{(s) => <SmartView report={s} />}</QueryState>
-        <div className="modal-actions"><button type="button" className="btn" onClick={() => setDisk(null)}>Close</button></div>
+        <div className="modal-actions">
+          {disk && <SmartTestButton disk={disk} />}
+          <button type="button" className="btn" onClick={() => setDisk(null)}>Close</button>
+        </div>
       </Modal>
     </Card>
   );
@@ -245,7 +259,7 @@ export default function Storage() {
                   <td>{p.backend}</td><td><Badge value={p.state} /></td><td>{p.layout ?? "—"}</td>
                   <td className="usage"><ProgressBar label={`${p.name} usage`} value={p.size ? ((p.used ?? 0) / p.size) * 100 : 0} /><small>{bytes(p.used)} / {bytes(p.size)}</small></td>
                   <td className="actions">
-                    <button type="button" className="btn small danger" onClick={async () => {
+                    <button type="button" className="btn small danger" disabled={p.state === "creating"} onClick={async () => {
                       if (await confirm({ title: "Destroy pool?", message: <>Destroying <b>{p.name}</b> deletes all its volumes and snapshots.</>, typeToConfirm: p.name, confirmText: "Destroy", danger: true })) remove.mutate(p.name);
                     }}>Destroy</button>
                   </td>
