@@ -178,6 +178,7 @@ try {
     }
     await page.waitForTimeout(500);
     await shot("05-compression");
+    await page.locator("section.card").filter({ hasText: "Statistics" }).getByRole("cell", { name: "zstd" }).waitFor({ timeout: T });
     if (!seen.some((v) => v > 0 && v < 100)) throw new Error(`no live progress between 0 and 100 %: ${seen.join(",")}`);
     return `progress bar values seen: ${seen.join(" → ")}`;
   });

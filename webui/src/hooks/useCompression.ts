@@ -2,7 +2,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { del, get, post } from "../lib/api";
 import type { Job, Page } from "../lib/types";
 import { FINISHED } from "../lib/types";
-import { itemsOf, useOptimisticMutation, useThrottledInvalidate } from "./cache";
+import { itemsOf, useOptimisticMutation } from "./cache";
 import { watchJob } from "./useJobs";
 import { useWebSocket } from "./useWebSocket";
 
@@ -69,7 +69,6 @@ const KEY = ["compression", "jobs"] as const;
 
 export function useCompressionJobs(enabled = true) {
   const qc = useQueryClient();
-  const invalidate = useThrottledInvalidate(1500);
   useWebSocket(["compression.*", "job.progress"], (e) => {
     if (e.type === "compression.progress") {
       qc.setQueryData<JobsCache>(KEY, (old) => applyCompressionProgress(old, e.data as CompressionProgress));
@@ -77,7 +76,7 @@ export function useCompressionJobs(enabled = true) {
       const job = e.data as Job;
       if (!job.kind.startsWith("compression")) return;
       qc.setQueryData<JobsCache>(KEY, (old) => applyCompressionJob(old, job));
-      if (FINISHED.includes(job.state)) invalidate(["compression", "stats"]);
+      if (FINISHED.includes(job.state)) void qc.invalidateQueries({ queryKey: ["compression", "stats"] });
     }
   }, enabled);
   return useQuery({ queryKey: KEY, queryFn: () => get<Page<CompressionJob>>("compression/jobs", { limit: 50 }), enabled });

@@ -120,7 +120,7 @@ function Keys() {
         <select aria-label="key role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
           <option value="">my role</option><option>readonly</option><option>admin</option>
         </select>
-        <input aria-label="expires in days" placeholder="expires (days)" type="number" min={1} max={3650} value={form.expires_days} onChange={(e) => setForm({ ...form, expires_days: e.target.value })} />
+        <input aria-label="expires in days" placeholder="expires (days)" style={{ width: "9em" }} type="number" min={1} max={3650} value={form.expires_days} onChange={(e) => setForm({ ...form, expires_days: e.target.value })} />
         <button type="submit" className="btn primary small">Create key</button>
       </form>
       <Modal open={!!secret} title="New API key" onClose={() => setSecret(null)}>
