@@ -124,6 +124,11 @@ try {
     writeFileSync(join(vol.path, "hello.tmp"), "after snapshot\n");
     renameSync(join(vol.path, "hello.tmp"), join(vol.path, "hello.txt"));
     writeFileSync(join(vol.path, "added.txt"), "new\n");
+    await row.getByRole("button", { name: "Changes" }).click();
+    const diff = page.getByRole("dialog");
+    await diff.getByRole("cell", { name: "added.txt" }).waitFor({ timeout: T });
+    await diff.getByRole("cell", { name: "hello.txt" }).waitFor({ timeout: T });
+    await diff.getByRole("button", { name: "Close" }).click();
     await row.getByRole("button", { name: "Rollback" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
     await page.getByText("data rolled back to snap1").waitFor({ timeout: T });

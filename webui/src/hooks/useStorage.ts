@@ -194,3 +194,15 @@ export function useSmartTest(disk: string) {
     success: (_j, type) => `SMART ${type} self-test started on ${disk}`,
   });
 }
+
+export interface DiffEntry { path: string; change: string; type: string; old_path: string | null }
+
+/** What changed in a volume since a snapshot (backends with the `diff` capability). */
+export function useSnapshotDiff(pool: string, volume: string, snapshot: string | null) {
+  return useQuery({
+    queryKey: ["storage", "diff", pool, volume, snapshot],
+    queryFn: () => get<DiffEntry[]>(`${volPath(pool, volume)}/diff`, { old: snapshot }),
+    enabled: !!snapshot,
+    staleTime: 0,
+  });
+}

@@ -4,7 +4,7 @@ import { useConfirm } from "../components/confirm";
 import { useCapabilities } from "../hooks/useCapabilities";
 import {
   useBackends, useCreatePool, useCreateSnapshot, useCreateVolume, useDeletePool, useDeleteSnapshot, useDeleteVolume,
-  useDisks, usePoolHealth, usePools, useRollback, useScrub, useScrubStart, useSmart, useSmartTest, useSnapshots, useVolumes,
+  useDisks, usePoolHealth, usePools, useRollback, useScrub, useScrubStart, useSmart, useSmartTest, useSnapshotDiff, useSnapshots, useVolumes,
 } from "../hooks/useStorage";
 import { bytes, when } from "../lib/format";
 import type { Pool } from "../lib/types";
@@ -86,7 +86,24 @@ function Scrub({ pool }: { pool: string }) {
   );
 }
 
-function Snapshots({ pool, volume, canRollback }: { pool: string; volume: string; canRollback: boolean }) {
+function SnapshotDiff({ pool, volume, snapshot }: { pool: string; volume: string; snapshot: string }) {
+  const diff = useSnapshotDiff(pool, volume, snapshot);
+  return (
+    <QueryState q={diff} empty={(d) => d.length === 0 && "Nothing changed since this snapshot."}>
+      {(list) => (
+        <table>
+          <thead><tr><th>Change</th><th>Path</th><th>Type</th></tr></thead>
+          <tbody>{list.slice(0, 500).map((d) => (
+            <tr key={`${d.change}:${d.path}`}><td><Badge value={d.change} /></td><td><code>{d.old_path ? `${d.old_path} → ` : ""}{d.path}</code></td><td>{d.type}</td></tr>
+          ))}</tbody>
+        </table>
+      )}
+    </QueryState>
+  );
+}
+
+function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volume: string; canRollback: boolean; canDiff: boolean }) {
+  const [diffOf, setDiffOf] = useState<string | null>(null);
   const snaps = useSnapshots(pool, volume);
   const create = useCreateSnapshot(pool, volume);
   const remove = useDeleteSnapshot(pool, volume);
@@ -108,6 +125,7 @@ function Snapshots({ pool, volume, canRollback }: { pool: string; volume: string
                 <tr key={s.name} data-testid={`snapshot-${s.name}`}>
                   <td>{s.name}</td><td>{when(s.created)}</td><td>{bytes(s.used)}</td><td>{s.writable ? "yes" : "no"}</td>
                   <td className="actions">
+                    {canDiff && <button type="button" className="btn small" onClick={() => setDiffOf(s.name)}>Changes</button>}
                     {canRollback && <button type="button" className="btn small" onClick={async () => {
                       if (await confirm({ title: "Roll back?", message: <>Roll <b>{volume}</b> back to <b>{s.name}</b>? Changes made since then are lost.</>, confirmText: "Roll back", danger: true })) rollback.mutate({ name: s.name });
                     }}>Rollback</button>}
@@ -121,6 +139,10 @@ function Snapshots({ pool, volume, canRollback }: { pool: string; volume: string
           </table>
         )}
       </QueryState>
+      <Modal open={!!diffOf} title={`Changes since ${diffOf}`} onClose={() => setDiffOf(null)}>
+        {diffOf && <SnapshotDiff pool={pool} volume={volume} snapshot={diffOf} />}
+        <div className="modal-actions"><button type="button" className="btn" onClick={() => setDiffOf(null)}>Close</button></div>
+      </Modal>
     </Card>
   );
 }
@@ -180,7 +202,7 @@ function PoolDetail({ pool }: { pool: Pool }) {
           )}
         </QueryState>
       </Card>
-      {selected && caps.snapshots !== false && <Snapshots pool={pool.name} volume={selected} canRollback={caps.rollback !== false} />}
+      {selected && caps.snapshots !== false && <Snapshots pool={pool.name} volume={selected} canRollback={caps.rollback !== false} canDiff={caps.diff === true} />}
     </>
   );
 }
