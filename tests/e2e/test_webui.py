@@ -32,7 +32,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "webui"
 CHROMIUM = "/usr/bin/chromium"
 SCENARIOS = ["login", "metrics_live", "storage_pool_snapshot", "agent_task", "compression_job",
              "encryption_lock_unlock",
-             "page_screenshots", "no_page_errors"]
+             "page_screenshots", "readonly_user", "no_page_errors"]
 
 
 def _need(condition: bool, reason: str) -> None:

@@ -245,6 +245,35 @@ try {
     return `${pages.length + 1} screenshots`;
   });
 
+  await scenario("readonly_user", [], async () => {
+    // an admin adds a viewer through the settings page, then the viewer signs in
+    await go("/settings");
+    await page.getByLabel("new username").fill("viewer");
+    await page.getByLabel("new password").fill("viewer-password-1");
+    await page.getByLabel("role", { exact: true }).selectOption("readonly");
+    await page.getByRole("button", { name: "Add user" }).click();
+    await page.getByRole("cell", { name: "viewer" }).waitFor({ timeout: T });
+    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Sign out" }).click()]);
+    await page.getByLabel("Username").waitFor({ timeout: T });
+    await page.getByLabel("Username").fill("viewer");
+    await page.getByLabel("Password").fill("viewer-password-1");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor({ timeout: T });
+    const nav = await page.getByRole("navigation", { name: "Main" }).textContent();
+    if (nav.includes("Audit log") || nav.includes("Users & API keys")) throw new Error(`admin pages offered to a viewer: ${nav}`);
+    if (plugins.has("sigmavault-storage")) {
+      await go("/storage");
+      await page.getByRole("heading", { name: "Pools" }).waitFor({ timeout: T });
+      if (await page.getByRole("button", { name: "New pool" }).isVisible()) throw new Error("viewer sees New pool");
+      await shot("13-storage-readonly");
+    }
+    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Sign out" }).click()]);
+    await page.getByLabel("Username").waitFor({ timeout: T });
+    const after = await page.request.get(new URL("api/v1/auth/me", URL_).toString());
+    if (after.status() !== 401) throw new Error(`session still valid after sign-out: ${after.status()}`);
+    return "viewer signed in: no admin pages, no write controls";
+  });
+
   await scenario("no_page_errors", [], async () => {
     if (pageErrors.length) throw new Error(pageErrors.join("\n"));
     return "no uncaught errors in the browser console";

@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect, useState, type ReactNode } from "react";
-import { createHashRouter, NavLink, Outlet, RouterProvider, useNavigate } from "react-router";
+import { createHashRouter, NavLink, Outlet, RouterProvider } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { onUnauthorized } from "./lib/api";
 import { useLogout, useMe } from "./hooks/useAuth";
@@ -46,7 +46,6 @@ function Shell() {
   const caps = useCapabilities();
   const logout = useLogout();
   const [theme, toggleTheme] = useTheme();
-  const navigate = useNavigate();
   useJobToasts();
   const isAdmin = me.data?.role === "admin";
   const visible = NAV.filter((n) => (n.needs.length === 0 || n.needs.some((p) => caps.has(p))) && (!n.admin || isAdmin));
@@ -59,7 +58,7 @@ function Shell() {
     </li>
   );
   return (
-    <div className="shell">
+    <div className="shell" data-role={me.data?.role}>
       <a href="#main" className="skip">Skip to content</a>
       <nav className="sidebar" aria-label="Main">
         <div className="brand">Σ SigmaVault</div>
@@ -77,7 +76,7 @@ function Shell() {
             {theme === "dark" ? "☀ Light" : "☾ Dark"}
           </button>
           <span className="user" data-testid="current-user">{me.data?.username} <small>({me.data?.role})</small></span>
-          <button type="button" className="btn small" onClick={() => logout.mutate(undefined, { onSettled: () => navigate("/") })}>
+          <button type="button" className="btn small" onClick={() => logout.mutate()} disabled={logout.isPending}>
             Sign out
           </button>
         </header>

@@ -34,14 +34,13 @@ export function useLogin() {
   });
 }
 
+/** Sign out, then reload at the app root: no state of the old session survives in memory. */
 export function useLogout() {
-  const qc = useQueryClient();
   return useMutation({
     mutationFn: () => post("auth/logout"),
     onSettled: () => {
       setCsrfToken(null);
-      qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "auth" });
-      qc.setQueryData(["auth", "me"], null);
+      window.location.replace(window.location.pathname);
     },
   });
 }

@@ -11,7 +11,7 @@ function AgentDetail({ agent }: { agent: AgentInfo }) {
   const dispatch = useDispatch(agent.name);
   return (
     <div className="grid2">
-      <Card title={<>Dispatch to {agent.name}</>}>
+      <Card className="needs-admin" title={<>Dispatch to {agent.name}</>}>
         <p className="muted">{agent.description || agent.specialty}</p>
         <SchemaForm key={agent.name} idPrefix={`agent-${agent.name}`} schema={agent.params_schema ?? {}} submitText="Dispatch task" busy={dispatch.isPending} onSubmit={(params) => dispatch.mutate(params)} />
       </Card>

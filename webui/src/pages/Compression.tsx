@@ -70,7 +70,7 @@ export default function Compression() {
           )}
         </QueryState>
       </Card>
-      <Card title="Jobs" actions={<button type="button" className="btn primary" onClick={() => setOpen(true)}>New job</button>}>
+      <Card title="Jobs" actions={<button type="button" className="btn primary needs-admin" onClick={() => setOpen(true)}>New job</button>}>
         <QueryState q={jobs} empty={(d) => d.items.length === 0 && "No compression jobs yet."}>
           {(page) => (
             <table>
@@ -86,7 +86,7 @@ export default function Compression() {
                   <td>{liveOf(j).ratio_text ?? "—"}</td>
                   <td>{rate(liveOf(j).throughput)}{liveOf(j).eta_seconds ? ` · ${duration(liveOf(j).eta_seconds!)}` : ""}</td>
                   <td>{when(j.created_at)}</td>
-                  <td>{!FINISHED.includes(j.state) && <button type="button" className="btn small danger" onClick={async () => {
+                  <td>{!FINISHED.includes(j.state) && <button type="button" className="btn small danger needs-admin" onClick={async () => {
                     if (await confirm({ title: "Cancel job?", message: "The partial output is removed.", confirmText: "Cancel job", danger: true })) cancel.mutate(j.id);
                   }}>Cancel</button>}</td>
                 </tr>

@@ -75,8 +75,8 @@ export default function Encryption() {
         </QueryState>
       </Card>
       <Card title="Identities" actions={<>
-        <button type="button" className="btn" onClick={() => lockAll.mutate()}>Lock all</button>
-        <button type="button" className="btn primary" onClick={() => setCreating(true)}>New identity</button>
+        <button type="button" className="btn needs-admin" onClick={() => lockAll.mutate()}>Lock all</button>
+        <button type="button" className="btn primary needs-admin" onClick={() => setCreating(true)}>New identity</button>
       </>}>
         <QueryState q={keys} empty={(d) => d.length === 0 && "No identities yet."}>
           {(list) => (
@@ -89,9 +89,9 @@ export default function Encryption() {
                   <td className="actions">
                     {k.id.startsWith("pending-") ? <span className="muted">creating…</span> : <>
                     {isLocked(k)
-                      ? <button type="button" className="btn small" onClick={() => setUnlocking(k.id)}>Unlock</button>
-                      : <button type="button" className="btn small" onClick={() => lock.mutate({ id: k.id, lock: true })}>Lock</button>}
-                    <button type="button" className="btn small danger" onClick={async () => {
+                      ? <button type="button" className="btn small needs-admin" onClick={() => setUnlocking(k.id)}>Unlock</button>
+                      : <button type="button" className="btn small needs-admin" onClick={() => lock.mutate({ id: k.id, lock: true })}>Lock</button>}
+                    <button type="button" className="btn small danger needs-admin" onClick={async () => {
                       if (await confirm({ title: "Delete identity?", message: "Files encrypted only to this identity can never be decrypted again.", typeToConfirm: k.name ?? k.id, confirmText: "Delete", danger: true })) remove.mutate(k.id);
                     }}>Delete</button></>}
                   </td>

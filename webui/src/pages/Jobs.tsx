@@ -63,7 +63,7 @@ export default function Jobs() {
                     <td>{j.kind}</td><td><Badge value={j.state} /></td>
                     <td><ProgressBar label={`job ${j.id.slice(0, 8)}`} value={j.progress.percent} /></td>
                     <td>{j.created_by ?? j.owner}</td><td>{when(j.created_at)}</td>
-                    <td>{!FINISHED.includes(j.state) && <button type="button" className="btn small danger" onClick={async () => {
+                    <td>{!FINISHED.includes(j.state) && <button type="button" className="btn small danger needs-admin" onClick={async () => {
                       if (await confirm({ title: "Cancel job?", message: <>Cancel <b>{j.description || j.kind}</b>?</>, confirmText: "Cancel job", danger: true })) cancel.mutate(j.id);
                     }}>Cancel</button>}</td>
                   </tr>

@@ -35,7 +35,7 @@ function Invite() {
   const [token, setToken] = useState<string | null>(null);
   return (
     <>
-      <form className="inline" onSubmit={(e) => { e.preventDefault(); invite.mutate({ name }, { onSuccess: (r) => { setToken(r.invite); setName(""); } }); }}>
+      <form className="inline needs-admin" onSubmit={(e) => { e.preventDefault(); invite.mutate({ name }, { onSuccess: (r) => { setToken(r.invite); setName(""); } }); }}>
         <input aria-label="invite peer name" placeholder="new node name" required value={name} onChange={(e) => setName(e.target.value)} />
         <button type="submit" className="btn small primary">Issue invite</button>
       </form>
@@ -51,7 +51,7 @@ function Mesh() {
   const confirm = useConfirm();
   return (
     <Card title="PhantomMesh" actions={mesh.data && (
-      <button type="button" className="btn small" onClick={async () => {
+      <button type="button" className="btn small needs-admin" onClick={async () => {
         if (!mesh.data!.running || await confirm({ title: "Take the mesh down?", message: "Every tunnel of this node closes.", confirmText: "Take down", danger: true })) updown.mutate(!mesh.data!.running);
       }}>{mesh.data.running ? "Take down" : "Bring up"}</button>
     )}>
@@ -72,7 +72,7 @@ function Mesh() {
                     <td>{p.endpoint ?? "—"}</td><td>{p.allowed_ips.join(", ")}</td>
                     <td>{p.last_handshake_age == null ? "never" : `${duration(p.last_handshake_age)} ago`}</td>
                     <td>{bytes(p.rx_bytes)} / {bytes(p.tx_bytes)}</td><td><Badge value={p.up ? "up" : "down"} /></td>
-                    <td><button type="button" className="btn small danger" onClick={async () => {
+                    <td><button type="button" className="btn small danger needs-admin" onClick={async () => {
                       if (await confirm({ title: "Remove peer?", message: <>The tunnel to <b>{p.name}</b> closes.</>, confirmText: "Remove", danger: true })) remove.mutate(p.name);
                     }}>Remove</button></td>
                   </tr>

@@ -81,7 +81,7 @@ function Scrub({ pool }: { pool: string }) {
       <strong>Scrub</strong> <Badge value={s?.state ?? "idle"} />
       {s && (s.state === "running" || s.percent != null) && <ProgressBar label={`scrub ${pool}`} value={s.state === "finished" ? 100 : s.percent} />}
       {s && <small className="muted">errors {s.errors ?? 0} · last {when(s.finished ?? s.started)}</small>}
-      <button type="button" className="btn small" onClick={() => start.mutate()} disabled={s?.state === "running" || start.isPending}>Start scrub</button>
+      <button type="button" className="btn small needs-admin" onClick={() => start.mutate()} disabled={s?.state === "running" || start.isPending}>Start scrub</button>
     </div>
   );
 }
@@ -112,7 +112,7 @@ function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volum
   const [name, setName] = useState("");
   return (
     <Card title={`Snapshots of ${pool}/${volume}`}>
-      <form className="inline" onSubmit={(e) => { e.preventDefault(); create.mutate({ name }); setName(""); }}>
+      <form className="inline needs-admin" onSubmit={(e) => { e.preventDefault(); create.mutate({ name }); setName(""); }}>
         <input aria-label="snapshot name" name="snapshot-name" placeholder="snapshot name" required value={name} onChange={(e) => setName(e.target.value)} />
         <button type="submit" className="btn primary small">Create snapshot</button>
       </form>
@@ -126,10 +126,10 @@ function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volum
                   <td>{s.name}</td><td>{when(s.created)}</td><td>{bytes(s.used)}</td><td>{s.writable ? "yes" : "no"}</td>
                   <td className="actions">
                     {canDiff && <button type="button" className="btn small" onClick={() => setDiffOf(s.name)}>Changes</button>}
-                    {canRollback && <button type="button" className="btn small" onClick={async () => {
+                    {canRollback && <button type="button" className="btn small needs-admin" onClick={async () => {
                       if (await confirm({ title: "Roll back?", message: <>Roll <b>{volume}</b> back to <b>{s.name}</b>? Changes made since then are lost.</>, confirmText: "Roll back", danger: true })) rollback.mutate({ name: s.name });
                     }}>Rollback</button>}
-                    <button type="button" className="btn small danger" onClick={async () => {
+                    <button type="button" className="btn small danger needs-admin" onClick={async () => {
                       if (await confirm({ title: "Delete snapshot?", message: <>Delete snapshot <b>{s.name}</b>?</>, confirmText: "Delete", danger: true })) remove.mutate(s.name);
                     }}>Delete</button>
                   </td>
@@ -179,7 +179,7 @@ function PoolDetail({ pool }: { pool: Pool }) {
         {caps.scrub === true && <Scrub pool={pool.name} />}
       </Card>
       <Card title="Volumes">
-        <form className="inline" onSubmit={(e) => { e.preventDefault(); createVol.mutate({ name: volName }); setVolName(""); }}>
+        <form className="inline needs-admin" onSubmit={(e) => { e.preventDefault(); createVol.mutate({ name: volName }); setVolName(""); }}>
           <input aria-label="volume name" name="volume-name" placeholder="volume name" required value={volName} onChange={(e) => setVolName(e.target.value)} />
           <button type="submit" className="btn primary small">Create volume</button>
         </form>
@@ -192,7 +192,7 @@ function PoolDetail({ pool }: { pool: Pool }) {
                   <td><button type="button" className="link" onClick={() => setSelected(v.name)} aria-pressed={selected === v.name}>{v.name}</button></td>
                   <td>{bytes(v.used)}</td><td>{v.quota ? bytes(v.quota) : "none"}</td><td>{v.compression ?? "off"}</td>
                   <td className="actions">
-                    <button type="button" className="btn small danger" onClick={async () => {
+                    <button type="button" className="btn small danger needs-admin" onClick={async () => {
                       if (await confirm({ title: "Delete volume?", message: <>All data in <b>{v.name}</b> will be gone.</>, typeToConfirm: v.name, confirmText: "Delete", danger: true })) delVol.mutate(v.name);
                     }}>Delete</button>
                   </td>
@@ -225,7 +225,7 @@ function SmartView({ report }: { report: Record<string, unknown> }) {
 
 function SmartTestButton({ disk }: { disk: string }) {
   const test = useSmartTest(disk);
-  return <button type="button" className="btn" disabled={test.isPending} onClick={() => test.mutate("short")}>Run short self-test</button>;
+  return <button type="button" className="btn needs-admin" disabled={test.isPending} onClick={() => test.mutate("short")}>Run short self-test</button>;
 }
 
 function Disks() {
@@ -270,7 +270,7 @@ export default function Storage() {
   return (
     <div className="page">
       <h1>Storage</h1>
-      <Card title="Pools" actions={<button type="button" className="btn primary" onClick={() => setCreating(true)}>New pool</button>}>
+      <Card title="Pools" actions={<button type="button" className="btn primary needs-admin" onClick={() => setCreating(true)}>New pool</button>}>
         <QueryState q={pools} empty={(d) => d.length === 0 && "No pools yet: create one."}>
           {(list) => (
             <table>
@@ -281,7 +281,7 @@ export default function Storage() {
                   <td>{p.backend}</td><td><Badge value={p.state} /></td><td>{p.layout ?? "—"}</td>
                   <td className="usage"><ProgressBar label={`${p.name} usage`} value={p.size ? ((p.used ?? 0) / p.size) * 100 : 0} /><small>{bytes(p.used)} / {bytes(p.size)}</small></td>
                   <td className="actions">
-                    <button type="button" className="btn small danger" disabled={p.state === "creating"} onClick={async () => {
+                    <button type="button" className="btn small danger needs-admin" disabled={p.state === "creating"} onClick={async () => {
                       if (await confirm({ title: "Destroy pool?", message: <>Destroying <b>{p.name}</b> deletes all its volumes and snapshots.</>, typeToConfirm: p.name, confirmText: "Destroy", danger: true })) remove.mutate(p.name);
                     }}>Destroy</button>
                   </td>
