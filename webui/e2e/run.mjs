@@ -233,6 +233,13 @@ try {
       await page.waitForTimeout(400);
       await shot(file);
     }
+    // a page contributed by a plugin through register_ui_pages, rendered generically
+    const extra = page.locator('nav a[href^="#/p/"]').first();
+    if (await extra.count()) {
+      await extra.click();
+      await page.locator("main .card").first().waitFor({ timeout: T });
+      await shot("14-plugin-page");
+    }
     // light theme, keyboard-toggled
     await go("/");
     await page.getByRole("button", { name: /switch to light theme/ }).focus();

@@ -31,7 +31,7 @@ export default function Audit() {
               <table>
                 <thead><tr><th>#</th><th>Time</th><th>Actor</th><th>Address</th><th>Action</th><th>Target</th><th>Outcome</th></tr></thead>
                 <tbody>{page.items.map((r) => (
-                  <tr key={r.id}><td>{r.id}</td><td>{when(r.ts)}</td><td>{r.actor}</td><td>{r.address}</td><td>{r.action}</td><td>{r.target}</td><td><Badge value={r.outcome} /></td></tr>
+                  <tr key={r.id}><td>{r.id}</td><td>{when(r.ts)}</td><td>{r.actor}</td><td>{r.address}</td><td className="wrap">{r.action}</td><td className="wrap">{r.target}</td><td><Badge value={r.outcome} /></td></tr>
                 ))}</tbody>
               </table>
               <div className="pager">

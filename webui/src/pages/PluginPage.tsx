@@ -21,16 +21,28 @@ export default function PluginPage() {
   if (!page) return <Empty>No page “{id}”.</Empty>;
   const prefix = page.path.replace(/\/$/, "");
   const short = page.plugin.replace(/^sigmavault-/, "");
-  const paths = [...caps.paths].filter((p) => {
-    const op = caps.openapi?.paths[`/api/v1${p}`]?.get as { tags?: string[] } | undefined;
-    if (!op || p.includes("{")) return false;
-    return p.startsWith(prefix) || (op.tags ?? []).some((t) => t === page.id || t === short);
-  });
+  type Op = { tags?: string[]; summary?: string };
+  const ops: { method: string; path: string; summary: string }[] = [];
+  for (const p of caps.paths) {
+    for (const [method, raw] of Object.entries(caps.openapi?.paths[`/api/v1${p}`] ?? {})) {
+      const op = raw as Op;
+      if (p.startsWith(prefix) || (op.tags ?? []).some((t) => t === page.id || t === short)) ops.push({ method: method.toUpperCase(), path: p, summary: op.summary ?? "" });
+    }
+  }
+  const paths = ops.filter((o) => o.method === "GET" && !o.path.includes("{")).map((o) => o.path);
   return (
     <div className="page">
       <h1>{page.title}</h1>
       <p className="muted">Contributed by the {page.plugin} plugin.</p>
-      {paths.length === 0 ? <Empty>This plugin exposes no readable endpoints under {prefix}.</Empty> : paths.map((p) => <Endpoint key={p} path={p} />)}
+      {ops.length > 0 && (
+        <Card title="API">
+          <table>
+            <thead><tr><th>Method</th><th>Path</th><th>Summary</th></tr></thead>
+            <tbody>{ops.map((o) => <tr key={`${o.method} ${o.path}`}><td><code>{o.method}</code></td><td><code>/api/v1{o.path}</code></td><td>{o.summary}</td></tr>)}</tbody>
+          </table>
+        </Card>
+      )}
+      {paths.length === 0 ? <Empty>This plugin exposes nothing to read here.</Empty> : paths.map((p) => <Endpoint key={p} path={p} />)}
     </div>
   );
 }
