@@ -5,7 +5,7 @@ import react from "@vitejs/plugin-react";
 export default defineConfig({
   base: "./",
   plugins: [react()],
-  build: { outDir: "dist", emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 400 },
+  build: { outDir: "dist", emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 400, manifest: true },
   server: { proxy: { "/api": { target: "http://127.0.0.1:8080", ws: true } } },
   test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"] },
 });

@@ -184,3 +184,13 @@ def test_ui_under_a_sub_path(daemon: Daemon, results: dict[str, dict[str, Any]])
     if sub.get("metrics_live", {}).get("status") != "skipped":
         assert sub["metrics_live"]["status"] == "passed", sub["metrics_live"]["detail"]
     assert sub["no_page_errors"]["status"] == "passed", sub["no_page_errors"]["detail"]
+
+
+def test_initial_route_bundle_under_budget() -> None:
+    """What the browser loads for the first page stays under 400 KB gzipped."""
+    _ensure_ui()
+    proc = subprocess.run(["node", "scripts/size.mjs", "--json", "--budget", "400"], cwd=WEBUI,
+                          capture_output=True, text=True, timeout=60)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 0 and out["gzip_kb"] < 400, out
+    assert any(f["file"].startswith("assets/Dashboard") for f in out["files"]), out
