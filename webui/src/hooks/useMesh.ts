@@ -95,3 +95,22 @@ export function useMeshUpDown() {
     success: (_d, up) => (up ? "Mesh interface up" : "Mesh interface down"),
   });
 }
+
+/** Join another node's mesh with the invite it issued. */
+export function useJoinMesh() {
+  return useOptimisticMutation<string, MeshState, MeshPeer>({
+    mutationFn: (invite) => post<MeshPeer>("network/phantommesh/join", { invite }),
+    queryKey: ["mesh"],
+    update: (old) => old,
+    success: (p) => `Joined the mesh through ${p.name}`,
+  });
+}
+
+/** A peer's configuration in wg-quick format. */
+export function usePeerConfig(name: string | null) {
+  return useQuery({
+    queryKey: ["mesh", "config", name],
+    queryFn: () => get<{ name: string; filename: string; config: string }>(`network/phantommesh/peers/${encodeURIComponent(name!)}/config`),
+    enabled: !!name,
+  });
+}

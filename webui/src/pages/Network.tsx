@@ -1,8 +1,8 @@
 import { useState } from "react";
-import { Badge, Card, QueryState } from "../components/ui";
+import { Badge, Card, Modal, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
 import { useCapabilities } from "../hooks/useCapabilities";
-import { useCreateInvite, useMesh, useMeshUpDown, useRemovePeer } from "../hooks/useMesh";
+import { useCreateInvite, useJoinMesh, useMesh, useMeshUpDown, usePeerConfig, useRemovePeer } from "../hooks/useMesh";
 import { useInterfaces } from "../hooks/useSystem";
 import { bytes, duration } from "../lib/format";
 
@@ -44,7 +44,32 @@ function Invite() {
   );
 }
 
+function Join() {
+  const join = useJoinMesh();
+  const [invite, setInvite] = useState("");
+  return (
+    <form className="inline needs-admin" onSubmit={(e) => { e.preventDefault(); join.mutate(invite.trim(), { onSuccess: () => setInvite("") }); }}>
+      <input aria-label="invite to redeem" placeholder="invite from another node" required minLength={8} value={invite} onChange={(e) => setInvite(e.target.value)} style={{ minWidth: "24em" }} />
+      <button type="submit" className="btn small" disabled={join.isPending}>Join mesh</button>
+    </form>
+  );
+}
+
+function PeerConfig({ name, onClose }: { name: string; onClose: () => void }) {
+  const cfg = usePeerConfig(name);
+  return (
+    <>
+      <QueryState q={cfg}>{(c) => <><p className="muted">{c.filename}</p><pre className="json">{c.config}</pre></>}</QueryState>
+      <div className="modal-actions">
+        {cfg.data && <button type="button" className="btn" onClick={() => void navigator.clipboard?.writeText(cfg.data!.config)}>Copy</button>}
+        <button type="button" className="btn primary" onClick={onClose}>Close</button>
+      </div>
+    </>
+  );
+}
+
 function Mesh() {
+  const [configOf, setConfigOf] = useState<string | null>(null);
   const mesh = useMesh();
   const remove = useRemovePeer();
   const updown = useMeshUpDown();
@@ -72,7 +97,8 @@ function Mesh() {
                     <td>{p.endpoint ?? "—"}</td><td>{p.allowed_ips.join(", ")}</td>
                     <td>{p.last_handshake_age == null ? "never" : `${duration(p.last_handshake_age)} ago`}</td>
                     <td>{bytes(p.rx_bytes)} / {bytes(p.tx_bytes)}</td><td><Badge value={p.up ? "up" : "down"} /></td>
-                    <td><button type="button" className="btn small danger needs-admin" onClick={async () => {
+                    <td className="actions"><button type="button" className="btn small needs-admin" onClick={() => setConfigOf(p.name)}>Config</button>
+                      <button type="button" className="btn small danger needs-admin" onClick={async () => {
                       if (await confirm({ title: "Remove peer?", message: <>The tunnel to <b>{p.name}</b> closes.</>, confirmText: "Remove", danger: true })) remove.mutate(p.name);
                     }}>Remove</button></td>
                   </tr>
@@ -80,6 +106,10 @@ function Mesh() {
               </table>
             )}
             <Invite />
+            <Join />
+            <Modal open={!!configOf} title={`wg-quick config for ${configOf}`} onClose={() => setConfigOf(null)}>
+              {configOf && <PeerConfig name={configOf} onClose={() => setConfigOf(null)} />}
+            </Modal>
           </>
         )}
       </QueryState>

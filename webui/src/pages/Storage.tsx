@@ -156,6 +156,8 @@ function PoolDetail({ pool }: { pool: Pool }) {
   const delVol = useDeleteVolume(pool.name);
   const confirm = useConfirm();
   const [volName, setVolName] = useState("");
+  const [quota, setQuota] = useState("");
+  const [compression, setCompression] = useState("");
   const [selected, setSelected] = useState<string | null>(null);
   return (
     <>
@@ -179,8 +181,20 @@ function PoolDetail({ pool }: { pool: Pool }) {
         {caps.scrub === true && <Scrub pool={pool.name} />}
       </Card>
       <Card title="Volumes">
-        <form className="inline needs-admin" onSubmit={(e) => { e.preventDefault(); createVol.mutate({ name: volName }); setVolName(""); }}>
+        <form className="inline needs-admin" onSubmit={(e) => {
+          e.preventDefault();
+          createVol.mutate({ name: volName, quota: quota ? Math.round(Number(quota) * 1024 ** 3) : null, compression: compression || null });
+          setVolName("");
+          setQuota("");
+        }}>
           <input aria-label="volume name" name="volume-name" placeholder="volume name" required value={volName} onChange={(e) => setVolName(e.target.value)} />
+          {caps.quotas === true && <input aria-label="quota in GiB" placeholder="quota (GiB)" type="number" min={0} step="any" style={{ width: "9em" }} value={quota} onChange={(e) => setQuota(e.target.value)} />}
+          {Array.isArray(caps.compression) && caps.compression.length > 0 && (
+            <select aria-label="compression" value={compression} onChange={(e) => setCompression(e.target.value)}>
+              <option value="">no compression</option>
+              {(caps.compression as string[]).filter((c) => c !== "off").map((c) => <option key={c}>{c}</option>)}
+            </select>
+          )}
           <button type="submit" className="btn primary small">Create volume</button>
         </form>
         <QueryState q={volumes} empty={(d) => d.length === 0 && "No volumes."}>
