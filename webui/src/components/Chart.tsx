@@ -1,4 +1,15 @@
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
+
+/** The current theme, following changes of `data-theme` on <html>. */
+function useThemeName(): string {
+  const [theme, setTheme] = useState(() => document.documentElement.dataset.theme ?? "");
+  useEffect(() => {
+    const mo = new MutationObserver(() => setTheme(document.documentElement.dataset.theme ?? ""));
+    mo.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+    return () => mo.disconnect();
+  }, []);
+  return theme;
+}
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
@@ -19,6 +30,7 @@ export default function Chart({ title, x, series, format = (v) => v.toFixed(1), 
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const shape = series.map((s) => s.label).join("|");
+  const theme = useThemeName();
   const fmt = useRef(format);
   fmt.current = format;
 
@@ -48,7 +60,7 @@ export default function Chart({ title, x, series, format = (v) => v.toFixed(1), 
     };
     // re-create only when the set of series changes
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shape, height, max]);
+  }, [shape, height, max, theme]);
 
   useEffect(() => {
     plot.current?.setData([x, ...series.map((s) => s.values)] as uPlot.AlignedData);

@@ -74,6 +74,29 @@ function LiveCharts() {
         <Card><Chart title="Network I/O" x={x} series={net} format={(v) => rate(v)} /></Card>
         <Card><Chart title="Disk I/O" x={x} series={disk} format={(v) => rate(v)} /></Card>
       </div>
+      {l && (
+        <div className="grid2">
+          <Card title="Filesystems">
+            {l.filesystems.length === 0 ? <p className="muted">None reported.</p> : (
+              <ul className="plain">
+                {l.filesystems.map((f) => (
+                  <li key={f.mountpoint} className="pool-usage">
+                    <span><strong>{f.mountpoint}</strong> <small className="muted">{f.device} · {f.fstype} · {bytes(f.used)} of {bytes(f.total)}</small></span>
+                    <ProgressBar label={`${f.mountpoint} usage`} value={f.percent} />
+                  </li>
+                ))}
+              </ul>
+            )}
+          </Card>
+          <Card title="Temperatures">
+            {l.temperatures.length === 0 ? <p className="muted">No sensors on this machine.</p> : (
+              <table>
+                <tbody>{l.temperatures.map((t) => <tr key={`${t.chip}/${t.label}`}><td>{t.chip}</td><td>{t.label}</td><td>{t.celsius.toFixed(1)} °C</td></tr>)}</tbody>
+              </table>
+            )}
+          </Card>
+        </div>
+      )}
     </>
   );
 }
