@@ -2,7 +2,7 @@ import { act, renderHook, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FakeWebSocket, mockFetch, setup } from "../test/fakes";
 import { useMetrics } from "./useSystem";
-import { useJobs } from "./useJobs";
+import { useJobToasts, useJobs, watchJob } from "./useJobs";
 import { useAgentTasks, useAgents, useDispatch } from "./useAgents";
 import { useCreateSnapshot, useDeletePool, usePools, useScrub } from "./useStorage";
 import { useCompressionJobs } from "./useCompression";
@@ -271,5 +271,26 @@ describe("reconnect", () => {
     await waitFor(() => expect(result.current.data?.[0]?.name).toBe("p1"));
     await emit(ws, { type: "client.gap", seq: 500, data: { since: 1 } });
     await waitFor(() => expect(result.current.data?.[0]?.name).toBe("p2"));
+  });
+});
+
+describe("useJobToasts", () => {
+  it("announces the end of jobs started here, and any failure", async () => {
+    mockFetch(() => ({ body: {} }));
+    const { toast } = await import("sonner");
+    vi.mocked(toast.success).mockClear();
+    vi.mocked(toast.error).mockClear();
+    const { wrapper } = setup();
+    renderHook(() => useJobToasts(), { wrapper });
+    const ws = await connected();
+    watchJob("mine");
+    await emit(ws, { type: "job.progress", seq: 101, data: { ...job("mine", "RUNNING", 50), description: "scrub tank" } });
+    expect(toast.success).not.toHaveBeenCalled();
+    await emit(ws, { type: "job.progress", seq: 102, data: { ...job("mine", "SUCCESS", 100), description: "scrub tank" } });
+    expect(toast.success).toHaveBeenCalledWith("Finished: scrub tank");
+    await emit(ws, { type: "job.progress", seq: 103, data: { ...job("other", "SUCCESS", 100), description: "not mine" } });
+    expect(toast.success).toHaveBeenCalledTimes(1);
+    await emit(ws, { type: "job.progress", seq: 104, data: { ...job("other2", "FAILED"), description: "backup", error: "disk full" } });
+    expect(toast.error).toHaveBeenCalledWith("Failed: backup", { description: "disk full" });
   });
 });

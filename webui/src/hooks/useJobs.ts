@@ -68,7 +68,7 @@ export function useJobToasts(): void {
     const mine = watched.delete(job.id);
     const label = job.description || job.kind;
     if (job.state === "SUCCESS" && mine) toast.success(`Finished: ${label}`);
-    else if (job.state === "FAILED" && (mine || job.owner !== "")) toast.error(`Failed: ${label}`, { description: job.error ?? undefined });
+    else if (job.state === "FAILED") toast.error(`Failed: ${label}`, { description: job.error ?? undefined });
     else if (job.state === "ABORTED" && mine) toast.message(`Cancelled: ${label}`);
   });
 }
