@@ -1,0 +1,203 @@
+"""Request and response schemas of the encryption API and agents."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+from sigmavault.validation import Name
+
+KeyKind = Literal["x25519", "mlkem768x25519"]
+KEY_ID = r"^k-[0-9a-f]{16}$"
+
+
+class Target(BaseModel):
+    """A file or folder: ``path`` (absolute, inside ``[encryption] allowed_roots``) or a storage
+    volume ``pool``/``volume`` with an optional ``subpath``."""
+
+    path: str | None = Field(None, max_length=4096, description="absolute path inside an allowed root")
+    pool: Name | None = None
+    volume: Name | None = None
+    subpath: str = Field("", max_length=4096, description="relative path inside the volume")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Target":
+        if self.path is None and not (self.pool and self.volume):
+            raise ValueError("give either 'path' or both 'pool' and 'volume'")
+        if self.path is not None and (self.pool or self.volume):
+            raise ValueError("give 'path' or 'pool'/'volume', not both")
+        return self
+
+    def label(self) -> str:
+        return self.path if self.path is not None else f"{self.pool}/{self.volume}/{self.subpath}".rstrip("/")
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    kind: KeyKind
+    post_quantum: bool
+    recipient: str
+    fingerprint: str
+    state: Literal["locked", "unlocked"]
+    status: Literal["active", "retired"]
+    created_at: str
+    rotated_at: str | None = None
+    rotated_from: str | None = None
+    replaced_by: str | None = None
+
+
+class KeyCreate(BaseModel):
+    name: Name
+    kind: KeyKind = "mlkem768x25519"
+    passphrase: SecretStr = Field(description="seals the identity (scrypt); at least 8 characters")
+
+
+class KeyImport(BaseModel):
+    name: Name
+    identity: SecretStr = Field(description="AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1… (age-keygen output)")
+    passphrase: SecretStr
+
+
+class KeyPatch(BaseModel):
+    name: Name
+
+
+class Passphrase(BaseModel):
+    passphrase: SecretStr
+
+
+class PassphraseChange(BaseModel):
+    passphrase: SecretStr
+    new_passphrase: SecretStr
+
+
+class Rotate(BaseModel):
+    passphrase: SecretStr
+    new_passphrase: SecretStr | None = Field(None, description="seal the new key differently (default: same)")
+
+
+class DeleteQuery(BaseModel):
+    confirm: bool = Field(False, description="must be true: files only this key opens become unreadable")
+
+
+class LockResult(BaseModel):
+    locked: int
+
+
+class ExportRequest(BaseModel):
+    key_ids: list[str] = Field(min_length=1, max_length=256)
+    passphrase: SecretStr = Field(description="protects the bundle (age scrypt)")
+
+
+class ExportResult(BaseModel):
+    bundle: str = Field(description="base64 of an age file (scrypt) holding an age identity file")
+    keys: int
+
+
+class ImportRequest(BaseModel):
+    bundle: str = Field(max_length=4 * 1024 * 1024, description="base64 of an export bundle")
+    passphrase: SecretStr
+    new_passphrase: SecretStr = Field(description="seals the imported identities in this keystore")
+
+
+class EncryptRequest(BaseModel):
+    source: Target
+    target: Target | None = Field(None, description="default: the source path + '.age' ('.tar.age' for folders)")
+    key_ids: list[str] = Field(default_factory=list, max_length=64, description="keystore keys to encrypt to")
+    recipients: list[str] = Field(default_factory=list, max_length=64, description="age1… / age1pq1… recipients")
+    overwrite: bool = False
+
+    @model_validator(mode="after")
+    def _someone(self) -> "EncryptRequest":
+        if not self.key_ids and not self.recipients:
+            raise ValueError("give at least one of 'key_ids' or 'recipients'")
+        return self
+
+
+class DecryptRequest(BaseModel):
+    source: Target
+    target: Target | None = Field(None, description="default: the source path without '.age'")
+    folder: bool | None = Field(None, description="the file is a folder archive (default: as recorded, or '.tar.age')")
+    overwrite: bool = False
+
+
+class VerifyRequest(BaseModel):
+    source: Target
+
+
+class RewrapRequest(BaseModel):
+    sources: list[Target] = Field(min_length=1, max_length=1000)
+    key_ids: list[str] = Field(default_factory=list, max_length=64)
+    recipients: list[str] = Field(default_factory=list, max_length=64)
+
+    @model_validator(mode="after")
+    def _someone(self) -> "RewrapRequest":
+        if not self.key_ids and not self.recipients:
+            raise ValueError("give at least one of 'key_ids' or 'recipients'")
+        return self
+
+
+class Algorithms(BaseModel):
+    format: str
+    payload: str
+    header_mac: str
+    recipients: list[str]
+    keystore: str
+
+
+class PostQuantum(BaseModel):
+    supported: bool = Field(description="the backend implements ML-KEM-768")
+    protected: bool = Field(description="new files can be and are encrypted to post-quantum keys")
+    reason: str
+
+
+class Backend(BaseModel):
+    library: str
+    version: str
+    openssl: str
+    mlkem: bool
+
+
+class ItemCounts(BaseModel):
+    total: int
+    post_quantum: int
+    classic: int
+    files: int
+    folders: int
+    plaintext_bytes: int
+
+
+class VerifyRun(BaseModel):
+    at: str
+    path: str
+    ok: bool
+    detail: str
+
+
+class AuthFailures(BaseModel):
+    count: int
+    last_at: str | None
+    last_path: str | None
+    last_detail: str | None
+
+
+class Status(BaseModel):
+    algorithms: Algorithms
+    post_quantum: PostQuantum
+    backend: Backend
+    keys: list[KeyOut]
+    unlocked_keys: int
+    items: ItemCounts
+    last_verify: VerifyRun | None
+    authentication_failures: AuthFailures
+
+
+class EncryptionEvent(BaseModel):
+    """``encryption.event``: a key changed or a file failed to authenticate."""
+
+    action: str
+    key_id: str | None = None
+    path: str | None = None
+    detail: str = ""

@@ -1,0 +1,340 @@
+"""The plugin's service layer: keystore, path resolution, recipients, and the job bodies shared
+by the REST API, the agents and the registered encryptor."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import cryptography
+from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
+
+from sigmavault.errors import APIError
+from sigmavault.validation import inside
+
+from . import files, state, xwing
+from .errors import AuthenticationError, HeaderError, NoIdentityMatch, RecipientError
+from .keystore import Keystore, KeyRecord, KeystoreError
+from .models import KeyOut, Target
+from .recipients import Identity, Recipient, parse_recipient
+
+_services: "weakref.WeakKeyDictionary[Any, EncryptionService]" = weakref.WeakKeyDictionary()
+
+
+def service(app: Any) -> "EncryptionService":
+    """The service of ``app`` (created on first use)."""
+    svc = _services.get(app)
+    if svc is None:
+        svc = _services[app] = EncryptionService(app)
+    return svc
+
+
+def to_api_error(exc: BaseException) -> BaseException:
+    """Translate format/keystore errors into the API's 4xx/5xx; other errors pass through."""
+    if isinstance(exc, APIError):
+        return exc
+    if isinstance(exc, KeystoreError):
+        return APIError(exc.status, exc.code, str(exc))
+    if isinstance(exc, AuthenticationError):
+        return APIError(422, "authentication_failed", f"the file failed to authenticate: {exc}; "
+                        "it was modified or truncated, and nothing was written")
+    if isinstance(exc, NoIdentityMatch):
+        return APIError(422, "no_matching_key", "none of the unlocked keys opens this file; "
+                        "unlock the key it was encrypted to")
+    if isinstance(exc, HeaderError):
+        return APIError(422, "invalid_age_file", f"not a valid age file: {exc}")
+    if isinstance(exc, RecipientError):
+        return APIError(400, "invalid_recipient", str(exc))
+    if isinstance(exc, xwing.UnsupportedBackend):
+        return APIError(501, "pq_unsupported", str(exc))
+    if isinstance(exc, FileExistsError):
+        return APIError(409, "target_exists", f"{exc}; pass overwrite=true to replace a file")
+    return exc
+
+
+@dataclass
+class Plan:
+    """A validated encrypt/decrypt request, ready to run as a job."""
+
+    source: Path
+    target: Path
+    folder: bool
+    overwrite: bool = False
+    recipients: list[Recipient] | None = None
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": str(self.source), "target": str(self.target), "folder": self.folder,
+                               "overwrite": self.overwrite}
+        if self.recipients is not None:
+            out["recipients"] = [r.fingerprint for r in self.recipients]
+        return out
+
+
+class EncryptionService:
+    def __init__(self, app: Any):
+        self.app = app
+        cfg = app.config.section("encryption")
+        self.config = cfg
+        self.keystore = Keystore(cfg.keystore_dir or Path(app.data_dir) / "encryption" / "keys",
+                                 cfg.scrypt_log_n)
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def key_out(self, rec: KeyRecord) -> KeyOut:
+        return KeyOut(id=rec.id, name=rec.name, kind=rec.kind, post_quantum=rec.post_quantum,
+                      recipient=rec.recipient, fingerprint=rec.fingerprint,
+                      state="unlocked" if self.keystore.is_unlocked(rec.id) else "locked",
+                      status=rec.status, created_at=rec.created_at, rotated_at=rec.rotated_at,
+                      rotated_from=rec.rotated_from, replaced_by=rec.replaced_by)
+
+    def key(self, key_id: str) -> KeyRecord:
+        try:
+            return self.keystore.get(key_id)
+        except KeystoreError as exc:
+            raise to_api_error(exc) from None
+
+    def check_kind(self, kind: str) -> None:
+        if kind == "mlkem768x25519":
+            ok, reason = xwing.supported()
+            if not ok:
+                raise APIError(501, "pq_unsupported", f"cannot create a post-quantum key: {reason}")
+
+    def publish(self, action: str, **data: Any) -> None:
+        self.app.events.publish("encryption.event", {"action": action, **data})
+
+    # --- paths -----------------------------------------------------------------------------------
+
+    def allowed_roots(self) -> list[Path]:
+        return [Path(os.path.realpath(r)) for r in self.config.allowed_roots]
+
+    async def resolve(self, target: Target, *, must_exist: bool = True) -> Path:
+        """The real path of ``target``, kept inside its volume or an allowed root."""
+        if target.path is not None:
+            if "\0" in target.path or not os.path.isabs(target.path):
+                raise APIError(400, "path_not_allowed", f"path must be absolute: {target.path!r}")
+            real = Path(os.path.realpath(target.path))
+            roots = self.allowed_roots()
+            if not any(real == r or real.is_relative_to(r) for r in roots):
+                raise APIError(400, "path_not_allowed",
+                               f"{target.path!r} is outside the allowed roots "
+                               f"({', '.join(map(str, roots)) or 'none configured: [encryption] allowed_roots'})",
+                               {"path": target.path})
+            path = real
+        else:
+            root = await self.app.call("storage.volume.path", pool=target.pool, volume=target.volume)
+            path = inside(Path(root), target.subpath or ".")
+        if must_exist and not path.exists():
+            raise APIError(404, "not_found", f"{target.label()} does not exist",
+                           {"kind": "path", "name": target.label()})
+        return path
+
+    async def _output(self, target: Target | None, default: Path, overwrite: bool, folder: bool) -> Path:
+        path = await self.resolve(target, must_exist=False) if target else default
+        if not path.parent.is_dir():
+            raise APIError(400, "no_parent_directory", f"{path.parent} is not a directory")
+        if path.exists():
+            if folder or path.is_dir():
+                raise APIError(409, "target_exists", f"{path} already exists")
+            if not overwrite:
+                raise APIError(409, "target_exists", f"{path} already exists; pass overwrite=true to replace it")
+        return path
+
+    # --- recipients and identities ---------------------------------------------------------------
+
+    def recipients(self, key_ids: Iterable[str], texts: Iterable[str]) -> list[Recipient]:
+        out: list[Recipient] = []
+        for key_id in key_ids:
+            rec = self.key(key_id)
+            if rec.status != "active":
+                raise APIError(409, "key_retired",
+                               f"key {key_id} was rotated to {rec.replaced_by}; encrypt to the new key")
+            out.append(parse_recipient(rec.recipient))
+        for text in texts:
+            try:
+                out.append(parse_recipient(text))
+            except RecipientError as exc:
+                raise to_api_error(exc) from None
+        if any(r.post_quantum for r in out):
+            ok, reason = xwing.supported()
+            if not ok:
+                raise APIError(501, "pq_unsupported", f"cannot encrypt to a post-quantum recipient: {reason}")
+        if len({r.post_quantum for r in out}) > 1:
+            raise APIError(400, "mixed_recipients",
+                           "post-quantum and classic recipients cannot be mixed: the classic stanza "
+                           "would make the file readable to a quantum attacker")
+        return out
+
+    def identities(self) -> list[Identity]:
+        ids = self.keystore.identities()
+        if not ids:
+            raise APIError(409, "no_unlocked_key", "no key is unlocked; unlock one with "
+                           "POST /api/v1/encryption/keys/{id}/unlock")
+        return ids
+
+    # --- planning (all validation happens here, before any job starts) ---------------------------
+
+    async def plan_encrypt(self, source: Target, target: Target | None, key_ids: list[str],
+                           recipients: list[str], overwrite: bool) -> Plan:
+        src = await self.resolve(source)
+        if not (src.is_file() or src.is_dir()):
+            raise APIError(400, "unsupported_file_type", f"{src} is neither a regular file nor a folder")
+        folder = src.is_dir()
+        recips = self.recipients(key_ids, recipients)
+        default = src.with_name(src.name + (".tar.age" if folder else ".age"))
+        dst = await self._output(target, default, overwrite, False)
+        if dst == src or (folder and dst.is_relative_to(src)):
+            raise APIError(400, "target_inside_source", "the encrypted output cannot be the source or inside it")
+        return Plan(src, dst, folder, overwrite, recips)
+
+    async def plan_decrypt(self, source: Target, target: Target | None, folder: bool | None,
+                           overwrite: bool) -> Plan:
+        src = await self.resolve(source)
+        if not src.is_file():
+            raise APIError(400, "not_a_file", f"{src} is not a file")
+        self.identities()
+        if folder is None:
+            row = self.app.db.one("SELECT kind FROM encryption_items WHERE path=?", (str(src),))
+            folder = row["kind"] == "folder" if row else src.name.endswith(".tar.age")
+        name = src.name
+        for suffix in ((".tar.age", ".age") if folder else (".age",)):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)]
+                break
+        else:
+            name += ".decrypted"
+        dst = await self._output(target, src.with_name(name), overwrite, folder)
+        return Plan(src, dst, folder, overwrite)
+
+    # --- job bodies ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _reporter(ctx: Any, verb: str) -> files.OnProgress:
+        def report(done: int, total: int | None) -> None:
+            ctx.check()
+            pct = min(100.0, 100.0 * done / total) if total else None
+            ctx.progress(percent=pct, description=f"{verb} {done} bytes", bytes_done=done, bytes_total=total)
+        return report
+
+    def _auth_failure(self, path: Path, exc: BaseException, job_id: str | None) -> None:
+        state.record_event(self.app.db, "auth_failure", str(path), False, str(exc), job_id)
+        self.publish("authentication_failed", path=str(path), detail=str(exc))
+        self.app.events.publish("alert", {"id": f"encryption.auth_failure:{path}", "severity": "warning",
+                                          "message": f"{path} failed to authenticate: {exc}",
+                                          "source": "encryption", "active": True})
+
+    async def run_encrypt(self, ctx: Any, plan: Plan) -> dict[str, Any]:
+        op = files.encrypt_dir if plan.folder else files.encrypt_file
+        kwargs = {} if plan.folder else {"overwrite": plan.overwrite}
+        try:
+            outcome = await ctx.to_thread(lambda: op(plan.source, plan.target, plan.recipients,
+                                                     on_progress=self._reporter(ctx, "encrypted"), **kwargs))
+        except Exception as exc:
+            raise to_api_error(exc) from None
+        pq = all(r.post_quantum for r in plan.recipients or [])
+        fingerprints = [r.fingerprint for r in plan.recipients or []]
+        state.record_item(self.app.db, path=str(plan.target), kind=outcome.kind, source=str(plan.source),
+                          recipients=fingerprints, post_quantum=pq, plaintext_bytes=outcome.plaintext_bytes,
+                          ciphertext_bytes=outcome.ciphertext_bytes, job_id=getattr(ctx, "job_id", None))
+        return {**outcome.as_dict(), "post_quantum": pq, "recipients": fingerprints}
+
+    async def run_decrypt(self, ctx: Any, plan: Plan) -> dict[str, Any]:
+        identities = self.identities()
+        try:
+            if plan.folder:
+                outcome = await ctx.to_thread(lambda: files.decrypt_dir(
+                    plan.source, plan.target, identities, on_progress=self._reporter(ctx, "decrypted")))
+            else:
+                outcome = await ctx.to_thread(lambda: files.decrypt_file(
+                    plan.source, plan.target, identities, on_progress=self._reporter(ctx, "decrypted"),
+                    overwrite=plan.overwrite))
+        except AuthenticationError as exc:
+            self._auth_failure(plan.source, exc, getattr(ctx, "job_id", None))
+            raise to_api_error(exc) from None
+        except Exception as exc:
+            raise to_api_error(exc) from None
+        state.record_event(self.app.db, "decrypt", str(plan.source), True, str(plan.target),
+                           getattr(ctx, "job_id", None))
+        return outcome.as_dict()
+
+    async def run_verify(self, ctx: Any, path: Path) -> dict[str, Any]:
+        from . import age
+        identities = self.identities()
+        total = files.plaintext_size(path)
+        report = self._reporter(ctx, "verified")
+
+        def work() -> int:
+            with open(path, "rb") as f:
+                return age.verify(f, identities, progress=lambda n: report(n, total))
+        job_id = getattr(ctx, "job_id", None)
+        try:
+            n = await ctx.to_thread(work)
+        except AuthenticationError as exc:
+            state.record_event(self.app.db, "verify", str(path), False, str(exc), job_id)
+            self._auth_failure(path, exc, job_id)
+            raise to_api_error(exc) from None
+        except Exception as exc:
+            err = to_api_error(exc)
+            state.record_event(self.app.db, "verify", str(path), False, str(err), job_id)
+            raise err from None
+        state.record_event(self.app.db, "verify", str(path), True, f"{n} bytes authenticated", job_id)
+        return {"path": str(path), "ok": True, "plaintext_bytes": n}
+
+    async def run_rewrap(self, ctx: Any, paths: list[Path], recipients: list[Recipient]) -> dict[str, Any]:
+        identities = self.identities()
+        done, failed = [], []
+        fingerprints = [r.fingerprint for r in recipients]
+        pq = all(r.post_quantum for r in recipients)
+        for i, path in enumerate(paths):
+            ctx.check()
+            ctx.progress(percent=100.0 * i / len(paths), description=f"re-wrapping {path.name}")
+            try:
+                await ctx.to_thread(lambda p=path: files.rewrap_file(p, identities, recipients))
+            except Exception as exc:
+                err = to_api_error(exc)
+                if isinstance(exc, AuthenticationError):
+                    self._auth_failure(path, exc, getattr(ctx, "job_id", None))
+                failed.append({"path": str(path), "error": getattr(err, "message", str(err))})
+                continue
+            state.update_item_recipients(self.app.db, str(path), fingerprints, pq)
+            state.record_event(self.app.db, "rewrap", str(path), True, ",".join(fingerprints))
+            done.append(str(path))
+        return {"rewrapped": done, "failed": failed, "recipients": fingerprints, "post_quantum": pq}
+
+    # --- status ----------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        ok, reason = xwing.supported()
+        keys = self.keystore.list()
+        active_pq = [k for k in keys if k.post_quantum and k.status == "active"]
+        active_classic = [k for k in keys if not k.post_quantum and k.status == "active"]
+        summary = state.summary(self.app.db)
+        if not ok:
+            protected, why = False, f"no post-quantum protection: {reason}"
+        elif not active_pq:
+            protected, why = False, ("ML-KEM-768 is available but no mlkem768x25519 key exists; "
+                                     "files are protected by X25519 only")
+        else:
+            protected = True
+            why = f"{reason}; {len(active_pq)} active hybrid ML-KEM-768 + X25519 (X-Wing) key(s)"
+            if summary["items"]["classic"] or active_classic:
+                why += (f"; {summary['items']['classic']} item(s) and {len(active_classic)} key(s) are "
+                        "X25519-only and not quantum-resistant")
+        return {
+            "algorithms": {
+                "format": "age-encryption.org/v1 (c2sp.org/age)",
+                "payload": "ChaCha20-Poly1305 STREAM, 64 KiB chunks, final-chunk flag, HKDF-SHA-256 payload key",
+                "header_mac": "HMAC-SHA-256 keyed by HKDF-SHA-256(file key, 'header')",
+                "recipients": ["X25519", "mlkem768x25519 (X-Wing ML-KEM-768 + X25519, HPKE "
+                               "HKDF-SHA256 / ChaCha20Poly1305)"],
+                "keystore": f"age scrypt stanza (N=2^{self.keystore.scrypt_log_n}, r=8, p=1) + ChaCha20-Poly1305",
+            },
+            "post_quantum": {"supported": ok, "protected": protected, "reason": why},
+            "backend": {"library": "cryptography", "version": cryptography.__version__,
+                        "openssl": openssl_backend.openssl_version_text(), "mlkem": ok},
+            "keys": [self.key_out(k).model_dump() for k in keys],
+            "unlocked_keys": sum(self.keystore.is_unlocked(k.id) for k in keys),
+            **summary,
+        }

@@ -1,0 +1,230 @@
+"""The plugin through its public surface: HTTP API, jobs, events, registry and hooks."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from sigmavault.testing import wait_job
+
+PASS = "correct horse battery"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    path = tmp_path / "files"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def sv_config_overrides(root: Path) -> dict:
+    return {"encryption": {"allowed_roots": [str(root)], "scrypt_log_n": 10}}
+
+
+async def _key(client, name="main", kind="mlkem768x25519") -> dict:
+    resp = await client.post("/api/v1/encryption/keys", json={"name": name, "kind": kind, "passphrase": PASS})
+    body = await resp.json()
+    assert resp.status == 201, body
+    return body
+
+
+async def _job(client, path: str, body: dict, state="SUCCESS") -> dict:
+    resp = await client.post(f"/api/v1/encryption/jobs/{path}", json=body)
+    data = await resp.json()
+    assert resp.status == 202, data
+    job = await wait_job(client, data["id"])
+    assert job["state"] == state, job
+    return job
+
+
+async def test_status_without_keys_claims_no_protection(client):
+    resp = await client.get("/api/v1/encryption/status")
+    status = await resp.json()
+    assert resp.status == 200, status
+    assert status["backend"]["library"] == "cryptography"
+    assert int(status["backend"]["version"].split(".")[0]) >= 48
+    assert status["post_quantum"]["supported"] is True
+    assert status["post_quantum"]["protected"] is False
+    assert "no mlkem768x25519 key" in status["post_quantum"]["reason"]
+    assert status["keys"] == [] and status["items"]["total"] == 0
+    assert status["last_verify"] is None and status["authentication_failures"]["count"] == 0
+
+
+async def test_key_crud_lock_unlock(client, readonly_client):
+    key = await _key(client)
+    assert key["state"] == "unlocked" and key["post_quantum"] and key["recipient"].startswith("age1pq1")
+    assert (await readonly_client.post("/api/v1/encryption/keys",
+                                       json={"name": "x", "passphrase": PASS})).status == 403
+    listed = await (await readonly_client.get("/api/v1/encryption/keys")).json()
+    assert [k["id"] for k in listed] == [key["id"]]
+    resp = await client.post(f"/api/v1/encryption/keys/{key['id']}/lock")
+    assert (await resp.json())["state"] == "locked"
+    resp = await client.post(f"/api/v1/encryption/keys/{key['id']}/unlock", json={"passphrase": "wrong one!"})
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "wrong_passphrase"
+    resp = await client.post(f"/api/v1/encryption/keys/{key['id']}/unlock", json={"passphrase": PASS})
+    assert resp.status == 200 and (await resp.json())["state"] == "unlocked"
+    resp = await client.patch(f"/api/v1/encryption/keys/{key['id']}", json={"name": "renamed"})
+    assert (await resp.json())["name"] == "renamed"
+    assert (await client.post("/api/v1/encryption/lock")).status == 200
+    resp = await client.delete(f"/api/v1/encryption/keys/{key['id']}")
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "confirmation_required"
+    resp = await client.delete(f"/api/v1/encryption/keys/{key['id']}", params={"confirm": "true"})
+    assert resp.status == 200
+    assert (await client.get(f"/api/v1/encryption/keys/{key['id']}")).status == 404
+
+
+async def test_bad_key_requests_are_4xx(client):
+    for body in ({"name": "../x", "passphrase": PASS}, {"name": "a", "kind": "rsa", "passphrase": PASS},
+                 {"name": "a"}):
+        resp = await client.post("/api/v1/encryption/keys", json=body)
+        assert resp.status == 422, await resp.text()
+    resp = await client.post("/api/v1/encryption/keys", json={"name": "a", "passphrase": "short"})
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "weak_passphrase"
+    await _key(client, "a")
+    resp = await client.post("/api/v1/encryption/keys", json={"name": "a", "passphrase": PASS})
+    assert resp.status == 409
+    resp = await client.post("/api/v1/encryption/keys/k-0000000000000000/unlock", json={"passphrase": PASS})
+    assert resp.status == 404
+
+
+@pytest.mark.parametrize("kind", ["mlkem768x25519", "x25519"])
+async def test_encrypt_decrypt_file_jobs(client, root, kind):
+    key = await _key(client, kind=kind)
+    data = os.urandom(200_000)
+    (root / "doc.bin").write_bytes(data)
+    job = await _job(client, "encrypt", {"source": {"path": str(root / "doc.bin")}, "key_ids": [key["id"]]})
+    assert job["result"]["target"] == str(root / "doc.bin.age")
+    assert job["result"]["post_quantum"] is (kind == "mlkem768x25519")
+    assert job["progress"]["percent"] == 100
+    head = (root / "doc.bin.age").read_bytes()[:80]
+    assert head.startswith(b"age-encryption.org/v1\n-> " + (b"mlkem768x25519 " if kind != "x25519" else b"X25519 "))
+    (root / "doc.bin").unlink()
+    job = await _job(client, "decrypt", {"source": {"path": str(root / "doc.bin.age")}})
+    assert (root / "doc.bin").read_bytes() == data
+    status = await (await client.get("/api/v1/encryption/status")).json()
+    assert status["items"]["total"] == 1 and status["items"]["post_quantum"] == int(kind != "x25519")
+    assert status["post_quantum"]["protected"] is (kind == "mlkem768x25519")
+
+
+async def test_folder_round_trip(client, root):
+    key = await _key(client)
+    tree = root / "album"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "p.raw").write_bytes(os.urandom(150_000))
+    (tree / "readme").write_text("x")
+    job = await _job(client, "encrypt", {"source": {"path": str(tree)}, "key_ids": [key["id"]]})
+    assert job["result"]["kind"] == "folder" and job["result"]["target"].endswith("album.tar.age")
+    job = await _job(client, "decrypt", {"source": {"path": str(root / "album.tar.age")},
+                                         "target": {"path": str(root / "restored")}})
+    assert (root / "restored" / "sub" / "p.raw").read_bytes() == (tree / "sub" / "p.raw").read_bytes()
+    assert (root / "restored" / "readme").read_text() == "x"
+
+
+async def test_tampered_file_fails_and_writes_nothing(client, root):
+    key = await _key(client)
+    (root / "a").write_bytes(os.urandom(140_000))
+    await _job(client, "encrypt", {"source": {"path": str(root / "a")}, "key_ids": [key["id"]]})
+    blob = bytearray((root / "a.age").read_bytes())
+    blob[-70_000] ^= 0x01
+    (root / "b.age").write_bytes(bytes(blob))
+    job = await _job(client, "decrypt", {"source": {"path": str(root / "b.age")}}, state="FAILED")
+    assert "failed to authenticate" in job["error"]
+    assert sorted(p.name for p in root.iterdir()) == ["a", "a.age", "b.age"]
+    job = await _job(client, "verify", {"source": {"path": str(root / "b.age")}}, state="FAILED")
+    await _job(client, "verify", {"source": {"path": str(root / "a.age")}})
+    status = await (await client.get("/api/v1/encryption/status")).json()
+    assert status["authentication_failures"]["count"] == 2
+    assert status["authentication_failures"]["last_path"] == str(root / "b.age")
+    assert status["last_verify"]["ok"] is True and status["last_verify"]["path"] == str(root / "a.age")
+
+
+async def test_job_requests_are_validated_before_anything_runs(client, root, tmp_path):
+    pq = await _key(client, "pq")
+    classic = await _key(client, "classic", "x25519")
+    (root / "f").write_bytes(b"x")
+    (root / "f.age").write_bytes(b"exists")
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"x")
+    cases = [
+        ({"source": {"path": str(outside)}, "key_ids": [pq["id"]]}, 400, "path_not_allowed"),
+        ({"source": {"path": str(root / "nope")}, "key_ids": [pq["id"]]}, 404, "not_found"),
+        ({"source": {"path": str(root / "f")}, "key_ids": [pq["id"]]}, 409, "target_exists"),
+        ({"source": {"path": str(root / "f")}, "key_ids": [pq["id"], classic["id"]],
+          "target": {"path": str(root / "g.age")}}, 400, "mixed_recipients"),
+        ({"source": {"path": str(root / "f")}, "recipients": ["age1notvalid"],
+          "target": {"path": str(root / "g.age")}}, 400, "invalid_recipient"),
+        ({"source": {"path": str(root / "f")}, "key_ids": [pq["id"]],
+          "target": {"path": str(root / "missing" / "g.age")}}, 400, "no_parent_directory"),
+        ({"source": {"path": "relative"}, "key_ids": [pq["id"]]}, 400, "path_not_allowed"),
+    ]
+    for body, status, code in cases:
+        resp = await client.post("/api/v1/encryption/jobs/encrypt", json=body)
+        data = await resp.json()
+        assert (resp.status, data["error"]["code"]) == (status, code), (body, data)
+    resp = await client.post("/api/v1/encryption/jobs/encrypt", json={"source": {"path": str(root / "f")}})
+    assert resp.status == 422
+    await client.post("/api/v1/encryption/lock")
+    resp = await client.post("/api/v1/encryption/jobs/decrypt", json={"source": {"path": str(root / "f.age")}})
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "no_unlocked_key"
+    assert sorted(p.name for p in root.iterdir()) == ["f", "f.age"]
+
+
+async def test_rotate_export_import_and_rewrap(client, root):
+    old = await _key(client, "main", "x25519")
+    (root / "f").write_bytes(b"payload" * 1000)
+    await _job(client, "encrypt", {"source": {"path": str(root / "f")}, "key_ids": [old["id"]]})
+    resp = await client.post(f"/api/v1/encryption/keys/{old['id']}/rotate", json={"passphrase": PASS})
+    new = await resp.json()
+    assert resp.status == 201 and new["rotated_from"] == old["id"] and new["name"] == "main"
+    retired = await (await client.get(f"/api/v1/encryption/keys/{old['id']}")).json()
+    assert retired["status"] == "retired" and retired["replaced_by"] == new["id"]
+    resp = await client.post("/api/v1/encryption/jobs/encrypt",
+                             json={"source": {"path": str(root / "f")}, "key_ids": [old["id"]],
+                                   "target": {"path": str(root / "g.age")}})
+    assert resp.status == 409
+    pq = await _key(client, "pq")
+    job = await _job(client, "rewrap", {"sources": [{"path": str(root / "f.age")}], "key_ids": [pq["id"]]})
+    assert job["result"]["rewrapped"] == [str(root / "f.age")] and job["result"]["post_quantum"]
+    assert b"-> mlkem768x25519 " in (root / "f.age").read_bytes()[:100]
+    resp = await client.post("/api/v1/encryption/export", json={"key_ids": [pq["id"]], "passphrase": "bundle pass"})
+    bundle = (await resp.json())["bundle"]
+    assert base64.b64decode(bundle).startswith(b"age-encryption.org/v1\n-> scrypt ")
+    await client.delete(f"/api/v1/encryption/keys/{pq['id']}", params={"confirm": "true"})
+    resp = await client.post("/api/v1/encryption/import",
+                             json={"bundle": bundle, "passphrase": "bundle pass", "new_passphrase": PASS})
+    imported = await resp.json()
+    assert resp.status == 201 and imported[0]["recipient"] == pq["recipient"]
+    (root / "f").unlink()
+    await _job(client, "decrypt", {"source": {"path": str(root / "f.age")}})
+    assert (root / "f").read_bytes() == b"payload" * 1000
+
+
+async def test_encryptor_registry_for_other_plugins(sv_app, client, root):
+    key = await _key(client)
+    encryptor = sv_app.registries["encryptors"]["age"]
+    assert encryptor.default_recipients() == [key["id"]]
+    (root / "backup.tar").write_bytes(os.urandom(70_000))
+    result = await encryptor.encrypt_file(root / "backup.tar", root / "backup.tar.age", [key["id"]])
+    assert result["post_quantum"] and result["plaintext_bytes"] == 70_000
+    await encryptor.decrypt_file(root / "backup.tar.age", root / "restored.tar")
+    assert (root / "restored.tar").read_bytes() == (root / "backup.tar").read_bytes()
+
+
+async def test_security_checks_report_key_file_modes(sv_app, client):
+    key = await _key(client)
+    findings = [f for group in await sv_app.plugins.acall("security_checks", app=sv_app) for f in group]
+    assert not [f for f in findings if f["id"].startswith("encryption.key")]
+    keydir = sv_app.data_dir / "encryption" / "keys"
+    os.chmod(keydir / f"{key['id']}.age", 0o644)
+    findings = [f for group in await sv_app.plugins.acall("security_checks", app=sv_app) for f in group]
+    assert any(f["id"] == "encryption.key_file_mode" and key["id"] in f["detail"] for f in findings)
+
+
+async def test_openapi_documents_the_endpoints(client):
+    spec = await (await client.get("/api/v1/openapi.json")).json()
+    for path in ("/api/v1/encryption/status", "/api/v1/encryption/keys", "/api/v1/encryption/keys/{key_id}/unlock",
+                 "/api/v1/encryption/jobs/encrypt"):
+        assert path in spec["paths"], path
