@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import hmac
 import secrets
@@ -56,8 +57,12 @@ CREATE TABLE api_keys (
 """]
 
 _hasher = PasswordHasher()
-# verifying against this keeps unknown-user logins as slow as wrong-password ones
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps unknown-user logins as slow as wrong-password ones."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,7 @@ class Auth:
         self.limiter.check(f"addr:{address}", f"user:{username}")
         row = self.db.one("SELECT * FROM users WHERE username=?", (username,))
         try:
-            _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+            _hasher.verify(row["password_hash"] if row else _dummy_hash(), password)
             ok = row is not None
         except (VerificationError, InvalidHashError):
             ok = False
