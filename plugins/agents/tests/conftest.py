@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+def others(*keep: str) -> list[str]:
+    """Every installed SigmaVault plugin distribution except this one and ``keep``: the agents
+    tests run against the core and this plugin alone, so another plugin's startup cannot sway them."""
+    names = {ep.dist.name for ep in entry_points(group="sigmavault") if ep.dist}
+    return sorted(names - {"sigmavault-agents", *keep})
 
 
 @pytest.fixture
@@ -16,4 +24,5 @@ def area(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sv_config_overrides(area: Path) -> dict[str, Any]:
-    return {"agents": {"allowed_roots": [str(area)], "retry_backoff": 0.01, "scheduler_interval": 0.2}}
+    return {"plugins": {"disabled": others()},
+            "agents": {"allowed_roots": [str(area)], "retry_backoff": 0.01, "scheduler_interval": 0.2}}

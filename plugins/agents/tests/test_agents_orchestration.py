@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from sigmavault.testing import wait_job
 
+from .conftest import others
 from .test_agents_files import run
 
 
@@ -117,7 +118,8 @@ async def test_relay_unreachable_target_fails_after_attempts(client) -> None:
 
 @pytest.fixture
 def sv_config_overrides(area: Path, receiver) -> dict[str, Any]:
-    return {"agents": {"allowed_roots": [str(area)], "scheduler_interval": 0.2, "webhooks": [
+    return {"plugins": {"disabled": others()},
+            "agents": {"allowed_roots": [str(area)], "scheduler_interval": 0.2, "webhooks": [
         {"name": "ops", "url": receiver.url, "events": ["alert"], "secret": "s3cret"}]}}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
+
+from .conftest import others
 from pathlib import Path
 
 
@@ -12,7 +14,9 @@ async def test_schedule_runs_after_restart(sv_daemon, tmp_path: Path) -> None:
     area = tmp_path / "area"
     area.mkdir()
     (area / "f.txt").write_text("data")
-    config = f'[agents]\nallowed_roots = ["{area}"]\nscheduler_interval = 0.2\n'
+    disabled = ", ".join(f'"{d}"' for d in others())
+    config = (f'[plugins]\ndisabled = [{disabled}]\n'
+              f'[agents]\nallowed_roots = ["{area}"]\nscheduler_interval = 0.2\n')
     daemon = sv_daemon(config=config)
     async with daemon.session() as http:
         # a schedule for a time that will already have passed once the daemon is back
@@ -25,7 +29,7 @@ async def test_schedule_runs_after_restart(sv_daemon, tmp_path: Path) -> None:
     await asyncio.sleep(2.5)
     daemon.start()
     async with daemon.session() as http:
-        for _ in range(100):
+        for _ in range(300):
             page = await (await http.get("/api/v1/agents/NEXUS/tasks")).json()
             after = [t for t in page["items"] if t["source"] == f"schedule:{sched['id']}"
                      and t["state"] == "SUCCESS"
@@ -33,7 +37,7 @@ async def test_schedule_runs_after_restart(sv_daemon, tmp_path: Path) -> None:
             if after:
                 break
             await asyncio.sleep(0.1)
-        assert after, page
+        assert after, (page, daemon.log())
         assert after[0]["result"]["files"] == 1
         got = await (await http.get(f"/api/v1/agents/schedules/{sched['id']}")).json()
         assert got["runs"] >= 1 and got["last_task"]
