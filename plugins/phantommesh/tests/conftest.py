@@ -1,4 +1,8 @@
+"""Test helpers beside the tests (the netns harness) and pm_support importable."""
+
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+

@@ -10,14 +10,19 @@ import time
 import aiohttp
 from pyroute2 import AsyncIPRoute
 
-from netns import forward, namespace_pair, namespaces, require_netns
+from pm_support import UNNEEDED_PLUGINS
+from pm_netns import forward, namespace_pair, namespaces, require_netns
 from sigmavault.testing import next_event, require_tool
 
 MESH = "10.231.100.0/24"
 
 
 def _config(node: str, ifname: str, ip: str, port: int) -> str:
+    disabled = ", ".join(f'"{p}"' for p in UNNEEDED_PLUGINS)
     return f"""
+[plugins]
+disabled = [{disabled}]
+
 [phantommesh]
 interface = "{ifname}"
 node_name = "{node}"
@@ -80,7 +85,7 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 st_a = await _json(await a.get("/api/v1/network/phantommesh"), 200)
                 assert st_a["running"] is False and st_a["peers"] == []
                 assert st_a["drivers"]["userspace"].startswith("available")
-                assert st_a["drivers"]["kernel"].startswith("unavailable")
+                assert st_a["drivers"]["kernel"] == "unavailable: no wireguard kernel module"
                 assert st_a["address"] == "10.231.100.1/24"
                 ws = await a.ws_connect("/api/v1/ws")
                 await ws.send_json({"type": "client.subscribe", "events": ["network.*"]})
@@ -120,6 +125,18 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 fed = await _json(await b.get("/api/v1/network/phantommesh/federation"), 200)
                 assert fed[0]["reachable"] and fed[0]["via"].startswith("http://10.231.100.1:")
                 assert fed[0]["status"]["node_name"] == "alpha"
+
+                # the agents through the agent runtime's API, when it is installed
+                if (await b.get("/api/v1/agents/HELIX")).status == 200:
+                    for agent, check in (
+                            ("HELIX", lambda r: r["reachable"] == 1 and r["nodes"][0]["peer"] == "alpha"),
+                            ("MESH", lambda r: r["healthy"] and r["peers"][0]["up"]),
+                            ("CRYPTO", lambda r: r["psk"][0]["peer"] == "alpha")):
+                        task = await _json(await b.post(f"/api/v1/agents/{agent}/task",
+                                                        json={"params": {}}), 202)
+                        done = await _job(b, {"id": task["job_id"]})
+                        assert check(done["result"]), (agent, done["result"])
+                    pa = await _json(await a.get("/api/v1/network/phantommesh/peers/beta"), 200)
 
                 # rotation: new X25519 key on alpha and a fresh ML-KEM PSK; tunnel stays up
                 old_key = st_a["public_key"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,18 +15,26 @@ SYSFS_MODULE = Path("/sys/module/wireguard")
 
 
 def _genl_family_present() -> bool:
-    """Whether the ``wireguard`` generic netlink family is registered (module loaded)."""
+    """Whether the ``wireguard`` generic netlink family is registered (module loaded or built in).
+
+    pyroute2's sync sockets run their own event loop, so the probe runs in a thread of its own.
+    """
     from pyroute2.netlink import genlmsg
     from pyroute2.netlink.generic import GenericNetlinkSocket
+    from pyroute2.netlink.exceptions import NetlinkError
 
-    sock = GenericNetlinkSocket()
-    try:
-        sock.bind("wireguard", genlmsg)
-        return True
-    except Exception:
-        return False
-    finally:
-        sock.close()
+    def probe() -> bool:
+        sock = GenericNetlinkSocket()
+        try:
+            sock.bind("wireguard", genlmsg)
+            return True
+        except NetlinkError:
+            return False
+        finally:
+            sock.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(probe).result(timeout=10)
 
 
 class KernelDriver:
@@ -32,14 +42,21 @@ class KernelDriver:
 
     name = "kernel"
 
-    def __init__(self, module_probe: Callable[[], bool] | None = None):
+    def __init__(self, module_probe: Callable[[], bool] | None = None, cache_seconds: float = 60.0):
         self._probe = module_probe or (lambda: SYSFS_MODULE.exists() or _genl_family_present())
+        self.cache_seconds = cache_seconds
+        self._cached: tuple[float, bool] | None = None
 
     def available(self) -> tuple[bool, str]:
-        try:
-            present = self._probe()
-        except Exception as exc:  # a probe must never break driver selection
-            return False, f"kernel module probe failed: {exc}"
+        now = time.monotonic()
+        if self._cached and now - self._cached[0] < self.cache_seconds:
+            present = self._cached[1]
+        else:
+            try:
+                present = bool(self._probe())
+            except Exception as exc:  # a probe must never break driver selection
+                return False, f"kernel module probe failed: {exc}"
+            self._cached = (now, present)
         if present:
             return True, "wireguard kernel module loaded"
         return False, "no wireguard kernel module"
