@@ -8,6 +8,7 @@ prints tasks/s plus queue latency percentiles (dispatch → start, from the task
     .venv/bin/python bench/agents_dispatch.py            # 10,000 tasks
     .venv/bin/python bench/agents_dispatch.py --size 500
     .venv/bin/python bench/agents_dispatch.py --api      # through POST /api/v1/agents/{id}/task
+    .venv/bin/python bench/agents_dispatch.py --rate 100 # paced: queue latency without a backlog
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from sigmavault.app import SigmaVault
 from sigmavault.config import Config
 from sigmavault.testing import free_port
 
-AGENTS = ["PRISM", "VERTEX", "NEXUS", "GUARDIAN", "WAVE", "SENTINEL"]
+AGENTS = ["PRISM", "VERTEX", "NEXUS", "GUARDIAN", "WAVE", "OMNISCIENT"]
 
 
 def params_for(agent: str, area: Path) -> dict:
     if agent == "WAVE":
         return {"roots": [{"path": str(area)}]}
-    if agent == "SENTINEL":
-        return {"path": str(area), "action": "baseline"}
+    if agent == "OMNISCIENT":
+        return {"action": "list"}
     return {"path": str(area)}
 
 
@@ -42,7 +43,7 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-async def main(size: int, api: bool) -> None:
+async def main(size: int, api: bool, rate: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         area = Path(tmp) / "empty"
         area.mkdir()
@@ -82,7 +83,9 @@ async def main(size: int, api: bool) -> None:
                 for i in range(size):
                     agent = AGENTS[i % len(AGENTS)]
                     ids.append(rt.dispatch(agent, params_for(agent, area), source="bench")["id"])
-                    if i % 200 == 0:
+                    if rate:
+                        await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
+                    elif i % 200 == 0:
                         await asyncio.sleep(0)  # let the loop breathe, as a server would
             dispatched = time.perf_counter()
             while app.jobs.tasks:
@@ -96,7 +99,7 @@ async def main(size: int, api: bool) -> None:
             waits = [(r["started_at"] - r["created_at"]) * 1000 for r in rows if r["started_at"]]
             total = finished - started
             print(f"agents dispatch benchmark: {size} tasks across {len(AGENTS)} agents "
-                  f"({'HTTP API' if api else 'in-process runtime'})")
+                  f"({'HTTP API' if api else 'in-process runtime'}, {f'paced at {rate:g}/s' if rate else 'one burst'})")
             print(f"  states                 {states}")
             print(f"  dispatch               {size / (dispatched - started):10.0f} tasks/s")
             print(f"  end to end             {size / total:10.0f} tasks/s  ({total:.2f} s)")
@@ -111,5 +114,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000, help="number of tasks (default 10000)")
     parser.add_argument("--api", action="store_true", help="dispatch over HTTP instead of in-process")
+    parser.add_argument("--rate", type=float, default=0, help="dispatch at this many tasks/s (default: all at once)")
     args = parser.parse_args()
-    asyncio.run(main(args.size, args.api))
+    asyncio.run(main(args.size, args.api, args.rate))
