@@ -47,6 +47,8 @@ Endpoint = Annotated[str, AfterValidator(_endpoint)]
 class MeshConfig(BaseModel):
     """``[phantommesh]`` configuration."""
 
+    enabled: bool = Field(False, description="allow the WireGuard interface to come up: creating "
+                          "an interface and opening a UDP port is the admin's decision (opt-in)")
     interface: Annotated[str, AfterValidator(_ifname)] = "phantom0"
     driver: Literal["auto", "kernel", "userspace"] = "auto"
     listen_port: int = Field(51820, ge=1, le=65535)
@@ -83,6 +85,7 @@ class PeerView(BaseModel):
 
 
 class MeshStatus(BaseModel):
+    enabled: bool
     node_name: str
     interface: str
     driver: str | None

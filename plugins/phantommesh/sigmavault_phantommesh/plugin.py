@@ -227,6 +227,15 @@ def register_routes(app):
         ct = await mesh(get_app(request)).pq_respond(peer, body.encapsulation_key)
         return PQExchangeReply(ciphertext=ct)
 
+    @api.post(BASE + "/node/pq-rotate", response=dict, status=200, public=True,
+              summary="Ask this node to run a PSK exchange with the caller (signed)")
+    async def node_pq_rotate(request: web.Request) -> dict:
+        peer, _ = await _signed_body(request, None)
+        svc = mesh(get_app(request))
+        if not svc.initiates(peer):
+            raise APIError(409, "not_initiator", "the calling node initiates this pair's exchanges")
+        return await svc.initiate_psk(peer)
+
     @api.post(BASE + "/node/leave", response=None, public=True, summary="A peer removed us (signed)")
     async def node_leave(request: web.Request) -> None:
         peer, _ = await _signed_body(request, None)

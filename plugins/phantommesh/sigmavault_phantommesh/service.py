@@ -39,6 +39,7 @@ class MeshService:
         self.running = False
         self.lock = asyncio.Lock()
         self.verifier = peerauth.Verifier()
+        self.psk_lock = asyncio.Lock()  # one PSK exchange or key change at a time on this node
         self._http: aiohttp.ClientSession | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ class MeshService:
         self.store.identity()
         if self.ipam.address_of(SELF) is None:
             self.ipam.allocate(SELF)
-        if self.cfg.autostart and self.store.peers():
+        if self.cfg.enabled and self.cfg.autostart and self.store.peers():
             try:
                 await self.up()
             except APIError as exc:
@@ -75,8 +76,14 @@ class MeshService:
         if self._http is not None:
             await self._http.close()
 
+    def require_enabled(self) -> None:
+        if not self.cfg.enabled:
+            raise conflict("PhantomMesh is disabled on this node: set enabled = true in the "
+                           "[phantommesh] configuration to let it create its interface", "mesh_disabled")
+
     async def up(self) -> None:
         """Create the interface with the selected driver and sync every peer onto it."""
+        self.require_enabled()
         async with self.lock:
             if self.running:
                 return
@@ -159,7 +166,7 @@ class MeshService:
                 up=bool(st and st.is_up(now))))
         address = self.ipam.address_of(SELF)
         return MeshStatus(
-            node_name=self.cfg.node_name, interface=self.ifname,
+            enabled=self.cfg.enabled, node_name=self.cfg.node_name, interface=self.ifname,
             driver=self.driver.name if self.driver else None, drivers=self.driver_report(),
             running=self.running, public_key=ident["public_key"],
             listen_port=dev.listen_port if dev else self.cfg.listen_port,
@@ -206,7 +213,7 @@ class MeshService:
         except Exception:
             self.ipam.release(body.name)
             raise
-        if self.cfg.autostart:
+        if self.cfg.autostart and self.cfg.enabled:
             await self.ensure_up()
         await self._apply(self._peer_config(peer))
         self._publish("peer.added", peer)
@@ -266,6 +273,7 @@ class MeshService:
         return self.cfg.api_url or f"http://{self.app.config.host}:{self.app.config.port}"
 
     def issue_invite(self, name: str, ttl: int | None) -> tuple[dict[str, Any], str]:
+        self.require_enabled()
         self._check_new(name, None)
         secret = invites.new_secret()
         now = time.time()
@@ -291,6 +299,7 @@ class MeshService:
 
     async def redeem(self, body: RedeemRequest, remote: str | None, local: str | None) -> RedeemResponse:
         """Issuer side: check and burn the token, record the joiner as a peer, answer our side."""
+        self.require_enabled()
         th = invites.token_hash(body.token)
         row = self.app.db.one("SELECT * FROM phantommesh_invites WHERE token_hash=?", (th,))
         if row is None:
@@ -340,6 +349,7 @@ class MeshService:
     async def join(self, invite_text: str) -> Peer:
         """Joiner side: redeem the invite at the issuer and add it as our peer."""
         inv = invites.parse(invite_text)
+        self.require_enabled()
         if inv.mesh_cidr != self.cfg.mesh_cidr:
             raise conflict(f"the inviting mesh uses {inv.mesh_cidr} but this node is configured for "
                            f"{self.cfg.mesh_cidr}", "mesh_cidr_mismatch")
@@ -437,6 +447,10 @@ class MeshService:
 
     async def rotate_keys(self) -> dict[str, Any]:
         """New X25519 key pair: tell every node peer first, then switch the device."""
+        async with self.psk_lock:
+            return await self._rotate_keys()
+
+    async def _rotate_keys(self) -> dict[str, Any]:
         old = self.store.identity()
         new = keys.generate()
         told: list[Peer] = []
@@ -471,11 +485,29 @@ class MeshService:
         await self._apply(PeerConfig(public_key=peer.public_key, remove=True), self._peer_config(updated))
         self._publish("key.rotated", updated, detail="peer rotated its key")
 
+    def initiates(self, peer: Peer) -> bool:
+        """Of two nodes, the one with the smaller public key runs every PSK exchange of the pair,
+        so that two exchanges never cross and leave the sides with different keys."""
+        return self.store.identity()["public_key"] < peer.public_key
+
     async def rotate_psk(self, peer: Peer) -> dict[str, Any]:
         """Fresh post-quantum PSK with a node peer (ML-KEM-768), applied on both sides."""
         if not peer.is_node:
             raise APIError(400, "not_a_node", f"peer {peer.name} is not a SigmaVault node; set its "
                            "pre-shared key with PATCH instead")
+        if not self.initiates(peer):
+            await self._signed(peer, "POST", "/pq-rotate", {})
+            self._publish("psk.rotated", peer, detail="ML-KEM-768 (asked the peer to initiate)")
+            return {"peer": peer.name, "psk_mode": "pq", "initiator": peer.name}
+        return await self.initiate_psk(peer)
+
+    async def initiate_psk(self, peer: Peer) -> dict[str, Any]:
+        """Run the exchange as initiator (callers make sure this node is the pair's initiator)."""
+        async with self.psk_lock:
+            peer = self.get_peer(peer.name)
+            return await self._initiate_psk(peer)
+
+    async def _initiate_psk(self, peer: Peer) -> dict[str, Any]:
         init = pqpsk.Initiator.start()
         reply = await self._signed(peer, "POST", "/pq-exchange", {"encapsulation_key": init.encapsulation_key})
         try:
@@ -486,12 +518,14 @@ class MeshService:
         self._set_psk(peer, psk)
         await self._apply(self._peer_config(self.get_peer(peer.name)))
         self._publish("psk.rotated", peer, detail="ML-KEM-768")
-        return {"peer": peer.name, "psk_mode": "pq"}
+        return {"peer": peer.name, "psk_mode": "pq", "initiator": self.cfg.node_name}
 
     def _set_psk(self, peer: Peer, psk: str) -> None:
         self.store.update(peer.name, preshared_key=psk, psk_mode="pq", psk_rotated_at=time.time())
 
     async def pq_respond(self, peer: Peer, encapsulation_key: str) -> str:
+        if self.initiates(peer):
+            raise conflict("this node initiates the pair's PSK exchanges", "not_initiator")
         try:
             ct, psk = pqpsk.respond(encapsulation_key, self.store.identity()["public_key"], peer.public_key)
         except ValueError as exc:
@@ -558,10 +592,9 @@ class MeshService:
             own = self.store.identity()["public_key"]
             for peer in self.store.peers():
                 due = (peer.psk_rotated_at or 0) + self.cfg.pq_rotate_seconds <= time.time()
-                # one side initiates (the smaller key) so the two never race
                 if peer.is_node and due and own < peer.public_key:
                     try:
-                        await self.rotate_psk(peer)
+                        await self.initiate_psk(peer)
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:

@@ -1,6 +1,6 @@
 """The PhantomMesh API in-process: state, IPAM, peers, exports, invites, validation and auth.
 
-These tests never bring an interface up (``autostart = false``): the device is exercised by the
+These tests never bring an interface up (``enabled`` stays false, the default): the device is exercised by the
 namespace tests.
 """
 
@@ -18,9 +18,13 @@ BASE = "/api/v1/network/phantommesh"
 @pytest.fixture
 def sv_config_overrides():
     return {"plugins": {"disabled": UNNEEDED_PLUGINS},
-            "phantommesh": {"autostart": False, "interface": "pmunit0", "node_name": "unit",
+            "phantommesh": {"interface": "pmunit0", "node_name": "unit",
                             "mesh_cidr": "10.231.200.0/29", "endpoint_host": "192.0.2.10",
                             "ipam_quarantine_seconds": 3600}}
+
+
+ENABLED = {"phantommesh": {"enabled": True, "autostart": False, "interface": "pmunit0",
+                           "mesh_cidr": "10.231.200.0/29"}}
 
 
 async def _ok(resp, status=200):
@@ -101,6 +105,7 @@ async def test_peer_validation_is_4xx_and_changes_nothing(client):
     assert upd["keepalive"] == 7 and upd["endpoint"] == "[2001:db8::1]:51820"
 
 
+@pytest.mark.sv_config(ENABLED)
 async def test_invites_and_redeem_errors(client, anon_client):
     inv = await _ok(await client.post(BASE + "/invites", json={"name": "node-b", "ttl_seconds": 600}), 201)
     parsed = invites.parse(inv["invite"])
@@ -130,6 +135,20 @@ async def test_invites_and_redeem_errors(client, anon_client):
     assert (await client.post(BASE + "/invites", json={"name": "taken"})).status == 409
 
 
+async def test_disabled_mesh_never_creates_an_interface(client):
+    for path, body in (("/up", None), ("/join", {"invite": invites.Invite(
+            api_url="http://127.0.0.1:9", public_key=keys.generate().public_key, secret="s" * 32,
+            name="x", expires_at=4e9, mesh_cidr="10.231.200.0/29").encode()})):
+        resp = await client.post(BASE + path, json=body)
+        assert resp.status == 409 and (await resp.json())["error"]["code"] == "mesh_disabled"
+    resp = await client.post(BASE + "/invites", json={"name": "x"})
+    assert resp.status == 409 and (await resp.json())["error"]["code"] == "mesh_disabled"
+    await _ok(await client.post(BASE + "/peers", json={"name": "stored"}), 201)
+    st = await _ok(await client.get(BASE))
+    assert st["enabled"] is False and st["running"] is False and st["peers"][0]["name"] == "stored"
+
+
+@pytest.mark.sv_config(ENABLED)
 async def test_join_refuses_other_mesh_and_unreachable_issuer(client):
     other = invites.Invite(api_url="http://127.0.0.1:9", public_key=keys.generate().public_key,
                            secret="s" * 32, name="x", expires_at=4e9, mesh_cidr="10.231.201.0/24")

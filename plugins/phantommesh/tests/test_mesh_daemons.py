@@ -24,6 +24,7 @@ def _config(node: str, ifname: str, ip: str, port: int) -> str:
 disabled = [{disabled}]
 
 [phantommesh]
+enabled = true
 interface = "{ifname}"
 node_name = "{node}"
 driver = "userspace"
@@ -33,6 +34,7 @@ endpoint_host = "{ip}"
 listen_port = 51820
 keepalive = 5
 monitor_seconds = 1
+pq_rotate_seconds = 6
 """
 
 
@@ -59,6 +61,10 @@ async def _job(session: aiohttp.ClientSession, job: dict, timeout: float = 60.0)
     return done
 
 
+def _fresh() -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(force_close=True)  # a restarted daemon leaves no stale connection
+
+
 async def _links(ns: str) -> list[str]:
     async with AsyncIPRoute(netns=ns) as ipr:
         return [link.get("ifname") async for link in await ipr.link("dump")]
@@ -80,8 +86,8 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
         async with forward(na.ns, da.port) as url_a, forward(nb.ns, db.port) as url_b:
             hdr_a = {"Authorization": f"Bearer {da.admin_key}"}
             hdr_b = {"Authorization": f"Bearer {db.admin_key}"}
-            async with aiohttp.ClientSession(url_a, headers=hdr_a) as a, \
-                    aiohttp.ClientSession(url_b, headers=hdr_b) as b:
+            async with aiohttp.ClientSession(url_a, headers=hdr_a, connector=_fresh()) as a, \
+                    aiohttp.ClientSession(url_b, headers=hdr_b, connector=_fresh()) as b:
                 st_a = await _json(await a.get("/api/v1/network/phantommesh"), 200)
                 assert st_a["running"] is False and st_a["peers"] == []
                 assert st_a["drivers"]["userspace"].startswith("available")
@@ -121,6 +127,12 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 pa = (await _json(await a.get("/api/v1/network/phantommesh/peers/beta"), 200))
                 assert pa["rx_bytes"] > rx0 + 5 * 84 and pa["tx_bytes"] > tx0 + 5 * 84
 
+                # the post-quantum PSK is rotated periodically (here every 6 s) and the tunnel stays up
+                joined_at = pa["psk_rotated_at"]
+                st_b = await _wait(b, lambda s: s["peers"][0]["psk_rotated_at"] > joined_at + 1)
+                assert st_b["peers"][0]["psk_mode"] == "pq"
+                assert await nb.ping("10.231.100.1", count=3, deadline=20)
+
                 # HELIX: beta reads alpha's status over the mesh (TCP through the tunnel)
                 fed = await _json(await b.get("/api/v1/network/phantommesh/federation"), 200)
                 assert fed[0]["reachable"] and fed[0]["via"].startswith("http://10.231.100.1:")
@@ -153,6 +165,16 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 assert await nb.ping("10.231.100.1", count=3, deadline=20)
                 st_a = await _wait(a, lambda s: s["public_key"] == new_key and s["peers"][0]["up"]
                                    and s["peers"][0]["last_handshake_age"] < 15)
+
+                # a restarted daemon brings its interface and peers back from its state DB
+                beta_key = (await _json(await b.get("/api/v1/network/phantommesh"), 200))["public_key"]
+                assert await asyncio.to_thread(db.stop) == 0, db.log()
+                assert not os.path.exists(f"/var/run/wireguard/{if_b}.sock")
+                await asyncio.to_thread(db.start, 30)
+                st_b = await _wait(b, lambda s: s["running"] and s["peers"][0]["up"]
+                                   and s["peers"][0]["last_handshake_age"] < 10)
+                assert st_b["public_key"] == beta_key and st_b["address"] == "10.231.100.2/24"
+                assert await nb.ping("10.231.100.1", count=3, deadline=20)
 
                 # removal on beta tells alpha; the tunnel is gone on both sides
                 resp = await b.delete("/api/v1/network/phantommesh/peers/alpha")
