@@ -9,7 +9,7 @@ from typing import Any
 from sigmavault import hookimpl
 
 from . import routes
-from .agents import files, orchestration, security
+from .agents import conduit, files, orchestration, security
 from .config import AgentsConfig
 from .migrations import MIGRATIONS
 from .models import AgentStatusEvent
@@ -35,7 +35,7 @@ def register_events(register: Any) -> None:
 
 @hookimpl
 def register_agents(register: Any) -> None:
-    for agent in (*files.AGENTS, *security.AGENTS, *orchestration.AGENTS):
+    for agent in (*files.AGENTS, *security.AGENTS, *orchestration.AGENTS, *conduit.AGENTS):
         register(agent)
 
 
