@@ -17,6 +17,7 @@ from .drivers.base import DeviceState, DriverError, PeerConfig, PeerState
 
 SOCKET_DIRS = (Path("/var/run/wireguard"), Path("/run/wireguard"))
 ZERO_KEY_HEX = "0" * 64
+REPLY_LIMIT = 64 * 1024 * 1024  # a get with thousands of peers is megabytes long
 
 
 class UAPIError(DriverError):
@@ -139,7 +140,7 @@ class UAPIClient:
     async def _request(self, body: str) -> str:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(str(self.path)), self.timeout)
+                asyncio.open_unix_connection(str(self.path), limit=REPLY_LIMIT), self.timeout)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise UAPIError(f"no WireGuard userspace daemon for {self.ifname} at {self.path}: {exc}") from None
         except asyncio.TimeoutError:

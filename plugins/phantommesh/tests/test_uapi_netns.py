@@ -87,6 +87,14 @@ async def test_handshake_and_traffic_between_namespaces():
         # removing the peer stops the traffic
         await cb.set(peers=[PeerConfig(public_key=ka.public_key, remove=True)])
         assert (await cb.get()).peers == []
+        assert not await pair.b.ping("10.99.0.1", count=1, deadline=2)
+
+        # a large device (replies far beyond one read buffer) round-trips
+        many = [PeerConfig(public_key=keys.generate().public_key, endpoint=f"192.0.2.{i % 250 + 1}:{1000 + i}",
+                           allowed_ips=[f"10.98.{i // 250}.{i % 250 + 1}/32"]) for i in range(600)]
+        await cb.set(replace_peers=True, peers=many)
+        got = {p.public_key: p for p in (await cb.get()).peers}
+        assert len(got) == 600 and got[many[599].public_key].allowed_ips == many[599].allowed_ips
         procs = pair.a.procs + pair.b.procs
     assert all(p.returncode is not None for p in procs)
     assert set(namespaces()) == before
