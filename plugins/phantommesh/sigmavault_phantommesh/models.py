@@ -6,6 +6,8 @@ import ipaddress
 import socket
 from typing import Annotated, Literal
 
+from urllib.parse import urlsplit
+
 from pydantic import AfterValidator, BaseModel, Field
 
 from sigmavault.validation import Name
@@ -33,6 +35,13 @@ def _endpoint(value: str) -> str:
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
+def _http_url(value: str) -> str:
+    url = urlsplit(value)
+    if url.scheme not in ("http", "https") or not url.hostname or url.username or url.query:
+        raise ValueError("must be an http(s)://host[:port] URL without credentials or query")
+    return value.rstrip("/")
+
+
 def _ifname(value: str) -> str:
     if not (1 <= len(value) <= 15) or not all(c.isalnum() or c in "_-" for c in value) or value[0] == "-":
         raise ValueError("interface name: 1-15 letters, digits, '_' or '-', not starting with '-'")
@@ -42,6 +51,7 @@ def _ifname(value: str) -> str:
 WGKey = Annotated[str, AfterValidator(_key)]
 CIDR = Annotated[str, AfterValidator(_cidr)]
 Endpoint = Annotated[str, AfterValidator(_endpoint)]
+HttpURL = Annotated[str, AfterValidator(_http_url)]
 
 
 class MeshConfig(BaseModel):
@@ -56,7 +66,7 @@ class MeshConfig(BaseModel):
     node_name: Name = Field(default_factory=lambda: (socket.gethostname().split(".")[0] or "node")[:64])
     endpoint_host: str | None = Field(None, description="host/IP peers use to reach this node's "
                                       "WireGuard port; default: the address they see us from")
-    api_url: str | None = Field(None, description="URL of this node's API for node-to-node calls")
+    api_url: HttpURL | None = Field(None, description="URL of this node's API for node-to-node calls")
     keepalive: int = Field(25, ge=0, le=3600)
     mtu: int = Field(1420, ge=1280, le=9000)
     post_quantum: bool = True
@@ -153,7 +163,7 @@ class RedeemRequest(BaseModel):
     node_name: Name
     listen_port: int = Field(ge=1, le=65535)
     endpoint: Endpoint | None = None
-    api_url: str = Field(max_length=512)
+    api_url: Annotated[HttpURL, Field(max_length=512)]
     address: str | None = None
     mlkem_encapsulation_key: str | None = Field(None, max_length=4096)
 

@@ -122,6 +122,8 @@ async def test_invites_and_redeem_errors(client, anon_client):
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "invalid_token"
     resp = await anon_client.post(BASE + "/invites/redeem", json={**body, "public_key": "zz"})
     assert resp.status == 422
+    resp = await anon_client.post(BASE + "/invites/redeem", json={**body, "api_url": "file:///etc/passwd"})
+    assert resp.status == 422
     # a revoked invite cannot be redeemed
     assert (await client.delete(BASE + f"/invites/{inv['id']}")).status == 204
     resp = await anon_client.post(BASE + "/invites/redeem", json={**body, "token": parsed.secret})

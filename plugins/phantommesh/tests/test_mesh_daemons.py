@@ -65,6 +65,13 @@ def _fresh() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(force_close=True)  # a restarted daemon leaves no stale connection
 
 
+async def _routes(ns: str) -> list[tuple]:
+    async with AsyncIPRoute(netns=ns) as ipr:
+        names = {link["index"]: link.get("ifname") async for link in await ipr.link("dump")}
+        return [(r.get("dst"), r["dst_len"], names.get(r.get("oif")))
+                async for r in await ipr.route("dump")]
+
+
 async def _links(ns: str) -> list[str]:
     async with AsyncIPRoute(netns=ns) as ipr:
         return [link.get("ifname") async for link in await ipr.link("dump")]
@@ -132,6 +139,13 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 st_b = await _wait(b, lambda s: s["peers"][0]["psk_rotated_at"] > joined_at + 1)
                 assert st_b["peers"][0]["psk_mode"] == "pq"
                 assert await nb.ping("10.231.100.1", count=3, deadline=20)
+
+                # allowed IPs outside the mesh CIDR get a route through the interface
+                await _json(await a.patch("/api/v1/network/phantommesh/peers/beta", json={
+                    "allowed_ips": ["10.231.100.2/32", "10.231.150.0/24"]}), 200)
+                assert ("10.231.150.0", 24, if_a) in await _routes(na.ns)
+                assert (await _json(await a.get("/api/v1/network/phantommesh/peers/beta"), 200)
+                        )["allowed_ips"] == ["10.231.100.2/32", "10.231.150.0/24"]
 
                 # HELIX: beta reads alpha's status over the mesh (TCP through the tunnel)
                 fed = await _json(await b.get("/api/v1/network/phantommesh/federation"), 200)
