@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,23 @@ from sigmavault import commands
 from sigmavault.testing import require_root
 
 sys.path.insert(0, str(Path(__file__).parent))  # for svsys_proc, the /proc reader
+
+
+# Plugins these tests need; the others are disabled so that their start-up and shutdown neither
+# slow these tests down nor make them fail for reasons outside this plugin.
+NEEDED = {"sigmavault-system", "sigmavault-agents"}
+
+
+def other_plugins() -> list[str]:
+    dists = {ep.dist.name for ep in entry_points(group="sigmavault") if ep.dist is not None}
+    return sorted(d for d in dists if d.lower().replace("_", "-") not in NEEDED)
+
+
+@pytest.fixture
+def sv_config_overrides():
+    """A fast sampler (0.2 s, 2 s of history), no timed PULSE, only the plugins needed."""
+    return {"plugins": {"disabled": other_plugins()},
+            "system": {"interval": 0.2, "history_seconds": 2, "pulse_interval": 0}}
 
 
 @pytest.fixture

@@ -15,14 +15,6 @@ import svsys_proc as proc
 from sigmavault.testing import next_event
 from sigmavault_system.models import MetricsHistory
 
-FAST = {"system": {"interval": 0.2, "history_seconds": 2, "pulse_interval": 0}}
-
-
-@pytest.fixture
-def sv_config_overrides():
-    return FAST
-
-
 async def _ok(client, path, **kw):
     resp = await client.get(path, **kw)
     body = await resp.json()
