@@ -166,6 +166,8 @@ class RedeemRequest(BaseModel):
     api_url: Annotated[HttpURL, Field(max_length=512)]
     address: str | None = None
     mlkem_encapsulation_key: str | None = Field(None, max_length=4096)
+    api_key: str = Field(min_length=16, max_length=256,
+                         description="a readonly API key of the joiner for the issuer's calls")
 
 
 class RedeemResponse(BaseModel):
@@ -177,6 +179,7 @@ class RedeemResponse(BaseModel):
     mesh_cidr: str
     keepalive: int
     peer_secret: str
+    api_key: str = Field(description="a readonly API key of the issuer for the joiner's calls")
     mlkem_ciphertext: str | None = None
 
 

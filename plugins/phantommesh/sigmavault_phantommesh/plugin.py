@@ -212,22 +212,23 @@ def register_routes(app):
     async def federation(request: web.Request) -> list[dict]:
         return await mesh(get_app(request)).federation()
 
-    # --- node to node (public routes, HMAC-signed with the per-peer secret) ---------------------
+    # --- node to node: the peer's readonly API key gets it in, the HMAC signature with the
+    # per-pair secret names the peer and binds method, path, body and time ---------------------
 
-    @api.post(BASE + "/node/peer-key", body=PeerKeyChange, response=None, public=True,
+    @api.post(BASE + "/node/peer-key", body=PeerKeyChange, response=None, role="readonly",
               summary="A peer announces its new public key (signed)")
     async def node_peer_key(request: web.Request, body: PeerKeyChange) -> None:
         peer, _ = await _signed_body(request, None)
         await mesh(get_app(request)).peer_changed_key(peer, body.new_public_key)
 
     @api.post(BASE + "/node/pq-exchange", body=PQExchange, response=PQExchangeReply, status=200,
-              public=True, summary="ML-KEM-768 PSK exchange (signed)")
+              role="readonly", summary="ML-KEM-768 PSK exchange (signed)")
     async def node_pq(request: web.Request, body: PQExchange) -> PQExchangeReply:
         peer, _ = await _signed_body(request, None)
         ct = await mesh(get_app(request)).pq_respond(peer, body.encapsulation_key)
         return PQExchangeReply(ciphertext=ct)
 
-    @api.post(BASE + "/node/pq-rotate", response=dict, status=200, public=True,
+    @api.post(BASE + "/node/pq-rotate", response=dict, status=200, role="readonly",
               summary="Ask this node to run a PSK exchange with the caller (signed)")
     async def node_pq_rotate(request: web.Request) -> dict:
         peer, _ = await _signed_body(request, None)
@@ -236,12 +237,12 @@ def register_routes(app):
             raise APIError(409, "not_initiator", "the calling node initiates this pair's exchanges")
         return await svc.initiate_psk(peer)
 
-    @api.post(BASE + "/node/leave", response=None, public=True, summary="A peer removed us (signed)")
+    @api.post(BASE + "/node/leave", response=None, role="readonly", summary="A peer removed us (signed)")
     async def node_leave(request: web.Request) -> None:
         peer, _ = await _signed_body(request, None)
         await mesh(get_app(request)).remove_peer(peer.name, notify=False)
 
-    @api.get(BASE + "/node/status", response=dict, public=True, summary="Node summary for HELIX (signed)")
+    @api.get(BASE + "/node/status", response=dict, summary="Node summary for HELIX (signed)")
     async def node_status(request: web.Request) -> dict:
         await _signed_body(request, None)
         app_ = get_app(request)

@@ -247,6 +247,7 @@ class MeshService:
                 log.warning("peer %s was not told about its removal: %s", name, exc.message)
         self.store.delete(name)
         self.ipam.release(name)
+        self._revoke(peer.local_user)
         await self._apply(PeerConfig(public_key=peer.public_key, remove=True))
         self._publish("peer.removed", peer)
 
@@ -320,11 +321,13 @@ class MeshService:
             except ValueError as exc:
                 self.ipam.release(name)
                 raise APIError(400, "invalid_mlkem_key", str(exc)) from None
+        username, our_key = self._grant()
         peer = Peer(name=name, public_key=body.public_key, endpoint=endpoint,
                     allowed_ips=[f"{address}/32" if ":" not in address else f"{address}/128"],
                     address=address, keepalive=self.cfg.keepalive, preshared_key=psk,
                     psk_mode="pq" if psk else "none", psk_rotated_at=time.time() if psk else None,
-                    peer_secret=secrets.token_hex(32), api_url=body.api_url, created_at=time.time())
+                    peer_secret=secrets.token_hex(32), api_url=body.api_url, created_at=time.time(),
+                    local_user=username, remote_api_key=body.api_key)
         try:
             with self.app.db.transaction() as conn:
                 cur = conn.execute("UPDATE phantommesh_invites SET redeemed_at=?, redeemed_by=? "
@@ -334,6 +337,7 @@ class MeshService:
                 self.store.insert(peer, conn)
         except Exception:
             self.ipam.release(name)
+            self._revoke(username)
             raise
         await self.ensure_up()
         await self._apply(self._peer_config(peer))
@@ -344,7 +348,8 @@ class MeshService:
             node_name=self.cfg.node_name, public_key=ident["public_key"],
             endpoint=f"[{host}]:{self.cfg.listen_port}" if ":" in host else f"{host}:{self.cfg.listen_port}",
             address=own, assigned_address=self.ipam.interface(address), mesh_cidr=self.cfg.mesh_cidr,
-            keepalive=self.cfg.keepalive, peer_secret=peer.peer_secret, mlkem_ciphertext=ct)
+            keepalive=self.cfg.keepalive, peer_secret=peer.peer_secret, api_key=our_key,
+            mlkem_ciphertext=ct)
 
     async def join(self, invite_text: str) -> Peer:
         """Joiner side: redeem the invite at the issuer and add it as our peer."""
@@ -362,21 +367,27 @@ class MeshService:
         endpoint = None
         if self.cfg.endpoint_host:
             endpoint = f"{self.cfg.endpoint_host}:{self.cfg.listen_port}"
-        req = RedeemRequest(token=inv.secret, public_key=ident["public_key"], node_name=self.cfg.node_name,
-                            listen_port=self.cfg.listen_port, endpoint=endpoint, api_url=self.api_url(),
-                            address=self.ipam.address_of(SELF) if member else None,
-                            mlkem_encapsulation_key=init.encapsulation_key if init else None)
-        data = await self._post_json(inv.api_url.rstrip("/") + "/api/v1/network/phantommesh/invites/redeem",
-                                     req.model_dump(mode="json"), {})
+        username, our_key = self._grant()
         try:
-            resp = RedeemResponse.model_validate(data)
-        except ValueError:
-            raise APIError(502, "bad_issuer_reply", "the issuing node answered something unexpected") from None
-        if resp.public_key != inv.public_key:
-            raise APIError(502, "issuer_mismatch", "the node that answered is not the one that issued the invite")
-        name = resp.node_name
-        if self.store.peer(name) is not None:
-            raise conflict(f"a peer named {name!r} exists already; rename it first", "peer_exists")
+            req = RedeemRequest(token=inv.secret, public_key=ident["public_key"], node_name=self.cfg.node_name,
+                                listen_port=self.cfg.listen_port, endpoint=endpoint, api_url=self.api_url(),
+                                address=self.ipam.address_of(SELF) if member else None,
+                                mlkem_encapsulation_key=init.encapsulation_key if init else None,
+                                api_key=our_key)
+            data = await self._post_json(inv.api_url.rstrip("/") + "/api/v1/network/phantommesh/invites/redeem",
+                                         req.model_dump(mode="json"), {})
+            try:
+                resp = RedeemResponse.model_validate(data)
+            except ValueError:
+                raise APIError(502, "bad_issuer_reply", "the issuing node answered something unexpected") from None
+            if resp.public_key != inv.public_key:
+                raise APIError(502, "issuer_mismatch", "the node that answered is not the one that issued the invite")
+            name = resp.node_name
+            if self.store.peer(name) is not None:
+                raise conflict(f"a peer named {name!r} exists already; rename it first", "peer_exists")
+        except BaseException:
+            self._revoke(username)
+            raise
         assigned = resp.assigned_address.split("/")[0]
         self.ipam.reserve(assigned, SELF)
         self.ipam.reserve(resp.address, name)
@@ -387,7 +398,8 @@ class MeshService:
                     allowed_ips=[f"{resp.address}/32" if ":" not in resp.address else f"{resp.address}/128"],
                     address=resp.address, keepalive=resp.keepalive, preshared_key=psk,
                     psk_mode="pq" if psk else "none", psk_rotated_at=time.time() if psk else None,
-                    peer_secret=resp.peer_secret, api_url=inv.api_url, created_at=time.time())
+                    peer_secret=resp.peer_secret, api_url=inv.api_url, created_at=time.time(),
+                    local_user=username, remote_api_key=resp.api_key)
         self.store.insert(peer)
         if self.running:
             await links.set_address(self.ifname, self.ipam.interface(assigned))
@@ -397,6 +409,18 @@ class MeshService:
         return peer
 
     # --- node-to-node ----------------------------------------------------------------------------
+
+    def _grant(self) -> tuple[str, str]:
+        """A readonly user + API key for one peer node; ``(username, key)``."""
+        username = f"phantommesh-{secrets.token_hex(4)}"
+        self.app.auth.create_user(username, secrets.token_urlsafe(32), "readonly")
+        key, _ = self.app.auth.create_key(username, "phantommesh node", "readonly")
+        return username, key
+
+    def _revoke(self, username: str | None) -> None:
+        if username:
+            with contextlib.suppress(APIError):
+                self.app.auth.delete_user(username)
 
     def secret_for(self, public_key: str) -> str | None:
         peer = self.store.peer_by_key(public_key)
@@ -440,6 +464,7 @@ class MeshService:
         body = b"" if method == "GET" else json.dumps(payload or {}).encode()
         headers = peerauth.sign(peer.peer_secret, sender_key or self.store.identity()["public_key"],
                                 method, path, body)
+        headers["Authorization"] = f"Bearer {peer.remote_api_key}"
         return await self._post_json((base or peer.api_url).rstrip("/") + path, payload or {}, headers,
                                      method=method, body=body)
 
@@ -611,8 +636,16 @@ class MeshService:
             started = time.monotonic()
             try:
                 status = await self._signed(peer, "GET", "/status", None, base=base)
-                out.append({"peer": peer.name, "reachable": True, "via": base,
-                            "latency_ms": round((time.monotonic() - started) * 1000, 1), "status": status})
+                entry = {"peer": peer.name, "reachable": True, "via": base,
+                         "latency_ms": round((time.monotonic() - started) * 1000, 1), "status": status}
+                # the peer's own APIs, with the readonly key it gave us
+                for key, path in (("system", "/api/v1/system/status"), ("storage", "/api/v1/storage/pools")):
+                    try:
+                        entry[key] = await self._post_json(
+                            base + path, {}, {"Authorization": f"Bearer {peer.remote_api_key}"}, method="GET")
+                    except APIError as exc:
+                        entry[key] = {"unavailable": exc.message}
+                out.append(entry)
             except APIError as exc:
                 out.append({"peer": peer.name, "reachable": False, "via": base, "error": exc.message})
         return out

@@ -38,7 +38,16 @@ MIGRATIONS = [
     """,
 ]
 
-ALL_MIGRATIONS = MIGRATIONS + ipam.MIGRATIONS + invites.MIGRATIONS  # order is append-only
+# node-to-node calls also carry an API key: the readonly user this node made for the peer, and the
+# key the peer made for us
+MIGRATIONS_2 = [
+    """
+    ALTER TABLE phantommesh_peers ADD COLUMN local_user TEXT;
+    ALTER TABLE phantommesh_peers ADD COLUMN remote_api_key TEXT;
+    """,
+]
+
+ALL_MIGRATIONS = MIGRATIONS + ipam.MIGRATIONS + invites.MIGRATIONS + MIGRATIONS_2  # append-only
 
 
 @dataclass
@@ -57,11 +66,13 @@ class Peer:
     client_private_key: str | None = None
     last_state: str = "unknown"
     created_at: float = 0.0
+    local_user: str | None = None
+    remote_api_key: str | None = None
 
     @property
     def is_node(self) -> bool:
         """A SigmaVault node (joined by invite) rather than a plain WireGuard client."""
-        return bool(self.peer_secret and self.api_url)
+        return bool(self.peer_secret and self.api_url and self.remote_api_key)
 
 
 def _peer(row: dict[str, Any]) -> Peer:

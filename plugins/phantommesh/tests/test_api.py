@@ -117,7 +117,7 @@ async def test_invites_and_redeem_errors(client, anon_client):
     assert "invite" not in listed[0] and parsed.secret not in str(listed)
 
     body = {"token": "x" * 32, "public_key": keys.generate().public_key, "node_name": "b",
-            "listen_port": 51820, "api_url": "http://192.0.2.2:12080"}
+            "listen_port": 51820, "api_url": "http://192.0.2.2:12080", "api_key": "svk_" + "k" * 20}
     resp = await anon_client.post(BASE + "/invites/redeem", json=body)
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "invalid_token"
     resp = await anon_client.post(BASE + "/invites/redeem", json={**body, "public_key": "zz"})
@@ -166,13 +166,16 @@ async def test_join_refuses_other_mesh_and_unreachable_issuer(client):
     assert (await _ok(await client.get(BASE)))["peers"] == []
 
 
-async def test_node_endpoints_need_a_signature(anon_client):
-    for path, body in (("/node/peer-key", {"new_public_key": keys.generate().public_key}),
-                       ("/node/pq-exchange", {"encapsulation_key": "AA=="}), ("/node/leave", None)):
-        resp = await anon_client.post(BASE + path, json=body)
-        assert resp.status == 401, (path, await resp.text())
-    resp = await anon_client.get(BASE + "/node/status")
-    assert resp.status == 401
+async def test_node_endpoints_need_a_key_and_a_signature(anon_client, readonly_client):
+    calls = (("POST", "/node/peer-key", {"new_public_key": keys.generate().public_key}),
+             ("POST", "/node/pq-exchange", {"encapsulation_key": "AA=="}), ("POST", "/node/pq-rotate", None),
+             ("POST", "/node/leave", None), ("GET", "/node/status", None))
+    for method, path, body in calls:
+        resp = await anon_client.request(method, BASE + path, json=body)
+        assert resp.status == 401 and (await resp.json())["error"]["code"] == "unauthenticated"
+        # a readonly key alone is not enough: the peer's HMAC signature names and binds the call
+        resp = await readonly_client.request(method, BASE + path, json=body)
+        assert resp.status == 401 and (await resp.json())["error"]["code"] == "unsigned", path
 
 
 async def test_roles(readonly_client, anon_client):

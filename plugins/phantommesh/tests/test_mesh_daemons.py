@@ -110,6 +110,8 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                                                   json={"invite": inv["invite"]}), 201)
                 assert joined["name"] == "alpha" and joined["psk_mode"] == "pq"
                 assert joined["address"] == "10.231.100.1"
+                users = await _json(await a.get("/api/v1/auth/users"), 200)
+                assert [u["role"] for u in users if u["username"].startswith("phantommesh-")] == ["readonly"]
                 # the token is one-time
                 again = await b.post("/api/v1/network/phantommesh/join", json={"invite": inv["invite"]})
                 assert again.status == 409
@@ -151,6 +153,8 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 fed = await _json(await b.get("/api/v1/network/phantommesh/federation"), 200)
                 assert fed[0]["reachable"] and fed[0]["via"].startswith("http://10.231.100.1:")
                 assert fed[0]["status"]["node_name"] == "alpha"
+                # with the readonly key alpha gave beta, beta reads alpha's own APIs over the mesh
+                assert "storage" in fed[0] and "system" in fed[0]
 
                 # the agents through the agent runtime's API, when it is installed
                 if (await b.get("/api/v1/agents/HELIX")).status == 200:
@@ -194,6 +198,8 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 resp = await b.delete("/api/v1/network/phantommesh/peers/alpha")
                 assert resp.status == 204, await resp.text()
                 await _wait(a, lambda s: s["peers"] == [], timeout=10)
+                users = await _json(await a.get("/api/v1/auth/users"), 200)
+                assert not [u for u in users if u["username"].startswith("phantommesh-")]
                 assert not await nb.ping("10.231.100.1", count=1, deadline=3)
                 await ws.close()
 
