@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from svcomp_support import other_plugins
 from sigmavault.testing import next_event, wait_job
 
 
@@ -32,7 +33,8 @@ def work(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sv_config_overrides(work: Path) -> dict:
-    return {"compression": {"allowed_roots": [str(work)], "progress_interval": 0.05}}
+    return {"plugins": {"disabled": other_plugins()},
+            "compression": {"allowed_roots": [str(work)], "progress_interval": 0.05}}
 
 
 def sha(path: Path) -> str:
