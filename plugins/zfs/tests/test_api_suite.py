@@ -170,3 +170,22 @@ async def test_zfs_routes_devices_properties_holds(client, loop_devices, readonl
     assert released["holds"] == 0
     await ok(await client.delete(f"{API}/pools/{name}/volumes/v/snapshots/s"), 204)
     await ok(await client.delete(f"{API}/pools/{name}", params={"confirm": name}), 204)
+
+
+async def test_import_an_exported_pool_through_the_api(client, sv_app, loop_devices):
+    devs = await loop_devices(2)
+    name = unique("i")
+    backend = sv_app.registries["storage_backends"]["zfs"]
+    await backend.pool_create(name=name, topology={"layout": "mirror"}, devices=devs, options={})
+    await backend.volume_create(pool=name, name="keep", quota=None, compression=None)
+    await backend.pool_export(name=name)    # a pool carried over from another machine
+    await error(await client.get(f"{API}/pools/{name}"), 404)
+    found = await ok(await client.get("/api/v1/zfs/importable", params={"dir": "/dev"}))
+    assert name in [p["name"] for p in found]
+    await error(await client.get("/api/v1/zfs/importable", params={"dir": "../etc"}), 400)
+    pool = await ok(await client.post(f"{API}/pools/import", json={
+        "name": name, "backend": "zfs", "devices": devs}), 201)
+    assert pool["state"] == "online" and sorted(d["path"] for d in pool["devices"]) == sorted(devs)
+    vols = await ok(await client.get(f"{API}/pools/{name}/volumes"))
+    assert [v["name"] for v in vols] == ["keep"]
+    await ok(await client.delete(f"{API}/pools/{name}", params={"confirm": name}), 204)
