@@ -40,6 +40,11 @@ class LoadResult:
     errors: int
     seconds: float
     latencies: list[float]
+    server_cpu: float = 0.0  # CPU seconds the server process used during the load
+
+    @property
+    def us_cpu_per_request(self) -> float:
+        return 1e6 * self.server_cpu / self.requests if self.requests else float("nan")
 
     @property
     def rps(self) -> float:
@@ -52,8 +57,13 @@ class LoadResult:
         return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000.0
 
 
+def cpu_seconds(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
 async def load(name: str, url: str, headers: dict[str, str], concurrency: int, max_requests: int,
-               duration: float, warmup: int = 20) -> LoadResult:
+               duration: float, server_pid: int, warmup: int = 20) -> LoadResult:
     """``concurrency`` workers issue GETs until ``max_requests`` are done or ``duration`` passed."""
     conn = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     async with aiohttp.ClientSession(connector=conn, headers=headers) as s:
@@ -82,10 +92,12 @@ async def load(name: str, url: str, headers: dict[str, str], concurrency: int, m
                 else:
                     errors += 1
 
+        cpu0 = cpu_seconds(server_pid)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return LoadResult(name, url, len(latencies), errors, elapsed, latencies)
+        cpu = cpu_seconds(server_pid) - cpu0
+    return LoadResult(name, url, len(latencies), errors, elapsed, latencies, cpu)
 
 
 async def start_glances(port: int) -> tuple[asyncio.subprocess.Process, str]:
@@ -143,6 +155,7 @@ async def idle_cost(daemon: Daemon, seconds: float) -> dict[str, float | int]:
 
 def row(r: LoadResult) -> str:
     return (f"{r.name:<28} {r.rps:>9.1f} req/s   p50 {r.pct(0.50):7.2f} ms   p99 {r.pct(0.99):7.2f} ms"
+            f"   server CPU {r.us_cpu_per_request:6.0f} us/req"
             f"   ({r.requests} ok, {r.errors} errors, {r.seconds:.1f} s)")
 
 
@@ -153,15 +166,18 @@ async def main() -> int:
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per target, at most")
     ap.add_argument("--idle-seconds", type=float, default=30.0)
     ap.add_argument("--interval", type=float, default=1.0, help="sampler interval of the daemon")
+    ap.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                    help="daemon log level (INFO, the default, logs one line per request)")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = ap.parse_args()
 
     glances, glances_url = await start_glances(free_port())
     tmp = Path(tempfile.mkdtemp(prefix="sv-bench-system-"))
-    daemon = Daemon(tmp / "data", f"[system]\ninterval = {args.interval}\n")
+    daemon = Daemon(tmp / "data", f'log_level = "{args.log_level}"\n'
+                                  f"[system]\ninterval = {args.interval}\n")
     try:
         g = await load(f"glances {glances_url.split('/api/')[1]}", glances_url, {},
-                       args.concurrency, args.requests, args.duration)
+                       args.concurrency, args.requests, args.duration, glances.pid)
         glances.kill()
         await glances.wait()
 
@@ -171,7 +187,7 @@ async def main() -> int:
             async with s.get("/api/v1/plugins") as r:
                 plugins = await r.json()
         sv = await load("sigmavault /system/status", f"{daemon.url}/api/v1/system/status", headers,
-                        args.concurrency, args.requests, args.duration)
+                        args.concurrency, args.requests, args.duration, daemon.proc.pid)
         await asyncio.sleep(3)  # let the load's garbage settle before measuring idle
         idle = await idle_cost(daemon, args.idle_seconds)
     finally:
@@ -196,8 +212,10 @@ async def main() -> int:
     print(f"plugins loaded ({len(loaded)}): {', '.join(loaded) or 'see /api/v1/plugins'}")
     if args.json:
         print(json.dumps({
-            "glances": {"url": glances_url, "rps": g.rps, "p50_ms": g.pct(0.5), "p99_ms": g.pct(0.99)},
-            "sigmavault": {"rps": sv.rps, "p50_ms": sv.pct(0.5), "p99_ms": sv.pct(0.99)},
+            "glances": {"url": glances_url, "rps": g.rps, "p50_ms": g.pct(0.5), "p99_ms": g.pct(0.99),
+                        "server_cpu_us_per_request": g.us_cpu_per_request},
+            "sigmavault": {"rps": sv.rps, "p50_ms": sv.pct(0.5), "p99_ms": sv.pct(0.99),
+                           "server_cpu_us_per_request": sv.us_cpu_per_request},
             "ratio": ratio, "idle": idle, "plugins": loaded}))
     return 0
 

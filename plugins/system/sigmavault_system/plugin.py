@@ -33,6 +33,7 @@ class SystemState:
         self.sampler = Sampler(config.interval, config.history_seconds, config.fs_interval,
                                config.disk_exclude, config.net_exclude)
         self.registry = prometheus.make_registry(self.sampler)
+        self.status = status.EncodedStatus()
 
 
 _STATES: "weakref.WeakKeyDictionary[Any, SystemState]" = weakref.WeakKeyDictionary()
@@ -73,6 +74,13 @@ def register_events(register: Any) -> None:
     register("system.metrics", Metrics,
              "one metrics sample (CPU, memory, network/disk rates, temperatures, filesystems), "
              "published every sampling interval while someone subscribes")
+
+
+@hookimpl
+def register_ui_pages(register: Any) -> None:
+    register(id="system", title="System", path="/system", icon="activity", section="main")
+    register(id="system-network", title="Network", path="/system/network", icon="network",
+             section="main")
 
 
 @hookimpl
@@ -136,7 +144,8 @@ def register_routes(app: Any) -> None:
     @app.api.get("/system/status", response=Status, tags=["system"])
     async def system_status(request: web.Request) -> dict[str, Any]:
         """Hostname, OS and kernel, uptime, CPU %, memory, swap, load averages and time."""
-        return status.build_status(await _current(st), st.sampler.interval)
+        body = st.status.body(await _current(st), st.sampler.interval)
+        return web.Response(body=body, content_type="application/json")
 
     @app.api.get("/system/metrics", response=Metrics, tags=["system"])
     async def system_metrics(request: web.Request) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import socket
 import time
@@ -9,6 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 import psutil
+
+from .models import Status
 
 
 
@@ -47,3 +50,26 @@ def build_status(latest: dict[str, Any], interval: float) -> dict[str, Any]:
         "load": latest["load"],
         "sampler_interval": interval,
     }
+
+
+class EncodedStatus:
+    """``/system/status`` as JSON bytes, encoded once per sample; only the clock is per request.
+
+    The document is validated against :class:`~sigmavault_system.models.Status` when it is
+    built, so serving the bytes directly cannot drift from the declared schema.
+    """
+
+    def __init__(self) -> None:
+        self._ts: float | None = None
+        self._head = ""
+        self._boot = 0.0
+
+    def body(self, latest: dict[str, Any], interval: float) -> bytes:
+        if latest["ts"] != self._ts:
+            doc = Status.model_validate(build_status(latest, interval)).model_dump(
+                mode="json", exclude={"uptime", "time"})
+            self._head = json.dumps(doc, separators=(",", ":"))[:-1]
+            self._boot = doc["boot_time"]
+            self._ts = latest["ts"]
+        now = time.time()
+        return f'{self._head},"uptime":{round(now - self._boot, 1)},"time":{round(now, 3)}}}'.encode()

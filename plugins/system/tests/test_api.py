@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import svsys_proc as proc
 from sigmavault.testing import next_event
-from sigmavault_system.models import MetricsHistory
+from sigmavault_system.models import MetricsHistory, Status
 
 async def _ok(client, path, **kw):
     resp = await client.get(path, **kw)
@@ -24,6 +24,9 @@ async def _ok(client, path, **kw):
 
 async def test_status_matches_the_kernel(client):
     s = await _ok(client, "/api/v1/system/status")
+    Status.model_validate(s)
+    later = await _ok(client, "/api/v1/system/status")
+    assert later["time"] >= s["time"] and later["uptime"] >= s["uptime"]
     assert s["hostname"] == socket.gethostname()
     assert s["kernel"] == os.uname().release
     assert abs(s["uptime"] - proc.uptime()) < 3
@@ -160,5 +163,7 @@ async def test_openapi_declares_the_system_routes(client):
     for path in ("status", "metrics", "metrics/history", "network/interfaces", "services",
                  "alerts", "prometheus"):
         assert f"/api/v1/system/{path}" in doc["paths"], path
+    pages = {p["id"]: p for p in await _ok(client, "/api/v1/ui/pages")}
+    assert pages["system"]["path"] == "/system" and pages["system"]["plugin"] == "sigmavault-system"
     events = {e["name"]: e for e in await _ok(client, "/api/v1/events")}
     assert events["system.metrics"]["plugin"] == "sigmavault-system"
