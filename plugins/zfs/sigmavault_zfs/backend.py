@@ -61,6 +61,27 @@ def check_device(path: str) -> str:
     return path
 
 
+SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt",
+               "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/mnt",
+               "/media"}
+
+
+def check_mountpoint(path: Any) -> str:
+    """A pool mountpoint: absolute, not a system directory, and absent or an empty directory
+    (mounting over existing files would hide them)."""
+    if not isinstance(path, str) or not path.startswith("/") or ".." in path.split("/"):
+        raise bad_request("mountpoint must be an absolute path without '..'", field="options.mountpoint")
+    real = os.path.realpath(path)
+    if real in SYSTEM_DIRS or any(real == d or real.startswith(d + "/") for d in
+                                  ("/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/sbin",
+                                   "/sys", "/usr")):
+        raise bad_request(f"mountpoint {path!r} is a system directory", field="options.mountpoint")
+    if os.path.exists(real) and (not os.path.isdir(real) or os.listdir(real)):
+        raise bad_request(f"mountpoint {path!r} exists and is not an empty directory",
+                          field="options.mountpoint")
+    return real
+
+
 def _bool_prop(value: Any, field: str) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -204,9 +225,7 @@ class ZfsBackend:
         if mountpoint is None and self.mount_root:
             mountpoint = os.path.join(self.mount_root, name)
         if mountpoint is not None:
-            if not isinstance(mountpoint, str) or not mountpoint.startswith("/") or ".." in mountpoint:
-                raise bad_request("mountpoint must be an absolute path", field="options.mountpoint")
-            argv += ["-m", mountpoint]
+            argv += ["-m", check_mountpoint(mountpoint)]
         if options.get("force"):
             argv.append("-f")
         argv.append(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pathlib
 import uuid
 
 import pytest
@@ -91,6 +92,11 @@ async def test_bad_input_changes_nothing(backend, loop_devices) -> None:
     with pytest.raises(APIError):
         await backend.pool_create(name=name, topology={"layout": "mirror"}, devices=devs,
                                   options={"bogus": 1})
+    for mountpoint in ("/etc", "relative/dir", "/usr/local/x", str(pathlib.Path(__file__).parent)):
+        with pytest.raises(APIError) as err:
+            await backend.pool_create(name=name, topology={"layout": "mirror"}, devices=devs,
+                                      options={"mountpoint": mountpoint})
+        assert err.value.status == 400
     assert name not in [p["name"] for p in await backend.pool_list()]
     await backend.pool_create(name=name, topology={"layout": "stripe"}, devices=devs[:1], options={})
     await backend.volume_create(pool=name, name="v", quota=None, compression=None)
