@@ -109,14 +109,15 @@ def startup(app: Any) -> None:
 
 async def _heartbeat(app: Any, st: SystemState) -> None:
     """PULSE on a timer, in-process (no job per beat): alerts change only on transitions."""
-    await st.sampler.current()
     while True:
+        await asyncio.sleep(st.config.pulse_interval)
+        if st.sampler.latest is None:
+            continue
         try:
             p = st.config.pulse
             alerts.check_thresholds(app, st.sampler.window(p.window_seconds), p)
         except Exception:
             log.exception("PULSE heartbeat failed")
-        await asyncio.sleep(st.config.pulse_interval)
 
 
 async def run_pulse(ctx: Any, params: PulseParams) -> dict[str, Any]:

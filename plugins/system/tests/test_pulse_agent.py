@@ -75,3 +75,21 @@ async def test_pulse_through_the_agents_api(sv_app, client):
     assert "system.filesystem:/" in done["result"]["raised"]
     bad = await client.post("/api/v1/agents/PULSE/task", json={"params": {"cpu_percent": 150}})
     assert bad.status == 422
+
+
+@pytest.mark.sv_config({"system": {"interval": 0.2, "pulse_interval": 0.3, "pulse": {
+    "cpu_percent": None, "memory_percent": 0, "filesystem_percent": None,
+    "temperature_celsius": None}}})
+async def test_heartbeat_raises_configured_alerts_without_a_task(sv_app, client):
+    ws = await client.ws_connect("/api/v1/ws")
+    try:
+        # since=0 replays from the ring: the first beat may come before the subscription
+        await ws.send_json({"type": "client.subscribe", "events": ["alert"], "since": 0})
+        event = await next_event(ws, "alert", timeout=5)
+        assert event["data"]["id"] == "system.memory" and event["data"]["active"] is True
+        listed = await (await client.get("/api/v1/system/alerts")).json()
+        assert [a["id"] for a in listed] == ["system.memory"]
+        jobs = await (await client.get("/api/v1/jobs")).json()
+        assert jobs["total"] == 0  # the heartbeat runs no job
+    finally:
+        await ws.close()
