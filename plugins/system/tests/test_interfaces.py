@@ -62,3 +62,14 @@ async def test_unknown_namespace_is_a_404():
     with pytest.raises(APIError) as exc:
         await list_interfaces("svsys-does-not-exist")
     assert exc.value.status == 404
+
+
+async def test_bridge_and_its_port(veth_netns):
+    await commands.run(["ip", "-n", veth_netns, "link", "add", "svbr0", "type", "bridge"], timeout=15)
+    await commands.run(["ip", "-n", veth_netns, "link", "set", "svtest1", "master", "svbr0"],
+                       timeout=15)
+    ours = {i["name"]: i for i in await list_interfaces(veth_netns)}
+    assert ours["svbr0"]["kind"] == "bridge"
+    assert ours["svtest1"]["master"] == "svbr0" and ours["svtest0"]["master"] is None
+    theirs = await _ip_addr(veth_netns)
+    assert theirs["svtest1"]["master"] == "svbr0"
