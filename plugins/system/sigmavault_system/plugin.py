@@ -179,7 +179,6 @@ def register_routes(app: Any) -> None:
         """Alerts PULSE has raised and not yet cleared."""
         return list(alerts.active_alerts(app.db).values())
 
-    @app.api.get("/system/prometheus", tags=["system"])
     async def system_prometheus(request: web.Request) -> web.Response:
         """Prometheus text exposition of the host and daemon metrics (scrape with an API key)."""
         if not st.config.prometheus:
@@ -188,6 +187,14 @@ def register_routes(app: Any) -> None:
         await _current(st)
         body = prometheus.exposition(st.registry)
         return web.Response(body=body, headers={"Content-Type": prometheus.CONTENT_TYPE})
+
+    app.api.get("/system/prometheus", tags=["system"])(system_prometheus)
+    try:  # the well-known un-prefixed URL, where the core can mount absolute paths
+        absolute = app.api.get("/metrics", absolute=True, tags=["system"])
+    except TypeError:
+        log.info("core cannot mount absolute routes: Prometheus only at /api/v1/system/prometheus")
+    else:
+        absolute(system_prometheus)
 
 
 async def _current(st: SystemState) -> dict[str, Any]:

@@ -118,10 +118,22 @@ async def test_prometheus_exposition_behind_auth(client, readonly_client, anon_c
     assert (await anon_client.get("/api/v1/system/prometheus")).status == 401
 
 
+async def test_prometheus_at_the_well_known_url(sv_app, readonly_client, anon_client):
+    if not any(getattr(r, "absolute", False) for r in sv_app.api.routes):
+        pytest.skip("this core cannot mount un-prefixed routes (Api.route(absolute=True))")
+    resp = await readonly_client.get("/metrics")
+    assert resp.status == 200 and resp.content_type == "text/plain"
+    assert "sigmavault_memory_bytes" in await resp.text()
+    assert (await anon_client.get("/metrics")).status == 401
+
+
 @pytest.mark.sv_config({"system": {"prometheus": False, "pulse_interval": 0}})
 async def test_prometheus_can_be_disabled(client):
-    resp = await client.get("/api/v1/system/prometheus")
-    assert resp.status == 404 and (await resp.json())["error"]["code"] == "disabled"
+    for path in ("/api/v1/system/prometheus", "/metrics"):
+        resp = await client.get(path)
+        if path == "/metrics" and resp.content_type != "application/json":
+            continue  # no absolute routes in this core: not ours
+        assert resp.status == 404 and (await resp.json())["error"]["code"] == "disabled", path
 
 
 async def test_anonymous_gets_nothing(anon_client):
