@@ -45,7 +45,7 @@ class Page(BaseModel, Generic[T]):
 
 class PageQuery(BaseModel):
     limit: int = Field(100, ge=1, le=10_000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**53)
 
 
 @dataclass
@@ -211,32 +211,34 @@ def _wrap(r: Route) -> Handler:
 # --- OpenAPI -------------------------------------------------------------------------------------
 
 
-class _Schemas:
-    def __init__(self) -> None:
-        self.components: dict[str, Any] = {}
+def _schemas(api: Api) -> tuple[dict[tuple[Any, str], Any], dict[str, Any]]:
+    """Every body, query and response schema in one pydantic run, so that same-named models of
+    different plugins get distinct component names instead of overwriting each other."""
+    inputs: list[tuple[Any, str, TypeAdapter]] = [(("error", 0), "serialization", _adapter(ErrorEnvelope))]
+    for i, r in enumerate(api.routes):
+        for part, tp, mode in (("body", r.body, "validation"), ("query", r.query, "validation"),
+                               ("response", r.response, "serialization")):
+            if tp is not None:
+                inputs.append(((part, i), mode, _adapter(tp)))
+    by_key, defs = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
+    return {key: schema for (key, _), schema in by_key.items()}, defs.get("$defs", {})
 
-    def inline(self, tp: Any, mode: str = "validation") -> dict[str, Any]:
-        """The schema of ``tp`` with its nested definitions moved to the components."""
-        schema = _adapter(tp).json_schema(ref_template="#/components/schemas/{model}", mode=mode)
-        for name, sub in schema.pop("$defs", {}).items():
-            self.components[name] = sub
-        return schema
 
-    def of(self, tp: Any, mode: str = "validation") -> dict[str, Any]:
-        schema = self.inline(tp, mode)
-        if schema.get("type") == "object" and "title" in schema and "properties" in schema:
-            name = re.sub(r"[^a-zA-Z0-9._-]", "_", schema["title"]).strip("_")
-            self.components[name] = schema
-            return {"$ref": f"#/components/schemas/{name}"}
-        return schema
+def _query_params(schema: dict[str, Any], components: dict[str, Any]) -> list[dict[str, Any]]:
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[1]]
+    required = set(schema.get("required", []))
+    return [{"name": name, "in": "query", "required": name in required,
+             "schema": {k: v for k, v in prop.items() if k != "title"}}
+            for name, prop in schema.get("properties", {}).items()]
 
 
 def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every declared route."""
-    schemas = _Schemas()
+    schemas, components = _schemas(api)
+    error_ref = schemas[("error", 0)]
     paths: dict[str, Any] = {}
-    error_ref = schemas.of(ErrorEnvelope, "serialization")
-    for r in sorted(api.routes, key=lambda r: (r.path, r.method)):
+    for i, r in sorted(enumerate(api.routes), key=lambda ir: (ir[1].path, ir[1].method)):
         op: dict[str, Any] = {
             "operationId": f"{r.method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', r.path).strip('_')}",
             "summary": r.summary, "tags": r.tags, "x-plugin": r.plugin,
@@ -247,24 +249,19 @@ def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
         params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in r.path_params]
         if r.query is not None:
-            qs = schemas.inline(r.query)
-            required = set(qs.get("required", []))
-            for name, prop in qs.get("properties", {}).items():
-                prop = {k: v for k, v in prop.items() if k != "title"}
-                params.append({"name": name, "in": "query", "required": name in required,
-                               "schema": prop})
+            params += _query_params(schemas[("query", i)], components)
         if params:
             op["parameters"] = params
         if r.body is not None:
             op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": schemas.of(r.body)}}}
+                "application/json": {"schema": schemas[("body", i)]}}}
         responses: dict[str, Any] = {}
         if r.response is None:
             responses["204" if r.status == 200 else str(r.status)] = {"description": "done"}
         else:
             responses[str(r.status)] = {"description": "success", "content": {
-                "application/json": {"schema": schemas.of(r.response, "serialization")}}}
-        for code in (["401", "403"] if r.role else []) + ["400", "404", "409", "422"]:
+                "application/json": {"schema": schemas[("response", i)]}}}
+        for code in (["401", "403"] if r.role else []) + ["400", "404", "409", "422", "501", "504"]:
             responses[code] = {"description": "error",
                                "content": {"application/json": {"schema": error_ref}}}
         op["responses"] = responses
@@ -276,7 +273,7 @@ def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {
-            "schemas": schemas.components,
+            "schemas": components,
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "sigmavault_session"},
                 "apiKey": {"type": "http", "scheme": "bearer"},

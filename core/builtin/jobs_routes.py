@@ -19,7 +19,7 @@ class JobQuery(PageQuery):
 
 
 class WaitQuery(BaseModel):
-    timeout: float = Field(30, ge=0, le=300)
+    timeout: float = Field(30, ge=0, le=60)
 
 
 class JobLog(BaseModel):
