@@ -698,6 +698,8 @@ class StorageService:
     async def monitor(self) -> None:
         interval = self.config.monitor_interval
         last_smart = 0.0
+        me = asyncio.current_task()
+        await asyncio.sleep(min(interval, 5.0))  # let the daemon finish starting first
         while True:
             now = time.monotonic()
             with_smart = bool(self.config.smart_interval) and now - last_smart >= self.config.smart_interval
@@ -707,6 +709,9 @@ class StorageService:
                 log.exception("storage monitor pass failed")
             if with_smart:
                 last_smart = now
+            if me is not None and me.cancelling():
+                # a cancel can be swallowed by asyncio.wait_for (3.11) inside a command: honour it
+                raise asyncio.CancelledError
             await asyncio.sleep(interval)
 
 
