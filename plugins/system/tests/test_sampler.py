@@ -19,13 +19,14 @@ async def test_sampler_keeps_a_bounded_history_at_its_cadence():
         task.cancel()
     assert s.capacity == 5
     assert len(s.history) == 5
-    assert 8 <= s.samples_taken <= 12
+    assert 7 <= s.samples_taken <= 12
     assert seen[0] is first and len(seen) == s.samples_taken
     hist = s.window()
     assert hist[-1] == s.latest
     gaps = [b["ts"] - a["ts"] for a, b in zip(hist, hist[1:])]
-    assert all(0.05 < g < 0.2 for g in gaps), gaps
-    assert all(0.05 < x["interval"] < 0.2 for x in hist)
+    assert all(0.03 < g < 0.3 for g in gaps), gaps
+    assert 0.08 < sum(gaps) / len(gaps) < 0.15, gaps
+    assert all(0.03 < x["interval"] < 0.3 for x in hist)
     assert s.latest["filesystems"], "filesystem usage missing"
 
 
