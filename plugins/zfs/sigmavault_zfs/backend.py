@@ -17,7 +17,7 @@ from . import delta, model
 from .cli import ZfsCli
 from .diffparse import parse_diff
 from .errors import translate, zfs_errors
-from .listing import parse_get, parse_import_list, parse_pool_list
+from .listing import parse_get, parse_import_list, parse_list_as_get, parse_pool_list
 from .status import parse_status, parse_status_json
 from .streams import receive_from_file, send_to_file
 
@@ -629,11 +629,7 @@ class ZfsBackend:
                                      ",".join(cols), ds, check=False)
             if not res.ok:
                 raise translate(CommandError(res, res.stderr.strip()))
-            out = {}
-            for line in res.stdout.splitlines():
-                vals = line.split("\t")
-                out[vals[0]] = {c: (v, "-") for c, v in zip(cols[1:], vals[1:])}
-            return out
+            return parse_list_as_get(res.stdout, cols)
         # zfs-fuse: `zfs list` has no -p (creation only to the minute); `zfs get -p` is exact.
         res = await self.cli.zfs("get", "-Hp", "-d", "1", "-o", "name,property,value",
                                  "creation,used,referenced,userrefs", ds, check=False)

@@ -56,10 +56,17 @@ def parse_list(text: str, columns: Iterable[str]) -> list[dict[str, str]]:
     return [dict(zip(cols, line.split("\t"))) for line in text.splitlines() if line]
 
 
-def size_value(value: str) -> int | None:
-    """A size property: exact bytes (``-p``) or a unit string; ``0``/``none``/``-`` → None
-    for quota-like properties is up to the caller."""
-    return parse_size(value)
+def parse_list_as_get(text: str, columns: Iterable[str]) -> dict[str, dict[str, tuple[str, str]]]:
+    """``zfs list -H[p] -o name,<props>`` in the shape of :func:`parse_get` (source ``-``), so
+    one listing parser serves both ``zfs list`` (OpenZFS) and ``zfs get`` (zfs-fuse)."""
+    cols = list(columns)
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for line in text.splitlines():
+        if not line:
+            continue
+        values = line.split("\t")
+        out[values[0]] = {c: (v, "-") for c, v in zip(cols[1:], values[1:])}
+    return out
 
 
 def parse_import_list(text: str) -> list[dict[str, Any]]:

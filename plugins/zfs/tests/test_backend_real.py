@@ -154,13 +154,16 @@ async def test_export_import(backend, loop_devices) -> None:
 
 
 async def test_raidz_with_log_and_spare(backend, loop_devices) -> None:
-    devs = await loop_devices(5)
+    devs = await loop_devices(6)
     name = unique("z")
     pool = await backend.pool_create(name=name, topology={"layout": "raidz1"}, devices=devs[:3],
-                                     options={"log": [devs[3]], "spares": [devs[4]]})
+                                     options={"log": [devs[3]], "spares": [devs[4]],
+                                              "cache": [devs[5]]})
     assert pool["layout"] == "raidz1"
     topo = pool["properties"]["topology"]
     assert topo["logs"][0]["path"] == devs[3] and topo["spares"][0]["path"] == devs[4]
+    assert topo["cache"][0]["path"] == devs[5]
+    assert sorted(await backend.pool_devices(name=name)) == sorted(devs)
     assert len(topo["vdevs"][0]["children"]) == 3
 
 

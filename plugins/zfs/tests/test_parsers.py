@@ -10,7 +10,8 @@ import pytest
 from sigmavault.commands import Result
 from sigmavault_zfs.cli import detect_from
 from sigmavault_zfs.diffparse import parse_diff
-from sigmavault_zfs.listing import parse_get, parse_import_list, parse_pool_list
+from sigmavault_zfs.listing import (parse_get, parse_import_list, parse_list, parse_list_as_get,
+                                    parse_pool_list)
 from sigmavault_zfs.model import health_dict, pool_dict, scrub_dict
 from sigmavault_zfs.status import layout_of, leaves, parse_scan, parse_status, parse_status_json
 from sigmavault_zfs.units import parse_count, parse_duration, parse_ratio, parse_size
@@ -202,3 +203,23 @@ def test_scan_lines_of_both_generations() -> None:
     assert old["percent"] == 96.19 and old["bytes_total"] == round(9.48 * 2**40)
     res = parse_scan("resilvered 51.7M in 00:00:01 with 0 errors on Fri Nov 27 14:53:08 2026")
     assert res["function"] == "resilver" and res["repaired"] == round(51.7 * 2**20)
+
+
+def test_fuse_zfs_list_and_cache_vdev() -> None:
+    rows = parse_list((FUSE / "zfs_list_H_o.txt").read_text(),
+                      ("name", "type", "used", "available", "referenced", "mountpoint", "compressratio"))
+    assert [r["name"] for r in rows] == ["svtest", "svtest/data", "svtest/data/sub"]
+    assert parse_size(rows[1]["used"]) == round(10.3 * 2**20) and rows[1]["compressratio"] == "1.89x"
+    pool = one(FUSE / "zpool_status_stripe_cache_loop.txt")
+    assert [v["path"] for v in pool["vdevs"]] == ["/dev/loop0"]
+    assert [(v["path"], v["type"]) for v in pool["cache"]] == [("/dev/loop1", "disk")]
+
+
+def test_openzfs_snapshot_listing() -> None:
+    cols = ("name", "creation", "used", "referenced", "userrefs")
+    props = parse_list_as_get((OZ / "WRITTEN_zfs_list_Hp_snapshots.txt").read_text(), cols)
+    from sigmavault_zfs.model import snapshot_dict
+    snaps = [snapshot_dict("tank", "data", k, v, None) for k, v in props.items()]
+    assert [s["name"] for s in snaps] == ["daily-1", "daily-2"]
+    assert snaps[0]["created"] == "2026-11-27T14:03:11Z" and snaps[0]["used"] == 90112
+    assert snaps[1]["properties"]["holds"] == 1
