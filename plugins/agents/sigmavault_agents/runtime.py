@@ -225,7 +225,7 @@ class Runtime:
                 attempts = attempt + 1
                 try:
                     result = await self._attempt(agent, model, ctx)
-                    state = "SUCCESS"
+                    state, error = "SUCCESS", None
                     break
                 except (asyncio.CancelledError, JobAborted):
                     raise

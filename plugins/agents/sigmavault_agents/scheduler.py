@@ -90,10 +90,13 @@ class Scheduler:
             wait = self.interval if row is None or row["t"] is None else \
                 max(0.05, min(self.interval, row["t"] - time.time()))
             self._wake.clear()
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+            # arrives as its timeout fires, and the daemon would never finish shutting down
+            waiter = asyncio.ensure_future(self._wake.wait())
             try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except asyncio.TimeoutError:
-                pass
+                await asyncio.wait({waiter}, timeout=wait)
+            finally:
+                waiter.cancel()
 
 
 def _schedule(row: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sigmavault.jobs import JobContext
 from ..locate import Target, resolve
 from ..state import runtime_of, scheduler_of
 from ..work import chain, template, webhook
-from .common import save_json, state_dir, where  # noqa: F401  (save_json kept for symmetry)
+from .common import state_dir, where
 
 # --- CHRONICLE -----------------------------------------------------------------------------------
 
