@@ -139,7 +139,10 @@ class ZfsBackend:
         if gen.json:
             res = await self.cli.zpool("status", "-j", "--json-int", "-P", *args, check=False)
             if res.ok:
-                return {p["name"]: p for p in parse_status_json(json.loads(res.stdout))}
+                try:
+                    return {p["name"]: p for p in parse_status_json(json.loads(res.stdout))}
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    log.warning("zpool status -j output not understood; reading the text form")
         res = await self.cli.zpool("status", *(["-P"] if gen.parsable else []), *args, check=False)
         if not res.ok:
             if names and "no such pool" in res.stderr:
