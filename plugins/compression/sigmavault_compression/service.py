@@ -162,6 +162,9 @@ class CompressionService:
                                   levels={"min": codec.levels.min, "max": codec.levels.max,
                                           "default": codec.levels.default}) from None
             plan.threads = engine.effective_threads(codec, req.threads)
+        if plan.target == source and op in ("compress", "decompress"):
+            raise bad_request("the target must differ from the source (use recompress to replace "
+                              "an archive in place)", "target_is_source")
         if plan.target is not None and not (op == "decompress" and plan.extract):
             if plan.target.exists() and plan.target.is_dir():
                 raise conflict(f"target {plan.target} is a folder", "target_exists")

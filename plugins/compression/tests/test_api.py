@@ -158,6 +158,8 @@ async def test_bad_requests_are_4xx_and_start_nothing(client, work: Path, tmp_pa
         ({"operation": "compress", "source": str(src), "target": str(outside)}, 400,
          "path_not_allowed"),
         ({"operation": "decompress", "source": str(src)}, 400, "not_an_archive"),
+        ({"operation": "compress", "source": str(src), "target": str(src), "overwrite": True},
+         400, "target_is_source"),
         ({"operation": "shrink", "source": str(src)}, 422, "validation_error"),
         ({"operation": "compress", "source": str(src), "threads": -1}, 422, "validation_error"),
     ]
