@@ -110,7 +110,14 @@ class BtrfsBackend:
         return self._locks.setdefault(name, asyncio.Lock())
 
     async def _sh(self, *args: str, timeout: float | None = None, check: bool = True) -> str:
-        return (await run(list(args), timeout=timeout or self.timeout, check=check)).stdout
+        result = await run(list(args), timeout=timeout or self.timeout, check=False)
+        if check and not result.ok:
+            lines = [ln.strip() for ln in (result.stderr or result.stdout).splitlines() if ln.strip()]
+            reason = next((ln for ln in lines if ln.startswith("ERROR")), lines[0] if lines else
+                          f"exit {result.returncode}")
+            raise CommandError(result, f"{' '.join(args[:3])}: {reason}", status=409,
+                               code="btrfs_failed")
+        return result.stdout
 
     @staticmethod
     def _mounted(row: dict[str, Any]) -> bool:
@@ -400,8 +407,8 @@ class BtrfsBackend:
             raise bad_request(f"{old} is not a device (path or devid) of pool {pool}",
                               code="unknown_device")
         source = str(target["devid"]) if target["missing"] else target["path"]
-        task = asyncio.ensure_future(run(_btrfs("replace", "start", "-B", source, new, mnt),
-                                         timeout=LONG))
+        task = asyncio.ensure_future(self._sh("btrfs", "replace", "start", "-B", source, new, mnt,
+                                              timeout=LONG))
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=1.0)
@@ -474,7 +481,9 @@ class BtrfsBackend:
             args.append(f"-mconvert={meta}")
         if not data and not meta:
             args.append("--full-balance")
-        task = asyncio.ensure_future(run([*args, mnt], timeout=LONG))
+        if options.get("force"):
+            args.append("-f")
+        task = asyncio.ensure_future(self._sh(*args, mnt, timeout=LONG))
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=1.0)
@@ -482,7 +491,7 @@ class BtrfsBackend:
                     (await run(_btrfs("balance", "status", mnt), check=False, timeout=60)).stdout)
                 if progress and st["percent_left"] is not None:
                     progress(100.0 - st["percent_left"], f"balancing {pool}")
-            out = (await task).stdout
+            out = await task
         except asyncio.CancelledError:
             await run(_btrfs("balance", "cancel", mnt), check=False, timeout=600)
             raise
@@ -609,16 +618,26 @@ class BtrfsBackend:
         mnt = row["mountpoint"]
         self._vol_path(row, volume)
         prefix = f"{SNAPDIR}/{volume}/"
-        # one listing of all snapshots (with otime) and, concurrently, of the read-only ones
-        everything, read_only = await asyncio.gather(
+
+        def ours(path: str) -> bool:
+            return path.startswith(prefix) and "/" not in path[len(prefix):]
+
+        # two listings, concurrently: snapshots with their otime, and every read-only subvolume
+        # (received full streams are read-only but not "snapshots": no parent uuid)
+        snaps_text, ro_text = await asyncio.gather(
             self._sh("btrfs", "subvolume", "list", "-s", mnt),
-            self._sh("btrfs", "subvolume", "list", "-s", "-r", mnt))
-        ro_paths = {line.partition(" path ")[2] for line in read_only.splitlines()}
-        out = []
-        for s in parsers.parse_subvolume_list(everything):
-            rest = s["path"][len(prefix):] if s["path"].startswith(prefix) else None
-            if rest and "/" not in rest:
+            self._sh("btrfs", "subvolume", "list", "-r", mnt))
+        ro_paths = {line.partition(" path ")[2] for line in ro_text.splitlines()}
+        out, seen = [], set()
+        for s in parsers.parse_subvolume_list(snaps_text):
+            if ours(s["path"]):
+                seen.add(s["path"])
                 out.append(self._snap_info(row, volume, s, s["path"] not in ro_paths))
+        for path in sorted(p for p in ro_paths if ours(p) and p not in seen):
+            show = parsers.parse_subvolume_show(
+                await self._sh("btrfs", "subvolume", "show", os.path.join(mnt, path)))
+            out.append(self._snap_info(row, volume, {"path": path, "id": show["id"],
+                                                     "otime": show["created"]}, False))
         return out
 
     async def snapshot_list_token(self, *, pool: str, volume: str) -> str | None:
@@ -712,26 +731,31 @@ class BtrfsBackend:
                       snapshot: str | None = None) -> dict[str, Any]:
         row = self._row(pool)
         mnt = Path(self._mnt(row))
-        staging = mnt / SNAPDIR / f".receive-{uuid.uuid4().hex[:8]}"
-        staging.mkdir(parents=True)
-        try:
-            await run(_btrfs("receive", "-f", source, str(staging)), timeout=LONG)
-            [received] = list(staging.iterdir())
-            name = snapshot or received.name
-            parent = mnt / SNAPDIR / volume
-            parent.mkdir(parents=True, exist_ok=True)
-            if (parent / name).exists():
-                raise conflict(f"snapshot {pool}/{volume}@{name} already exists",
-                               code="snapshot_exists")
-            os.rename(received, parent / name)
+        # received subvolumes are read-only: they cannot move between directories afterwards,
+        # so receive straight into the volume's snapshot directory (renames there are fine)
+        parent = mnt / SNAPDIR / volume
+        parent.mkdir(parents=True, exist_ok=True)
+        async with self._lock(f"{pool}/{volume}"):
+            before = set(os.listdir(parent))
+            try:
+                await self._sh("btrfs", "receive", "-f", source, str(parent), timeout=LONG)
+            except BaseException:
+                for leftover in set(os.listdir(parent)) - before:
+                    await run(_btrfs("subvolume", "delete", str(parent / leftover)), check=False,
+                              timeout=600)
+                raise
+            [received] = set(os.listdir(parent)) - before
+            name = snapshot or received
+            if name != received:
+                if (parent / name).exists():
+                    await run(_btrfs("subvolume", "delete", str(parent / received)), check=False,
+                              timeout=600)
+                    raise conflict(f"snapshot {pool}/{volume}@{name} already exists",
+                                   code="snapshot_exists")
+                os.rename(parent / received, parent / name)
             if not (mnt / volume).exists():
                 await self._sh("btrfs", "subvolume", "snapshot", str(parent / name),
                                str(mnt / volume))
-        finally:
-            for leftover in staging.iterdir() if staging.exists() else []:
-                await run(_btrfs("subvolume", "delete", str(leftover)), check=False, timeout=600)
-            if staging.exists():
-                staging.rmdir()
         return await self.snapshot_get(pool=pool, volume=volume, name=name)
 
     async def diff(self, *, pool: str, volume: str, old: str,

@@ -95,6 +95,7 @@ class Balance(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data_profile: str | None = None
     metadata_profile: str | None = None
+    force: bool = Field(False, description="allow conversions that reduce metadata redundancy")
 
 
 class HealthProblem(_Open):

@@ -80,7 +80,7 @@ def register(app: "SigmaVault") -> None:
     @api.post(P + "/balance", body=Balance, response=Job, status=202,
               summary="Balance / convert profiles (job)")
     async def balance(request: web.Request, pool: str, body: Balance) -> Any:
-        return await service().balance(pool, body.model_dump(exclude_none=True))
+        return await service().balance(pool, body.model_dump(exclude_none=True, exclude_defaults=True))
 
     @api.post(P + "/devices/replace", body=DeviceReplace, response=Job, status=202,
               summary="Replace a (missing or failing) device (job)")

@@ -319,10 +319,15 @@ class StorageService:
         b = await self.pool_backend(pool)
         self.need(b, "balance")
         levels = b.capabilities.get("raid_levels") or []
+        minimum = b.capabilities.get("min_devices") or {}
+        online = [d for d in (await b.pool_get(name=pool))["devices"] if d.get("state") == "online"]
         for key in ("data_profile", "metadata_profile"):
-            if options.get(key) is not None and options[key] not in levels:
-                raise bad_request(f"{key} {options[key]!r} is not one of {levels}",
-                                  code="bad_layout")
+            profile = options.get(key)
+            if profile is not None and profile not in levels:
+                raise bad_request(f"{key} {profile!r} is not one of {levels}", code="bad_layout")
+            if profile is not None and minimum.get(profile, 1) > len(online):
+                raise bad_request(f"{profile} needs {minimum[profile]} devices; pool {pool} has "
+                                  f"{len(online)} online", code="too_few_devices")
 
         async def job(ctx: "JobContext") -> Any:
             return await b.balance(pool=pool, options=options, progress=_progress(ctx))
