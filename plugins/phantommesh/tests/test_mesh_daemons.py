@@ -12,7 +12,7 @@ from pyroute2 import AsyncIPRoute
 
 from pm_support import UNNEEDED_PLUGINS
 from pm_netns import forward, namespace_pair, namespaces, require_netns
-from sigmavault.testing import next_event, require_tool
+from sigmavault.testing import next_event
 
 MESH = "10.231.100.0/24"
 
@@ -79,7 +79,6 @@ async def _links(ns: str) -> list[str]:
 
 async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
     require_netns()
-    require_tool("ping")
     before = set(namespaces())
     async with namespace_pair("10.231.8") as pair:
         tag = pair.a.ns[-6:]
