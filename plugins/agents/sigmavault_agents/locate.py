@@ -51,6 +51,8 @@ async def resolve(app: Any, target: Target, *, kind: str = "any", must_exist: bo
         except PathNotAllowed as exc:
             raise APIError(400, "path_not_allowed", str(exc), {"path": target.path}) from None
     else:
+        if "\0" in target.subpath or Path(target.subpath).is_absolute():
+            raise APIError(400, "bad_subpath", "subpath must be a relative path inside the volume")
         root = await app.call("storage.volume.path", pool=target.pool, volume=target.volume)
         path = inside(Path(root), target.subpath or ".")
     if must_exist and not os.path.lexists(path):

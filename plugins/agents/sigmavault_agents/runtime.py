@@ -51,6 +51,7 @@ class Slot:
         self.queued = 0
         self.state = "idle"
         self.last_failed = False
+        self.schema: dict[str, Any] | None = None
         self._waiters: list[tuple[int, int, asyncio.Future]] = []
         self._seq = itertools.count()
 
@@ -113,10 +114,12 @@ class Runtime:
     def info(self, name: str) -> dict[str, Any]:
         slot = self.slot(name)
         a = slot.agent
-        try:
-            schema = a.params_model.model_json_schema()
-        except Exception:  # a params model pydantic cannot describe still dispatches
-            schema = {}
+        if slot.schema is None:
+            try:
+                slot.schema = a.params_model.model_json_schema()
+            except Exception:  # a params model pydantic cannot describe still dispatches
+                slot.schema = {}
+        schema = slot.schema
         return {"id": a.name.upper(), "name": a.name, "tier": a.tier, "specialty": a.specialty,
                 "description": a.description, "owner": slot.owner, "status": slot.state,
                 "running": slot.running, "queued": slot.queued, "concurrency": slot.concurrency,

@@ -51,6 +51,10 @@ async def test_dispatch_errors(client, area: Path, tmp_path: Path) -> None:
     assert resp.status == 400
     resp = await client.post("/api/v1/agents/PRISM/task", json={"params": {"path": str(area / "missing")}})
     assert resp.status == 404
+    resp = await client.post("/api/v1/agents/PRISM/task", json={"params": {"path": f"{area}/a\u0000b"}})
+    assert resp.status == 400
+    resp = await client.post("/api/v1/agents/PRISM/task", json={"params": {"path": "relative/dir"}})
+    assert resp.status == 400
     total = (await (await client.get("/api/v1/agents/tasks")).json())["total"]
     assert total == 0  # nothing half-started
 

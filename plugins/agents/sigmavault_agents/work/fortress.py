@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 import psutil
 
-WEAK_PASSWORDS = ("admin", "password", "sigmavault", "changeme", "123456", "root", "secret")
+WEAK_PASSWORDS = ("admin", "password", "sigmavault", "changeme")
 
 
 def finding(id: str, severity: str, title: str, detail: str) -> dict[str, str]:
