@@ -197,3 +197,43 @@ def test_kernel_peer_mapping():
     assert netlink_peer(PeerConfig(public_key=pk, remove=True)) == {"public_key": pk, "remove": True}
     cleared = netlink_peer(PeerConfig(public_key=pk, preshared_key=""))
     assert base64.b64decode(cleared["preshared_key"]) == bytes(32)
+
+
+def test_kernel_info_parsing_from_real_netlink_messages():
+    """Encode a WG_CMD_GET_DEVICE reply with pyroute2's own message class, decode it as the kernel's
+    answer would be, and read it back (the kernel driver cannot run on a machine without the
+    module, its parsing can)."""
+    from socket import AF_INET, AF_INET6, inet_pton
+
+    from pyroute2.netlink.generic.wireguard import wgmsg
+
+    from sigmavault_phantommesh.drivers.kernel import parse_info
+
+    a, b, psk = keys.generate(), keys.generate(), keys.generate_psk()
+    msg = wgmsg()
+    msg["cmd"], msg["version"] = 0, 1
+    msg["attrs"] = [
+        ["WGDEVICE_A_IFNAME", "wg0"], ["WGDEVICE_A_PUBLIC_KEY", a.public_key],
+        ["WGDEVICE_A_LISTEN_PORT", 51820],
+        ["WGDEVICE_A_PEERS", [{"attrs": [
+            ["WGPEER_A_PUBLIC_KEY", b.public_key], ["WGPEER_A_PRESHARED_KEY", psk],
+            ["WGPEER_A_ENDPOINT", {"addr": "192.0.2.1", "port": 51821}],
+            ["WGPEER_A_LAST_HANDSHAKE_TIME", {"tv_sec": 1700000000, "tv_nsec": 250000000}],
+            ["WGPEER_A_RX_BYTES", 10], ["WGPEER_A_TX_BYTES", 20],
+            ["WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL", 25],
+            ["WGPEER_A_ALLOWEDIPS", [
+                {"attrs": [["WGALLOWEDIP_A_FAMILY", AF_INET], ["WGALLOWEDIP_A_IPADDR", inet_pton(AF_INET, "10.1.0.2")],
+                           ["WGALLOWEDIP_A_CIDR_MASK", 32]]},
+                {"attrs": [["WGALLOWEDIP_A_FAMILY", AF_INET6],
+                           ["WGALLOWEDIP_A_IPADDR", inet_pton(AF_INET6, "fd00::2")],
+                           ["WGALLOWEDIP_A_CIDR_MASK", 128]]}]]]}]]]
+    msg.encode()
+    reply = wgmsg(msg.data)
+    reply.decode()
+    dev = parse_info("wg0", [reply])
+    assert dev.public_key == a.public_key and dev.listen_port == 51820
+    (p,) = dev.peers
+    assert p.public_key == b.public_key and p.endpoint == "192.0.2.1:51821" and p.has_preshared_key
+    assert p.allowed_ips == ["10.1.0.2/32", "fd00::2/128"]
+    assert p.last_handshake == 1700000000.25 and p.rx_bytes == 10 and p.tx_bytes == 20
+    assert p.keepalive == 25

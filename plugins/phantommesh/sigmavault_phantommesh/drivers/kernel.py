@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -149,9 +150,15 @@ def parse_info(ifname: str, msgs: list[Any]) -> DeviceState:
             psk = peer.get_attr("WGPEER_A_PRESHARED_KEY")
             state.has_preshared_key = bool(psk) and psk not in (b"A" * 43 + b"=", "A" * 43 + "=")
             for aip in peer.get_attr("WGPEER_A_ALLOWEDIPS") or []:
-                addr = aip.get_attr("WGALLOWEDIP_A_IPADDR")
-                mask = aip.get_attr("WGALLOWEDIP_A_CIDR_MASK")
-                if addr is not None and mask is not None:
-                    state.allowed_ips.append(f"{addr}/{mask}")
+                state.allowed_ips.append(_allowed_ip(aip))
             device.peers.append(state)
     return device
+
+
+def _allowed_ip(aip: Any) -> str:
+    """``addr/mask`` of one allowed-IP NLA (pyroute2 gives the address as colon-separated hex)."""
+    if aip.get("addr"):
+        return aip["addr"]
+    family = aip.get_attr("WGALLOWEDIP_A_FAMILY")
+    raw = bytes.fromhex(aip.get_attr("WGALLOWEDIP_A_IPADDR").replace(":", ""))
+    return f"{socket.inet_ntop(family, raw)}/{aip.get_attr('WGALLOWEDIP_A_CIDR_MASK')}"
