@@ -26,8 +26,6 @@ class TestBtrfsApi(backend_suite.BackendSuite):
     @pytest.fixture
     def pool_body(self, loop_devices):
         def make(name: str) -> dict:
-            if name == "capsprobe":
-                return {"name": name, "backend": "btrfs"}
             return {"name": name, "backend": "btrfs", "topology": {"layout": "raid1"},
                     "devices": loop_devices(2)}
         return make

@@ -60,8 +60,8 @@ class BackendSuite:
             assert resp.status in (204, 404), await resp.text()
 
     @pytest.fixture
-    async def caps(self, client, pool_body) -> dict:
-        backend = pool_body("capsprobe")["backend"]
+    async def caps(self, client, pool) -> dict:
+        backend = pool["backend"]
         infos = await ok(await client.get(f"{API}/backends"))
         [info] = [b for b in infos if b["name"] == backend]
         assert info["available"], info
