@@ -286,6 +286,7 @@ def decompress(source: Path, target: Path, codec: Codec, *, extract: bool | None
                 raise CorruptArchive(f"{source.name} does not contain a tar archive")
             stream = PrefixedReader(head, decoder)
             members = None
+            meter.out_is_raw = bool(extract)
             if extract:
                 members = _extract(stream, target, check)
             else:
@@ -298,8 +299,6 @@ def decompress(source: Path, target: Path, codec: Codec, *, extract: bool | None
                         sink.write(chunk)
         finally:
             decoder.close()
-    if extract:
-        meter.bytes_out = meter.raw
     return Outcome("extract" if extract else "decompress", codec.name, str(source), str(target),
                    meter.raw, meter.bytes_in, time.monotonic() - started,
                    payload="tar" if extract else "data", members=members, verified=True,

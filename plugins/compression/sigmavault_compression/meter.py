@@ -35,6 +35,7 @@ class Meter:
         self.bytes_in = 0
         self.bytes_out = 0
         self.raw = 0
+        self.out_is_raw = False  # extraction: what is written is the decoded stream itself
         self.started = time.monotonic()
         self._last = 0.0
 
@@ -56,6 +57,8 @@ class Meter:
     def snapshot(self, now: float | None = None, final: bool = False) -> dict[str, Any]:
         now = time.monotonic() if now is None else now
         elapsed = max(now - self.started, 1e-9)
+        if self.out_is_raw:
+            self.bytes_out = self.raw
         compressed = self.bytes_out if self.compressed_side == "out" else self.bytes_in
         throughput = self.bytes_in / elapsed
         percent = eta = None
