@@ -63,6 +63,7 @@ class Route:
     plugin: str = "sigmavault"
     description: str = ""
     absolute: bool = False
+    content_type: str | None = None  # for non-JSON responses (the handler returns a web.Response)
 
     @property
     def url(self) -> str:
@@ -115,10 +116,11 @@ class Api:
     def route(self, method: str, path: str, *, summary: str = "", body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, response: Any = None, status: int | None = None,
               role: str | None = None, public: bool = False, tags: list[str] | None = None,
-              absolute: bool = False) -> Callable[[Handler], Handler]:
+              absolute: bool = False, content_type: str | None = None) -> Callable[[Handler], Handler]:
         """Declare a route; ``path`` is relative to ``/api/v1`` and may hold ``{name}`` params.
 
-        ``absolute=True`` mounts ``path`` as is (for ``/metrics``-style well-known URLs).
+        ``absolute=True`` mounts ``path`` as is (for ``/metrics``-style well-known URLs);
+        ``content_type`` documents a non-JSON response the handler returns itself.
 
         The handler is called as ``handler(request, **path_params[, body=...][, query=...])``.
         ``role`` defaults to ``readonly`` for GET and ``admin`` otherwise; ``public=True`` means
@@ -137,7 +139,7 @@ class Api:
                 status=status or (201 if method == "POST" and response is not None else 200),
                 role=None if public else (role or ("readonly" if method == "GET" else "admin")),
                 tags=tags or [path.strip("/").split("/")[0] or "core"], plugin=self.current_plugin,
-                absolute=absolute,
+                absolute=absolute, content_type=content_type,
             ))
             return handler
 
@@ -256,7 +258,10 @@ def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
             op["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": schemas[("body", i)]}}}
         responses: dict[str, Any] = {}
-        if r.response is None:
+        if r.content_type is not None:
+            responses[str(r.status)] = {"description": "success", "content": {
+                r.content_type: {"schema": {"type": "string"}}}}
+        elif r.response is None:
             responses["204" if r.status == 200 else str(r.status)] = {"description": "done"}
         else:
             responses[str(r.status)] = {"description": "success", "content": {

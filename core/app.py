@@ -30,6 +30,7 @@ log = logging.getLogger("sigmavault")
 APP_KEY = web.AppKey("sigmavault", object)
 REGISTRIES = ("storage_backends", "codecs", "agents", "network_drivers", "encryptors")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SHUTDOWN_GRACE = 5.0  # seconds background tasks get to finish after cancellation
 
 
 def get_app(request: web.Request) -> "SigmaVault":
@@ -236,7 +237,9 @@ class SigmaVault:
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE)
+            for task in stuck:
+                log.error("background task %s ignored cancellation; leaving it behind", task.get_coro())
 
     async def _on_cleanup(self, _: web.Application) -> None:
         self.db.close()
@@ -252,8 +255,11 @@ class SigmaVault:
             response = await handler(request)
             response.headers["X-Request-ID"] = rid
             if request.path.startswith("/api/"):
-                log.info("%s %s %s", request.method, request.path, response.status,
-                         extra={"ms": round((time.monotonic() - started) * 1000, 1)})
+                # reads that succeed are routine: DEBUG; writes and errors: INFO
+                level = logging.DEBUG if request.method in SAFE_METHODS and response.status < 400 else logging.INFO
+                if log.isEnabledFor(level):
+                    log.log(level, "%s %s %s", request.method, request.path, response.status,
+                            extra={"ms": round((time.monotonic() - started) * 1000, 1)})
             return response
         finally:
             logs.request_id.reset(token)

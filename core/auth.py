@@ -26,6 +26,7 @@ SESSION_COOKIE = "sigmavault_session"
 CSRF_COOKIE = "sigmavault_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 KEY_PREFIX = "svk_"
+KEY_CACHE_SECONDS = 10.0  # a checked API key is trusted this long without a database lookup
 
 MIGRATIONS = ["""
 CREATE TABLE users (
@@ -126,6 +127,7 @@ class Auth:
         self.idle = cfg.session_idle_seconds
         self.absolute = cfg.session_max_seconds
         self.limiter = RateLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
+        self._key_cache: dict[str, tuple[Identity, str, float]] = {}  # secret hash → (who, key id, until)
 
     @property
     def db(self):
@@ -171,6 +173,7 @@ class Auth:
                 "SELECT count(*) AS n FROM users WHERE role='admin'")["n"] <= 1:
             raise APIError(409, "last_admin", "the last admin cannot be deleted")
         self.db.execute("DELETE FROM users WHERE id=?", (user["id"],))
+        self._key_cache.clear()
 
     def ensure_admin(self) -> str | None:
         """On first start create ``admin`` with a random password; return it (shown once)."""
@@ -256,15 +259,20 @@ class Auth:
     def revoke_key(self, key_id: str) -> dict[str, Any]:
         self.get_key(key_id)
         self.db.execute("UPDATE api_keys SET revoked=1 WHERE id=?", (key_id,))
+        self._key_cache.clear()
         return self.get_key(key_id)
 
     def api_key(self, presented: str) -> Identity | None:
         if not presented.startswith(KEY_PREFIX) or presented.count("_") < 2:
             return None
         key_id, _, secret = presented[len(KEY_PREFIX):].partition("_")
+        secret_hash = _sha256(secret)
+        cached = self._key_cache.get(secret_hash)
+        if cached and cached[1] == key_id and cached[2] > time.monotonic():
+            return cached[0]
         row = self.db.one("SELECT k.*, u.username FROM api_keys k JOIN users u ON u.id=k.user_id "
                           "WHERE k.id=?", (key_id,))
-        if row is None or not hmac.compare_digest(row["key_hash"], _sha256(secret)):
+        if row is None or not hmac.compare_digest(row["key_hash"], secret_hash):
             return None
         if row["revoked"]:
             return None
@@ -273,7 +281,14 @@ class Auth:
             return None
         if not row["last_used_at"] or (stamp - datetime.fromisoformat(row["last_used_at"])).total_seconds() > 60:
             self.db.execute("UPDATE api_keys SET last_used_at=? WHERE id=?", (_iso(stamp), key_id))
-        return Identity(row["username"], row["role"], "api_key")
+        ident = Identity(row["username"], row["role"], "api_key")
+        until = time.monotonic() + KEY_CACHE_SECONDS
+        if row["expires_at"]:
+            until = min(until, time.monotonic() + (datetime.fromisoformat(row["expires_at"]) - stamp).total_seconds())
+        if len(self._key_cache) > 10_000:
+            self._key_cache.clear()
+        self._key_cache[secret_hash] = (ident, key_id, until)
+        return ident
 
     # --- per request -----------------------------------------------------------------------------
 

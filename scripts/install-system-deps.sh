@@ -11,7 +11,7 @@ packages=(
   zstd xz-utils bzip2 gzip age               # interop and benchmark anchors
   nfs-kernel-server samba-common-bin         # exportfs / testparm validate rendered shares
   chromium                                   # UI end-to-end tests
-  glances                                    # system benchmark anchor
+  glances python3-bottle                     # system benchmark anchor (bottle: glances -w)
   nodejs                                     # web UI build (npm ships with it where nodejs comes from NodeSource)
 )
 missing=()

@@ -74,7 +74,7 @@ def register_routes(app: Any) -> None:
         """The OpenAPI 3.1 description of every route, generated from the declared schemas."""
         return openapi(get_app(request).api, "SigmaVault", __version__)
 
-    @app.api.get("/docs", tags=["core"])
+    @app.api.get("/docs", tags=["core"], content_type="text/html")
     async def docs(request: web.Request) -> web.Response:
         """A readable page of every endpoint, generated from the OpenAPI document."""
         spec = openapi(get_app(request).api, "SigmaVault", __version__)

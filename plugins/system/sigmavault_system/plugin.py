@@ -188,13 +188,9 @@ def register_routes(app: Any) -> None:
         body = prometheus.exposition(st.registry)
         return web.Response(body=body, headers={"Content-Type": prometheus.CONTENT_TYPE})
 
-    app.api.get("/system/prometheus", tags=["system"])(system_prometheus)
-    try:  # the well-known un-prefixed URL, where the core can mount absolute paths
-        absolute = app.api.get("/metrics", absolute=True, tags=["system"])
-    except TypeError:
-        log.info("core cannot mount absolute routes: Prometheus only at /api/v1/system/prometheus")
-    else:
-        absolute(system_prometheus)
+    app.api.get("/system/prometheus", tags=["system"], content_type=prometheus.CONTENT_TYPE)(system_prometheus)
+    app.api.get("/metrics", absolute=True, tags=["system"],
+                content_type=prometheus.CONTENT_TYPE)(system_prometheus)
 
 
 async def _current(st: SystemState) -> dict[str, Any]:
