@@ -91,6 +91,8 @@ async def test_fortress_finds_planted_problems(client, sv_app) -> None:
     assert ids["weak_password:weak"]["severity"] == "critical"
     assert f"file_mode:{leaky}" in ids
     assert "weak_password:admin" not in ids
+    assert ids["password_never_changed:admin"]["severity"] == "info"
+    assert "password_never_changed:weak" not in ids  # already reported as critical
     assert ids["agents_root_missing:/nonexistent-sv-root"]["source"] == "sigmavault-agents"
     assert any(k.startswith("key_no_expiry:") for k in ids)  # the test fixture's admin key
     assert r["ok"] is False

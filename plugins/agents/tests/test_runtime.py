@@ -97,3 +97,15 @@ async def test_interrupted_tasks_are_marked_on_recover(sv_app) -> None:
     assert rt.recover() == 1
     row = rt.task("x")
     assert row["state"] == "ABORTED" and "interrupted" in row["error"]
+
+
+async def test_agent_runs_directly_as_a_core_job(sv_app, area) -> None:
+    """An agent's handler is an ordinary job function: no runtime needed to run it."""
+    (area / "a").write_bytes(b"x" * 10)
+    (area / "b").write_bytes(b"x" * 10)
+    agent = sv_app.registries["agents"]["WAVE"]
+    assert agent.plugin == "sigmavault-agents"
+    params = agent.params_model.model_validate({"roots": [{"path": str(area)}]})
+    job = sv_app.jobs.submit("test.wave", lambda ctx: agent.run(ctx, params))
+    done = await sv_app.jobs.wait(job.id, 10)
+    assert done.state.value == "SUCCESS" and done.result["reclaimable_bytes"] == 10

@@ -46,7 +46,7 @@ async def run_fortress(ctx: JobContext, p: FortressParams) -> dict[str, Any]:
     sockets = await ctx.to_thread(fortress.listening_sockets)
     findings += [dict(f, source="FORTRESS") for f in fortress.socket_findings(sockets)]
     ctx.progress(percent=40, description="passwords")
-    users = app.db.all("SELECT username, password_hash FROM users")
+    users = app.db.all("SELECT username, password_hash, created_at, password_changed_at FROM users")
     hasher = PasswordHasher()
     findings += [dict(f, source="FORTRESS") for f in await ctx.to_thread(
         fortress.user_findings, users, lambda h, pw: _verify(hasher, h, pw))]

@@ -109,6 +109,11 @@ def user_findings(users: list[dict[str, Any]], verify: Any) -> list[dict[str, st
                                    f"user {u['username']} has a default password",
                                    "change it with `sigmavault user passwd`"))
                 break
+        else:
+            if u.get("created_at") and u.get("created_at") == u.get("password_changed_at"):
+                out.append(finding(f"password_never_changed:{u['username']}", "info",
+                                   f"user {u['username']} still has the password it was created with",
+                                   "for admin this may be the first-run secret printed in a log"))
     return out
 
 
