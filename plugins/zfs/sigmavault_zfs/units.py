@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timezone
 
 _UNITS = {"": 0, "B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6, "Z": 7}
@@ -17,6 +18,8 @@ def parse_size(text: str) -> int | None:
     tool, so the result is the exact value of what was printed, rounded to the nearest byte.
     ``"-"`` and ``"none"`` give ``None``; anything else unparseable raises ``ValueError``.
     """
+    if text.isdigit():  # exact bytes (-p): the common case, kept cheap for 10,000-row listings
+        return int(text)
     text = text.strip()
     if text.lower() in _NONE:
         return None
@@ -58,7 +61,7 @@ def epoch_to_rfc3339(seconds: int | str | None) -> str | None:
     """Seconds since the epoch (as ``zfs get -p creation`` prints) → ``2026-11-27T14:03:11Z``."""
     if seconds in (None, "", "-"):
         return None
-    return datetime.fromtimestamp(int(seconds), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
 
 
 def ctime_to_rfc3339(text: str) -> str | None:
