@@ -94,13 +94,19 @@ async def ensure_routes(ifname: str, cidrs: list[str], skip_inside: str | None =
 
 
 async def create(ifname: str, kind: str) -> None:
-    """Create a link of ``kind`` (``wireguard`` for the kernel driver); EEXIST is fine."""
+    """Create a link of ``kind`` (``wireguard`` for the kernel driver); an existing link of the
+    same kind is adopted, a different one is never touched."""
     async with AsyncIPRoute() as ipr:
         try:
             await ipr.link("add", ifname=ifname, kind=kind)
+            return
         except NetlinkError as exc:
             if exc.code != errno.EEXIST:
                 raise DriverError(f"cannot create {kind} interface {ifname}: {exc}") from None
+    info = await link_info(ifname)
+    if not info or info["kind"] != kind:
+        raise DriverError(f"interface {ifname} exists and is not a {kind} interface; "
+                          "choose another [phantommesh] interface name")
 
 
 async def delete(ifname: str) -> bool:

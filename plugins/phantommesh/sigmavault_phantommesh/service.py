@@ -311,6 +311,7 @@ class MeshService:
             raise APIError(410, "invite_expired", "invite has expired")
         name = row["name"]
         self._check_new(name, body.public_key)
+        await self.ensure_up()  # before anything is recorded: a node that cannot run keeps its token
         address = self.ipam.reserve(body.address, name) if body.address else self.ipam.allocate(name)
         endpoint = body.endpoint or (f"{remote}:{body.listen_port}" if remote else None)
         ident = self.store.identity()
@@ -362,6 +363,7 @@ class MeshService:
         if existing is not None:
             raise conflict(f"already joined: the issuer is peer {existing.name!r}", "already_joined")
         ident = self.store.identity()
+        await self.ensure_up()  # fail here, before the issuer burns the token
         member = any(p.is_node for p in self.store.peers())
         init = pqpsk.Initiator.start() if self.cfg.post_quantum else None
         endpoint = None

@@ -13,6 +13,7 @@ from pyroute2 import AsyncIPRoute
 from pm_support import UNNEEDED_PLUGINS
 from pm_netns import forward, namespace_pair, namespaces, require_netns
 from sigmavault.testing import next_event
+from sigmavault_phantommesh import invites, keys
 
 MESH = "10.231.100.0/24"
 
@@ -111,6 +112,11 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 assert joined["address"] == "10.231.100.1"
                 users = await _json(await a.get("/api/v1/auth/users"), 200)
                 assert [u["role"] for u in users if u["username"].startswith("phantommesh-")] == ["readonly"]
+                # an issuer that does not answer is a 502 on the joiner, nothing is recorded
+                dead = invites.Invite(api_url=f"http://{na.ip}:9", public_key=keys.generate().public_key,
+                                      secret="s" * 32, name="x", expires_at=4e9, mesh_cidr=MESH)
+                resp = await b.post("/api/v1/network/phantommesh/join", json={"invite": dead.encode()})
+                assert resp.status == 502 and (await resp.json())["error"]["code"] == "peer_unreachable"
                 # the token is one-time
                 again = await b.post("/api/v1/network/phantommesh/join", json={"invite": inv["invite"]})
                 assert again.status == 409

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import links
 from ..uapi import UAPIClient
 from ..wgproc import WireGuardGo
-from .base import DeviceState, PeerConfig
+from .base import DeviceState, DriverError, PeerConfig
 
 
 class UserspaceDriver:
@@ -29,6 +29,10 @@ class UserspaceDriver:
         return True, "wireguard-go present"
 
     async def up(self, ifname: str, *, private_key: str, listen_port: int) -> None:
+        info = await links.link_info(ifname)
+        if info and info["kind"] != "tun" and not await UAPIClient(ifname).alive():
+            raise DriverError(f"interface {ifname} exists and is not a wireguard-go interface; "
+                              "choose another [phantommesh] interface name")
         await self.daemons.start(ifname)
         await UAPIClient(ifname).set(private_key=private_key, listen_port=listen_port)
 
