@@ -6,6 +6,9 @@ namespace tests.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from pm_support import UNNEEDED_PLUGINS
@@ -225,3 +228,56 @@ async def test_agents_registered_and_mesh_agent_runs(sv_app, client):
         assert done["state"] == "SUCCESS" and done["result"]["peers"][0]["peer"] == "far"
         bad = await client.post("/api/v1/agents/CRYPTO/task", json={"params": {"what": "everything"}})
         assert bad.status == 422
+
+
+class RecordedDevice:
+    """Replays device states whose handshake ages take minutes to occur for real (180 s): the
+    only stand-in in these tests, for the clock, not for WireGuard (the namespace tests run it)."""
+
+    name = "recorded"
+
+    def __init__(self) -> None:
+        self.state = None
+
+    def available(self):
+        return True, "recorded"
+
+    async def show(self, ifname):
+        return self.state
+
+    async def exists(self, ifname):
+        return True
+
+    async def configure(self, ifname, **kw):
+        return None
+
+    async def down(self, ifname):
+        return None
+
+
+async def test_monitor_publishes_up_and_down_on_transitions(sv_app, client):
+    from sigmavault.testing import next_event
+    from sigmavault_phantommesh.drivers.base import DeviceState, PeerState
+
+    peer = await _ok(await client.post(BASE + "/peers", json={"name": "far"}), 201)
+    svc = sv_app.phantommesh
+    device = RecordedDevice()
+    svc.driver, svc.running = device, True
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["network.*"]})
+    await asyncio.sleep(0.2)
+    try:
+        for age, kind in ((5, "peer.up"), (200, "peer.down"), (1, "peer.up")):
+            device.state = DeviceState(ifname="pmunit0", peers=[PeerState(
+                public_key=peer["public_key"], last_handshake=time.time() - age, rx_bytes=1, tx_bytes=2)])
+            report = await svc.check_health()
+            assert report["peers"][0]["up"] is (kind == "peer.up")
+            ev = await next_event(ws, lambda e: e["type"] == "network.event"
+                                  and e["data"]["kind"] in ("peer.up", "peer.down"), timeout=5)
+            assert ev["data"]["kind"] == kind and ev["data"]["peer"] == "far"
+            # no transition, no event
+            await svc.check_health()
+        st = await _ok(await client.get(BASE))
+        assert st["peers"][0]["up"] and st["peers"][0]["last_handshake_age"] < 5
+    finally:
+        await ws.close()
