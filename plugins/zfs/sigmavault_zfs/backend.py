@@ -6,14 +6,13 @@ import asyncio
 import json
 import logging
 import os
-import re
-import stat
 from typing import Any, Callable
 
 from sigmavault.commands import CommandError
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import delta, model
+from .checks import bool_prop, check_device, check_mountpoint, check_pool_name
 from .cli import ZfsCli
 from .diffparse import parse_diff
 from .errors import translate, zfs_errors
@@ -31,63 +30,11 @@ MIN_DEVICES = {"stripe": 1, "mirror": 2, "raidz1": 2, "raidz2": 3, "raidz3": 4}
 COMPRESSION = ["lzjb", "gzip", "zle", "on"] + [f"gzip-{n}" for n in range(1, 10)]
 COMPRESSION_OPENZFS = ["lz4", "zstd", "gzip", "lzjb", "zle", "on"] + \
     [f"gzip-{n}" for n in range(1, 10)] + [f"zstd-{n}" for n in range(1, 20)]
-POOL_RESERVED = re.compile(r"^(mirror|raidz\d?|spare|log|cache|special|dedup|draid|c\d.*)$")
 POOL_SETTABLE = {"autoexpand": ("on", "off"), "autoreplace": ("on", "off"),
                  "failmode": ("wait", "continue", "panic"), "listsnapshots": ("on", "off"),
                  "delegation": ("on", "off")}
 VIEW_PREFIX = "sv-view."
 POOL_OPTIONS = {"ashift", "mountpoint", "log", "cache", "spares", "compression", "force"}
-
-
-def check_pool_name(name: str) -> str:
-    """ZFS adds its own rules to the service's name pattern: start with a letter, no reserved word."""
-    if not name[:1].isalpha() or POOL_RESERVED.match(name) or "%" in name:
-        raise bad_request(f"invalid ZFS pool name {name!r}: start with a letter and avoid the "
-                          "reserved words mirror, raidz, spare, log, cache, special, dedup",
-                          code="invalid_name", field="name")
-    return name
-
-
-def check_device(path: str) -> str:
-    """An extra vdev (log/cache/spare) must be an existing block device under /dev."""
-    if not isinstance(path, str) or not path.startswith("/dev/") or ".." in path:
-        raise bad_request(f"device {path!r} must be an absolute path under /dev", field="devices")
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        raise bad_request(f"device {path!r} does not exist", field="devices") from None
-    if not stat.S_ISBLK(mode):
-        raise bad_request(f"{path!r} is not a block device", field="devices")
-    return path
-
-
-SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt",
-               "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/mnt",
-               "/media"}
-
-
-def check_mountpoint(path: Any) -> str:
-    """A pool mountpoint: absolute, not a system directory, and absent or an empty directory
-    (mounting over existing files would hide them)."""
-    if not isinstance(path, str) or not path.startswith("/") or ".." in path.split("/"):
-        raise bad_request("mountpoint must be an absolute path without '..'", field="options.mountpoint")
-    real = os.path.realpath(path)
-    if real in SYSTEM_DIRS or any(real == d or real.startswith(d + "/") for d in
-                                  ("/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/sbin",
-                                   "/sys", "/usr")):
-        raise bad_request(f"mountpoint {path!r} is a system directory", field="options.mountpoint")
-    if os.path.exists(real) and (not os.path.isdir(real) or os.listdir(real)):
-        raise bad_request(f"mountpoint {path!r} exists and is not an empty directory",
-                          field="options.mountpoint")
-    return real
-
-
-def _bool_prop(value: Any, field: str) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if value in ("on", "off"):
-        return value
-    raise bad_request(f"{field} must be true/false or 'on'/'off'", field=field)
 
 
 class ZfsBackend:
@@ -489,7 +436,7 @@ class ZfsBackend:
                                       field="recordsize")
                 props["recordsize"] = str(value)
             elif key in ("atime", "readonly"):
-                props[key] = _bool_prop(value, key)
+                props[key] = bool_prop(value, key)
             else:
                 raise bad_request(f"volume property {key!r} is not managed here; use quota, "
                                   "compression, recordsize, atime or readonly", field=key)

@@ -1,0 +1,63 @@
+"""Input checks the ZFS tools need beyond the service's name pattern."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from typing import Any
+
+from sigmavault.errors import bad_request
+
+POOL_RESERVED = re.compile(r"^(mirror|raidz\d?|spare|log|cache|special|dedup|draid|c\d.*)$")
+
+
+def check_pool_name(name: str) -> str:
+    """ZFS adds its own rules to the service's name pattern: start with a letter, no reserved word."""
+    if not name[:1].isalpha() or POOL_RESERVED.match(name) or "%" in name:
+        raise bad_request(f"invalid ZFS pool name {name!r}: start with a letter and avoid the "
+                          "reserved words mirror, raidz, spare, log, cache, special, dedup",
+                          code="invalid_name", field="name")
+    return name
+
+
+def check_device(path: str) -> str:
+    """An extra vdev (log/cache/spare) must be an existing block device under /dev."""
+    if not isinstance(path, str) or not path.startswith("/dev/") or ".." in path:
+        raise bad_request(f"device {path!r} must be an absolute path under /dev", field="devices")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise bad_request(f"device {path!r} does not exist", field="devices") from None
+    if not stat.S_ISBLK(mode):
+        raise bad_request(f"{path!r} is not a block device", field="devices")
+    return path
+
+
+SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt",
+               "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/mnt",
+               "/media"}
+
+
+def check_mountpoint(path: Any) -> str:
+    """A pool mountpoint: absolute, not a system directory, and absent or an empty directory
+    (mounting over existing files would hide them)."""
+    if not isinstance(path, str) or not path.startswith("/") or ".." in path.split("/"):
+        raise bad_request("mountpoint must be an absolute path without '..'", field="options.mountpoint")
+    real = os.path.realpath(path)
+    if real in SYSTEM_DIRS or any(real == d or real.startswith(d + "/") for d in
+                                  ("/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/sbin",
+                                   "/sys", "/usr")):
+        raise bad_request(f"mountpoint {path!r} is a system directory", field="options.mountpoint")
+    if os.path.exists(real) and (not os.path.isdir(real) or os.listdir(real)):
+        raise bad_request(f"mountpoint {path!r} exists and is not an empty directory",
+                          field="options.mountpoint")
+    return real
+
+
+def bool_prop(value: Any, field: str) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value in ("on", "off"):
+        return value
+    raise bad_request(f"{field} must be true/false or 'on'/'off'", field=field)
