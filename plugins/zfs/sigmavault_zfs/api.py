@@ -130,18 +130,6 @@ class SnapshotHolds(BaseModel):
     holds: int
 
 
-class DiffQuery(BaseModel):
-    old: Name
-    new: Name | None = None
-
-
-class Change(BaseModel):
-    path: str
-    change: str
-    type: str
-    old_path: str | None
-
-
 def pool_status(pool: dict[str, Any]) -> dict[str, Any]:
     """A backend Pool dict → PoolStatus."""
     props = pool["properties"]

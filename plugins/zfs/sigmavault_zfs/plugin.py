@@ -231,13 +231,6 @@ def register_routes(app: Any) -> None:
         app.audit("zfs.snapshot.release", f"{pool}/{volume}@{snapshot}", details={"tag": tag})
         return {"snapshot": snap["properties"]["dataset"], "holds": snap["properties"]["holds"]}
 
-    @app.api.get("/zfs/pools/{pool}/volumes/{volume}/diff", query=api.DiffQuery,
-                 response=list[api.Change], tags=tags)
-    async def diff(request: web.Request, pool: str, volume: str, query: api.DiffQuery) -> list[dict]:
-        """Files added, modified, deleted or renamed from snapshot ``old`` to ``new`` (or live)."""
-        return await backend_of(app).diff(pool=pool_name(pool), volume=check_name(volume, "volume"),
-                                          old=query.old, new=query.new)
-
 
 def _device_route(app: Any, verb: str, pool_name: Any, tags: list[str]) -> None:
     body_model = api.OfflineBody if verb == "offline" else api.DeviceBody
