@@ -210,7 +210,6 @@ class Runtime:
     async def _execute(self, slot: Slot, model: BaseModel, priority: int, created: float,
                        ctx: JobContext) -> Any:
         agent = slot.agent
-        name = agent.name.upper()
         try:
             ctx.progress(description=f"queued behind {slot.queued} task(s)" if slot.queued
                          or slot.running >= slot.concurrency else "starting")

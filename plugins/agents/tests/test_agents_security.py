@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import next_event, wait_job
+from sigmavault.testing import next_event
 
 from .test_agents_files import run
 

@@ -39,4 +39,4 @@ async def test_catalogue_agents_listed_with_owner(client, sv_app) -> None:
     if BUNDLED <= loaded and not missing:
         assert len([a for a in agents.values() if a["owner"] in BUNDLED]) == 40
     elif missing:
-        warnings.warn(f"catalogue agents not registered yet by their loaded owners: {missing}")
+        warnings.warn(f"catalogue agents not registered yet by their loaded owners: {missing}", stacklevel=2)

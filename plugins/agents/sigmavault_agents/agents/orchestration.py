@@ -124,7 +124,8 @@ async def run_synapse(ctx: JobContext, p: SynapseParams) -> dict[str, Any]:
         try:
             params = template.substitute(step.params, context)
         except KeyError as exc:
-            raise APIError(422, "bad_reference", f"step {n}: reference {exc.args[0]!r} not found in earlier results")
+            raise APIError(422, "bad_reference",
+                           f"step {n}: reference {exc.args[0]!r} not found in earlier results") from None
         task = runtime.dispatch(step.agent, params, priority=step.priority, source=f"synapse:{ctx.job_id}")
         ctx.progress(percent=100.0 * n / len(p.steps), description=f"step {n + 1}/{len(p.steps)}: {step.agent}")
         ctx.log(f"step {n}: {step.agent} task {task['id']}")

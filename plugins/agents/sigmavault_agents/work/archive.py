@@ -53,7 +53,7 @@ def tar_compress(root: Path, out_path: Path, compressor: Callable[[BinaryIO, int
         stream = compressor(counter, level, threads)  # type: ignore[arg-type]
         try:
             with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                for path, st in entries:
+                for path, _ in entries:
                     check()
                     info = tar.gettarinfo(path, arcname=os.path.relpath(path, root))
                     if info.isreg():
