@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from sigmavault import hookimpl
-from sigmavault.api import validation_error
 from sigmavault.app import get_app
 from sigmavault.errors import APIError
 from sigmavault.jobs import Job
@@ -97,17 +95,10 @@ def security_checks(app):
     return findings
 
 
-async def _signed_body(request: web.Request, model: type) -> tuple[Any, Any]:
-    """Verify a node-to-node request and parse its body."""
-    svc = mesh(get_app(request))
+async def _verified(request: web.Request) -> Any:
+    """The peer that signed this node-to-node request (401 otherwise)."""
     raw = await request.read()
-    peer = svc.verify(request, raw)
-    if model is None:
-        return peer, None
-    try:
-        return peer, model.model_validate_json(raw or b"{}")
-    except ValidationError as exc:
-        raise validation_error(exc, "body") from None
+    return mesh(get_app(request)).verify(request, raw)
 
 
 @hookimpl
@@ -218,20 +209,20 @@ def register_routes(app):
     @api.post(BASE + "/node/peer-key", body=PeerKeyChange, response=None, role="readonly",
               summary="A peer announces its new public key (signed)")
     async def node_peer_key(request: web.Request, body: PeerKeyChange) -> None:
-        peer, _ = await _signed_body(request, None)
+        peer = await _verified(request)
         await mesh(get_app(request)).peer_changed_key(peer, body.new_public_key)
 
     @api.post(BASE + "/node/pq-exchange", body=PQExchange, response=PQExchangeReply, status=200,
               role="readonly", summary="ML-KEM-768 PSK exchange (signed)")
     async def node_pq(request: web.Request, body: PQExchange) -> PQExchangeReply:
-        peer, _ = await _signed_body(request, None)
+        peer = await _verified(request)
         ct = await mesh(get_app(request)).pq_respond(peer, body.encapsulation_key)
         return PQExchangeReply(ciphertext=ct)
 
     @api.post(BASE + "/node/pq-rotate", response=dict, status=200, role="readonly",
               summary="Ask this node to run a PSK exchange with the caller (signed)")
     async def node_pq_rotate(request: web.Request) -> dict:
-        peer, _ = await _signed_body(request, None)
+        peer = await _verified(request)
         svc = mesh(get_app(request))
         if not svc.initiates(peer):
             raise APIError(409, "not_initiator", "the calling node initiates this pair's exchanges")
@@ -239,12 +230,12 @@ def register_routes(app):
 
     @api.post(BASE + "/node/leave", response=None, role="readonly", summary="A peer removed us (signed)")
     async def node_leave(request: web.Request) -> None:
-        peer, _ = await _signed_body(request, None)
+        peer = await _verified(request)
         await mesh(get_app(request)).remove_peer(peer.name, notify=False)
 
     @api.get(BASE + "/node/status", response=dict, summary="Node summary for HELIX (signed)")
     async def node_status(request: web.Request) -> dict:
-        await _signed_body(request, None)
+        await _verified(request)
         app_ = get_app(request)
         st = await mesh(app_).status()
         return {"node_name": st.node_name, "version": __version__, "public_key": st.public_key,
