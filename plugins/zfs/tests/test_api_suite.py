@@ -106,14 +106,17 @@ async def test_corrupted_mirror_member_through_the_api(client, loop_devices):
     assert done["result"]["details"]["checksum_errors"] > 0
     assert done["result"]["details"]["repaired_devices"] == [devs[1]]
 
-    ev = await next_event(ws, lambda e: e["type"] == "storage.event" and e["data"]["kind"] == "pool_state"
-                          and e["data"]["disk"] == devs[1], timeout=30)
-    assert ev["data"]["pool"] == name and "checksum errors" in ev["data"]["message"]
-    assert ev["data"]["details"]["devices"][0]["checksum"] > 0
-    fin = await next_event(ws, lambda e: e["type"] == "storage.event"
-                           and e["data"]["kind"] == "scrub_finished", timeout=30)
-    assert fin["data"]["details"]["details"]["checksum_errors"] > 0
+    seen = []
+    await next_event(ws, lambda e: seen.append(e) or (e["type"] == "storage.event" and
+                                                      e["data"]["kind"] == "scrub_finished"), timeout=30)
     await ws.close()
+    storage = [e["data"] for e in seen if e["type"] == "storage.event" and e["data"]["pool"] == name]
+    [ev] = [d for d in storage if d["kind"] == "pool_state" and d["disk"] == devs[1]]
+    assert "checksum errors" in ev["message"] and ev["details"]["devices"][0]["checksum"] > 0
+    progress = [d for d in storage if d["kind"] == "scrub_progress"]
+    assert progress and progress[-1]["details"]["percent"] == 100.0
+    assert storage[-1]["details"]["details"]["checksum_errors"] > 0       # scrub_finished
+    assert done["progress"]["percent"] == 100.0 and done["progress"]["description"]
 
     got = await ok(await client.get(f"{API}/pools/{name}"))
     bad = [d for d in got["devices"] if d["path"] == devs[1]][0]
