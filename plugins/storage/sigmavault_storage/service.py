@@ -4,7 +4,6 @@ the registered backends (see docs/plugins/storage-backends.md)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import stat
