@@ -109,3 +109,15 @@ async def test_agent_runs_directly_as_a_core_job(sv_app, area) -> None:
     job = sv_app.jobs.submit("test.wave", lambda ctx: agent.run(ctx, params))
     done = await sv_app.jobs.wait(job.id, 10)
     assert done.state.value == "SUCCESS" and done.result["reclaimable_bytes"] == 10
+
+
+async def test_history_is_pruned_to_the_limit(sv_app) -> None:
+    with sv_app.db.transaction() as conn:
+        for i in range(150):
+            conn.execute("INSERT INTO agents_tasks(id, agent, state, params, created_at) VALUES(?,?,?,?,?)",
+                         (f"t{i}", "PRISM", "SUCCESS", "{}", float(i)))
+    rt = Runtime(sv_app, history=100)
+    rt.prune()
+    items, total = rt.tasks("PRISM", 10, 0)
+    assert total == 100 and items[0]["id"] == "t149"
+    assert sv_app.db.one("SELECT min(created_at) AS m FROM agents_tasks")["m"] == 50.0
