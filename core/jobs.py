@@ -51,9 +51,12 @@ CREATE TABLE job_logs (
     message TEXT NOT NULL
 );
 CREATE INDEX job_logs_job ON job_logs(job_id);
+""", """
+CREATE INDEX jobs_state_created ON jobs(state, created_at);
 """]
 
 PROGRESS_INTERVAL = 0.2  # seconds between job.progress events of one job
+PRUNE_EVERY = 50  # finished jobs between two history prunes
 
 
 class JobState(str, Enum):
@@ -134,6 +137,14 @@ class JobContext:
         self.manager.app.db.execute("INSERT INTO job_logs(job_id, ts, message) VALUES(?,?,?)",
                                     (self.job_id, now(), message))
 
+    def waiting(self, description: str) -> None:
+        """Show the job as WAITING (queued behind something other than a core lock)."""
+        self.manager._set_state(self, JobState.WAITING, description)
+
+    def running(self, description: str = "") -> None:
+        """Back to RUNNING after :meth:`waiting`."""
+        self.manager._set_state(self, JobState.RUNNING, description)
+
     async def to_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run blocking ``fn`` in a worker thread; ``fn`` should call ``check()`` regularly.
 
@@ -161,6 +172,7 @@ class JobManager:
         self.locks: dict[str, asyncio.Lock] = {}
         self.waiting: dict[str, int] = {}
         self._done: dict[str, asyncio.Event] = {}
+        self._finished_since_prune = 0
         self._loop: asyncio.AbstractEventLoop
 
     def start(self) -> int:
@@ -258,11 +270,19 @@ class JobManager:
         ctx._last_emit = time.monotonic()
         self.app.events.publish("job.progress", self.get(ctx.job_id).model_dump(mode="json"))
 
+    def _set_state(self, ctx: JobContext, state: JobState, description: str) -> None:
+        self._set(ctx.job_id, state=state.value, progress_description=description)
+        self.app.events.publish("job.progress", self.get(ctx.job_id).model_dump(mode="json"))
+
     def _set(self, job_id: str, **fields: Any) -> None:
         cols = ", ".join(f"{k}=?" for k in fields)
         self.app.db.execute(f"UPDATE jobs SET {cols} WHERE id=?", (*fields.values(), job_id))
 
     def _prune(self) -> None:
+        self._finished_since_prune += 1
+        if self._finished_since_prune < PRUNE_EVERY:
+            return
+        self._finished_since_prune = 0
         self.app.db.execute(
             "DELETE FROM jobs WHERE state IN ('SUCCESS','FAILED','ABORTED') AND id NOT IN "
             "(SELECT id FROM jobs WHERE state IN ('SUCCESS','FAILED','ABORTED') "

@@ -40,6 +40,8 @@ class Agent:
     description: str = ""
     lock: Callable[[Any], str | None] | None = None  # params -> job lock name
     tags: list[str] = field(default_factory=list)
+    # checks params against the running app before anything is queued (raise APIError for a 4xx)
+    preflight: Callable[[Any, Any], Awaitable[None]] | None = None
 
 
 # --- lifecycle -----------------------------------------------------------------------------------
