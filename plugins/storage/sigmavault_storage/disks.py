@@ -91,10 +91,36 @@ def parse_lsblk(text: str, include_loop: bool = False) -> list[dict[str, Any]]:
     return disks
 
 
+def parse_blkid(text: str) -> dict[str, str]:
+    """``blkid -p -o export <dev>`` → its KEY=value pairs."""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+async def probe_signature(path: str) -> dict[str, Any] | None:
+    """What ``blkid -p`` (a low-level probe, no udev needed) finds on a device: a filesystem,
+    RAID/LVM member or partition table → ``in_use_by``; None when the device is blank."""
+    result = await run(["blkid", "-p", "-o", "export", "--", path], timeout=30, check=False)
+    if result.returncode != 0:
+        return None  # 2: nothing found; other codes: cannot read (not root) → trust lsblk
+    found = parse_blkid(result.stdout)
+    if found.get("PTTYPE"):
+        return {"kind": "partitioned", "fstypes": []}
+    if found.get("TYPE"):
+        return {"kind": "filesystem", "fstype": found["TYPE"], "usage": found.get("USAGE")}
+    return None
+
+
 async def scan(include_loop: bool = False) -> list[dict[str, Any]]:
-    """Run lsblk and return the disks (see :func:`parse_lsblk`)."""
+    """Run lsblk and return the disks (see :func:`parse_lsblk`). Disks that lsblk saw no
+    signature on are probed with blkid, since lsblk only knows signatures through udev."""
     result = await run(["lsblk", "-J", "-b", "-O"], timeout=30)
-    return parse_lsblk(result.stdout, include_loop)
+    disks = parse_lsblk(result.stdout, include_loop)
+    for disk in disks:
+        if not disk["in_use"]:
+            found = await probe_signature(disk["path"])
+            if found is not None:
+                disk["in_use"], disk["in_use_by"] = True, found
+    return disks
 
 
 def real(path: str) -> str:
