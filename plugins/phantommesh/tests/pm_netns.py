@@ -95,6 +95,33 @@ async def namespace_pair(subnet: str = "10.231.7"):
                 netns.remove(name)
 
 
+@contextlib.asynccontextmanager
+async def spoke(hub: Node, subnet: str = "10.231.9"):
+    """One more namespace joined to ``hub`` by its own veth pair, default route via the hub."""
+    tag = secrets.token_hex(3)
+    node = Node(ns=f"pmC-{tag}", veth="veth-c", underlay=f"{subnet}.2/24")
+    hub_end = f"veth-h{tag}"
+    netns.create(node.ns)
+    try:
+        async with AsyncIPRoute(netns=hub.ns) as ipr:
+            await ipr.link("add", ifname=hub_end, kind="veth", peer={"ifname": node.veth, "net_ns_fd": node.ns})
+            (idx,) = await ipr.link_lookup(ifname=hub_end)
+            await ipr.addr("add", index=idx, address=f"{subnet}.1", prefixlen=24)
+            await ipr.link("set", index=idx, state="up")
+        await _setup_node(node)
+        async with AsyncIPRoute(netns=node.ns) as ipr:
+            await ipr.route("add", dst="0.0.0.0", dst_len=0, gateway=f"{subnet}.1")
+        yield node
+    finally:
+        for proc in node.procs:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        with contextlib.suppress(Exception):
+            netns.remove(node.ns)
+
+
 def namespaces() -> list[str]:
     """Names of the network namespaces that exist now (for leak checks)."""
     return netns.listnetns()

@@ -11,8 +11,8 @@ import aiohttp
 from pyroute2 import AsyncIPRoute
 
 from pm_support import UNNEEDED_PLUGINS
-from pm_netns import forward, namespace_pair, namespaces, require_netns
-from sigmavault.testing import next_event
+from pm_netns import forward, namespace_pair, namespaces, require_netns, spoke
+from sigmavault.testing import next_event, require_tool
 from sigmavault_phantommesh import invites, keys
 
 MESH = "10.231.100.0/24"
@@ -212,4 +212,41 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
             assert await asyncio.to_thread(d.stop) == 0, d.log()
             assert ifname not in await _links(node.ns)
             assert not os.path.exists(f"/var/run/wireguard/{ifname}.sock")
+    assert set(namespaces()) == before
+
+
+async def test_exported_wg_quick_config_connects_a_plain_peer(sv_daemon, tmp_path):
+    """A laptop-style peer added on a node, its export brought up by the real `wg-quick` (which
+    falls back to wireguard-go here) in a third namespace: handshake and ping to the node."""
+    require_netns()
+    require_tool("wg-quick", "wg")
+    before = set(namespaces())
+    async with namespace_pair("10.231.8") as pair:
+        tag = pair.a.ns[-6:]
+        ifname, lap_if = f"pma{tag}", f"pml{tag}"
+        d = sv_daemon(name="alpha", start=False, netns=pair.a.ns, host="0.0.0.0")
+        d.config_path.write_text(_config("alpha", ifname, pair.a.ip, d.port))
+        await asyncio.to_thread(d.start, 30)
+        async with spoke(pair.a) as laptop, forward(pair.a.ns, d.port) as url:
+            async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {d.admin_key}"},
+                                             connector=_fresh()) as a:
+                await _json(await a.post("/api/v1/network/phantommesh/up"), 200)
+                peer = await _json(await a.post("/api/v1/network/phantommesh/peers", json={
+                    "name": "laptop", "generate_psk": True, "keepalive": 0}), 201)
+                exp = await _json(await a.get("/api/v1/network/phantommesh/peers/laptop/config"), 200)
+                assert f"Endpoint = {pair.a.ip}:51820" in exp["config"]
+                conf = tmp_path / f"{lap_if}.conf"
+                conf.write_text(exp["config"])
+                conf.chmod(0o600)
+                try:
+                    await laptop.run("wg-quick", "up", str(conf), timeout=60)
+                    assert await laptop.ping("10.231.100.1", count=3, deadline=20)
+                    st = await _wait(a, lambda s: s["peers"][0]["up"])
+                    p = st["peers"][0]
+                    assert p["name"] == "laptop" and p["endpoint"].startswith(laptop.ip + ":")
+                    assert p["rx_bytes"] > 0 and p["address"] == peer["address"]
+                finally:
+                    await laptop.run("wg-quick", "down", str(conf), timeout=60, check=False)
+                assert not os.path.exists(f"/var/run/wireguard/{lap_if}.sock")
+        assert await asyncio.to_thread(d.stop) == 0, d.log()
     assert set(namespaces()) == before
