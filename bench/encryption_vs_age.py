@@ -1,0 +1,105 @@
+"""Encryption throughput and peak memory: sigmavault-encryption vs the ``age`` CLI.
+
+Both encrypt the same random file to the same X25519 recipient (the age CLI shipped by Debian
+has no post-quantum recipients; our mlkem768x25519 run is shown for reference). Each tool runs in
+its own process under GNU ``time`` so wall time and peak RSS are the tool's own. The best of
+``--repeat`` runs is compared; ratios > 1.0 mean we are faster (throughput) or below the limit.
+Finally our output is decrypted by ``age`` and compared, so the speed is for a compatible file.
+
+    .venv/bin/python bench/encryption_vs_age.py              # 512 MiB
+    .venv/bin/python bench/encryption_vs_age.py --size 64    # MiB
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from sigmavault.commands import run
+
+RSS_LIMIT_MB = 64.0
+THROUGHPUT_TARGET = 1.0
+
+
+async def timed(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of ``argv`` measured by GNU time."""
+    result = await run(["/usr/bin/time", "-f", "%e %M", *argv], timeout=3600)
+    wall, rss_kb = result.stderr.strip().splitlines()[-1].split()
+    return float(wall), int(rss_kb) / 1024
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512, help="plaintext size in MiB (default 512)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the best counts")
+    parser.add_argument("--dir", default=None, help="work directory (default: a temporary one)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="sv-enc-bench-") as tmp:
+        work = Path(tmp)
+        plain = work / "plain.bin"
+        with open(plain, "wb") as f:
+            for _ in range(args.size):
+                f.write(os.urandom(1 << 20))
+        sha256(plain)  # warm the page cache equally for both tools
+        key = work / "key.txt"
+        await run(["age-keygen", "-o", str(key)])
+        recipient = (await run(["age-keygen", "-y", str(key)])).stdout.strip()
+        pq_key = work / "pq.txt"
+        await run([sys.executable, "-m", "sigmavault_encryption", "keygen", "--pq", "-o", str(pq_key)])
+        pq_recipient = next(line.split(": ", 1)[1] for line in pq_key.read_text().splitlines()
+                            if line.startswith("# public key: "))
+
+        tools = {
+            "age CLI (X25519)": lambda out: ["age", "-r", recipient, "-o", str(out), str(plain)],
+            "sigmavault (X25519)": lambda out: [sys.executable, "-m", "sigmavault_encryption", "encrypt",
+                                                "-r", recipient, "-o", str(out), str(plain)],
+            "sigmavault (mlkem768x25519)": lambda out: [sys.executable, "-m", "sigmavault_encryption",
+                                                        "encrypt", "-r", pq_recipient, "-o", str(out), str(plain)],
+        }
+        best: dict[str, tuple[float, float]] = {}
+        for _ in range(args.repeat):
+            for name, argv in tools.items():
+                out = work / "out.age"
+                wall, rss = await timed(argv(out))
+                out.unlink()
+                prev = best.get(name)
+                best[name] = (min(wall, prev[0]) if prev else wall, max(rss, prev[1]) if prev else rss)
+
+        ours = work / "ours.age"
+        await run(tools["sigmavault (X25519)"](ours), timeout=3600)
+        await run(["age", "-d", "-i", str(key), "-o", str(work / "back.bin"), str(ours)], timeout=3600)
+        compatible = sha256(work / "back.bin") == sha256(plain)
+
+    mib = args.size
+    print(f"plaintext: {mib} MiB, best of {args.repeat} run(s), page cache warm")
+    print(f"{'tool':30} {'seconds':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
+    for name, (wall, rss) in best.items():
+        print(f"{name:30} {wall:8.2f} {mib / max(wall, 1e-3):8.0f} {rss:13.1f}")
+    age_wall = best["age CLI (X25519)"][0]
+    for name in ("sigmavault (X25519)", "sigmavault (mlkem768x25519)"):
+        wall, rss = best[name]
+        ratio = age_wall / max(wall, 1e-3)
+        print(f"{name}: throughput {ratio:.2f}x age (target >= {THROUGHPUT_TARGET:.1f}x), "
+              f"peak RSS {rss:.1f} MiB = {rss / RSS_LIMIT_MB:.2f} of the {RSS_LIMIT_MB:.0f} MB limit")
+    print(f"age CLI decrypts our output byte-for-byte: {'yes' if compatible else 'NO'}")
+    ours_ok = age_wall / max(best['sigmavault (X25519)'][0], 1e-3) >= THROUGHPUT_TARGET
+    rss_ok = max(best[n][1] for n in best if n.startswith("sigmavault")) <= RSS_LIMIT_MB
+    return 0 if compatible and ours_ok and rss_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,60 @@
+"""A minimal age-compatible command line: ``python -m sigmavault_encryption``.
+
+    keygen [--pq] [-o FILE]                     write an identity file (age-keygen format)
+    encrypt -r RECIPIENT... -o OUT IN           encrypt a file (or a folder, as a tar stream)
+    decrypt -i IDENTITY_FILE -o OUT IN          decrypt a file
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import files
+from .errors import AgeError
+from .recipients import HybridIdentity, X25519Identity, parse_identity_file, parse_recipient
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sigmavault_encryption")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    kg = sub.add_parser("keygen")
+    kg.add_argument("--pq", action="store_true", help="hybrid post-quantum (mlkem768x25519) identity")
+    kg.add_argument("-o", "--output")
+    enc = sub.add_parser("encrypt")
+    enc.add_argument("-r", "--recipient", action="append", required=True)
+    enc.add_argument("-o", "--output", required=True)
+    enc.add_argument("input")
+    dec = sub.add_parser("decrypt")
+    dec.add_argument("-i", "--identity", required=True)
+    dec.add_argument("-o", "--output", required=True)
+    dec.add_argument("input")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "keygen":
+            identity = HybridIdentity.generate() if args.pq else X25519Identity.generate()
+            text = (f"# created: {datetime.now(timezone.utc).isoformat(timespec='seconds')}\n"
+                    f"# public key: {identity.recipient}\n{identity}\n")
+            if args.output:
+                Path(args.output).touch(mode=0o600, exist_ok=False)
+                Path(args.output).write_text(text)
+            else:
+                sys.stdout.write(text)
+        elif args.cmd == "encrypt":
+            recips = [parse_recipient(r) for r in args.recipient]
+            src = Path(args.input)
+            op = files.encrypt_dir if src.is_dir() else files.encrypt_file
+            op(src, Path(args.output), recips, overwrite=True)
+        else:
+            ids = parse_identity_file(Path(args.identity).read_text())
+            files.decrypt_file(Path(args.input), Path(args.output), ids, overwrite=True)
+    except (AgeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

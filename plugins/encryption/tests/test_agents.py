@@ -1,0 +1,99 @@
+"""Agents CIPHER, QUANTUM and VAULT: called directly through a job, and through the agents API
+when the agents plugin is installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+from sigmavault.testing import wait_job
+
+PASS = "correct horse battery"
+HAS_RUNTIME = importlib.util.find_spec("sigmavault_agents") is not None
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    path = tmp_path / "files"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def sv_config_overrides(root: Path) -> dict:
+    return {"encryption": {"allowed_roots": [str(root)], "scrypt_log_n": 10}}
+
+
+def _agent(app, name):
+    from sigmavault_encryption.agents import AGENTS
+    return next(a for a in AGENTS if a.name == name)
+
+
+async def _run_direct(app, name: str, params: dict) -> dict:
+    """Run an agent's handler inside a job, without the agents runtime."""
+    agent = _agent(app, name)
+    model = agent.params_model.model_validate(params)
+    await model.preflight(app)
+    job = app.jobs.submit(f"test.{name}", lambda ctx: agent.run(ctx, model))
+    done = await app.jobs.wait(job.id, 60)
+    assert done.state.value == "SUCCESS", done.error
+    return done.result
+
+
+async def test_quantum_generates_and_rewraps_directly(sv_app, client, root):
+    classic = await (await client.post("/api/v1/encryption/keys",
+                                       json={"name": "old", "kind": "x25519", "passphrase": PASS})).json()
+    (root / "f").write_bytes(os.urandom(90_000))
+    resp = await client.post("/api/v1/encryption/jobs/encrypt",
+                             json={"source": {"path": str(root / "f")}, "key_ids": [classic["id"]]})
+    await wait_job(client, (await resp.json())["id"])
+    result = await _run_direct(sv_app, "QUANTUM", {"action": "generate", "name": "pq", "passphrase": PASS})
+    assert result["key"]["kind"] == "mlkem768x25519" and result["key"]["recipient"].startswith("age1pq1")
+    result = await _run_direct(sv_app, "QUANTUM", {"action": "rewrap", "sources": [{"path": str(root / "f.age")}]})
+    assert result["rewrapped"] == [str(root / "f.age")] and result["post_quantum"] is True
+    status = await (await client.get("/api/v1/encryption/status")).json()
+    assert status["items"]["post_quantum"] == 1 and status["post_quantum"]["protected"] is True
+
+
+async def test_cipher_and_vault_directly(sv_app, client, root):
+    key = await (await client.post("/api/v1/encryption/keys", json={"name": "k", "passphrase": PASS})).json()
+    (root / "dir").mkdir()
+    (root / "dir" / "x").write_bytes(b"x" * 5000)
+    result = await _run_direct(sv_app, "CIPHER", {"operation": "encrypt", "source": {"path": str(root / "dir")},
+                                                  "key_ids": [key["id"]]})
+    assert result["kind"] == "folder" and result["post_quantum"]
+    result = await _run_direct(sv_app, "CIPHER", {"operation": "verify", "source": {"path": result["target"]}})
+    assert result["ok"] is True
+    result = await _run_direct(sv_app, "VAULT", {"action": "export", "passphrase": "bundle pass",
+                                                 "path": {"path": str(root / "keys.age")}})
+    assert result["exported"] == [key["id"]]
+    assert oct((root / "keys.age").stat().st_mode & 0o777) == "0o600"
+    result = await _run_direct(sv_app, "VAULT", {"action": "rotate", "key_ids": [key["id"]], "passphrase": PASS})
+    assert result["rotated"][0]["old"] == key["id"]
+
+
+@pytest.mark.skipif(not HAS_RUNTIME, reason="agents plugin not installed")
+async def test_agents_api_dispatch_and_secret_masking(client, root):
+    resp = await client.get("/api/v1/agents/CIPHER")
+    assert resp.status == 200, await resp.text()
+    resp = await client.post("/api/v1/agents/QUANTUM/task",
+                             json={"params": {"action": "generate", "name": "pq", "passphrase": PASS}})
+    task = await resp.json()
+    assert resp.status == 202, task
+    assert PASS not in str(task["params"])
+    job = await wait_job(client, task["id"])
+    assert job["state"] == "SUCCESS", job
+    assert PASS not in str(job["params"])
+    (root / "a").write_bytes(b"agent")
+    resp = await client.post("/api/v1/agents/CIPHER/task", json={"params": {
+        "operation": "encrypt", "source": {"path": str(root / "a")}, "key_ids": [job["result"]["key"]["id"]]}})
+    job = await wait_job(client, (await resp.json())["id"])
+    assert job["state"] == "SUCCESS" and job["result"]["post_quantum"], job
+    # bad input is refused before anything queues
+    resp = await client.post("/api/v1/agents/CIPHER/task", json={"params": {
+        "operation": "encrypt", "source": {"path": "/etc/passwd"}, "key_ids": [job["result"]["recipients"][0]]}})
+    assert resp.status == 400, await resp.text()
+    resp = await client.post("/api/v1/agents/VAULT/task", json={"params": {"action": "rotate", "passphrase": PASS}})
+    assert resp.status == 422
