@@ -92,11 +92,16 @@ class MeshService:
                 ident = self.store.identity()
                 await self.driver.up(self.ifname, private_key=ident["private_key"],
                                      listen_port=self.cfg.listen_port)
+            except DriverError as exc:
+                raise APIError(503, "mesh_unavailable", f"cannot bring {self.ifname} up: {exc}") from None
+            try:
                 await links.set_address(self.ifname, self.ipam.interface(self.ipam.address_of(SELF)))
                 await links.set_up(self.ifname, self.cfg.mtu)
                 await self._sync_locked()
-            except DriverError as exc:
-                raise APIError(503, "mesh_unavailable", f"cannot bring {self.ifname} up: {exc}") from None
+            except (DriverError, OSError) as exc:
+                with contextlib.suppress(Exception):  # leave no half-configured interface behind
+                    await self.driver.down(self.ifname)
+                raise APIError(503, "mesh_unavailable", f"cannot configure {self.ifname}: {exc}") from None
             self.running = True
         self._publish("interface.up", detail=f"driver {self.driver.name}")
 
