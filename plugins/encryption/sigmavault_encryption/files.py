@@ -133,10 +133,14 @@ def encrypt_dir(src: Path, dst: Path, recipients: Iterable[Recipient], *,
 
 
 def _extract(reader: BinaryIO, into: Path) -> None:
-    with tarfile.open(fileobj=reader, mode="r|") as tar:
-        tar.extractall(into, filter="data")
-    while reader.read(1 << 16):  # drain tar padding so the writer never sees a broken pipe
-        pass
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
+            tar.extractall(into, filter="data")
+        while reader.read(1 << 16):  # drain tar padding so the writer never sees a broken pipe
+            pass
+    except BaseException:
+        reader.close()  # the decrypting side then fails with a broken pipe instead of blocking
+        raise
 
 
 def decrypt_dir(src: Path, dst: Path, identities: Iterable[Identity], *,

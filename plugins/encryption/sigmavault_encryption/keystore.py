@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import secrets
 import stat
 import threading
@@ -32,6 +33,7 @@ KINDS = (X25519_KIND, HYBRID_KIND)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 MIN_PASSPHRASE = 8
+KEY_ID_RE = re.compile(r"k-[0-9a-f]{16}")
 
 
 class KeystoreError(Exception):
@@ -130,7 +132,7 @@ class Keystore:
 
     def get(self, key_id: str) -> KeyRecord:
         path = self.root / f"{key_id}.json"
-        if not key_id.startswith("k-") or "/" in key_id or not path.is_file():
+        if not KEY_ID_RE.fullmatch(key_id) or not path.is_file():
             raise KeystoreError("not_found", f"key {key_id!r} does not exist", 404)
         return KeyRecord(**json.loads(path.read_text()))
 

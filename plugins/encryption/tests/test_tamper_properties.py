@@ -129,3 +129,12 @@ def test_wrong_identity_is_no_match(tmp_path):
     with pytest.raises(NoIdentityMatch):
         files.decrypt_file(src, dst, [X_ID, HybridIdentity.generate()])
     assert not dst.exists()
+
+
+def test_folder_archive_that_is_not_a_tar_fails_cleanly(tmp_path):
+    """A well-authenticated payload that is not a tar archive: no directory appears, no hang."""
+    src = tmp_path / "x.tar.age"
+    src.write_bytes(_encrypt(X_ID, os.urandom(300_000)))
+    with pytest.raises(Exception):
+        files.decrypt_dir(src, tmp_path / "out", [X_ID])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.tar.age"]
