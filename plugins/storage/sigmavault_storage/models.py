@@ -190,6 +190,22 @@ class Rollback(BaseModel):
     force: bool = Field(False, description="allow destroying newer snapshots (backends that must)")
 
 
+class Restore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(..., min_length=1, max_length=4096,
+                      description="file or directory, relative to the snapshot root")
+    target: str | None = Field(None, max_length=4096, description="where in the live volume "
+                               "(relative; default: the same path)")
+    overwrite: bool = Field(False, description="replace what is at the target")
+
+
+class Restored(BaseModel):
+    path: str
+    target: str
+    type: Literal["file", "dir", "symlink", "other"]
+    replaced: bool
+
+
 class Clone(BaseModel):
     model_config = ConfigDict(extra="forbid")
     target: Name

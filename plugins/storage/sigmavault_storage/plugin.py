@@ -87,6 +87,11 @@ async def _snapshot_path(pool: str, volume: str, snapshot: str) -> str:
     return await service().snapshot_path(pool, volume, snapshot)
 
 
+async def _snapshot_restore(pool: str, volume: str, snapshot: str, path: str,
+                            target: str | None = None, overwrite: bool = False) -> dict:
+    return await service().restore(pool, volume, snapshot, path, target, overwrite)
+
+
 async def _snapshot_send(pool: str, volume: str, snapshot: str, target: str,
                          base: str | None = None) -> dict:
     return await service().send(pool, volume, snapshot, target, base)
@@ -130,6 +135,8 @@ def register_methods(register: Callable[..., None]) -> None:
     register("storage.snapshot.delete", _snapshot_delete, "(pool, volume, snapshot)")
     register("storage.snapshot.path", _snapshot_path,
              "(pool, volume, snapshot) -> absolute read-only directory of the snapshot's files")
+    register("storage.snapshot.restore", _snapshot_restore,
+             "(pool, volume, snapshot, path, target=None, overwrite=False) -> Restored")
     register("storage.snapshot.send", _snapshot_send,
              "(pool, volume, snapshot, target, base=None) -> {bytes, format, incremental}")
     register("storage.snapshot.receive", _snapshot_receive,

@@ -11,7 +11,7 @@ from sigmavault.jobs import Job
 
 from .models import (Balance, BackendInfo, Clone, DeviceRemove, DeviceReplace, Disk, DiskQuery,
                      Health, Pool, PoolCreate, PoolDelete, PoolImport, PoolUpdate, Rollback,
-                     ScrubStatus, SmartReport, SmartTestStart, Snapshot, SnapshotCreate,
+                     Restore, Restored, ScrubStatus, SmartReport, SmartTestStart, Snapshot, SnapshotCreate,
                      SnapshotPage, SnapshotQuery, Volume, VolumeCreate, VolumeUpdate)
 from .state import service
 
@@ -151,6 +151,13 @@ def register(app: "SigmaVault") -> None:
     async def rollback(request: web.Request, pool: str, volume: str, snapshot: str,
                        body: Rollback) -> Any:
         return await service().rollback(pool, volume, snapshot, body.force)
+
+    @api.post(S + "/restore", body=Restore, response=Restored, status=200,
+              summary="Restore a file or directory from the snapshot into the live volume")
+    async def restore(request: web.Request, pool: str, volume: str, snapshot: str,
+                      body: Restore) -> Any:
+        return await service().restore(pool, volume, snapshot, body.path, body.target,
+                                       body.overwrite)
 
     @api.post(S + "/clone", body=Clone, response=Volume, status=201,
               summary="Clone the snapshot into a new writable volume")

@@ -8,14 +8,15 @@ import logging
 import os
 import stat
 import time
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from sigmavault.errors import APIError, bad_request, conflict, not_found
-from sigmavault.validation import check_name
+from sigmavault.validation import check_name, inside
 
 from . import disks as disk_inventory
-from . import smart
+from . import smart, treeops
 from .config import StorageConfig
 from pydantic import TypeAdapter
 
@@ -554,6 +555,48 @@ class StorageService:
         b = await self._snap_backend(pool, volume)
         check_name(name, "snapshot")
         return await b.snapshot_path(pool=pool, volume=volume, name=name)
+
+    async def restore(self, pool: str, volume: str, snapshot: str, path: str,
+                      target: str | None = None, overwrite: bool = False) -> dict[str, Any]:
+        """Copy a file or directory from a snapshot back into the live volume (atomically:
+        copied beside the target under a temporary name, then renamed into place)."""
+        snap_root = Path(await self.snapshot_path(pool, volume, snapshot))
+        vol_root = Path(await self.volume_path(pool, volume))
+        rel = path.strip("/")
+        if not rel:
+            raise bad_request("path must name a file or directory inside the snapshot",
+                              code="bad_path")
+        src = inside(snap_root, rel)
+        dst = inside(vol_root, (target or rel).strip("/") or ".")
+        if dst == vol_root:
+            raise bad_request("the target must be inside the volume, not its root", code="bad_path")
+        if not os.path.lexists(src):
+            raise not_found("path in snapshot", f"{volume}@{snapshot}:{rel}")
+        replaced = os.path.lexists(dst)
+        if replaced and not overwrite:
+            raise conflict(f"{dst.relative_to(vol_root)} exists in the volume; pass overwrite=true",
+                           code="target_exists")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.parent / f".restore-{os.urandom(6).hex()}"
+        old = dst.parent / f".restore-old-{os.urandom(6).hex()}"
+        kind = ("symlink" if src.is_symlink() else "dir" if src.is_dir() else
+                "file" if src.is_file() else "other")
+        try:
+            await treeops.copy_tree(src, tmp, "copy", self.config.copy_timeout)
+            if kind == "dir":
+                await asyncio.to_thread(treeops.make_dirs_writable, tmp)
+            if replaced:
+                os.rename(dst, old)
+            os.rename(tmp, dst)
+        except BaseException:
+            if os.path.lexists(old) and not os.path.lexists(dst):
+                os.rename(old, dst)
+            await asyncio.to_thread(treeops.remove_tree, tmp)
+            raise
+        if os.path.lexists(old):
+            await asyncio.to_thread(treeops.remove_tree, old)
+        return {"path": rel, "target": str(dst.relative_to(vol_root)), "type": kind,
+                "replaced": replaced}
 
     async def send(self, pool: str, volume: str, snapshot: str, target: str,
                    base: str | None = None) -> dict[str, Any]:

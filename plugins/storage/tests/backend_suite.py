@@ -235,6 +235,46 @@ class BackendSuite:
         vols = {v["name"] for v in await sv_app.call("storage.volumes.list", pool=p)}
         assert vols == {"work", "work-copy"}
 
+    async def test_restore_files_from_a_snapshot(self, client, pool):
+        p = pool["name"]
+        vol = await ok(await client.post(f"{API}/pools/{p}/volumes", json={"name": "home"}), 201)
+        root = Path(vol["path"])
+        (root / "docs").mkdir()
+        (root / "docs" / "a.txt").write_text("original a")
+        (root / "docs" / "deep").mkdir()
+        (root / "docs" / "deep" / "b.txt").write_text("original b")
+        (root / "note.txt").write_text("original note")
+        base = f"{API}/pools/{p}/volumes/home/snapshots"
+        await ok(await client.post(base, json={"name": "before"}), 201)
+        (root / "note.txt").unlink()
+        # replace (not edit in place): hard-link snapshots of the dir backend share inodes
+        (root / "docs" / "a.tmp").write_text("damaged")
+        os.replace(root / "docs" / "a.tmp", root / "docs" / "a.txt")
+        import shutil
+        shutil.rmtree(root / "docs" / "deep")
+
+        got = await ok(await client.post(f"{base}/before/restore", json={"path": "note.txt"}))
+        assert got == {"path": "note.txt", "target": "note.txt", "type": "file", "replaced": False}
+        assert (root / "note.txt").read_text() == "original note"
+        (root / "note.txt").write_text("edited after restore")   # a restored file is writable
+        await error(await client.post(f"{base}/before/restore", json={"path": "docs"}), 409,
+                    "target_exists")
+        got = await ok(await client.post(f"{base}/before/restore",
+                                         json={"path": "docs", "overwrite": True}))
+        assert got["type"] == "dir" and got["replaced"] is True
+        assert (root / "docs" / "a.txt").read_text() == "original a"
+        assert (root / "docs" / "deep" / "b.txt").read_text() == "original b"
+        (root / "docs" / "deep" / "new.txt").write_text("dirs are writable again")
+        got = await ok(await client.post(f"{base}/before/restore",
+                                         json={"path": "docs/a.txt", "target": "copies/a.txt"}))
+        assert (root / "copies" / "a.txt").read_text() == "original a"
+        await error(await client.post(f"{base}/before/restore",
+                                      json={"path": "../../../../etc/passwd"}), 400)
+        await error(await client.post(f"{base}/before/restore",
+                                      json={"path": "note.txt", "target": "../../escape.txt"}), 400)
+        await error(await client.post(f"{base}/before/restore", json={"path": "nope.txt"}), 404)
+        assert not [n for n in os.listdir(root) if n.startswith(".restore")]
+
     async def test_named_methods_for_other_plugins(self, client, pool, sv_app):
         p = pool["name"]
         await ok(await client.post(f"{API}/pools/{p}/volumes", json={"name": "shared"}), 201)
