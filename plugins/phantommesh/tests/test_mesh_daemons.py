@@ -4,6 +4,7 @@ through an invite over the API, handshake, carry traffic, rotate keys and PSKs, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 
@@ -249,4 +250,57 @@ async def test_exported_wg_quick_config_connects_a_plain_peer(sv_daemon, tmp_pat
                     await laptop.run("wg-quick", "down", str(conf), timeout=60, check=False)
                 assert not os.path.exists(f"/var/run/wireguard/{lap_if}.sock")
         assert await asyncio.to_thread(d.stop) == 0, d.log()
+    assert set(namespaces()) == before
+
+
+async def test_three_nodes_full_mesh_by_invites(sv_daemon):
+    """alpha invites beta and gamma; beta then invites gamma, which keeps its mesh address: a
+    triangle in which every pair has its own tunnel (gamma reaches beta's underlay through alpha's
+    namespace, which routes)."""
+    require_netns()
+    before = set(namespaces())
+    async with namespace_pair("10.231.8") as pair, spoke(pair.a, "10.231.9") as gnode:
+        await pair.a.run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+        async with AsyncIPRoute(netns=pair.b.ns) as ipr:
+            await ipr.route("add", dst="10.231.9.0", dst_len=24, gateway=pair.a.ip)
+        tag = pair.a.ns[-6:]
+        spec = (("alpha", pair.a), ("beta", pair.b), ("gamma", gnode))
+        daemons, sessions = {}, {}
+        async with contextlib.AsyncExitStack() as stack:
+            for name, node in spec:
+                d = sv_daemon(name=name, start=False, netns=node.ns, host="0.0.0.0")
+                d.config_path.write_text(_config(name, f"pm{name[0]}{tag}", node.ip, d.port))
+                await asyncio.to_thread(d.start, 30)
+                url = await stack.enter_async_context(forward(node.ns, d.port))
+                daemons[name] = d
+                sessions[name] = await stack.enter_async_context(aiohttp.ClientSession(
+                    url, headers={"Authorization": f"Bearer {d.admin_key}"}, connector=_fresh()))
+            a, b, g = sessions["alpha"], sessions["beta"], sessions["gamma"]
+
+            async def invite(issuer, joiner, name):
+                inv = await _json(await issuer.post("/api/v1/network/phantommesh/invites",
+                                                    json={"name": name}), 201)
+                return await _json(await joiner.post("/api/v1/network/phantommesh/join",
+                                                     json={"invite": inv["invite"]}), 201)
+
+            await invite(a, b, "beta")
+            await invite(a, g, "gamma")
+            assert (await _json(await g.get("/api/v1/network/phantommesh"), 200))["address"] == "10.231.100.3/24"
+            joined = await invite(b, g, "gamma")
+            assert joined["name"] == "beta" and joined["address"] == "10.231.100.2"
+            st_g = await _wait(g, lambda s: len(s["peers"]) == 2 and all(p["up"] for p in s["peers"]))
+            assert st_g["address"] == "10.231.100.3/24"  # a member keeps its address
+            st_b = await _json(await b.get("/api/v1/network/phantommesh"), 200)
+            assert {p["name"]: p["address"] for p in st_b["peers"]} == {"alpha": "10.231.100.1",
+                                                                        "gamma": "10.231.100.3"}
+            # gamma reaches beta over their own tunnel, not through alpha
+            rx_alpha = {p["name"]: p["rx_bytes"] for p in st_g["peers"]}["alpha"]
+            assert await gnode.ping("10.231.100.2", count=5)
+            st_g = await _json(await g.get("/api/v1/network/phantommesh"), 200)
+            peers = {p["name"]: p for p in st_g["peers"]}
+            assert peers["beta"]["tx_bytes"] > 5 * 84 and peers["alpha"]["rx_bytes"] < rx_alpha + 5 * 84
+            fed = await _json(await g.get("/api/v1/network/phantommesh/federation"), 200)
+            assert sorted(n["peer"] for n in fed if n["reachable"]) == ["alpha", "beta"]
+        for d in daemons.values():
+            assert await asyncio.to_thread(d.stop) == 0, d.log()
     assert set(namespaces()) == before
