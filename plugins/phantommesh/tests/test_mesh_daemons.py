@@ -258,6 +258,7 @@ async def test_three_nodes_full_mesh_by_invites(sv_daemon):
     triangle in which every pair has its own tunnel (gamma reaches beta's underlay through alpha's
     namespace, which routes)."""
     require_netns()
+    require_tool("sysctl")
     before = set(namespaces())
     async with namespace_pair("10.231.8") as pair, spoke(pair.a, "10.231.9") as gnode:
         await pair.a.run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
