@@ -281,3 +281,20 @@ async def test_monitor_publishes_up_and_down_on_transitions(sv_app, client):
         assert st["peers"][0]["up"] and st["peers"][0]["last_handshake_age"] < 5
     finally:
         await ws.close()
+
+
+async def test_security_check_reports_a_readable_key_store(sv_app):
+    db = sv_app.data_dir / "sigmavault.db"
+
+    async def findings():
+        return [f for batch in await sv_app.plugins.acall("security_checks", app=sv_app)
+                for f in batch if f["id"].startswith("phantommesh.")]
+
+    assert await findings() == []
+    mode = db.stat().st_mode
+    db.chmod(0o644)
+    try:
+        (f,) = await findings()
+        assert f["id"] == "phantommesh.key_file_mode" and f["severity"] == "high"
+    finally:
+        db.chmod(mode & 0o777)
