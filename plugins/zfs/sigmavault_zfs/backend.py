@@ -13,7 +13,7 @@ from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import delta, model
 from .checks import bool_prop, check_device, check_mountpoint, check_pool_name
-from .cli import ZfsCli
+from .cli import ZFS_FUSE, ZfsCli
 from .diffparse import parse_diff
 from .errors import translate, zfs_errors
 from .listing import parse_get, parse_import_list, parse_list_as_get, parse_pool_list
@@ -34,7 +34,17 @@ POOL_SETTABLE = {"autoexpand": ("on", "off"), "autoreplace": ("on", "off"),
                  "failmode": ("wait", "continue", "panic"), "listsnapshots": ("on", "off"),
                  "delegation": ("on", "off")}
 VIEW_PREFIX = "sv-view."
+SCRUB_TIMEOUT = 7 * 24 * 3600.0
 POOL_OPTIONS = {"ashift", "mountpoint", "log", "cache", "spares", "compression", "force"}
+
+
+def _log_scrub_end(task: asyncio.Task) -> None:
+    if task.cancelled():
+        return
+    if task.exception() is not None:
+        log.warning("zpool scrub failed: %s", task.exception())
+    elif not task.result().ok:
+        log.warning("zpool scrub failed: %s", task.result().stderr.strip())
 
 
 class ZfsBackend:
@@ -48,6 +58,7 @@ class ZfsBackend:
         self.mount_root: str | None = None
         self.on_change: Callable[[str, dict[str, Any]], None] | None = None
         self._last_errors: dict[str, tuple[str, dict[str, tuple[int, int, int]]]] = {}
+        self._scrubs: dict[str, asyncio.Task] = {}
         self.capabilities: dict[str, Any] = {
             "raid_levels": list(LAYOUTS), "min_devices": dict(MIN_DEVICES), "needs_devices": True,
             "snapshots": True, "writable_snapshots": False, "rollback": True,
@@ -693,15 +704,47 @@ class ZfsBackend:
     # --- scrub --------------------------------------------------------------------------------
 
     async def scrub_start(self, *, pool: str) -> None:
-        """``zpool scrub`` (returns at once; the scrub runs in the pool)."""
+        """``zpool scrub``; returns as soon as the scrub runs.
+
+        OpenZFS's ``zpool scrub`` returns at once. zfs-fuse's returns only when the scrub is
+        over (its status shows the progress meanwhile), so there it runs as a background task and
+        this method returns once ``zpool status`` reports the scrub (or it has already ended).
+        """
         await self._status(pool)
-        with zfs_errors():
-            await self.cli.zpool("scrub", pool)
+        gen = await self.cli.generation()
+        if gen.name != ZFS_FUSE:
+            with zfs_errors():
+                await self.cli.zpool("scrub", pool)
+            return
+        running = self._scrubs.get(pool)
+        if running is not None and not running.done():
+            raise conflict(f"a scrub of {pool} is already running", code="scrub_running")
+        task = asyncio.create_task(self.cli.zpool("scrub", pool, timeout=SCRUB_TIMEOUT, check=False))
+        task.add_done_callback(_log_scrub_end)
+        self._scrubs[pool] = task
+        for _ in range(40):
+            done, _ = await asyncio.wait({task}, timeout=0.05)
+            if done:
+                res = task.result()
+                if not res.ok:
+                    raise translate(CommandError(res, res.stderr.strip() or "zpool scrub failed"))
+                return
+            if (await self._status(pool))["scan"]["state"] == "running":
+                return
 
     async def scrub_status(self, *, pool: str) -> dict:
         """Progress and result of the last scrub, with the pool's checksum error total."""
         status = await self._status(pool)
-        return model.scrub_dict(status["scan"], status)
+        result = model.scrub_dict(status["scan"], status)
+        task = self._scrubs.get(pool)
+        if task is not None and task.done() and not task.cancelled():
+            res = task.result() if task.exception() is None else None
+            if res is None or not res.ok:
+                result["state"] = "failed"
+                result["details"]["error"] = (res.stderr.strip() if res else str(task.exception()))
+        elif task is not None and not task.done() and result["state"] != "running":
+            result["state"] = "running"  # the scrub command has not reported yet
+        return result
 
     async def scrub_cancel(self, *, pool: str) -> None:
         """``zpool scrub -s``."""

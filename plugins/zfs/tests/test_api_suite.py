@@ -111,7 +111,9 @@ async def test_corrupted_mirror_member_through_the_api(client, loop_devices):
                                                       e["data"]["kind"] == "scrub_finished"), timeout=30)
     await ws.close()
     storage = [e["data"] for e in seen if e["type"] == "storage.event" and e["data"]["pool"] == name]
-    [ev] = [d for d in storage if d["kind"] == "pool_state" and d["disk"] == devs[1]]
+    moved = [d for d in storage if d["kind"] == "pool_state" and d["disk"] == devs[1]]
+    assert moved, storage                   # one per poll that saw the counters grow
+    ev = moved[-1]
     assert "checksum errors" in ev["message"] and ev["details"]["devices"][0]["checksum"] > 0
     progress = [d for d in storage if d["kind"] == "scrub_progress"]
     assert progress and progress[-1]["details"]["percent"] == 100.0

@@ -224,3 +224,25 @@ async def test_corrupted_mirror_member_shows_checksum_errors(backend, loop_devic
     assert any(p["device"] == devs[1] and "checksum" in p["message"] for p in health["problems"])
     assert events and events[-1][0] == name
     assert any(d["device"] == devs[1] and d["checksum"] > 0 for d in events[-1][1]["devices"])
+
+
+async def test_scrub_start_returns_while_the_scrub_runs(backend, loop_devices) -> None:
+    devs = await loop_devices(1, size=512 << 20)
+    name = unique("p")
+    await backend.pool_create(name=name, topology={"layout": "stripe"}, devices=devs, options={})
+    await run(["zfs", "create", "-o", "recordsize=4K", "-o", "checksum=sha256", f"{name}/small"])
+    mount = (await backend.volume_get(pool=name, name="small"))["path"]
+    with open(os.path.join(mount, "f"), "wb") as f:
+        f.write(os.urandom(96 << 20))
+    os.sync()
+    seen = []
+    await backend.scrub_start(pool=name)
+    for _ in range(2000):
+        status = await backend.scrub_status(pool=name)
+        seen.append((status["state"], status["percent"]))
+        if status["state"] != "running":
+            break
+        await asyncio.sleep(0.02)
+    assert seen[-1] == ("finished", 100.0), seen[-5:]
+    running = [p for state, p in seen if state == "running" and p is not None]
+    assert running and min(running) < 100.0, seen[:5]     # progress was visible meanwhile

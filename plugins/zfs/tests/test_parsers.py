@@ -98,9 +98,12 @@ def test_fuse_degraded_and_resilvered() -> None:
     assert len(leaves(pool["vdevs"])) == 3 and pool["scan"]["function"] == "resilver"
 
 
-def test_fuse_scrub_in_progress_written_from_format_string() -> None:
-    scan = one(FUSE / "WRITTEN_zpool_status_scrub_in_progress.txt")["scan"]
-    assert scan["state"] == "running" and scan["percent"] == 45.23 and scan["eta"] == 60
+def test_fuse_scrub_in_progress() -> None:
+    pool = one(FUSE / "zpool_status_scrub_in_progress.txt")
+    scan = pool["scan"]
+    assert scan["state"] == "running" and scan["function"] == "scrub"
+    assert scan["percent"] == 36.13 and scan["eta"] == 0 and scan["elapsed"] == 0
+    assert scrub_dict(scan, pool)["state"] == "running"
 
 
 def test_fuse_lists() -> None:
