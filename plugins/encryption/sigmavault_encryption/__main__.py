@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import files
+from . import age, files
 from .errors import AgeError
 from .recipients import HybridIdentity, X25519Identity, parse_identity_file, parse_recipient
 
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     enc = sub.add_parser("encrypt")
     enc.add_argument("-r", "--recipient", action="append", required=True)
     enc.add_argument("-o", "--output", required=True)
+    enc.add_argument("--no-fsync", action="store_true",
+                     help="write in place without fsync (like the age CLI); not crash-safe")
     enc.add_argument("input")
     dec = sub.add_parser("decrypt")
     dec.add_argument("-i", "--identity", required=True)
@@ -45,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "encrypt":
             recips = [parse_recipient(r) for r in args.recipient]
             src = Path(args.input)
-            op = files.encrypt_dir if src.is_dir() else files.encrypt_file
-            op(src, Path(args.output), recips, overwrite=True)
+            if args.no_fsync and src.is_file():
+                with open(src, "rb") as f, open(args.output, "wb") as out:
+                    age.encrypt(f, out, recips, flush_behind=False)
+            else:
+                op = files.encrypt_dir if src.is_dir() else files.encrypt_file
+                op(src, Path(args.output), recips, overwrite=True)
         else:
             ids = parse_identity_file(Path(args.identity).read_text())
             files.decrypt_file(Path(args.input), Path(args.output), ids, overwrite=True)

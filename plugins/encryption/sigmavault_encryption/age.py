@@ -50,11 +50,11 @@ def unwrap(header: Header, identities: Iterable[Identity]) -> bytes:
 
 
 def encrypt(src: BinaryIO, dst: BinaryIO, recipients: Iterable[Recipient], *,
-            progress: Progress | None = None) -> int:
+            progress: Progress | None = None, flush_behind: bool = True) -> int:
     """Encrypt ``src`` to ``dst`` for ``recipients``; return the plaintext size."""
     file_key = os.urandom(FILE_KEY_SIZE)
     dst.write(wrap(file_key, recipients))
-    return encrypt_payload(src, dst, file_key, progress=progress)
+    return encrypt_payload(src, dst, file_key, progress=progress, flush_behind=flush_behind)
 
 
 def decrypt(src: BinaryIO, dst: BinaryIO, identities: Iterable[Identity], *,

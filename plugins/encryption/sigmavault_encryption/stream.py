@@ -93,7 +93,7 @@ def _flush_behind(dst: BinaryIO) -> Callable[[int], None] | None:
 
 
 def _pipeline(src: BinaryIO, dst: BinaryIO, in_size: int, out_size: int,
-              process: Callable[[memoryview, bool, memoryview], int]) -> None:
+              process: Callable[[memoryview, bool, memoryview], int], flush_behind: bool = True) -> None:
     """Feed ``src`` in blocks of ``in_size`` to ``process(block, is_last, out)`` and write its
     ``out[:n]`` to ``dst``. ``is_last`` is known by looking one block ahead."""
     stop = threading.Event()
@@ -105,7 +105,7 @@ def _pipeline(src: BinaryIO, dst: BinaryIO, in_size: int, out_size: int,
         out_free.put(bytearray(out_size))
     q_read: queue.Queue = queue.Queue(DEPTH)
     q_write: queue.Queue = queue.Queue(DEPTH)
-    advise = _flush_behind(dst)
+    advise = _flush_behind(dst) if flush_behind else None
 
     def reader() -> None:
         try:
@@ -175,8 +175,12 @@ def _pipeline(src: BinaryIO, dst: BinaryIO, in_size: int, out_size: int,
 
 
 def encrypt_payload(src: BinaryIO, dst: BinaryIO, file_key: bytes, *,
-                    progress: Progress | None = None, nonce: bytes | None = None) -> int:
-    """Encrypt all of ``src`` into ``dst`` (nonce + chunks); return the plaintext size."""
+                    progress: Progress | None = None, nonce: bytes | None = None,
+                    flush_behind: bool = True) -> int:
+    """Encrypt all of ``src`` into ``dst`` (nonce + chunks); return the plaintext size.
+
+    ``flush_behind`` starts writeback of a regular-file ``dst`` as it grows (for callers that
+    fsync at the end); turn it off when the output is not going to be synced."""
     nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
     dst.write(nonce)
     aead = ChaCha20Poly1305(payload_key(file_key, nonce))
@@ -198,7 +202,7 @@ def encrypt_payload(src: BinaryIO, dst: BinaryIO, file_key: bytes, *,
             progress(total)
         return o
 
-    _pipeline(src, dst, CHUNK * BLOCK_CHUNKS, (CHUNK + TAG) * BLOCK_CHUNKS, seal)
+    _pipeline(src, dst, CHUNK * BLOCK_CHUNKS, (CHUNK + TAG) * BLOCK_CHUNKS, seal, flush_behind)
     return total
 
 
