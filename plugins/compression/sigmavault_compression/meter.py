@@ -71,4 +71,5 @@ class Meter:
         return {"bytes_in": self.bytes_in, "bytes_out": self.bytes_out, "bytes_total": self.total,
                 "uncompressed": self.raw, "percent": None if percent is None else round(percent, 2),
                 **format_ratio(self.raw, compressed), "throughput": round(throughput, 1),
-                "elapsed": round(elapsed, 3), "eta_seconds": None if eta is None else round(eta, 1)}
+                "elapsed": round(elapsed, 3), "eta_seconds": None if eta is None else round(eta, 1),
+                "done": final}

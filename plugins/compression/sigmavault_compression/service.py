@@ -236,7 +236,7 @@ class CompressionService:
 
         def emit(snapshot: dict[str, Any]) -> None:
             data = {"job_id": job_id, "operation": operation, "codec": codec, "source": source,
-                    **snapshot, "done": snapshot.get("percent") == 100.0 and snapshot.get("eta_seconds") == 0}
+                    **snapshot}
             if ctx is not None and snapshot.get("percent") is not None:
                 ctx.progress(percent=snapshot["percent"], bytes_done=snapshot["bytes_in"],
                              bytes_total=snapshot.get("bytes_total"))
