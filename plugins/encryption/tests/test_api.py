@@ -228,3 +228,22 @@ async def test_openapi_documents_the_endpoints(client):
     for path in ("/api/v1/encryption/status", "/api/v1/encryption/keys", "/api/v1/encryption/keys/{key_id}/unlock",
                  "/api/v1/encryption/jobs/encrypt"):
         assert path in spec["paths"], path
+
+
+async def test_backend_without_mlkem_claims_no_pq(client, root, monkeypatch):
+    """A backend without ML-KEM (simulated: this machine's has it) gets no post-quantum claim."""
+    from sigmavault_encryption import xwing
+    classic = await _key(client, "classic", "x25519")
+    pq = await _key(client, "pq")
+    monkeypatch.setattr(xwing, "supported", lambda: (False, "OpenSSL 3.0.2 does not provide ML-KEM-768"))
+    status = await (await client.get("/api/v1/encryption/status")).json()
+    assert status["post_quantum"] == {"supported": False, "protected": False,
+                                      "reason": "no post-quantum protection: OpenSSL 3.0.2 does not provide ML-KEM-768"}
+    assert status["backend"]["mlkem"] is False
+    resp = await client.post("/api/v1/encryption/keys", json={"name": "x", "passphrase": PASS})
+    assert resp.status == 501 and (await resp.json())["error"]["code"] == "pq_unsupported"
+    (root / "f").write_bytes(b"x")
+    resp = await client.post("/api/v1/encryption/jobs/encrypt",
+                             json={"source": {"path": str(root / "f")}, "key_ids": [pq["id"]]})
+    assert resp.status == 501
+    await _job(client, "encrypt", {"source": {"path": str(root / "f")}, "key_ids": [classic["id"]]})
