@@ -550,7 +550,7 @@ class ZfsBackend:
                 await self.cli.zfs("mount", ds, check=False)
             raise
 
-    async def _retry_busy(self, runner: Callable[..., Any], *args: str, attempts: int = 8,
+    async def _retry_busy(self, runner: Callable[..., Any], *args: str, attempts: int = 12,
                           timeout: float | None = None) -> Any:
         """Run a destroy; zfs-fuse releases a FUSE mount asynchronously and answers "is busy"
         for a moment after an unmount, so "busy" is retried with a growing pause."""
@@ -747,10 +747,13 @@ class ZfsBackend:
         return result
 
     async def scrub_cancel(self, *, pool: str) -> None:
-        """``zpool scrub -s``."""
+        """``zpool scrub -s``. On zfs-fuse the stop request waits behind the running scrub
+        (observed: it returns when the scrub has completed), so it gets the scrub's time limit."""
         await self._status(pool)
+        gen = await self.cli.generation()
         with zfs_errors():
-            await self.cli.zpool("scrub", "-s", pool)
+            await self.cli.zpool("scrub", "-s", pool,
+                                 timeout=SCRUB_TIMEOUT if gen.name == ZFS_FUSE else None)
 
     # --- replication --------------------------------------------------------------------------
 
