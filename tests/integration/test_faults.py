@@ -270,7 +270,7 @@ def fake_tool(folder: Path, name: str) -> Path:
     """A program called ``name`` that never answers (the way a wedged disk makes smartctl hang)."""
     folder.mkdir(exist_ok=True)
     p = folder / name
-    p.write_text("#!/bin/sh\nexec sleep 600\n")
+    p.write_text('#!/bin/sh\necho $$ >> "$(dirname "$0")/pids"\nexec sleep 600\n')
     p.chmod(0o755)
     return folder
 
@@ -293,9 +293,10 @@ async def test_hanging_backend_command_times_out(loops, make_daemon, area: Path,
         done = await wait_done(s, job["id"])
         assert done["state"] == "FAILED" and "did not finish within 2 s" in done["error"], done
         assert (await call(s, "GET", "/health", 200))
-    # no sleeping smartctl left behind
-    left = _sh("pgrep", "-f", f"{bin_dir}/smartctl").stdout.split()
-    assert left == [], left
+    # every hung smartctl was killed (and reaped): none is left behind
+    pids = [int(x) for x in (bin_dir / "pids").read_text().split()]
+    assert len(pids) >= 2
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
 
 
 # --- a full disk under a compression job ---------------------------------------------------------
