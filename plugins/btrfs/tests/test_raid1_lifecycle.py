@@ -134,10 +134,10 @@ async def test_raid1_pool_degrades_and_recovers(client, loop_devices, pull_disk)
         # a disk dies: the pool comes back degraded (mounted -o degraded) and says so
         pull_disk(b, mnt)
         ev = await events.wait(storage_event("pool_state", pool="tank", new="degraded"),
-                              timeout=30)
+                              timeout=90)
         assert ev["data"]["old"] in ("online", "unavailable")
         gone = await events.wait(storage_event("disk_removed", disk=os.path.basename(b)),
-                                timeout=10)
+                                timeout=60)
         assert gone["data"]["disk"] == os.path.basename(b)
         degraded = await ok(await client.get(f"{API}/pools/tank"))
         assert degraded["state"] == "degraded"
@@ -153,7 +153,7 @@ async def test_raid1_pool_degrades_and_recovers(client, loop_devices, pull_disk)
         done = await wait_job(client, job["id"], timeout=120)
         assert done["state"] == "SUCCESS", done
         await events.wait(storage_event("pool_state", pool="tank", old="degraded",
-                                           new="online"), timeout=30)
+                                           new="online"), timeout=90)
         healed = await ok(await client.get(f"{API}/pools/tank"))
         assert healed["state"] == "online"
         assert sorted(d["path"] for d in healed["devices"]) == sorted([a, c])

@@ -86,12 +86,12 @@ async def test_inventory_signatures_and_hotplug_events(client, tmp_path):
         names = {os.path.basename(d) for d in made}
         seen: set[str] = set()
         while seen != names:
-            e = await asyncio.wait_for(ws.receive_json(), 15)
+            e = await asyncio.wait_for(ws.receive_json(), 60)
             if e["type"] == "storage.event" and e["data"]["kind"] == "disk_added":
                 seen.add(e["data"]["disk"])
         subprocess.run(["losetup", "-d", blank], check=True)
         while True:
-            e = await asyncio.wait_for(ws.receive_json(), 15)
+            e = await asyncio.wait_for(ws.receive_json(), 60)
             if e["type"] == "storage.event" and e["data"]["kind"] == "disk_removed":
                 assert e["data"]["disk"] == os.path.basename(blank)
                 break
