@@ -93,6 +93,21 @@ async def ensure_routes(ifname: str, cidrs: list[str], skip_inside: str | None =
                 raise DriverError(f"cannot route {cidr} via {ifname}: {exc}") from None
 
 
+async def drop_routes(ifname: str, cidrs: list[str]) -> None:
+    """Remove the routes of ``cidrs`` through ``ifname`` (missing ones are fine)."""
+    async with AsyncIPRoute() as ipr:
+        idx = await _index(ipr, ifname)
+        if idx is None:
+            return
+        for cidr in cidrs:
+            net = ipaddress.ip_network(cidr, strict=False)
+            try:
+                await ipr.route("del", dst=str(net.network_address), dst_len=net.prefixlen, oif=idx)
+            except NetlinkError as exc:
+                if exc.code not in (errno.ESRCH, errno.ENOENT):
+                    raise DriverError(f"cannot remove route {cidr} via {ifname}: {exc}") from None
+
+
 async def create(ifname: str, kind: str) -> None:
     """Create a link of ``kind`` (``wireguard`` for the kernel driver); an existing link of the
     same kind is adopted, a different one is never touched."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import secrets
@@ -138,6 +139,19 @@ class MeshService:
             except DriverError as exc:
                 raise APIError(503, "mesh_unavailable", f"{self.ifname}: {exc}") from None
 
+    async def _drop_stale_routes(self, before: list[str]) -> None:
+        """Routes for allowed IPs outside the mesh that no peer claims any more."""
+        if not self.running:
+            return
+        mesh = ipaddress.ip_network(self.cfg.mesh_cidr)
+        claimed = {c for p in self.store.peers() for c in p.allowed_ips}
+        stale = [c for c in before if c not in claimed
+                 and not (ipaddress.ip_network(c, strict=False).version == mesh.version
+                          and ipaddress.ip_network(c, strict=False).subnet_of(mesh))]
+        if stale:
+            async with self.lock:
+                await links.drop_routes(self.ifname, stale)
+
     async def ensure_up(self) -> None:
         if not self.running:
             await self.up()
@@ -226,6 +240,7 @@ class MeshService:
 
     async def update_peer(self, name: str, body: Any) -> Peer:
         peer = self.get_peer(name)
+        old_ips = list(peer.allowed_ips)
         fields: dict[str, Any] = {}
         if body.endpoint is not None:
             fields["endpoint"] = body.endpoint
@@ -241,6 +256,7 @@ class MeshService:
             self.store.update(name, **fields)
         peer = self.get_peer(name)
         await self._apply(self._peer_config(peer))
+        await self._drop_stale_routes(old_ips)
         return peer
 
     async def remove_peer(self, name: str, notify: bool = True) -> None:
@@ -254,6 +270,7 @@ class MeshService:
         self.ipam.release(name)
         self._revoke(peer.local_user)
         await self._apply(PeerConfig(public_key=peer.public_key, remove=True))
+        await self._drop_stale_routes(peer.allowed_ips)
         self._publish("peer.removed", peer)
 
     def export(self, name: str, host_hint: str | None) -> tuple[str, str]:

@@ -154,6 +154,9 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 assert ("10.231.150.0", 24, if_a) in await _routes(na.ns)
                 assert (await _json(await a.get("/api/v1/network/phantommesh/peers/beta"), 200)
                         )["allowed_ips"] == ["10.231.100.2/32", "10.231.150.0/24"]
+                await _json(await a.patch("/api/v1/network/phantommesh/peers/beta", json={
+                    "allowed_ips": ["10.231.100.2/32"]}), 200)
+                assert ("10.231.150.0", 24, if_a) not in await _routes(na.ns)
 
                 # HELIX: beta reads alpha's status over the mesh (TCP through the tunnel)
                 fed = await _json(await b.get("/api/v1/network/phantommesh/federation"), 200)
