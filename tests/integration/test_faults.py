@@ -133,6 +133,8 @@ async def test_kill_during_compression_job(make_daemon, area: Path) -> None:
     if target.exists():  # only acceptable when complete
         assert lzma.decompress(target.read_bytes()) == data
     assert strays(area, {src.name, target.name}) == []
+    # the compression plugin sweeps the temporaries of jobs a crash interrupted at start-up
+    assert [p.name for p in area.iterdir() if TEMP_MARK in p.name] == []
     # the daemon works again: the same job now runs to the end
     async with d.session() as s:
         job = await call(s, "POST", "/compression/jobs", 202, json={
@@ -161,6 +163,7 @@ async def test_kill_during_encryption_job(make_daemon, area: Path) -> None:
         await wait_running(s, job["id"])
     try:
         await crash_and_restart(d, job["id"])
+        # (the encryption plugin leaves its hidden temporary behind after a crash: reported)
         if target.exists():  # only acceptable when complete: the age CLI must open it
             out = subprocess.run(["age", "-d", "-i", str(identity), str(target)], capture_output=True)
             assert out.returncode == 0 and len(out.stdout) == src.stat().st_size
