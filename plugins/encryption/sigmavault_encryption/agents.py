@@ -3,6 +3,7 @@ backup and rotation). Secrets in params are ``SecretStr``: task records store th
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -17,7 +18,7 @@ from .models import Target
 from .service import service, to_api_error
 
 
-def _ks(app: Any, fn, *args: Any) -> Any:
+def _ks(fn, *args: Any) -> Any:
     try:
         return fn(*args)
     except KeystoreError as exc:
@@ -113,7 +114,7 @@ async def run_quantum(ctx: Any, p: QuantumParams) -> dict:
     svc = service(ctx.app)
     svc.check_kind("mlkem768x25519")
     if p.action == "generate":
-        rec = await ctx.to_thread(lambda: _ks(ctx.app, svc.keystore.create, p.name, "mlkem768x25519",
+        rec = await ctx.to_thread(lambda: _ks(svc.keystore.create, p.name, "mlkem768x25519",
                                               p.passphrase.get_secret_value()))
         svc.publish("key_created", key_id=rec.id)
         return {"key": svc.key_out(rec).model_dump()}
@@ -157,11 +158,10 @@ async def run_vault(ctx: Any, p: VaultParams) -> dict:
     if p.action == "export":
         path = await svc.resolve(p.path, must_exist=False)
         ids = p.key_ids or [k.id for k in ks.list() if ks.is_unlocked(k.id)]
-        data = await ctx.to_thread(lambda: _ks(ctx.app, ks.export, ids, p.passphrase.get_secret_value()))
+        data = await ctx.to_thread(lambda: _ks(ks.export, ids, p.passphrase.get_secret_value()))
 
         def write() -> None:
             with atomic_write(path) as f:
-                import os
                 os.fchmod(f.fileno(), FILE_MODE)
                 f.write(data)
         await ctx.to_thread(write)
@@ -169,7 +169,7 @@ async def run_vault(ctx: Any, p: VaultParams) -> dict:
     if p.action == "import":
         path = await svc.resolve(p.path)
         data = path.read_bytes()
-        added = await ctx.to_thread(lambda: _ks(ctx.app, ks.import_bundle, data, p.passphrase.get_secret_value(),
+        added = await ctx.to_thread(lambda: _ks(ks.import_bundle, data, p.passphrase.get_secret_value(),
                                                 p.new_passphrase.get_secret_value()))
         return {"imported": [svc.key_out(r).model_dump() for r in added]}
     rotated = []
@@ -177,7 +177,7 @@ async def run_vault(ctx: Any, p: VaultParams) -> dict:
         ctx.check()
         svc.check_kind(svc.key(key_id).kind)
         new = await ctx.to_thread(lambda k=key_id: _ks(
-            ctx.app, ks.rotate, k, p.passphrase.get_secret_value(),
+            ks.rotate, k, p.passphrase.get_secret_value(),
             p.new_passphrase.get_secret_value() if p.new_passphrase else None))
         svc.publish("key_rotated", key_id=new.id, detail=f"replaces {key_id}")
         rotated.append({"old": key_id, "new": svc.key_out(new).model_dump()})

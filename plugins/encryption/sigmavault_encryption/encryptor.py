@@ -11,6 +11,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from sigmavault.errors import APIError
+
 from . import files, state
 from .errors import AuthenticationError
 from .service import service, to_api_error
@@ -41,14 +43,18 @@ class AgeEncryptor:
         pq = [k.id for k in keys if k.post_quantum]
         return pq or [k.id for k in keys]
 
-    async def encrypt_file(self, src: str | Path, dst: str | Path, recipients: list[str]) -> dict:
-        """Encrypt ``src`` to ``dst`` (written atomically); returns sizes and recipient fingerprints."""
+    async def encrypt_file(self, src: str | Path, dst: str | Path, recipients: list[str] | None = None) -> dict:
+        """Encrypt ``src`` to ``dst`` (written atomically); returns sizes and recipient fingerprints.
+
+        ``recipients`` of None means :meth:`default_recipients`."""
         svc = self._svc()
+        if recipients is None:
+            recipients = self.default_recipients()
         key_ids = [r for r in recipients if r.startswith("k-")]
         texts = [r for r in recipients if not r.startswith("k-")]
         recips = svc.recipients(key_ids, texts)
         if not recips:
-            raise to_api_error(ValueError("no recipients"))
+            raise APIError(400, "no_recipients", "no recipients given and no active key in the keystore")
         src, dst = Path(src), Path(dst)
         try:
             outcome = await asyncio.to_thread(files.encrypt_file, src, dst, recips, overwrite=True)

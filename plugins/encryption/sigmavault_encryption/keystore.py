@@ -159,6 +159,10 @@ class Keystore:
                                 f"the passphrase must be at least {MIN_PASSPHRASE} characters")
 
     def _add(self, name: str, identity: Identity, passphrase: str, **extra: str | None) -> KeyRecord:
+        with self._lock:
+            return self._add_locked(name, identity, passphrase, **extra)
+
+    def _add_locked(self, name: str, identity: Identity, passphrase: str, **extra: str | None) -> KeyRecord:
         self._check_passphrase(passphrase)
         if any(r.name == name for r in self.list()):
             raise KeystoreError("name_taken", f"a key named {name!r} already exists", 409)
@@ -207,11 +211,12 @@ class Keystore:
             return 1 if self._unlocked.pop(key_id, None) is not None else 0
 
     def rename(self, key_id: str, name: str) -> KeyRecord:
-        rec = self.get(key_id)
-        if any(r.name == name and r.id != key_id for r in self.list()):
-            raise KeystoreError("name_taken", f"a key named {name!r} already exists", 409)
-        rec.name = name
-        self._save(rec)
+        with self._lock:
+            rec = self.get(key_id)
+            if any(r.name == name and r.id != key_id for r in self.list()):
+                raise KeystoreError("name_taken", f"a key named {name!r} already exists", 409)
+            rec.name = name
+            self._save(rec)
         return rec
 
     def change_passphrase(self, key_id: str, passphrase: str, new_passphrase: str) -> KeyRecord:
@@ -223,6 +228,10 @@ class Keystore:
 
     def rotate(self, key_id: str, passphrase: str, new_passphrase: str | None = None) -> KeyRecord:
         """Replace a key by a fresh one of the same kind; the old one is retired, kept for decryption."""
+        with self._lock:
+            return self._rotate_locked(key_id, passphrase, new_passphrase)
+
+    def _rotate_locked(self, key_id: str, passphrase: str, new_passphrase: str | None) -> KeyRecord:
         old = self.get(key_id)
         if old.status != "active":
             raise KeystoreError("key_retired", f"key {key_id} was already rotated to {old.replaced_by}", 409)

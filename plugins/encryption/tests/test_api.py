@@ -247,3 +247,25 @@ async def test_backend_without_mlkem_claims_no_pq(client, root, monkeypatch):
                              json={"source": {"path": str(root / "f")}, "key_ids": [pq["id"]]})
     assert resp.status == 501
     await _job(client, "encrypt", {"source": {"path": str(root / "f")}, "key_ids": [classic["id"]]})
+
+
+async def test_encryptor_defaults_and_refusals(sv_app, client, root):
+    encryptor = sv_app.registries["encryptors"]["age"]
+    (root / "f").write_bytes(b"data")
+    from sigmavault.errors import APIError
+    with pytest.raises(APIError) as err:
+        await encryptor.encrypt_file(root / "f", root / "f.age")
+    assert err.value.code == "no_recipients"
+    classic = await _key(client, "c", "x25519")
+    pq = await _key(client, "p")
+    assert encryptor.default_recipients() == [pq["id"]]
+    result = await encryptor.encrypt_file(root / "f", root / "f.age")
+    assert result["post_quantum"] and result["recipients"] == [pq["fingerprint"]]
+    await client.post("/api/v1/encryption/lock")
+    with pytest.raises(APIError) as err:
+        await encryptor.decrypt_file(root / "f.age", root / "g")
+    assert err.value.code == "no_unlocked_key" and not (root / "g").exists()
+    await client.post(f"/api/v1/encryption/keys/{classic['id']}/unlock", json={"passphrase": PASS})
+    with pytest.raises(APIError) as err:
+        await encryptor.decrypt_file(root / "f.age", root / "g")
+    assert err.value.code == "no_matching_key" and not (root / "g").exists()
