@@ -269,3 +269,24 @@ async def test_encryptor_defaults_and_refusals(sv_app, client, root):
     with pytest.raises(APIError) as err:
         await encryptor.decrypt_file(root / "f.age", root / "g")
     assert err.value.code == "no_matching_key" and not (root / "g").exists()
+
+
+async def test_events_over_websocket(client, root):
+    from sigmavault.testing import next_event
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["encryption.*", "alert", "job.progress"]})
+    await next_event(ws, "client.subscribed")
+    key = await _key(client)
+    event = await next_event(ws, "encryption.event")
+    assert event["data"]["action"] == "key_created" and event["data"]["key_id"] == key["id"]
+    (root / "a").write_bytes(os.urandom(70_000))
+    await _job(client, "encrypt", {"source": {"path": str(root / "a")}, "key_ids": [key["id"]]})
+    done = await next_event(ws, lambda e: e["type"] == "job.progress" and e["data"]["state"] == "SUCCESS")
+    assert done["data"]["kind"] == "encryption.encrypt"
+    blob = bytearray((root / "a.age").read_bytes())
+    blob[-1] ^= 1
+    (root / "b.age").write_bytes(bytes(blob))
+    await _job(client, "verify", {"source": {"path": str(root / "b.age")}}, state="FAILED")
+    alert = await next_event(ws, "alert")
+    assert alert["data"]["source"] == "encryption" and str(root / "b.age") in alert["data"]["message"]
+    await ws.close()
