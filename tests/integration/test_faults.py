@@ -319,7 +319,11 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mnt
     finally:
-        if _sh("umount", str(mnt)).returncode:
+        for _ in range(50):  # a process may still be closing files on it
+            if _sh("umount", str(mnt)).returncode == 0 or not os.path.ismount(mnt):
+                break
+            time.sleep(0.1)
+        else:
             _sh("umount", "-l", str(mnt))
         img.unlink(missing_ok=True)
 
