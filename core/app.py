@@ -50,6 +50,7 @@ class SigmaVault:
         self.registries: dict[str, dict[str, Any]] = {name: {} for name in REGISTRIES}
         self.methods: dict[str, tuple[Callable[..., Any], str, str]] = {}
         self.ui_pages: list[dict[str, Any]] = []
+        self.state: dict[str, Any] = {}  # per-plugin runtime state, keyed by the plugin's name
         self.unknown_sections: list[str] = []
         self.first_run_password: str | None = None
         self.run = run
@@ -98,7 +99,8 @@ class SigmaVault:
         for registry in REGISTRIES:
             await self._per_plugin(f"register_{registry}",
                                    lambda p, r=registry: {"register": self._registrar(r, p)})
-        await self._per_plugin("register_methods", lambda p: {"register": self._method_registrar(p)})
+        await self._per_plugin("register_methods",
+                               lambda p: {"register": self._method_registrar(p), "app": self})
         await self._per_plugin("register_ui_pages", lambda p: {"register": self._ui_registrar(p)})
         await self._per_plugin("register_routes", self._route_kwargs)
         self.api.mount(self.web)

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, Iterator
+from functools import partial
+from typing import Any, Callable, Iterator
 
 import pluggy
 
@@ -125,19 +126,20 @@ class PluginManager:
 
     # --- calling ---------------------------------------------------------------------------------
 
-    def impls(self, hook_name: str) -> Iterator[tuple[str, Any]]:
-        """(plugin name, function) of every implementation, in pluggy's call order."""
+    def impls(self, hook_name: str) -> Iterator[tuple[str, Callable[..., Any]]]:
+        """(plugin name, call) of every implementation, in pluggy's call order; ``call`` takes
+        the hook's keyword arguments and passes on those the implementation asks for."""
         caller = getattr(self.pm.hook, hook_name)
         for impl in reversed(caller.get_hookimpls()):
-            yield impl.plugin_name, impl.function
+            yield impl.plugin_name, partial(_call_with, impl.function, impl.argnames)
 
     async def acall(self, hook_name: str, **kwargs: Any) -> Any:
         """Call a hook, awaiting coroutine results; keeps ``firstresult`` semantics."""
         caller = getattr(self.pm.hook, hook_name)
         firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
         results = []
-        for impl in reversed(caller.get_hookimpls()):
-            result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+        for _, call in self.impls(hook_name):
+            result = call(**kwargs)
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:
@@ -145,3 +147,7 @@ class PluginManager:
                     return result
                 results.append(result)
         return None if firstresult else results
+
+
+def _call_with(function: Callable[..., Any], argnames: tuple[str, ...], **kwargs: Any) -> Any:
+    return function(**{name: kwargs[name] for name in argnames})

@@ -155,9 +155,10 @@ def job_finished(app: "SigmaVault", job: dict) -> None:
 
 
 @hookspec
-def register_methods(register: Callable[..., None]) -> None:
+def register_methods(register: Callable[..., None], app: "SigmaVault") -> None:
     """Offer named service methods that other plugins call without importing this plugin.
 
+    :param app: the app being built (keep plugin state in ``app.state[<plugin>]``).
     :param register: ``register(name, func, description)``; ``name`` is dotted
         (``storage.snapshot.create``), ``func`` a (possibly async) callable taking keyword
         arguments. Callers use ``await app.call(name, **kwargs)``; ``app.has_method(name)`` tells

@@ -35,3 +35,12 @@ def test_hook_has_docs_section(hook):
 def test_docs_name_no_unknown_hooks():
     sections = set(re.findall(r"^## (\w+)$", DOCS.read_text(), re.M))
     assert sections <= set(HOOKS), f"docs/hooks.md documents hooks that do not exist: {sections - set(HOOKS)}"
+
+
+def test_docs_are_generated_from_current_specs(tmp_path, monkeypatch):
+    import runpy
+    before = DOCS.read_text()
+    runpy.run_path(str(DOCS.parent.parent / "scripts" / "gen-hook-docs.py"), run_name="__main__")
+    after = DOCS.read_text()
+    DOCS.write_text(before)
+    assert before == after, "docs/hooks.md is stale: run scripts/gen-hook-docs.py"
