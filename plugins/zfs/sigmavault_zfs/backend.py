@@ -12,6 +12,7 @@ from sigmavault.commands import CommandError
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import delta, model
+from .token import pool_token
 from .checks import bool_prop, check_device, check_mountpoint, check_pool_name
 from .cli import ZFS_FUSE, ZfsCli
 from .diffparse import parse_diff
@@ -59,6 +60,7 @@ class ZfsBackend:
         self.on_change: Callable[[str, dict[str, Any]], None] | None = None
         self._last_errors: dict[str, tuple[str, dict[str, tuple[int, int, int]]]] = {}
         self._scrubs: dict[str, asyncio.Task] = {}
+        self._devices: dict[str, list[str]] = {}   # pool -> device paths, from the last status
         self.capabilities: dict[str, Any] = {
             "raid_levels": list(LAYOUTS), "min_devices": dict(MIN_DEVICES), "needs_devices": True,
             "snapshots": True, "writable_snapshots": False, "rollback": True,
@@ -135,8 +137,10 @@ class ZfsBackend:
 
     def _observe(self, status: dict[str, Any]) -> None:
         """Publish a change event when the pool state or a device's error counters move."""
+        devices = model.pool_devices(status)
+        self._devices[status["name"]] = [d["path"] for d in devices if d["path"].startswith("/")]
         counters = {d["path"]: (d["errors"]["read"], d["errors"]["write"], d["errors"]["checksum"])
-                    for d in model.pool_devices(status)}
+                    for d in devices}
         current = (status["state"], counters)
         previous = self._last_errors.get(status["name"])
         self._last_errors[status["name"]] = current
@@ -279,6 +283,7 @@ class ZfsBackend:
         await self._pool_rows(name)
         await self._retry_busy(self.cli.zpool, "destroy", "-f", name, timeout=300)
         self._last_errors.pop(name, None)
+        self._devices.pop(name, None)
 
     async def pool_export(self, *, name: str) -> None:
         """``zpool export``: the pool leaves this machine until imported again."""
@@ -286,6 +291,7 @@ class ZfsBackend:
         with zfs_errors():
             await self.cli.zpool("export", name, timeout=300)
         self._last_errors.pop(name, None)
+        self._devices.pop(name, None)
 
     async def pool_health(self, *, name: str) -> dict:
         """State, per-device read/write/checksum counters and the problems to act on."""
@@ -623,6 +629,16 @@ class ZfsBackend:
         return [model.snapshot_dict(pool, volume, full, p,
                                     f"{base}/.zfs/snapshot/{full.split('@', 1)[1]}" if base else None)
                 for full, p in props.items()]
+
+    async def snapshot_list_token(self, *, pool: str, volume: str) -> str | None:
+        """Changes whenever the pool's devices were written (see ``token``); no tool call once
+        the pool's devices are known (the first call of a process reads ``zpool status``)."""
+        if pool not in self._devices:
+            try:
+                await self._status(pool)
+            except APIError:
+                return None
+        return pool_token(self._devices.get(pool, []))
 
     async def snapshot_get(self, *, pool: str, volume: str, name: str) -> dict:
         """One snapshot."""

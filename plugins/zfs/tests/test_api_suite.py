@@ -194,3 +194,31 @@ async def test_import_an_exported_pool_through_the_api(client, sv_app, loop_devi
     vols = await ok(await client.get(f"{API}/pools/{name}/volumes"))
     assert [v["name"] for v in vols] == ["keep"]
     await ok(await client.delete(f"{API}/pools/{name}", params={"confirm": name}), 204)
+
+
+async def test_cached_snapshot_listing_sees_changes_made_outside(client, sv_app, loop_devices):
+    """The service caches listings behind ``snapshot_list_token``; snapshots made or destroyed
+    with the zfs CLI behind its back must still show up at once."""
+    from sigmavault.commands import run
+
+    devs = await loop_devices(1)
+    name = unique("k")
+    await ok(await client.post(f"{API}/pools", json={
+        "name": name, "backend": "zfs", "topology": {"layout": "stripe"}, "devices": devs}), 201)
+    await ok(await client.post(f"{API}/pools/{name}/volumes", json={"name": "v"}), 201)
+    base = f"{API}/pools/{name}/volumes/v/snapshots"
+    await ok(await client.post(base, json={"name": "a"}), 201)
+    backend = sv_app.registries["storage_backends"]["zfs"]
+    first = await backend.snapshot_list_token(pool=name, volume="v")
+    assert first and first == await backend.snapshot_list_token(pool=name, volume="v")  # idle
+    assert [s["name"] for s in (await ok(await client.get(base)))["items"]] == ["a"]
+    await run(["zfs", "snapshot", f"{name}/v@outside"])
+    assert await backend.snapshot_list_token(pool=name, volume="v") != first
+    names = sorted(s["name"] for s in (await ok(await client.get(base)))["items"])
+    assert names == ["a", "outside"]
+    await run(["zfs", "destroy", f"{name}/v@a"])
+    assert [s["name"] for s in (await ok(await client.get(base)))["items"]] == ["outside"]
+    await run(["zfs", "hold", "k1", f"{name}/v@outside"])
+    [snap] = (await ok(await client.get(base)))["items"]
+    assert snap["properties"]["holds"] == 1
+    await run(["zfs", "release", "k1", f"{name}/v@outside"])
