@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -92,6 +93,7 @@ async def child(source: Path, target: Path, level: int, threads: int) -> None:
             f.write("5")  # reset VmHWM, so the peak below is the job's own
         baseline = current_rss_mb()
         svc = service(app)
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.monotonic()
         plan = await svc.plan(JobRequest(operation="compress", source=str(source),
                                          target=str(target), codec="zstd", level=level,
@@ -99,9 +101,11 @@ async def child(source: Path, target: Path, level: int, threads: int) -> None:
         job = svc.submit(plan)
         done = await app.jobs.wait(job.id)
         wall = time.monotonic() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
         if done.state.value != "SUCCESS":
             raise SystemExit(f"job failed: {done.error}")
-        print(json.dumps({"seconds": wall, "engine_seconds": done.result["seconds"],
+        print(json.dumps({"seconds": wall, "engine_seconds": done.result["seconds"], "cpu": cpu,
                           "peak_rss_mb": peak_rss_mb(), "baseline_rss_mb": baseline,
                           "startup_peak_mb": peak_before,
                           "compressed": done.result["compressed"],
@@ -140,12 +144,15 @@ async def main() -> None:
         with open(source, "rb") as f:  # warm the page cache for both sides alike
             while f.read(8 * MIB):
                 pass
-        cli_times, cli_durable, job_runs = [], [], []
+        cli_times, cli_durable, cli_cpu, job_runs = [], [], [], []
         for _ in range(args.rounds):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.monotonic()
             await run(["zstd", f"-{args.level}", f"-T{args.threads}", "-q", "-f", "-o",
                        str(work / "cli.zst"), str(source)], timeout=3600)
             cli_times.append(time.monotonic() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cli_cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             fd = os.open(work / "cli.zst", os.O_RDONLY)
             try:
                 os.fsync(fd)  # the job's archive is fsync'd before its rename: compare like for like
@@ -170,6 +177,10 @@ async def main() -> None:
         print(f"throughput ratio job/(CLI+fsync): {ratio:.3f}  (target >= 0.95) "
               f"{'PASS' if ratio >= 0.95 else 'FAIL'}")
         print(f"throughput ratio job/CLI without its fsync: {cli / job['seconds']:.3f}")
+        job_cpu = min(r["cpu"] for r in job_runs)
+        print(f"CPU seconds (user+sys, best run): CLI {min(cli_cpu):.2f} s, job {job_cpu:.2f} s; "
+              f"CPU efficiency ratio CLI/job {min(cli_cpu) / job_cpu:.3f} (independent of other "
+              f"load on the machine; wall-clock ratios are not)")
         print(f"job process peak RSS during the job: {peak:.1f} MB (RSS before the job "
               f"{job['baseline_rss_mb']:.1f} MB; daemon start-up peak {job['startup_peak_mb']:.1f} MB "
               f"from the first-run argon2 hash, reset before the job)  (target <= 100 MB) "
