@@ -23,7 +23,7 @@ from .db import Database
 from .errors import APIError
 from .events import EventHub
 from .jobs import MIGRATIONS as JOB_MIGRATIONS, Job, JobManager
-from .plugins import PluginManager
+from .plugins import PluginManager, distribution_of
 
 log = logging.getLogger("sigmavault")
 
@@ -51,6 +51,7 @@ class SigmaVault:
         self.methods: dict[str, tuple[Callable[..., Any], str, str]] = {}
         self.ui_pages: list[dict[str, Any]] = []
         self.state: dict[str, Any] = {}  # per-plugin runtime state, keyed by the plugin's name
+        self._contributions: dict[str, list[tuple[str, str]]] = {}  # plugin → registry items
         self.unknown_sections: list[str] = []
         self.first_run_password: str | None = None
         self.run = run
@@ -110,32 +111,33 @@ class SigmaVault:
         self.web.on_cleanup.append(self._on_cleanup)
 
     async def _per_plugin(self, hook: str, kwargs_for: Callable[[str], dict[str, Any]]) -> None:
-        """Call ``hook`` plugin by plugin; a plugin whose hook raises is reported and removed."""
+        """Call ``hook`` plugin by plugin; a plugin whose hook raises is reported and removed,
+        with the routes and registry items it had contributed."""
         for plugin, func in list(self.plugins.impls(hook)):
+            routes_before = len(self.api.routes)
             try:
                 result = func(**kwargs_for(plugin))
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:
                 log.exception("plugin %s failed in %s", plugin, hook)
+                del self.api.routes[routes_before:]
                 self._drop_plugin(plugin, f"{hook} failed: {exc!r}")
 
     def _drop_plugin(self, plugin: str, error: str) -> None:
         info = self.plugins.infos.get(plugin)
         self.plugins.pm.unregister(name=plugin)
-        self.api.routes = [r for r in self.api.routes if r.plugin != plugin]
-        for registry in self.registries.values():
-            for name in [n for n, item in registry.items() if getattr(item, "plugin", None) == plugin]:
-                del registry[name]
+        for registry, name in self._contributions.pop(plugin, []):
+            self.registries[registry].pop(name, None)
         self.plugins._fail(plugin, info.version if info else "?", info.module if info else "?", error)
 
     def _route_kwargs(self, plugin: str) -> dict[str, Any]:
-        self.api.current_plugin = plugin
+        self.api.current_plugin = distribution_of(plugin)
         return {"app": self}
 
     def _register_event(self, plugin: str) -> Callable[..., None]:
         def register(name: str, model: Any = None, description: str = "") -> None:
-            self.events.current_plugin = plugin
+            self.events.current_plugin = distribution_of(plugin)
             self.events.register(name, model, description)
         return register
 
@@ -147,17 +149,18 @@ class SigmaVault:
             if name in self.registries[registry]:
                 raise ValueError(f"{registry} item {name!r} is already registered")
             try:
-                item.plugin = plugin
+                item.plugin = distribution_of(plugin)
             except AttributeError:
                 pass
             self.registries[registry][name] = item
+            self._contributions.setdefault(plugin, []).append((registry, name))
         return register
 
     def _method_registrar(self, plugin: str) -> Callable[..., None]:
         def register(name: str, func: Callable[..., Any], description: str = "") -> None:
             if name in self.methods:
                 raise ValueError(f"method {name!r} is already registered by {self.methods[name][2]}")
-            self.methods[name] = (func, description, plugin)
+            self.methods[name] = (func, description, distribution_of(plugin))
         return register
 
     def _ui_registrar(self, plugin: str) -> Callable[..., None]:
@@ -218,7 +221,11 @@ class SigmaVault:
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def _on_startup(self, _: web.Application) -> None:
-        self.jobs.start()
+        for job in self.jobs.start():
+            try:
+                await self.plugins.acall("job_interrupted", app=self, job=job.model_dump(mode="json"))
+            except Exception:
+                log.exception("job_interrupted hook failed for job %s", job.id)
         self.first_run_password = self.auth.ensure_admin()
         if self.first_run_password:
             print(f"SigmaVault first run: created user 'admin' with password: "

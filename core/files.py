@@ -45,3 +45,17 @@ def atomic_write(target: Path | str, mode: str = "wb", overwrite: bool = True) -
         f.close()
         tmp.unlink(missing_ok=True)
         raise
+
+
+def sweep_temporaries(root: Path | str) -> int:
+    """Remove temporary files ``atomic_write`` left under ``root`` (a crash mid-write); return
+    how many. Call it from ``job_interrupted`` for the directories the job was writing to."""
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for path in root.rglob(f"*{TEMP_MARK}*"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

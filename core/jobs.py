@@ -175,16 +175,18 @@ class JobManager:
         self._finished_since_prune = 0
         self._loop: asyncio.AbstractEventLoop
 
-    def start(self) -> int:
-        """Mark jobs left RUNNING/WAITING by a dead daemon as interrupted; return their count."""
+    def start(self) -> list[Job]:
+        """Mark jobs left RUNNING/WAITING by a dead daemon as interrupted and return them."""
         self._loop = asyncio.get_running_loop()
+        ids = [r["id"] for r in self.app.db.all("SELECT id FROM jobs WHERE state IN (?, ?)",
+                                                 (JobState.WAITING.value, JobState.RUNNING.value))]
         cur = self.app.db.execute(
             "UPDATE jobs SET state=?, interrupted=1, finished_at=?, error=? WHERE state IN (?, ?)",
             (JobState.ABORTED.value, now(), "interrupted: the daemon stopped while this job was "
              "active", JobState.WAITING.value, JobState.RUNNING.value))
         if cur.rowcount:
             log.warning("%d job(s) were interrupted by the last shutdown", cur.rowcount)
-        return cur.rowcount
+        return [self.get(i) for i in ids]
 
     def submit(self, kind: str, func: JobFunc, *, params: dict[str, Any] | None = None,
                lock: str | None = None, description: str = "", owner: str | None = None,

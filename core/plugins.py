@@ -52,6 +52,11 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def distribution_of(plugin_name: str) -> str:
+    """The distribution a registered plugin name belongs to (``dist`` or ``dist:entry``)."""
+    return plugin_name.split(":", 1)[0]
+
+
 class PluginManager:
     """Loads built-in and installed plugins; a broken one is reported and skipped."""
 
@@ -70,12 +75,14 @@ class PluginManager:
         for module_name in BUILTIN_MODULES:
             self.register(importlib.import_module(module_name), module_name, __version__, "builtin")
         if self.load_entry_points:
-            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.dist.name if e.dist else "", e.name)):
                 dist = normalize(ep.dist.name if ep.dist else ep.name)
                 version = ep.dist.version if ep.dist else "?"
                 if dist in self.disabled or normalize(ep.name) in self.disabled:
-                    self.infos[dist] = PluginInfo(dist, version, ep.value, "disabled")
+                    self.infos.setdefault(dist, PluginInfo(dist, version, ep.value, "disabled"))
                     continue
+                if dist in self.infos:  # a second entry point of one distribution: "dist:entry"
+                    dist = f"{dist}:{ep.name}"
                 try:
                     plugin = ep.load()
                 except Exception as exc:  # any import-time error of a third-party plugin

@@ -143,6 +143,16 @@ def event_published(app: "SigmaVault", event: dict) -> None:
 
 
 @hookspec
+def job_interrupted(app: "SigmaVault", job: dict) -> None:
+    """Clean up after a job the daemon was running when it died (called once, at start-up).
+
+    :param app: the starting app.
+    :param job: the job, already marked ABORTED with ``interrupted: true``; its ``params`` say
+        which targets it was writing (``sigmavault.files.sweep_temporaries`` removes leftovers).
+    """
+
+
+@hookspec
 def job_finished(app: "SigmaVault", job: dict) -> None:
     """Observe every job that reached SUCCESS, FAILED or ABORTED.
 

@@ -102,3 +102,17 @@ def test_job_running_when_daemon_dies_is_interrupted(sv_daemon):
     after = call("GET", f"/jobs/{job['id']}")
     assert after["state"] == "ABORTED" and after["interrupted"] is True
     assert "interrupted" in after["error"]
+    audit = call("GET", "/audit?action=hello.countdown.interrupted")
+    assert [r["target"] for r in audit["items"]] == [job["id"]]  # the job_interrupted hook ran
+
+
+def test_sweep_temporaries_removes_only_leftovers(tmp_path):
+    from sigmavault.files import atomic_write, sweep_temporaries, temp_path_for
+    target = tmp_path / "out" / "archive.zst"
+    target.parent.mkdir()
+    with atomic_write(target) as f:
+        f.write(b"complete")
+    leftover = temp_path_for(target)
+    leftover.write_bytes(b"half")
+    assert sweep_temporaries(tmp_path) == 1
+    assert not leftover.exists() and target.read_bytes() == b"complete"

@@ -156,3 +156,18 @@ def test_strict_mode_raises_on_load(make_dist):
     make_dist("sigmavault-broken-import", "raise ImportError('nope')")
     with pytest.raises(PluginLoadError, match="import failed"):
         PluginManager(strict=True).load()
+
+
+async def test_distribution_with_two_entry_points(make_dist, tmp_path):
+    site = make_dist("sigmavault-twin", "from sigmavault import hookimpl\n@hookimpl\ndef register_ui_pages(register):\n"
+                     "    register(id='twin-a', title='A', path='/a')\n")
+    (site / "twin_extra.py").write_text("from sigmavault import hookimpl\n@hookimpl\ndef register_ui_pages(register):\n"
+                                        "    register(id='twin-b', title='B', path='/b')\n")
+    eps = site / "sigmavault_twin-0.0.1.dist-info" / "entry_points.txt"
+    eps.write_text(eps.read_text() + "zz-extra = twin_extra\n")
+    app = await SigmaVault.create(Config(data_dir=tmp_path / "d"))
+    names = {i.name for i in app.plugins.list()}
+    assert {"sigmavault-twin", "sigmavault-twin:zz-extra"} <= names
+    owners = {p["id"]: p["plugin"] for p in app.ui_pages}
+    assert owners["twin-a"] == "sigmavault-twin" and owners["twin-b"] == "sigmavault-twin:zz-extra"
+    app.db.close()

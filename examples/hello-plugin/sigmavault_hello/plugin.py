@@ -82,5 +82,12 @@ async def countdown(ctx: JobContext) -> dict:
 
 
 @hookimpl
+def job_interrupted(app: SigmaVault, job: dict) -> None:
+    """A countdown cut short by a crash has nothing to clean up; say so in the audit log."""
+    if job["kind"] == "hello.countdown":
+        app.audit("hello.countdown.interrupted", job["id"], outcome="aborted")
+
+
+@hookimpl
 def register_ui_pages(register):
     register(id="hello", title="Hello", path="/plugins/hello", icon="hand")
