@@ -226,3 +226,16 @@ def test_openzfs_snapshot_listing() -> None:
     assert [s["name"] for s in snaps] == ["daily-1", "daily-2"]
     assert snaps[0]["created"] == "2026-11-27T14:03:11Z" and snaps[0]["used"] == 90112
     assert snaps[1]["properties"]["holds"] == 1
+
+
+def test_fuse_pool_whose_vdev_vanished() -> None:
+    pool = one(FUSE / "zpool_status_unavail_missing_vdev.txt")
+    assert pool["state"] == "UNAVAIL"
+    [leaf] = leaves(pool["vdevs"])
+    assert (leaf["path"], leaf["state"], leaf["note"]) == ("/tmp/zt/bench.vdev", "UNAVAIL", "cannot open")
+    health = health_dict(pool)
+    assert health["state"] == "unavailable"
+    assert [p["severity"] for p in health["problems"]] == ["critical", "critical"]
+    [row] = parse_pool_list((FUSE / "zpool_list_H_faulted.txt").read_text())
+    assert row["health"] == "FAULTED" and row["size"] is None
+    assert pool_dict(row, pool, None)["state"] == "faulted"
