@@ -9,8 +9,18 @@ import errno
 import ipaddress
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+# pyroute2 costs ~0.3 s to import: loaded on first use, not at daemon start-up
+AsyncIPRoute: Any = None
+NetlinkError: type[Exception] = Exception
+
+
+def _iproute() -> Any:
+    global AsyncIPRoute, NetlinkError
+    if AsyncIPRoute is None:
+        from pyroute2 import AsyncIPRoute as iproute
+        from pyroute2.netlink.exceptions import NetlinkError as netlink_error
+        AsyncIPRoute, NetlinkError = iproute, netlink_error
+    return AsyncIPRoute()
 
 from .drivers.base import DriverError
 
@@ -22,7 +32,7 @@ async def _index(ipr: AsyncIPRoute, ifname: str) -> int | None:
 
 async def link_info(ifname: str) -> dict[str, Any] | None:
     """``{"index", "kind", "mtu", "up"}`` of ``ifname``, or None when it does not exist."""
-    async with AsyncIPRoute() as ipr:
+    async with _iproute() as ipr:
         idx = await _index(ipr, ifname)
         if idx is None:
             return None
@@ -33,7 +43,7 @@ async def link_info(ifname: str) -> dict[str, Any] | None:
 
 async def set_up(ifname: str, mtu: int | None = None) -> None:
     """Bring ``ifname`` up (and set its MTU)."""
-    async with AsyncIPRoute() as ipr:
+    async with _iproute() as ipr:
         idx = await _index(ipr, ifname)
         if idx is None:
             raise DriverError(f"interface {ifname} does not exist")
@@ -45,7 +55,7 @@ async def set_up(ifname: str, mtu: int | None = None) -> None:
 
 async def addresses(ifname: str) -> list[str]:
     """The addresses of ``ifname`` as ``addr/prefix`` strings."""
-    async with AsyncIPRoute() as ipr:
+    async with _iproute() as ipr:
         idx = await _index(ipr, ifname)
         if idx is None:
             return []
@@ -58,7 +68,7 @@ async def set_address(ifname: str, interface: str) -> None:
     The kernel adds the prefix route for the mesh subnet by itself.
     """
     wanted = ipaddress.ip_interface(interface)
-    async with AsyncIPRoute() as ipr:
+    async with _iproute() as ipr:
         idx = await _index(ipr, ifname)
         if idx is None:
             raise DriverError(f"interface {ifname} does not exist")
@@ -79,7 +89,7 @@ async def set_address(ifname: str, interface: str) -> None:
 async def ensure_routes(ifname: str, cidrs: list[str], skip_inside: str | None = None) -> None:
     """Route each CIDR through ``ifname`` (those inside ``skip_inside`` are on-link already)."""
     inside = ipaddress.ip_network(skip_inside, strict=False) if skip_inside else None
-    async with AsyncIPRoute() as ipr:
+    async with _iproute() as ipr:
         idx = await _index(ipr, ifname)
         if idx is None:
             raise DriverError(f"interface {ifname} does not exist")
@@ -95,7 +105,7 @@ async def ensure_routes(ifname: str, cidrs: list[str], skip_inside: str | None =
 
 async def drop_routes(ifname: str, cidrs: list[str]) -> None:
     """Remove the routes of ``cidrs`` through ``ifname`` (missing ones are fine)."""
-    async with AsyncIPRoute() as ipr:
+    async with _iproute() as ipr:
         idx = await _index(ipr, ifname)
         if idx is None:
             return
@@ -111,7 +121,7 @@ async def drop_routes(ifname: str, cidrs: list[str]) -> None:
 async def create(ifname: str, kind: str) -> None:
     """Create a link of ``kind`` (``wireguard`` for the kernel driver); an existing link of the
     same kind is adopted, a different one is never touched."""
-    async with AsyncIPRoute() as ipr:
+    async with _iproute() as ipr:
         try:
             await ipr.link("add", ifname=ifname, kind=kind)
             return
@@ -126,7 +136,7 @@ async def create(ifname: str, kind: str) -> None:
 
 async def delete(ifname: str) -> bool:
     """Delete ``ifname``; False when it did not exist."""
-    async with AsyncIPRoute() as ipr:
+    async with _iproute() as ipr:
         idx = await _index(ipr, ifname)
         if idx is None:
             return False
