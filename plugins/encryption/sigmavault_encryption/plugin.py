@@ -53,7 +53,7 @@ def register_ui_pages(register: Any) -> None:
 
 @hookimpl
 def startup(app: Any) -> None:
-    service(app)
+    service(app).recover_interrupted()
     encryptor = app.registries["encryptors"].get("age")
     if isinstance(encryptor, AgeEncryptor):
         encryptor.bind(app)

@@ -3,7 +3,11 @@ by the REST API, the agents and the registered encryptor."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
+import shutil
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +17,7 @@ import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 
 from sigmavault.errors import APIError
+from sigmavault.files import TEMP_MARK
 from sigmavault.validation import inside
 
 from . import files, state, xwing
@@ -21,7 +26,9 @@ from .keystore import Keystore, KeyRecord, KeystoreError
 from .models import KeyOut, Target
 from .recipients import Identity, Recipient, parse_recipient
 
+log = logging.getLogger("sigmavault.encryption")
 _services: "weakref.WeakKeyDictionary[Any, EncryptionService]" = weakref.WeakKeyDictionary()
+_TEMP_SUFFIX = re.compile(r"[0-9a-f]{8}")
 
 
 def service(app: Any) -> "EncryptionService":
@@ -302,6 +309,62 @@ class EncryptionService:
             state.record_event(self.app.db, "rewrap", str(path), True, ",".join(fingerprints))
             done.append(str(path))
         return {"rewrapped": done, "failed": failed, "recipients": fingerprints, "post_quantum": pq}
+
+    # --- crash recovery --------------------------------------------------------------------------
+
+    @staticmethod
+    def _outputs_of(kind: str, params: dict[str, Any]) -> list[Path]:
+        """Output paths an interrupted job may have left a temporary of."""
+        if kind in ("encryption.encrypt", "encryption.decrypt"):
+            return [Path(params["target"])] if params.get("target") else []
+        if kind == "encryption.rewrap":
+            return [Path(p) for p in params.get("sources", [])]
+        p = params.get("params", {})
+        target = (p.get("target") or {}).get("path")
+        if target:
+            return [Path(target)]
+        source = (p.get("source") or {}).get("path")
+        if not source:
+            return []
+        src = Path(source)
+        if p.get("operation") == "encrypt":
+            return [src.with_name(src.name + ".age"), src.with_name(src.name + ".tar.age")]
+        if p.get("operation") == "decrypt":
+            return [src.with_name(src.name[: -len(sfx)]) for sfx in (".tar.age", ".age")
+                    if src.name.endswith(sfx) and len(src.name) > len(sfx)]
+        return []
+
+    def recover_interrupted(self) -> list[str]:
+        """Remove the temporary outputs of encryption jobs a crash interrupted (once per job)."""
+        rows = self.app.db.all(
+            "SELECT id, kind, params FROM jobs WHERE interrupted=1 AND (kind LIKE 'encryption.%' OR "
+            "kind='agent.CIPHER') AND id NOT IN (SELECT job_id FROM encryption_recovered)")
+        removed_all: list[str] = []
+        for row in rows:
+            removed = []
+            try:
+                outputs = self._outputs_of(row["kind"], json.loads(row["params"]))
+            except (ValueError, TypeError, AttributeError):
+                outputs = []
+            for out in outputs:
+                prefix = f".{out.name}{TEMP_MARK}"
+                try:
+                    entries = list(out.parent.iterdir())
+                except OSError:
+                    continue
+                for entry in entries:
+                    if entry.name.startswith(prefix) and _TEMP_SUFFIX.fullmatch(entry.name[len(prefix):]):
+                        if entry.is_dir() and not entry.is_symlink():
+                            shutil.rmtree(entry, ignore_errors=True)
+                        else:
+                            entry.unlink(missing_ok=True)
+                        removed.append(str(entry))
+            self.app.db.execute("INSERT INTO encryption_recovered(job_id, removed, created_at) VALUES(?,?,?)",
+                                (row["id"], json.dumps(removed), state._now()))
+            if removed:
+                log.warning("removed %d temporary output(s) of interrupted job %s", len(removed), row["id"])
+            removed_all += removed
+        return removed_all
 
     # --- status ----------------------------------------------------------------------------------
 

@@ -30,6 +30,12 @@ CREATE TABLE encryption_events (
     created_at TEXT NOT NULL
 );
 CREATE INDEX encryption_events_kind ON encryption_events(kind, created_at);
+""", """
+CREATE TABLE encryption_recovered (
+    job_id TEXT PRIMARY KEY,
+    removed TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 """]
 
 

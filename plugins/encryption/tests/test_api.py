@@ -290,3 +290,33 @@ async def test_events_over_websocket(client, root):
     alert = await next_event(ws, "alert")
     assert alert["data"]["source"] == "encryption" and str(root / "b.age") in alert["data"]["message"]
     await ws.close()
+
+
+async def test_temporaries_of_interrupted_jobs_are_removed_at_startup(sv_app, root):
+    """After a crash the core marks RUNNING jobs interrupted; startup then removes their temporaries."""
+    import json as _json
+    from sigmavault.files import temp_path_for
+    from sigmavault.jobs import now
+    from sigmavault_encryption.plugin import startup
+
+    target = root / "big.img.age"
+    tmp_file = temp_path_for(target)
+    tmp_file.write_bytes(b"partial ciphertext")
+    folder = root / "restored"
+    tmp_dir = temp_path_for(folder)
+    (tmp_dir / "album").mkdir(parents=True)
+    unrelated = root / ".big.img.age.other"
+    unrelated.write_bytes(b"keep")
+    for kind, params in (("encryption.encrypt", {"source": str(root / "big.img"), "target": str(target)}),
+                         ("agent.CIPHER", {"agent": "CIPHER", "params": {
+                             "operation": "decrypt", "source": {"path": str(root / "x.tar.age")},
+                             "target": {"path": str(folder)}}})):
+        sv_app.db.execute("INSERT INTO jobs(id, kind, description, state, params, owner, created_at)"
+                          " VALUES(?,?,?,?,?,?,?)", (os.urandom(8).hex(), kind, kind, "RUNNING",
+                                                   _json.dumps(params), "encryption", now()))
+    assert len(sv_app.jobs.start()) == 2  # what the core does when a daemon restarts
+    startup(sv_app)
+    assert not tmp_file.exists() and not tmp_dir.exists() and unrelated.exists()
+    tmp_file.write_bytes(b"a later job's temporary")
+    startup(sv_app)  # each interrupted job is handled once
+    assert tmp_file.exists()
