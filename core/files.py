@@ -11,6 +11,12 @@ from typing import IO, Iterator
 TEMP_MARK = ".sigmavault-tmp-"
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def temp_path_for(target: Path) -> Path:
     return target.with_name(f".{target.name}{TEMP_MARK}{secrets.token_hex(4)}")
 
@@ -24,16 +30,23 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextmanager
-def atomic_write(target: Path | str, mode: str = "wb", overwrite: bool = True) -> Iterator[IO]:
+def atomic_write(target: Path | str, mode: str = "wb", overwrite: bool = True,
+                 perms: int | None = None) -> Iterator[IO]:
     """Write to a temporary name beside ``target``, fsync, then rename over it.
 
-    On any exception the temporary file is removed and ``target`` is untouched.
+    ``perms`` (e.g. ``0o600`` for secrets) is applied before any byte is written. On any
+    exception the temporary file is removed and ``target`` is untouched.
     """
     target = Path(target)
     if not overwrite and target.exists():
         raise FileExistsError(f"{target} already exists")
     tmp = temp_path_for(target)
-    f = open(tmp, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if perms is None else perms)
+    if perms is not None:
+        os.fchmod(fd, perms)  # the umask may have narrowed the mode given to open
+    else:
+        os.fchmod(fd, 0o666 & ~_umask())
+    f = os.fdopen(fd, mode)
     try:
         yield f
         f.flush()

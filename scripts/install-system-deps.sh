@@ -8,7 +8,7 @@ packages=(
   zfs-fuse                                   # ZFS backend (userspace ZFS)
   wireguard-tools wireguard-go               # PhantomMesh (userspace driver where no kernel module)
   smartmontools                              # smartctl for SMART
-  zstd xz-utils bzip2 gzip age               # interop and benchmark anchors
+  zstd xz-utils bzip2 gzip age time          # interop and benchmark anchors (GNU time: peak RSS)
   nfs-kernel-server samba-common-bin         # exportfs / testparm validate rendered shares
   chromium                                   # UI end-to-end tests
   glances python3-bottle                     # system benchmark anchor (bottle: glances -w)

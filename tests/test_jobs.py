@@ -116,3 +116,16 @@ def test_sweep_temporaries_removes_only_leftovers(tmp_path):
     leftover.write_bytes(b"half")
     assert sweep_temporaries(tmp_path) == 1
     assert not leftover.exists() and target.read_bytes() == b"complete"
+
+
+def test_atomic_write_perms_apply_before_data(tmp_path):
+    import os
+    from sigmavault.files import atomic_write
+    target = tmp_path / "secret.key"
+    with atomic_write(target, perms=0o600) as f:
+        assert os.stat(f.fileno()).st_mode & 0o777 == 0o600
+        f.write(b"k")
+    assert target.stat().st_mode & 0o777 == 0o600
+    with atomic_write(tmp_path / "plain", mode="w") as f:
+        f.write("x")
+    assert (tmp_path / "plain").read_text() == "x"
