@@ -12,7 +12,11 @@ for p in plugins/*/; do
   if grep -q '^test *=' "$p/pyproject.toml"; then targets+=(-e "${p%/}[test]"); else targets+=(-e "${p%/}"); fi
 done
 targets+=(-e examples/hello-plugin)
-.venv/bin/python -m pip install -q "${targets[@]}"
+log=.venv/pip-install.log
+if ! .venv/bin/python -m pip install -q "${targets[@]}" >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
 if [ -f webui/package.json ] && command -v npm >/dev/null; then
   (cd webui && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } \
      && npm run --silent build >/dev/null)
