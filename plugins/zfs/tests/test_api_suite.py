@@ -222,3 +222,31 @@ async def test_cached_snapshot_listing_sees_changes_made_outside(client, sv_app,
     [snap] = (await ok(await client.get(base)))["items"]
     assert snap["properties"]["holds"] == 1
     await run(["zfs", "release", "k1", f"{name}/v@outside"])
+
+
+async def test_grow_replace_and_remove_devices_through_the_storage_api(client, loop_devices):
+    from sigmavault.commands import run
+
+    devs = await loop_devices(5)
+    name = unique("g")
+    await ok(await client.post(f"{API}/pools", json={
+        "name": name, "backend": "zfs", "topology": {"layout": "mirror"}, "devices": devs[:2]}), 201)
+    grown = await ok(await client.patch(f"{API}/pools/{name}", json={
+        "add_devices": devs[2:4], "options": {"autoexpand": True}}))
+    assert grown["layout"] == "mirror" and len(grown["devices"]) == 4
+    assert [len(v["children"]) for v in grown["properties"]["topology"]["vdevs"]] == [2, 2]
+    got = await run(["zpool", "get", "autoexpand", name])
+    assert "on" in got.stdout.split()
+    await error(await client.patch(f"{API}/pools/{name}", json={"options": {"ashift": 9}}), 400)
+    job = await ok(await client.post(f"{API}/pools/{name}/devices/replace",
+                                     json={"old": devs[1], "new": devs[4]}), 202)
+    done = await wait_job(client, job["id"], timeout=120)
+    assert done["state"] == "SUCCESS", done
+    paths = sorted(d["path"] for d in (await ok(await client.get(f"{API}/pools/{name}")))["devices"])
+    assert paths == sorted([devs[0], devs[2], devs[3], devs[4]])
+    job = await ok(await client.post(f"{API}/pools/{name}/devices/remove", json={"device": devs[4]}), 202)
+    done = await wait_job(client, job["id"], timeout=60)
+    assert done["state"] == "SUCCESS", done
+    pool = await ok(await client.get(f"{API}/pools/{name}"))
+    assert devs[4] not in [d["path"] for d in pool["devices"]] and pool["layout"] == "mixed"
+    await ok(await client.delete(f"{API}/pools/{name}", params={"confirm": name}), 204)
