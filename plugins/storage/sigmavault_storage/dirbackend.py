@@ -36,7 +36,7 @@ def _iso(ts: float) -> str:
 
 
 def _not_supported(what: str) -> APIError:
-    return APIError(501, "not_supported", f"the dir backend does not support {what}")
+    return APIError(400, "not_supported", f"the dir backend does not support {what}")
 
 
 class DirBackend:

@@ -53,8 +53,19 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_DEVICE_RE = __import__("re").compile(r"^/dev/[A-Za-z0-9_.:+@/-]{1,200}$")
+
+
+def check_device(dev: Any) -> str:
+    """A /dev path made of safe characters (no NUL, no '..'); 400 otherwise."""
+    if not isinstance(dev, str) or not _DEVICE_RE.fullmatch(dev) or ".." in dev:
+        raise bad_request(f"device {dev!r} must be an absolute /dev path", code="invalid_device",
+                          device=str(dev)[:200])
+    return dev
+
+
 def not_supported(backend: str, what: str) -> APIError:
-    return APIError(501, "not_supported", f"the {backend} backend does not support {what}",
+    return APIError(400, "not_supported", f"the {backend} backend does not support {what}",
                     {"backend": backend, "capability": what})
 
 
@@ -163,10 +174,7 @@ class StorageService:
         by_path = {disk_inventory.real(d["path"]): d for d in inventory}
         out = []
         for dev in devices:
-            if not isinstance(dev, str) or not dev.startswith("/dev/") or ".." in dev:
-                raise bad_request(f"device {dev!r} must be an absolute /dev path",
-                                  code="invalid_device", device=dev)
-            real = disk_inventory.real(dev)
+            real = disk_inventory.real(check_device(dev))
             try:
                 if not stat.S_ISBLK(os.stat(real).st_mode):
                     raise bad_request(f"{dev} is not a block device", code="invalid_device",
@@ -191,7 +199,7 @@ class StorageService:
             raise conflict(f"pool {body.name!r} already exists", code="pool_exists")
         avail = await b.available()
         if not avail.get("available"):
-            raise APIError(501, "backend_unavailable", f"the {b.name} backend cannot run here: "
+            raise APIError(409, "backend_unavailable", f"the {b.name} backend cannot run here: "
                            f"{avail.get('reason')}", {"backend": b.name})
         caps = b.capabilities
         layout = body.topology.layout
@@ -233,10 +241,7 @@ class StorageService:
             raise conflict(f"pool {body.name!r} is already known", code="pool_exists")
         devices = None
         if body.devices:
-            devices = [disk_inventory.real(d) for d in body.devices]
-            for d in devices:
-                if not d.startswith("/dev/"):
-                    raise bad_request(f"device {d!r} must be a /dev path", code="invalid_device")
+            devices = [disk_inventory.real(check_device(d)) for d in body.devices]
         pool = await b.pool_import(name=body.name, devices=devices, options=body.options)
         self._record(body.name, b.name)
         result = Pool.model_validate(pool).model_dump()
@@ -288,6 +293,8 @@ class StorageService:
     async def replace_device(self, pool: str, old: str, new: str) -> Any:
         b = await self.pool_backend(pool)
         self.need(b, "device_replace", "replacing devices")
+        if not old or "\x00" in old or len(old) > 200:
+            raise bad_request("old must be a device path or a device id", code="invalid_device")
         [new_dev] = await self._validate_devices([new])
 
         async def job(ctx: "JobContext") -> Any:
@@ -305,6 +312,8 @@ class StorageService:
     async def remove_device(self, pool: str, device: str) -> Any:
         b = await self.pool_backend(pool)
         self.need(b, "device_remove", "removing devices")
+        if not device or "\x00" in device or len(device) > 200:
+            raise bad_request("device must be a device path or a device id", code="invalid_device")
 
         async def job(ctx: "JobContext") -> Any:
             result = await b.device_remove(pool=pool, device=device, progress=_progress(ctx))
@@ -432,7 +441,9 @@ class StorageService:
         b = await self.pool_backend(pool)
         check_name(volume, "volume")
         self._check_volume_opts(b, changes.get("quota"), changes.get("compression"))
-        await b.volume_get(pool=pool, name=volume)
+        current = await b.volume_get(pool=pool, name=volume)
+        if not changes:
+            return Volume.model_validate(current).model_dump()
         return Volume.model_validate(
             await b.volume_update(pool=pool, name=volume, changes=changes)).model_dump()
 
@@ -563,6 +574,8 @@ class StorageService:
         snap_root = Path(await self.snapshot_path(pool, volume, snapshot))
         vol_root = Path(await self.volume_path(pool, volume))
         rel = path.strip("/")
+        if "\x00" in path or (target and "\x00" in target):
+            raise bad_request("paths cannot contain NUL bytes", code="bad_path")
         if not rel:
             raise bad_request("path must name a file or directory inside the snapshot",
                               code="bad_path")
@@ -606,7 +619,7 @@ class StorageService:
         if base is not None:
             self.need(b, "incremental_send", "incremental send")
             check_name(base, "snapshot")
-        if not os.path.isabs(target):
+        if not os.path.isabs(target) or "\x00" in target:
             raise bad_request("target must be an absolute path", code="bad_target")
         return await b.send(pool=pool, volume=volume, snapshot=snapshot, target=target, base=base)
 
@@ -617,7 +630,7 @@ class StorageService:
         self.need(b, "send_receive", "send/receive")
         if snapshot is not None:
             check_name(snapshot, "snapshot")
-        if not os.path.isfile(source):
+        if "\x00" in source or not os.path.isfile(source):
             raise bad_request(f"stream file {source} does not exist", code="bad_source")
         return Snapshot.model_validate(await b.receive(pool=pool, volume=volume, source=source,
                                                        snapshot=snapshot)).model_dump()

@@ -3,7 +3,7 @@
 Reuse: subclass :class:`BackendSuite` in a test module and provide the fixture ``pool_body``: a
 factory ``name -> POST /api/v1/storage/pools body`` that prepares what the pool needs (loop
 devices …) and cleans it up afterwards. Tests for capabilities the backend lacks assert the
-``501 not_supported`` answer instead. See docs/plugins/storage-backends.md.
+``400 not_supported`` answer instead. See docs/plugins/storage-backends.md.
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ class BackendSuite:
                     "unknown_backend")
         await error(await client.post(f"{API}/pools", json={**body, "devices": ["/etc/passwd"]}),
                     400)
+        await error(await client.post(f"{API}/pools", json={**body, "devices": ["/dev/x\x00"]}),
+                    400)
         await error(await readonly_client.post(f"{API}/pools", json=body), 403)
         await error(await client.get(f"{API}/pools/-x"), 400, "invalid_name")
         listed = await ok(await client.get(f"{API}/pools"))
@@ -137,7 +139,7 @@ class BackendSuite:
             assert q["quota"] is None
             await ok(await client.delete(f"{API}/pools/{p}/volumes/quoted"), 204)
         else:
-            await error(await client.post(f"{API}/pools/{p}/volumes", json=quota_body), 501,
+            await error(await client.post(f"{API}/pools/{p}/volumes", json=quota_body), 400,
                         "not_supported")
         if caps["compression"]:
             algo = caps["compression"][0]
@@ -148,7 +150,7 @@ class BackendSuite:
                                            json={"compression": "nosuch"}), 400, "bad_compression")
         else:
             await error(await client.patch(f"{API}/pools/{p}/volumes/media",
-                                           json={"compression": "zstd"}), 501, "not_supported")
+                                           json={"compression": "zstd"}), 400, "not_supported")
         await ok(await client.delete(f"{API}/pools/{p}/volumes/media"), 204)
         assert await ok(await client.get(f"{API}/pools/{p}/volumes")) == []
 
@@ -273,6 +275,7 @@ class BackendSuite:
         await error(await client.post(f"{base}/before/restore",
                                       json={"path": "note.txt", "target": "../../escape.txt"}), 400)
         await error(await client.post(f"{base}/before/restore", json={"path": "nope.txt"}), 404)
+        await error(await client.post(f"{base}/before/restore", json={"path": "a\x00b"}), 400)
         assert not [n for n in os.listdir(root) if n.startswith(".restore")]
 
     async def test_named_methods_for_other_plugins(self, client, pool, sv_app):
@@ -296,7 +299,7 @@ class BackendSuite:
     async def test_scrub_job_and_events(self, client, pool, caps):
         p = pool["name"]
         if not caps["scrub"]:
-            await error(await client.post(f"{API}/pools/{p}/scrub"), 501, "not_supported")
+            await error(await client.post(f"{API}/pools/{p}/scrub"), 400, "not_supported")
             return
         ws = await client.ws_connect("/api/v1/ws")
         await ws.send_json({"type": "client.subscribe", "events": ["storage.event"]})
