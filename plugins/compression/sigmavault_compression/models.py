@@ -39,7 +39,7 @@ class JobRequest(BaseModel):
 class JobsQuery(BaseModel):
     state: Literal["WAITING", "RUNNING", "SUCCESS", "FAILED", "ABORTED"] | None = None
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class ProgressEvent(BaseModel):
