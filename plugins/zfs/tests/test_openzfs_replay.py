@@ -35,6 +35,45 @@ sys.stdout.write(open(entry).read() if entry.startswith("/") else entry)
 '''
 
 
+def _replay(tmp_path: Path, table: dict[str, str]) -> ZfsBackend:
+    (tmp_path / "table.json").write_text(json.dumps(table))
+    for tool in ("zpool", "zfs"):
+        script = tmp_path / tool
+        script.write_text(f"#!{sys.executable}\n{REPLAY}")
+        script.chmod(0o755)
+    backend = ZfsBackend(ZfsCli(str(tmp_path / "zpool"), str(tmp_path / "zfs")))
+    backend.calls = tmp_path / "calls.log"  # type: ignore[attr-defined]
+    return backend
+
+
+@pytest.fixture
+def openzfs_22(tmp_path: Path) -> ZfsBackend:
+    """OpenZFS 2.2: no -j, so the text ``zpool status -P`` is read."""
+    return _replay(tmp_path, {
+        "zfs version": str(OZ / "WRITTEN_zfs_version.txt"),
+        "zpool list -H -p -o name,size,allocated,free,health,altroot,guid tank":
+            "tank\t4227858432\t1048576\t4226809856\tDEGRADED\t-\t1234567890123456789\n",
+        "zpool status -P tank": str(OZ / "WRITTEN_zpool_status_P_raidz2_degraded_log_cache_spare.txt"),
+        "zfs get -H -o name,value mountpoint tank": "tank\t/tank\n",
+    })
+
+
+async def test_openzfs_22_text_status(openzfs_22):
+    gen = await openzfs_22.cli.generation()
+    assert (gen.name, gen.json) == ("openzfs", False)
+    pool = await openzfs_22.pool_get(name="tank")
+    assert pool["state"] == "degraded" and pool["layout"] == "raidz2"
+    states = {d["path"]: d["state"] for d in pool["devices"]}
+    assert states["/dev/sdd"] == "missing" and states["/dev/sde"] == "online"
+    assert sorted(await openzfs_22.pool_devices(name="tank")) == sorted(
+        ["/dev/sda", "/dev/sdb", "/dev/sdc", "/dev/sdd", "/dev/nvme0n1p1", "/dev/nvme1n1p1",
+         "/dev/nvme0n1p2", "/dev/sde"])
+    health = await openzfs_22.pool_health(name="tank")
+    assert any(p["device"] == "/dev/sdb" and "12 checksum" in p["message"] for p in health["problems"])
+    scrub = await openzfs_22.scrub_status(pool="tank")
+    assert scrub["state"] == "finished" and scrub["details"]["repaired_bytes"] == round(1.5 * 2**20)
+
+
 @pytest.fixture
 def openzfs(tmp_path: Path):
     table = {
@@ -58,14 +97,7 @@ def openzfs(tmp_path: Path):
             "tank/data@daily-1\tused\t90112\t-\ntank/data@daily-1\tuserrefs\t0\t-\n",
         "zfs diff -H -F tank/data@daily-1 tank/data": str(OZ / "WRITTEN_zfs_diff_HF.txt"),
     }
-    (tmp_path / "table.json").write_text(json.dumps(table))
-    for tool in ("zpool", "zfs"):
-        script = tmp_path / tool
-        script.write_text(f"#!{sys.executable}\n{REPLAY}")
-        script.chmod(0o755)
-    backend = ZfsBackend(ZfsCli(str(tmp_path / "zpool"), str(tmp_path / "zfs")))
-    backend.calls = tmp_path / "calls.log"  # type: ignore[attr-defined]
-    return backend
+    return _replay(tmp_path, table)
 
 
 async def test_openzfs_pool_from_json_status(openzfs):
