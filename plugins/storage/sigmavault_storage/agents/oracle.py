@@ -100,9 +100,10 @@ async def record_loop(app: Any) -> None:
 
 MIGRATIONS = [
     "CREATE TABLE storage_agents_usage (pool TEXT NOT NULL, ts REAL NOT NULL, size INTEGER NOT NULL, "
-    "used INTEGER NOT NULL); CREATE INDEX storage_agents_usage_pool ON storage_agents_usage(pool, ts);",
+    "used INTEGER NOT NULL);",
+    "CREATE INDEX storage_agents_usage_pool ON storage_agents_usage(pool, ts);",
     "CREATE TABLE storage_agents_smart (disk TEXT NOT NULL, serial TEXT, ts REAL NOT NULL, "
-    "health TEXT NOT NULL, counters TEXT NOT NULL); "
+    "health TEXT NOT NULL, counters TEXT NOT NULL);",
     "CREATE INDEX storage_agents_smart_disk ON storage_agents_smart(disk, ts);",
 ]
 
