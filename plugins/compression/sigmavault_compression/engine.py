@@ -188,7 +188,7 @@ def compress(source: Path, target: Path, codec: Codec, level: int | None = None,
             encoder.close()
         out.flush()
         if verify:
-            _verify_file(Path(out.name), codec, digest.hexdigest(), meter.raw, check)
+            _verify_file(_written_path(out), codec, digest.hexdigest(), meter.raw, check)
     return Outcome("compress", codec.name, str(source), str(target), meter.raw, meter.bytes_out,
                    time.monotonic() - started, level, threads, "tar" if is_tree else "data",
                    sha256=digest.hexdigest() if digest else None, verified=verify,
@@ -213,6 +213,13 @@ def _pump_file(source: Path, encoder: BinaryIO, meter: Meter, check: CheckFn | N
             meter.bytes_in += n
             meter.raw += n
             meter.tick()
+
+
+def _written_path(out: BinaryIO) -> Path:
+    """A path that reads the file ``out`` is writing (``atomic_write``'s temporary file)."""
+    if isinstance(out.name, str):
+        return Path(out.name)
+    return Path(f"/proc/self/fd/{out.fileno()}")  # opened from a descriptor: reopen it (Linux)
 
 
 def _verify_file(path: Path, codec: Codec, sha256: str, size: int, check: CheckFn | None) -> None:
@@ -396,7 +403,7 @@ def recompress(source: Path, target: Path, old: Codec, new: Codec, level: int | 
                     encoder.close()
                     decoder.close()
             out.flush()
-            _verify_file(Path(out.name), new, digest.hexdigest(), meter.raw, check)
+            _verify_file(_written_path(out), new, digest.hexdigest(), meter.raw, check)
             if keep_smaller and meter.bytes_out >= original_size:
                 raise Discarded()
     except Discarded:

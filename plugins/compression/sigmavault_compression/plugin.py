@@ -9,7 +9,7 @@ from .agents import AGENTS
 from .codecs import BUILTIN_CODECS
 from .config import CompressionConfig
 from .models import ProgressEvent
-from .recovery import sweep_interrupted
+from .recovery import clean_after
 from .service import service
 
 
@@ -57,4 +57,8 @@ def register_ui_pages(register):
 def startup(app):
     svc = service(app)
     svc.registry  # validate third-party codecs now, so bad ones are logged at start
-    sweep_interrupted(app)
+
+
+@hookimpl
+def job_interrupted(app, job):
+    clean_after(job)

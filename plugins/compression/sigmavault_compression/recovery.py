@@ -1,36 +1,33 @@
-"""After a crash: remove the temporary files of compression jobs the daemon was running."""
+"""After a crash: remove the temporary files of the compression jobs the daemon was running."""
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sigmavault.files import TEMP_MARK
+from sigmavault.files import TEMP_MARK, sweep_temporaries
 
 from .engine import STAGING_PREFIX
 
 log = logging.getLogger("sigmavault.compression")
 
+AGENT_KINDS = {"agent.FLUX", "agent.SPARK", "agent.FORGE"}
 
-def sweep_interrupted(app: Any) -> list[str]:
-    """Delete leftovers of compression jobs marked interrupted at this start-up; return them.
 
-    Only names this plugin's jobs create are touched: ``.<target name>.sigmavault-tmp-*`` beside
-    the job's target, and ``.sigmavault-extract-*`` staging folders inside an extraction target.
+def clean_after(job: dict[str, Any]) -> list[str]:
+    """Delete what an interrupted job of this plugin left behind; return the removed paths.
+
+    A compression job: only names it creates — ``.<target name>.sigmavault-tmp-*`` beside its
+    target and ``.sigmavault-extract-*`` staging folders inside an extraction target. FLUX, SPARK
+    and FORGE tasks: ``atomic_write`` temporaries under their folder (and output folder).
     """
-    since = datetime.fromtimestamp(app.started_at, timezone.utc).isoformat(timespec="milliseconds")
-    rows = app.db.all("SELECT id, params FROM jobs WHERE kind LIKE 'compression.%' AND "
-                      "interrupted=1 AND finished_at >= ?", (since,))
+    kind = job.get("kind", "")
+    params = job.get("params") or {}
     removed: list[str] = []
-    for row in rows:
-        target = json.loads(row["params"]).get("target")
-        if not target:
-            continue
-        target = Path(target)
+    if kind.startswith("compression.") and params.get("target"):
+        target = Path(params["target"])
         leftovers = list(target.parent.glob(f".{target.name}{TEMP_MARK}*"))
         if target.is_dir():
             leftovers += list(target.glob(f"{STAGING_PREFIX}*"))
@@ -42,7 +39,14 @@ def sweep_interrupted(app: Any) -> list[str]:
                     path.unlink()
                 removed.append(str(path))
             except OSError as exc:
-                log.warning("could not remove %s left by job %s: %s", path, row["id"], exc)
+                log.warning("could not remove %s left by job %s: %s", path, job.get("id"), exc)
+    elif kind in AGENT_KINDS:
+        inner = params.get("params") or {}
+        for key in ("path", "output"):
+            if inner.get(key):
+                root = Path(inner[key])
+                count = sweep_temporaries(root if root.is_dir() else root.parent)
+                removed += [f"{root}: {count} temporary file(s)"] if count else []
     if removed:
-        log.warning("removed %d temporary file(s) of interrupted compression jobs", len(removed))
+        log.warning("job %s was interrupted; removed its temporaries: %s", job.get("id"), removed)
     return removed
