@@ -1,0 +1,126 @@
+"""BEACON, SENTRY and ORACLE's SMART trend on loop devices; SMART through the fake smartctl
+replaying shared/fixtures/smartctl (virtual disks have no SMART)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sigmavault.testing import next_event, require_root, require_tool
+
+
+def _load(name: str, file: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(file))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+h = _load("storage_agents_helpers", "storage_agents_helpers.py")
+smart_tests = _load("storage_smart_tests", "test_smart.py")   # its fixtures' helpers, not its tests
+HERE = Path(__file__).parent
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def sv_config_overrides(tmp_path):
+    return h.overrides(tmp_path, storage={"include_loop_devices": True})
+
+
+@pytest.fixture
+def loops(tmp_path):
+    """``attach() -> /dev/loopN`` (16 MiB sparse), ``detach(dev)``; all detached at the end."""
+    require_root()
+    require_tool("losetup", "lsblk")
+    made: list[str] = []
+
+    def attach() -> str:
+        f = tmp_path / f"beacon{len(made)}.img"
+        with open(f, "wb") as fh:
+            fh.truncate(16 << 20)
+        dev = subprocess.run(["losetup", "-f", "--show", str(f)], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        made.append(dev)
+        return dev
+
+    def detach(dev: str) -> None:
+        subprocess.run(["losetup", "-d", dev], capture_output=True)
+
+    try:
+        yield attach, detach
+    finally:
+        for dev in made:
+            detach(dev)
+
+
+@pytest.fixture
+def fake_smartctl(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "smartctl").symlink_to(HERE / "fake_smartctl.py")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+    def attach(mapping: dict[str, Path]) -> None:
+        monkeypatch.setenv("FAKE_SMARTCTL_MAP", ";".join(
+            f"{os.path.realpath(dev)}={folder}" for dev, folder in mapping.items()))
+    return attach
+
+
+async def test_beacon_sees_a_loop_device_appear_and_vanish(client, loops):
+    attach, detach = loops
+    first = (await h.task(client, "BEACON", {}))["result"]
+    assert first["first_scan"] is True
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["storage.event"]})
+    dev = attach()
+    r = (await h.task(client, "BEACON", {}))["result"]
+    assert r["first_scan"] is False
+    assert dev in [d["path"] for d in r["appeared"]] and dev in [d["path"] for d in r["disks"]]
+    ev = await next_event(ws, lambda e: e["type"] == "storage.event" and e["data"]["kind"] == "disk_added"
+                          and e["data"]["details"].get("path") == dev, timeout=10)
+    assert ev["data"]["details"]["source"] == "BEACON"
+    detach(dev)
+    r = (await h.task(client, "BEACON", {}))["result"]
+    assert dev in [d["path"] for d in r["vanished"]] and dev not in [d["path"] for d in r["disks"]]
+    await next_event(ws, lambda e: e["type"] == "storage.event" and e["data"]["kind"] == "disk_removed"
+                     and e["data"]["details"].get("path") == dev, timeout=10)
+    r = (await h.task(client, "BEACON", {"include_loop": True}))["result"]
+    assert dev not in [d["path"] for d in r["vanished"] + r["appeared"]]   # reported once
+    await ws.close()
+
+
+async def test_sentry_and_oracle_on_a_disk_that_starts_failing(client, loops, fake_smartctl, tmp_path):
+    attach, _ = loops
+    dev = attach()
+    disk = os.path.basename(dev)
+    folder = smart_tests.derived_copy(tmp_path, "sata_ssd_0_issue_49")
+    fake_smartctl({dev: folder})
+    base = (await h.task(client, "SENTRY", {"pools": False}))["result"]
+    assert base["checked"][f"smart:{disk}"] == "PASS"
+    assert not [c for c in base["changes"] if c["what"] == f"smart:{disk}"]
+    await h.task(client, "ORACLE", {})
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["storage.event", "alert"]})
+    smart_tests.make_failing(folder, "_-d_ata_--all__dev_sda")
+    r = (await h.task(client, "SENTRY", {"pools": False}))["result"]
+    [change] = [c for c in r["changes"] if c["what"] == f"smart:{disk}"]
+    assert change["old"] == "PASS" and change["new"] == "FAIL" and change["alert"] is True
+    ev = await next_event(ws, lambda e: e["type"] == "storage.event" and e["data"]["kind"] == "smart_health"
+                          and e["data"]["details"].get("source") == "SENTRY", timeout=10)
+    assert ev["data"]["disk"] == disk and ev["data"]["new"] == "FAIL"
+    alert = await next_event(ws, lambda e: e["type"] == "alert" and e["data"].get("source") == "SENTRY",
+                             timeout=10)
+    assert alert["data"]["active"] is True and alert["data"]["severity"] == "critical"
+    # unchanged on the next poll: no new announcement
+    r = (await h.task(client, "SENTRY", {"pools": False}))["result"]
+    assert not [c for c in r["changes"] if c["what"] == f"smart:{disk}"]
+    o = (await h.task(client, "ORACLE", {}))["result"]
+    [rating] = [d for d in o["disks"] if d["disk"] == disk]
+    assert rating["risk"] == "high" and rating["readings"] == 2
+    assert rating["growth"]["reallocated_sectors"] > 0
+    await ws.close()
