@@ -34,8 +34,9 @@ def atomic_write(target: Path | str, mode: str = "wb", overwrite: bool = True,
                  perms: int | None = None) -> Iterator[IO]:
     """Write to a temporary name beside ``target``, fsync, then rename over it.
 
-    ``perms`` (e.g. ``0o600`` for secrets) is applied before any byte is written. On any
-    exception the temporary file is removed and ``target`` is untouched.
+    ``perms`` (e.g. ``0o600`` for secrets) is applied before any byte is written; the yielded
+    file's ``temp_path`` names the temporary file. On any exception the temporary file is
+    removed and ``target`` is untouched.
     """
     target = Path(target)
     if not overwrite and target.exists():
@@ -47,6 +48,7 @@ def atomic_write(target: Path | str, mode: str = "wb", overwrite: bool = True,
     else:
         os.fchmod(fd, 0o666 & ~_umask())
     f = os.fdopen(fd, mode)
+    f.temp_path = tmp  # type: ignore[attr-defined]  # to verify the output before the rename
     try:
         yield f
         f.flush()

@@ -326,6 +326,13 @@ class JobManager:
         self.tasks[job_id].cancel()
         return job
 
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job and its log (409 while it is still active)."""
+        job = self.get(job_id)
+        if job.state not in FINISHED:
+            raise APIError(409, "job_active", f"job {job_id} is {job.state.value}; cancel it first")
+        self.app.db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
         event = self._done.get(job_id)
         if event is not None:

@@ -217,9 +217,10 @@ def _pump_file(source: Path, encoder: BinaryIO, meter: Meter, check: CheckFn | N
 
 def _written_path(out: BinaryIO) -> Path:
     """A path that reads the file ``out`` is writing (``atomic_write``'s temporary file)."""
-    if isinstance(out.name, str):
-        return Path(out.name)
-    return Path(f"/proc/self/fd/{out.fileno()}")  # opened from a descriptor: reopen it (Linux)
+    temp_path = getattr(out, "temp_path", None)
+    if temp_path is not None:
+        return Path(temp_path)
+    return Path(out.name)
 
 
 def _verify_file(path: Path, codec: Codec, sha256: str, size: int, check: CheckFn | None) -> None:

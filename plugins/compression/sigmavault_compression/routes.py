@@ -70,9 +70,7 @@ def register(app: Any) -> None:
         """Cancel a waiting or running job; remove a finished one from the history."""
         job = _compression_job(app, id)
         if job.state in FINISHED:
-            with app.db.transaction() as conn:
-                conn.execute("DELETE FROM job_logs WHERE job_id=?", (id,))
-                conn.execute("DELETE FROM jobs WHERE id=?", (id,))
+            app.jobs.delete(id)
             return {"id": id, "action": "deleted", "state": job.state.value}
         app.jobs.cancel(id)
         job = await app.jobs.wait(id, timeout=10)
