@@ -98,10 +98,13 @@ def allowed_path(app: Any, value: str, what: str) -> Path:
     """An absolute path that must lie under ``[storage_agents] allowed_roots`` or the agents'
     own data directory."""
     path = Path(value)
-    if not path.is_absolute():
+    if not path.is_absolute() or "\0" in value:
         raise bad_request(f"{what} must be an absolute path", code="bad_path")
     roots = [work_dir(app), *map(Path, app.config.section(CONFIG).allowed_roots)]
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, ValueError, RuntimeError) as e:
+        raise bad_request(f"{what} {value!r}: {e}", code="bad_path") from None
     if any(resolved.is_relative_to(root.resolve()) for root in roots):
         return resolved
     raise bad_request(f"{what} {value} is outside the allowed roots", code="path_not_allowed")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from sigmavault.errors import bad_request
+from sigmavault.errors import APIError, bad_request
 from sigmavault.hookspecs import Agent
 from sigmavault.jobs import JobContext
 from sigmavault.validation import Name, check_name
@@ -42,7 +42,10 @@ class HarborParams(Params):
     @field_validator("schema_")
     @classmethod
     def _schema(cls, v: str) -> str:
-        check_name(datetime(2026, 1, 2, 3, 4, 5).strftime(v), "snapshot name from schema")
+        try:
+            check_name(datetime(2026, 1, 2, 3, 4, 5).strftime(v), "snapshot name from schema")
+        except APIError as e:
+            raise ValueError(e.message) from None
         return v
 
     def has_policy(self) -> bool:
