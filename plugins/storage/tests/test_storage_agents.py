@@ -258,3 +258,28 @@ async def test_sentry_and_oracle_without_disks_are_quiet(client):
     await h.pool(client, "tank")
     r = (await h.task(client, "SENTRY", {}))["result"]
     assert r["checked"]["pool:tank"] == "online" and r["changes"] == []
+
+
+async def test_agents_run_directly_without_the_runtime(client, sv_app, tmp_path):
+    """Each agent's own function as a plain job, so these checks do not depend on the runtime."""
+    await h.pool(client, "tank")
+    await h.pool(client, "copy")
+    root = await h.volume(client, "tank", "v")
+    (root / "f.txt").write_text("x")
+    a = await h.direct(client, sv_app, "AEGIS", {"prefix": "direct"})
+    assert a["created"] == 1 and a["snapshot"].startswith("direct-")
+    m = await h.direct(client, sv_app, "MIRROR", {"pool": "tank", "volume": "v", "target_pool": "copy"})
+    assert [s["snapshot"] for s in m["sent"]] == [a["snapshot"]]
+    assert (Path(await sv_app.call("storage.volume.path", pool="copy", volume="v")) / "f.txt").read_text() == "x"
+    s = await h.direct(client, sv_app, "STREAM", {"pool": "tank", "volume": "v", "snapshot": a["snapshot"]})
+    assert Path(s["file"]).is_file() and Path(s["file"]).is_relative_to(Path(sv_app.data_dir))
+    hb = await h.direct(client, sv_app, "HARBOR", {"pool": "tank", "match": "direct-*", "keep_last": 1})
+    assert hb["volumes"][0]["delete"] == [] and hb["volumes"][0]["managed"] == 1
+    b = await h.direct(client, sv_app, "BRIDGE", {"pool": "tank", "volume": "v"})
+    assert b["nfs"]["exports"].startswith(str(root)) and b["applied"] is False
+    o = await h.direct(client, sv_app, "ORACLE", {"smart": False})
+    assert {p["pool"] for p in o["pools"]} == {"tank", "copy"}
+    s = await h.direct(client, sv_app, "SENTRY", {"smart": False})
+    assert s["checked"] == {"pool:tank": "online", "pool:copy": "online"}
+    ar = await h.direct(client, sv_app, "ARCHITECT", {"planned": [{"name": "x", "size": 10}]})
+    assert ar["raw"] == 10

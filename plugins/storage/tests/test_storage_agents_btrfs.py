@@ -113,8 +113,16 @@ async def test_btrfs_delta_stream_mirror(client, sv_app, loops, tmp_path):
             assert h.tree(src) == h.tree(dst), name
         again = (await h.task(client, "MIRROR", {"pool": "bsrc", "volume": "data", "target_pool": "bdst"}))["result"]
         assert again["up_to_date"]
+        # across backends: btrfs → dir by changed-file copy
+        await h.pool(client, "dcopy")
+        c = (await h.task(client, "MIRROR", {"pool": "bsrc", "volume": "data", "target_pool": "dcopy"}))["result"]
+        assert c["method"] == "copy" and [x["snapshot"] for x in c["sent"]] == ["s1", "s2", "s3"]
+        for name in ("s1", "s2", "s3"):
+            src = Path(await sv_app.call("storage.snapshot.path", pool="bsrc", volume="data", snapshot=name))
+            dst = Path(await sv_app.call("storage.snapshot.path", pool="dcopy", volume="data", snapshot=name))
+            assert h.tree(src) == h.tree(dst), name
     finally:
-        await destroy(client, "bsrc", "bdst")
+        await destroy(client, "bsrc", "bdst", "dcopy")
 
 
 async def test_architect_on_unused_loop_disks(client, sv_app, loops):
