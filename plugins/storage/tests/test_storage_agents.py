@@ -29,6 +29,7 @@ def sv_config_overrides(tmp_path):
 async def test_agents_are_listed_with_the_storage_owner(client):
     agents = {a["name"]: a for a in await h.ok(await client.get("/api/v1/agents"))}
     assert STORAGE_AGENTS <= agents.keys()
+    assert {agents[n]["owner"] for n in STORAGE_AGENTS} == {"sigmavault-storage"}
     plugins = await h.ok(await client.get("/api/v1/plugins"))
     names = json.dumps(plugins)
     assert "sigmavault-storage:storage-agents" in names or "storage-agents" in names
