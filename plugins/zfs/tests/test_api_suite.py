@@ -250,3 +250,53 @@ async def test_grow_replace_and_remove_devices_through_the_storage_api(client, l
     pool = await ok(await client.get(f"{API}/pools/{name}"))
     assert devs[4] not in [d["path"] for d in pool["devices"]] and pool["layout"] == "mixed"
     await ok(await client.delete(f"{API}/pools/{name}", params={"confirm": name}), 204)
+
+
+class TestScrubProgress:
+    @pytest.fixture
+    def sv_config_overrides(self, tmp_path):
+        return {"storage": {"monitor_interval": 0, "include_loop_devices": True,
+                            "scrub_poll_interval": 0.05},
+                "zfs": {"mount_root": str(tmp_path / "zfsmnt")}}
+
+    async def test_scrub_progress_events_while_the_scrub_runs(self, client, loop_devices):
+        await _scrub_progress_scenario(client, loop_devices)
+
+
+async def _scrub_progress_scenario(client, loop_devices):
+    from sigmavault.commands import run
+
+    devs = await loop_devices(1, size=512 << 20)
+    name = unique("s")
+    await ok(await client.post(f"{API}/pools", json={
+        "name": name, "backend": "zfs", "topology": {"layout": "stripe"}, "devices": devs}), 201)
+    await run(["zfs", "create", "-o", "recordsize=4K", "-o", "checksum=sha256", f"{name}/small"])
+    mount = (await ok(await client.get(f"{API}/pools/{name}/volumes/small")))["path"]
+    with open(os.path.join(mount, "f"), "wb") as f:
+        f.write(os.urandom(96 << 20))
+    os.sync()
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["storage.event"]})
+    await asyncio.sleep(0.1)
+    job = await ok(await client.post(f"{API}/pools/{name}/scrub"), 202)
+    seen = []
+    await next_event(ws, lambda e: e["type"] == "storage.event" and e["data"]["pool"] == name and (
+        seen.append(e["data"]) or e["data"]["kind"] == "scrub_finished"), timeout=120)
+    await ws.close()
+    done = await wait_job(client, job["id"], timeout=60)
+    assert done["state"] == "SUCCESS" and done["result"]["state"] == "finished"
+    percents = [d["details"]["percent"] for d in seen if d["kind"] == "scrub_progress"]
+    assert percents[-1] == 100.0 and any(0 < p < 100 for p in percents), percents
+    await ok(await client.delete(f"{API}/pools/{name}", params={"confirm": name}), 204)
+
+
+@pytest.mark.sv_config({"zfs": {"start_daemon": True}})
+async def test_start_daemon_leaves_a_running_daemon_alone(sv_app, client, zfs_daemon):
+    from sigmavault_zfs import daemon, plugin
+
+    status = await ok(await client.get("/api/v1/zfs/status"))
+    assert status["available"]
+    handle = plugin._DAEMONS[id(sv_app)]
+    assert handle.started is False       # zpool answered already: nothing was started
+    await plugin.shutdown(sv_app)
+    assert await daemon.responsive()     # and so nothing is stopped
