@@ -124,3 +124,30 @@ async def test_sentry_and_oracle_on_a_disk_that_starts_failing(client, loops, fa
     assert rating["risk"] == "high" and rating["readings"] == 2
     assert rating["growth"]["reallocated_sectors"] > 0
     await ws.close()
+
+
+async def test_sentry_sees_a_pool_fault_and_recover(client, sv_app):
+    """A dir pool whose directory turns read-only (a read-only bind mount over it) is faulted."""
+    require_root()
+    require_tool("mount", "umount")
+    await h.pool(client, "tank")
+    path = Path(next(p for p in await sv_app.call("storage.pools.list") if p["name"] == "tank")["mountpoint"])
+    assert (await h.task(client, "SENTRY", {"smart": False}))["result"]["checked"]["pool:tank"] == "online"
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["alert"]})
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(path)], check=True)
+        r = (await h.task(client, "SENTRY", {"smart": False}))["result"]
+        [c] = [c for c in r["changes"] if c["what"] == "pool:tank"]
+        assert c["old"] == "online" and c["new"] == "faulted" and c["alert"]
+        alert = await next_event(ws, lambda e: e["type"] == "alert" and e["data"]["id"] == "sentry:pool:tank")
+        assert alert["data"]["active"] is True and alert["data"]["severity"] == "critical"
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+    r = (await h.task(client, "SENTRY", {"smart": False}))["result"]
+    [c] = [c for c in r["changes"] if c["what"] == "pool:tank"]
+    assert c["new"] == "online" and c["alert"] is False
+    cleared = await next_event(ws, lambda e: e["type"] == "alert" and e["data"]["id"] == "sentry:pool:tank")
+    assert cleared["data"]["active"] is False
+    await ws.close()
