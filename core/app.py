@@ -188,7 +188,7 @@ class SigmaVault:
 
     # --- services for plugins --------------------------------------------------------------------
 
-    async def call(self, name: str, **kwargs: Any) -> Any:
+    async def call(self, name: str, /, **kwargs: Any) -> Any:
         """Call a method another plugin registered through ``register_methods``."""
         if name not in self.methods:
             raise APIError(501, "method_unavailable",

@@ -65,8 +65,10 @@ async def run(argv: Sequence[str], *, timeout: float = 60.0, check: bool = True,
         raise CommandError(None, f"{argv[0]} is not installed on this machine", status=501,
                            code="tool_missing", argv=argv) from None
     try:
-        out, err = await asyncio.wait_for(proc.communicate(input), timeout)
-    except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation at shutdown
+        async with asyncio.timeout(timeout):
+            out, err = await proc.communicate(input)
+    except (TimeoutError, asyncio.CancelledError) as exc:
         _kill(proc)
         await proc.wait()
         duration = time.monotonic() - started

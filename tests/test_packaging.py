@@ -29,7 +29,8 @@ def test_all_bundle_installs_from_wheels(tmp_path):
                           str(tmp_path / "data")], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     plugins = {p["name"]: p for p in json.loads(out.stdout)}
-    assert {name for name, p in plugins.items() if p["status"] == "loaded"} == BUNDLED
+    loaded = {name for name, p in plugins.items() if p["status"] == "loaded"}
+    assert loaded == BUNDLED | {"sigmavault-storage:storage-agents"}
     origin = subprocess.run([str(venv / "bin" / "python"), "-c", "import sigmavault; print(sigmavault.__file__)"],
                             capture_output=True, text=True, cwd=tmp_path).stdout
     assert str(venv) in origin and str(ROOT) not in origin
