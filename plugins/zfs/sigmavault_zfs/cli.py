@@ -9,6 +9,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 
+from sigmavault.errors import APIError
 from sigmavault.commands import CommandError, Result, run
 
 OPENZFS = "openzfs"
@@ -73,8 +74,31 @@ class ZfsCli:
 
     async def zpool(self, *args: str, timeout: float | None = None, check: bool = True) -> Result:
         """Run ``zpool <args>``."""
-        return await run([self.zpool_bin, *args], timeout=timeout or self.timeout, check=check)
+        return await _unless_unavailable([self.zpool_bin, *args], timeout or self.timeout, check)
 
     async def zfs(self, *args: str, timeout: float | None = None, check: bool = True) -> Result:
         """Run ``zfs <args>``."""
-        return await run([self.zfs_bin, *args], timeout=timeout or self.timeout, check=check)
+        return await _unless_unavailable([self.zfs_bin, *args], timeout or self.timeout, check)
+
+
+_UNAVAILABLE = ("failed to initialize ZFS library", "zfs-fuse daemon is running", "/dev/zfs")
+
+
+async def _unless_unavailable(argv: list[str], timeout: float, check: bool) -> Result:
+    """Run a ZFS command; a ZFS that is installed but not running is the caller's 409, not a 500."""
+    try:
+        result = await run(argv, timeout=timeout, check=check)
+    except CommandError as exc:
+        if exc.result is not None:
+            _raise_if_unavailable(exc.result)
+        raise
+    if not result.ok:
+        _raise_if_unavailable(result)
+    return result
+
+
+def _raise_if_unavailable(result: Result) -> None:
+    if any(m in result.stderr for m in _UNAVAILABLE):
+        raise APIError(409, "zfs_unavailable", "ZFS is not running on this machine: start the ZFS "
+                       "service (zfs-fuse here) and try again",
+                       {"argv": result.argv, "stderr": result.stderr[-2000:]})
