@@ -17,7 +17,15 @@ if ! .venv/bin/python -m pip install -q "${targets[@]}" >"$log" 2>&1; then
   cat "$log" >&2
   exit 1
 fi
-if [ -f webui/package.json ] && command -v npm >/dev/null; then
+node_ok() {  # Vite 8 needs Node.js >= 20.19 (Debian 12's own nodejs is 18: use NodeSource's)
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'
+}
+if [ -f webui/package.json ] && ! node_ok; then
+  echo "bootstrap: Node.js >= 20.19 with npm not found: the web UI is not built" >&2
+  [ "${CI:-}" = true ] && exit 1
+fi
+if [ -f webui/package.json ] && node_ok; then
   (cd webui && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } \
      && npm run --silent build >/dev/null)
 fi

@@ -8,7 +8,7 @@ if [ "$(id -u)" = 0 ]; then bash scripts/install-system-deps.sh; fi
 bash scripts/bootstrap.sh
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
-if [ $# -eq 0 ] && [ -f webui/package.json ]; then
+if [ $# -eq 0 ] && [ -d webui/node_modules ]; then
   (cd webui && npm test --silent) || status=$?
 fi
 exit $status
