@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Coroutine
 
 from aiohttp import web
 
-from . import __version__, logs
+from . import logs
 from .api import Api, json_response
 from .audit import MIGRATIONS as AUDIT_MIGRATIONS, AuditLog
 from .auth import CSRF_HEADER, IDENTITY, MIGRATIONS as AUTH_MIGRATIONS, Auth, current_user

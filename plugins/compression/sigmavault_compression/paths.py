@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sigmavault.errors import APIError
+from sigmavault.locations import within_roots
 
 from .config import settings
 
@@ -50,21 +50,4 @@ async def allowed_roots(app: Any) -> list[Path]:
     return unique
 
 
-def contained(raw: str | os.PathLike, roots: list[Path], what: str = "path") -> Path:
-    """Resolve ``raw`` (absolute; symlinks followed) and require it inside one of ``roots``.
-
-    Raises a 400 ``path_not_allowed`` naming the roots otherwise. The path need not exist.
-    """
-    text = os.fspath(raw)
-    if not text or "\x00" in text:
-        raise APIError(400, "invalid_path", f"{what} must be a non-empty path")
-    if not os.path.isabs(text):
-        raise APIError(400, "invalid_path", f"{what} {text!r} must be an absolute path")
-    resolved = Path(os.path.realpath(text))
-    for root in roots:
-        if resolved == root or root in resolved.parents:
-            return resolved
-    raise APIError(400, "path_not_allowed",
-                   f"{what} {text!r} is outside the allowed roots "
-                   f"({', '.join(str(r) for r in roots) or 'none configured'})",
-                   {"path": text, "allowed_roots": [str(r) for r in roots]})
+contained = within_roots  # (raw, roots, what) → the resolved path, or a 400

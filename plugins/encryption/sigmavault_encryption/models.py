@@ -6,31 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from sigmavault.locations import Location
 from sigmavault.validation import Name
 
 KeyKind = Literal["x25519", "mlkem768x25519"]
 KEY_ID = r"^k-[0-9a-f]{16}$"
 
 
-class Target(BaseModel):
-    """A file or folder: ``path`` (absolute, inside ``[encryption] allowed_roots``) or a storage
-    volume ``pool``/``volume`` with an optional ``subpath``."""
-
-    path: str | None = Field(None, max_length=4096, description="absolute path inside an allowed root")
-    pool: Name | None = None
-    volume: Name | None = None
-    subpath: str = Field("", max_length=4096, description="relative path inside the volume")
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> "Target":
-        if self.path is None and not (self.pool and self.volume):
-            raise ValueError("give either 'path' or both 'pool' and 'volume'")
-        if self.path is not None and (self.pool or self.volume):
-            raise ValueError("give 'path' or 'pool'/'volume', not both")
-        return self
-
-    def label(self) -> str:
-        return self.path if self.path is not None else f"{self.pool}/{self.volume}/{self.subpath}".rstrip("/")
+Target = Location  # the core model: a path inside allowed roots, or pool/volume/subpath
 
 
 class KeyOut(BaseModel):

@@ -18,11 +18,12 @@ from cryptography.hazmat.backends.openssl.backend import backend as openssl_back
 
 from sigmavault.errors import APIError
 from sigmavault.files import TEMP_MARK
-from sigmavault.validation import inside
 
 from . import files, state, xwing
 from .errors import AuthenticationError, HeaderError, NoIdentityMatch, RecipientError
 from .keystore import Keystore, KeyRecord, KeystoreError
+from sigmavault.locations import resolve as resolve_location
+
 from .models import KeyOut, Target
 from .recipients import Identity, Recipient, parse_recipient
 
@@ -119,24 +120,7 @@ class EncryptionService:
 
     async def resolve(self, target: Target, *, must_exist: bool = True) -> Path:
         """The real path of ``target``, kept inside its volume or an allowed root."""
-        if target.path is not None:
-            if "\0" in target.path or not os.path.isabs(target.path):
-                raise APIError(400, "path_not_allowed", f"path must be absolute: {target.path!r}")
-            real = Path(os.path.realpath(target.path))
-            roots = self.allowed_roots()
-            if not any(real == r or real.is_relative_to(r) for r in roots):
-                raise APIError(400, "path_not_allowed",
-                               f"{target.path!r} is outside the allowed roots "
-                               f"({', '.join(map(str, roots)) or 'none configured: [encryption] allowed_roots'})",
-                               {"path": target.path})
-            path = real
-        else:
-            root = await self.app.call("storage.volume.path", pool=target.pool, volume=target.volume)
-            path = inside(Path(root), target.subpath or ".")
-        if must_exist and not path.exists():
-            raise APIError(404, "not_found", f"{target.label()} does not exist",
-                           {"kind": "path", "name": target.label()})
-        return path
+        return await resolve_location(self.app, target, self.allowed_roots(), must_exist=must_exist)
 
     async def _output(self, target: Target | None, default: Path, overwrite: bool, folder: bool) -> Path:
         path = await self.resolve(target, must_exist=False) if target else default

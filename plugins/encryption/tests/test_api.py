@@ -158,7 +158,7 @@ async def test_job_requests_are_validated_before_anything_runs(client, root, tmp
           "target": {"path": str(root / "g.age")}}, 400, "invalid_recipient"),
         ({"source": {"path": str(root / "f")}, "key_ids": [pq["id"]],
           "target": {"path": str(root / "missing" / "g.age")}}, 400, "no_parent_directory"),
-        ({"source": {"path": "relative"}, "key_ids": [pq["id"]]}, 400, "path_not_allowed"),
+        ({"source": {"path": "relative"}, "key_ids": [pq["id"]]}, 400, "invalid_path"),
     ]
     for body, status, code in cases:
         resp = await client.post("/api/v1/encryption/jobs/encrypt", json=body)

@@ -8,53 +8,25 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
-
-from sigmavault.errors import APIError
 from sigmavault.jobs import JobContext
-from sigmavault.validation import Name, inside
+from sigmavault.locations import Location, resolve as resolve_location
 
 from ..meter import format_ratio
-from ..paths import allowed_roots, contained
+from ..paths import allowed_roots
 
 
-class Target(BaseModel):
-    """A file or folder: ``path`` (absolute, inside the allowed roots) or a storage volume
-    ``pool``/``volume`` with an optional ``subpath`` inside it."""
-
-    path: str | None = Field(None, max_length=4096, description="absolute path inside an allowed root")
-    pool: Name | None = None
-    volume: Name | None = None
-    subpath: str = Field("", max_length=4096, description="relative path inside the volume")
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> "Target":
-        if self.path is None and not (self.pool and self.volume):
-            raise ValueError("give either 'path' or both 'pool' and 'volume'")
-        if self.path is not None and (self.pool or self.volume):
-            raise ValueError("give 'path' or 'pool'/'volume', not both")
-        return self
+class Target(Location):
+    """Where a compression agent works (the core's :class:`~sigmavault.locations.Location`)."""
 
     async def preflight(self, app: Any) -> None:
         """Resolve the path before the task queues, so a bad path is a 4xx at dispatch."""
         await self.resolve(app)
 
-    async def resolve(self, app: Any, kind: str = "any") -> Path:
+    async def resolve(self, app: Any, kind: Literal["any", "dir", "file"] = "any") -> Path:
         """The real path; 400 outside the roots/volume, 404 when missing, 400 for a wrong kind."""
-        if self.path is not None:
-            path = contained(self.path, await allowed_roots(app), "path")
-            label = self.path
-        else:
-            root = await app.call("storage.volume.path", pool=self.pool, volume=self.volume)
-            path = inside(Path(root), self.subpath or ".")
-            label = f"{self.pool}/{self.volume}/{self.subpath}".rstrip("/")
-        if not path.exists():
-            raise APIError(404, "not_found", f"{label} does not exist", {"kind": "path", "name": label})
-        if kind == "dir" and not path.is_dir():
-            raise APIError(400, "not_a_directory", f"{label} is not a folder")
-        return path
+        return await resolve_location(app, self, await allowed_roots(app), kind=kind)
 
 
 class NullSink(io.RawIOBase):
