@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -41,6 +42,7 @@ class LoadResult:
     seconds: float
     latencies: list[float]
     server_cpu: float = 0.0  # CPU seconds the server process used during the load
+    percentiles: dict[float, float] | None = None  # ms, when the client reports them (wrk)
 
     @property
     def us_cpu_per_request(self) -> float:
@@ -51,6 +53,8 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def pct(self, q: float) -> float:
+        if self.percentiles is not None:
+            return self.percentiles.get(q, float("nan"))
         if not self.latencies:
             return float("nan")
         xs = sorted(self.latencies)
@@ -98,6 +102,27 @@ async def load(name: str, url: str, headers: dict[str, str], concurrency: int, m
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(server_pid) - cpu0
     return LoadResult(name, url, len(latencies), errors, elapsed, latencies, cpu)
+
+
+_WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+async def load_wrk(name: str, url: str, headers: dict[str, str], concurrency: int, duration: float,
+                   server_pid: int) -> LoadResult:
+    """The same load from ``wrk`` (C, one thread): the Python client tops out before the servers."""
+    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(duration))}s", "--latency"]
+    for k, v in headers.items():
+        argv += ["-H", f"{k}: {v}"]
+    cpu0 = cpu_seconds(server_pid)
+    proc = await asyncio.create_subprocess_exec(*argv, url, stdout=asyncio.subprocess.PIPE)
+    out = (await proc.communicate())[0].decode()
+    server_cpu = cpu_seconds(server_pid) - cpu0
+    done = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    seconds = float(done.group(2)) * {"ms": 1e-3, "s": 1.0, "m": 60.0}[done.group(3)]
+    errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|errors: connect|read|write|timeout) (\d+)", out))
+    pcts = {int(q) / 100: float(v) * _WRK_UNITS[u]
+            for q, v, u in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    return LoadResult(name, url, int(done.group(1)), errors, seconds, [], server_cpu, pcts)
 
 
 async def start_glances(port: int) -> tuple[asyncio.subprocess.Process, str]:
@@ -165,6 +190,9 @@ async def main() -> int:
     ap.add_argument("--requests", type=int, default=5000, help="per target, at most")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per target, at most")
     ap.add_argument("--idle-seconds", type=float, default=30.0)
+    ap.add_argument("--client", choices=["wrk", "aiohttp"],
+                    default="wrk" if shutil.which("wrk") else "aiohttp",
+                    help="load generator (wrk when installed: the Python client saturates first)")
     ap.add_argument("--interval", type=float, default=1.0, help="sampler interval of the daemon")
     ap.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                     help="daemon log level (INFO, the default, logs one line per request)")
@@ -176,8 +204,11 @@ async def main() -> int:
     daemon = Daemon(tmp / "data", f'log_level = "{args.log_level}"\n'
                                   f"[system]\ninterval = {args.interval}\n")
     try:
-        g = await load(f"glances {glances_url.split('/api/')[1]}", glances_url, {},
-                       args.concurrency, args.requests, args.duration, glances.pid)
+        use_wrk = args.client == "wrk"
+        g = await (load_wrk(f"glances {glances_url.split('/api/')[1]}", glances_url, {},
+                            args.concurrency, args.duration, glances.pid) if use_wrk else
+                   load(f"glances {glances_url.split('/api/')[1]}", glances_url, {},
+                        args.concurrency, args.requests, args.duration, glances.pid))
         glances.kill()
         await glances.wait()
 
@@ -186,8 +217,11 @@ async def main() -> int:
         async with daemon.session() as s:
             async with s.get("/api/v1/plugins") as r:
                 plugins = await r.json()
-        sv = await load("sigmavault /system/status", f"{daemon.url}/api/v1/system/status", headers,
-                        args.concurrency, args.requests, args.duration, daemon.proc.pid)
+        status_url = f"{daemon.url}/api/v1/system/status"
+        sv = await (load_wrk("sigmavault /system/status", status_url, headers, args.concurrency,
+                             args.duration, daemon.proc.pid) if use_wrk else
+                    load("sigmavault /system/status", status_url, headers, args.concurrency,
+                         args.requests, args.duration, daemon.proc.pid))
         await asyncio.sleep(3)  # let the load's garbage settle before measuring idle
         idle = await idle_cost(daemon, args.idle_seconds)
     finally:
@@ -199,7 +233,7 @@ async def main() -> int:
 
     items = plugins if isinstance(plugins, list) else plugins.get("items", [])
     loaded = sorted(p["name"] for p in items if p.get("status") in ("loaded", "ok", "active"))
-    print(f"machine: {psutil.cpu_count()} CPUs, concurrency {args.concurrency}, "
+    print(f"machine: {psutil.cpu_count()} CPUs, client {args.client}, concurrency {args.concurrency}, "
           f"at most {args.requests} requests / {args.duration:g} s per target")
     print(row(g))
     print(row(sv))

@@ -11,7 +11,7 @@ packages=(
   zstd xz-utils bzip2 gzip age time          # interop and benchmark anchors (GNU time: peak RSS)
   nfs-kernel-server samba-common-bin         # exportfs / testparm validate rendered shares
   chromium                                   # UI end-to-end tests
-  glances python3-bottle                     # system benchmark anchor (bottle: glances -w)
+  glances python3-bottle wrk                 # system benchmark anchor (bottle: glances -w), load generator
   nodejs                                     # web UI build (npm ships with it where nodejs comes from NodeSource)
 )
 missing=()
