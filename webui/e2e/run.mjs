@@ -129,16 +129,27 @@ try {
     await diff.getByRole("cell", { name: "added.txt" }).waitFor({ timeout: T });
     await diff.getByRole("cell", { name: "hello.txt" }).waitFor({ timeout: T });
     await diff.getByRole("button", { name: "Close" }).click();
+    // restore one file from the snapshot over the live copy
+    const { readFileSync } = await import("node:fs");
+    await row.getByRole("button", { name: "Restore a file" }).click();
+    const restoreDialog = page.getByRole("dialog");
+    await restoreDialog.getByLabel("path to restore").fill("hello.txt");
+    await restoreDialog.getByLabel("Replace the live copy if it exists").check();
+    await restoreDialog.getByRole("button", { name: "Restore" }).click();
+    await page.getByText("Restored hello.txt (replaced the live copy)").waitFor({ timeout: T });
+    const restored = readFileSync(join(vol.path, "hello.txt"), "utf8");
+    if (restored !== "before snapshot\n") throw new Error(`restore left ${JSON.stringify(restored)}`);
+    writeFileSync(join(vol.path, "hello.tmp"), "after restore\n");
+    renameSync(join(vol.path, "hello.tmp"), join(vol.path, "hello.txt"));
     await row.getByRole("button", { name: "Rollback" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
     await page.getByText("data rolled back to snap1").waitFor({ timeout: T });
-    const { readFileSync } = await import("node:fs");
     const content = readFileSync(join(vol.path, "hello.txt"), "utf8");
     if (content !== "before snapshot\n") throw new Error(`rollback left ${JSON.stringify(content)}`);
     if (existsSync(join(vol.path, "added.txt"))) throw new Error("rollback kept a file created after the snapshot");
     await page.waitForTimeout(500);
     await shot("03-storage");
-    return `pool ${POOL}, volume data at ${vol.path}, snapshot snap1 created and rolled back`;
+    return `pool ${POOL}, volume data at ${vol.path}, snapshot snap1 created, a file restored, rolled back`;
   });
 
   await scenario("agent_task", ["sigmavault-agents"], async () => {

@@ -175,6 +175,18 @@ export function useRollback(pool: string, volume: string) {
   });
 }
 
+export interface Restored { path: string; target: string; type: string; replaced: boolean }
+
+/** Copy one file or folder from a snapshot back into the live volume. */
+export function useRestore(pool: string, volume: string) {
+  return useOptimisticMutation<{ snapshot: string; path: string; overwrite: boolean }, unknown, Restored>({
+    mutationFn: ({ snapshot, path, overwrite }) =>
+      post(`${volPath(pool, volume)}/snapshots/${enc(snapshot)}/restore`, { path, overwrite }),
+    queryKey: ["storage", "volumes", pool],
+    success: (d) => `Restored ${d.path}${d.replaced ? " (replaced the live copy)" : ""}`,
+  });
+}
+
 export { mapList };
 
 export interface PoolHealth {

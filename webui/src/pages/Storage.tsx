@@ -4,7 +4,7 @@ import { useConfirm } from "../components/confirm";
 import { useCapabilities } from "../hooks/useCapabilities";
 import {
   useBackends, useCreatePool, useCreateSnapshot, useCreateVolume, useDeletePool, useDeleteSnapshot, useDeleteVolume,
-  useDisks, usePoolHealth, usePools, useRollback, useScrub, useScrubStart, useSmart, useSmartTest, useSnapshotDiff, useSnapshots, useVolumes,
+  useDisks, usePoolHealth, usePools, useRestore, useRollback, useScrub, useScrubStart, useSmart, useSmartTest, useSnapshotDiff, useSnapshots, useVolumes,
 } from "../hooks/useStorage";
 import { bytes, when } from "../lib/format";
 import type { Pool } from "../lib/types";
@@ -104,6 +104,7 @@ function SnapshotDiff({ pool, volume, snapshot }: { pool: string; volume: string
 
 function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volume: string; canRollback: boolean; canDiff: boolean }) {
   const [diffOf, setDiffOf] = useState<string | null>(null);
+  const [restoreFrom, setRestoreFrom] = useState<string | null>(null);
   const snaps = useSnapshots(pool, volume);
   const create = useCreateSnapshot(pool, volume);
   const remove = useDeleteSnapshot(pool, volume);
@@ -126,6 +127,7 @@ function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volum
                   <td>{s.name}</td><td>{when(s.created)}</td><td>{bytes(s.used)}</td><td>{s.writable ? "yes" : "no"}</td>
                   <td className="actions">
                     {canDiff && <button type="button" className="btn small" onClick={() => setDiffOf(s.name)}>Changes</button>}
+                    <button type="button" className="btn small needs-admin" onClick={() => setRestoreFrom(s.name)}>Restore a file</button>
                     {canRollback && <button type="button" className="btn small needs-admin" onClick={async () => {
                       if (await confirm({ title: "Roll back?", message: <>Roll <b>{volume}</b> back to <b>{s.name}</b>? Changes made since then are lost.</>, confirmText: "Roll back", danger: true })) rollback.mutate({ name: s.name });
                     }}>Rollback</button>}
@@ -139,11 +141,32 @@ function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volum
           </table>
         )}
       </QueryState>
+      <Modal open={!!restoreFrom} title={`Restore from ${restoreFrom}`} onClose={() => setRestoreFrom(null)}>
+        {restoreFrom && <RestoreForm pool={pool} volume={volume} snapshot={restoreFrom} onDone={() => setRestoreFrom(null)} />}
+      </Modal>
       <Modal open={!!diffOf} title={`Changes since ${diffOf}`} onClose={() => setDiffOf(null)}>
         {diffOf && <SnapshotDiff pool={pool} volume={volume} snapshot={diffOf} />}
         <div className="modal-actions"><button type="button" className="btn" onClick={() => setDiffOf(null)}>Close</button></div>
       </Modal>
     </Card>
+  );
+}
+
+function RestoreForm({ pool, volume, snapshot, onDone }: { pool: string; volume: string; snapshot: string; onDone: () => void }) {
+  const restore = useRestore(pool, volume);
+  const [path, setPath] = useState("");
+  const [overwrite, setOverwrite] = useState(false);
+  return (
+    <form onSubmit={(e) => { e.preventDefault(); restore.mutate({ snapshot, path, overwrite }, { onSuccess: onDone }); }}>
+      <label>File or folder in the snapshot
+        <input aria-label="path to restore" name="restore-path" placeholder="docs/report.odt" required value={path} onChange={(e) => setPath(e.target.value)} />
+      </label>
+      <label><input type="checkbox" name="restore-overwrite" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Replace the live copy if it exists</label>
+      <div className="modal-actions">
+        <button type="button" className="btn" onClick={onDone}>Cancel</button>
+        <button type="submit" className="btn primary" disabled={restore.isPending}>Restore</button>
+      </div>
+    </form>
   );
 }
 
