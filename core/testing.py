@@ -156,12 +156,13 @@ class Daemon:
     """``sigmavault serve`` as a real process on a free port (restart and kill tests)."""
 
     def __init__(self, data_dir: Path, config: str = "", env: dict[str, str] | None = None,
-                 netns: str | None = None, host: str = "127.0.0.1"):
+                 netns: str | None = None, host: str = "127.0.0.1", scheme: str = "http"):
         self.data_dir = data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = data_dir.parent / f"{data_dir.name}.toml"
         self.config_path.write_text(config)
         self.host = host
+        self.scheme = scheme  # "https" when the config enables TLS (probed without verification)
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
         self.netns = netns
@@ -171,7 +172,7 @@ class Daemon:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def _cli(self, *args: str, input: str | None = None) -> str:
         return subprocess.run([sys.executable, "-m", "sigmavault.cli", *args, "--data-dir",
@@ -206,8 +207,8 @@ class Daemon:
         raise RuntimeError(f"daemon not healthy after {timeout} s: {self.log()}")
 
     def healthy(self) -> bool:
-        argv = [sys.executable, "-c", "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],"
-                "timeout=1)", f"{self.url}/api/v1/health"]
+        argv = [sys.executable, "-c", "import ssl,sys,urllib.request;urllib.request.urlopen(sys.argv[1],"
+                "timeout=1,context=ssl._create_unverified_context())", f"{self.url}/api/v1/health"]
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]
             return subprocess.run(argv, capture_output=True).returncode == 0
@@ -216,9 +217,11 @@ class Daemon:
                 pass
         except OSError:
             return False
+        import ssl
         import urllib.request
         try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=2) as r:
+            with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=2,
+                                        context=ssl._create_unverified_context()) as r:
                 return r.status == 200
         except OSError:
             return False
