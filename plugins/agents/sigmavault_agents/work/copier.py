@@ -16,25 +16,8 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
+from .dupes import CHUNK, blake2b_of as _hash
 from .walk import Check, Progress, iter_entries, noop
-
-CHUNK = 1 << 20
-
-
-def _hash(path: Path, limit: int | None, check: Check) -> "hashlib._Hash":
-    h = hashlib.blake2b(digest_size=32)
-    remaining = limit
-    with open(path, "rb") as f:
-        while remaining is None or remaining > 0:
-            chunk = f.read(CHUNK if remaining is None else min(CHUNK, remaining))
-            if not chunk:
-                break
-            h.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-            check()
-    return h
-
 
 def plan(src: Path, dst: Path) -> list[tuple[Path, Path, int]]:
     """``(source file, target file, size)`` for a file or a whole tree copied into ``dst``.

@@ -13,8 +13,8 @@ CHUNK = 1 << 20
 HEAD = 64 * 1024
 
 
-def blake2b_file(path: str, limit: int | None = None, check: Check = noop) -> str:
-    """BLAKE2b (digest 32 bytes) of the file, or of its first ``limit`` bytes."""
+def blake2b_of(path: str | Path, limit: int | None = None, check: Check = noop) -> "hashlib._Hash":
+    """The BLAKE2b (digest 32 bytes) state after the file, or its first ``limit`` bytes."""
     h = hashlib.blake2b(digest_size=32)
     remaining = limit
     with open(path, "rb") as f:
@@ -26,7 +26,12 @@ def blake2b_file(path: str, limit: int | None = None, check: Check = noop) -> st
             if remaining is not None:
                 remaining -= len(chunk)
             check()
-    return h.hexdigest()
+    return h
+
+
+def blake2b_file(path: str, limit: int | None = None, check: Check = noop) -> str:
+    """BLAKE2b (digest 32 bytes) of the file, or of its first ``limit`` bytes."""
+    return blake2b_of(path, limit, check).hexdigest()
 
 
 def _group(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
