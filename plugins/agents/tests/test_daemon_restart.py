@@ -19,9 +19,9 @@ async def test_schedule_runs_after_restart(sv_daemon, tmp_path: Path) -> None:
               f'[agents]\nallowed_roots = ["{area}"]\nscheduler_interval = 0.2\n')
     daemon = sv_daemon(config=config)
     async with daemon.session() as http:
-        # a schedule for a time that will already have passed once the daemon is back
+        # every 2 s (seconds are the 6th field): a time that will have passed once the daemon is back
         resp = await http.post("/api/v1/agents/schedules", json={
-            "agent": "NEXUS", "cron": "*/2 * * * * *", "params": {"path": str(area), "days": 1}})
+            "agent": "NEXUS", "cron": "* * * * * */2", "params": {"path": str(area), "days": 1}})
         sched = await resp.json()
         assert resp.status == 201, sched
     daemon.stop()
