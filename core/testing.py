@@ -149,6 +149,71 @@ async def next_event(ws: aiohttp.ClientWebSocketResponse, event_type: str | Call
             return msg
 
 
+# --- loop devices on sparse files ------------------------------------------------------------------
+
+
+def _sh(*argv: str, check: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=120)
+
+
+class LoopDevices:
+    """Make loop devices on sparse files under ``root``; :meth:`cleanup` unmounts what uses them
+    (or anything mounted under ``root``), forgets them in btrfs, detaches them, deletes the files."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.files: list[Path] = []
+
+    def __call__(self, n: int = 1, size: int = 256 << 20) -> list[str]:
+        """``n`` new devices of ``size`` bytes (sparse): ``["/dev/loopN", ...]``."""
+        devices = []
+        for _ in range(n):
+            image = self.root / f"loop{len(self.files)}.img"
+            with open(image, "wb") as f:
+                f.truncate(size)
+            self.files.append(image)
+            devices.append(_sh("losetup", "-f", "--show", str(image), check=True).stdout.strip())
+        return devices
+
+    @staticmethod
+    def detach(device: str) -> None:
+        _sh("losetup", "-d", device)
+
+    def cleanup(self) -> None:
+        devices = {d for f in self.files for d in _sh("losetup", "-j", str(f), "-n", "-O", "NAME").stdout.split()}
+        mounts = set()
+        with open("/proc/self/mountinfo") as info:
+            for line in info:
+                fields = line.split()
+                point = fields[4].encode().decode("unicode_escape")
+                if fields[fields.index("-") + 2] in devices or point.startswith(f"{self.root}/"):
+                    mounts.add(point)
+        for point in sorted(mounts, key=len, reverse=True):
+            if _sh("umount", point).returncode:
+                _sh("umount", "-l", point)
+        for device in sorted(devices):
+            if shutil.which("btrfs"):
+                _sh("btrfs", "device", "scan", "--forget", device)
+            if shutil.which("wipefs"):
+                _sh("wipefs", "-a", "-q", device)
+            _sh("losetup", "-d", device)
+        for image in self.files:
+            image.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def loop_devices(tmp_path: Path) -> Iterator[LoopDevices]:
+    """``loop_devices(n, size=256 MiB)`` → loop devices on sparse files in ``tmp_path``; all of
+    them, and every mount on them or under ``tmp_path``, are torn down after the test."""
+    require_root()
+    require_tool("losetup")
+    loops = LoopDevices(tmp_path)
+    try:
+        yield loops
+    finally:
+        loops.cleanup()
+
+
 # --- a real daemon process -----------------------------------------------------------------------
 
 

@@ -181,45 +181,6 @@ def _sh(*argv: str, check: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=120)
 
 
-@pytest.fixture
-def loops(tmp_path: Path) -> Iterator[Any]:
-    """``make(n, size)`` → loop devices on sparse files; detached, unmounted, forgotten afterwards."""
-    require_root()
-    require_tool("losetup", "mkfs.btrfs", "btrfs", "wipefs")
-    files: list[Path] = []
-
-    def make(n: int, size: int = 512 << 20) -> list[str]:
-        out = []
-        for _ in range(n):
-            f = tmp_path / f"disk{len(files)}.img"
-            with open(f, "wb") as fh:
-                fh.truncate(size)
-            files.append(f)
-            out.append(_sh("losetup", "-f", "--show", str(f), check=True).stdout.strip())
-        return out
-
-    try:
-        yield make
-    finally:
-        devices = {dev for f in files for dev in _sh("losetup", "-j", str(f), "-n", "-O", "NAME").stdout.split()}
-        with open("/proc/self/mountinfo") as mi:
-            mounts = []
-            for line in mi:
-                fields = line.split()
-                mnt = fields[4].encode().decode("unicode_escape")
-                if fields[fields.index("-") + 2] in devices or mnt.startswith(str(tmp_path)):
-                    mounts.append(mnt)
-        for mnt in sorted(set(mounts), key=len, reverse=True):
-            if _sh("umount", mnt).returncode:
-                _sh("umount", "-l", mnt)
-        for dev in sorted(devices):
-            _sh("btrfs", "device", "scan", "--forget", dev)
-            _sh("wipefs", "-a", "-q", dev)
-            _sh("losetup", "-d", dev)
-        for f in files:
-            f.unlink(missing_ok=True)
-
-
 def scrub_speed_limit(mountpoint: str, bytes_per_s: int) -> None:
     """Throttle the kernel's scrub of this filesystem so that a kill lands mid-scrub."""
     uuid = _sh("findmnt", "-n", "-o", "UUID", mountpoint, check=True).stdout.strip()
@@ -230,8 +191,8 @@ def scrub_speed_limit(mountpoint: str, bytes_per_s: int) -> None:
         p.write_text(str(bytes_per_s))
 
 
-async def test_kill_during_scrub(loops, make_daemon, area: Path) -> None:
-    (dev,) = loops(1)
+async def test_kill_during_scrub(loop_devices, make_daemon, area: Path) -> None:
+    (dev,) = loop_devices(1, 512 << 20)
     d = make_daemon(config(area, include_loop_devices=True))
     async with d.session() as s:
         pool = await call(s, "POST", "/storage/pools", 201, json={
@@ -278,8 +239,8 @@ def fake_tool(folder: Path, name: str) -> Path:
     return folder
 
 
-async def test_hanging_backend_command_times_out(loops, make_daemon, area: Path, tmp_path: Path) -> None:
-    (dev,) = loops(1, 16 << 20)
+async def test_hanging_backend_command_times_out(loop_devices, make_daemon, area: Path, tmp_path: Path) -> None:
+    (dev,) = loop_devices(1, 16 << 20)
     bin_dir = fake_tool(tmp_path / "bin", "smartctl")
     d = make_daemon(config(area, include_loop_devices=True, smart_timeout=2),
                     env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})

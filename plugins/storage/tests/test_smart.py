@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import next_event, require_root, require_tool, wait_job
+from sigmavault.testing import next_event, wait_job
 
 API = "/api/v1/storage"
 HERE = Path(__file__).parent
@@ -35,25 +34,9 @@ def sv_config_overrides():
 
 
 @pytest.fixture
-def loops(tmp_path):
-    require_root()
-    require_tool("losetup")
-    made = []
-
-    def make(n: int) -> list[str]:
-        for _ in range(n):
-            f = tmp_path / f"smart{len(made)}.img"
-            with open(f, "wb") as fh:
-                fh.truncate(16 << 20)
-            made.append(subprocess.run(["losetup", "-f", "--show", str(f)], check=True,
-                                       capture_output=True, text=True).stdout.strip())
-        return made[-n:]
-
-    try:
-        yield make
-    finally:
-        for dev in made:
-            subprocess.run(["losetup", "-d", dev], capture_output=True)
+def loops(loop_devices):
+    """``make(n)`` → 16 MiB loop devices (the core's ``loop_devices``)."""
+    return lambda n: loop_devices(n, size=16 << 20)
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import require_root, require_tool
+from sigmavault.testing import require_tool
 
 _spec = importlib.util.spec_from_file_location("storage_agents_helpers",
                                                Path(__file__).with_name("storage_agents_helpers.py"))
@@ -24,45 +23,6 @@ def sv_config_overrides(tmp_path):
     return h.overrides(tmp_path, "sigmavault-btrfs", storage={"include_loop_devices": True})
 
 
-def _sh(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture
-def loops(tmp_path):
-    """``make(n) -> [/dev/loopN]`` on 256 MiB sparse files; detached (and unmounted) afterwards."""
-    require_root()
-    require_tool("losetup", "mkfs.btrfs", "btrfs")
-    files: list[Path] = []
-    devices: list[str] = []
-
-    def make(n: int, size: int = 256 << 20) -> list[str]:
-        out = []
-        for _ in range(n):
-            f = tmp_path / f"disk{len(files)}.img"
-            with open(f, "wb") as fh:
-                fh.truncate(size)
-            files.append(f)
-            res = _sh("losetup", "-f", "--show", str(f))
-            assert res.returncode == 0, res.stderr
-            out.append(res.stdout.strip())
-        devices.extend(out)
-        return out
-
-    try:
-        yield make
-    finally:
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split()[4] for line in f
-                      if line.split()[line.split().index("-") + 2] in devices]
-        for mnt in sorted(set(mounts), key=len, reverse=True):
-            if _sh("umount", mnt).returncode:
-                _sh("umount", "-l", mnt)
-        for dev in devices:
-            _sh("btrfs", "device", "scan", "--forget", dev)
-            _sh("losetup", "-d", dev)
-
-
 async def btrfs_pool(client, name: str, device: str) -> None:
     await h.pool(client, name, {"name": name, "backend": "btrfs", "topology": {"layout": "single"},
                                 "devices": [device]})
@@ -74,8 +34,9 @@ async def destroy(client, *names: str) -> None:
         assert resp.status in (204, 404), await resp.text()
 
 
-async def test_btrfs_delta_stream_mirror(client, sv_app, loops, tmp_path):
-    a, b = loops(2)
+async def test_btrfs_delta_stream_mirror(client, sv_app, loop_devices, tmp_path):
+    require_tool("mkfs.btrfs", "btrfs")
+    a, b = loop_devices(2)
     await btrfs_pool(client, "bsrc", a)
     await btrfs_pool(client, "bdst", b)
     try:
@@ -125,8 +86,8 @@ async def test_btrfs_delta_stream_mirror(client, sv_app, loops, tmp_path):
         await destroy(client, "bsrc", "bdst", "dcopy")
 
 
-async def test_architect_on_unused_loop_disks(client, sv_app, loops):
-    devs = loops(3)
+async def test_architect_on_unused_loop_disks(client, sv_app, loop_devices):
+    devs = loop_devices(3)
     names = [os.path.basename(d) for d in devs]
     r = (await h.task(client, "ARCHITECT", {"disks": names, "backends": ["btrfs"]}))["result"]
     by = {c["layout"]: c for c in r["candidates"]}

@@ -33,29 +33,10 @@ def sv_config_overrides(tmp_path):
 
 
 @pytest.fixture
-def loops(tmp_path):
-    """``attach() -> /dev/loopN`` (16 MiB sparse), ``detach(dev)``; all detached at the end."""
-    require_root()
-    require_tool("losetup", "lsblk")
-    made: list[str] = []
-
-    def attach() -> str:
-        f = tmp_path / f"beacon{len(made)}.img"
-        with open(f, "wb") as fh:
-            fh.truncate(16 << 20)
-        dev = subprocess.run(["losetup", "-f", "--show", str(f)], check=True, capture_output=True,
-                             text=True).stdout.strip()
-        made.append(dev)
-        return dev
-
-    def detach(dev: str) -> None:
-        subprocess.run(["losetup", "-d", dev], capture_output=True)
-
-    try:
-        yield attach, detach
-    finally:
-        for dev in made:
-            detach(dev)
+def loops(loop_devices):
+    """``attach() -> /dev/loopN`` (16 MiB sparse), ``detach(dev)`` (the core's ``loop_devices``)."""
+    require_tool("lsblk")
+    return (lambda: loop_devices(1, size=16 << 20)[0]), loop_devices.detach
 
 
 @pytest.fixture
