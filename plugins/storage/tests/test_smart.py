@@ -39,20 +39,6 @@ def loops(loop_devices):
     return lambda n: loop_devices(n, size=16 << 20)
 
 
-@pytest.fixture
-def fake_smartctl(tmp_path, monkeypatch):
-    """``attach({"/dev/loop5": recording_dir, ...})`` puts the fake first on PATH."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "smartctl").symlink_to(HERE / "fake_smartctl.py")
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-
-    def attach(mapping: dict[str, Path]) -> None:
-        monkeypatch.setenv("FAKE_SMARTCTL_MAP", ";".join(
-            f"{os.path.realpath(dev)}={folder}" for dev, folder in mapping.items()))
-    return attach
-
-
 def derived_copy(tmp_path: Path, name: str) -> Path:
     """A writable copy of a recording, for DERIVED variants."""
     dst = tmp_path / f"derived_{name}"

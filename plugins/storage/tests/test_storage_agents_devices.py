@@ -22,7 +22,6 @@ def _load(name: str, file: str):
 
 h = _load("storage_agents_helpers", "storage_agents_helpers.py")
 smart_tests = _load("storage_smart_tests", "test_smart.py")   # its fixtures' helpers, not its tests
-HERE = Path(__file__).parent
 
 pytestmark = pytest.mark.root
 
@@ -37,19 +36,6 @@ def loops(loop_devices):
     """``attach() -> /dev/loopN`` (16 MiB sparse), ``detach(dev)`` (the core's ``loop_devices``)."""
     require_tool("lsblk")
     return (lambda: loop_devices(1, size=16 << 20)[0]), loop_devices.detach
-
-
-@pytest.fixture
-def fake_smartctl(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "smartctl").symlink_to(HERE / "fake_smartctl.py")
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-
-    def attach(mapping: dict[str, Path]) -> None:
-        monkeypatch.setenv("FAKE_SMARTCTL_MAP", ";".join(
-            f"{os.path.realpath(dev)}={folder}" for dev, folder in mapping.items()))
-    return attach
 
 
 async def test_beacon_sees_a_loop_device_appear_and_vanish(client, loops):
