@@ -26,11 +26,13 @@ def test_no_5xx_and_responses_match_schema(daemon, tmp_path):
             "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
             "--max-examples", os.environ.get("SIGMAVAULT_FUZZ_EXAMPLES", "8"),
             "--max-time", os.environ.get("SIGMAVAULT_FUZZ_SECONDS", "240"),
-            "--seed", "20261127", "--request-timeout", "70", "--workers", "2",
+            "--seed", "20261127", "--request-timeout", "70", "--workers", "1",
             "--phases", "examples,coverage,fuzzing", "--warnings", "off",
             "--report", "junit", "--report-dir", str(tmp_path)]
     for pattern in EXCLUDED_PATHS:
         argv += ["--exclude-path-regex", pattern]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     tail = (result.stdout + result.stderr)[-6000:]
+    # one worker: CPython 3.11.7 ast.parse (used by hypothesis) is not thread-safe and raised
+    # "AST constructor recursion depth mismatch" with two
     assert result.returncode == 0, f"schemathesis found problems:\n{tail}\n--- daemon log ---\n{daemon.log()}"
