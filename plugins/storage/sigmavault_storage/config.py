@@ -11,7 +11,8 @@ class StorageConfig(BaseModel):
     pools_root: str | None = Field(None, description="parent directory of dir-backend pools "
                                    "(default: <data_dir>/pools)")
     dir_snapshot_mode: Literal["auto", "reflink", "hardlink", "copy"] = Field(
-        "auto", description="auto: reflink where the filesystem supports it, else hard-link trees")
+        "auto", description="auto: reflink where the filesystem supports it, else full copies; "
+        "hardlink: hard-link trees (small, but in-place edits of live files show in snapshots)")
     include_loop_devices: bool = Field(False, description="offer loop devices as disks (tests, "
                                        "labs); real NAS installs leave this off")
     monitor_interval: float = Field(30.0, ge=0, description="seconds between pool health and disk "

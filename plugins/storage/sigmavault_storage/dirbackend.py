@@ -1,13 +1,12 @@
 """The ``dir`` backend: a pool is a directory, volumes are its sub-directories, snapshots are
-read-only copies (reflink where the filesystem supports it, hard-link trees otherwise).
+read-only copies (reflink where the filesystem supports it, full copies otherwise).
 
 Layout under ``<root>/<pool>/``: ``<volume>/`` (volume data), ``.snapshots/<volume>/<snapshot>/``,
 ``.volumes/<volume>.json`` (volume metadata), ``.trash/`` (staging for atomic swaps) and the
 marker ``.sigmavault-pool.json``. Names start with a letter or digit, so they never collide with
-the dot-directories. Note on hard-link snapshots: they protect against deletion, renaming and
-replacement of files, but an in-place edit of a file changes the snapshot's copy too (the inode is
-shared); use a reflink-capable filesystem (btrfs, xfs) or the btrfs/zfs backends for full
-point-in-time snapshots.
+the dot-directories. Hard-link trees are only made when ``dir_snapshot_mode = "hardlink"`` is
+configured: they protect against deletion, renaming and replacement of files, but an in-place edit
+of a file changes the snapshot's copy too (the inode is shared), so they are not point-in-time.
 """
 
 from __future__ import annotations
@@ -120,7 +119,7 @@ class DirBackend:
             return self.snapshot_mode
         if pool not in self._reflink:
             self._reflink[pool] = await treeops.reflink_supported(self._pool_dir(pool))
-        return "reflink" if self._reflink[pool] else "hardlink"
+        return "reflink" if self._reflink[pool] else "copy"
 
     # --- protocol: availability and pools --------------------------------------------------------
 
@@ -144,7 +143,7 @@ class DirBackend:
         if self.snapshot_mode != "auto":
             return self.snapshot_mode
         known = self._reflink.get(pool)
-        return "unknown" if known is None else ("reflink" if known else "hardlink")
+        return "unknown" if known is None else ("reflink" if known else "copy")
 
     async def pool_create(self, *, name: str, topology: dict, devices: list[str],
                           options: dict) -> dict[str, Any]:

@@ -31,22 +31,42 @@ async def test_dir_pool_takes_no_devices_or_layout(client):
     assert "x" not in [p["name"] for p in await ok(await client.get(f"{API}/pools"))]
 
 
-async def test_dir_snapshot_is_a_hardlink_or_reflink_copy(client, sv_app):
+async def test_dir_snapshot_is_point_in_time_by_default(client, sv_app):
     await ok(await client.post(f"{API}/pools", json={"name": "tank"}), 201)
     vol = await ok(await client.post(f"{API}/pools/tank/volumes", json={"name": "v"}), 201)
     big = Path(vol["path"]) / "big.bin"
     big.write_bytes(b"x" * 1_000_000)
     snap = await ok(await client.post(f"{API}/pools/tank/volumes/v/snapshots", json={"name": "s"}), 201)
+    assert snap["properties"]["method"] in ("reflink", "copy")
+    pool = await ok(await client.get(f"{API}/pools/tank"))
+    assert pool["properties"]["snapshot_method"] == snap["properties"]["method"]
     copy = Path(snap["path"]) / "big.bin"
-    assert copy.read_bytes() == big.read_bytes()
-    if snap["properties"].get("method") == "hardlink":
-        assert copy.stat().st_ino == big.stat().st_ino   # no data copied
+    assert copy.read_bytes() == big.read_bytes() and copy.stat().st_ino != big.stat().st_ino
+    with big.open("r+b") as f:   # an in-place edit of the live file (as SMB and databases do)
+        f.write(b"EDITED")
+    assert copy.read_bytes() == b"x" * 1_000_000
     big.unlink()   # deleting in the volume leaves the snapshot intact
     assert copy.stat().st_size == 1_000_000
     # volumes with snapshots cannot be deleted; pools can, with confirmation
     await error(await client.delete(f"{API}/pools/tank/volumes/v"), 409, "volume_has_snapshots")
     await ok(await client.delete(f"{API}/pools/tank", params={"confirm": "tank"}), 204)
     assert not Path(vol["path"]).exists()
+
+
+@pytest.mark.parametrize("sv_config_overrides",
+                         [{"storage": {"monitor_interval": 0, "dir_snapshot_mode": "hardlink"}}])
+async def test_dir_hardlink_snapshots_only_when_configured(client):
+    await ok(await client.post(f"{API}/pools", json={"name": "tank"}), 201)
+    vol = await ok(await client.post(f"{API}/pools/tank/volumes", json={"name": "v"}), 201)
+    live = Path(vol["path"]) / "f.txt"
+    live.write_text("one")
+    snap = await ok(await client.post(f"{API}/pools/tank/volumes/v/snapshots", json={"name": "s"}), 201)
+    assert snap["properties"]["method"] == "hardlink"
+    assert (Path(snap["path"]) / "f.txt").stat().st_ino == live.stat().st_ino   # no data copied
+    live.unlink()
+    live.write_text("two")   # replaced, not edited: the snapshot keeps the old file
+    assert (Path(snap["path"]) / "f.txt").read_text() == "one"
+    await ok(await client.delete(f"{API}/pools/tank", params={"confirm": "tank"}), 204)
 
 
 async def test_send_receive_tar_stream(client, sv_app, tmp_path):
