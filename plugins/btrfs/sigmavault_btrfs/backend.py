@@ -21,6 +21,7 @@ from sigmavault.commands import CommandError, run
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import parsers
+from .snapdir import SnapshotDirs, snapshot_dicts
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -83,6 +84,7 @@ class BtrfsBackend:
         self.timeout = 120.0
         self._scrub_total: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._snapdirs = SnapshotDirs()
 
     def configure(self, app: "SigmaVault", mount_root: Path, mount_options: list[str],
                   allow_degraded: bool, automount: bool, timeout: float) -> None:
@@ -592,13 +594,6 @@ class BtrfsBackend:
 
     # --- snapshots -------------------------------------------------------------------------------
 
-    def _snap_info(self, row: dict[str, Any], volume: str, sub: dict[str, Any],
-                   writable: bool) -> dict[str, Any]:
-        path = os.path.join(row["mountpoint"], sub["path"])
-        return {"name": sub["path"].rsplit("/", 1)[1], "pool": row["name"], "volume": volume,
-                "created": sub["otime"], "writable": writable, "used": None,
-                "path": path, "properties": {"subvolume_id": sub["id"]}}
-
     async def snapshot_create(self, *, pool: str, volume: str, name: str,
                               writable: bool = False) -> dict[str, Any]:
         row = self._row(pool)
@@ -613,48 +608,38 @@ class BtrfsBackend:
                        str(dest))
         return await self.snapshot_get(pool=pool, volume=volume, name=name)
 
-    async def snapshot_list(self, *, pool: str, volume: str) -> list[dict[str, Any]]:
+    async def _read_snapdir(self, pool: str, volume: str, *, dicts: bool
+                            ) -> tuple[Any, list[dict[str, Any]]]:
+        """The volume's snapshot directory (kept between calls while unchanged: see
+        :mod:`.snapdir`) and, with ``dicts``, its snapshots as backend dicts."""
         row = self._row(pool)
-        mnt = row["mountpoint"]
         self._vol_path(row, volume)
-        prefix = f"{SNAPDIR}/{volume}/"
+        snapdir = os.path.join(row["mountpoint"], SNAPDIR, volume)
 
-        def ours(path: str) -> bool:
-            return path.startswith(prefix) and "/" not in path[len(prefix):]
+        def work() -> tuple[Any, list[dict[str, Any]]]:
+            read = self._snapdirs.read(snapdir, row["uuid"])
+            return read, snapshot_dicts(read, pool, volume, snapdir) if dicts else []
 
-        # two listings, concurrently: snapshots with their otime, and every read-only subvolume
-        # (received full streams are read-only but not "snapshots": no parent uuid)
-        snaps_text, ro_text = await asyncio.gather(
-            self._sh("btrfs", "subvolume", "list", "-s", mnt),
-            self._sh("btrfs", "subvolume", "list", "-r", mnt))
-        ro_paths = {line.partition(" path ")[2] for line in ro_text.splitlines()}
-        out, seen = [], set()
-        for s in parsers.parse_subvolume_list(snaps_text):
-            if ours(s["path"]):
-                seen.add(s["path"])
-                out.append(self._snap_info(row, volume, s, s["path"] not in ro_paths))
-        for path in sorted(p for p in ro_paths if ours(p) and p not in seen):
-            show = parsers.parse_subvolume_show(
-                await self._sh("btrfs", "subvolume", "show", os.path.join(mnt, path)))
-            out.append(self._snap_info(row, volume, {"path": path, "id": show["id"],
-                                                     "otime": show["created"]}, False))
-        return out
+        async with self._lock(f"snapdir:{pool}/{volume}"):
+            read, out = await asyncio.to_thread(work)
+        for snap in out:
+            if snap["created"] is None:   # a pre-3.6 root item: no otime field
+                show = parsers.parse_subvolume_show(
+                    await self._sh("btrfs", "subvolume", "show", snap["path"]))
+                snap["created"] = show["created"]
+        return read, out
+
+    async def snapshot_list(self, *, pool: str, volume: str) -> list[dict[str, Any]]:
+        """The subvolumes in ``.snapshots/<volume>/`` that are snapshots or read-only (received
+        full streams), read from the root tree by ioctl (:mod:`.subvols`), in id order."""
+        return (await self._read_snapdir(pool, volume, dicts=True))[1]
 
     async def snapshot_list_token(self, *, pool: str, volume: str) -> str | None:
-        """Changes whenever the snapshot list of ``volume`` may have changed: the snapshot
-        directory's inode/mtime (entries added, removed, renamed) and the filesystem's committed
-        generation (e.g. a read-only flag flipped). None (no caching) without sysfs."""
-        row = self._row(pool)
-        self._vol_path(row, volume)
-        try:
-            gen = Path(f"/sys/fs/btrfs/{row['uuid']}/generation").read_text().strip()
-        except OSError:
-            return None
-        try:
-            st = os.stat(Path(row["mountpoint"]) / SNAPDIR / volume)
-        except FileNotFoundError:
-            return f"none:{gen}"
-        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}:{gen}"
+        """Changes whenever the snapshot list of ``volume`` may have changed: the serial of the
+        directory read that is still valid (:mod:`.snapdir`: the directory's stat and a
+        ``min_transid`` search of the root tree). None (no caching) without sysfs."""
+        read, _ = await self._read_snapdir(pool, volume, dicts=False)
+        return f"btrfs:{read.serial}" if read.generation is not None else None
 
     async def snapshot_get(self, *, pool: str, volume: str, name: str) -> dict[str, Any]:
         row = self._row(pool)

@@ -1,0 +1,127 @@
+"""Snapshot directories read through ioctls (:mod:`.subvols`) and kept while they are unchanged.
+
+A volume's snapshots are the subvolumes in ``<mount>/.snapshots/<volume>/`` that are snapshots
+or read-only (received full streams are read-only but not snapshots; a receive still in progress
+is neither and is not listed). Reading 10,000 of them takes ~20 ms; the last read of each
+directory is kept and reused while **both** hold:
+
+1. the directory's stat is unchanged (device, inode, size, mtime, ctime): every link, unlink or
+   rename of an entry changes its mtime and ctime, and its size (the sum of the names' lengths);
+2. no child was added, renamed, re-flagged (e.g. ``btrfs property set <snap> ro false``) or
+   re-created since the read: :func:`.subvols.changed_since` with ``min_transid`` = the
+   filesystem generation (``/sys/fs/btrfs/<uuid>/generation``) read *before* the previous read or
+   check. Every tree block changed after that point carries a newer transid, so writes to the
+   filesystem that touch none of these subvolumes (files in the volume, other volumes, commits)
+   keep the read valid and only cost a search over the few blocks they rewrote.
+
+Without the sysfs generation nothing is reused (every call reads the directory again).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import subvols
+
+MAX_KEPT = 64
+
+
+@dataclass
+class DirRead:
+    """One read of a snapshot directory (``serial`` is unique per read)."""
+    serial: int
+    stat: tuple[int, ...] | None          # None: the directory does not exist (no snapshots)
+    generation: int | None                # checks look for changes from this transid on
+    where: subvols.Located | None
+    children: dict[int, subvols.Child]
+
+
+def generation(uuid: str) -> int | None:
+    """The filesystem's current (last started) transaction id, None without sysfs."""
+    try:
+        return int(Path(f"/sys/fs/btrfs/{uuid}/generation").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class SnapshotDirs:
+    """The last read of each snapshot directory (at most :data:`MAX_KEPT`). Not thread-safe:
+    the backend calls :meth:`read` for one directory at a time (per-volume lock)."""
+
+    def __init__(self) -> None:
+        self._reads: dict[str, DirRead] = {}
+        self._serials = itertools.count(1)
+
+    def read(self, path: str | os.PathLike[str], uuid: str) -> DirRead:
+        """The directory's children: the kept read while it is valid (see the module
+        docstring), otherwise a new one. Blocking (ioctls): run it in a thread."""
+        key = f"{uuid}:{path}"
+        kept = self._reads.get(key)
+        gen = generation(uuid)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            if kept is not None and kept.stat is None and gen is not None:
+                kept.generation = gen
+                return kept
+            return self._keep(key, DirRead(next(self._serials), None, gen, None, {}))
+        try:
+            stat = _stat_key(os.fstat(fd))
+            if (kept is not None and gen is not None and kept.generation is not None
+                    and kept.stat == stat and kept.where is not None
+                    and not subvols.changed_since(fd, kept.where, kept.children,
+                                                  kept.generation)):
+                kept.generation = gen
+                self._reads[key] = self._reads.pop(key)   # most recently used last
+                return kept
+            where = subvols.locate(fd)
+            children = subvols.children(fd, where)
+        finally:
+            os.close(fd)
+        return self._keep(key, DirRead(next(self._serials), stat, gen, where, children))
+
+    def _keep(self, key: str, read: DirRead) -> DirRead:
+        self._reads.pop(key, None)
+        if read.generation is not None:
+            self._reads[key] = read
+            while len(self._reads) > MAX_KEPT:
+                self._reads.pop(next(iter(self._reads)))
+        return read
+
+
+_UTC: dict[int, str] = {}
+
+
+def utc_seconds(seconds: int) -> str:
+    """``1795800753`` → ``'2026-11-27T17:32:33Z'`` (the format of :mod:`.parsers`)."""
+    text = _UTC.get(seconds)
+    if text is None:
+        if len(_UTC) > 100_000:
+            _UTC.clear()
+        text = _UTC[seconds] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    return text
+
+
+def snapshot_dicts(read: DirRead, pool: str, volume: str, path: str) -> list[dict[str, Any]]:
+    """The backend's snapshot dicts for the listed children (``created`` is None for pre-3.6
+    root items, which have no creation time: the caller asks ``btrfs subvolume show``)."""
+    out = []
+    for child in read.children.values():
+        if not (child.snapshot or child.readonly):
+            continue
+        name = child.name.decode("utf-8", "replace")
+        out.append({"name": name, "pool": pool, "volume": volume,
+                    "created": utc_seconds(child.otime) if child.otime is not None else None,
+                    "writable": not child.readonly, "used": None,
+                    "path": os.path.join(path, name),
+                    "properties": {"subvolume_id": child.id}})
+    return out
