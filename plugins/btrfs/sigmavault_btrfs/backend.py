@@ -21,7 +21,7 @@ from sigmavault.commands import CommandError, run
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import parsers
-from .snapdir import SnapshotDirs, snapshot_dicts
+from .snapdir import SnapshotDirs, gc_paused, snapshot_dicts
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -617,8 +617,9 @@ class BtrfsBackend:
         snapdir = os.path.join(row["mountpoint"], SNAPDIR, volume)
 
         def work() -> tuple[Any, list[dict[str, Any]]]:
-            read = self._snapdirs.read(snapdir, row["uuid"])
-            return read, snapshot_dicts(read, pool, volume, snapdir) if dicts else []
+            with gc_paused():
+                read = self._snapdirs.read(snapdir, row["uuid"])
+                return read, snapshot_dicts(read, pool, volume, snapdir) if dicts else []
 
         async with self._lock(f"snapdir:{pool}/{volume}"):
             read, out = await asyncio.to_thread(work)
