@@ -111,7 +111,6 @@ class Api:
     def __init__(self) -> None:
         self.routes: list[Route] = []
         self.current_plugin = "sigmavault"
-        self._by_aio_route: dict[Any, Route] = {}
 
     def route(self, method: str, path: str, *, summary: str = "", body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, response: Any = None, status: int | None = None,
@@ -166,15 +165,12 @@ class Api:
                 return r
         return None
 
-    def mount(self, web_app: web.Application) -> None:
-        """Add every declared route to the aiohttp router."""
+    def mount(self, web_app: web.Application,
+              wrap: Callable[[Route | None, Handler], Handler]) -> None:
+        """Add every declared route to the aiohttp router, each handler behind ``wrap`` (the
+        request pipeline)."""
         for r in self.routes:
-            resource = web_app.router.add_resource(r.url)
-            self._by_aio_route[resource.add_route(r.method, _wrap(r))] = r
-
-    def route_of(self, request: web.Request) -> Route | None:
-        """The declared route that matched ``request`` (None for static files, unknown paths)."""
-        return self._by_aio_route.get(request.match_info.route)
+            web_app.router.add_resource(r.url).add_route(r.method, wrap(r, _wrap(r)))
 
 
 async def read_json(request: web.Request) -> Any:

@@ -5,32 +5,29 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import random
-import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Coroutine
+from typing import Any, Callable, Coroutine
 
 from aiohttp import web
 
-from . import logs
-from .api import Api, json_response
+from .api import Api
 from .audit import MIGRATIONS as AUDIT_MIGRATIONS, AuditLog
-from .auth import CSRF_HEADER, IDENTITY, MIGRATIONS as AUTH_MIGRATIONS, Auth, current_user
+from .auth import MIGRATIONS as AUTH_MIGRATIONS, Auth
 from .commands import run
 from .config import CHECKOUT, Config, load_sections
 from .db import Database
 from .errors import APIError
 from .events import EventHub
 from .jobs import MIGRATIONS as JOB_MIGRATIONS, Job, JobManager
+from . import pipeline
 from .plugins import PluginManager, distribution_of
 
 log = logging.getLogger("sigmavault")
 
 APP_KEY = web.AppKey("sigmavault", object)
 REGISTRIES = ("storage_backends", "codecs", "agents", "network_drivers", "encryptors")
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SHUTDOWN_GRACE = 5.0  # seconds background tasks get to finish after cancellation
 
 
@@ -63,8 +60,7 @@ class SigmaVault:
         self.jobs: JobManager
         self.auth: Auth
         self.audit_log: AuditLog
-        self.web = web.Application(middlewares=[self._context_mw, self._error_mw, self._auth_mw],
-                                   client_max_size=16 * 1024 ** 2)
+        self.web = web.Application(client_max_size=16 * 1024 ** 2)
         self.web[APP_KEY] = self
 
     # --- construction ----------------------------------------------------------------------------
@@ -105,8 +101,10 @@ class SigmaVault:
                                lambda p: {"register": self._method_registrar(p), "app": self})
         await self._per_plugin("register_ui_pages", lambda p: {"register": self._ui_registrar(p)})
         await self._per_plugin("register_routes", self._route_kwargs)
-        self.api.mount(self.web)
-        self._mount_ui()
+        wrap = pipeline.wrapper(self)
+        self.api.mount(self.web, wrap)
+        self.web.router.add_route("*", "/api/{tail:.*}", wrap(None, pipeline.unmatched))
+        self._mount_ui(wrap)
         self.web.on_startup.append(self._on_startup)
         self.web.on_shutdown.append(self._on_shutdown)
         self.web.on_cleanup.append(self._on_cleanup)
@@ -171,7 +169,7 @@ class SigmaVault:
                                   "section": section, "plugin": plugin})
         return register
 
-    def _mount_ui(self) -> None:
+    def _mount_ui(self, wrap: Callable[[Any, Any], Any]) -> None:
         ui_dir = self.config.ui_dir or CHECKOUT / "webui" / "dist"
         index = ui_dir / "index.html"
         if not index.is_file():
@@ -185,7 +183,7 @@ class SigmaVault:
                                         if "/assets/" in f"/{tail}" else None)
             return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
 
-        self.web.router.add_get("/{tail:(?!api/).*}", spa)
+        self.web.router.add_get("/{tail:(?!api/).*}", wrap(None, spa))
 
     # --- services for plugins --------------------------------------------------------------------
 
@@ -253,76 +251,3 @@ class SigmaVault:
 
     async def _on_cleanup(self, _: web.Application) -> None:
         self.db.close()
-
-    # --- middlewares -----------------------------------------------------------------------------
-
-    @web.middleware
-    async def _context_mw(self, request: web.Request, handler: Callable[..., Awaitable]) -> web.StreamResponse:
-        # a correlation id, not a secret: random.getrandbits avoids a getrandom() syscall per request
-        rid = request.headers.get("X-Request-ID", "")[:64] or f"{random.getrandbits(64):016x}"
-        token = logs.request_id.set(rid)
-        started = time.monotonic()
-        try:
-            response = await handler(request)
-            response.headers["X-Request-ID"] = rid
-            if request.path.startswith("/api/"):
-                # reads that succeed are routine: DEBUG; writes and errors: INFO
-                level = logging.DEBUG if request.method in SAFE_METHODS and response.status < 400 else logging.INFO
-                if log.isEnabledFor(level):
-                    log.log(level, "%s %s %s", request.method, request.path, response.status,
-                            extra={"ms": round((time.monotonic() - started) * 1000, 1)})
-            return response
-        finally:
-            logs.request_id.reset(token)
-
-    @web.middleware
-    async def _error_mw(self, request: web.Request, handler: Callable[..., Awaitable]) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except APIError as exc:
-            return json_response(exc.envelope(), status=exc.status)
-        except web.HTTPException as exc:
-            if not request.path.startswith("/api/") or exc.status < 400:
-                raise
-            code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
-                exc.status, "http_error")
-            message = {404: f"no such endpoint: {request.path}",
-                       405: f"{request.method} is not allowed on {request.path}"}.get(exc.status, exc.reason)
-            return json_response(APIError(exc.status, code, message).envelope(), status=exc.status)
-        except (asyncio.CancelledError, ConnectionResetError):
-            raise
-        except Exception:
-            log.exception("unhandled error")
-            return json_response(APIError(500, "internal_error", "internal error; see the daemon log "
-                                          f"for request {logs.request_id.get()}").envelope(), status=500)
-
-    @web.middleware
-    async def _auth_mw(self, request: web.Request, handler: Callable[..., Awaitable]) -> web.StreamResponse:
-        route = self.api.route_of(request)
-        if route is None or route.role is None:
-            return await handler(request)
-        identity = self.auth.identify(request.headers, request.cookies)
-        if identity is None:
-            raise APIError(401, "unauthenticated", "sign in or send an API key "
-                           "(Authorization: Bearer svk_…)")
-        self.auth.authorize(identity, route.role)
-        if identity.via == "session" and request.method not in SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not secrets.compare_digest(sent, identity.csrf or ""):
-                raise APIError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")
-        request[IDENTITY] = identity
-        current_user.set(identity.user)
-        if request.method in SAFE_METHODS:
-            return await handler(request)
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except APIError as exc:
-            status = exc.status
-            raise
-        finally:
-            self.audit_log.record(identity.user, request.remote or "-", f"{request.method} {route.path}",
-                                  request.path, "ok" if status < 400 else f"error {status}",
-                                  dict(request.match_info))

@@ -1,4 +1,4 @@
-"""Users, sessions, API keys, login rate limiting and the one middleware that enforces roles."""
+"""Users, sessions, API keys and login rate limiting (roles are enforced by ``sigmavault.pipeline``)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ current_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("curre
 
 
 def identity(request: web.Request) -> Identity:
-    """Who made ``request`` (set by the auth middleware on every authenticated route)."""
+    """Who made ``request`` (set by the request pipeline on every authenticated route)."""
     return request[IDENTITY]
 
 
