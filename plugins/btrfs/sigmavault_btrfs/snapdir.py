@@ -7,12 +7,14 @@ directory is kept and reused while **both** hold:
 
 1. the directory's stat is unchanged (device, inode, size, mtime, ctime): every link, unlink or
    rename of an entry changes its mtime and ctime, and its size (the sum of the names' lengths);
-2. no child was added, renamed, re-flagged (e.g. ``btrfs property set <snap> ro false``) or
-   re-created since the read: :func:`.subvols.changed_since` with ``min_transid`` = the
-   filesystem generation (``/sys/fs/btrfs/<uuid>/generation``) read *before* the previous read or
-   check. Every tree block changed after that point carries a newer transid, so writes to the
-   filesystem that touch none of these subvolumes (files in the volume, other volumes, commits)
-   keep the read valid and only cost a search over the few blocks they rewrote.
+2. no child was added or renamed since the read: :func:`.subvols.changes_since` with
+   ``min_transid`` = the filesystem generation (``/sys/fs/btrfs/<uuid>/generation``) read
+   *before* the previous read or check. Every tree block changed after that point carries a
+   newer transid, so writes that touch none of these subvolumes (files in the volume, other
+   volumes, commits) keep the read valid and only cost a search over the few blocks they
+   rewrote. Children whose root item changed meanwhile (``btrfs property set <snap> ro false``)
+   come back from that search as they are now: the kept read is patched into a new one (new
+   serial) instead of reading the directory again.
 
 Without the sysfs generation nothing is reused (every call reads the directory again).
 """
@@ -79,12 +81,15 @@ class SnapshotDirs:
         try:
             stat = _stat_key(os.fstat(fd))
             if (kept is not None and gen is not None and kept.generation is not None
-                    and kept.stat == stat and kept.where is not None
-                    and not subvols.changed_since(fd, kept.where, kept.children,
-                                                  kept.generation)):
-                kept.generation = gen
-                self._reads[key] = self._reads.pop(key)   # most recently used last
-                return kept
+                    and kept.stat == stat and kept.where is not None):
+                changes = subvols.changes_since(fd, kept.where, kept.children, kept.generation)
+                if changes == {}:
+                    kept.generation = gen
+                    self._reads[key] = self._reads.pop(key)   # most recently used last
+                    return kept
+                if changes is not None:   # same children, some re-flagged: patch a copy
+                    return self._keep(key, DirRead(next(self._serials), stat, gen, kept.where,
+                                                   {**kept.children, **changes}))
             where = subvols.locate(fd)
             children = subvols.children(fd, where)
         finally:

@@ -10,7 +10,7 @@ keys ``(256, 132, 0)`` … ``(LAST_FREE_OBJECTID, 144, max)``: for each subvolum
 - its ``ROOT_BACKREF`` ``(id, 144, parent tree)``: ``dirid, sequence, name_len, name``. The
   children of a directory are the ids whose backref names the directory's tree and inode.
 
-``changed_since`` runs the same search with ``min_transid``: the kernel then only walks tree
+``changes_since`` runs the same search with ``min_transid``: the kernel then only walks tree
 blocks written in or after that transaction, so checking a listing of 10,000 snapshots costs a
 few leaves instead of the whole tree. Needs CAP_SYS_ADMIN (root).
 """
@@ -111,10 +111,15 @@ def children(fd: int, where: Located) -> dict[int, Child]:
             if sid in items}
 
 
-def changed_since(fd: int, where: Located, known: dict[int, Child], min_transid: int) -> bool:
-    """Whether a child of the directory was added, renamed, re-flagged or re-created in a
-    transaction ``>= min_transid``, compared with ``known`` (a removal changes the directory's
-    size and mtime: callers compare its stat as well)."""
+def changes_since(fd: int, where: Located, known: dict[int, Child], min_transid: int
+                  ) -> dict[int, Child] | None:
+    """The children in ``known`` whose root item changed (read-only flag, otime; e.g.
+    ``btrfs property set <snap> ro false``) in a transaction ``>= min_transid``, as they are
+    now; None when a child was added or renamed meanwhile (read the directory again). A removal
+    is not seen here: it changes the directory's size and mtime, which callers compare."""
     items, refs = _scan(fd, where, min_transid)
-    return (any(sid not in known or known[sid].name != name for sid, name in refs.items())
-            or any(item != known[sid][2:] for sid, item in items.items() if sid in known))
+    if any(sid not in known or known[sid].name != name for sid, name in refs.items()):
+        return None
+    new = tuple.__new__
+    return {sid: new(Child, (sid, known[sid].name, *item)) for sid, item in items.items()
+            if sid in known and item != known[sid][2:]}
