@@ -37,9 +37,9 @@ _HEADER = btrfs.ioctl.ioctl_search_header      # transid, objectid, offset, type
 _BUF_SIZE = struct.Struct("=Q")                # btrfs_ioctl_search_args_v2.buf_size
 _RESULTS = _KEY.size + _BUF_SIZE.size
 _REF = struct.Struct("=QQH")                   # btrfs_root_ref: dirid, sequence, name_len
-_FLAGS = struct.Struct("=Q")
-_OTIME = struct.Struct("=Q")
-_FLAGS_AT, _OTIME_AT, _ROOT_ITEM_V2 = 208, 339, 351
+_FLAGS = struct.Struct("=Q")                  # btrfs_root_item.flags, at byte 208
+_FLAGS_OTIME = struct.Struct("=Q123xQ")        # flags, then otime.sec at byte 339
+_FLAGS_AT, _ROOT_ITEM_V2 = 208, 351
 BUF_SIZE = 1 << 20
 
 
@@ -71,10 +71,12 @@ def _scan(fd: int, where: Located, min_transid: int = 0
     items: dict[int, tuple[bool, bool, int | None]] = {}
     refs: dict[int, bytes] = {}
     header, key_of = _HEADER.unpack_from, _KEY.unpack_from
-    flags_of, otime_of, ref_of = _FLAGS.unpack_from, _OTIME.unpack_from, _REF.unpack_from
+    flags_of, flags_otime_of, ref_of = (_FLAGS.unpack_from, _FLAGS_OTIME.unpack_from,
+                                        _REF.unpack_from)
     tree, dirino = where
     lo, hi = (FIRST_FREE, ROOT_ITEM, 0), (LAST_FREE, ROOT_BACKREF, U64_MAX)
     buf = bytearray(_RESULTS + BUF_SIZE)
+    view = memoryview(buf)
     while True:
         _KEY.pack_into(buf, 0, ROOT_TREE, lo[0], hi[0], lo[2], hi[2], min_transid, U64_MAX,
                        lo[1], hi[1], 0xFFFFFFFF)
@@ -88,13 +90,15 @@ def _scan(fd: int, where: Located, min_transid: int = 0
             _transid, objectid, offset, typ, length = header(buf, pos)
             pos += _HEADER.size
             if typ == ROOT_ITEM:
-                items[objectid] = (
-                    bool(flags_of(buf, pos + _FLAGS_AT)[0] & ROOT_SUBVOL_RDONLY), offset != 0,
-                    otime_of(buf, pos + _OTIME_AT)[0] if length >= _ROOT_ITEM_V2 else None)
+                if length >= _ROOT_ITEM_V2:
+                    flags, otime = flags_otime_of(buf, pos + _FLAGS_AT)
+                else:
+                    flags, otime = flags_of(buf, pos + _FLAGS_AT)[0], None
+                items[objectid] = (flags & ROOT_SUBVOL_RDONLY != 0, offset != 0, otime)
             elif typ == ROOT_BACKREF and offset == tree:
                 dirid, _sequence, namelen = ref_of(buf, pos)
                 if dirid == dirino:
-                    refs[objectid] = bytes(buf[pos + 18:pos + 18 + namelen])
+                    refs[objectid] = view[pos + 18:pos + 18 + namelen].tobytes()
             pos += length
         if (objectid, typ, offset) >= hi:
             break
