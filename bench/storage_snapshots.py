@@ -10,9 +10,10 @@ snapshots of it (with ``btrfs subvolume snapshot -r``, the fastest way to make t
 
 Best of ``--repeat`` runs each; prints both and the ratio (target: api <= 1.3 x raw), and the
 uncached ("cold") API: the first call, the call after an unrelated write (a file written in the
-volume + ``sync``: a new filesystem generation, the listing itself unchanged) and the call after a
+volume + ``sync``: a new filesystem generation, the listing itself unchanged), the call after a
 snapshot's read-only flag was flipped (``btrfs property set <snap> ro false``/``true``: the
-listing changed, so it is read, validated, sorted and encoded again).
+listing changed, so it is validated, sorted and encoded again) and the call after a snapshot was
+made or deleted with btrfs-progs (the snapshot directory is read again as well).
 Run as root:  .venv/bin/python bench/storage_snapshots.py [--count 10000] [--repeat 5]
 Small run:    .venv/bin/python bench/storage_snapshots.py --count 500
 """
@@ -95,14 +96,14 @@ async def main(count: int, repeat: int, size: str) -> int:
             raw_times, api_times, parse_times = [], [], []
             url = "/api/v1/storage/pools/bench/volumes/tiny/snapshots"
 
-            async def get_page() -> tuple[float, dict]:
+            async def get_page(total: int = count) -> tuple[float, dict]:
                 t = time.perf_counter()
-                resp = await client.get(url, params={"limit": str(count)})
+                resp = await client.get(url, params={"limit": str(total)})
                 body = await resp.read()
                 took = time.perf_counter() - t
                 page = json.loads(body)
-                assert resp.status == 200 and page["total"] == count, page.get("error")
-                assert len(page["items"]) == count
+                assert resp.status == 200 and page["total"] == total, page.get("error")
+                assert len(page["items"]) == total
                 return took, page
 
             cold, _ = await get_page()
@@ -122,9 +123,17 @@ async def main(count: int, repeat: int, size: str) -> int:
                 assert resp.status == 200 and page["total"] == count, page.get("error")
                 assert len(page["items"]) == count
 
-            written, flipped = [], []
+            written, flipped, remade = [], [], []
             flip = mnt / ".snapshots" / "tiny" / "snap-00000"
+            extra = mnt / ".snapshots" / "tiny" / "extra"
             for i in range(repeat):
+                sh("btrfs", "subvolume", "snapshot", "-r", str(mnt / "tiny"), str(extra))
+                took, page = await get_page(count + 1)
+                remade.append(took)
+                sh("btrfs", "subvolume", "delete", str(extra))
+                took, page = await get_page()
+                remade.append(took)
+                sh("sync")   # no transaction left open: the write below starts a new one
                 gen = Path(f"/sys/fs/btrfs/{uuid}/generation").read_text()
                 (mnt / "tiny" / f"write-{i}.txt").write_text("unrelated " * 100)
                 sh("sync")
@@ -140,17 +149,19 @@ async def main(count: int, repeat: int, size: str) -> int:
             raw, api = best(raw_times), best(api_times)
 
             def line(label: str, value: float, note: str) -> None:
-                print(f"{label:<34}: {value * 1000:8.1f} ms  {value / raw:5.2f}x raw  {note}")
+                print(f"{label:<38}: {value * 1000:8.1f} ms  {value / raw:5.2f}x raw  {note}")
 
             print(f"snapshots: {count}  (target: api <= 1.30x raw)")
-            print(f"{'raw  btrfs subvolume list':<34}: {raw * 1000:8.1f} ms  (best of {repeat})")
+            print(f"{'raw  btrfs subvolume list':<38}: {raw * 1000:8.1f} ms  (best of {repeat})")
             line("api  warm (cached)", api, f"(best of {repeat})")
             line("api  cold: first call", cold, "(lists, validates, sorts, encodes)")
             line("api  after an unrelated write+sync", best(written),
                  f"(best of {repeat}; worst {max(written) * 1000:.1f} ms)")
             line("api  cold after a ro flip", best(flipped),
                  f"(best of {len(flipped)}; worst {max(flipped) * 1000:.1f} ms)")
-            print(f"{'api + client json.loads':<34}: {best(parse_times) * 1000:8.1f} ms")
+            line("api  cold after a snapshot made/gone", best(remade),
+                 f"(best of {len(remade)}; worst {max(remade) * 1000:.1f} ms)")
+            print(f"{'api + client json.loads':<38}: {best(parse_times) * 1000:8.1f} ms")
         finally:
             resp = await client.delete("/api/v1/storage/pools/bench", params={"confirm": "bench"})
             await client.close()

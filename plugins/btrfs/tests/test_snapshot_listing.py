@@ -80,6 +80,7 @@ async def test_unrelated_writes_keep_the_cached_listing(client, sv_app, volume):
     uuid = (await ok(await client.get(f"{API}/pools/lst")))["properties"]["uuid"]
     generation = Path(f"/sys/fs/btrfs/{uuid}/generation")
     for i in range(3):
+        subprocess.run(["sync"], check=True, timeout=60)   # no transaction left open
         gen = generation.read_text()
         (volume / "v" / f"file-{i}").write_bytes(b"x" * 100_000)
         await ok(await client.post(f"{API}/pools/lst/volumes", json={"name": f"other{i}"}), 201)
