@@ -21,7 +21,7 @@ from sigmavault.commands import CommandError, run
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import parsers
-from .snapdir import SnapshotDirs, gc_paused, snapshot_dicts
+from .snapdir import DirRead, SnapshotDirs, gc_paused, snapshot_dicts
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -609,20 +609,24 @@ class BtrfsBackend:
         return await self.snapshot_get(pool=pool, volume=volume, name=name)
 
     async def _read_snapdir(self, pool: str, volume: str, *, dicts: bool
-                            ) -> tuple[Any, list[dict[str, Any]]]:
+                            ) -> tuple[DirRead, list[dict[str, Any]]]:
         """The volume's snapshot directory (kept between calls while unchanged: see
         :mod:`.snapdir`) and, with ``dicts``, its snapshots as backend dicts."""
         row = self._row(pool)
         self._vol_path(row, volume)
         snapdir = os.path.join(row["mountpoint"], SNAPDIR, volume)
 
-        def work() -> tuple[Any, list[dict[str, Any]]]:
+        def work() -> tuple[DirRead, list[dict[str, Any]]]:
             with gc_paused():
                 read = self._snapdirs.read(snapdir, row["uuid"])
                 return read, snapshot_dicts(read, pool, volume, snapdir) if dicts else []
 
         async with self._lock(f"snapdir:{pool}/{volume}"):
-            read, out = await asyncio.to_thread(work)
+            try:
+                read, out = await asyncio.to_thread(work)
+            except OSError as exc:   # e.g. unmounted meanwhile
+                raise APIError(409, "btrfs_failed", f"cannot read the snapshots of {pool}/{volume}:"
+                               f" {exc.strerror or exc}", {"pool": pool, "volume": volume}) from exc
         for snap in out:
             if snap["created"] is None:   # a pre-3.6 root item: no otime field
                 show = parsers.parse_subvolume_show(
