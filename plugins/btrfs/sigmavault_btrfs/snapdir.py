@@ -2,19 +2,23 @@
 
 A volume's snapshots are the subvolumes in ``<mount>/.snapshots/<volume>/`` that are snapshots
 or read-only (received full streams are read-only but not snapshots; a receive still in progress
-is neither and is not listed). Reading 10,000 of them takes ~15 ms; the last read of each
-directory is kept and reused while **both** hold:
+is neither and is not listed). Reading 10,000 of them takes ~15 ms. The last read of each
+directory is kept with the filesystem generation (``/sys/fs/btrfs/<uuid>/generation``) read
+*before* it, and brought up to date by :func:`.subvols.refresh`: every tree block written after
+that point carries a newer transid, so a ``min_transid`` search finds every root item and
+backref changed since in a few leaves. The kept read is returned as it is (same serial, so the
+same ``snapshot_list_token`` and the service's cached pages) when
 
-1. the directory's stat is unchanged (device, inode, size, mtime, ctime): every link, unlink or
-   rename of an entry changes its mtime and ctime, and its size (the sum of the names' lengths);
-2. no child was added or renamed since the read: :func:`.subvols.changes_since` with
-   ``min_transid`` = the filesystem generation (``/sys/fs/btrfs/<uuid>/generation``) read
-   *before* the previous read or check. Every tree block changed after that point carries a
-   newer transid, so writes that touch none of these subvolumes (files in the volume, other
-   volumes, commits) keep the read valid and only cost a search over the few blocks they
-   rewrote. Children whose root item changed meanwhile (``btrfs property set <snap> ro false``)
-   come back from that search as they are now: the kept read is patched into a new one (new
-   serial) instead of reading the directory again.
+1. the directory's stat (device, inode, size, mtime, ctime) is unchanged — every link, unlink or
+   rename of an entry changes its mtime and ctime, and its size (the sum of the names' lengths)
+   — and the backrefs that search sees match the kept names (a rename within one clock tick), and
+2. no kept child's root item changed (read-only flag, creation time).
+
+So writes that touch none of these subvolumes (files in the volume, other volumes, commits) keep
+the read. A changed root item (``btrfs property set <snap> ro false``) patches a copy of the read
+(new serial); a changed directory (snapshots made, deleted or renamed) re-reads only the ids and
+names (``ROOT_REF`` items) and takes the root items from the kept read and that search; a child
+moved in from elsewhere makes a full read.
 
 Without the sysfs generation nothing is reused (every call reads the directory again).
 """
@@ -80,17 +84,19 @@ class SnapshotDirs:
             return self._keep(key, DirRead(next(self._serials), None, gen, None, {}))
         try:
             stat = _stat_key(os.fstat(fd))
+            where = subvols.locate(fd)
             if (kept is not None and gen is not None and kept.generation is not None
-                    and kept.stat == stat and kept.where is not None):
-                changes = subvols.changes_since(fd, kept.where, kept.children, kept.generation)
-                if changes == {}:
-                    kept.generation = gen
+                    and kept.where == where):
+                children = subvols.refresh(fd, where, kept.children, kept.generation,
+                                           relink=kept.stat != stat)
+                if children is not None and (children is kept.children
+                                             or children == kept.children):
+                    kept.stat, kept.generation = stat, gen
                     self._reads[key] = self._reads.pop(key)   # most recently used last
                     return kept
-                if changes is not None:   # same children, some re-flagged: patch a copy
-                    return self._keep(key, DirRead(next(self._serials), stat, gen, kept.where,
-                                                   {**kept.children, **changes}))
-            where = subvols.locate(fd)
+                if children is not None:
+                    return self._keep(key, DirRead(next(self._serials), stat, gen, where,
+                                                   children))
             children = subvols.children(fd, where)
         finally:
             os.close(fd)

@@ -10,9 +10,11 @@ keys ``(256, 132, 0)`` … ``(LAST_FREE_OBJECTID, 144, max)``: for each subvolum
 - its ``ROOT_BACKREF`` ``(id, 144, parent tree)``: ``dirid, sequence, name_len, name``. The
   children of a directory are the ids whose backref names the directory's tree and inode.
 
-``changes_since`` runs the same search with ``min_transid``: the kernel then only walks tree
-blocks written in or after that transaction, so checking a listing of 10,000 snapshots costs a
-few leaves instead of the whole tree. Needs CAP_SYS_ADMIN (root).
+``refresh`` runs the same search with ``min_transid``: the kernel then only walks tree blocks
+written in or after that transaction, so bringing a listing of 10,000 snapshots up to date costs
+a few leaves instead of the whole tree; when the directory's entries changed, the ids and names
+come from the ``ROOT_REF`` items ``(parent tree, 156, id)`` (same data as the backrefs) alone.
+Needs CAP_SYS_ADMIN (root).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import btrfs
 ROOT_TREE = btrfs.ctree.ROOT_TREE_OBJECTID
 ROOT_ITEM = btrfs.ctree.ROOT_ITEM_KEY
 ROOT_BACKREF = btrfs.ctree.ROOT_BACKREF_KEY
+ROOT_REF = btrfs.ctree.ROOT_REF_KEY
 FIRST_FREE = btrfs.ctree.FIRST_FREE_OBJECTID
 LAST_FREE = btrfs.ctree.LAST_FREE_OBJECTID
 ROOT_SUBVOL_RDONLY = btrfs.ctree.ROOT_SUBVOL_RDONLY
@@ -63,18 +66,19 @@ def locate(fd: int) -> Located:
     return Located(btrfs.ioctl.ino_lookup(fd).treeid, os.fstat(fd).st_ino)
 
 
-def _scan(fd: int, where: Located, min_transid: int = 0
+def _scan(fd: int, where: Located, lo: tuple[int, int, int], hi: tuple[int, int, int],
+          min_transid: int = 0
           ) -> tuple[dict[int, tuple[bool, bool, int | None]], dict[int, bytes]]:
-    """From the root-tree leaves written in or after ``min_transid``: ``({id: (readonly,
-    snapshot, otime)}`` of every root item, ``{id: name}`` of the backrefs into the directory).
-    One tight loop over the search buffers (10,000 snapshots: ~20,000 items)."""
+    """Root-tree items from ``lo`` to ``hi`` in leaves written in or after ``min_transid``:
+    ``({id: (readonly, snapshot, otime)}`` of the root items, ``{id: name}`` of the refs and
+    backrefs into the directory). One tight loop over the search buffers (10,000 snapshots:
+    ~20,000 items)."""
     items: dict[int, tuple[bool, bool, int | None]] = {}
     refs: dict[int, bytes] = {}
     header, key_of = _HEADER.unpack_from, _KEY.unpack_from
     flags_of, flags_otime_of, ref_of = (_FLAGS.unpack_from, _FLAGS_OTIME.unpack_from,
                                         _REF.unpack_from)
     tree, dirino = where
-    lo, hi = (FIRST_FREE, ROOT_ITEM, 0), (LAST_FREE, ROOT_BACKREF, U64_MAX)
     buf = bytearray(_RESULTS + BUF_SIZE)
     view = memoryview(buf)
     while True:
@@ -95,10 +99,11 @@ def _scan(fd: int, where: Located, min_transid: int = 0
                 else:
                     flags, otime = flags_of(buf, pos + _FLAGS_AT)[0], None
                 items[objectid] = (flags & ROOT_SUBVOL_RDONLY != 0, offset != 0, otime)
-            elif typ == ROOT_BACKREF and offset == tree:
+            elif (typ == ROOT_BACKREF and offset == tree) or (typ == ROOT_REF and objectid == tree):
                 dirid, _sequence, namelen = ref_of(buf, pos)
                 if dirid == dirino:
-                    refs[objectid] = view[pos + 18:pos + 18 + namelen].tobytes()
+                    refs[objectid if typ == ROOT_BACKREF else offset] = (
+                        view[pos + 18:pos + 18 + namelen].tobytes())
             pos += length
         if (objectid, typ, offset) >= hi:
             break
@@ -107,23 +112,45 @@ def _scan(fd: int, where: Located, min_transid: int = 0
     return items, refs
 
 
+_SUBVOLUMES = (FIRST_FREE, ROOT_ITEM, 0), (LAST_FREE, ROOT_BACKREF, U64_MAX)
+
+
 def children(fd: int, where: Located) -> dict[int, Child]:
-    """Every subvolume linked into the directory, by id."""
-    items, refs = _scan(fd, where)
+    """Every subvolume linked into the directory, by id: one search over every subvolume's root
+    item and backref."""
+    items, refs = _scan(fd, where, *_SUBVOLUMES)
     new = tuple.__new__   # Child(...) without the keyword-handling constructor: 10,000 per listing
     return {sid: new(Child, (sid, name, *items[sid])) for sid, name in refs.items()
             if sid in items}
 
 
-def changes_since(fd: int, where: Located, known: dict[int, Child], min_transid: int
-                  ) -> dict[int, Child] | None:
-    """The children in ``known`` whose root item changed (read-only flag, otime; e.g.
-    ``btrfs property set <snap> ro false``) in a transaction ``>= min_transid``, as they are
-    now; None when a child was added or renamed meanwhile (read the directory again). A removal
-    is not seen here: it changes the directory's size and mtime, which callers compare."""
-    items, refs = _scan(fd, where, min_transid)
-    if any(sid not in known or known[sid].name != name for sid, name in refs.items()):
-        return None
+def refresh(fd: int, where: Located, known: dict[int, Child], min_transid: int,
+            relink: bool) -> dict[int, Child] | None:
+    """``known`` (the children as of transaction ``min_transid``) brought up to date.
+
+    Root items changed since (read-only flag; ``btrfs property set <snap> ro false``) come from
+    a ``min_transid`` search of every subvolume: a few leaves. Without ``relink`` (the directory
+    did not change: nothing was linked, unlinked or renamed in it) the backrefs that search sees
+    must match ``known``; with it, or when they do not, the ids and names come from the
+    directory tree's ``ROOT_REF`` items (small: ~1/10 of a full read). Returns ``known`` itself
+    when nothing changed; None when a child appeared whose root item is not at hand (moved in
+    from elsewhere): read everything with :func:`children`.
+    """
+    items, backrefs = _scan(fd, where, *_SUBVOLUMES, min_transid)
     new = tuple.__new__
-    return {sid: new(Child, (sid, known[sid].name, *item)) for sid, item in items.items()
-            if sid in known and item != known[sid][2:]}
+    if not relink and all(sid in known and known[sid].name == name
+                          for sid, name in backrefs.items()):
+        changed = {sid: new(Child, (sid, known[sid].name, *item)) for sid, item in items.items()
+                   if sid in known and item != known[sid][2:]}
+        return {**known, **changed} if changed else known
+    _, names = _scan(fd, where, (where.tree, ROOT_REF, 0), (where.tree, ROOT_REF, U64_MAX))
+    out: dict[int, Child] = {}
+    for sid, name in names.items():
+        item = items.get(sid)
+        if item is None:
+            old = known.get(sid)
+            if old is None:
+                return None
+            item = old[2:]
+        out[sid] = new(Child, (sid, name, *item))
+    return out

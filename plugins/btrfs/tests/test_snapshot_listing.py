@@ -97,6 +97,16 @@ async def test_unrelated_writes_keep_the_cached_listing(client, sv_app, volume):
     assert sorted(await listing(client)) == ["a", "b", "d"]
     btrfs("subvolume", "delete", str(volume / ".snapshots/v/a"))
     assert sorted(await listing(client)) == ["b", "d"]
+    # a writable snapshot made elsewhere and moved in
+    btrfs("subvolume", "snapshot", str(volume / "v"), str(volume / "moved"))
+    (volume / "moved").rename(volume / ".snapshots/v/moved")
+    got = await listing(client)
+    assert sorted(got) == ["b", "d", "moved"] and got["moved"]["writable"] is True
+    # a plain file in the snapshot directory changes its stat but not the listing
+    token = await backend.snapshot_list_token(pool="lst", volume="v")
+    (volume / ".snapshots/v/notes.txt").write_text("not a snapshot")
+    assert await backend.snapshot_list_token(pool="lst", volume="v") == token
+    assert await listing(client) == got
 
 
 async def test_only_snapshots_and_read_only_subvolumes_of_the_directory_are_listed(client, volume):
