@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,18 +63,21 @@ def _stat_key(st: os.stat_result) -> tuple[int, ...]:
 
 
 class SnapshotDirs:
-    """The last read of each snapshot directory (at most :data:`MAX_KEPT`). Not thread-safe:
-    the backend calls :meth:`read` for one directory at a time (per-volume lock)."""
+    """The last read of each snapshot directory (at most :data:`MAX_KEPT`). Reads of different
+    directories may run in parallel threads; the backend reads one directory at a time (a lock
+    per volume), as a kept read is updated in place."""
 
     def __init__(self) -> None:
         self._reads: dict[str, DirRead] = {}
         self._serials = itertools.count(1)
+        self._guard = threading.Lock()
 
     def read(self, path: str | os.PathLike[str], uuid: str) -> DirRead:
         """The directory's children: the kept read while it is valid (see the module
         docstring), otherwise a new one. Blocking (ioctls): run it in a thread."""
         key = f"{uuid}:{path}"
-        kept = self._reads.get(key)
+        with self._guard:
+            kept = self._reads.get(key)
         gen = generation(uuid)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -92,8 +96,7 @@ class SnapshotDirs:
                 if children is not None and (children is kept.children
                                              or children == kept.children):
                     kept.stat, kept.generation = stat, gen
-                    self._reads[key] = self._reads.pop(key)   # most recently used last
-                    return kept
+                    return self._keep(key, kept)
                 if children is not None:
                     return self._keep(key, DirRead(next(self._serials), stat, gen, where,
                                                    children))
@@ -103,11 +106,13 @@ class SnapshotDirs:
         return self._keep(key, DirRead(next(self._serials), stat, gen, where, children))
 
     def _keep(self, key: str, read: DirRead) -> DirRead:
-        self._reads.pop(key, None)
-        if read.generation is not None:
-            self._reads[key] = read
-            while len(self._reads) > MAX_KEPT:
-                self._reads.pop(next(iter(self._reads)))
+        """Keep ``read`` as the most recently used (when it can be checked later)."""
+        with self._guard:
+            self._reads.pop(key, None)
+            if read.generation is not None:
+                self._reads[key] = read
+                while len(self._reads) > MAX_KEPT:
+                    self._reads.pop(next(iter(self._reads)))
         return read
 
 
