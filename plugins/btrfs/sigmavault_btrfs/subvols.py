@@ -147,10 +147,13 @@ def refresh(fd: int, where: Located, known: dict[int, Child], min_transid: int,
     out: dict[int, Child] = {}
     for sid, name in names.items():
         item = items.get(sid)
+        old = known.get(sid)
         if item is None:
-            old = known.get(sid)
             if old is None:
                 return None
+            if old.name == name:
+                out[sid] = old
+                continue
             item = old[2:]
         out[sid] = new(Child, (sid, name, *item))
     return out

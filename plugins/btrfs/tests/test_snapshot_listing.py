@@ -137,6 +137,11 @@ async def test_unusual_names_and_fields_match_subvolume_show(client, volume):
     assert sorted(got) == sorted(api_names + odd)
     page = await ok(await client.get(SNAPS, params={"sort": "name", "order": "asc"}))
     assert [s["name"] for s in page["items"]] == sorted(api_names + odd)
+    for order in ("desc", "asc"):   # ties within one second: by name, in the same direction
+        page = await ok(await client.get(SNAPS, params={"order": order}))
+        want = sorted(got.values(), key=lambda s: (s["created"], s["name"]),
+                      reverse=order == "desc")
+        assert [s["name"] for s in page["items"]] == [s["name"] for s in want]
     for name, snap in got.items():
         assert snap["path"] == str(snapdir / name) and Path(snap["path"]).is_dir()
         show = parsers.parse_subvolume_show(btrfs("subvolume", "show", snap["path"]))

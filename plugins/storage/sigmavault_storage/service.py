@@ -47,8 +47,9 @@ def rows_of(model: type[BaseModel]) -> TypeAdapter:
 
 
 _SNAPSHOT_ROWS = rows_of(Snapshot)
-_SORT_KEYS = {"created": operator.itemgetter("created", "name"),
-              "name": operator.itemgetter("name")}
+# sort passes, least significant key first (stable sorts; cheaper than tuple keys)
+_SORT_PASSES = {"created": (operator.itemgetter("name"), operator.itemgetter("created")),
+                "name": (operator.itemgetter("name"),)}
 
 
 @contextmanager
@@ -551,7 +552,9 @@ class StorageService:
             with gc_paused():
                 ordered = listing.sorted.get((sort, order))
                 if ordered is None:
-                    ordered = sorted(listing.items, key=_SORT_KEYS[sort], reverse=order == "desc")
+                    ordered = listing.items
+                    for key in _SORT_PASSES[sort]:   # reverse keeps stability: (created, name)
+                        ordered = sorted(ordered, key=key, reverse=order == "desc")
                     listing.sorted[(sort, order)] = ordered
                 body = (b'{"items":' + _SNAPSHOT_ROWS.dump_json(ordered[offset:offset + limit])
                         + f',"total":{len(ordered)},"limit":{limit},"offset":{offset}}}'.encode())
