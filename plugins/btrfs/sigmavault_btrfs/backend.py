@@ -21,7 +21,7 @@ from sigmavault.commands import CommandError, run
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import parsers
-from .snapdir import DirRead, SnapshotDirs, gc_paused, snapshot_dicts
+from .snapdir import DirRead, SnapshotDirs, snapshot_dicts
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -617,9 +617,8 @@ class BtrfsBackend:
         snapdir = os.path.join(row["mountpoint"], SNAPDIR, volume)
 
         def work() -> tuple[DirRead, list[dict[str, Any]]]:
-            with gc_paused():
-                read = self._snapdirs.read(snapdir, row["uuid"])
-                return read, snapshot_dicts(read, pool, volume, snapdir) if dicts else []
+            read = self._snapdirs.read(snapdir, row["uuid"])
+            return read, snapshot_dicts(read, pool, volume, snapdir) if dicts else []
 
         async with self._lock(f"snapdir:{pool}/{volume}"):
             try:

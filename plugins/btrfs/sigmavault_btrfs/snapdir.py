@@ -25,15 +25,13 @@ Without the sysfs generation nothing is reused (every call reads the directory a
 
 from __future__ import annotations
 
-import gc
 import itertools
 import os
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import subvols
 
@@ -117,20 +115,6 @@ class SnapshotDirs:
 
 
 _UTC: dict[int, str] = {}
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while building a listing: tens of thousands of new dicts
-    and tuples otherwise set off full collections of the daemon's heap (~20 ms each) in the
-    middle of it. Nothing built here forms cycles; the collector runs again afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def utc_seconds(seconds: int) -> str:

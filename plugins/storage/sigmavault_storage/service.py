@@ -4,7 +4,6 @@ the registered backends (see docs/plugins/storage-backends.md)."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import operator
 import os
@@ -12,8 +11,7 @@ import stat
 import time
 from pathlib import Path
 from datetime import datetime, timezone
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 from sigmavault.validation import check_name, inside
@@ -50,20 +48,6 @@ _SNAPSHOT_ROWS = rows_of(Snapshot)
 # sort passes, least significant key first (stable sorts; cheaper than tuple keys)
 _SORT_PASSES = {"created": (operator.itemgetter("name"), operator.itemgetter("created")),
                 "name": (operator.itemgetter("name"),)}
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while validating, sorting and encoding a listing: tens of
-    thousands of new dicts otherwise set off full collections of the daemon's heap (~20 ms
-    each) in the middle of it. Nothing built here forms cycles; the collector runs afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _SnapshotListing:
@@ -540,8 +524,7 @@ class StorageService:
         listing = self._listings.get(key)
         if listing is None or token is None or listing.token != token:
             raw = await b.snapshot_list(pool=pool, volume=volume)
-            with gc_paused():
-                listing = _SnapshotListing(token or "", _SNAPSHOT_ROWS.validate_python(raw))
+            listing = _SnapshotListing(token or "", _SNAPSHOT_ROWS.validate_python(raw))
             if token is not None:
                 self._listings[key] = listing
                 while len(self._listings) > 64:
@@ -549,15 +532,14 @@ class StorageService:
         page_key = (sort, order, limit, offset)
         body = listing.pages.get(page_key)
         if body is None:
-            with gc_paused():
-                ordered = listing.sorted.get((sort, order))
-                if ordered is None:
-                    ordered = listing.items
-                    for key in _SORT_PASSES[sort]:   # reverse keeps stability: (created, name)
-                        ordered = sorted(ordered, key=key, reverse=order == "desc")
-                    listing.sorted[(sort, order)] = ordered
-                body = (b'{"items":' + _SNAPSHOT_ROWS.dump_json(ordered[offset:offset + limit])
-                        + f',"total":{len(ordered)},"limit":{limit},"offset":{offset}}}'.encode())
+            ordered = listing.sorted.get((sort, order))
+            if ordered is None:
+                ordered = listing.items
+                for key in _SORT_PASSES[sort]:   # reverse keeps stability: (created, name)
+                    ordered = sorted(ordered, key=key, reverse=order == "desc")
+                listing.sorted[(sort, order)] = ordered
+            body = (b'{"items":' + _SNAPSHOT_ROWS.dump_json(ordered[offset:offset + limit])
+                    + f',"total":{len(ordered)},"limit":{limit},"offset":{offset}}}'.encode())
             if len(listing.pages) >= 16:
                 listing.pages.pop(next(iter(listing.pages)))
             listing.pages[page_key] = body
