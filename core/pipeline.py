@@ -21,7 +21,7 @@ from aiohttp import web
 
 from . import logs
 from .api import Route, json_response
-from .auth import CSRF_HEADER, IDENTITY, current_user
+from .auth import CSRF_HEADER, IDENTITY, Identity, current_user
 from .errors import APIError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,22 +40,22 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
     def wrap(route: Route | None, handler: Handler) -> Handler:
         role = route.role if route else None
 
-        async def authorized(request: web.Request) -> web.StreamResponse:
-            if role is None:
-                return await handler(request)
-            identity = app.auth.identify(request.headers, request.cookies)
+        def admit(request: web.Request) -> Identity:
+            """The caller, allowed to use the route; APIError 401/403 otherwise."""
+            identity = app.auth.identify(request)
             if identity is None:
                 raise APIError(401, "unauthenticated", "sign in or send an API key "
                                "(Authorization: Bearer svk_…)")
-            app.auth.authorize(identity, role)
+            app.auth.authorize(identity, role)  # type: ignore[arg-type]
             if identity.via == "session" and request.method not in SAFE_METHODS:
                 sent = request.headers.get(CSRF_HEADER, "")
                 if not secrets.compare_digest(sent, identity.csrf or ""):
                     raise APIError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")
             request[IDENTITY] = identity
             current_user.set(identity.user)
-            if request.method in SAFE_METHODS:
-                return await handler(request)
+            return identity
+
+        async def audited(request: web.Request, identity: Identity) -> web.StreamResponse:
             status = 500
             try:
                 response = await handler(request)
@@ -77,7 +77,13 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
             started = time.monotonic()
             try:
                 try:
-                    response = await authorized(request)
+                    if role is None:
+                        response = await handler(request)
+                    elif request.method in SAFE_METHODS:
+                        admit(request)
+                        response = await handler(request)
+                    else:
+                        response = await audited(request, admit(request))
                 except APIError as exc:
                     response = json_response(exc.envelope(), status=exc.status)
                 except web.HTTPException as exc:
