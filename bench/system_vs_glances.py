@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """SigmaVault's system API against Glances' REST API, on the same machine, in the same run.
 
-1. Throughput: the same aiohttp client loop (``--concurrency`` workers, bounded by ``--requests``
-   and ``--duration``) hits Glances' CPU endpoint (``/api/4/cpu`` or ``/api/3/cpu``, whichever
-   the installed Glances serves) and then SigmaVault's ``GET /api/v1/system/status``; prints
-   requests/s, p50 and p99 latency for each and the ratio.
+1. Throughput: the same client (``wrk`` when installed, else an aiohttp loop; ``--concurrency``
+   connections for ``--duration``) hits Glances' CPU endpoint (``/api/4/cpu`` or ``/api/3/cpu``,
+   whichever the installed Glances serves) and then SigmaVault's ``GET /api/v1/system/status``;
+   prints requests/s, p50 and p99 latency and server CPU per request for each, and the ratio.
+   With wrk it then loads a bare aiohttp app on uvloop answering a constant body of the same
+   size: the ceiling any aiohttp handler has on this machine.
 2. Idle cost: with one WebSocket client streaming ``system.metrics``, the daemon's CPU use (% of
    one core, from its own CPU time over ``--idle-seconds``) and its RSS, with every installed
    plugin loaded (listed in the output).
@@ -20,7 +22,6 @@ import asyncio
 import json
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -153,6 +154,41 @@ async def start_glances(port: int) -> tuple[asyncio.subprocess.Process, str]:
     sys.exit("glances did not answer on /api/4/cpu or /api/3/cpu within 60 s")
 
 
+BARE_SERVER = """
+import sys, uvloop
+from aiohttp import web
+body = b"x" * int(sys.argv[2])
+async def handler(request):
+    return web.Response(body=body, content_type="application/json")
+app = web.Application()
+app.router.add_get("/", handler)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
+            loop=uvloop.new_event_loop())
+"""
+
+
+async def bare_ceiling(concurrency: int, duration: float, body_size: int) -> LoadResult:
+    """A bare aiohttp app on uvloop answering a constant body of ``body_size`` bytes: what any
+    aiohttp handler can reach on this machine (no auth, no request id, no work)."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", BARE_SERVER, str(port),
+                                                str(body_size))
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        async with aiohttp.ClientSession() as s:
+            for _ in range(100):
+                try:
+                    async with s.get(url) as r:
+                        await r.read()
+                        break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+        return await load_wrk("bare aiohttp (ceiling)", url, {}, concurrency, duration, proc.pid)
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
 async def idle_cost(daemon: Daemon, seconds: float) -> dict[str, float | int]:
     """CPU % of one core and RSS of the daemon while one client streams system.metrics."""
     p = psutil.Process(daemon.proc.pid)  # type: ignore[union-attr]
@@ -195,12 +231,13 @@ async def main() -> int:
                     help="load generator (wrk when installed: the Python client saturates first)")
     ap.add_argument("--interval", type=float, default=1.0, help="sampler interval of the daemon")
     ap.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                    help="daemon log level (INFO, the default, logs one line per request)")
+                    help="daemon log level (DEBUG logs one line per request)")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = ap.parse_args()
 
     glances, glances_url = await start_glances(free_port())
     tmp = Path(tempfile.mkdtemp(prefix="sv-bench-system-"))
+    bare: LoadResult | None = None
     daemon = Daemon(tmp / "data", f'log_level = "{args.log_level}"\n'
                                   f"[system]\ninterval = {args.interval}\n")
     try:
@@ -218,12 +255,16 @@ async def main() -> int:
             async with s.get("/api/v1/plugins") as r:
                 plugins = await r.json()
         status_url = f"{daemon.url}/api/v1/system/status"
+        async with daemon.session() as s:
+            async with s.get(status_url) as r:
+                status_size = len(await r.read())
         sv = await (load_wrk("sigmavault /system/status", status_url, headers, args.concurrency,
                              args.duration, daemon.proc.pid) if use_wrk else
                     load("sigmavault /system/status", status_url, headers, args.concurrency,
                          args.requests, args.duration, daemon.proc.pid))
         await asyncio.sleep(3)  # let the load's garbage settle before measuring idle
         idle = await idle_cost(daemon, args.idle_seconds)
+        bare = await bare_ceiling(args.concurrency, args.duration, status_size) if use_wrk else None
     finally:
         if glances.returncode is None:
             glances.kill()
@@ -240,8 +281,13 @@ async def main() -> int:
     ratio = sv.rps / g.rps if g.rps else float("inf")
     print(f"throughput ratio sigmavault/glances: {ratio:.1f}x   "
           f"(p99 {sv.pct(0.99):.2f} ms vs {g.pct(0.99):.2f} ms)")
+    if bare is not None:
+        print(row(bare))
+        print(f"ceiling ratio bare aiohttp/glances: {bare.rps / g.rps:.1f}x   "
+              f"(sigmavault reaches {100 * sv.rps / bare.rps:.0f} % of the bare aiohttp rate)")
     print(f"idle daemon with one client streaming system.metrics every {args.interval:g} s: "
-          f"{idle['cpu_percent_of_core']:.2f} % of a core, RSS {idle['rss_mb']:.1f} MB, "
+          f"{idle['cpu_percent_of_core']:.2f} % of a core, RSS {idle['rss_mb']:.1f} MiB "
+          f"({idle['rss_mb'] * 2**20 / 1e6:.1f} MB), "
           f"{idle['events']} events in {idle['seconds']:.0f} s")
     print(f"plugins loaded ({len(loaded)}): {', '.join(loaded) or 'see /api/v1/plugins'}")
     if args.json:
