@@ -271,7 +271,10 @@ class BtrfsBackend:
     async def pool_export(self, *, name: str) -> None:
         row = self._row(name)
         if self._mounted(row):
-            await run(["umount", row["mountpoint"]], timeout=self.timeout)
+            result = await run(["umount", row["mountpoint"]], check=False, timeout=self.timeout)
+            if not result.ok:
+                raise conflict(f"cannot unmount pool {name}: {result.stderr.strip()}",
+                               code="pool_busy", pool=name)
         self._db().execute("DELETE FROM btrfs_pools WHERE name=?", (name,))
 
     async def pool_list(self) -> list[dict[str, Any]]:

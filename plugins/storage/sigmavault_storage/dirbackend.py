@@ -28,6 +28,7 @@ from sigmavault.files import atomic_write
 from . import treeops
 
 MARKER = ".sigmavault-pool.json"
+EXPORTED_MARKER = ".sigmavault-pool.exported.json"
 
 
 def _iso(ts: float) -> str:
@@ -176,6 +177,9 @@ class DirBackend:
         path = self._pool_dir(name, must_exist=False)
         if not path.is_dir():
             raise not_found("pool directory", str(path))
+        exported = path / EXPORTED_MARKER
+        if exported.is_file() and not (path / MARKER).exists():
+            os.rename(exported, path / MARKER)
         if not (path / MARKER).is_file():
             for sub in (".snapshots", ".volumes", ".trash"):
                 (path / sub).mkdir(exist_ok=True)
@@ -184,7 +188,10 @@ class DirBackend:
         return self._pool_info(name)
 
     async def pool_export(self, *, name: str) -> None:
-        self._pool_dir(name)  # nothing to detach: the directory stays where it is
+        """The directory stays where it is; without its marker it is no longer listed."""
+        path = self._pool_dir(name)
+        os.rename(path / MARKER, path / EXPORTED_MARKER)
+        self._reflink.pop(name, None)
 
     async def pool_list(self) -> list[dict[str, Any]]:
         if self.root is None or not self.root.is_dir():

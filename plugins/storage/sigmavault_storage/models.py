@@ -286,7 +286,8 @@ class SmartTestStart(BaseModel):
 class StorageEvent(BaseModel):
     """``storage.event`` data."""
 
-    kind: Literal["pool_state", "pool_created", "pool_destroyed", "scrub_progress",
+    kind: Literal["pool_state", "pool_created", "pool_destroyed", "pool_exported",
+                  "pool_imported", "scrub_progress",
                   "scrub_finished", "disk_added", "disk_removed", "smart_health",
                   "device_replaced", "snapshot_created", "snapshot_deleted", "volume_created",
                   "volume_deleted"]

@@ -65,6 +65,11 @@ def register(app: "SigmaVault") -> None:
     async def delete_pool(request: web.Request, pool: str, query: PoolDelete) -> None:
         await service().destroy_pool(pool, query.confirm)
 
+    @api.post(P + "/export", summary="Export a pool: unmount and forget it, data kept "
+              "(import brings it back)")
+    async def export_pool(request: web.Request, pool: str) -> None:
+        await service().export_pool(pool)
+
     @api.get(P + "/health", response=Health, summary="Pool health: state, problems, devices")
     async def pool_health(request: web.Request, pool: str) -> Any:
         return await service().pool_health(pool)

@@ -265,8 +265,26 @@ class StorageService:
         pool = await b.pool_import(name=body.name, devices=devices, options=body.options)
         self._record(body.name, b.name)
         result = Pool.model_validate(pool).model_dump()
-        await self._note_state(body.name, result["state"])
+        self.pool_states[body.name] = result["state"]
+        self.publish(kind="pool_imported", pool=body.name, new=result["state"],
+                     message=f"pool {body.name} imported ({b.name})")
         return result
+
+    async def export_pool(self, pool: str) -> None:
+        """Detach ``pool`` from this machine with its data kept; importing brings it back."""
+        b = await self.pool_backend(pool)
+        self.need(b, "import", "exporting pools")
+        if not hasattr(b, "pool_export"):
+            raise not_supported(b.name, "exporting pools")
+        if pool in self.scrubs:
+            raise conflict(f"a scrub is running on {pool}; cancel it first", code="pool_busy")
+        async with self._lock(pool):
+            await b.pool_export(name=pool)
+            self.app.db.execute("DELETE FROM storage_pools WHERE name=?", (pool,))
+        self.pool_states.pop(pool, None)
+        for key in [k for k in self._listings if k[0] == pool]:
+            del self._listings[key]
+        self.publish(kind="pool_exported", pool=pool, message=f"pool {pool} exported")
 
     async def update_pool(self, pool: str, body: Any) -> dict[str, Any]:
         b = await self.pool_backend(pool)

@@ -96,6 +96,27 @@ class BackendSuite:
         assert not Path(created["mountpoint"]).exists() or not any(
             Path(created["mountpoint"]).iterdir())
 
+    async def test_export_then_import_keeps_the_data(self, client, pool, caps, readonly_client):
+        name, backend = pool["name"], pool["backend"]
+        vol = await ok(await client.post(f"{API}/pools/{name}/volumes", json={"name": "keep"}), 201)
+        (Path(vol["path"]) / "f.txt").write_text("kept")
+        await ok(await client.post(f"{API}/pools/{name}/volumes/keep/snapshots",
+                                   json={"name": "s1"}), 201)
+        await error(await readonly_client.post(f"{API}/pools/{name}/export"), 403)
+        await error(await client.post(f"{API}/pools/nosuch/export"), 404, "not_found")
+        await ok(await client.post(f"{API}/pools/{name}/export"), 204)
+        await error(await client.get(f"{API}/pools/{name}"), 404, "not_found")
+        assert name not in [p["name"] for p in await ok(await client.get(f"{API}/pools"))]
+        await error(await client.post(f"{API}/pools/{name}/export"), 404, "not_found")
+        devices = [d["path"] for d in pool["devices"]] or None
+        imported = await ok(await client.post(f"{API}/pools/import", json={
+            "name": name, "backend": backend, "devices": devices}), 201)
+        assert imported["state"] == "online"
+        vol = await ok(await client.get(f"{API}/pools/{name}/volumes/keep"))
+        assert (Path(vol["path"]) / "f.txt").read_text() == "kept"
+        snaps = await ok(await client.get(f"{API}/pools/{name}/volumes/keep/snapshots"))
+        assert [s["name"] for s in snaps["items"]] == ["s1"]
+
     async def test_bad_input_is_a_clear_4xx_and_changes_nothing(self, client, pool_body, readonly_client):
         name = unique("p")
         body = pool_body(name)
