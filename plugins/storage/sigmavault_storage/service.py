@@ -582,8 +582,9 @@ class StorageService:
         check_name(name, "snapshot")
         snap = await b.snapshot_get(pool=pool, volume=volume, name=name)
         if not b.capabilities.get("rollback_keeps_newer") and not force:
+            # creation times have whole seconds: one from the same second may be newer too
             newer = [s["name"] for s in await b.snapshot_list(pool=pool, volume=volume)
-                     if s["created"] > snap["created"]]
+                     if s["created"] >= snap["created"] and s["name"] != name]
             if newer:
                 raise conflict(f"rolling back to {name} destroys newer snapshots {newer[:10]}; "
                                "pass force=true", code="newer_snapshots", newer=newer)

@@ -241,7 +241,11 @@ class BackendSuite:
             assert ("added.txt", "added") in changes and ("sub/keep.txt", "deleted") in changes
             assert ("doc.txt", "modified") in changes
 
-        rolled = await ok(await client.post(f"{base}/s1/rollback", json={}))
+        if not caps["rollback_keeps_newer"]:   # it would destroy s2: only with force
+            await error(await client.post(f"{base}/s1/rollback", json={}), 409, "newer_snapshots")
+            assert (root / "doc.txt").read_text() == "version 2"
+        rolled = await ok(await client.post(f"{base}/s1/rollback",
+                                            json={"force": not caps["rollback_keeps_newer"]}))
         assert rolled["name"] == "work"
         assert (root / "doc.txt").read_text() == "version 1"
         assert not (root / "added.txt").exists() and (root / "sub" / "keep.txt").exists()

@@ -47,25 +47,6 @@ class TestZfsApi(backend_suite.BackendSuite):
                     "devices": given[name]}
         return make
 
-    async def test_rollback_clone_and_snapshot_files(self, client, pool, caps, sv_app):
-        """The shared scenario posts ``{}`` to rollback; ZFS (``rollback_keeps_newer`` False)
-        needs ``{"force": true}``, and the scenario's own check expects the newer snapshot gone.
-        Until the suite sends force for such backends, add it here and nothing else."""
-        if caps["rollback_keeps_newer"]:
-            return await super().test_rollback_clone_and_snapshot_files(client, pool, caps, sv_app)
-        original = client.post
-
-        async def post(url, **kw):
-            if str(url).endswith("/rollback") and kw.get("json") == {}:
-                kw["json"] = {"force": True}
-            return await original(url, **kw)
-
-        client.post = post
-        try:
-            await super().test_rollback_clone_and_snapshot_files(client, pool, caps, sv_app)
-        finally:
-            client.post = original
-
 
 def unique(stem: str) -> str:
     return f"svt{stem}{uuid.uuid4().hex[:6]}"
