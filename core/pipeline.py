@@ -89,7 +89,7 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
                 except web.HTTPException as exc:
                     if not request.path.startswith("/api/") or exc.status < 400:
                         raise
-                    response = json_response(_http_error(request, exc).envelope(), status=exc.status)
+                    response = json_response(_http_error(exc).envelope(), status=exc.status)
                 except (asyncio.CancelledError, ConnectionResetError):
                     raise
                 except Exception:
@@ -130,7 +130,7 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
     raise APIError(404, "not_found", f"no such endpoint: {request.path}")
 
 
-def _http_error(request: web.Request, exc: web.HTTPException) -> APIError:
+def _http_error(exc: web.HTTPException) -> APIError:
     code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
         exc.status, "http_error")
     return APIError(exc.status, code, exc.reason)
