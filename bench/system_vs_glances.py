@@ -5,8 +5,8 @@
    connections for ``--duration``) hits Glances' CPU endpoint (``/api/4/cpu`` or ``/api/3/cpu``,
    whichever the installed Glances serves) and then SigmaVault's ``GET /api/v1/system/status``;
    prints requests/s, p50 and p99 latency and server CPU per request for each, and the ratio.
-   With wrk it then loads a bare aiohttp app on uvloop answering a constant body of the same
-   size: the ceiling any aiohttp handler has on this machine.
+   With wrk it then loads a bare aiohttp app answering a constant body of the same size: the
+   ceiling any aiohttp handler has on this machine.
 2. Idle cost: with one WebSocket client streaming ``system.metrics``, the daemon's CPU use (% of
    one core, from its own CPU time over ``--idle-seconds``) and its RSS, with every installed
    plugin loaded (listed in the output).
@@ -155,20 +155,19 @@ async def start_glances(port: int) -> tuple[asyncio.subprocess.Process, str]:
 
 
 BARE_SERVER = """
-import sys, uvloop
+import sys
 from aiohttp import web
 body = b"x" * int(sys.argv[2])
 async def handler(request):
     return web.Response(body=body, content_type="application/json")
 app = web.Application()
 app.router.add_get("/", handler)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
-            loop=uvloop.new_event_loop())
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
 
 
 async def bare_ceiling(concurrency: int, duration: float, body_size: int) -> LoadResult:
-    """A bare aiohttp app on uvloop answering a constant body of ``body_size`` bytes: what any
+    """A bare aiohttp app (same event loop as the daemon) answering a constant body of ``body_size`` bytes: what any
     aiohttp handler can reach on this machine (no auth, no request id, no work)."""
     port = free_port()
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", BARE_SERVER, str(port),

@@ -22,8 +22,6 @@ from .config import Config, ConfigError
 from .errors import APIError
 from .plugins import PluginLoadError, PluginManager
 
-log = logging.getLogger("sigmavault")
-
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", type=Path, help="TOML config file (or SIGMAVAULT_CONFIG)")
@@ -54,18 +52,6 @@ async def _freeze_heap(_: web.Application) -> None:
     gc.freeze()
 
 
-def _event_loop(kind: str) -> asyncio.AbstractEventLoop | None:
-    """A new uvloop loop when asked for and installed; None: aiohttp makes a standard one."""
-    if kind == "uvloop":
-        try:
-            import uvloop
-        except ImportError:
-            log.warning("event_loop = uvloop, but uvloop is not installed; using asyncio")
-            return None
-        return uvloop.new_event_loop()
-    return None
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _config(args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
                   tls_self_signed=args.tls_self_signed or None, log_format=args.log_format)
@@ -78,12 +64,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return app
 
     scheme = "https" if ssl_context else "http"
-    loop = _event_loop(cfg.event_loop)
-    loop_name = "uvloop" if loop is not None else "asyncio"
-    web.run_app(make(), loop=loop, host=cfg.host, port=cfg.port, ssl_context=ssl_context,
-                access_log=None, shutdown_timeout=10,
-                print=lambda _: print(f"SigmaVault {__version__} on {scheme}://{cfg.host}:{cfg.port}/ "
-                                      f"({loop_name})", file=sys.stderr, flush=True))
+    web.run_app(make(), host=cfg.host, port=cfg.port, ssl_context=ssl_context, access_log=None,
+                shutdown_timeout=10,
+                print=lambda _: print(f"SigmaVault {__version__} on {scheme}://{cfg.host}:{cfg.port}/",
+                                      file=sys.stderr, flush=True))
     return 0
 
 

@@ -61,9 +61,6 @@ class Config(BaseModel):
     tls_key: Path | None = None
     tls_self_signed: bool = False
     ui_dir: Path | None = Field(None, description="built web UI; default webui/dist of a checkout")
-    event_loop: Literal["uvloop", "asyncio"] = Field(
-        "uvloop", description="the daemon's event loop: uvloop (libuv, faster) or the standard "
-        "library's; uvloop falls back to asyncio where it is not installed")
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)

@@ -62,17 +62,6 @@ def test_daemon_starts_serves_and_stops_cleanly(sv_daemon):
         assert any(p["name"] == "sigmavault-hello" for p in json.load(resp))
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.log()
-    assert "(uvloop)" in daemon.log()   # the default event loop
-
-
-def test_daemon_serves_on_the_standard_event_loop_too(sv_daemon):
-    daemon = sv_daemon('event_loop = "asyncio"\n')
-    req = urllib.request.Request(f"{daemon.url}/api/v1/system/status",
-                                 headers={"Authorization": f"Bearer {daemon.admin_key}"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        assert json.load(resp)["hostname"]
-    assert daemon.stop() == 0
-    assert "(asyncio)" in daemon.log() and "Traceback" not in daemon.log()
 
 
 def test_first_run_prints_admin_secret_once(tmp_path):
