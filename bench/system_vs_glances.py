@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """SigmaVault's system API against Glances' REST API, on the same machine, in the same run.
 
-1. Throughput: the same client (``wrk`` when installed, else an aiohttp loop; ``--concurrency``
-   connections for ``--duration``) hits Glances' CPU endpoint (``/api/4/cpu`` or ``/api/3/cpu``,
+1. Throughput: the same client (``wrk`` when installed, after a 10 s warm-up, else an aiohttp
+   loop; ``--concurrency`` connections for ``--duration``) hits Glances' CPU endpoint (``/api/4/cpu`` or ``/api/3/cpu``,
    whichever the installed Glances serves) and then SigmaVault's ``GET /api/v1/system/status``;
    prints requests/s, p50 and p99 latency and server CPU per request for each, and the ratio.
    With wrk it then loads a bare aiohttp app answering a constant body of the same size: the
@@ -108,12 +108,20 @@ async def load(name: str, url: str, headers: dict[str, str], concurrency: int, m
 _WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
+WARMUP_SECONDS = 10  # Glances answers ~25 % slower in its first ~10 s under load
+
+
 async def load_wrk(name: str, url: str, headers: dict[str, str], concurrency: int, duration: float,
                    server_pid: int) -> LoadResult:
-    """The same load from ``wrk`` (C, one thread): the Python client tops out before the servers."""
-    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(duration))}s", "--latency"]
+    """The same load from ``wrk`` (C, one thread): the Python client tops out before the servers.
+    A first, unmeasured run of WARMUP_SECONDS warms the server up."""
+    argv = ["wrk", "-t1", f"-c{concurrency}", "--latency"]
     for k, v in headers.items():
         argv += ["-H", f"{k}: {v}"]
+    warm = await asyncio.create_subprocess_exec(*argv, f"-d{WARMUP_SECONDS}s", url,
+                                                stdout=asyncio.subprocess.DEVNULL)
+    await warm.wait()
+    argv.append(f"-d{max(1, int(duration))}s")
     cpu0 = cpu_seconds(server_pid)
     proc = await asyncio.create_subprocess_exec(*argv, url, stdout=asyncio.subprocess.PIPE)
     out = (await proc.communicate())[0].decode()
