@@ -149,7 +149,22 @@ try {
     if (existsSync(join(vol.path, "added.txt"))) throw new Error("rollback kept a file created after the snapshot");
     await page.waitForTimeout(500);
     await shot("03-storage");
-    return `pool ${POOL}, volume data at ${vol.path}, snapshot snap1 created, a file restored, rolled back`;
+    // a second pool, exported through its confirmation dialog: it leaves the list and the API
+    const other = `${POOL}x`;
+    await page.getByRole("button", { name: "New pool" }).click();
+    const createOther = page.getByRole("dialog");
+    await createOther.getByLabel("Name").fill(other);
+    await createOther.getByLabel("Backend").selectOption("dir");
+    await createOther.getByRole("button", { name: "Create pool" }).click();
+    const otherRow = page.locator(`[data-testid="pool-${other}"]`);
+    await otherRow.getByText("online").waitFor({ timeout: T });
+    await otherRow.getByRole("button", { name: "Export" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Export" }).click();
+    await page.getByText(`Pool ${other} exported`).waitFor({ timeout: T });
+    await otherRow.waitFor({ state: "detached", timeout: T });
+    const gone = await page.request.get(new URL(`api/v1/storage/pools/${other}`, URL_).toString());
+    if (gone.status() !== 404) throw new Error(`exported pool still answers ${gone.status()}`);
+    return `pool ${POOL}, volume data at ${vol.path}, snapshot snap1 created, a file restored, rolled back; pool ${other} exported`;
   });
 
   await scenario("agent_task", ["sigmavault-agents"], async () => {

@@ -4,7 +4,7 @@ import { FakeWebSocket, mockFetch, setup } from "../test/fakes";
 import { useMetrics } from "./useSystem";
 import { useJobToasts, useJobs, watchJob } from "./useJobs";
 import { useAgentTasks, useAgents, useDispatch } from "./useAgents";
-import { useCreateSnapshot, useDeletePool, usePools, useScrub } from "./useStorage";
+import { useCreateSnapshot, useDeletePool, useExportPool, usePools, useScrub } from "./useStorage";
 import { useCompressionJobs } from "./useCompression";
 import { useLockKey, useKeys } from "./useEncryption";
 import { useMesh } from "./useMesh";
@@ -194,6 +194,23 @@ describe("useStorage", () => {
     await waitFor(() => expect(result.current.del.isError).toBe(true));
     expect(calls).toContain("DELETE /api/v1/storage/pools/tank?confirm=tank");
     await waitFor(() => expect(qc.getQueryData<Pool[]>(["storage", "pools"])?.map((p) => p.name)).toEqual(["tank"]));
+  });
+
+  it("exports a pool with a POST and drops it from the list", async () => {
+    const calls: string[] = [];
+    let exported = false;
+    mockFetch((url, init) => {
+      calls.push(`${init.method ?? "GET"} ${url.pathname}`);
+      if (init.method === "POST") { exported = true; return { status: 204 }; }
+      return { body: exported ? [] : pools };
+    });
+    const { wrapper, qc } = setup();
+    const { result } = renderHook(() => ({ pools: usePools(), exp: useExportPool() }), { wrapper });
+    await waitFor(() => expect(result.current.pools.data).toHaveLength(1));
+    act(() => result.current.exp.mutate("tank"));
+    await waitFor(() => expect(result.current.exp.isSuccess).toBe(true));
+    expect(calls).toContain("POST /api/v1/storage/pools/tank/export");
+    await waitFor(() => expect(qc.getQueryData<Pool[]>(["storage", "pools"])).toEqual([]));
   });
 });
 

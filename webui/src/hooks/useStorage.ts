@@ -120,6 +120,16 @@ export function useDeletePool() {
   });
 }
 
+/** Export: the pool leaves this machine with its data (POST /pools/{pool}/export; import brings it back). */
+export function useExportPool() {
+  return useOptimisticMutation<string, Pool[]>({
+    mutationFn: (name) => post(`${poolPath(name)}/export`),
+    queryKey: ["storage", "pools"],
+    update: (old, name) => old?.filter((p) => p.name !== name),
+    success: (_d, name) => `Pool ${name} exported`,
+  });
+}
+
 export function useScrubStart(pool: string) {
   return useOptimisticMutation<void, ScrubStatus, Job>({
     mutationFn: () => post<Job>(`${poolPath(pool)}/scrub`),

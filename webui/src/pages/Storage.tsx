@@ -4,7 +4,7 @@ import { useConfirm } from "../components/confirm";
 import { useCapabilities } from "../hooks/useCapabilities";
 import {
   useBackends, useCreatePool, useCreateSnapshot, useCreateVolume, useDeletePool, useDeleteSnapshot, useDeleteVolume,
-  useDisks, usePoolHealth, usePools, useRestore, useRollback, useScrub, useScrubStart, useSmart, useSmartTest, useSnapshotDiff, useSnapshots, useVolumes,
+  useDisks, useExportPool, usePoolHealth, usePools, useRestore, useRollback, useScrub, useScrubStart, useSmart, useSmartTest, useSnapshotDiff, useSnapshots, useVolumes,
 } from "../hooks/useStorage";
 import { bytes, when } from "../lib/format";
 import type { Pool } from "../lib/types";
@@ -300,6 +300,8 @@ export default function Storage() {
   const caps = useCapabilities();
   const pools = usePools();
   const remove = useDeletePool();
+  const exportPool = useExportPool();
+  const backends = useBackends();
   const confirm = useConfirm();
   const [creating, setCreating] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
@@ -318,6 +320,11 @@ export default function Storage() {
                   <td>{p.backend}</td><td><Badge value={p.state} /></td><td>{p.layout ?? "—"}</td>
                   <td className="usage"><ProgressBar label={`${p.name} usage`} value={p.size ? ((p.used ?? 0) / p.size) * 100 : 0} /><small>{bytes(p.used)} / {bytes(p.size)}</small></td>
                   <td className="actions">
+                    {backends.data?.find((b) => b.name === p.backend)?.capabilities.import ? (
+                      <button type="button" className="btn small needs-admin" disabled={p.state === "creating"} onClick={async () => {
+                        if (await confirm({ title: "Export pool?", message: <>Exporting <b>{p.name}</b> unmounts it and removes it from this machine; its data stays on the disks and <i>Import</i> brings it back.</>, confirmText: "Export" })) exportPool.mutate(p.name);
+                      }}>Export</button>
+                    ) : null}
                     <button type="button" className="btn small danger needs-admin" disabled={p.state === "creating"} onClick={async () => {
                       if (await confirm({ title: "Destroy pool?", message: <>Destroying <b>{p.name}</b> deletes all its volumes and snapshots.</>, typeToConfirm: p.name, confirmText: "Destroy", danger: true })) remove.mutate(p.name);
                     }}>Destroy</button>
