@@ -16,13 +16,6 @@ from sigmavault.testing import require_tool, wait_job
 
 
 @pytest.fixture
-def work(tmp_path: Path) -> Path:
-    root = tmp_path / "work"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
 def sv_config_overrides(work: Path) -> dict:
     return {"plugins": {"disabled": other_plugins()},
             "compression": {"allowed_roots": [str(work)], "progress_interval": 0.05},

@@ -25,13 +25,6 @@ def semi(size: int, seed: int = 5) -> bytes:
 
 
 @pytest.fixture
-def work(tmp_path: Path) -> Path:
-    root = tmp_path / "work"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
 def sv_config_overrides(work: Path) -> dict:
     return {"plugins": {"disabled": other_plugins()},
             "compression": {"allowed_roots": [str(work)], "progress_interval": 0.05}}

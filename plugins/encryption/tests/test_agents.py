@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from pathlib import Path
 
 import pytest
 from sigmavault.testing import wait_job
 
 PASS = "correct horse battery"
 HAS_RUNTIME = importlib.util.find_spec("sigmavault_agents") is not None
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "files"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def sv_config_overrides(root: Path) -> dict:
-    return {"encryption": {"allowed_roots": [str(root)], "scrypt_log_n": 10}}
 
 
 def _agent(app, name):

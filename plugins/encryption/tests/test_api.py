@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import base64
 import os
-from pathlib import Path
 
 import pytest
 from sigmavault.testing import wait_job
 
 PASS = "correct horse battery"
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "files"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def sv_config_overrides(root: Path) -> dict:
-    return {"encryption": {"allowed_roots": [str(root)], "scrypt_log_n": 10}}
 
 
 async def _key(client, name="main", kind="mlkem768x25519") -> dict:
