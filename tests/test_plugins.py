@@ -111,7 +111,7 @@ async def test_async_hooks_are_awaited(make_dist, tmp_path):
     from aiohttp.test_utils import TestClient, TestServer
     make_dist("sigmavault-async-probe", ASYNC_PLUGIN)
     app = await SigmaVault.create(Config(data_dir=tmp_path / "d"))
-    key, _ = (app.auth.create_user("root", "password123", "admin"), None)
+    app.auth.create_user("root", "password123", "admin")
     secret, _ = app.auth.create_key("root", "t")
     async with TestClient(TestServer(app.web), headers={"Authorization": f"Bearer {secret}"}) as c:
         resp = await c.get("/api/v1/async-probe")

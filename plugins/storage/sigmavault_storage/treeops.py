@@ -99,7 +99,8 @@ def tree_used(root: Path) -> int:
     return total
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """``file``, ``dir``, ``symlink`` or ``other``."""
     if stat.S_ISDIR(mode):
         return "dir"
     if stat.S_ISREG(mode):
@@ -126,30 +127,30 @@ def diff_trees(old: Path, new: Path) -> list[dict[str, Any]]:
     changes: list[dict[str, Any]] = []
     deleted = {p: st for p, st in a.items() if p not in b}
     added = {p: st for p, st in b.items() if p not in a}
-    by_inode = {(st.st_ino, _kind(st.st_mode)): p for p, st in deleted.items()
+    by_inode = {(st.st_ino, kind_of(st.st_mode)): p for p, st in deleted.items()
                 if not stat.S_ISDIR(st.st_mode)}
     same_fs = os.stat(old).st_dev == os.stat(new).st_dev
     for path, st in sorted(added.items()):
-        origin = by_inode.pop((st.st_ino, _kind(st.st_mode)), None) if same_fs else None
+        origin = by_inode.pop((st.st_ino, kind_of(st.st_mode)), None) if same_fs else None
         if origin is not None:
             deleted.pop(origin, None)
-            changes.append({"path": path, "change": "renamed", "type": _kind(st.st_mode),
+            changes.append({"path": path, "change": "renamed", "type": kind_of(st.st_mode),
                             "old_path": origin})
         else:
-            changes.append({"path": path, "change": "added", "type": _kind(st.st_mode),
+            changes.append({"path": path, "change": "added", "type": kind_of(st.st_mode),
                             "old_path": None})
     for path, st in deleted.items():
-        changes.append({"path": path, "change": "deleted", "type": _kind(st.st_mode),
+        changes.append({"path": path, "change": "deleted", "type": kind_of(st.st_mode),
                         "old_path": None})
     for path in a.keys() & b.keys():
         sa, sb = a[path], b[path]
-        if _kind(sa.st_mode) != _kind(sb.st_mode):
-            changes.append({"path": path, "change": "modified", "type": _kind(sb.st_mode),
+        if kind_of(sa.st_mode) != kind_of(sb.st_mode):
+            changes.append({"path": path, "change": "modified", "type": kind_of(sb.st_mode),
                             "old_path": None})
         elif not stat.S_ISDIR(sb.st_mode) and (
                 sa.st_size != sb.st_size or sa.st_mtime_ns != sb.st_mtime_ns
                 or (same_fs and sa.st_ino != sb.st_ino and stat.S_ISLNK(sb.st_mode))):
-            changes.append({"path": path, "change": "modified", "type": _kind(sb.st_mode),
+            changes.append({"path": path, "change": "modified", "type": kind_of(sb.st_mode),
                             "old_path": None})
     changes.sort(key=lambda c: c["path"])
     return changes

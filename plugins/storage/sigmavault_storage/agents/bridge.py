@@ -5,7 +5,6 @@ They are written under ``<data_dir>/storage-agents/bridge/`` and never applied t
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator

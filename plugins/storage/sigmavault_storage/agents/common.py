@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 from sigmavault.errors import APIError, bad_request, not_found
 from sigmavault.validation import Name
+
+from ..treeops import kind_of
 
 CONFIG = "storage_agents"
 
@@ -119,16 +120,6 @@ class Entry:
     size: int
     mtime_ns: int
     link: str | None = None
-
-
-def kind_of(mode: int) -> str:
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "other"
 
 
 def scan_tree(root: Path, check: Callable[[], None] | None = None) -> dict[str, Entry]:
