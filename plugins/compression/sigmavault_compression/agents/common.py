@@ -20,6 +20,10 @@ from ..paths import allowed_roots
 class Target(Location):
     """Where a compression agent works (the core's :class:`~sigmavault.locations.Location`)."""
 
+    def lock_name(self) -> str:
+        """One compression task at a time per path or volume location."""
+        return f"compression:{self.path or f'{self.pool}/{self.volume}/{self.subpath}'}"
+
     async def preflight(self, app: Any) -> None:
         """Resolve the path before the task queues, so a bad path is a 4xx at dispatch."""
         await self.resolve(app)

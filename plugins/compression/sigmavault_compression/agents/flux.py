@@ -129,7 +129,7 @@ async def run_flux(ctx: JobContext, p: FluxParams) -> dict[str, Any]:
 
 FLUX = Agent(name="FLUX", tier="core", specialty="adaptive compression",
              params_model=FluxParams, run=run_flux, concurrency=1, timeout=24 * 3600,
-             lock=lambda p: f"compression:{p.path or f'{p.pool}/{p.volume}/{p.subpath}'}",
+             lock=Target.lock_name,
              description="compress a folder file by file with a zstd level chosen per file type; "
                          "skips already-compressed media and incompressible files",
              tags=["compression"])

@@ -107,7 +107,7 @@ async def run_forge(ctx: JobContext, p: ForgeParams) -> dict[str, Any]:
 
 FORGE = Agent(name="FORGE", tier="storage", specialty="archive recompression",
               params_model=ForgeParams, run=run_forge, concurrency=1, timeout=24 * 3600,
-              lock=lambda p: f"compression:{p.path or f'{p.pool}/{p.volume}/{p.subpath}'}",
+              lock=Target.lock_name,
               description="recompress gzip/xz/bz2 archives to zstd, verify that the new archive "
                           "decodes to the same bytes, keep whichever is smaller",
               tags=["compression"])
