@@ -23,6 +23,13 @@ def _svc(request: web.Request):
     return service(get_app(request))
 
 
+def _submit(request: web.Request, operation: str, plan: Any, run: Any) -> Job:
+    """An encrypt/decrypt job for ``plan``, one at a time per target path."""
+    return get_app(request).jobs.submit(
+        f"encryption.{operation}", lambda ctx: run(ctx, plan), params=plan.params(),
+        lock=f"encryption:{plan.target}", description=f"{operation} {plan.source.name}")
+
+
 def _keystore_call(fn, *args: Any) -> Any:
     try:
         return fn(*args)
@@ -156,22 +163,16 @@ def register(app: Any) -> None:
     @api.post("/encryption/jobs/encrypt", body=EncryptRequest, response=Job, status=202,
               summary="Encrypt a file or folder")
     async def encrypt(request: web.Request, body: EncryptRequest) -> Job:
-        sv_app = get_app(request)
         svc = _svc(request)
         plan = await svc.plan_encrypt(body.source, body.target, body.key_ids, body.recipients, body.overwrite)
-        return sv_app.jobs.submit("encryption.encrypt", lambda ctx: svc.run_encrypt(ctx, plan),
-                                  params=plan.params(), lock=f"encryption:{plan.target}",
-                                  description=f"encrypt {plan.source.name}")
+        return _submit(request, "encrypt", plan, svc.run_encrypt)
 
     @api.post("/encryption/jobs/decrypt", body=DecryptRequest, response=Job, status=202,
               summary="Decrypt a file or folder archive")
     async def decrypt(request: web.Request, body: DecryptRequest) -> Job:
-        sv_app = get_app(request)
         svc = _svc(request)
         plan = await svc.plan_decrypt(body.source, body.target, body.folder, body.overwrite)
-        return sv_app.jobs.submit("encryption.decrypt", lambda ctx: svc.run_decrypt(ctx, plan),
-                                  params=plan.params(), lock=f"encryption:{plan.target}",
-                                  description=f"decrypt {plan.source.name}")
+        return _submit(request, "decrypt", plan, svc.run_decrypt)
 
     @api.post("/encryption/jobs/verify", body=VerifyRequest, response=Job, status=202,
               summary="Authenticate an encrypted file end to end")
