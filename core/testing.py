@@ -124,8 +124,20 @@ async def anon_client(sv_app: SigmaVault) -> AsyncIterator[TestClient]:
     await c.session.close()
 
 
-async def wait_job(client: TestClient, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    """Wait for a job to finish and return it (fails the test on timeout)."""
+async def api_call(client: Any, method: str, path: str, status: int | None = None,
+                   **kw: Any) -> Any:
+    """``method /api/v1<path>`` through a TestClient or a ``Daemon.session()``; the decoded body
+    (None for 204), after checking the status when one is given."""
+    async with client.request(method, f"/api/v1{path}", **kw) as resp:
+        body = await resp.json() if resp.status != 204 else None
+        if status is not None:
+            assert resp.status == status, (method, path, resp.status, body)
+        return body
+
+
+async def wait_job(client: Any, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    """Wait for a job to finish and return it (fails the test on timeout); ``client`` is a
+    TestClient or a ``Daemon.session()``."""
     deadline = time.monotonic() + timeout
     while True:
         left = max(0.0, deadline - time.monotonic())
@@ -320,10 +332,11 @@ def sv_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     """Factory: ``sv_daemon(config="...toml...", name="a")`` → a provisioned, started Daemon."""
     daemons: list[Daemon] = []
 
-    def make(config: str = "", name: str = "daemon", start: bool = True, **kw: Any) -> Daemon:
+    def make(config: str = "", name: str = "daemon", start: bool = True, timeout: float = 60,
+             **kw: Any) -> Daemon:
         d = Daemon(tmp_path / name, config, **kw)
         daemons.append(d)
-        return d.start() if start else d
+        return d.start(timeout) if start else d
 
     yield make
     for d in daemons:

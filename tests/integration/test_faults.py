@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pytest
 
 from sigmavault.files import TEMP_MARK
-from sigmavault.testing import Daemon, require_root, require_tool
+from sigmavault.testing import Daemon, api_call, require_root, require_tool, wait_job
 
 pytestmark = pytest.mark.root
 
@@ -42,51 +42,18 @@ def area(tmp_path: Path) -> Path:
     return a
 
 
-@pytest.fixture
-def make_daemon(tmp_path: Path) -> Iterator[Any]:
-    made: list[Daemon] = []
-
-    def make(cfg: str, env: dict[str, str] | None = None) -> Daemon:
-        d = Daemon(tmp_path / f"data{len(made)}", cfg, env=env)
-        made.append(d)
-        return d.start(timeout=60)
-
-    try:
-        yield make
-    finally:
-        for d in made:
-            d.kill()
-
-
-async def call(session: Any, method: str, path: str, status: int | None = None, **kw: Any) -> Any:
-    async with session.request(method, f"/api/v1{path}", **kw) as resp:
-        body = await resp.json() if resp.status != 204 else None
-        if status is not None:
-            assert resp.status == status, (method, path, resp.status, body)
-        return body
-
-
 async def wait_running(session: Any, job_id: str, timeout: float = 30,
                        progress: bool = True) -> dict[str, Any]:
     """Poll until the job is RUNNING (and has made progress) so that a kill lands mid-job."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = await call(session, "GET", f"/jobs/{job_id}", 200)
+        job = await api_call(session, "GET", f"/jobs/{job_id}", 200)
         assert job["state"] in ("WAITING", "RUNNING"), f"job ended before the kill: {job}"
         if job["state"] == "RUNNING" and (not progress or job["progress"]["bytes_done"]
                                           or job["progress"]["percent"]):
             return job
         await asyncio.sleep(0.05)
     pytest.fail(f"job {job_id} never made progress")
-
-
-async def wait_done(session: Any, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = await call(session, "GET", f"/jobs/{job_id}/wait", 200, params={"timeout": "5"})
-        if job["state"] in ("SUCCESS", "FAILED", "ABORTED"):
-            return job
-    pytest.fail(f"job {job_id} did not finish in {timeout} s")
 
 
 def db_intact(d: Daemon) -> None:
@@ -102,7 +69,7 @@ async def crash_and_restart(d: Daemon, job_id: str) -> dict[str, Any]:
     d.kill()
     d.start(timeout=60)
     async with d.session() as s:
-        job = await call(s, "GET", f"/jobs/{job_id}", 200)
+        job = await api_call(s, "GET", f"/jobs/{job_id}", 200)
     assert job["state"] == "ABORTED" and job["interrupted"] is True, job
     assert "interrupted" in (job["error"] or "")
     db_intact(d)
@@ -117,14 +84,14 @@ def strays(folder: Path, allowed: set[str]) -> list[str]:
 # --- kill -9 during jobs ---------------------------------------------------------------------
 
 
-async def test_kill_during_compression_job(make_daemon, area: Path) -> None:
-    d = make_daemon(config(area))
+async def test_kill_during_compression_job(sv_daemon, area: Path) -> None:
+    d = sv_daemon(config(area))
     src = area / "big.bin"
     data = os.urandom(24 << 20)  # incompressible: xz -9 needs seconds for it
     src.write_bytes(data)
     target = area / "big.bin.xz"
     async with d.session() as s:
-        job = await call(s, "POST", "/compression/jobs", 202, json={
+        job = await api_call(s, "POST", "/compression/jobs", 202, json={
             "operation": "compress", "source": str(src), "target": str(target), "codec": "xz",
             "level": 9, "threads": 1})
         await wait_running(s, job["id"])
@@ -137,16 +104,16 @@ async def test_kill_during_compression_job(make_daemon, area: Path) -> None:
     assert [p.name for p in area.iterdir() if TEMP_MARK in p.name] == []
     # the daemon works again: the same job now runs to the end
     async with d.session() as s:
-        job = await call(s, "POST", "/compression/jobs", 202, json={
+        job = await api_call(s, "POST", "/compression/jobs", 202, json={
             "operation": "compress", "source": str(src), "target": str(target), "codec": "zstd",
             "level": 1, "overwrite": True})
-        assert (await wait_done(s, job["id"]))["state"] == "SUCCESS"
+        assert (await wait_job(s, job["id"], timeout=60))["state"] == "SUCCESS"
     assert target.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
 
 
-async def test_kill_during_encryption_job(make_daemon, area: Path) -> None:
+async def test_kill_during_encryption_job(sv_daemon, area: Path) -> None:
     require_tool("age")
-    d = make_daemon(config(area))
+    d = sv_daemon(config(area))
     src = area / "big.img"
     with open(src, "wb") as f:  # sparse: large without costing disk space for the source
         f.truncate(1536 << 20)
@@ -158,7 +125,7 @@ async def test_kill_during_encryption_job(make_daemon, area: Path) -> None:
     recipient = next(line.split(": ")[1] for line in identity.read_text().splitlines()
                      if line.startswith("# public key"))
     async with d.session() as s:
-        job = await call(s, "POST", "/encryption/jobs/encrypt", 202, json={
+        job = await api_call(s, "POST", "/encryption/jobs/encrypt", 202, json={
             "source": {"path": str(src)}, "target": {"path": str(target)}, "recipients": [recipient]})
         await wait_running(s, job["id"])
     try:
@@ -191,43 +158,43 @@ def scrub_speed_limit(mountpoint: str, bytes_per_s: int) -> None:
         p.write_text(str(bytes_per_s))
 
 
-async def test_kill_during_scrub(loop_devices, make_daemon, area: Path) -> None:
+async def test_kill_during_scrub(loop_devices, sv_daemon, area: Path) -> None:
     (dev,) = loop_devices(1, 512 << 20)
-    d = make_daemon(config(area, include_loop_devices=True))
+    d = sv_daemon(config(area, include_loop_devices=True))
     async with d.session() as s:
-        pool = await call(s, "POST", "/storage/pools", 201, json={
+        pool = await api_call(s, "POST", "/storage/pools", 201, json={
             "name": "faulty", "backend": "btrfs", "topology": {"layout": "single"}, "devices": [dev]})
         try:
-            await call(s, "POST", "/storage/pools/faulty/volumes", 201, json={"name": "v"})
+            await api_call(s, "POST", "/storage/pools/faulty/volumes", 201, json={"name": "v"})
             vol = Path(pool["mountpoint"]) / "v"
             payload = os.urandom(1 << 20)
             for i in range(48):
                 (vol / f"f{i}").write_bytes(payload)
             os.sync()
             scrub_speed_limit(pool["mountpoint"], 8 << 20)  # ~6 s for the data
-            job = await call(s, "POST", "/storage/pools/faulty/scrub", 202)
+            job = await api_call(s, "POST", "/storage/pools/faulty/scrub", 202)
             await wait_running(s, job["id"], progress=False)
             await asyncio.sleep(1)
-            assert (await call(s, "GET", f"/jobs/{job['id']}", 200))["state"] == "RUNNING"
+            assert (await api_call(s, "GET", f"/jobs/{job['id']}", 200))["state"] == "RUNNING"
             await crash_and_restart(d, job["id"])
             async with d.session() as s2:
                 # the kernel's scrub outlives the daemon; once it ends a new one runs to the end
                 scrub_speed_limit(pool["mountpoint"], 0)
                 deadline = time.monotonic() + 30
                 while True:
-                    st = await call(s2, "GET", "/storage/pools/faulty/scrub", 200)
+                    st = await api_call(s2, "GET", "/storage/pools/faulty/scrub", 200)
                     if st.get("state") in ("finished", "canceled") or time.monotonic() > deadline:
                         break
                     await asyncio.sleep(0.2)
-                job2 = await call(s2, "POST", "/storage/pools/faulty/scrub", 202)
-                done = await wait_done(s2, job2["id"])
+                job2 = await api_call(s2, "POST", "/storage/pools/faulty/scrub", 202)
+                done = await wait_job(s2, job2["id"], timeout=60)
                 assert done["state"] == "SUCCESS", done
-                health = await call(s2, "GET", "/storage/pools/faulty/health", 200)
+                health = await api_call(s2, "GET", "/storage/pools/faulty/health", 200)
                 assert health["state"] == "online", health
                 assert all((vol / f"f{i}").read_bytes() == payload for i in range(48))
         finally:
             async with d.session() as s3:
-                await call(s3, "DELETE", "/storage/pools/faulty", params={"confirm": "faulty"})
+                await api_call(s3, "DELETE", "/storage/pools/faulty", params={"confirm": "faulty"})
 
 
 def fake_tool(folder: Path, name: str) -> Path:
@@ -239,24 +206,24 @@ def fake_tool(folder: Path, name: str) -> Path:
     return folder
 
 
-async def test_hanging_backend_command_times_out(loop_devices, make_daemon, area: Path, tmp_path: Path) -> None:
+async def test_hanging_backend_command_times_out(loop_devices, sv_daemon, area: Path, tmp_path: Path) -> None:
     (dev,) = loop_devices(1, 16 << 20)
     bin_dir = fake_tool(tmp_path / "bin", "smartctl")
-    d = make_daemon(config(area, include_loop_devices=True, smart_timeout=2),
+    d = sv_daemon(config(area, include_loop_devices=True, smart_timeout=2),
                     env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
     disk = os.path.basename(dev)
     async with d.session() as s:
         started = time.monotonic()
-        body = await call(s, "GET", f"/storage/disks/{disk}/smart", 504)
+        body = await api_call(s, "GET", f"/storage/disks/{disk}/smart", 504)
         elapsed = time.monotonic() - started
         assert body["error"]["code"] == "command_timeout", body
         assert "smartctl" in body["error"]["message"] and "2 s" in body["error"]["message"], body
         assert elapsed < 15, elapsed
         # the same hang inside a job: FAILED with the same clear message, lock released
-        job = await call(s, "POST", f"/storage/disks/{disk}/smart/test", 202, json={"type": "short"})
-        done = await wait_done(s, job["id"])
+        job = await api_call(s, "POST", f"/storage/disks/{disk}/smart/test", 202, json={"type": "short"})
+        done = await wait_job(s, job["id"], timeout=60)
         assert done["state"] == "FAILED" and "did not finish within 2 s" in done["error"], done
-        assert (await call(s, "GET", "/health", 200))
+        assert (await api_call(s, "GET", "/health", 200))
     # every hung smartctl was killed (and reaped): none is left behind
     pids = [int(x) for x in (bin_dir / "pids").read_text().split()]
     assert len(pids) >= 2
@@ -289,17 +256,17 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         img.unlink(missing_ok=True)
 
 
-async def test_full_disk_fails_cleanly(small_fs: Path, make_daemon, area: Path) -> None:
-    d = make_daemon(config(area).replace(f'[compression]\nallowed_roots = ["{area}"]',
+async def test_full_disk_fails_cleanly(small_fs: Path, sv_daemon, area: Path) -> None:
+    d = sv_daemon(config(area).replace(f'[compression]\nallowed_roots = ["{area}"]',
                                          f'[compression]\nallowed_roots = ["{area}", "{small_fs}"]'))
     src = area / "random.bin"
     src.write_bytes(os.urandom(32 << 20))  # incompressible, twice the filesystem's size
     target = small_fs / "random.bin.zst"
     async with d.session() as s:
-        job = await call(s, "POST", "/compression/jobs", 202, json={
+        job = await api_call(s, "POST", "/compression/jobs", 202, json={
             "operation": "compress", "source": str(src), "target": str(target), "codec": "zstd",
             "level": 1})
-        done = await wait_done(s, job["id"])
+        done = await wait_job(s, job["id"], timeout=60)
     assert done["state"] == "FAILED", done
     assert "No space left on device" in done["error"], done["error"]
     assert not target.exists()

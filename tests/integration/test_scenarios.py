@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from sigmavault.testing import Daemon
+from sigmavault.testing import Daemon, api_call, wait_job
 
 # The catalogue of shared/AGENTS.md, #1 … #40.
 AGENTS = {
@@ -50,21 +50,9 @@ def sv(tmp_path_factory: pytest.TempPathFactory, area: Path) -> Iterator[Daemon]
         d.stop()
 
 
-async def call(session: Any, method: str, path: str, status: int | None = None, **kw: Any) -> Any:
-    async with session.request(method, f"/api/v1{path}", **kw) as resp:
-        body = await resp.json() if resp.status != 204 else None
-        if status is not None:
-            assert resp.status == status, (method, path, resp.status, body)
-        return body
-
-
 async def job(session: Any, method: str, path: str, body: dict[str, Any], timeout: float = 30) -> Any:
     """Submit a job (202), wait for it, require SUCCESS, return its result."""
-    j = await call(session, method, path, 202, json=body)
-    deadline = time.monotonic() + timeout
-    while j["state"] not in ("SUCCESS", "FAILED", "ABORTED"):
-        assert time.monotonic() < deadline, f"job still {j['state']}: {j}"
-        j = await call(session, "GET", f"/jobs/{j['id']}/wait", 200, params={"timeout": "5"})
+    j = await wait_job(session, (await api_call(session, method, path, 202, json=body))["id"], timeout)
     assert j["state"] == "SUCCESS", j
     return j["result"]
 
@@ -82,7 +70,7 @@ def only_dir(folder: Path) -> Path:
 
 async def test_all_40_agents_listed(sv: Daemon) -> None:
     async with sv.session() as s:
-        listed = {a["name"] for a in await call(s, "GET", "/agents", 200)}
+        listed = {a["name"] for a in await api_call(s, "GET", "/agents", 200)}
     missing, extra = sorted(AGENTS - listed), sorted(listed - AGENTS)
     assert not missing and not extra, f"missing agents: {missing}; not in the catalogue: {extra}"
 
@@ -93,16 +81,16 @@ async def test_snapshot_compress_encrypt_restore(sv: Daemon, area: Path) -> None
     async with sv.session() as s:
         async with s.ws_connect("/api/v1/ws") as ws:
             await ws.send_json({"type": "client.subscribe", "events": ["storage.*"]})
-            await call(s, "POST", "/storage/pools", 201, json={"name": "tank", "backend": "dir"})
+            await api_call(s, "POST", "/storage/pools", 201, json={"name": "tank", "backend": "dir"})
             seen = await _event(ws, lambda e: e["type"] == "storage.event"
                                 and e["data"]["kind"] == "pool_created" and e["data"]["pool"] == "tank")
             assert "tank" in seen["data"]["message"]
-        vol = await call(s, "POST", "/storage/pools/tank/volumes", 201, json={"name": "docs"})
+        vol = await api_call(s, "POST", "/storage/pools/tank/volumes", 201, json={"name": "docs"})
         root = Path(vol["path"])
         for rel, data in files.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
-        snap = await call(s, "POST", "/storage/pools/tank/volumes/docs/snapshots", 201,
+        snap = await api_call(s, "POST", "/storage/pools/tank/volumes/docs/snapshots", 201,
                           json={"name": "s1"})
         # replaced after the snapshot (a dir-backend hard-link snapshot shares inodes, so an
         # in-place edit would show through; a replacement must not)
@@ -120,7 +108,7 @@ async def test_snapshot_compress_encrypt_restore(sv: Daemon, area: Path) -> None
             "codec": "zstd", "level": 6, "verify": True})
         assert archive.read_bytes()[:4] == b"\x28\xb5\x2f\xfd", r
 
-        key = await call(s, "POST", "/encryption/keys", 201,
+        key = await api_call(s, "POST", "/encryption/keys", 201,
                          json={"name": "scenario", "passphrase": "correct horse battery"})
         assert key["post_quantum"] and key["state"] == "unlocked", key
         sealed = work / "s1.tar.zst.age"
@@ -143,26 +131,26 @@ async def test_snapshot_compress_encrypt_restore(sv: Daemon, area: Path) -> None
 
 async def test_conduit_backup_restored_through_the_api(sv: Daemon, area: Path) -> None:
     async with sv.session() as s:
-        await call(s, "POST", "/storage/pools", 201, json={"name": "safe", "backend": "dir"})
-        vol = await call(s, "POST", "/storage/pools/safe/volumes", 201, json={"name": "home"})
+        await api_call(s, "POST", "/storage/pools", 201, json={"name": "safe", "backend": "dir"})
+        vol = await api_call(s, "POST", "/storage/pools/safe/volumes", 201, json={"name": "home"})
         root = Path(vol["path"])
         files = {"notes.txt": b"line\n" * 5000, "photos/p.raw": os.urandom(200_000)}
         for rel, data in files.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
-        keys = await call(s, "GET", "/encryption/keys", 200)
+        keys = await api_call(s, "GET", "/encryption/keys", 200)
         if not any(k["state"] == "unlocked" and k["status"] == "active" for k in keys):
-            await call(s, "POST", "/encryption/keys", 201,
+            await api_call(s, "POST", "/encryption/keys", 201,
                        json={"name": "conduit", "passphrase": "correct horse battery"})
         dest = area / "backups"
         dest.mkdir()
-        task = await call(s, "POST", "/agents/CONDUIT/task", 202, json={"params": {
+        task = await api_call(s, "POST", "/agents/CONDUIT/task", 202, json={"params": {
             "pool": "safe", "volume": "home", "destination": {"path": str(dest)}, "name": "home-bk"}})
         r = await job_result(s, task["id"])
         backup = Path(r["file"])
         assert backup == dest / "home-bk.tar.zst.age" and [p.name for p in dest.iterdir()] == [backup.name]
         assert r["files"] == 2 and r["snapshot"]
-        snaps = await call(s, "GET", "/storage/pools/safe/volumes/home/snapshots", 200)
+        snaps = await api_call(s, "GET", "/storage/pools/safe/volumes/home/snapshots", 200)
         assert r["snapshot"] in {x["name"] for x in snaps["items"]}
 
         restore = area / "conduit-restore"
@@ -180,25 +168,21 @@ async def test_conduit_backup_restored_through_the_api(sv: Daemon, area: Path) -
 
 
 async def job_result(session: Any, job_id: str, timeout: float = 45) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        j = await call(session, "GET", f"/jobs/{job_id}/wait", 200, params={"timeout": "5"})
-        if j["state"] in ("SUCCESS", "FAILED", "ABORTED"):
-            assert j["state"] == "SUCCESS", j
-            return j["result"]
-        assert time.monotonic() < deadline, j
+    j = await wait_job(session, job_id, timeout)
+    assert j["state"] == "SUCCESS", j
+    return j["result"]
 
 
 async def test_pool_losing_its_storage_shows_on_the_event_stream(sv: Daemon) -> None:
     async with sv.session() as s:
-        pool = await call(s, "POST", "/storage/pools", 201, json={"name": "fragile", "backend": "dir"})
+        pool = await api_call(s, "POST", "/storage/pools", 201, json={"name": "fragile", "backend": "dir"})
         async with s.ws_connect("/api/v1/ws") as ws:
             await ws.send_json({"type": "client.subscribe", "events": ["storage.event"]})
             shutil.rmtree(pool["mountpoint"])  # the storage under the pool vanishes
             e = await _event(ws, lambda e: e["type"] == "storage.event" and e["data"]["pool"] == "fragile"
                              and e["data"]["kind"] == "pool_state", timeout=15)
             assert e["data"]["new"] != "online" and e["data"]["old"] == "online", e
-        health = await call(s, "GET", "/storage/pools/fragile/health")
+        health = await api_call(s, "GET", "/storage/pools/fragile/health")
         assert health.get("state") != "online", health
 
 

@@ -13,7 +13,7 @@ from pyroute2 import AsyncIPRoute
 
 from pm_support import UNNEEDED_PLUGINS
 from pm_netns import forward, namespace_pair, namespaces, require_netns, spoke
-from sigmavault.testing import next_event, require_tool
+from sigmavault.testing import next_event, require_tool, wait_job
 from sigmavault_phantommesh import invites, keys
 
 MESH = "10.231.100.0/24"
@@ -57,8 +57,7 @@ async def _wait(session: aiohttp.ClientSession, pred, timeout: float = 30.0):
 
 
 async def _job(session: aiohttp.ClientSession, job: dict, timeout: float = 60.0) -> dict:
-    resp = await session.get(f"/api/v1/jobs/{job['id']}/wait", params={"timeout": str(timeout)})
-    done = await _json(resp, 200)
+    done = await wait_job(session, job["id"], timeout)
     assert done["state"] == "SUCCESS", done
     return done
 
