@@ -4,8 +4,8 @@ Both encrypt the same random file to the same X25519 recipient (the age CLI ship
 has no post-quantum recipients; our mlkem768x25519 run is shown for reference). Like ``age``, the
 compared runs write to the page cache without fsync (``--no-fsync``); the plugin's jobs also fsync
 and rename (crash safety), shown as a separate "fsync" line. Each tool runs in
-its own process under GNU ``time`` so wall time and peak RSS are the tool's own. The best of
-``--repeat`` runs is compared; ratios > 1.0 mean we are faster (throughput) or below the limit.
+its own process under GNU ``time`` so wall time and peak RSS are the tool's own. Each round
+starts with another tool, and the best of ``--repeat`` runs is compared; ratios > 1.0 mean we are faster (throughput) or below the limit.
 Wall time is what users see; CPU time (user+sys) is printed too because on a shared, loaded
 machine wall time mostly measures the scheduler. Finally our output is decrypted by ``age`` and
 compared, so the speed is for a compatible file.
@@ -22,6 +22,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from sigmavault.commands import run
@@ -31,10 +32,13 @@ THROUGHPUT_TARGET = 1.0
 
 
 async def timed(argv: list[str]) -> tuple[float, float, float]:
-    """(wall seconds, peak RSS MiB, CPU seconds user+sys) of ``argv`` measured by GNU time."""
-    result = await run(["/usr/bin/time", "-f", "%e %M %U %S", *argv], timeout=3600)
-    wall, rss_kb, user, system = result.stderr.strip().splitlines()[-1].split()
-    return float(wall), int(rss_kb) / 1024, float(user) + float(system)
+    """(wall seconds, peak RSS MiB, CPU seconds user+sys) of ``argv``: RSS and CPU from GNU
+    time, wall time from the monotonic clock (GNU time's has 10 ms steps)."""
+    started = time.perf_counter()
+    result = await run(["/usr/bin/time", "-f", "%M %U %S", *argv], timeout=3600)
+    wall = time.perf_counter() - started
+    rss_kb, user, system = result.stderr.strip().splitlines()[-1].split()
+    return wall, int(rss_kb) / 1024, float(user) + float(system)
 
 
 def sha256(path: Path) -> str:
@@ -48,7 +52,7 @@ def sha256(path: Path) -> str:
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512, help="plaintext size in MiB (default 512)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the best counts")
+    parser.add_argument("--repeat", type=int, default=8, help="runs per tool; the best counts")
     parser.add_argument("--dir", default=None, help="work directory (default: a temporary one)")
     args = parser.parse_args()
 
@@ -76,8 +80,12 @@ async def main() -> int:
             "sigmavault (X25519, fsync)": lambda out: [*cli, "-r", recipient, "-o", str(out), str(plain)],
         }
         best: dict[str, tuple[float, float, float]] = {}
-        for _ in range(args.repeat):
-            for name, argv in tools.items():
+        names = list(tools)
+        for round_ in range(args.repeat):
+            # the kernel time of writing 512 MiB to the page cache swings 0.2-1.5 s here from
+            # run to run; rotating the order gives every tool every position
+            for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+                argv = tools[name]
                 out = work / "out.age"
                 wall, rss, cpu = await timed(argv(out))
                 out.unlink()
@@ -96,7 +104,7 @@ async def main() -> int:
           f"on {os.cpu_count()} CPU(s)")
     print(f"{'tool':30} {'wall s':>7} {'MiB/s':>7} {'CPU s':>6} {'peak RSS MiB':>13}")
     for name, (wall, rss, cpu) in best.items():
-        print(f"{name:30} {wall:7.2f} {mib / max(wall, 1e-3):7.0f} {cpu:6.2f} {rss:13.1f}")
+        print(f"{name:30} {wall:7.3f} {mib / max(wall, 1e-3):7.0f} {cpu:6.2f} {rss:13.1f}")
     age_wall, _, age_cpu = best["age CLI (X25519)"]
     for name in ("sigmavault (X25519)", "sigmavault (mlkem768x25519)", "sigmavault (X25519, fsync)"):
         wall, rss, cpu = best[name]

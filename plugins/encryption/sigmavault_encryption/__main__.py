@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import age, files
+from . import age
 from .errors import AgeError
 from .recipients import HybridIdentity, X25519Identity, parse_identity_file, parse_recipient
 
@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
                 with open(src, "rb") as f, open(args.output, "wb") as out:
                     age.encrypt(f, out, recips, flush_behind=False)
             else:
+                from . import files   # (tar, atomic writes: imported only when needed)
                 op = files.encrypt_dir if src.is_dir() else files.encrypt_file
                 op(src, Path(args.output), recips, overwrite=True)
         else:
+            from . import files
             ids = parse_identity_file(Path(args.identity).read_text())
             files.decrypt_file(Path(args.input), Path(args.output), ids, overwrite=True)
     except (AgeError, OSError) as exc:
