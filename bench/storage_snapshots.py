@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import subprocess
@@ -34,6 +33,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from sigmavault.app import SigmaVault
+from sigmavault.cli import settle_heap
 from sigmavault.config import Config
 
 
@@ -81,8 +81,7 @@ async def main(count: int, repeat: int, size: str) -> int:
         server = TestServer(app.web, host="127.0.0.1")
         client = TestClient(server, headers={"Authorization": f"Bearer {key}"})
         await client.start_server()
-        gc.collect()
-        gc.freeze()   # as `sigmavault serve` does once started
+        settle_heap()   # as `sigmavault serve` does once started
         try:
             resp = await client.post("/api/v1/storage/pools", json={
                 "name": "bench", "backend": "btrfs", "topology": {"layout": "single"},

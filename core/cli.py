@@ -44,12 +44,19 @@ def _tls_context(cfg: Config) -> ssl.SSLContext | None:
     return ctx
 
 
-async def _freeze_heap(_: web.Application) -> None:
+def settle_heap() -> None:
     """What exists once the daemon has started lives as long as it does: take it out of the cyclic
     garbage collector's view, so that the full collections steady load triggers stay short
-    (scanning the whole heap stalled requests for tens of milliseconds)."""
+    (scanning the whole heap stalled requests for tens of milliseconds). A young generation of
+    10,000 objects instead of 700: a response of 10,000 rows no longer sets off dozens of
+    collections (a cold 10,000-snapshot listing: ~48 -> ~38 ms)."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
+async def _settle_heap(_: web.Application) -> None:
+    settle_heap()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -60,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     async def make() -> web.Application:
         app = (await SigmaVault.create(cfg)).web
-        app.on_startup.append(_freeze_heap)
+        app.on_startup.append(_settle_heap)
         return app
 
     scheme = "https" if ssl_context else "http"
