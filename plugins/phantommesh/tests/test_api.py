@@ -222,12 +222,12 @@ async def test_agents_registered_and_mesh_agent_runs(sv_app, client):
     job = sv_app.jobs.submit("test.helix", lambda ctx: helix.run(ctx, helix.params_model()))
     done = await wait_job(client, job.id)
     assert done["state"] == "SUCCESS" and done["result"]["total"] == 0  # plain peers are not nodes
-    if (await client.get("/api/v1/agents/MESH")).status == 200:
-        task = await _ok(await client.post("/api/v1/agents/MESH/task", json={"params": {}}), 202)
-        done = await wait_job(client, task["job_id"])
-        assert done["state"] == "SUCCESS" and done["result"]["peers"][0]["peer"] == "far"
-        bad = await client.post("/api/v1/agents/CRYPTO/task", json={"params": {"what": "everything"}})
-        assert bad.status == 422
+    await _ok(await client.get("/api/v1/agents/MESH"))
+    task = await _ok(await client.post("/api/v1/agents/MESH/task", json={"params": {}}), 202)
+    done = await wait_job(client, task["job_id"])
+    assert done["state"] == "SUCCESS" and done["result"]["peers"][0]["peer"] == "far"
+    bad = await client.post("/api/v1/agents/CRYPTO/task", json={"params": {"what": "everything"}})
+    assert bad.status == 422
 
 
 class RecordedDevice:
