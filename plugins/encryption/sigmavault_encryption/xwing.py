@@ -7,11 +7,15 @@ This is the KEM age calls MLKEM768-X25519 (HPKE KEM id 0x647a). ML-KEM-768 comes
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 SEED_SIZE = 32
+ESEED_SIZE = 64
 PUBLIC_KEY_SIZE = 1216
 CIPHERTEXT_SIZE = 1120
 MLKEM_PK_SIZE = 1184
@@ -76,21 +80,41 @@ def expand(seed: bytes) -> DecapsulationKey:
 
 def generate() -> DecapsulationKey:
     """A fresh random key pair."""
-    import os
     return expand(os.urandom(SEED_SIZE))
+
+
+MLKEMEncaps = Callable[[Any, bytes], tuple[bytes, bytes]]
+"""``ML-KEM-768.EncapsDerand``: (public key, 32-byte randomness m) → (ss_M, ct_M)."""
+
+
+def _openssl_encaps(pk_m: Any, m: bytes) -> tuple[bytes, bytes]:
+    # OpenSSL exposes no derandomized ML-KEM encapsulation: it draws its own m, so ``m`` is
+    # unused here (it is random anyway on this path).
+    return pk_m.encapsulate()
 
 
 def encapsulate(public_key: bytes) -> tuple[bytes, bytes]:
     """Return ``(shared_secret, ciphertext)`` for a 1216-byte X-Wing public key."""
+    return encapsulate_derand(public_key, os.urandom(ESEED_SIZE), _openssl_encaps)
+
+
+def encapsulate_derand(public_key: bytes, eseed: bytes,
+                       mlkem_encaps: MLKEMEncaps = _openssl_encaps) -> tuple[bytes, bytes]:
+    """The draft's ``EncapsulateDerand(pk, eseed)``: the X25519 ephemeral is ``eseed[32:64]``,
+    the ML-KEM half is ``mlkem_encaps(pk_M, eseed[0:32])``; returns ``(ss, ct_M || ct_X)``."""
     if len(public_key) != PUBLIC_KEY_SIZE:
         raise ValueError("an X-Wing public key is 1216 bytes")
+    if len(eseed) != ESEED_SIZE:
+        raise ValueError("an X-Wing encapsulation seed is 64 bytes")
     mlkem = _mlkem()
     pk_m = mlkem.MLKEM768PublicKey.from_public_bytes(public_key[:MLKEM_PK_SIZE])  # FIPS 203 §7.2 check
     pk_x = public_key[MLKEM_PK_SIZE:]
-    ek_x = X25519PrivateKey.generate()
+    ek_x = X25519PrivateKey.from_private_bytes(eseed[32:64])
     ct_x = ek_x.public_key().public_bytes_raw()
     ss_x = ek_x.exchange(X25519PublicKey.from_public_bytes(pk_x))
-    ss_m, ct_m = pk_m.encapsulate()
+    ss_m, ct_m = mlkem_encaps(pk_m, eseed[:32])
+    if len(ss_m) != 32 or len(ct_m) != MLKEM_CT_SIZE:
+        raise ValueError("ML-KEM-768 encapsulation returned a malformed secret or ciphertext")
     return _combiner(ss_m, ss_x, ct_x, pk_x), ct_m + ct_x
 
 
