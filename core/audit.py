@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 from typing import Any
@@ -25,12 +26,28 @@ CREATE TABLE audit (
 """]
 
 GENESIS = "0" * 64
+ANONYMOUS = "anonymous"  # the actor of a request that presented no valid credentials
 FIELDS = ("ts", "actor", "address", "action", "target", "outcome", "details")
 
 
 def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
     material = json.dumps([prev_hash, *(row[f] for f in FIELDS)], separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+# Set by the request pipeline around a public write: the handler's own records land here, so the
+# pipeline adds its generic one only when the handler wrote none (a login records "auth.login").
+_written: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("audit_written", default=None)
+
+
+def watch() -> tuple[list[str], contextvars.Token]:
+    """Start collecting the actions recorded in this context; ``unwatch(token)`` ends it."""
+    written: list[str] = []
+    return written, _written.set(written)
+
+
+def unwatch(token: contextvars.Token) -> None:
+    _written.reset(token)
 
 
 class AuditLog:
@@ -48,6 +65,9 @@ class AuditLog:
             conn.execute("INSERT INTO audit(ts, actor, address, action, target, outcome, details, "
                          "prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?)",
                          (*row.values(), prev, record_hash(prev, row)))
+        written = _written.get()
+        if written is not None:
+            written.append(action)
 
     def list(self, limit: int = 100, offset: int = 0, actor: str | None = None,
              action: str | None = None) -> tuple[list[dict[str, Any]], int]:

@@ -88,36 +88,71 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _now() -> datetime:
+    """The wall clock API key expiry is judged by."""
+    return datetime.now(timezone.utc)
+
+
 def _iso(ts: datetime) -> str:
     return ts.isoformat(timespec="seconds")
 
 
 class RateLimiter:
-    """Failed logins per client address and per username; a lockout answers 429."""
+    """Failed logins per client address and per username; a lockout answers 429.
 
-    def __init__(self, max_failures: int, lockout: float):
+    Keys are ``addr:<address>`` or ``user:<name>``. Entries whose failures are all older than the
+    lockout are dropped, and at most ``max_keys`` are kept (the least recently failed go first),
+    so guessing random user names cannot grow the table without bound."""
+
+    def __init__(self, max_failures: int, lockout: float, max_keys: int = 10_000):
         self.max_failures = max_failures
         self.lockout = lockout
+        self.max_keys = max_keys
         self.failures: dict[str, list[float]] = {}
+        self._pruned = time.monotonic()
 
     def check(self, *keys: str) -> None:
-        cutoff = time.monotonic() - self.lockout
+        t = time.monotonic()
+        cutoff = t - self.lockout
         for key in keys:
-            recent = [t for t in self.failures.get(key, []) if t > cutoff]
+            if key not in self.failures:
+                continue
+            recent = [f for f in self.failures[key] if f > cutoff]
+            if not recent:
+                del self.failures[key]
+                continue
             self.failures[key] = recent
             if len(recent) >= self.max_failures:
-                retry = int(recent[0] + self.lockout - time.monotonic()) + 1
+                retry = int(recent[-self.max_failures] + self.lockout - t) + 1
+                kind, _, _ = key.partition(":")
+                who = "from this address" if kind == "addr" else "for this user"
                 raise APIError(429, "too_many_attempts",
-                               f"too many failed logins; try again in {retry} s",
-                               {"retry_after": retry})
+                               f"too many failed logins {who}; try again in {retry} s",
+                               {"retry_after": retry, "scope": "address" if kind == "addr" else "user"})
 
     def fail(self, *keys: str) -> None:
+        t = time.monotonic()
         for key in keys:
-            self.failures.setdefault(key, []).append(time.monotonic())
+            self.failures.setdefault(key, []).append(t)
+            del self.failures[key][:-self.max_failures]  # older ones cannot matter any more
+        if len(self.failures) > self.max_keys or t - self._pruned > self.lockout:
+            self.prune(t)
 
     def reset(self, *keys: str) -> None:
         for key in keys:
             self.failures.pop(key, None)
+
+    def prune(self, t: float | None = None) -> None:
+        """Drop expired entries, then the least recently failed beyond ``max_keys``."""
+        t = time.monotonic() if t is None else t
+        self._pruned = t
+        cutoff = t - self.lockout
+        self.failures = {k: v for k, v in self.failures.items() if v[-1] > cutoff}
+        overflow = len(self.failures) - self.max_keys
+        if overflow > 0:
+            overflow += self.max_keys // 10  # room for the next ones without sorting each time
+            for key in sorted(self.failures, key=lambda k: self.failures[k][-1])[:overflow]:
+                del self.failures[key]
 
 
 class Auth:
@@ -127,7 +162,8 @@ class Auth:
         self.idle = cfg.session_idle_seconds
         self.absolute = cfg.session_max_seconds
         self.limiter = RateLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
-        self._key_cache: dict[str, tuple[Identity, str, float]] = {}  # secret hash → (who, key id, until)
+        # secret hash → (who, key id, trusted until (monotonic), the key's expiry)
+        self._key_cache: dict[str, tuple[Identity, str, float, datetime | None]] = {}
 
     @property
     def db(self):
@@ -236,7 +272,7 @@ class Auth:
         if role not in ROLES or (user["role"] == "readonly" and role == "admin"):
             raise APIError(422, "invalid_role", f"a {user['role']} user cannot create a {role} key")
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-        created = datetime.now(timezone.utc)
+        created = _now()
         expires = _iso(created + timedelta(days=expires_days)) if expires_days else None
         self.db.execute("INSERT INTO api_keys(id, name, key_hash, user_id, role, created_at, "
                         "expires_at) VALUES(?,?,?,?,?,?,?)",
@@ -268,7 +304,8 @@ class Auth:
         key_id, _, secret = presented[len(KEY_PREFIX):].partition("_")
         secret_hash = _sha256(secret)
         cached = self._key_cache.get(secret_hash)
-        if cached and cached[1] == key_id and cached[2] > time.monotonic():
+        if cached and cached[1] == key_id and cached[2] > time.monotonic() and (
+                cached[3] is None or cached[3] > _now()):
             return cached[0]
         row = self.db.one("SELECT k.*, u.username FROM api_keys k JOIN users u ON u.id=k.user_id "
                           "WHERE k.id=?", (key_id,))
@@ -276,18 +313,16 @@ class Auth:
             return None
         if row["revoked"]:
             return None
-        stamp = datetime.now(timezone.utc)
-        if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) < stamp:
+        stamp = _now()
+        expires = datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None
+        if expires is not None and expires <= stamp:
             return None
         if not row["last_used_at"] or (stamp - datetime.fromisoformat(row["last_used_at"])).total_seconds() > 60:
             self.db.execute("UPDATE api_keys SET last_used_at=? WHERE id=?", (_iso(stamp), key_id))
         ident = Identity(row["username"], row["role"], "api_key")
-        until = time.monotonic() + KEY_CACHE_SECONDS
-        if row["expires_at"]:
-            until = min(until, time.monotonic() + (datetime.fromisoformat(row["expires_at"]) - stamp).total_seconds())
         if len(self._key_cache) > 10_000:
             self._key_cache.clear()
-        self._key_cache[secret_hash] = (ident, key_id, until)
+        self._key_cache[secret_hash] = (ident, key_id, time.monotonic() + KEY_CACHE_SECONDS, expires)
         return ident
 
     # --- per request -----------------------------------------------------------------------------

@@ -115,6 +115,29 @@ async def _with_app(args: argparse.Namespace, fn: Any) -> Any:
         app.db.close()
 
 
+def _actor() -> str:
+    """Who ran the command, for the audit log: ``cli:<os user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return f"cli:uid {os.getuid()}"
+
+
+async def _audited(args: argparse.Namespace, action: str, target: str, fn: Any,
+                   details: dict[str, Any], outcome_details: Any = lambda result: {}) -> Any:
+    """``_with_app`` for a change: its outcome (success or refusal) goes to the audit log."""
+    def run(app: SigmaVault) -> Any:
+        try:
+            result = fn(app)
+        except APIError as exc:
+            app.audit(action, target, f"error {exc.status}", {**details, "error": exc.code},
+                      actor=_actor())
+            raise
+        app.audit(action, target, "ok", {**details, **outcome_details(result)}, actor=_actor())
+        return result
+    return await _with_app(args, run)
+
+
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -131,18 +154,24 @@ def cmd_user(args: argparse.Namespace) -> int:
             print(f"{u['username']:<24} {u['role']:<9} created {u['created_at']}")
     elif args.user_cmd == "create":
         password = _password(args)
-        asyncio.run(_with_app(args, lambda app: app.auth.create_user(args.username, password, args.role)))
+        asyncio.run(_audited(args, "auth.user.create", args.username,
+                             lambda app: app.auth.create_user(args.username, password, args.role),
+                             {"role": args.role}))
         print(f"created {args.role} user {args.username}")
     elif args.user_cmd == "passwd":
         password = _password(args)
-        asyncio.run(_with_app(args, lambda app: app.auth.set_password(args.username, password)))
+        asyncio.run(_audited(args, "auth.user.passwd", args.username,
+                             lambda app: app.auth.set_password(args.username, password), {}))
         print(f"password of {args.username} changed; their sessions were ended")
     return 0
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
-    secret, _ = asyncio.run(_with_app(
-        args, lambda app: app.auth.create_key(args.username, args.name, args.role, args.expires_days)))
+    secret, _ = asyncio.run(_audited(
+        args, "auth.key.create", args.username,
+        lambda app: app.auth.create_key(args.username, args.name, args.role, args.expires_days),
+        {"name": args.name, "role": args.role, "expires_days": args.expires_days},
+        lambda created: {"key_id": created[1]["id"]}))
     print(secret)
     return 0
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from aiohttp import web
 
-from . import logs
+from . import audit, logs
 from .api import Route, json_response
 from .auth import CSRF_HEADER, IDENTITY, Identity, current_user
 from .errors import APIError
@@ -40,9 +40,8 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
     def wrap(route: Route | None, handler: Handler) -> Handler:
         role = route.role if route else None
 
-        def admit(request: web.Request) -> Identity:
-            """The caller, allowed to use the route; APIError 401/403 otherwise."""
-            identity = app.auth.identify(request)
+        def check(request: web.Request, identity: Identity | None) -> Identity:
+            """``identity``, allowed to use the route; APIError 401/403 otherwise."""
             if identity is None:
                 raise APIError(401, "unauthenticated", "sign in or send an API key "
                                "(Authorization: Bearer svk_…)")
@@ -55,20 +54,36 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
             current_user.set(identity.user)
             return identity
 
-        async def audited(request: web.Request, identity: Identity) -> web.StreamResponse:
-            status = 500
+        async def audited(request: web.Request) -> web.StreamResponse:
+            """A write: admitted (or refused) and handled, then recorded with its outcome —
+            refusals included. A public route's handler may record the attempt itself (login
+            does, under its user name); then no generic record is added."""
+            identity: Identity | None = None
+            status, error = 500, "internal_error"
+            written, token = audit.watch()
             try:
+                if role is not None:
+                    identity = app.auth.identify(request)
+                    check(request, identity)
                 response = await handler(request)
-                status = response.status
+                status, error = response.status, None
                 return response
             except APIError as exc:
-                status = exc.status
+                status, error = exc.status, exc.code
+                raise
+            except web.HTTPException as exc:
+                status, error = exc.status, None if exc.status < 400 else "http_error"
                 raise
             finally:
-                app.audit_log.record(identity.user, request.remote or "-",
-                                     f"{request.method} {route.path}", request.path,  # type: ignore[union-attr]
-                                     "ok" if status < 400 else f"error {status}",
-                                     dict(request.match_info))
+                audit.unwatch(token)
+                if role is not None or not written:
+                    details: dict = dict(request.match_info)
+                    if error:
+                        details["error"] = error
+                    app.audit_log.record(
+                        identity.user if identity else audit.ANONYMOUS, request.remote or "-",
+                        f"{request.method} {route.path}", request.path,  # type: ignore[union-attr]
+                        "ok" if status < 400 else f"error {status}", details)
 
         async def serve(request: web.Request) -> web.StreamResponse:
             # a correlation id, not a secret: getrandbits avoids a getrandom() syscall per request
@@ -77,13 +92,12 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
             started = time.monotonic()
             try:
                 try:
-                    if role is None:
-                        response = await handler(request)
-                    elif request.method in SAFE_METHODS:
-                        admit(request)
+                    if request.method in SAFE_METHODS or route is None:
+                        if role is not None:
+                            check(request, app.auth.identify(request))
                         response = await handler(request)
                     else:
-                        response = await audited(request, admit(request))
+                        response = await audited(request)
                 except APIError as exc:
                     response = json_response(exc.envelope(), status=exc.status)
                 except web.HTTPException as exc:
