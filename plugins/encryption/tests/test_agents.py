@@ -7,10 +7,19 @@ import importlib.util
 import os
 
 import pytest
-from sigmavault.testing import wait_job
+from sigmavault.testing import IN_CI, api_call, wait_job
 
 PASS = "correct horse battery"
 HAS_RUNTIME = importlib.util.find_spec("sigmavault_agents") is not None
+
+
+@pytest.fixture
+def agents_runtime() -> None:
+    """The agents plugin is bundled: skip locally without it, fail under CI=true."""
+    if not HAS_RUNTIME:
+        if IN_CI:
+            pytest.fail("CI needs the bundled agents plugin (sigmavault-agents)", pytrace=False)
+        pytest.skip("agents plugin not installed")
 
 
 def _agent(app, name):
@@ -61,8 +70,7 @@ async def test_cipher_and_vault_directly(sv_app, client, root):
     assert result["rotated"][0]["old"] == key["id"]
 
 
-@pytest.mark.skipif(not HAS_RUNTIME, reason="agents plugin not installed")
-async def test_agents_api_dispatch_and_secret_masking(client, root):
+async def test_agents_api_dispatch_and_secret_masking(agents_runtime, client, root):
     resp = await client.get("/api/v1/agents/CIPHER")
     assert resp.status == 200, await resp.text()
     resp = await client.post("/api/v1/agents/QUANTUM/task",
@@ -84,3 +92,71 @@ async def test_agents_api_dispatch_and_secret_masking(client, root):
     assert resp.status == 400, await resp.text()
     resp = await client.post("/api/v1/agents/VAULT/task", json={"params": {"action": "rotate", "passphrase": PASS}})
     assert resp.status == 422
+
+
+async def _agent_task(client, agent: str, params: dict) -> dict:
+    """POST /agents/{agent}/task, wait for its job; the finished job."""
+    task = await api_call(client, "POST", f"/agents/{agent}/task", 202, json={"params": params})
+    return await wait_job(client, task["id"])
+
+
+async def test_agents_api_cipher_decrypt(agents_runtime, client, root):
+    key = await api_call(client, "POST", "/encryption/keys", 201, json={"name": "k", "passphrase": PASS})
+    plain = os.urandom(300_000)  # several 64 KiB chunks
+    (root / "a").write_bytes(plain)
+    job = await _agent_task(client, "CIPHER", {"operation": "encrypt", "source": {"path": str(root / "a")},
+                                               "key_ids": [key["id"]]})
+    assert job["state"] == "SUCCESS", job
+    job = await _agent_task(client, "CIPHER", {"operation": "decrypt", "source": {"path": str(root / "a.age")},
+                                               "target": {"path": str(root / "back")}})
+    assert job["state"] == "SUCCESS", job
+    assert (root / "back").read_bytes() == plain
+    # a flipped payload byte: the task fails and no plaintext (not even a partial one) appears
+    tampered = bytearray((root / "a.age").read_bytes())
+    tampered[-1000] ^= 0x01
+    (root / "t.age").write_bytes(bytes(tampered))
+    job = await _agent_task(client, "CIPHER", {"operation": "decrypt", "source": {"path": str(root / "t.age")},
+                                               "target": {"path": str(root / "t.out")}})
+    assert job["state"] == "FAILED", job
+    assert not (root / "t.out").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["a", "a.age", "back", "t.age"]
+    status = await api_call(client, "GET", "/encryption/status", 200)
+    assert status["authentication_failures"]["count"] == 1
+    assert status["authentication_failures"]["last_path"] == str(root / "t.age")
+
+
+async def test_agents_api_vault_export_then_import_restores_a_deleted_key(agents_runtime, client, root):
+    key = await api_call(client, "POST", "/encryption/keys", 201, json={"name": "k", "passphrase": PASS})
+    (root / "a").write_bytes(b"keep me readable")
+    job = await _agent_task(client, "CIPHER", {"operation": "encrypt", "source": {"path": str(root / "a")},
+                                               "key_ids": [key["id"]]})
+    assert job["state"] == "SUCCESS", job
+    job = await _agent_task(client, "VAULT", {"action": "export", "passphrase": "bundle pass",
+                                              "path": {"path": str(root / "keys.age")}})
+    assert job["state"] == "SUCCESS" and job["result"]["exported"] == [key["id"]], job
+    await api_call(client, "DELETE", f"/encryption/keys/{key['id']}", 200, params={"confirm": "true"})
+    # without the key the file cannot be opened: refused before a task queues
+    await api_call(client, "POST", "/agents/CIPHER/task", 409, json={"params": {
+        "operation": "decrypt", "source": {"path": str(root / "a.age")}}})
+    # a wrong bundle passphrase fails the import and adds nothing
+    job = await _agent_task(client, "VAULT", {"action": "import", "passphrase": "wrong",
+                                              "new_passphrase": "new pass", "path": {"path": str(root / "keys.age")}})
+    assert job["state"] == "FAILED", job
+    assert await api_call(client, "GET", "/encryption/keys", 200) == []
+    job = await _agent_task(client, "VAULT", {"action": "import", "passphrase": "bundle pass",
+                                              "new_passphrase": "new pass", "path": {"path": str(root / "keys.age")}})
+    assert job["state"] == "SUCCESS", job
+    assert "bundle pass" not in str(job["params"]) and "new pass" not in str(job["params"])
+    [imported] = job["result"]["imported"]
+    assert imported["recipient"] == key["recipient"] and imported["name"] == "k"
+    keys = await api_call(client, "GET", "/encryption/keys", 200)
+    assert [k["recipient"] for k in keys] == [key["recipient"]]
+    # the imported key is sealed with the new passphrase: lock, then only "new pass" unlocks it
+    await api_call(client, "POST", f"/encryption/keys/{imported['id']}/lock", 200)
+    await api_call(client, "POST", f"/encryption/keys/{imported['id']}/unlock", 403, json={"passphrase": PASS})
+    await api_call(client, "POST", f"/encryption/keys/{imported['id']}/unlock", 200,
+                   json={"passphrase": "new pass"})
+    job = await _agent_task(client, "CIPHER", {"operation": "decrypt", "source": {"path": str(root / "a.age")},
+                                               "target": {"path": str(root / "restored")}})
+    assert job["state"] == "SUCCESS", job
+    assert (root / "restored").read_bytes() == b"keep me readable"
