@@ -82,6 +82,7 @@ class BtrfsBackend:
         self.allow_degraded = True
         self.automount = True
         self.timeout = 120.0
+        self.compsize_timeout = 30.0
         self._scrub_total: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._snapdirs = SnapshotDirs()
@@ -524,12 +525,34 @@ class BtrfsBackend:
         comp = await run(_btrfs("property", "get", str(path), "compression"), check=False,
                          timeout=60)
         q = qgroups.get(sub["id"]) if sub else None
+        props: dict[str, Any] = {"subvolume_id": sub["id"] if sub else None,
+                                 "uuid": sub.get("uuid") if sub else None}
+        props.update(await self._compsize(path))
         return {"name": name, "pool": row["name"], "path": str(path),
                 "used": q["referenced"] if q else None, "quota": q["max_referenced"] if q else None,
                 "compression": parsers.parse_property(comp.stdout, "compression"),
-                "origin": None, "created": created,
-                "properties": {"subvolume_id": sub["id"] if sub else None,
-                               "uuid": sub.get("uuid") if sub else None}}
+                "origin": None, "created": created, "properties": props}
+
+    async def _compsize(self, path: Path) -> dict[str, Any]:
+        """On-disk compression figures of a subvolume from ``compsize -b -x`` (Debian
+        ``btrfs-compsize``): ``compressed_bytes`` (disk usage of its data extents),
+        ``uncompressed_bytes``, ``referenced_bytes`` and ``compressratio`` ("2.10x",
+        uncompressed / disk usage). Empty when compsize is not installed, fails (no data
+        extents yet) or takes longer than ``compsize_timeout``."""
+        if self.compsize_timeout <= 0 or shutil.which("compsize") is None:
+            return {}
+        try:
+            out = await run(["compsize", "-b", "-x", "--", str(path)], check=False,
+                            timeout=self.compsize_timeout)
+        except CommandError:   # timed out: a huge volume; the figures are optional
+            return {}
+        sizes = parsers.parse_compsize(out.stdout) if out.ok else None
+        if not sizes or not sizes["disk_usage"]:
+            return {}
+        return {"compressed_bytes": sizes["disk_usage"],
+                "uncompressed_bytes": sizes["uncompressed"],
+                "referenced_bytes": sizes["referenced"],
+                "compressratio": f"{sizes['uncompressed'] / sizes['disk_usage']:.2f}x"}
 
     async def _top_subvols(self, mnt: str) -> dict[str, dict[str, Any]]:
         return {s["path"]: s for s in await self._subvolumes(mnt) if "/" not in s["path"]

@@ -420,6 +420,34 @@ def parse_receive_dump(text: str) -> list[dict[str, Any]]:
     return [changes[p] for p in sorted(changes)]
 
 
+# --- compsize -b (btrfs-compsize) ------------------------------------------------------------------
+
+_COMPSIZE_ROW = re.compile(r"^(?P<type>\w+)\s+(?P<perc>\d+)%\s+(?P<disk>\d+)\s+(?P<unc>\d+)"
+                           r"\s+(?P<ref>\d+)\s*$")
+
+
+def parse_compsize(text: str) -> dict[str, Any] | None:
+    """``compsize -b <path>`` → ``{"files", "disk_usage", "uncompressed", "referenced",
+    "types": {"none" | "zstd" | "lzo" | "zlib" | "prealloc": {"disk_usage", "uncompressed",
+    "referenced"}}}`` in bytes (the ``TOTAL`` row at the top level); None when compsize found no
+    file with data extents (``No files.``)."""
+    out: dict[str, Any] = {"files": None, "types": {}}
+    m = re.search(r"^Processed (\d+) files?", text, re.M)
+    if m:
+        out["files"] = int(m.group(1))
+    for line in text.splitlines():
+        row = _COMPSIZE_ROW.match(line.strip())
+        if not row:
+            continue
+        sizes = {"disk_usage": int(row.group("disk")), "uncompressed": int(row.group("unc")),
+                 "referenced": int(row.group("ref"))}
+        if row.group("type") == "TOTAL":
+            out.update(sizes)
+        else:
+            out["types"][row.group("type")] = sizes
+    return out if "disk_usage" in out else None
+
+
 # --- btrfs subvolume show --------------------------------------------------------------------------
 
 
