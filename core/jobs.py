@@ -114,6 +114,7 @@ class JobContext:
         self._cancel = threading.Event()
         self._last_emit = 0.0
         self._pending: dict[str, Any] | None = None
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -126,7 +127,11 @@ class JobContext:
 
     def progress(self, percent: float | None = None, description: str | None = None,
                  bytes_done: int | None = None, bytes_total: int | None = None) -> None:
-        """Record progress; ``job.progress`` events are throttled. Thread-safe."""
+        """Record progress. Thread-safe.
+
+        ``job.progress`` goes out at most once per ``PROGRESS_INTERVAL`` per job, and only when a
+        field differs from what the job already shows (repeating the same progress sends nothing).
+        """
         update = {k: v for k, v in {"percent": None if percent is None else max(0.0, min(100.0, percent)),
                                     "description": description, "bytes_done": bytes_done,
                                     "bytes_total": bytes_total}.items() if v is not None}
@@ -234,9 +239,15 @@ class JobManager:
         except Exception as exc:
             log.exception("job %s failed", ctx.job_id)
             error = f"{type(exc).__name__}: {exc}"
-        self._set(ctx.job_id, state=state.value, finished_at=now(), error=error,
-                  result=None if result is None else json.dumps(result, default=str),
-                  **({"percent": 100} if state == JobState.SUCCESS else {}))
+        if ctx._flush_timer is not None:
+            ctx._flush_timer.cancel()
+        pending, ctx._pending = ctx._pending or {}, None  # the final event carries the last progress
+        if "description" in pending:
+            pending["progress_description"] = pending.pop("description")
+        if state == JobState.SUCCESS:
+            pending["percent"] = 100
+        self._set(ctx.job_id, **pending, state=state.value, finished_at=now(), error=error,
+                  result=None if result is None else json.dumps(result, default=str))
         if error:
             ctx.log(f"{state.value}: {error}")
         self.tasks.pop(ctx.job_id, None)
@@ -256,19 +267,27 @@ class JobManager:
         pending = ctx._pending or {}
         pending.update(update)
         ctx._pending = pending
+        if ctx._flush_timer is not None:
+            return  # a flush is already due; it takes this update along
         wait = PROGRESS_INTERVAL - (time.monotonic() - ctx._last_emit)
         if wait > 0:
-            self._loop.call_later(wait, self._flush, ctx)
+            ctx._flush_timer = self._loop.call_later(wait, self._flush, ctx)
             return
         self._flush(ctx)
 
     def _flush(self, ctx: JobContext) -> None:
+        """Store the pending progress and publish ``job.progress`` if any of it changed."""
+        ctx._flush_timer = None
         if not ctx._pending or ctx.job_id not in self.contexts:
             return
         update, ctx._pending = ctx._pending, None
         if "description" in update:
             update["progress_description"] = update.pop("description")
-        self._set(ctx.job_id, **update)
+        row = self.app.db.one(f"SELECT {', '.join(update)} FROM jobs WHERE id=?", (ctx.job_id,))
+        changed = {k: v for k, v in update.items() if row is None or row[k] != v}
+        if not changed:
+            return
+        self._set(ctx.job_id, **changed)
         ctx._last_emit = time.monotonic()
         self.app.events.publish("job.progress", self.get(ctx.job_id).model_dump(mode="json"))
 
@@ -288,7 +307,7 @@ class JobManager:
         self.app.db.execute(
             "DELETE FROM jobs WHERE state IN ('SUCCESS','FAILED','ABORTED') AND id NOT IN "
             "(SELECT id FROM jobs WHERE state IN ('SUCCESS','FAILED','ABORTED') "
-            "ORDER BY created_at DESC LIMIT ?)", (self.history,))
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?)", (self.history,))
 
     # --- queries ---------------------------------------------------------------------------------
 

@@ -35,14 +35,18 @@ async def test_hello_envelope_and_event_catalogue(sv_app, client):
 
 async def test_subscribe_wildcards_and_unsubscribe(sv_app, client):
     ws = await client.ws_connect("/api/v1/ws")
-    await subscribe(ws, "test.*")
+    await subscribe(ws, "test.*", "marker")
+    publish(sv_app, 1, "other.tick")  # first: a wildcard letting everything through receives it first
     publish(sv_app, 1, "test.tick")
-    publish(sv_app, 1, "other.tick")
-    event = await next_event(ws, lambda e: e["type"].endswith(".tick"))
+    event = await next_event(ws, lambda e: e["type"] not in ("client.hello", "client.subscribed"))
     assert event["type"] == "test.tick" and event["data"] == {"i": 0}
     assert set(event) == {"type", "seq", "ts", "data"}
     await ws.send_json({"type": "client.unsubscribe", "events": ["test.*"]})
-    await next_event(ws, "client.subscribed")
+    assert (await next_event(ws, "client.subscribed"))["data"]["events"] == ["marker"]
+    publish(sv_app, 1, "test.tick")
+    publish(sv_app, 1, "marker")  # still subscribed: once it arrives, test.tick would have too
+    after = await next_event(ws, lambda e: e["type"] in ("test.tick", "marker"))
+    assert after["type"] == "marker"
     await subscribe(ws, "*")
     publish(sv_app, 1, "other.tick")
     assert (await next_event(ws, lambda e: e["type"].endswith(".tick")))["type"] == "other.tick"

@@ -6,9 +6,11 @@ import asyncio
 import json
 import sqlite3
 import time
+from datetime import datetime
 
 import pytest
 
+from sigmavault.jobs import PROGRESS_INTERVAL
 from sigmavault.testing import next_event, wait_job
 
 
@@ -41,6 +43,75 @@ async def test_job_runs_with_progress_events(client):
     listed = await (await client.get("/api/v1/jobs", params={"kind": "hello.*", "state": "SUCCESS"})).json()
     assert [j["id"] for j in listed["items"]] == [job["id"]] and listed["total"] == 1
     await ws.close()
+
+
+async def job_events(ws, job_id: str) -> list[dict]:
+    """The ``job.progress`` envelopes of one job up to and including its final one."""
+    events = []
+    while True:
+        event = await next_event(ws, lambda e: e["type"] == "job.progress" and e["data"]["id"] == job_id)
+        events.append(event)
+        if event["data"]["finished_at"]:
+            return events
+
+
+async def test_repeated_progress_sends_events_only_on_change(sv_app, client):
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["job.progress"]})
+    await next_event(ws, "client.subscribed")
+
+    async def same_progress(ctx):
+        for _ in range(8):  # spaced wider than the throttle, so only the change check can merge them
+            ctx.progress(50, "same")
+            await asyncio.sleep(PROGRESS_INTERVAL * 1.2)
+        ctx.progress(50, "other")
+        await asyncio.sleep(PROGRESS_INTERVAL * 1.2)
+        ctx.progress(50.0, "other", bytes_done=None)
+        await asyncio.sleep(PROGRESS_INTERVAL * 1.2)
+
+    job = sv_app.jobs.submit("test.same", same_progress)
+    events = await job_events(ws, job.id)
+    running = [e["data"]["progress"] for e in events[:-1]]
+    assert running == [{"percent": 50, "description": "same", "bytes_done": None, "bytes_total": None},
+                       {"percent": 50, "description": "other", "bytes_done": None, "bytes_total": None}]
+    assert events[-1]["data"]["state"] == "SUCCESS"
+    await ws.close()
+
+
+async def test_fast_progress_is_throttled(client):
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["job.progress"]})
+    await next_event(ws, "client.subscribed")
+    job = await countdown(client, 1.5, 300)  # 300 distinct progress values in ~1.5 s
+    events = await job_events(ws, job["id"])
+    done = events[-1]["data"]
+    assert done["state"] == "SUCCESS"
+    ran = (datetime.fromisoformat(done["finished_at"]) - datetime.fromisoformat(done["started_at"]))
+    running = [datetime.fromisoformat(e["ts"]) for e in events[:-1]]
+    # unthrottled this would be ~300 events a few ms apart
+    assert 3 <= len(running) <= ran.total_seconds() / PROGRESS_INTERVAL + 2, (len(running), ran)
+    gaps = [(b - a).total_seconds() for a, b in zip(running, running[1:])]
+    assert min(gaps) >= PROGRESS_INTERVAL * 0.5, gaps
+    await ws.close()
+
+
+@pytest.mark.sv_config({"jobs": {"history": 10}})
+async def test_history_keeps_only_the_newest_finished_jobs(client):
+    running = await countdown(client, 60, 60, lock="retention")
+    queued = await countdown(client, 0.1, 1, lock="retention")
+    ids = []
+    for _ in range(100):  # two prune rounds
+        ids.append((await countdown(client, 0, 1))["id"])
+        assert (await wait_job(client, ids[-1]))["state"] == "SUCCESS"
+    kept = await (await client.get("/api/v1/jobs", params={"state": "SUCCESS", "limit": "200"})).json()
+    assert kept["total"] == 10 and [j["id"] for j in kept["items"]] == ids[:-11:-1]
+    everything = await (await client.get("/api/v1/jobs", params={"limit": "200"})).json()
+    assert everything["total"] == 12
+    assert (await (await client.get(f"/api/v1/jobs/{ids[0]}")).json())["error"]["code"] == "not_found"
+    states = {j["id"]: j["state"] for j in everything["items"]}
+    assert states[running["id"]] == "RUNNING" and states[queued["id"]] == "WAITING"
+    await client.post(f"/api/v1/jobs/{running['id']}/cancel")
+    assert (await wait_job(client, queued["id"]))["state"] == "SUCCESS"
 
 
 async def test_cancel_running_job(client):
