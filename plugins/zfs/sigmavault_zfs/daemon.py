@@ -1,8 +1,10 @@
 """Start and stop the zfs-fuse daemon (only needed where ZFS lives in user space).
 
-The daemon is long-running, so it is started with ``asyncio.create_subprocess_exec`` (argv list)
-rather than ``sigmavault.commands.run``. :func:`ensure_running` reports whether *it* started the
-daemon, so a caller stops only a daemon it started.
+zfs-fuse runs in the foreground (``-n``) as a child started through
+``sigmavault.commands.start_process``, in its own session so that it outlives a crashed
+SigmaVault, as a daemonized zfs-fuse would. Its output goes to ``zfs-fuse.log`` beside the
+pidfile. :func:`ensure_running` reports whether *it* started the daemon, so a caller stops only a
+daemon it started.
 """
 
 from __future__ import annotations
@@ -10,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from sigmavault.commands import run
+from sigmavault.commands import Process, run, start_process
 
 
 @dataclass
 class DaemonHandle:
-    """A zfs-fuse daemon this process started (``pid``) or found running (``started=False``)."""
+    """A zfs-fuse daemon this process started (``process``) or found running (``started=False``)."""
 
     started: bool
     pid: int | None
     pidfile: str | None = None
+    process: Process | None = None
 
 
 async def responsive(timeout: float = 10.0) -> bool:
@@ -32,6 +35,13 @@ async def responsive(timeout: float = 10.0) -> bool:
         return False
     result = await run(["zpool", "list", "-H", "-o", "name"], timeout=timeout, check=False)
     return result.ok
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " / ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 async def ensure_running(pidfile: str, wait: float = 20.0) -> DaemonHandle:
@@ -44,44 +54,21 @@ async def ensure_running(pidfile: str, wait: float = 20.0) -> DaemonHandle:
                            "(Debian package zfs-fuse)")
     if not os.path.exists("/dev/fuse"):
         raise RuntimeError("zfs-fuse needs /dev/fuse, which this machine does not have")
-    proc = await asyncio.create_subprocess_exec(
-        binary, "--no-kstat-mount", "-p", pidfile, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    _, err = await proc.communicate()  # zfs-fuse daemonizes: the parent exits at once
-    if proc.returncode:
-        raise RuntimeError(f"zfs-fuse failed to start: {err.decode(errors='replace').strip()}")
+    logfile = Path(pidfile).with_name("zfs-fuse.log")
+    proc = start_process([binary, "-n", "--no-kstat-mount", "-p", pidfile], log_path=logfile,
+                         new_session=True)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            raise RuntimeError(f"zfs-fuse failed to start (exit {proc.returncode}): {_tail(logfile)}")
         if await responsive(timeout=5):
-            pid = _read_pid(pidfile)
-            return DaemonHandle(started=True, pid=pid, pidfile=pidfile)
+            return DaemonHandle(started=True, pid=proc.pid, pidfile=pidfile, process=proc)
         await asyncio.sleep(0.2)
-    raise RuntimeError(f"zfs-fuse started but zpool did not answer within {wait:g} s")
-
-
-def _read_pid(pidfile: str) -> int | None:
-    try:
-        return int(open(pidfile).read().strip())
-    except (OSError, ValueError):
-        return None
+    await proc.stop()
+    raise RuntimeError(f"zfs-fuse started but zpool did not answer within {wait:g} s: {_tail(logfile)}")
 
 
 async def stop(handle: DaemonHandle, wait: float = 20.0) -> None:
     """Stop the daemon if ``handle`` says this process started it (SIGTERM, then SIGKILL)."""
-    if not handle.started or handle.pid is None:
-        return
-    try:
-        os.kill(handle.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            os.kill(handle.pid, 0)
-        except ProcessLookupError:
-            return
-        await asyncio.sleep(0.1)
-    try:
-        os.kill(handle.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    if handle.started and handle.process is not None:
+        await handle.process.stop(timeout=wait)
