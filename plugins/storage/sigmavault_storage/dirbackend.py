@@ -7,6 +7,10 @@ marker ``.sigmavault-pool.json``. Names start with a letter or digit, so they ne
 the dot-directories. Hard-link trees are only made when ``dir_snapshot_mode = "hardlink"`` is
 configured: they protect against deletion, renaming and replacement of files, but an in-place edit
 of a file changes the snapshot's copy too (the inode is shared), so they are not point-in-time.
+
+Quotas are project quotas (see :mod:`.projquota`): each volume directory carries a project id
+(``project_id`` in its metadata, unique among the pools under the root) wherever the filesystem
+keeps project ids, and a limit can be set where it enforces them (XFS or ext4 with ``prjquota``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from sigmavault.commands import run
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 from sigmavault.files import atomic_write
 
-from . import treeops
+from . import projquota, treeops
 
 MARKER = ".sigmavault-pool.json"
 EXPORTED_MARKER = ".sigmavault-pool.exported.json"
@@ -39,12 +43,17 @@ def _not_supported(what: str) -> APIError:
     return APIError(400, "not_supported", f"the dir backend does not support {what}")
 
 
+def _no_quotas(reason: str) -> APIError:
+    return APIError(400, "not_supported", f"quotas are not available: {reason}",
+                    {"backend": "dir", "capability": "quotas", "reason": reason})
+
+
 class DirBackend:
     """Storage backend over plain directories (no root needed)."""
 
     name = "dir"
     description = "directories on an existing filesystem (embedded default, no root needed)"
-    capabilities: dict[str, Any] = {
+    static_capabilities: dict[str, Any] = {
         "raid_levels": [], "min_devices": {}, "needs_devices": False,
         "snapshots": True, "writable_snapshots": False, "rollback": True,
         "rollback_keeps_newer": True, "clone": True, "scrub": False, "balance": False,
@@ -61,6 +70,14 @@ class DirBackend:
         self.copy_timeout = copy_timeout
         self._reflink: dict[str, bool] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def capabilities(self) -> dict[str, Any]:
+        """``quotas`` is True when the filesystem of the pools root enforces project quotas; each
+        pool says for itself in ``properties.quotas`` (a pool directory may be a mount of its own)."""
+        return {**self.static_capabilities,
+                "quotas": self.root is not None and self.root.is_dir()
+                and projquota.support(self.root) is None}
 
     def configure(self, root: Path, snapshot_mode: str = "auto", copy_timeout: float = 3600.0) -> None:
         """Set the parent directory of all pools (done by the storage plugin at startup)."""
@@ -134,11 +151,13 @@ class DirBackend:
         st = os.statvfs(path)
         size, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
         meta = json.loads((path / MARKER).read_text())
+        reason = projquota.support(path)
         return {"name": name, "backend": self.name, "state": "online", "layout": None,
                 "mountpoint": str(path), "size": size, "used": size - st.f_bfree * st.f_frsize,
                 "free": free, "devices": [],
                 "properties": {"created": meta.get("created"),
-                               "snapshot_method": self._reflink_label(name)}}
+                               "snapshot_method": self._reflink_label(name),
+                               "quotas": reason is None, "quotas_unavailable": reason}}
 
     def _reflink_label(self, pool: str) -> str:
         if self.snapshot_mode != "auto":
@@ -232,45 +251,122 @@ class DirBackend:
     async def pool_devices(self, *, name: str) -> list[str]:
         return []
 
+    # --- project quotas --------------------------------------------------------------------------
+
+    def _known_project_ids(self) -> set[int]:
+        """Project ids recorded by any pool under the root (exported ones too)."""
+        ids: set[int] = set()
+        for meta_dir in self.root.glob("*/.volumes"):  # type: ignore[union-attr]
+            for f in meta_dir.glob("*.json"):
+                try:
+                    pid = json.loads(f.read_text()).get("project_id")
+                except (OSError, ValueError, AttributeError):
+                    continue
+                if isinstance(pid, int):
+                    ids.add(pid)
+        return ids
+
+    async def _assign_project(self, pool: str, name: str, path: Path,
+                              meta: dict[str, Any]) -> int | None:
+        """Give the tree at ``path`` a new project id and record it in ``name``'s metadata (also
+        when the filesystem keeps no ids: then the metadata is written without one)."""
+        async with self._lock(":project-ids"):
+            used = await asyncio.to_thread(self._known_project_ids)
+            if projquota.support(path) is None:
+                used |= set(await projquota.report(projquota.mount_of(path)))
+            pid = max(used | {projquota.FIRST_ID - 1}) + 1
+            if pid > projquota.MAX_ID:
+                raise APIError(507, "project_ids_exhausted",
+                               "no free project id left on this filesystem")
+            if await asyncio.to_thread(projquota.try_set_project_tree, path, pid):
+                meta["project_id"] = pid
+            else:
+                meta.pop("project_id", None)
+            self._write_meta(pool, name, meta)
+        return meta.get("project_id")
+
+    async def _set_quota(self, pool: str, name: str, path: Path, quota: int | None) -> None:
+        """Set or clear (None) the volume's limit; 400 with the reason where quotas are off."""
+        reason = projquota.support(path)
+        meta = self._read_meta(pool, name)
+        if reason is not None:
+            if quota is not None:
+                raise _no_quotas(reason)
+            meta.pop("quota", None)
+            self._write_meta(pool, name, meta)
+            return
+        pid = meta.get("project_id")
+        if pid is None or projquota.get_project(path)[0] != pid:
+            pid = await self._assign_project(pool, name, path, meta)
+            if pid is None:
+                raise _no_quotas(f"the filesystem at {projquota.mount_of(path).point} keeps no "
+                                 f"project ids")
+        await projquota.set_limit(projquota.mount_of(path), pid, quota)
+        if quota is None:
+            meta.pop("quota", None)
+        else:
+            meta["quota"] = quota
+        self._write_meta(pool, name, meta)
+
     # --- volumes ---------------------------------------------------------------------------------
 
-    def _volume_info(self, pool: str, name: str, used: bool = False) -> dict[str, Any]:
+    def _volume_info(self, pool: str, name: str, quotas: bool = False) -> dict[str, Any]:
         path = self._volume_dir(pool, name)
         meta = self._read_meta(pool, name)
-        return {"name": name, "pool": pool, "path": str(path),
-                "used": treeops.tree_used(path) if used else None, "quota": None,
+        return {"name": name, "pool": pool, "path": str(path), "used": None,
+                "quota": meta.get("quota") if quotas else None,
                 "compression": None, "origin": meta.get("origin"),
-                "created": meta.get("created") or _iso(path.stat().st_mtime), "properties": {}}
+                "created": meta.get("created") or _iso(path.stat().st_mtime),
+                "properties": {"project_id": meta.get("project_id")}}
 
     async def volume_create(self, *, pool: str, name: str, quota: int | None,
                             compression: str | None) -> dict[str, Any]:
-        if quota is not None:
-            raise _not_supported("quotas")
         if compression not in (None, "off"):
             raise _not_supported("compression")
         path = self._pool_dir(pool) / name
+        if quota is not None and (reason := projquota.support(path.parent)) is not None:
+            raise _no_quotas(reason)
         try:
             path.mkdir(mode=0o755)
         except FileExistsError:
             raise conflict(f"volume {pool}/{name} already exists", code="volume_exists") from None
-        self._write_meta(pool, name, {"created": _iso(time.time())})
-        return self._volume_info(pool, name)
+        try:
+            async with self._lock(f"{pool}/{name}"):
+                await self._assign_project(pool, name, path, {"created": _iso(time.time())})
+                if quota is not None:
+                    await self._set_quota(pool, name, path, quota)
+        except BaseException:
+            self._meta_path(pool, name).unlink(missing_ok=True)
+            treeops.remove_tree(path)
+            raise
+        return await self.volume_get(pool=pool, name=name)
 
     async def volume_list(self, *, pool: str) -> list[dict[str, Any]]:
         root = self._pool_dir(pool)
-        return [self._volume_info(pool, p.name) for p in sorted(root.iterdir())
+        quotas = projquota.support(root) is None
+        return [self._volume_info(pool, p.name, quotas) for p in sorted(root.iterdir())
                 if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
 
     async def volume_get(self, *, pool: str, name: str) -> dict[str, Any]:
-        return await asyncio.to_thread(self._volume_info, pool, name, True)
+        """``used`` from the project quota report where quotas are on (``quota`` is the limit the
+        filesystem enforces), else by walking the tree."""
+        info = self._volume_info(pool, name)
+        path, pid = Path(info["path"]), info["properties"]["project_id"]
+        if pid is not None and projquota.support(path) is None:
+            used, hard = (await projquota.report(projquota.mount_of(path))).get(pid, (0, 0))
+            info["used"], info["quota"] = used, hard or None
+        else:
+            info["used"] = await asyncio.to_thread(treeops.tree_used, path)
+        return info
 
     async def volume_update(self, *, pool: str, name: str, changes: dict) -> dict[str, Any]:
-        self._volume_dir(pool, name)
-        if changes.get("quota") is not None:
-            raise _not_supported("quotas")
+        path = self._volume_dir(pool, name)
         if changes.get("compression") not in (None, "off"):
             raise _not_supported("compression")
-        return self._volume_info(pool, name)
+        if "quota" in changes:
+            async with self._lock(f"{pool}/{name}"):
+                await self._set_quota(pool, name, path, changes["quota"])
+        return await self.volume_get(pool=pool, name=name)
 
     async def volume_destroy(self, *, pool: str, name: str) -> None:
         path = self._volume_dir(pool, name)
@@ -279,12 +375,17 @@ class DirBackend:
             raise conflict(f"volume {pool}/{name} has snapshots; delete them first",
                            code="volume_has_snapshots")
         async with self._lock(f"{pool}/{name}"):
+            meta = self._read_meta(pool, name)
             staging = self._trash(pool)
             os.rename(path, staging)
             self._meta_path(pool, name).unlink(missing_ok=True)
             if snaps.is_dir():
                 snaps.rmdir()
             await asyncio.to_thread(treeops.remove_tree, staging)
+            if meta.get("quota") and meta.get("project_id") is not None \
+                    and projquota.support(staging.parent) is None:
+                await projquota.set_limit(projquota.mount_of(staging.parent), meta["project_id"],
+                                          None)
 
     async def volume_path(self, *, pool: str, name: str) -> str:
         return str(self._volume_dir(pool, name))
@@ -376,6 +477,9 @@ class DirBackend:
             fresh, old = self._trash(pool), self._trash(pool)
             await self._materialize(pool, snap, fresh)
             os.chmod(fresh, target.stat().st_mode)
+            pid = self._read_meta(pool, volume).get("project_id")
+            if pid is not None:   # the copy counts against the volume's quota again
+                await asyncio.to_thread(projquota.try_set_project_tree, fresh, pid)
             os.rename(target, old)
             os.rename(fresh, target)
             await asyncio.to_thread(treeops.remove_tree, old)
@@ -389,9 +493,14 @@ class DirBackend:
             raise conflict(f"volume {pool}/{target} already exists", code="volume_exists")
         staging = self._trash(pool)
         await self._materialize(pool, snap, staging)
-        os.rename(staging, dest)
-        self._write_meta(pool, target, {"created": _iso(time.time()),
-                                        "origin": f"{pool}/{volume}@{name}"})
+        meta = {"created": _iso(time.time()), "origin": f"{pool}/{volume}@{name}"}
+        try:
+            await self._assign_project(pool, target, staging, meta)
+            os.rename(staging, dest)
+        except BaseException:
+            self._meta_path(pool, target).unlink(missing_ok=True)
+            await asyncio.to_thread(treeops.remove_tree, staging)
+            raise
         return self._volume_info(pool, target)
 
     async def snapshot_path(self, *, pool: str, volume: str, name: str) -> str:
@@ -430,9 +539,9 @@ class DirBackend:
             if not (root / volume).exists():
                 vol_staging = self._trash(pool)
                 await self._materialize(pool, staging, vol_staging)
+                await self._assign_project(pool, volume, vol_staging, {
+                    "created": _iso(time.time()), "origin": f"received:{name}"})
                 os.rename(vol_staging, root / volume)
-                self._write_meta(pool, volume, {"created": _iso(time.time()),
-                                                "origin": f"received:{name}"})
             await asyncio.to_thread(treeops.make_read_only, staging, True)
             now = time.time()
             os.utime(staging, (now, now))
