@@ -23,13 +23,6 @@ def _svc(request: web.Request):
     return service(get_app(request))
 
 
-def _submit(request: web.Request, operation: str, plan: Any, run: Any) -> Job:
-    """An encrypt/decrypt job for ``plan``, one at a time per target path."""
-    return get_app(request).jobs.submit(
-        f"encryption.{operation}", lambda ctx: run(ctx, plan), params=plan.params(),
-        lock=f"encryption:{plan.target}", description=f"{operation} {plan.source.name}")
-
-
 def _keystore_call(fn, *args: Any) -> Any:
     try:
         return fn(*args)
@@ -165,14 +158,14 @@ def register(app: Any) -> None:
     async def encrypt(request: web.Request, body: EncryptRequest) -> Job:
         svc = _svc(request)
         plan = await svc.plan_encrypt(body.source, body.target, body.key_ids, body.recipients, body.overwrite)
-        return _submit(request, "encrypt", plan, svc.run_encrypt)
+        return svc.submit("encrypt", plan)
 
     @api.post("/encryption/jobs/decrypt", body=DecryptRequest, response=Job, status=202,
               summary="Decrypt a file or folder archive")
     async def decrypt(request: web.Request, body: DecryptRequest) -> Job:
         svc = _svc(request)
         plan = await svc.plan_decrypt(body.source, body.target, body.folder, body.overwrite)
-        return _submit(request, "decrypt", plan, svc.run_decrypt)
+        return svc.submit("decrypt", plan)
 
     @api.post("/encryption/jobs/verify", body=VerifyRequest, response=Job, status=202,
               summary="Authenticate an encrypted file end to end")

@@ -199,6 +199,14 @@ class EncryptionService:
         dst = await self._output(target, src.with_name(name), overwrite, folder)
         return Plan(src, dst, folder, overwrite)
 
+    def submit(self, operation: str, plan: Plan) -> Any:
+        """Run an encrypt/decrypt ``plan`` as a job (one at a time per target path), as
+        ``POST /api/v1/encryption/jobs/{operation}`` does; returns the job."""
+        run = self.run_encrypt if operation == "encrypt" else self.run_decrypt
+        return self.app.jobs.submit(
+            f"encryption.{operation}", lambda ctx: run(ctx, plan), params=plan.params(),
+            lock=f"encryption:{plan.target}", description=f"{operation} {plan.source.name}")
+
     # --- job bodies ------------------------------------------------------------------------------
 
     @staticmethod
