@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
+import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+import sigmavault.auth
+from sigmavault.app import SigmaVault
+from sigmavault.auth import RateLimiter
+from sigmavault.config import Config
+from sigmavault.errors import APIError
 from sigmavault.testing import ADMIN_PASSWORD, VIEWER_PASSWORD
 
 
@@ -16,8 +28,25 @@ from sigmavault.testing import ADMIN_PASSWORD, VIEWER_PASSWORD
 PUBLIC = {("GET", "/health"), ("POST", "/auth/login"), ("POST", "/network/phantommesh/invites/redeem")}
 
 
+# aiohttp routes that are not declared API routes, by (method, canonical path): the catch-all that
+# answers 404/405 for unknown /api/ paths, and the web UI's files (DESIGN.md §6: health, login and
+# the UI are all that is reachable signed-out; health and login are declared routes).
+RAW_ALLOWED = {("*", "/api/{tail}"), ("GET", "/{tail}"), ("HEAD", "/{tail}")}
+
+
 def concrete(path: str) -> str:
     return re.sub(r"\{\w+(:[^}]*)?\}", "x", path)
+
+
+def canonical(path: str) -> str:
+    return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)
+
+
+def undeclared_routes(app: SigmaVault) -> set[tuple[str, str]]:
+    """Routes on the aiohttp router that no ``app.api`` declaration (and so no role) covers."""
+    declared = {(r.method, canonical(r.url)) for r in app.api.routes}
+    return {(r.method, r.resource.canonical) for r in app.web.router.routes()
+            if r.resource is not None and (r.method, r.resource.canonical) not in declared}
 
 
 async def test_every_route_needs_credentials_and_its_role(sv_app, anon_client, readonly_client):
@@ -39,6 +68,24 @@ async def test_every_route_needs_credentials_and_its_role(sv_app, anon_client, r
         else:
             assert resp.status != 403, (r.method, url)
         assert resp.status < 500, (r.method, url, await resp.text())
+    assert undeclared_routes(sv_app) <= RAW_ALLOWED, undeclared_routes(sv_app) - RAW_ALLOWED
+    for method in ("GET", "POST", "DELETE"):
+        resp = await anon_client.request(method, "/api/v1/no/such/route", json={})
+        assert resp.status == 404, (method, resp.status)
+
+
+async def test_route_walk_catches_a_raw_aiohttp_route(tmp_path):
+    app = await SigmaVault.create(Config.model_validate({"data_dir": tmp_path / "data"}))
+    assert undeclared_routes(app) <= RAW_ALLOWED
+
+    async def backdoor(request: web.Request) -> web.Response:
+        return web.json_response({"owned": True})
+
+    app.web.router.add_post("/api/v1/backdoor", backdoor)
+    app.web.router.add_get("/debug/state", backdoor)
+    assert undeclared_routes(app) - RAW_ALLOWED == {("POST", "/api/v1/backdoor"),
+                                                    ("GET", "/debug/state"), ("HEAD", "/debug/state")}
+    app.db.close()
 
 
 async def login(c: TestClient, user="admin", password=ADMIN_PASSWORD) -> dict:
@@ -99,7 +146,15 @@ async def test_api_key_lifecycle(sv_app, client, anon_client):
     key_id = created["id"]
     listed = await (await client.get("/api/v1/auth/keys")).json()
     assert all("key" not in k for k in listed)
-    assert created["key"].split("_", 2)[2] not in (sv_app.data_dir / "sigmavault.db").read_bytes().decode(errors="replace")
+    secret = created["key"].split("_", 2)[2]
+    db_path = sv_app.data_dir / "sigmavault.db"
+    with sqlite3.connect(db_path) as conn:
+        stored = conn.execute("SELECT key_hash FROM api_keys WHERE id=?", (key_id,)).fetchone()[0]
+    assert stored != secret and stored == hashlib.sha256(secret.encode()).hexdigest()
+    files = [p for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")) if p.exists()]
+    # the scan reads where the row really is (the WAL, until a checkpoint): its hash is found there
+    assert any(stored.encode() in p.read_bytes() for p in files)
+    assert not any(secret.encode() in p.read_bytes() for p in files)
     headers = {"Authorization": f"Bearer {created['key']}"}
     me = await (await anon_client.get("/api/v1/auth/me", headers=headers)).json()
     assert me["role"] == "readonly" and me["via"] == "api_key"
@@ -167,3 +222,124 @@ async def test_audit_chain_records_and_detects_edits(sv_app, client, anon_client
     sv_app.db.execute("UPDATE audit SET actor='mallory' WHERE id=?", (target["id"],))
     verdict = await (await client.get("/api/v1/audit/verify")).json()
     assert verdict == {"ok": False, "checked": verdict["checked"], "first_bad_id": target["id"]}
+
+
+# --- login rate limiting: each limit on its own ------------------------------------------------
+
+
+async def login_from(sv_app, address: str, username: str, password: str) -> tuple[int, dict]:
+    """POST /auth/login over a connection whose source is ``address`` (any 127.x is loopback)."""
+    server = sv_app.test_server
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with session.post(f"http://{server.host}:{server.port}/api/v1/auth/login",
+                                json={"username": username, "password": password}) as resp:
+            return resp.status, await resp.json()
+
+
+LIMITED = pytest.mark.sv_config({"auth": {"login_max_failures": 3, "login_lockout_seconds": 60}})
+
+
+@LIMITED
+async def test_user_lockout_spans_client_addresses(sv_app, client):
+    for i in (2, 3, 4):
+        status, _ = await login_from(sv_app, f"127.0.0.{i}", "viewer", "bad-guess")
+        assert status == 401
+    status, body = await login_from(sv_app, "127.0.0.5", "viewer", VIEWER_PASSWORD)
+    assert status == 429, body
+    assert body["error"]["details"]["scope"] == "user"
+    assert "for this user" in body["error"]["message"]
+    # another user from one of those addresses is not locked (each address failed once)
+    status, _ = await login_from(sv_app, "127.0.0.2", "admin", ADMIN_PASSWORD)
+    assert status == 200
+    rows = (await (await client.get("/api/v1/audit?action=auth.login&actor=viewer")).json())["items"]
+    assert [(r["address"], r["outcome"]) for r in reversed(rows)] == [
+        ("127.0.0.2", "error 401"), ("127.0.0.3", "error 401"), ("127.0.0.4", "error 401"),
+        ("127.0.0.5", "error 429")]
+
+
+@LIMITED
+async def test_address_lockout_spans_user_names(sv_app):
+    for name in ("root", "backup", "operator"):
+        status, _ = await login_from(sv_app, "127.0.0.6", name, "bad-guess")
+        assert status == 401
+    status, body = await login_from(sv_app, "127.0.0.6", "viewer", VIEWER_PASSWORD)
+    assert status == 429, body
+    assert body["error"]["code"] == "too_many_attempts"
+    assert body["error"]["message"].startswith("too many failed logins from this address; try again in ")
+    assert body["error"]["details"]["scope"] == "address" and 0 < body["error"]["details"]["retry_after"] <= 60
+    status, _ = await login_from(sv_app, "127.0.0.7", "viewer", VIEWER_PASSWORD)
+    assert status == 200
+
+
+def test_rate_limiter_forgets_expired_entries_and_stays_bounded():
+    limiter = RateLimiter(max_failures=3, lockout=60, max_keys=100)
+    for i in range(1000):
+        limiter.fail("addr:203.0.113.9", f"user:guess-{i}")
+    assert len(limiter.failures) <= 100
+    # the address that keeps failing is the most recent entry: it is kept, and stays locked
+    assert len(limiter.failures["addr:203.0.113.9"]) == 3
+    with pytest.raises(APIError) as exc:
+        limiter.check("addr:203.0.113.9", "user:someone")
+    assert exc.value.status == 429
+    limiter.check("addr:198.51.100.1", "user:nobody")  # checking creates no entries
+    assert "user:nobody" not in limiter.failures and "addr:198.51.100.1" not in limiter.failures
+
+    short = RateLimiter(max_failures=3, lockout=0.05, max_keys=100)
+    for i in range(50):
+        short.fail(f"user:guess-{i}")
+    time.sleep(0.1)
+    short.fail("user:latest")  # past the lockout: a failure prunes what has expired
+    assert list(short.failures) == ["user:latest"]
+
+
+# --- API key expiry through the API --------------------------------------------------------------
+
+
+async def test_api_key_with_expiry_is_refused_once_expired(client, anon_client, monkeypatch):
+    resp = await client.post("/api/v1/auth/keys", json={"name": "temp", "role": "readonly", "expires_days": 1})
+    created = await resp.json()
+    assert resp.status == 201, created
+    expires = datetime.fromisoformat(created["expires_at"])
+    assert abs(expires - (datetime.now(timezone.utc) + timedelta(days=1))) < timedelta(minutes=1)
+    headers = {"Authorization": f"Bearer {created['key']}"}
+    assert (await anon_client.get("/api/v1/auth/me", headers=headers)).status == 200  # now cached
+    # a day passes: the only clock moved is the one expiry is judged by (days are the API's unit)
+    later = expires + timedelta(seconds=1)
+    monkeypatch.setattr(sigmavault.auth, "_now", lambda: later)
+    resp = await anon_client.get("/api/v1/auth/me", headers=headers)
+    assert resp.status == 401 and (await resp.json())["error"]["code"] == "unauthenticated"
+    listed = {k["id"]: k for k in await (await client.get("/api/v1/auth/keys")).json()}
+    assert listed[created["id"]]["expires_at"] == created["expires_at"]
+
+
+# --- no secret in logs or error messages ---------------------------------------------------------
+
+
+async def test_no_secret_in_logs_or_error_messages(sv_app, client, anon_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    wrong = "Wr0ng-but-close-password"
+    texts = []
+    resp = await anon_client.post("/api/v1/auth/login", json={"username": "admin", "password": wrong})
+    assert resp.status == 401
+    texts.append(await resp.text())
+    resp = await anon_client.post("/api/v1/auth/login", json={"username": "viewer", "password": "x" * 2000})
+    assert resp.status == 422
+    texts.append(await resp.text())
+    resp = await client.post("/api/v1/auth/users", json={"username": "newbie", "password": "t1nyPw"})
+    assert resp.status == 422
+    texts.append(await resp.text())
+    resp = await client.post("/api/v1/auth/keys", json={"name": "logged?", "role": "readonly"})
+    key = (await resp.json())["key"]
+    resp = await anon_client.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    session = resp.cookies["sigmavault_session"].value
+    csrf = (await resp.json())["csrf_token"]
+    resp = await anon_client.post("/api/v1/hello", json={"name": "x"}, headers={"X-CSRF-Token": csrf + "x"})
+    assert resp.status == 403
+    texts.append(await resp.text())
+    audit = await (await client.get("/api/v1/audit?limit=500")).json()
+    haystack = caplog.text + "".join(texts) + str(audit)
+    assert "POST /api/v1/auth/login" in caplog.text  # the log was captured at all
+    for secret in (wrong, "x" * 2000, "t1nyPw", ADMIN_PASSWORD, key, key.split("_", 2)[2], session, csrf,
+                   sv_app.test_keys.admin_key):
+        assert secret not in haystack, secret[:6]
