@@ -19,7 +19,7 @@ from .commands import run
 from .config import CHECKOUT, Config, load_sections
 from .db import Database
 from .errors import APIError
-from .events import EventHub
+from .events import Alert, EventHub
 from .jobs import MIGRATIONS as JOB_MIGRATIONS, Job, JobManager
 from . import pipeline
 from .plugins import PluginManager, distribution_of
@@ -91,8 +91,7 @@ class SigmaVault:
         self.jobs = JobManager(self, self.config.jobs.history, self.config.jobs.queue_limit)
 
         self.events.register("job.progress", Job, "a job changed state or progress")
-        self.events.register("alert", None, "an alert was raised or cleared "
-                             "({id, severity, message, source, active})")
+        self.events.register("alert", Alert, "an alert was raised or cleared (same id: later state wins)")
         await self._per_plugin("register_events", lambda p: {"register": self._register_event(p)})
         for registry in REGISTRIES:
             await self._per_plugin(f"register_{registry}",

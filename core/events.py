@@ -9,13 +9,29 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from .api import dump
 
 log = logging.getLogger("sigmavault.events")
+
+
+class Alert(BaseModel):
+    """The ``alert`` event: one alert raised (``active``) or cleared, identified by ``id``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, description="stable per condition: a later event with the same id "
+                    "updates or clears it", examples=["sentry:pool:tank"])
+    severity: Literal["info", "warning", "critical"]
+    message: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="who raised it (an agent such as SENTRY or a plugin)")
+    active: bool = Field(True, description="false when the condition has cleared")
+    value: float | None = Field(None, description="the measured value, for threshold alerts")
+    threshold: float | None = Field(None, description="the limit that was crossed")
+    details: dict[str, Any] | None = Field(None, description="anything else the source wants to add")
 
 
 @dataclass(frozen=True)
@@ -72,10 +88,10 @@ class EventHub:
         declared = self.types.get(event_type)
         if declared is None:
             raise ValueError(f"event type {event_type!r} is not declared (register_events)")
+        payload = dump(declared.model, data if data is not None else {})  # invalid: no seq used
         self.seq += 1
         envelope = {"type": event_type, "seq": self.seq,
-                    "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                    "data": dump(declared.model, data if data is not None else {})}
+                    "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "data": payload}
         encoded = json.dumps(envelope, separators=(",", ":"))
         self.ring.append((self.seq, event_type, encoded))
         for sub in tuple(self.subscribers):

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from aiohttp import WSMsgType
+from pydantic import ValidationError
 
 from sigmavault.testing import next_event
 
@@ -30,6 +31,26 @@ async def test_hello_envelope_and_event_catalogue(sv_app, client):
     assert hello["type"] == "client.hello" and "oldest_seq" in hello["data"]
     types = {t["name"] for t in await (await client.get("/api/v1/events")).json()}
     assert {"job.progress", "alert"} <= types
+    await ws.close()
+
+
+async def test_alert_has_a_schema_and_payloads_are_validated(sv_app, client):
+    catalogue = {t["name"]: t for t in await (await client.get("/api/v1/events")).json()}
+    schema = catalogue["alert"]["schema_"]
+    assert set(schema["required"]) == {"id", "severity", "message", "source"}
+    assert schema["properties"]["severity"]["enum"] == ["info", "warning", "critical"]
+    ws = await client.ws_connect("/api/v1/ws")
+    await subscribe(ws, "alert")
+    for bad in ({"id": "a", "severity": "loud", "message": "m", "source": "t"},
+                {"id": "a", "severity": "info", "source": "t"},
+                {"id": "a", "severity": "info", "message": "m", "source": "t", "typo": 1}):
+        with pytest.raises(ValidationError):
+            sv_app.events.publish("alert", bad)
+    sv_app.events.publish("alert", {"id": "t:1", "severity": "warning", "message": "disk hot",
+                                    "source": "test", "value": 71, "threshold": 70})
+    event = await next_event(ws, "alert")
+    assert event["data"] == {"id": "t:1", "severity": "warning", "message": "disk hot", "source": "test",
+                             "active": True, "value": 71.0, "threshold": 70.0, "details": None}
     await ws.close()
 
 
