@@ -126,3 +126,62 @@ async def test_priority_queue_and_cancel(client, sv_app, area: Path) -> None:
     info = await (await client.get("/api/v1/agents/VELOCITY")).json()
     assert info["counters"]["tasks_aborted"] == 1 and info["counters"]["tasks_done"] == 3
     assert info["status"] == "idle"
+
+
+async def test_task_history_offset_pages_newest_first(client, area: Path) -> None:
+    (area / "a.txt").write_text("hello\n")
+    ids = []
+    for _ in range(3):
+        task = await (await client.post("/api/v1/agents/PRISM/task", json={"params": {"path": str(area)}})).json()
+        assert (await wait_job(client, task["id"]))["state"] == "SUCCESS"
+        ids.append(task["id"])
+    newest_first = ids[::-1]
+    pages = []
+    for offset in (0, 2, 3):
+        resp = await client.get("/api/v1/agents/PRISM/tasks", params={"limit": "2", "offset": str(offset)})
+        page = await resp.json()
+        assert resp.status == 200, page
+        assert page["total"] == 3 and page["limit"] == 2 and page["offset"] == offset
+        pages.append([t["id"] for t in page["items"]])
+    assert pages == [newest_first[:2], newest_first[2:], []]
+    one = await (await client.get("/api/v1/agents/PRISM/tasks", params={"limit": "1", "offset": "1"})).json()
+    assert [t["id"] for t in one["items"]] == [newest_first[1]]
+    # another agent's tasks never leak into PRISM's history, and a negative offset is refused
+    other = await (await client.get("/api/v1/agents/WAVE/tasks", params={"offset": "0"})).json()
+    assert other["total"] == 0 and other["items"] == []
+    resp = await client.get("/api/v1/agents/PRISM/tasks", params={"offset": "-1"})
+    assert resp.status == 422, await resp.text()
+
+
+async def test_agent_status_events_for_a_failing_task_over_websocket(client, area: Path) -> None:
+    (area / "f.txt").write_text("data\n")
+    ws = await client.ws_connect("/api/v1/ws")
+    try:
+        await ws.send_json({"type": "client.subscribe", "events": ["agent.status"]})
+        await asyncio.sleep(0.1)
+
+        async def shield_event() -> dict:
+            event = await next_event(ws, lambda e: e["type"] == "agent.status" and e["data"]["agent"] == "SHIELD")
+            return event["data"]
+
+        # verify without a manifest fails: busy, then error
+        task = await (await client.post("/api/v1/agents/SHIELD/task",
+                                        json={"params": {"path": str(area), "action": "verify"}})).json()
+        assert (await wait_job(client, task["id"]))["state"] == "FAILED"
+        busy = await shield_event()
+        assert (busy["state"], busy["previous"], busy["task_id"]) == ("busy", "idle", task["id"])
+        error = await shield_event()
+        assert (error["state"], error["previous"], error["task_id"]) == ("error", "busy", task["id"])
+        assert error["owner"] == "sigmavault-agents" and error["tier"] == "security" and error["running"] == 0
+        # the next successful task clears the error state: busy (from error), then idle
+        task = await (await client.post("/api/v1/agents/SHIELD/task",
+                                        json={"params": {"path": str(area), "action": "build"}})).json()
+        assert (await wait_job(client, task["id"]))["state"] == "SUCCESS"
+        busy = await shield_event()
+        assert (busy["state"], busy["previous"]) == ("busy", "error")
+        idle = await shield_event()
+        assert (idle["state"], idle["previous"], idle["task_id"]) == ("idle", "busy", task["id"])
+    finally:
+        await ws.close()
+    info = await (await client.get("/api/v1/agents/SHIELD")).json()
+    assert info["status"] == "idle" and info["counters"]["tasks_failed"] == 1 and info["counters"]["tasks_done"] == 1
