@@ -16,7 +16,8 @@ POOL_STATE = {"ONLINE": "online", "DEGRADED": "degraded", "FAULTED": "faulted",
               "REMOVED": "unavailable"}
 DEVICE_STATE = {"ONLINE": "online", "DEGRADED": "online", "FAULTED": "faulted",
                 "UNAVAIL": "missing", "OFFLINE": "removed", "REMOVED": "removed",
-                "AVAIL": "online", "INUSE": "online"}
+                "AVAIL": "online", "INUSE": "online",
+                "HEALTHY": "online"}  # the vdev state in zpool-status(8)'s -j example
 
 VOLUME_PROPS = ("type", "used", "available", "referenced", "quota", "compression", "compressratio",
                 "recordsize", "atime", "readonly", "mountpoint", "mounted", "origin", "creation",
@@ -111,7 +112,7 @@ def health_dict(status: dict[str, Any]) -> dict[str, Any]:
                                         f"{errs['checksum']} checksum errors"
                                         + (f" ({dev['note']})" if dev["note"] else ""),
                              "device": dev["path"]})
-        if dev["zfs_state"] not in ("ONLINE", "AVAIL", "INUSE"):
+        if dev["zfs_state"] not in ("ONLINE", "AVAIL", "INUSE", "HEALTHY"):
             problems.append({"severity": "critical" if dev["zfs_state"] in ("FAULTED", "UNAVAIL") else "warning",
                              "message": f"{dev['path']} is {dev['zfs_state']}", "device": dev["path"]})
     if status["errors"] and not status["errors"].startswith("No known data errors"):

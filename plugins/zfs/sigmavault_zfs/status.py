@@ -19,7 +19,9 @@ from .units import ctime_to_rfc3339, parse_count, parse_duration, parse_size
 
 SECTIONS = {"logs": "logs", "log": "logs", "cache": "cache", "caches": "cache", "l2cache": "cache",
             "spares": "spares", "spare": "spares", "special": "special", "dedup": "dedup"}
-_GROUP_RE = re.compile(r"^(mirror|raidz[123]?|replacing|spare|draid\d?[^-]*)-\d+$")
+# ``draid2:11d:15c:2s-0`` is a dRAID vdev (type draid2); ``draid2-0-1`` one of its distributed spares
+_GROUP_RE = re.compile(r"^(mirror|raidz[123]?|replacing|spare|draid[123]?)(?::[\w:]*)?-\d+$")
+_DSPARE_RE = re.compile(r"^draid\d-\d+-\d+$")
 _KEY_RE = re.compile(r"^\s*([a-z]+):\s?(.*)$")
 
 
@@ -28,7 +30,9 @@ def vdev_type(name: str, path: str | None = None) -> str:
     m = _GROUP_RE.match(name)
     if m:
         kind = m[1]
-        return "raidz1" if kind == "raidz" else kind
+        return {"raidz": "raidz1", "draid": "draid1"}.get(kind, kind)
+    if _DSPARE_RE.match(name):
+        return "draid_spare"
     target = path or name
     if target.startswith("/") and not target.startswith("/dev/"):
         return "file"
@@ -37,10 +41,10 @@ def vdev_type(name: str, path: str | None = None) -> str:
 
 def leaf_path(name: str) -> str | None:
     """Absolute path of a leaf vdev: zfs-fuse prints ``loop0`` for ``/dev/loop0``; a bare guid
-    (a missing device) has no path."""
+    (a missing device) and a dRAID distributed spare have no path."""
     if name.startswith("/"):
         return name
-    if name.isdigit():
+    if name.isdigit() or _DSPARE_RE.match(name):
         return None
     return "/dev/" + name
 
@@ -62,6 +66,7 @@ def parse_status(text: str) -> list[dict[str, Any]]:
 
 def _parse_block(lines: list[str]) -> dict[str, Any]:
     fields: dict[str, list[str]] = {}
+    scans: list[list[str]] = []
     config: list[str] = []
     key = None
     in_config = False
@@ -79,19 +84,31 @@ def _parse_block(lines: list[str]) -> dict[str, Any]:
                 in_config = True
                 continue
             fields[key] = [m[2].strip()]
+            if key in ("scan", "scrub"):
+                scans.append(fields[key])
         elif key and line.startswith(("\t", "    ")) and line.strip():
             fields[key].append(line.strip())
-    scan_lines = fields.get("scan") or fields.get("scrub") or []
     pool = {
         "name": " ".join(fields.get("pool", [""])).strip(),
         "state": " ".join(fields.get("state", ["UNKNOWN"])).strip(),
         "status": " ".join(fields.get("status", [])) or None,
         "action": " ".join(fields.get("action", [])) or None,
         "errors": " ".join(fields.get("errors", [])) or None,
-        "scan": parse_scan("\n".join(scan_lines)),
+        "scan": _current_scan([parse_scan("\n".join(lines)) for lines in scans]),
     }
     pool.update(_parse_config(config, pool["name"]))
     return pool
+
+
+def _current_scan(scans: list[dict[str, Any]]) -> dict[str, Any]:
+    """OpenZFS prints a ``scan:`` line for the last scrub and another for a dRAID sequential
+    resilver: the running one counts, else the one that finished last."""
+    if not scans:
+        return empty_scan()
+    running = [s for s in scans if s["state"] in ("running", "paused")]
+    if running:
+        return running[0]
+    return max(scans, key=lambda s: s["finished"] or "")
 
 
 def _parse_config(lines: list[str], pool_name: str) -> dict[str, list[dict]]:
@@ -100,16 +117,19 @@ def _parse_config(lines: list[str], pool_name: str) -> dict[str, list[dict]]:
     section = "vdevs"
     stack: list[tuple[int, dict]] = []
     header_seen = False
+    base = 0  # indent of the NAME header: a tab from zpool, spaces when a terminal copy expanded it
     for raw in lines:
         if not raw.strip():
             continue
         body = raw[1:] if raw.startswith("\t") else raw
         parts = body.split()
+        indent = len(body) - len(body.lstrip(" "))
         if not header_seen:
             if parts[:2] == ["NAME", "STATE"]:
                 header_seen = True
+                base = indent
             continue
-        depth = (len(body) - len(body.lstrip(" "))) // 2
+        depth = (indent - base) // 2
         name = parts[0]
         if depth == 0:
             stack = []
@@ -156,9 +176,11 @@ def _is_count(text: str) -> bool:
 
 _FUSE_DONE = re.compile(r"(scrub|resilver) (completed|stopped) after (\S+) with (\d+) errors on (.+)")
 _FUSE_RUN = re.compile(r"(scrub|resilver) in progress for (\S+), ([\d.]+)% done, (\S+) to go")
-_OZ_DONE = re.compile(r"(?:scrub repaired|(resilver)ed) (\S+) in (.+?) with (\d+) errors on (.+)")
-_OZ_RUN = re.compile(r"(scrub|resilver) in progress since (.+)")
-_OZ_CANCEL = re.compile(r"(scrub|resilver) canceled on (.+)")
+# "(draid1:2d:10c:5s-0)" names the vdev of a sequential (dRAID) resilver
+_VDEV = r"(?: \([^)]*\))?"
+_OZ_DONE = re.compile(r"(?:scrub repaired|(resilver)ed" + _VDEV + r") (\S+) in (.+?) with (\d+) errors on (.+)")
+_OZ_RUN = re.compile(r"(scrub|resilver)" + _VDEV + r" in progress since (.+)")
+_OZ_CANCEL = re.compile(r"(scrub|resilver)" + _VDEV + r" canceled on (.+)")
 _OZ_PAUSED = re.compile(r"scrub paused since (.+)")
 
 
@@ -211,13 +233,21 @@ def _minus(stamp: str | None, seconds: int | None) -> str | None:
 def _parse_oz_progress(text: str, scan: dict[str, Any]) -> None:
     if m := re.search(r"since (\w{3} \w{3} +\d+ [\d:]+ \d{4})", text):
         scan["started"] = ctime_to_rfc3339(m[1])
-    # 2.x: "1.23G scanned at 421M/s, 812M issued at 277M/s, 4.56G total"
-    if m := re.search(r"(\S+) scanned at \S+, (\S+) issued at \S+, (\S+) total", text):
-        scan.update(bytes_scanned=parse_size(m[1]), bytes_issued=parse_size(m[2]),
-                    bytes_total=parse_size(m[3]))
+    # 0.8-2.1: "11.0T scanned at 2.78G/s, 1.12T issued at 290M/s, 20.1T total"
+    # dRAID rebuild: "334T scanned at 2.13G/s, 306T issued 1.95G/s, 359T total"
+    # later 2.x: "266T / 749T scanned at 3.30G/s, 260T / 749T issued at 3.23G/s"
     # 0.7: "9.12T scanned out of 9.48T at 1.90M/s, 55h33m to go"
-    elif m := re.search(r"(\S+) scanned out of (\S+) at", text):
-        scan.update(bytes_scanned=parse_size(m[1]), bytes_total=parse_size(m[2]))
+    total = None
+    if m := re.search(r"(\S+)(?: / (\S+))? scanned(?: out of (\S+))?", text):
+        scan["bytes_scanned"] = parse_size(m[1])
+        total = m[2] or m[3]
+    if m := re.search(r"(\S+)(?: / (\S+))? issued\b", text):
+        scan["bytes_issued"] = parse_size(m[1])
+        total = total or m[2]
+    if m := re.search(r"(\S+) total\b", text):
+        total = total or m[1]
+    if total is not None:
+        scan["bytes_total"] = parse_size(total)
     if m := re.search(r"(\S+) (?:repaired|resilvered), ([\d.]+)% done", text):
         scan.update(repaired=parse_size(m[1]), percent=float(m[2]))
     elif m := re.search(r"([\d.]+)% done", text):
@@ -238,14 +268,21 @@ def parse_status_json(doc: dict[str, Any]) -> list[dict[str, Any]]:
     for name, entry in (doc.get("pools") or {}).items():
         root = (entry.get("vdevs") or {}).get(name) or {}
         pool = {"name": entry.get("name", name), "state": entry.get("state", "UNKNOWN"),
-                "status": entry.get("msgid") and entry.get("status") or entry.get("status"),
-                "action": entry.get("action"),
+                "status": _json_text(entry.get("status")), "action": _json_text(entry.get("action")),
                 "errors": _json_errors(entry), "scan": _json_scan(entry.get("scan_stats"))}
         pool["vdevs"] = [_json_vdev(v) for v in (root.get("vdevs") or {}).values()]
         for key, section in _JSON_SECTIONS.items():
             pool[section] = [_json_vdev(v) for v in (entry.get(key) or {}).values()]
         pools.append(pool)
     return pools
+
+
+def _json_text(value: Any) -> str | None:
+    """``status``/``action`` keep the text form's line breaks ("An\\n\\tattempt"); a healthy pool's
+    status is "OK", where the text form prints no ``status:`` line."""
+    if not value or value == "OK":
+        return None
+    return re.sub(r"\s*\n\s*", " ", str(value)).strip()
 
 
 def _json_errors(entry: dict[str, Any]) -> str | None:

@@ -1,9 +1,11 @@
 """The backend's OpenZFS 2.x code path (``-Hp``, ``-P``, ``-j``, ``zfs diff``, ``.zfs/snapshot``).
 
 OpenZFS needs its kernel module, which this machine cannot load (only zfs-fuse runs here), so
-these tests replace ``zpool``/``zfs`` with a replay of the hand-written OpenZFS samples in
-``fixtures/openzfs`` (see fixtures/README.md) — the same kind of double as the recorded
-``smartctl``. The real zfs-fuse path is tested in test_backend_real.py.
+these tests replace ``zpool``/``zfs`` with a replay of OpenZFS output: real output copied from
+public sources where one exists (``fixtures/openzfs-2.x/real``, see its SOURCES.md), synthetic
+samples (``fixtures/openzfs-2.x/synthetic``, ``WRITTEN_*``) only for the shapes no public capture
+was found for, and inline rows for the one-line ``zpool list``/``zfs get mountpoint`` answers the
+backend needs alongside. The real zfs-fuse path is tested in test_backend_real.py.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sigmavault.errors import APIError
 from sigmavault_zfs.backend import ZfsBackend
 from sigmavault_zfs.cli import ZfsCli
 
-OZ = Path(__file__).parent / "fixtures" / "openzfs"
+OZ = Path(__file__).parent / "fixtures" / "openzfs-2.x" / "real"
+SYN = Path(__file__).parent / "fixtures" / "openzfs-2.x" / "synthetic"
 
 REPLAY = r'''
 import json, os, sys
@@ -47,43 +50,69 @@ def _replay(tmp_path: Path, table: dict[str, str]) -> ZfsBackend:
 
 
 @pytest.fixture
-def openzfs_22(tmp_path: Path) -> ZfsBackend:
-    """OpenZFS 2.2: no -j, so the text ``zpool status -P`` is read."""
+def openzfs_21(tmp_path: Path) -> ZfsBackend:
+    """OpenZFS 2.1 (real ``zfs version`` of Ubuntu 22.04): no -j, so the text ``zpool status -P``
+    is read — here the real DEGRADED mirror with a FAULTED file vdev."""
     return _replay(tmp_path, {
-        "zfs version": str(OZ / "WRITTEN_zfs_version.txt"),
+        "zfs version": str(OZ / "zfs_version_2.1.5_ubuntu2204__zfswatcher24.txt"),
         "zpool list -H -p -o name,size,allocated,free,health,altroot,guid tank":
-            "tank\t4227858432\t1048576\t4226809856\tDEGRADED\t-\t1234567890123456789\n",
-        "zpool status -P tank": str(OZ / "WRITTEN_zpool_status_P_raidz2_degraded_log_cache_spare.txt"),
+            "tank\t4227858432\t1048576\t4226809856\tDEGRADED\t-\t501630275724724435\n",
+        "zpool status -P tank": str(OZ / "zpool_status_degraded_faulted_file__pr16217.txt"),
         "zfs get -H -o name,value mountpoint tank": "tank\t/tank\n",
     })
 
 
-async def test_openzfs_22_text_status(openzfs_22):
-    gen = await openzfs_22.cli.generation()
-    assert (gen.name, gen.json) == ("openzfs", False)
-    pool = await openzfs_22.pool_get(name="tank")
-    assert pool["state"] == "degraded" and pool["layout"] == "raidz2"
+async def test_openzfs_21_text_status(openzfs_21):
+    gen = await openzfs_21.cli.generation()
+    assert (gen.name, gen.version, gen.json) == ("openzfs", "2.1.5", False)
+    pool = await openzfs_21.pool_get(name="tank")
+    assert pool["state"] == "degraded" and pool["layout"] == "mirror"
     states = {d["path"]: d["state"] for d in pool["devices"]}
-    assert states["/dev/sdd"] == "missing" and states["/dev/sde"] == "online"
-    assert sorted(await openzfs_22.pool_devices(name="tank")) == sorted(
-        ["/dev/sda", "/dev/sdb", "/dev/sdc", "/dev/sdd", "/dev/nvme0n1p1", "/dev/nvme1n1p1",
-         "/dev/nvme0n1p2", "/dev/sde"])
-    health = await openzfs_22.pool_health(name="tank")
-    assert any(p["device"] == "/dev/sdb" and "12 checksum" in p["message"] for p in health["problems"])
-    scrub = await openzfs_22.scrub_status(pool="tank")
-    assert scrub["state"] == "finished" and scrub["details"]["repaired_bytes"] == round(1.5 * 2**20)
+    assert states == {"/home/hutter/json/file1": "online", "/home/hutter/json/file2": "faulted"}
+    assert sorted(await openzfs_21.pool_devices(name="tank")) == [
+        "/home/hutter/json/file1", "/home/hutter/json/file2"]
+    health = await openzfs_21.pool_health(name="tank")
+    assert health["state"] == "degraded"
+    assert any(p["device"] == "/home/hutter/json/file2" and p["severity"] == "critical"
+               and "FAULTED" in p["message"] for p in health["problems"])
+    scrub = await openzfs_21.scrub_status(pool="tank")
+    assert scrub["state"] == "idle" and scrub["details"]["pool_state"] == "DEGRADED"
+    calls = openzfs_21.calls.read_text().splitlines()
+    assert "zpool status -P tank" in calls and not any(" -j" in c for c in calls)
+
+
+@pytest.fixture
+def openzfs_doc_json(tmp_path: Path) -> ZfsBackend:
+    """OpenZFS ≥ 2.3 answering -j with the documented example of zpool-status(8)."""
+    return _replay(tmp_path, {
+        "zfs version": str(SYN / "WRITTEN_zfs_version_2.3.txt"),
+        "zpool list -H -p -o name,size,allocated,free,health,altroot,guid tank":
+            "tank\t16492674416640\t67216769024\t16425457647616\tONLINE\t-\t3920273586464696295\n",
+        "zpool status -j --json-int -P tank": str(OZ / "zpool_status_j_example__man_zpool-status.8.json"),
+        "zfs get -H -o name,value mountpoint tank": "tank\t/tank\n",
+    })
+
+
+async def test_openzfs_pool_from_documented_json(openzfs_doc_json):
+    pool = await openzfs_doc_json.pool_get(name="tank")
+    assert pool["state"] == "online" and pool["layout"] == "raidz1"
+    assert len(pool["devices"]) == 6 and {d["state"] for d in pool["devices"]} == {"online"}
+    topo = pool["properties"]["topology"]
+    assert [v["type"] for v in topo["dedup"]] == ["mirror"] and len(topo["special"]) == 1
+    health = await openzfs_doc_json.pool_health(name="tank")
+    assert health["state"] == "online" and health["problems"] == []
 
 
 @pytest.fixture
 def openzfs(tmp_path: Path):
     table = {
-        "zfs version": str(OZ / "WRITTEN_zfs_version_2.3.txt"),
+        "zfs version": str(SYN / "WRITTEN_zfs_version_2.3.txt"),
         "zpool list -H -p -o name,size,allocated,free,health,altroot,guid tank":
             "tank\t4227858432\t1048576\t4226809856\tONLINE\t-\t1234567890123456789\n",
-        "zpool status -j --json-int -P tank": str(OZ / "WRITTEN_zpool_status_j_json_int.json"),
+        "zpool status -j --json-int -P tank": str(SYN / "WRITTEN_zpool_status_j_json_int.json"),
         "zfs get -H -o name,value mountpoint tank": "tank\t/tank\n",
         "zfs list -Hp -t snapshot -d 1 -o name,creation,used,referenced,userrefs tank/data":
-            str(OZ / "WRITTEN_zfs_list_Hp_snapshots.txt"),
+            str(SYN / "WRITTEN_zfs_list_Hp_snapshots.txt"),
         "zfs get -Hp -o name,property,value,source type,used,available,referenced,quota,"
         "compression,compressratio,recordsize,atime,readonly,mountpoint,mounted,origin,creation,"
         "usedbysnapshots tank/data":
@@ -95,7 +124,7 @@ def openzfs(tmp_path: Path):
         "tank/data@daily-1":
             "tank/data@daily-1\ttype\tsnapshot\t-\ntank/data@daily-1\tcreation\t1795788191\t-\n"
             "tank/data@daily-1\tused\t90112\t-\ntank/data@daily-1\tuserrefs\t0\t-\n",
-        "zfs diff -H -F tank/data@daily-1 tank/data": str(OZ / "WRITTEN_zfs_diff_HF.txt"),
+        "zfs diff -H -F tank/data@daily-1 tank/data": str(SYN / "WRITTEN_zfs_diff_HF.txt"),
     }
     return _replay(tmp_path, table)
 
