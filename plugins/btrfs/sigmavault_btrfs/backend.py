@@ -492,7 +492,7 @@ class BtrfsBackend:
         task = asyncio.ensure_future(self._sh(*args, mnt, timeout=LONG))
         try:
             while not task.done():
-                await asyncio.wait({task}, timeout=1.0)
+                await asyncio.wait({task}, timeout=0.5)
                 st = parsers.parse_balance_status(
                     (await run(_btrfs("balance", "status", mnt), check=False, timeout=60)).stdout)
                 if progress and st["percent_left"] is not None:

@@ -3,6 +3,7 @@ device removal rules, and incremental send/receive between two pools."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -35,8 +36,23 @@ async def destroy(client, name):
     assert resp.status in (204, 404), await resp.text()
 
 
+async def watch_percent(client, job_id, timeout):
+    """The job's progress percents, read every 0.2 s while it runs."""
+    seen: list[float] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        job = await ok(await client.get(f"/api/v1/jobs/{job_id}"))
+        if job["state"] not in ("PENDING", "WAITING", "RUNNING"):
+            return seen
+        percent = (job.get("progress") or {}).get("percent")
+        if percent is not None and (not seen or seen[-1] != percent):
+            seen.append(percent)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"job {job_id} still running after {timeout} s")
+
+
 async def test_diff_grow_convert_and_remove(client, loop_devices):
-    a, b = loop_devices(2, size=1 << 30)  # sparse; 256 MiB disks hit ENOSPC while converting
+    a, b = loop_devices(2, size=4 << 30)  # sparse; smaller disks hit ENOSPC while converting
     await single_pool(client, "grow", a)
     try:
         vol = await ok(await client.post(f"{API}/pools/grow/volumes", json={"name": "v"}), 201)
@@ -63,13 +79,26 @@ async def test_diff_grow_convert_and_remove(client, loop_devices):
         resp = await client.get(f"{API}/pools/grow/volumes/v/diff", params={"old": "nope"})
         assert resp.status == 404
 
-        # grow: add a disk, convert data and metadata to raid1 as a job
+        # grow: add a disk, convert data and metadata to raid1 as a job; with 1 GiB of data
+        # the balance relocates several chunks over seconds and the job's percent rises
+        bulk = root / "bulk.bin"
+        block = os.urandom(1 << 20)
+        with open(bulk, "wb") as f:
+            for _ in range(1024):
+                f.write(block)
+        os.sync()
         pool = await ok(await client.patch(f"{API}/pools/grow", json={"add_devices": [b]}))
         assert sorted(d["path"] for d in pool["devices"]) == sorted([a, b])
         job = await ok(await client.post(f"{API}/pools/grow/balance", json={
             "data_profile": "raid1", "metadata_profile": "raid1"}), 202)
-        done = await wait_job(client, job["id"], timeout=120)
+        percents = await watch_percent(client, job["id"], timeout=180)
+        done = await wait_job(client, job["id"], timeout=60)
         assert done["state"] == "SUCCESS", done
+        assert done["result"]["chunks_balanced"] >= 3, done["result"]
+        assert len(set(percents)) >= 2 and percents == sorted(percents), percents
+        assert 0 <= percents[0] < percents[-1] < 100, percents
+        bulk.unlink()
+        os.sync()
         pool = await ok(await client.get(f"{API}/pools/grow"))
         assert pool["layout"] == "raid1" and pool["properties"]["profiles"]["data"] == ["raid1"]
         resp = await client.post(f"{API}/pools/grow/balance", json={"data_profile": "raid1c3"})
@@ -84,7 +113,7 @@ async def test_diff_grow_convert_and_remove(client, loop_devices):
         job = await ok(await client.post(f"{API}/pools/grow/balance", json={
             "data_profile": "single", "metadata_profile": "dup"}), 202)
         done = await wait_job(client, job["id"], timeout=120)
-        assert done["state"] == "SUCCESS", done
+        assert done["state"] == "SUCCESS", done["error"]
         job = await ok(await client.post(f"{API}/pools/grow/devices/remove", json={"device": b}), 202)
         done = await wait_job(client, job["id"], timeout=120)
         assert done["state"] == "SUCCESS", done
