@@ -82,7 +82,15 @@ async def test_inventory_signatures_and_hotplug_events(client, tmp_path):
         resp = await client.post(f"{API}/pools", json={"name": "x", "backend": "btrfs",
                                                        "topology": {"layout": "single"},
                                                        "devices": [formatted]})
-        assert resp.status in (409, 400), await resp.text()   # 400 when btrfs is not installed
+        answer = await resp.json()
+        btrfs = {b["name"]: b for b in await (await client.get(f"{API}/backends")).json()}.get("btrfs")
+        if btrfs and btrfs["available"]:   # the formatted disk is refused before mkfs.btrfs runs
+            assert resp.status == 409 and answer["error"]["code"] == "device_in_use", answer
+            assert answer["error"]["details"]["in_use_by"]["fstype"] == "ext4", answer
+        elif btrfs:
+            assert resp.status == 409 and answer["error"]["code"] == "backend_unavailable", answer
+        else:
+            assert resp.status == 400 and answer["error"]["code"] == "unknown_backend", answer
         names = {os.path.basename(d) for d in made}
         seen: set[str] = set()
         while seen != names:

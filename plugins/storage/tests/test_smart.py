@@ -104,7 +104,14 @@ async def test_failing_disk_is_reported_with_an_event(client, loops, fake_smartc
     disk = os.path.basename(dev)
     ws = await client.ws_connect("/api/v1/ws")
     await ws.send_json({"type": "client.subscribe", "events": ["storage.event"]})
-    assert (await ok(await client.get(f"{API}/disks/{disk}/smart")))["health"] == "PASS"
+    healthy = await ok(await client.get(f"{API}/disks/{disk}/smart"))
+    assert healthy["health"] == "PASS" and healthy["interface"] == "ata"
+    assert healthy["model"] == "LITEONIT LCT-512L9S-11 2.5 7mm 512GB"
+    # "Rotation Rate: Solid State Device"; the recording has no temperature attribute (194/190)
+    assert healthy["is_ssd"] is True and healthy["rotation_rate"] is None
+    assert healthy["temperature"] is None and healthy["power_on_hours"] == 2376
+    assert {a["id"]: a["raw"] for a in healthy["attributes"]}[9] == "2376"
+    assert [t["hours"] for t in healthy["self_tests"][:3]] == ["2376", "2376", "1501"]
     make_failing(folder, "_-d_ata_--all__dev_sda")
     rep = await ok(await client.get(f"{API}/disks/{disk}/smart"))
     assert rep["health"] == "FAIL"
