@@ -28,6 +28,7 @@ log = logging.getLogger("sigmavault")
 
 APP_KEY = web.AppKey("sigmavault", object)
 REGISTRIES = ("storage_backends", "codecs", "agents", "network_drivers", "encryptors")
+UI_KINDS = ("page", "widget")  # a sidebar page, or a card on the dashboard
 SHUTDOWN_GRACE = 5.0  # seconds background tasks get to finish after cancellation
 
 
@@ -163,9 +164,12 @@ class SigmaVault:
 
     def _ui_registrar(self, plugin: str) -> Callable[..., None]:
         def register(id: str, title: str, path: str, icon: str | None = None,
-                     section: str = "main") -> None:
+                     section: str = "main", kind: str = "page") -> None:
+            if kind not in UI_KINDS:
+                raise ValueError(f"UI contribution {id!r}: kind must be one of {', '.join(UI_KINDS)}, "
+                                 f"not {kind!r}")
             self.ui_pages.append({"id": id, "title": title, "path": path, "icon": icon,
-                                  "section": section, "plugin": plugin})
+                                  "section": section, "plugin": plugin, "kind": kind})
         return register
 
     def _mount_ui(self, wrap: Callable[[Any, Any], Any]) -> None:

@@ -105,8 +105,11 @@ def register_routes(app: "SigmaVault") -> None:
 def register_ui_pages(register: Callable[..., None]) -> None:
     """Offer pages and dashboard widgets to the web UI.
 
-    :param register: ``register(id, title, path, icon=None, section="main")``; the UI reads them
-        from ``GET /api/v1/ui/pages`` and shows those whose API is present.
+    :param register: ``register(id, title, path, icon=None, section="main", kind="page")``; the UI
+        reads them from ``GET /api/v1/ui/pages`` and shows those whose API is present. A
+        ``kind="page"`` is a sidebar entry at ``path``; a ``kind="widget"`` is a dashboard card
+        showing the answer of the GET endpoint ``path`` (relative to ``/api/v1``) and linking to
+        the plugin's page. An unknown kind fails the plugin.
     """
 
 

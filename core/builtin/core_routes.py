@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 import platform
 import time
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sigmavault import __version__, hookimpl
 from sigmavault.api import openapi
@@ -39,10 +39,12 @@ class Method(BaseModel):
 class UiPage(BaseModel):
     id: str
     title: str
-    path: str
+    path: str = Field(description="page: where it lives in the UI; widget: the GET endpoint (under "
+                      "/api/v1) whose answer the dashboard card shows")
     icon: str | None
     section: str
     plugin: str
+    kind: Literal["page", "widget"] = Field("page", description="a sidebar page or a dashboard card")
 
 
 @hookimpl

@@ -33,6 +33,11 @@ class CountdownBody(BaseModel):
     lock: str | None = Field(None, max_length=64, description="jobs with the same lock run one at a time")
 
 
+class HelloStats(BaseModel):
+    greetings: int = Field(description="greetings said so far")
+    last: str | None = Field(description="who was greeted last")
+
+
 class Greeted(BaseModel):
     name: str
     count: int
@@ -64,6 +69,14 @@ def register_routes(app: SigmaVault) -> None:
         sv.events.publish("hello.greeted", Greeted(name=body.name, count=count))
         return Greeting(message=f"{sv.config.section('hello').greeting}, {body.name}!", count=count)
 
+    @app.api.get("/hello/stats", response=HelloStats)
+    async def stats(request: web.Request) -> HelloStats:
+        """How many greetings were said, and to whom last (the dashboard widget shows this)."""
+        db = get_app(request).db
+        last = db.one("SELECT name FROM hello_greetings ORDER BY rowid DESC LIMIT 1")
+        return HelloStats(greetings=db.one("SELECT count(*) AS n FROM hello_greetings")["n"],
+                          last=last["name"] if last else None)
+
     @app.api.post("/hello/countdown", body=CountdownBody, response=Job, status=202)
     async def start_countdown(request: web.Request, body: CountdownBody) -> Job:
         """Start a countdown job; poll /api/v1/jobs/{id} or watch job.progress events."""
@@ -91,3 +104,4 @@ def job_interrupted(app: SigmaVault, job: dict) -> None:
 @hookimpl
 def register_ui_pages(register):
     register(id="hello", title="Hello", path="/plugins/hello", icon="hand")
+    register(id="hello-stats", title="Greetings", path="/hello/stats", icon="hand", kind="widget")

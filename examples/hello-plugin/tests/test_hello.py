@@ -27,3 +27,13 @@ async def test_bad_input_is_422(client):
     resp = await client.post("/api/v1/hello", json={"name": ""})
     assert resp.status == 422
     assert (await resp.json())["error"]["code"] == "validation_error"
+
+
+async def test_stats_and_dashboard_widget(client):
+    assert await (await client.get("/api/v1/hello/stats")).json() == {"greetings": 0, "last": None}
+    for name in ("Ada", "Grace"):
+        await client.post("/api/v1/hello", json={"name": name})
+    assert await (await client.get("/api/v1/hello/stats")).json() == {"greetings": 2, "last": "Grace"}
+    ui = {p["id"]: p for p in await (await client.get("/api/v1/ui/pages")).json()}
+    assert ui["hello-stats"]["kind"] == "widget" and ui["hello-stats"]["path"] == "/hello/stats"
+    assert ui["hello"]["kind"] == "page"
