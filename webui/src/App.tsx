@@ -49,7 +49,7 @@ function Shell() {
   useJobToasts();
   const isAdmin = me.data?.role === "admin";
   const visible = NAV.filter((n) => (n.needs.length === 0 || n.needs.some((p) => caps.has(p))) && (!n.admin || isAdmin));
-  const extra = caps.pages.filter((p) => !coveredByNav(p));
+  const extra = caps.pages.filter((p) => p.kind !== "widget" && !coveredByNav(p));
   const link = (to: string, title: string, icon: string, key: string) => (
     <li key={key}>
       <NavLink to={to} end={to === "/"} className={({ isActive }) => (isActive ? "active" : undefined)}>

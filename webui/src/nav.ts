@@ -25,7 +25,16 @@ export const NAV: NavItem[] = [
   { id: "settings", title: "Users & API keys", path: "/settings", needs: ["/auth/users"], section: "admin", admin: true, icon: "⚙" },
 ];
 
+function covering(page: { id: string; path: string }): NavItem | undefined {
+  return NAV.find((n) => n.id === page.id || n.path === page.path || (n.covers && page.path.startsWith(`${n.path}/`)));
+}
+
 /** True when a plugin-registered page is already shown by one of the UI's own pages. */
 export function coveredByNav(page: { id: string; path: string }): boolean {
-  return NAV.some((n) => n.id === page.id || n.path === page.path || (n.covers && page.path.startsWith(`${n.path}/`)));
+  return covering(page) !== undefined;
+}
+
+/** Where the UI shows a plugin-registered page: the built-in page covering it, or the generic one. */
+export function pageHref(page: { id: string; path: string }): string {
+  return covering(page)?.path ?? `/p/${page.id}`;
 }

@@ -49,6 +49,8 @@ export interface UiPage {
   icon: string | null;
   section: string;
   plugin: string;
+  /** "page": a sidebar page at `path`; "widget": a dashboard card showing GET /api/v1`path` */
+  kind: "page" | "widget";
 }
 
 export interface CpuCore { core: number; percent: number; user: number; system: number; iowait: number; idle: number }

@@ -1,6 +1,7 @@
 import { useMemo } from "react";
 import { Link } from "react-router";
 import Chart from "../components/Chart";
+import PluginWidgets from "../components/PluginWidgets";
 import { Badge, Card, Empty, ErrorState, Loading, ProgressBar, QueryState } from "../components/ui";
 import { useCapabilities } from "../hooks/useCapabilities";
 import { useAlerts, useMetrics, useSystemStatus } from "../hooks/useSystem";
@@ -161,6 +162,7 @@ export default function Dashboard() {
         {caps.has("/storage/pools") && <PoolUsage />}
         {caps.has("/system/alerts") && <Alerts />}
       </div>
+      <PluginWidgets />
     </div>
   );
 }

@@ -17,7 +17,7 @@ function Endpoint({ path }: { path: string }) {
 export default function PluginPage() {
   const { id } = useParams();
   const caps = useCapabilities();
-  const page = caps.pages.find((p) => p.id === id);
+  const page = caps.pages.find((p) => p.id === id && p.kind !== "widget");
   if (!page) return <Empty>No page “{id}”.</Empty>;
   const prefix = page.path.replace(/\/$/, "");
   const short = page.plugin.replace(/^sigmavault-/, "");
