@@ -31,7 +31,11 @@ class Database:
             self.path.chmod(0o600)
 
     def migrate(self, namespace: str, scripts: Sequence[str]) -> int:
-        """Run the scripts of ``namespace`` not yet applied; return the new version."""
+        """Run the scripts of ``namespace`` not yet applied, all or none; return the version.
+
+        An older release with fewer scripts leaves the recorded version as it is, so that going
+        back to the newer one does not run its scripts a second time.
+        """
         with self.transaction() as conn:
             row = conn.execute("SELECT version FROM schema_versions WHERE namespace=?",
                                (namespace,)).fetchone()
@@ -39,10 +43,11 @@ class Database:
             for script in scripts[current:]:
                 for statement in _split(script):
                     conn.execute(statement)
+            version = max(current, len(scripts))
             conn.execute("INSERT INTO schema_versions(namespace, version) VALUES(?, ?) "
                          "ON CONFLICT(namespace) DO UPDATE SET version=excluded.version",
-                         (namespace, len(scripts)))
-        return len(scripts)
+                         (namespace, version))
+        return version
 
     def version(self, namespace: str) -> int:
         row = self.one("SELECT version FROM schema_versions WHERE namespace=?", (namespace,))
