@@ -4,7 +4,10 @@ Native (zfs/btrfs, same backend, ``incremental_send``): each missing snapshot is
 incremental stream from the previous one and received on the target. Otherwise (dir, or across
 backends): the target volume is synchronised with each snapshot's tree in turn (only changed
 files are copied) and snapshotted under the same name. The target's snapshots are the state:
-a rerun after an interruption continues after the newest snapshot both sides have."""
+a rerun after an interruption continues after the newest snapshot both sides have. When the
+target's live volume moved on from that snapshot (zfs refuses an incremental receive then, e.g.
+after the target lost a newer snapshot), it is rolled back to it first, like ``zfs receive -F``,
+but only when no newer snapshot of the target would be destroyed."""
 
 from __future__ import annotations
 
@@ -34,6 +37,16 @@ async def _target_exists(app: Any, pool: str, volume: str) -> bool:
     return any(v["name"] == volume for v in await app.call("storage.volumes.list", pool=pool))
 
 
+async def _rewind(dst_b: Any, pool: str, volume: str, base: str) -> bool:
+    """Roll the target volume back to ``base`` if nothing newer on it would go; True if done."""
+    snaps = await dst_b.snapshot_list(pool=pool, volume=volume)
+    mark = next((s["created"] for s in snaps if s["name"] == base), None)
+    if mark is None or any(s["created"] >= mark and s["name"] != base for s in snaps):
+        return False
+    await dst_b.snapshot_rollback(pool=pool, volume=volume, name=base)
+    return True
+
+
 async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
     app = ctx.app
     tvol = p.target_volume or p.volume
@@ -59,6 +72,7 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
     if method == "copy" and not exists and todo:
         await dst_b.volume_create(pool=p.target_pool, name=tvol, quota=None, compression=None)
     sent: list[dict[str, Any]] = []
+    rolled_back = None
     for n, snap in enumerate(todo):
         ctx.check()
         name = snap["name"]
@@ -68,8 +82,18 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
             try:
                 info = await app.call("storage.snapshot.send", pool=p.pool, volume=p.volume,
                                       snapshot=name, target=str(stream), base=base)
-                await app.call("storage.snapshot.receive", pool=p.target_pool, volume=tvol,
-                               source=str(stream), snapshot=name)
+                receive = {"pool": p.target_pool, "volume": tvol, "source": str(stream), "snapshot": name}
+                try:
+                    await app.call("storage.snapshot.receive", **receive)
+                except APIError as e:
+                    # zfs: "destination ... has been modified" (zfs-fuse answers it as a 500)
+                    moved = e.code == "receive_conflict" or "has been modified" in e.message
+                    if n or base is None or not moved or \
+                            not await _rewind(dst_b, p.target_pool, tvol, base):
+                        raise
+                    rolled_back = base
+                    ctx.log(f"{p.target_pool}/{tvol} changed since {base}: rolled back to it")
+                    await app.call("storage.snapshot.receive", **receive)
             finally:
                 stream.unlink(missing_ok=True)
             sent.append({"snapshot": name, "base": base, "bytes": info["bytes"],
@@ -90,7 +114,8 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
     return {"source": f"{p.pool}/{p.volume}", "target": f"{p.target_pool}/{tvol}", "method": method,
             "common": source[common_idx]["name"] if common_idx >= 0 else None,
             "sent": sent, "bytes": sum(s["bytes"] for s in sent),
-            "up_to_date": not todo, "skipped_missing_on_target": diverged}
+            "up_to_date": not todo, "skipped_missing_on_target": diverged,
+            "rolled_back_to": rolled_back}
 
 
 AGENT = Agent(name="MIRROR", tier="support", specialty="storage", params_model=MirrorParams,

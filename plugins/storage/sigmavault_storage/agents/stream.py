@@ -50,14 +50,15 @@ def sidecar(stream: Path) -> Path:
     return stream.with_name(stream.name + ".json")
 
 
-def _hash_with_progress(ctx: JobContext, path: Path, label: str) -> str:
+def _hash_with_progress(ctx: JobContext, path: Path, label: str, start: float) -> str:
+    """SHA-256 of ``path``, reported as progress from ``start`` to ``start + 50`` percent."""
     total = path.stat().st_size
     done = 0
 
     def on_bytes(n: int) -> None:
         nonlocal done
         done += n
-        ctx.progress(percent=50 + 50 * done / max(total, 1), description=label,
+        ctx.progress(percent=start + 50 * done / max(total, 1), description=label,
                      bytes_done=done, bytes_total=total)
     return sha256_file(path, ctx.check, on_bytes)
 
@@ -79,7 +80,7 @@ async def export(ctx: JobContext, p: StreamParams) -> dict[str, Any]:
     sent = await app.call("storage.snapshot.send", pool=p.pool, volume=p.volume,
                           snapshot=p.snapshot, target=str(target), base=p.base)
     try:
-        digest = await ctx.to_thread(_hash_with_progress, ctx, target, f"checksum {target.name}")
+        digest = await ctx.to_thread(_hash_with_progress, ctx, target, f"checksum {target.name}", 50)
         manifest = {"format": sent["format"], "incremental": sent["incremental"],
                     "bytes": target.stat().st_size, "sha256": digest, "pool": p.pool,
                     "volume": p.volume, "snapshot": p.snapshot, "base": p.base,
@@ -112,7 +113,7 @@ async def import_(ctx: JobContext, p: StreamParams) -> dict[str, Any]:
         if "sha256" not in manifest:
             raise bad_request(f"no checksum sidecar {sidecar(source).name}; pass verify=false",
                               code="no_checksum")
-        digest = await ctx.to_thread(_hash_with_progress, ctx, source, f"verifying {source.name}")
+        digest = await ctx.to_thread(_hash_with_progress, ctx, source, f"verifying {source.name}", 0)
         if digest != manifest["sha256"]:
             raise APIError(422, "checksum_mismatch",
                            f"SHA-256 of {source.name} is {digest}, sidecar says {manifest['sha256']}")
