@@ -2,7 +2,8 @@
 
 Each function takes the text a ``btrfs`` sub-command printed and returns plain data. They accept
 the formats of btrfs-progs 4.x/5.x (``scrub status`` before the 5.1 rewrite, ``*** Some devices
-missing``) and 6.x (``<missing disk> MISSING``).
+missing``) and 6.x (``<missing disk> MISSING``); ``tests/data/SOURCES.md`` lists the recorded
+outputs of each version they are tested on.
 """
 
 from __future__ import annotations
@@ -128,10 +129,12 @@ def parse_filesystem_usage(text: str) -> dict[str, Any]:
         if m:
             out["multiple_profiles"] = m.group(1) == "yes"
             continue
-        m = re.match(r"^(Data|Metadata|System),\s*(\w+):", line)
+        m = re.match(r"^(Data\+Metadata|Data|Metadata|System),\s*(\w+):", line)
         if m:
             overall = False
-            out["profiles"].setdefault(m.group(1).lower(), []).append(m.group(2).lower())
+            # mixed block groups (small filesystems, mkfs --mixed) hold data and metadata
+            for kind in m.group(1).lower().split("+"):
+                out["profiles"].setdefault(kind, []).append(m.group(2).lower())
     return out
 
 
@@ -164,9 +167,10 @@ def parse_scrub_status(text: str) -> dict[str, Any]:
     """``btrfs scrub status [-R] <mnt>`` → ScrubStatus-like dict.
 
     ``{"state": idle|running|finished|canceled|failed, "started", "duration", "bytes_scrubbed",
-    "bytes_total", "percent", "errors", "counters": {...}}``. 6.x prints ``Status: running`` and
-    the raw counters under ``-R``; 4.x/5.0 print ``scrub started at … and finished after …`` /
-    ``… running for …`` / ``… was aborted after …``.
+    "bytes_total", "percent", "errors", "corrected", "counters": {...}}``. 5.1+ prints ``Status:
+    running`` and the raw counters under ``-R`` (else an ``Error summary: csum=N …`` line);
+    4.x/5.0 print ``scrub started at … and finished after …`` / ``… running for …`` /
+    ``… was aborted after …`` / ``… interrupted after …, not running``.
     """
     counters: dict[str, int] = {}
     state = "idle"
@@ -175,6 +179,7 @@ def parse_scrub_status(text: str) -> dict[str, Any]:
     bytes_total = None
     percent = None
     no_stats = False
+    summary: dict[str, int] = {}
     for raw in text.splitlines():
         line = raw.strip()
         m = re.match(r"^(\w+):\s+(\d+)$", line)
@@ -202,27 +207,34 @@ def parse_scrub_status(text: str) -> dict[str, Any]:
         if m:
             percent = float(m.group(2))
             continue
+        m = re.match(r"^Error summary:\s+(.*)$", line)
+        if m:   # without -R: "no errors found" or "csum=3 read=1 ..."
+            summary = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+            continue
         # btrfs-progs < 5.1
         m = re.match(r"^scrub (?:started|resumed) at (.+?)(?:,| and) (finished after|was aborted after|"
-                     r"running for) ([\d:]+)", line)
+                     r"interrupted after|running for) ([\d:]+)", line)
         if m:
             started = _parse_started(m.group(1))
             state = {"finished after": "finished", "was aborted after": "canceled",
-                     "running for": "running"}[m.group(2)]
+                     "interrupted after": "canceled", "running for": "running"}[m.group(2)]
             duration = _duration(m.group(3))
             continue
         if line == "no stats available":
             no_stats = True
     if no_stats and state == "idle" and counters.get("last_physical", 0) == 0:
         state = "idle"
+    raw_counters = any(k in counters for k in _ERROR_KEYS)
     scrubbed = None
     if "data_bytes_scrubbed" in counters or "tree_bytes_scrubbed" in counters:
         scrubbed = counters.get("data_bytes_scrubbed", 0) + counters.get("tree_bytes_scrubbed", 0)
     return {
         "state": state, "started": started, "duration": duration, "bytes_scrubbed": scrubbed,
         "bytes_total": bytes_total, "percent": percent,
-        "errors": sum(counters.get(k, 0) for k in _ERROR_KEYS),
-        "corrected": counters.get("corrected_errors", 0), "no_stats": no_stats,
+        "errors": (sum(counters.get(k, 0) for k in _ERROR_KEYS) if raw_counters
+                   else sum(summary.values())),
+        "corrected": counters.get("corrected_errors", counters.get("Corrected", 0)),
+        "no_stats": no_stats,
         "counters": counters,
     }
 
