@@ -474,15 +474,27 @@ class DirBackend:
         snap = self._snap_dir(pool, volume, name)
         target = self._volume_dir(pool, volume)
         async with self._lock(f"{pool}/{volume}"):
+            meta = self._read_meta(pool, volume)
             fresh, old = self._trash(pool), self._trash(pool)
             await self._materialize(pool, snap, fresh)
-            os.chmod(fresh, target.stat().st_mode)
-            pid = self._read_meta(pool, volume).get("project_id")
-            if pid is not None:   # the copy counts against the volume's quota again
-                await asyncio.to_thread(projquota.try_set_project_tree, fresh, pid)
+            try:
+                quota = meta.get("quota")
+                if quota and projquota.support(target) is None:
+                    need = await asyncio.to_thread(treeops.tree_used, fresh)
+                    if need > quota:
+                        raise conflict(f"snapshot {name} holds {need} bytes, more than the quota "
+                                       f"of {pool}/{volume} ({quota}); raise the quota first",
+                                       code="quota_exceeded", needed=need, quota=quota)
+                os.chmod(fresh, target.stat().st_mode)
+            except BaseException:
+                await asyncio.to_thread(treeops.remove_tree, fresh)
+                raise
             os.rename(target, old)
             os.rename(fresh, target)
             await asyncio.to_thread(treeops.remove_tree, old)
+            if meta.get("project_id") is not None:   # counted again once the old tree is gone
+                await asyncio.to_thread(projquota.try_set_project_tree, target,
+                                        meta["project_id"])
         return self._volume_info(pool, volume)
 
     async def snapshot_clone(self, *, pool: str, volume: str, name: str,

@@ -12,11 +12,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import shutil
 import stat
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sigmavault.commands import run
 
@@ -43,20 +46,49 @@ def _unescape(field: str) -> str:
     return field.encode().decode("unicode_escape") if "\\" in field else field
 
 
+class _MountTable:
+    """The parsed /proc/self/mountinfo, re-read only after the kernel flags a change (the file is
+    pollable: a mount or unmount raises POLLPRI on an open descriptor, see proc(5))."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._file: Any = None
+        self._poll = select.poll()
+        self._mounts: list[Mount] = []
+
+    def mounts(self) -> list[Mount]:
+        with self._lock:
+            if self._file is None:
+                self._file = open("/proc/self/mountinfo")
+                self._poll.register(self._file, select.POLLPRI | select.POLLERR)
+                self._mounts = self._read()
+            elif self._poll.poll(0):
+                self._mounts = self._read()
+            return self._mounts
+
+    def _read(self) -> list[Mount]:
+        self._file.seek(0)
+        out = []
+        for line in self._file.read().splitlines():
+            fields = line.split()
+            sep = fields.index("-")
+            opts = frozenset(fields[5].split(",")) | frozenset(fields[sep + 3].split(","))
+            out.append(Mount(_unescape(fields[4]), fields[sep + 1], _unescape(fields[sep + 2]),
+                             opts))
+        return out
+
+
+_TABLE = _MountTable()
+
+
 def mount_of(path: Path | str) -> Mount:
     """The mount that holds ``path`` (the last-mounted of the longest matching mount points)."""
     real = os.path.realpath(path)
     best: Mount | None = None
-    with open("/proc/self/mountinfo") as info:
-        for line in info:
-            fields = line.split()
-            sep = fields.index("-")
-            point = _unescape(fields[4])
-            if not (real == point or real.startswith(point.rstrip("/") + "/")):
-                continue
-            if best is None or len(point) >= len(best.point):
-                opts = frozenset(fields[5].split(",")) | frozenset(fields[sep + 3].split(","))
-                best = Mount(point, fields[sep + 1], _unescape(fields[sep + 2]), opts)
+    for m in _TABLE.mounts():
+        if (real == m.point or real.startswith(m.point.rstrip("/") + "/")) and (
+                best is None or len(m.point) >= len(best.point)):
+            best = m
     if best is None:  # pragma: no cover - "/" is always mounted
         raise FileNotFoundError(f"no mount holds {real}")
     return best

@@ -159,6 +159,21 @@ class TestEnforcedProjectQuota:
         assert cid not in (pid, wid) and project_of(Path(clone["path"]) / "sub" / "big.bin",
                                                    fstype) == cid
 
+        # a rollback to a snapshot bigger than the quota is refused and changes nothing
+        await api_call(client, "PATCH", f"{API}/pools/dqpool/volumes/v", 200,
+                       json={"quota": 16 * MiB})
+        data.unlink()
+        err = await api_call(client, "POST", f"{API}/pools/dqpool/volumes/v/snapshots/s/rollback",
+                             409, json={})
+        assert err["error"]["code"] == "quota_exceeded", err
+        assert not data.exists() and not any((Path(pool["mountpoint"]) / ".trash").iterdir())
+        await api_call(client, "PATCH", f"{API}/pools/dqpool/volumes/v", 200,
+                       json={"quota": 64 * MiB})
+        await api_call(client, "POST", f"{API}/pools/dqpool/volumes/v/snapshots/s/rollback",
+                       200, json={})
+        assert data.stat().st_size == 40 * MiB and project_of(data, fstype) == pid
+        assert (await volume(client, "dqpool", "v"))["used"] >= 40 * MiB
+
         # a pool directory that is a filesystem without prjquota: quotas off, with the reason
         plain = make_fs(loop_devices, root / "plain", fstype, prjquota=False)
         imported = await api_call(client, "POST", f"{API}/pools/import", 201,
