@@ -2,6 +2,8 @@
 
 import inspect
 import re
+import runpy
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,10 +39,13 @@ def test_docs_name_no_unknown_hooks():
     assert sections <= set(HOOKS), f"docs/hooks.md documents hooks that do not exist: {sections - set(HOOKS)}"
 
 
-def test_docs_are_generated_from_current_specs(tmp_path, monkeypatch):
-    import runpy
-    before = DOCS.read_text()
-    runpy.run_path(str(DOCS.parent.parent / "scripts" / "gen-hook-docs.py"), run_name="__main__")
-    after = DOCS.read_text()
-    DOCS.write_text(before)
-    assert before == after, "docs/hooks.md is stale: run scripts/gen-hook-docs.py"
+def test_docs_are_generated_from_current_specs(tmp_path):
+    """The generator, run from a copy beside an empty docs/, writes exactly docs/hooks.md
+    (the working tree is never written)."""
+    script = tmp_path / "scripts" / "gen-hook-docs.py"
+    script.parent.mkdir()
+    (tmp_path / "docs").mkdir()
+    shutil.copy(DOCS.parent.parent / "scripts" / "gen-hook-docs.py", script)
+    runpy.run_path(str(script), run_name="__main__")
+    assert (tmp_path / "docs" / "hooks.md").read_text() == DOCS.read_text(), \
+        "docs/hooks.md is stale: run scripts/gen-hook-docs.py"
