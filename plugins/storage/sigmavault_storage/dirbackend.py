@@ -296,7 +296,9 @@ class DirBackend:
             self._write_meta(pool, name, meta)
             return
         pid = meta.get("project_id")
-        if pid is None or projquota.get_project(path)[0] != pid:
+        if pid is not None and projquota.get_project(path)[0] != pid:
+            await asyncio.to_thread(projquota.set_project_tree, path, pid)   # e.g. restored by hand
+        if pid is None:
             pid = await self._assign_project(pool, name, path, meta)
             if pid is None:
                 raise _no_quotas(f"the filesystem at {projquota.mount_of(path).point} keeps no "
