@@ -466,7 +466,17 @@ class ZfsBackend:
         res = await self.cli.zfs(*argv, ",".join(model.VOLUME_PROPS), *datasets, check=False)
         if not res.ok and not res.stdout:
             raise translate(CommandError(res, res.stderr.strip() or "zfs get failed"))
-        return parse_get(res.stdout)
+        return await self._effective_readonly(parse_get(res.stdout))
+
+    async def _effective_readonly(self, parsed: dict[str, dict]) -> dict[str, dict]:
+        """zfs-fuse prints ``readonly off temporary`` for a mounted dataset whose readonly is on
+        (it reads the FUSE mount's "rw" from /proc/mounts) while refusing writes with EROFS
+        (recorded: fixtures/zfsfuse/zfs_get_Hp_readonly_on_mounted.txt): report it as on."""
+        if (await self.cli.generation()).name == ZFS_FUSE:
+            for props in parsed.values():
+                if props.get("readonly") == ("off", "temporary"):
+                    props["readonly"] = ("on", "temporary")
+        return parsed
 
     async def volume_create(self, *, pool: str, name: str, quota: int | None = None,
                             compression: str | None = None, **extra: Any) -> dict:
@@ -506,7 +516,7 @@ class ZfsBackend:
             if "no such pool" in res.stderr or "does not exist" in res.stderr:
                 raise not_found("volume", f"{pool}/{name}")
             raise translate(CommandError(res, res.stderr.strip() or "zfs get failed"))
-        return model.volume_dict(pool, ds, parse_get(res.stdout)[ds])
+        return model.volume_dict(pool, ds, (await self._effective_readonly(parse_get(res.stdout)))[ds])
 
     async def volume_update(self, *, pool: str, name: str, changes: dict) -> dict:
         """Set properties; if one fails the ones already set are put back."""

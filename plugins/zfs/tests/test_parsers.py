@@ -123,6 +123,13 @@ def test_fuse_lists() -> None:
         {"name": "svtest", "id": "17428198271540902064", "state": "ONLINE"}]
 
 
+def test_fuse_readonly_of_a_mounted_dataset_reads_temporary_off() -> None:
+    """Recorded: zfs-fuse answers "off temporary" although readonly=on is in force (EROFS); the
+    backend turns it into "on" (test_api_suite checks that through the API)."""
+    props = parse_get((FUSE / "zfs_get_Hp_readonly_on_mounted.txt").read_text())
+    assert props == {"h7probe/v": {"readonly": ("off", "temporary")}}
+
+
 def test_fuse_pool_dict() -> None:
     status = one(FUSE / "zpool_status_cksum_repaired.txt")
     row = {"name": "svtest", "size": 123 * 2**20, "allocated": 52428800, "free": 70 * 2**20,
