@@ -122,10 +122,14 @@ async def test_a_stream_that_outlives_its_timeout_is_killed(tmp_path):
 async def test_start_process_logs_start_and_stop(caplog, tmp_path):
     caplog.set_level(logging.INFO, logger="sigmavault.commands")
     proc = start_process(["sh", "-c", "echo hello; exec sleep 30"], log_path=tmp_path / "d.log")
+    for _ in range(250):
+        if (tmp_path / "d.log").read_text() == "hello\n":
+            break
+        await asyncio.sleep(0.02)
+    assert (tmp_path / "d.log").read_text() == "hello\n"
     assert proc.returncode is None and await proc.wait(0.2) is None
     assert await proc.stop() == -signal.SIGTERM
     assert not _running(proc.pid) and proc.returncode == -signal.SIGTERM
-    assert (tmp_path / "d.log").read_text() == "hello\n"
     started, exited = _records(caplog)
     assert (started.getMessage(), started.argv, started.pid) == ("process started", proc.argv, proc.pid)
     assert (exited.getMessage(), exited.argv, exited.pid, exited.returncode, exited.stopped) == (
