@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(
   python3-venv python3-dev build-essential   # the project's virtualenv
   util-linux e2fsprogs kmod iproute2         # losetup, lsblk, ip netns
-  btrfs-progs                                # BTRFS backend
+  btrfs-progs btrfs-compsize                 # BTRFS backend; compsize: on-disk compression ratio
+  xfsprogs quota                             # dir backend project quotas (xfs_quota, setquota)
   zfs-fuse                                   # ZFS backend (userspace ZFS)
   wireguard-tools wireguard-go               # PhantomMesh (userspace driver where no kernel module)
   smartmontools                              # smartctl for SMART
