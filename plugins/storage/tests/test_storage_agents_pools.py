@@ -269,6 +269,23 @@ async def test_stream_mirror_harbor_aegis(kind, client, sv_app, devices, tmp_pat
         assert {(x["pool"], x["volume"]) for x in ag["volumes"]} == set(before)
         for (p, v), had in before.items():
             assert await h.snap_names(client, p, v) == had | {ag["snapshot"]}, (p, v)
+
+        # AEGIS gave both sides a snapshot of one name that are different snapshots: btrfs
+        # tells them apart (received UUID), skips that name and sends s4 from s3; zfs cannot
+        # receive s4 without destroying the target's own snapshot, and MIRROR refuses instead
+        (root / "fourth.txt").write_text("4")
+        await h.snap(client, src, "data", "s4")
+        job = await h.task(client, "MIRROR", {"pool": src, "volume": "data", "target_pool": dst},
+                           state="SUCCESS" if kind == "btrfs" else "FAILED")
+        assert ag["snapshot"] in await h.snap_names(client, dst, "data")
+        if kind == "btrfs":
+            m = job["result"]
+            assert m["common"] == "s3" and m["skipped_name_taken"] == [ag["snapshot"]]
+            assert [(x["snapshot"], x["base"]) for x in m["sent"]] == [("s4", "s3")]
+            assert h.tree(await snap_path(sv_app, dst, "data", "s4")) == \
+                h.tree(await snap_path(sv_app, src, "data", "s4"))
+        else:
+            assert "s4" not in await h.snap_names(client, dst, "data")
     finally:
         await ws.close()
         await destroy(client, kind, src, dst)

@@ -4,10 +4,12 @@ Native (zfs/btrfs, same backend, ``incremental_send``): each missing snapshot is
 incremental stream from the previous one and received on the target. Otherwise (dir, or across
 backends): the target volume is synchronised with each snapshot's tree in turn (only changed
 files are copied) and snapshotted under the same name. The target's snapshots are the state:
-a rerun after an interruption continues after the newest snapshot both sides have. When the
-target's live volume moved on from that snapshot (zfs refuses an incremental receive then, e.g.
-after the target lost a newer snapshot), it is rolled back to it first, like ``zfs receive -F``,
-but only when no newer snapshot of the target would be destroyed."""
+a rerun after an interruption continues after the newest snapshot both sides have (natively:
+the same snapshot, where the backend can tell; a source snapshot whose name the target uses for
+another one is skipped and reported). When the target's live volume moved on from that
+snapshot (zfs refuses an incremental receive then, e.g. after the target lost a newer one), it
+is rolled back to it first, like ``zfs receive -F``, but only when no newer snapshot of the
+target would be destroyed."""
 
 from __future__ import annotations
 
@@ -37,14 +39,26 @@ async def _target_exists(app: Any, pool: str, volume: str) -> bool:
     return any(v["name"] == volume for v in await app.call("storage.volumes.list", pool=pool))
 
 
-async def _rewind(dst_b: Any, pool: str, volume: str, base: str) -> bool:
-    """Roll the target volume back to ``base`` if nothing newer on it would go; True if done."""
+async def _rewind(dst_b: Any, pool: str, volume: str, base: str, older: set[str]) -> bool:
+    """Roll the target volume back to ``base`` if no snapshot of it that may be newer would go
+    (``older``: names known to precede ``base``, as creation times have whole seconds)."""
     snaps = await dst_b.snapshot_list(pool=pool, volume=volume)
     mark = next((s["created"] for s in snaps if s["name"] == base), None)
-    if mark is None or any(s["created"] >= mark and s["name"] != base for s in snaps):
+    if mark is None or any(s["created"] >= mark and s["name"] != base and s["name"] not in older
+                           for s in snaps):
         return False
     await dst_b.snapshot_rollback(pool=pool, volume=volume, name=base)
     return True
+
+
+async def _replica_of(src_b: Any, dst_b: Any, p: "MirrorParams", tvol: str, name: str) -> bool:
+    """Whether the target's snapshot ``name`` was received from the source's (btrfs: its
+    received UUID is the source's UUID). Backends without such identities: the name decides."""
+    src = (await src_b.snapshot_get(pool=p.pool, volume=p.volume, name=name)).get("properties") or {}
+    dst = (await dst_b.snapshot_get(pool=p.target_pool, volume=tvol, name=name)).get("properties") or {}
+    if not (src.get("uuid") and "received_uuid" in dst):
+        return True
+    return dst["received_uuid"] is not None and dst["received_uuid"] in (src["uuid"], src.get("received_uuid"))
 
 
 async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
@@ -63,9 +77,19 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
     source = [s for s in await snapshots(app, p.pool, p.volume) if fnmatch.fnmatchcase(s["name"], p.match)]
     exists = await _target_exists(app, p.target_pool, tvol)
     have = {s["name"] for s in await snapshots(app, p.target_pool, tvol)} if exists else set()
-    common_idx = max((i for i, s in enumerate(source) if s["name"] in have), default=-1)
+    # the newest snapshot both sides have; for native streams it must be the same snapshot, not
+    # just the same name (AEGIS, say, snapshots source and target under one name)
+    common_idx, conflicting = -1, []
+    for i in range(len(source) - 1, -1, -1):
+        name = source[i]["name"]
+        if name not in have:
+            continue
+        if method != "native" or await _replica_of(src_b, dst_b, p, tvol, name):
+            common_idx = i
+            break
+        conflicting.insert(0, name)
     diverged = [s["name"] for s in source[:common_idx] if s["name"] not in have]
-    todo = source[common_idx + 1:]
+    todo = [s for s in source[common_idx + 1:] if s["name"] not in conflicting]
     base = source[common_idx]["name"] if common_idx >= 0 else None
     ctx.log(f"{p.pool}/{p.volume} → {p.target_pool}/{tvol} ({method}): common={base}, "
             f"to send={[s['name'] for s in todo]}")
@@ -89,7 +113,8 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
                     # zfs: "destination ... has been modified" (zfs-fuse answers it as a 500)
                     moved = e.code == "receive_conflict" or "has been modified" in e.message
                     if n or base is None or not moved or \
-                            not await _rewind(dst_b, p.target_pool, tvol, base):
+                            not await _rewind(dst_b, p.target_pool, tvol, base,
+                                            {s["name"] for s in source[:common_idx]}):
                         raise
                     rolled_back = base
                     ctx.log(f"{p.target_pool}/{tvol} changed since {base}: rolled back to it")
@@ -115,7 +140,7 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
             "common": source[common_idx]["name"] if common_idx >= 0 else None,
             "sent": sent, "bytes": sum(s["bytes"] for s in sent),
             "up_to_date": not todo, "skipped_missing_on_target": diverged,
-            "rolled_back_to": rolled_back}
+            "rolled_back_to": rolled_back, "skipped_name_taken": conflicting}
 
 
 AGENT = Agent(name="MIRROR", tier="support", specialty="storage", params_model=MirrorParams,
