@@ -1,4 +1,4 @@
-"""Test helpers beside the tests (the netns harness) and pm_support importable."""
+"""pm_support importable from the tests (the netns harness is sigmavault_phantommesh.netns_harness)."""
 
 import sys
 from pathlib import Path

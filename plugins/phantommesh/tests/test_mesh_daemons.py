@@ -12,7 +12,7 @@ import aiohttp
 from pyroute2 import AsyncIPRoute
 
 from pm_support import UNNEEDED_PLUGINS
-from pm_netns import forward, namespace_pair, namespaces, require_netns, spoke
+from sigmavault_phantommesh.netns_harness import forward, namespace_pair, namespaces, require_netns, spoke
 from sigmavault.testing import next_event, require_tool, wait_job
 from sigmavault_phantommesh import invites, keys
 from sigmavault_phantommesh.drivers import KernelDriver

@@ -8,7 +8,7 @@ import os
 import pytest
 from pyroute2 import AsyncIPRoute
 
-from pm_netns import namespace_pair, namespaces, require_netns
+from sigmavault_phantommesh.netns_harness import namespace_pair, namespaces, require_netns
 from sigmavault_phantommesh import keys
 from sigmavault_phantommesh.drivers.base import PeerConfig
 from sigmavault_phantommesh.uapi import UAPIClient, UAPIError

@@ -1,4 +1,6 @@
-"""Test harness: two network namespaces joined by a veth pair, cleaned up whatever happens.
+"""Test harness shipped with the plugin (as ``sigmavault.testing`` is with the core): two network
+namespaces joined by a veth pair, cleaned up whatever happens. Used by this plugin's tests and by
+the end-to-end suite (tests/integration).
 
 Only addresses inside these private namespaces are used (10.x inside them, never routed out).
 """
@@ -128,26 +130,12 @@ def namespaces() -> list[str]:
 
 
 def require_netns() -> None:
-    """Skip (fail in CI) unless we are root with /dev/net/tun and network namespaces."""
-    import pytest
+    """Skip (fail in CI) unless we are root with ``ip``, wireguard-go and /dev/net/tun."""
+    from sigmavault.testing import require, require_root, require_tool
 
-    try:
-        from sigmavault.testing import require_root, require_tool
-    except ImportError:  # core without its testing helpers yet
-        require_root = require_tool = None
-    if require_root is not None:
-        require_root()
-        require_tool("ip")
-        require_tool("wireguard-go")
-    problem = None
-    if os.geteuid() != 0:
-        problem = "needs root"
-    elif not os.path.exists("/dev/net/tun"):
-        problem = "/dev/net/tun is missing"
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require_root()
+    require_tool("ip", "wireguard-go")
+    require(os.path.exists("/dev/net/tun"), "/dev/net/tun is missing")
 
 
 CLONE_NEWNET = 0x40000000
