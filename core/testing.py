@@ -28,7 +28,10 @@ ADMIN_PASSWORD = "admin-test-password"
 VIEWER_PASSWORD = "viewer-test-password"
 
 
-def _missing(reason: str) -> None:
+def require(condition: bool, reason: str) -> None:
+    """Skip (locally) or fail (CI=true) unless ``condition`` holds: a real component is missing."""
+    if condition:
+        return
     if IN_CI:
         pytest.fail(f"CI needs this real component: {reason}", pytrace=False)
     pytest.skip(reason)
@@ -37,14 +40,12 @@ def _missing(reason: str) -> None:
 def require_tool(*names: str) -> None:
     """Skip (locally) or fail (CI=true) unless every program in ``names`` is on PATH."""
     missing = [n for n in names if shutil.which(n) is None]
-    if missing:
-        _missing(f"missing program(s): {', '.join(missing)}")
+    require(not missing, f"missing program(s): {', '.join(missing)}")
 
 
 def require_root() -> None:
     """Skip (locally) or fail (CI=true) unless running as root."""
-    if os.geteuid() != 0:
-        _missing("needs root")
+    require(os.geteuid() == 0, "needs root")
 
 
 def free_port() -> int:
@@ -233,7 +234,9 @@ class Daemon:
     """``sigmavault serve`` as a real process on a free port (restart and kill tests)."""
 
     def __init__(self, data_dir: Path, config: str = "", env: dict[str, str] | None = None,
-                 netns: str | None = None, host: str = "127.0.0.1", scheme: str = "http"):
+                 netns: str | None = None, host: str = "127.0.0.1", scheme: str = "http",
+                 python: str = sys.executable):
+        self.python = python  # the interpreter whose sigmavault runs (another virtualenv's)
         self.data_dir = data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = data_dir.parent / f"{data_dir.name}.toml"
@@ -252,7 +255,7 @@ class Daemon:
         return f"{self.scheme}://{self.host}:{self.port}"
 
     def _cli(self, *args: str, input: str | None = None) -> str:
-        return subprocess.run([sys.executable, "-m", "sigmavault.cli", *args, "--data-dir",
+        return subprocess.run([self.python, "-m", "sigmavault.cli", *args, "--data-dir",
                                str(self.data_dir), "--config", str(self.config_path)],
                               input=input, capture_output=True, text=True, check=True,
                               env=self.env).stdout.strip()
@@ -266,7 +269,7 @@ class Daemon:
     def start(self, timeout: float = 15) -> "Daemon":
         if not self.admin_key:
             self.provision()
-        argv = [sys.executable, "-m", "sigmavault.cli", "serve", "--host", self.host, "--port",
+        argv = [self.python, "-m", "sigmavault.cli", "serve", "--host", self.host, "--port",
                 str(self.port), "--data-dir", str(self.data_dir), "--config", str(self.config_path)]
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]

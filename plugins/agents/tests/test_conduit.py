@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sigmavault.testing import IN_CI
+from sigmavault.testing import require
 
 from .conftest import others
 from .test_agents_files import run
@@ -44,8 +44,7 @@ def restore(app: Any, backup: Path, codec_name: str, work: Path) -> dict[str, by
 
 async def test_snapshot_archive_compress_encrypt_restore(client, sv_app, area: Path, tmp_path: Path) -> None:
     missing = NEEDED - {i.name for i in sv_app.plugins.list() if i.status == "loaded"}
-    if missing:
-        (pytest.fail if IN_CI else pytest.skip)(f"needs {sorted(missing)}")
+    require(not missing, f"needs {sorted(missing)}")
     assert (await client.post("/api/v1/storage/pools", json={"name": "tank", "backend": "dir"})).status == 201
     assert (await client.post("/api/v1/storage/pools/tank/volumes", json={"name": "docs"})).status == 201
     vol = Path(await sv_app.call("storage.volume.path", pool="tank", volume="docs"))
@@ -73,8 +72,7 @@ async def test_snapshot_archive_compress_encrypt_restore(client, sv_app, area: P
 
 
 async def test_live_directory_gzip_without_encryption(client, sv_app, area: Path, tmp_path: Path) -> None:
-    if "gzip" not in sv_app.registries["codecs"]:
-        (pytest.fail if IN_CI else pytest.skip)("needs the compression plugin")
+    require("gzip" in sv_app.registries["codecs"], "needs the compression plugin")
     src = area / "live"
     src.mkdir()
     (src / "x.log").write_bytes(b"log line\n" * 5000)

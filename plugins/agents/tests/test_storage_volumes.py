@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sigmavault.testing import IN_CI
+from sigmavault.testing import require
 
 from .conftest import others
 from .test_agents_files import run
@@ -20,8 +20,7 @@ def sv_config_overrides(tmp_path) -> dict[str, Any]:
 
 
 async def test_agent_on_a_volume(client, sv_app) -> None:
-    if not sv_app.has_method("storage.volume.path"):
-        (pytest.fail if IN_CI else pytest.skip)("the storage plugin is not installed")
+    require(sv_app.has_method("storage.volume.path"), "the storage plugin is not installed")
     resp = await client.post("/api/v1/storage/pools", json={"name": "tank", "backend": "dir"})
     assert resp.status == 201, await resp.json()
     resp = await client.post("/api/v1/storage/pools/tank/volumes", json={"name": "media"})
