@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Set up everything and run every test: the web UI's unit tests, then core, plugins, example
-# plugin, end-to-end and browser tests (pytest). As root it installs the Debian packages the real
-# components need. Extra args go to pytest (e.g. scripts/test.sh -k storage).
+# plugin and browser tests (pytest), then the end-to-end suite (scripts/integration-test.sh). As
+# root it installs the Debian packages the real components need. Extra args go to one pytest run
+# over everything instead (e.g. scripts/test.sh -k storage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then bash scripts/install-system-deps.sh; fi
 bash scripts/bootstrap.sh
+if [ $# -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
 status=0
-if [ $# -eq 0 ] && [ -d webui/node_modules ]; then
+if [ -d webui/node_modules ]; then
   (cd webui && npm test --silent) || status=$?
 fi
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest --ignore=tests/integration || status=$?
+SIGMAVAULT_SKIP_SYSTEM_DEPS=1 SIGMAVAULT_SKIP_BOOTSTRAP=1 bash scripts/integration-test.sh || status=$?
 exit $status

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from sigmavault.testing import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = {"sigmavault-system", "sigmavault-storage", "sigmavault-btrfs", "sigmavault-zfs",
@@ -34,3 +38,20 @@ def test_all_bundle_installs_from_wheels(tmp_path):
     origin = subprocess.run([str(venv / "bin" / "python"), "-c", "import sigmavault; print(sigmavault.__file__)"],
                             capture_output=True, text=True, cwd=tmp_path).stdout
     assert str(venv) in origin and str(ROOT) not in origin
+
+    # and that installation serves: the daemon starts with every plugin and answers the API
+    daemon = Daemon(tmp_path / "served", python=str(venv / "bin" / "python"),
+                    env={"PYTHONPATH": "", "PATH": f"{venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"})
+    daemon.start(timeout=60)
+    try:
+        served = asyncio.run(_get(daemon, "/api/v1/plugins"))
+        assert {p["name"] for p in served if p["status"] == "loaded"} == loaded
+        assert len(asyncio.run(_get(daemon, "/api/v1/agents"))) == 40
+    finally:
+        assert daemon.stop() == 0
+
+
+async def _get(daemon: Daemon, path: str) -> Any:
+    async with daemon.session() as s, s.get(path) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
