@@ -73,11 +73,12 @@ class DirBackend:
 
     @property
     def capabilities(self) -> dict[str, Any]:
-        """``quotas`` is True when the filesystem of the pools root enforces project quotas; each
-        pool says for itself in ``properties.quotas`` (a pool directory may be a mount of its own)."""
-        return {**self.static_capabilities,
-                "quotas": self.root is not None and self.root.is_dir()
-                and projquota.support(self.root) is None}
+        """``quotas`` is True when the filesystem of the pools root enforces project quotas (and
+        ``quotas_unavailable`` says why not); each pool says for itself in ``properties.quotas``
+        (a pool directory may be a mount of its own)."""
+        reason = (projquota.support(self.root) if self.root is not None and self.root.is_dir()
+                  else "no pools root configured")
+        return {**self.static_capabilities, "quotas": reason is None, "quotas_unavailable": reason}
 
     def configure(self, root: Path, snapshot_mode: str = "auto", copy_timeout: float = 3600.0) -> None:
         """Set the parent directory of all pools (done by the storage plugin at startup)."""

@@ -84,9 +84,10 @@ def check_device(dev: Any) -> str:
     return dev
 
 
-def not_supported(backend: str, what: str) -> APIError:
-    return APIError(400, "not_supported", f"the {backend} backend does not support {what}",
-                    {"backend": backend, "capability": what})
+def not_supported(backend: str, what: str, reason: str | None = None) -> APIError:
+    return APIError(400, "not_supported", f"the {backend} backend does not support {what}"
+                    + (f" here: {reason}" if reason else ""),
+                    {"backend": backend, "capability": what, **({"reason": reason} if reason else {})})
 
 
 class StorageService:
@@ -451,8 +452,9 @@ class StorageService:
         return [Volume.model_validate(v).model_dump() for v in await b.volume_list(pool=pool)]
 
     def _check_volume_opts(self, b: Any, quota: int | None, compression: str | None) -> None:
-        if quota is not None and not b.capabilities.get("quotas"):
-            raise not_supported(b.name, "quotas")
+        caps = b.capabilities
+        if quota is not None and not caps.get("quotas"):
+            raise not_supported(b.name, "quotas", caps.get("quotas_unavailable"))
         if compression is not None:
             allowed = list(b.capabilities.get("compression") or [])
             if not allowed:

@@ -198,14 +198,16 @@ class TestWithoutPrjquota:
     async def test_quotas_off_with_the_reason_and_projects_still_assigned(self, client, root):
         [dirb] = [b for b in await api_call(client, "GET", f"{API}/backends", 200)
                   if b["name"] == "dir"]
+        reason = f"the filesystem at {root} (xfs) is not mounted with prjquota"
         assert dirb["capabilities"]["quotas"] is False
+        assert dirb["capabilities"]["quotas_unavailable"] == reason
         pool = await api_call(client, "POST", f"{API}/pools", 201, json={"name": "dqa"})
         assert pool["properties"]["quotas"] is False
-        assert pool["properties"]["quotas_unavailable"] == (
-            f"the filesystem at {root} (xfs) is not mounted with prjquota")
+        assert pool["properties"]["quotas_unavailable"] == reason
         err = await api_call(client, "POST", f"{API}/pools/dqa/volumes", 400,
                              json={"name": "q", "quota": 8 * MiB})
-        assert err["error"]["code"] == "not_supported" and "quotas" in err["error"]["message"]
+        assert err["error"]["code"] == "not_supported" and reason in err["error"]["message"]
+        assert err["error"]["details"]["reason"] == reason
         assert await api_call(client, "GET", f"{API}/pools/dqa/volumes", 200) == []
 
         vol = await api_call(client, "POST", f"{API}/pools/dqa/volumes", 201, json={"name": "v"})
