@@ -178,6 +178,45 @@ async def test_harbor_preview_equals_what_it_deletes(client, sv_app):
     assert resp.status in (400, 422)
 
 
+@pytest.mark.sv_config({"agents": {"scheduler_interval": 0.2}})
+async def test_harbor_periodic_snapshots_on_a_schedule(client):
+    """HARBOR as a periodic snapshot task (OMNISCIENT's cron, here every second): each run takes
+    a snapshot of every volume named by the schema and prunes to keep_last."""
+    import asyncio
+    await h.pool(client, "tank")
+    for v in ("v", "w"):
+        await h.volume(client, "tank", v)
+    await h.snap(client, "tank", "v", "manual")
+    params = {"pool": "tank", "action": "snapshot", "schema": "tick-%Y%m%d-%H%M%S", "keep_last": 2}
+    bad = await client.post("/api/v1/agents/schedules", json={
+        "agent": "HARBOR", "cron": "* * * * * *", "params": {**params, "schema": "../%S"}})
+    assert bad.status == 422                     # a bad naming schema is refused when scheduled
+    sched = await h.ok(await client.post("/api/v1/agents/schedules", json={
+        "agent": "HARBOR", "cron": "* * * * * *", "params": params}), 201)
+    source = f"schedule:{sched['id']}"
+
+    async def runs() -> list[dict]:
+        page = await h.ok(await client.get("/api/v1/agents/HARBOR/tasks", params={"limit": "100"}))
+        return [t for t in page["items"] if t["source"] == source]
+    deadline = time.monotonic() + 30
+    while len([t for t in await runs() if t["state"] == "SUCCESS"]) < 3:
+        assert time.monotonic() < deadline, await runs()
+        await asyncio.sleep(0.2)
+    await h.ok(await client.delete(f"/api/v1/agents/schedules/{sched['id']}"), 204)
+    while any(t["state"] in ("WAITING", "RUNNING") for t in await runs()):
+        assert time.monotonic() < deadline, await runs()
+        await asyncio.sleep(0.1)
+    done = [t for t in await runs() if t["state"] == "SUCCESS"]
+    assert len(done) >= 3 and all(len(set(t["result"]["created"])) == 1 and len(t["result"]["created"]) == 2
+                                  for t in done)
+    made = sorted(t["result"]["created"][0] for t in done)
+    assert len(set(made)) == len(made)           # one name per run, from the schema
+    for v in ("v", "w"):
+        have = await h.snap_names(client, "tank", v)
+        assert {n for n in have if n.startswith("tick-")} == set(made[-2:]), (v, have)
+    assert "manual" in await h.snap_names(client, "tank", "v")   # not managed by the schema
+
+
 async def test_aegis_on_demand_and_on_sentinel_alert(client, sv_app):
     await h.pool(client, "p1")
     await h.pool(client, "p2")
@@ -205,13 +244,29 @@ async def test_aegis_on_demand_and_on_sentinel_alert(client, sv_app):
     assert any(j["kind"] == "agent.AEGIS" and "SENTINEL" in j["description"] for j in items)
 
 
+@pytest.mark.sv_config({"plugins": {"disabled": h.others("sigmavault-btrfs", "sigmavault-zfs")}})
 async def test_architect_planned_disks(client):
+    """What-if planning needs no disks, only the device backends' capabilities: btrfs and zfs
+    stay loaded here (their tools need not run)."""
     gib = 1 << 30
     r = (await h.task(client, "ARCHITECT", {"planned": [{"name": f"d{i}", "size": s * gib}
                                                         for i, s in enumerate((1, 1, 2))]}))["result"]
-    assert r["raw"] == 4 * gib
-    # only device backends offer layouts; the dir backend alone offers none
-    assert all(c["backend"] in ("btrfs", "zfs") for c in r["candidates"])
+    assert r["raw"] == 4 * gib and {"btrfs", "zfs"} <= set(r["backends"])
+    got = {(c["backend"], c["layout"]): (c["usable"] / gib, c["failures_tolerated"])
+           for c in r["candidates"]}
+    assert got == {
+        # btrfs fills the biggest disks first, so unequal disks still mirror fully
+        ("btrfs", "single"): (4, 0), ("btrfs", "dup"): (2, 0), ("btrfs", "raid0"): (3, 0),
+        ("btrfs", "raid1"): (2, 1), ("btrfs", "raid1c3"): (1, 2),
+        # a zfs vdev is limited by its smallest disk
+        ("zfs", "stripe"): (4, 0), ("zfs", "mirror"): (1, 2), ("zfs", "raidz1"): (2, 1)}
+    assert [c["failures_tolerated"] for c in r["candidates"]] == \
+        sorted((c["failures_tolerated"] for c in r["candidates"]), reverse=True)
+    assert all(c["devices"] == ["d0", "d1", "d2"] for c in r["candidates"])
+    # the dir backend alone offers no layouts
+    alone = (await h.task(client, "ARCHITECT", {"planned": [{"name": "x", "size": gib}],
+                                                "backends": ["dir"]}))["result"]
+    assert alone["backends"] == ["dir"] and alone["candidates"] == []
 
 
 async def test_oracle_forecast_from_history(client, sv_app):

@@ -3,6 +3,7 @@ replaying shared/fixtures/smartctl (virtual disks have no SMART)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import subprocess
@@ -101,20 +102,45 @@ async def test_sentry_sees_a_pool_fault_and_recover(client, sv_app):
     path = Path(next(p for p in await sv_app.call("storage.pools.list") if p["name"] == "tank")["mountpoint"])
     assert (await h.task(client, "SENTRY", {"smart": False}))["result"]["checked"]["pool:tank"] == "online"
     ws = await client.ws_connect("/api/v1/ws")
-    await ws.send_json({"type": "client.subscribe", "events": ["alert"]})
+    await ws.send_json({"type": "client.subscribe", "events": ["storage.event", "alert"]})
+    pending: list[dict] = []
+
+    async def wait(pred) -> dict:
+        """The next event ``pred`` accepts; others are kept (storage.event and alert race)."""
+        for e in pending:
+            if pred(e):
+                pending.remove(e)
+                return e
+        while True:
+            e = await asyncio.wait_for(ws.receive_json(), 10)
+            if pred(e):
+                return e
+            pending.append(e)
+
+    def alert(e: dict) -> bool:
+        return e["type"] == "alert" and e["data"]["id"] == "sentry:pool:tank"
+
+    def pool_event(e: dict) -> bool:
+        return (e["type"] == "storage.event" and e["data"]["kind"] == "pool_state"
+                and e["data"].get("pool") == "tank" and e["data"]["details"].get("source") == "SENTRY")
     subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,ro,bind", str(path)], check=True)
         r = (await h.task(client, "SENTRY", {"smart": False}))["result"]
         [c] = [c for c in r["changes"] if c["what"] == "pool:tank"]
         assert c["old"] == "online" and c["new"] == "faulted" and c["alert"]
-        alert = await next_event(ws, lambda e: e["type"] == "alert" and e["data"]["id"] == "sentry:pool:tank")
-        assert alert["data"]["active"] is True and alert["data"]["severity"] == "critical"
+        raised = await wait(alert)
+        assert raised["data"]["active"] is True and raised["data"]["severity"] == "critical"
+        ev = await wait(pool_event)
+        assert ev["data"]["old"] == "online" and ev["data"]["new"] == "faulted"
+        assert ev["data"]["details"]["problems"]
     finally:
         subprocess.run(["umount", str(path)], check=True)
     r = (await h.task(client, "SENTRY", {"smart": False}))["result"]
     [c] = [c for c in r["changes"] if c["what"] == "pool:tank"]
     assert c["new"] == "online" and c["alert"] is False
-    cleared = await next_event(ws, lambda e: e["type"] == "alert" and e["data"]["id"] == "sentry:pool:tank")
+    cleared = await wait(alert)
     assert cleared["data"]["active"] is False
+    ev = await wait(pool_event)
+    assert ev["data"]["old"] == "faulted" and ev["data"]["new"] == "online"
     await ws.close()

@@ -51,6 +51,26 @@ def test_retention_daily_weekly():
     assert plan(snaps)[0] == []                              # no rule keeps nothing
 
 
+def test_retention_hourly_and_yearly():
+    t0 = datetime(2026, 11, 27, 12, 40, tzinfo=timezone.utc)
+    # every 20 minutes for 3 hours: three snapshots in each hour
+    snaps = [(f"h{i}", t0 - timedelta(minutes=20 * i)) for i in range(9)]
+    kept, delete = plan(snaps, hourly=2)
+    # the newest of 12:xx (h0: 12:40) and of 11:xx (h2: 12:00 belongs to 12:xx, so h3: 11:40)
+    assert [(k["snapshot"], k["reasons"]) for k in kept] == [("h0", ["hourly"]), ("h3", ["hourly"])]
+    assert set(delete) == {f"h{i}" for i in range(9)} - {"h0", "h3"}
+    years = [(f"y{y}-{m}", datetime(y, m, 1, tzinfo=timezone.utc)) for y in (2023, 2024, 2025)
+             for m in (1, 6, 12)]
+    kept, delete = plan(years, yearly=2)
+    assert [k["snapshot"] for k in kept] == ["y2025-12", "y2024-12"]
+    assert len(delete) == 7 and "y2023-12" in delete
+    # rules add up: a snapshot kept by two rules says so, and is kept once
+    kept, _ = plan(years, keep_last=1, yearly=3, monthly=1)
+    assert kept[0] == {"snapshot": "y2025-12", "time": "2025-12-01T00:00:00+00:00",
+                       "reasons": ["last", "yearly", "monthly"]}
+    assert [k["snapshot"] for k in kept] == ["y2025-12", "y2024-12", "y2023-12"]
+
+
 def test_forecast():
     day = 86400.0
     f = days_until_full([(0, 100), (day, 200), (2 * day, 300)], 1000, 2 * day)
