@@ -58,9 +58,12 @@ def parse_percent(text: str) -> float | None:
 
 
 def epoch_to_rfc3339(seconds: int | str | None) -> str | None:
-    """Seconds since the epoch (as ``zfs get -p creation`` prints) → ``2026-11-27T14:03:11Z``."""
+    """Seconds since the epoch (as ``zfs get -p creation`` prints) → ``2026-11-27T14:03:11Z``;
+    the date ``zfs get`` prints without ``-p`` (``Wed Sep 21 18:23 2022``) is read as local time."""
     if seconds in (None, "", "-"):
         return None
+    if isinstance(seconds, str) and not seconds.isdigit():
+        return ctime_to_rfc3339(seconds)
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
 
 

@@ -280,6 +280,23 @@ def test_openzfs_real_lists() -> None:
     assert parse_size(rows[3]["usedbysnapshots"]) is None
 
 
+def test_openzfs_real_zfs_get_without_p() -> None:
+    """``zfs get -H all`` of OpenZFS 2.1: sizes with units, a date, inherited compression."""
+    from sigmavault_zfs.model import volume_dict
+    props = parse_get((OZ / "zfs_get_H_all__root_zfs.txt").read_text())
+    assert list(props) == ["tank/myds"] and len(props["tank/myds"]) == 72
+    assert props["tank/myds"]["compression"] == ("gzip", "inherited from tank")
+    vol = volume_dict("tank", "tank/myds", props["tank/myds"])
+    assert (vol["name"], vol["path"], vol["used"], vol["quota"], vol["compression"]) == \
+        ("myds", "/tank/myds", 314 * 1024, None, "gzip")
+    assert vol["created"] == ctime_to_rfc3339("Wed Sep 21 18:23 2022")
+    p = vol["properties"]
+    assert (p["available"], p["referenced"], p["usedbysnapshots"], p["recordsize"]) == \
+        (round(14.0 * GiB), 25 * 1024, 215 * 1024, 128 * 1024)
+    assert (p["compressratio"], p["atime"], p["readonly"]) == (1.01, "off", "off")
+    assert p["sources"]["atime"] == "local" and "used" not in p["sources"]
+
+
 @pytest.mark.parametrize("name,version,json_status", [
     ("zpool_version_2.0.7_truenas12__freenas_report16.txt", "2.0.7", False),
     ("zfs_version_2.1.5_ubuntu2204__zfswatcher24.txt", "2.1.5", False),
