@@ -300,6 +300,7 @@ def test_openzfs_real_zfs_get_without_p() -> None:
 @pytest.mark.parametrize("name,version,json_status", [
     ("zpool_version_2.0.7_truenas12__freenas_report16.txt", "2.0.7", False),
     ("zfs_version_2.1.5_ubuntu2204__zfswatcher24.txt", "2.1.5", False),
+    ("zfs_version_2.2.7_nixos__issue15646.txt", "2.2.7", False),
     ("../synthetic/WRITTEN_zfs_version_2.3.txt", "2.3.1", True),
 ])
 def test_openzfs_version_detection(name: str, version: str, json_status: bool) -> None:
