@@ -58,7 +58,8 @@ async def _replica_of(src_b: Any, dst_b: Any, p: "MirrorParams", tvol: str, name
     dst = (await dst_b.snapshot_get(pool=p.target_pool, volume=tvol, name=name)).get("properties") or {}
     if not (src.get("uuid") and "received_uuid" in dst):
         return True
-    return dst["received_uuid"] is not None and dst["received_uuid"] in (src["uuid"], src.get("received_uuid"))
+    received = dst["received_uuid"]
+    return received is not None and received in (src["uuid"], src.get("received_uuid"))
 
 
 async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
