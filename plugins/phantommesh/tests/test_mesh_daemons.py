@@ -63,6 +63,21 @@ async def _job(session: aiohttp.ClientSession, job: dict, timeout: float = 60.0)
     return done
 
 
+async def _longest_outage(node, address: str, seconds: float = 25) -> float:
+    """Ping ``address`` from ``node`` every 0.5 s for ``seconds``; the longest run without replies."""
+    longest, down_since = 0.0, None
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sent = time.monotonic()
+        if await node.ping(address, count=1, deadline=0.5):
+            down_since = None
+        else:
+            down_since = sent if down_since is None else down_since
+            longest = max(longest, time.monotonic() - down_since)
+        await asyncio.sleep(max(0.0, 0.5 - (time.monotonic() - sent)))
+    return longest
+
+
 def _fresh() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(force_close=True)  # a restarted daemon leaves no stale connection
 
@@ -181,6 +196,8 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 # rotation: new X25519 key on alpha and a fresh ML-KEM PSK; tunnel stays up
                 old_key = st_a["public_key"]
                 psk_at = pa["psk_rotated_at"]
+                probing = asyncio.create_task(_longest_outage(nb, "10.231.100.1"))
+                await asyncio.sleep(2)
                 job = await _json(await a.post("/api/v1/network/phantommesh/rotate",
                                                json={"what": "all"}), 202)
                 result = (await _job(a, job))["result"]
@@ -193,6 +210,10 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
                 assert await nb.ping("10.231.100.1", count=3, deadline=20)
                 st_a = await _wait(a, lambda s: s["public_key"] == new_key and s["peers"][0]["up"]
                                    and s["peers"][0]["last_handshake_age"] < 15)
+                # pinged every 0.5 s through the rotation: at most a new handshake's worth of loss
+                # (WireGuard retries a handshake after 5 s), never a tunnel that had to be rebuilt
+                outage = await probing
+                assert outage <= 12, f"no echo replies for {outage:.1f} s around the rotation"
 
                 # a restarted daemon brings its interface and peers back from its state DB
                 beta_key = (await _json(await b.get("/api/v1/network/phantommesh"), 200))["public_key"]
