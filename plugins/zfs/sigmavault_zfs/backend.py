@@ -812,7 +812,8 @@ class ZfsBackend:
         except CommandError as exc:
             err = translate(exc)
             if "destination" in err.message and "exists" in err.message or \
-                    "most recent snapshot" in err.message or "does not match" in err.message:
+                    "most recent snapshot" in err.message or "does not match" in err.message or \
+                    "has been modified" in err.message:
                 raise conflict(err.message, code="receive_conflict") from None
             raise err from None
         after = await self.snapshot_list(pool=pool, volume=volume)

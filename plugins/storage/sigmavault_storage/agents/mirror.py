@@ -111,8 +111,8 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
                 try:
                     await app.call("storage.snapshot.receive", **receive)
                 except APIError as e:
-                    # zfs: "destination ... has been modified" (zfs-fuse answers it as a 500)
-                    moved = e.code == "receive_conflict" or "has been modified" in e.message
+                    # zfs: "destination ... has been modified since most recent snapshot"
+                    moved = e.code == "receive_conflict"
                     if n or base is None or not moved or \
                             not await _rewind(dst_b, p.target_pool, tvol, base,
                                             {s["name"] for s in source[:common_idx]}):
