@@ -151,6 +151,27 @@ async def wait_job(client: Any, job_id: str, timeout: float = 30) -> dict[str, A
             pytest.fail(f"job {job_id} still {job['state']} after {timeout} s: {job['progress']}")
 
 
+class Events:
+    """Every event seen on a socket, so that waiting for one never loses another (``next_event``
+    drops what does not match)."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws, self.seen = ws, []
+
+    async def wait(self, pred: Callable[[dict], bool], timeout: float = 15) -> dict[str, Any]:
+        """The first event, seen before or arriving within ``timeout``, for which ``pred`` holds."""
+        for e in self.seen:
+            if pred(e):
+                self.seen.remove(e)
+                return e
+        deadline = time.monotonic() + timeout
+        while True:
+            e = await asyncio.wait_for(self.ws.receive_json(), max(0.01, deadline - time.monotonic()))
+            if pred(e):
+                return e
+            self.seen.append(e)
+
+
 async def next_event(ws: aiohttp.ClientWebSocketResponse, event_type: str | Callable[[dict], bool],
                      timeout: float = 10) -> dict[str, Any]:
     """The next event envelope on ``ws`` whose type matches (or for which the predicate holds)."""

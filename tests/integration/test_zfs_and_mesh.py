@@ -20,7 +20,8 @@ import pytest
 
 from sigmavault.commands import run
 from sigmavault.testing import Daemon, api_call, next_event, require_root, require_tool, wait_job
-from sigmavault_phantommesh.netns_harness import forward, namespace_pair, namespaces, require_netns
+from sigmavault_phantommesh.netns_harness import (forward, namespace_pair, namespaces, node_config,
+                                                  require_netns)
 from sigmavault_zfs import daemon as zfs_daemon
 
 MESH = "10.231.120.0/24"
@@ -107,25 +108,6 @@ async def test_zfs_mirror_snapshot_compress_and_degrade(zfs: None, loops: list[s
             assert resp.status in (204, 404), await resp.text()
 
 
-def _mesh_config(node: str, ifname: str, ip: str, port: int) -> str:
-    return f"""
-[storage]
-smart_interval = 0
-
-[phantommesh]
-enabled = true
-interface = "{ifname}"
-node_name = "{node}"
-driver = "userspace"
-mesh_cidr = "{MESH}"
-api_url = "http://{ip}:{port}"
-endpoint_host = "{ip}"
-listen_port = 51820
-keepalive = 5
-monitor_seconds = 1
-"""
-
-
 async def _mesh_status(session: aiohttp.ClientSession, pred: Any, timeout: float = 40) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -144,7 +126,8 @@ async def test_two_full_nodes_join_a_mesh_in_namespaces(sv_daemon: Any) -> None:
         nodes: dict[str, Daemon] = {}
         for name, node, ifname in (("alpha", pair.a, f"pia{tag}"), ("beta", pair.b, f"pib{tag}")):
             d = sv_daemon(name=name, start=False, netns=node.ns, host="0.0.0.0")
-            d.config_path.write_text(_mesh_config(name, ifname, node.ip, d.port))
+            d.config_path.write_text(node_config(node, name, ifname, d.port, MESH,
+                                                  extra="[storage]\nsmart_interval = 0\n"))
             await asyncio.to_thread(d.start, 60)
             nodes[name] = d
         da, db = nodes["alpha"], nodes["beta"]

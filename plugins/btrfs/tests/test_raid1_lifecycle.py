@@ -4,14 +4,13 @@ storage.event -> replace -> healthy again."""
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import wait_job
+from sigmavault.testing import Events, wait_job
 
 
 pytestmark = pytest.mark.root
@@ -28,26 +27,6 @@ async def ok(resp, status=200):
     body = await resp.json() if resp.status != 204 else None
     assert resp.status == status, (resp.status, body)
     return body
-
-
-class Events:
-    """Every event seen on a socket, so that waiting for one never loses another."""
-
-    def __init__(self, ws):
-        self.ws, self.seen = ws, []
-
-    async def wait(self, pred, timeout=10):
-        for e in self.seen:
-            if pred(e):
-                self.seen.remove(e)
-                return e
-        import time
-        deadline = time.monotonic() + timeout
-        while True:
-            e = await asyncio.wait_for(self.ws.receive_json(), max(0.01, deadline - time.monotonic()))
-            if pred(e):
-                return e
-            self.seen.append(e)
 
 
 def storage_event(kind, **match):

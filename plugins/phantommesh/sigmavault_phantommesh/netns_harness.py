@@ -124,6 +124,26 @@ async def spoke(hub: Node, subnet: str = "10.231.9"):
             netns.remove(node.ns)
 
 
+def node_config(node: Node, name: str, ifname: str, port: int, mesh_cidr: str, *,
+                extra: str = "") -> str:
+    """The daemon config (TOML) of a mesh node living in ``node``'s namespace: the userspace
+    driver, the API and WireGuard endpoint on the namespace's veth address; ``extra`` is appended
+    (other sections, or more ``[phantommesh]`` keys when it starts with none)."""
+    return f"""
+[phantommesh]
+enabled = true
+interface = "{ifname}"
+node_name = "{name}"
+driver = "userspace"
+mesh_cidr = "{mesh_cidr}"
+api_url = "http://{node.ip}:{port}"
+endpoint_host = "{node.ip}"
+listen_port = 51820
+keepalive = 5
+monitor_seconds = 1
+{extra}"""
+
+
 def namespaces() -> list[str]:
     """Names of the network namespaces that exist now (for leak checks)."""
     return netns.listnetns()

@@ -12,7 +12,8 @@ import aiohttp
 from pyroute2 import AsyncIPRoute
 
 from pm_support import UNNEEDED_PLUGINS
-from sigmavault_phantommesh.netns_harness import forward, namespace_pair, namespaces, require_netns, spoke
+from sigmavault_phantommesh.netns_harness import (Node, forward, namespace_pair, namespaces, node_config,
+                                                  require_netns, spoke)
 from sigmavault.testing import next_event, require_tool, wait_job
 from sigmavault_phantommesh import invites, keys
 from sigmavault_phantommesh.drivers import KernelDriver
@@ -20,25 +21,10 @@ from sigmavault_phantommesh.drivers import KernelDriver
 MESH = "10.231.100.0/24"
 
 
-def _config(node: str, ifname: str, ip: str, port: int) -> str:
+def _config(node: Node, name: str, ifname: str, port: int) -> str:
     disabled = ", ".join(f'"{p}"' for p in UNNEEDED_PLUGINS)
-    return f"""
-[plugins]
-disabled = [{disabled}]
-
-[phantommesh]
-enabled = true
-interface = "{ifname}"
-node_name = "{node}"
-driver = "userspace"
-mesh_cidr = "{MESH}"
-api_url = "http://{ip}:{port}"
-endpoint_host = "{ip}"
-listen_port = 51820
-keepalive = 5
-monitor_seconds = 1
-pq_rotate_seconds = 6
-"""
+    return node_config(node, name, ifname, port, MESH,
+                       extra=f"pq_rotate_seconds = 6\n\n[plugins]\ndisabled = [{disabled}]\n")
 
 
 async def _json(resp: aiohttp.ClientResponse, status: int):
@@ -102,7 +88,7 @@ async def test_two_nodes_join_handshake_traffic_rotation(sv_daemon):
         nodes = {}
         for name, node, ifname in (("alpha", pair.a, f"pma{tag}"), ("beta", pair.b, f"pmb{tag}")):
             d = sv_daemon(name=name, start=False, netns=node.ns, host="0.0.0.0")
-            d.config_path.write_text(_config(name, ifname, node.ip, d.port))
+            d.config_path.write_text(_config(node, name, ifname, d.port))
             await asyncio.to_thread(d.start, 30)
             nodes[name] = (d, node, ifname)
         (da, na, if_a), (db, nb, if_b) = nodes["alpha"], nodes["beta"]
@@ -251,7 +237,7 @@ async def test_exported_wg_quick_config_connects_a_plain_peer(sv_daemon, tmp_pat
         tag = pair.a.ns[-6:]
         ifname, lap_if = f"pma{tag}", f"pml{tag}"
         d = sv_daemon(name="alpha", start=False, netns=pair.a.ns, host="0.0.0.0")
-        d.config_path.write_text(_config("alpha", ifname, pair.a.ip, d.port))
+        d.config_path.write_text(_config(pair.a, "alpha", ifname, d.port))
         await asyncio.to_thread(d.start, 30)
         async with spoke(pair.a) as laptop, forward(pair.a.ns, d.port) as url:
             async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {d.admin_key}"},
@@ -295,7 +281,7 @@ async def test_three_nodes_full_mesh_by_invites(sv_daemon):
         async with contextlib.AsyncExitStack() as stack:
             for name, node in spec:
                 d = sv_daemon(name=name, start=False, netns=node.ns, host="0.0.0.0")
-                d.config_path.write_text(_config(name, f"pm{name[0]}{tag}", node.ip, d.port))
+                d.config_path.write_text(_config(node, name, f"pm{name[0]}{tag}", d.port))
                 await asyncio.to_thread(d.start, 30)
                 url = await stack.enter_async_context(forward(node.ns, d.port))
                 daemons[name] = d

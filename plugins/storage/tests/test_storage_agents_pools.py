@@ -105,23 +105,8 @@ async def destroy(client, kind: str, *names: str) -> None:
         assert resp.status in (204, 404), await resp.text()
 
 
-class Events:
-    """Every event seen on a socket, so waiting for one never loses another."""
-
-    def __init__(self, ws):
-        self.ws, self.seen = ws, []
-
-    async def wait(self, pred, timeout: float = 15) -> dict:
-        for e in self.seen:
-            if pred(e):
-                self.seen.remove(e)
-                return e
-        deadline = time.monotonic() + timeout
-        while True:
-            e = await asyncio.wait_for(self.ws.receive_json(), max(0.01, deadline - time.monotonic()))
-            if pred(e):
-                return e
-            self.seen.append(e)
+class Events(svt.Events):
+    """Every event seen on a socket, plus the progress of one job."""
 
     async def job(self, job_id: str, timeout: float = 60) -> list[dict]:
         """Every job.progress snapshot of one job, up to its final state."""
