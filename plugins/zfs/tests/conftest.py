@@ -4,7 +4,9 @@ stopped again), loop devices on sparse files, and pools destroyed after each tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
@@ -12,7 +14,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 
 from sigmavault.commands import run
-from sigmavault.testing import require_root, require_tool
+from sigmavault.testing import require, require_root, require_tool
 from sigmavault_zfs import daemon
 
 
@@ -84,3 +86,35 @@ def backend(tmp_path: Path, zfs_daemon: daemon.DaemonHandle) -> Any:
     b = ZfsBackend()
     b.mount_root = str(tmp_path / "mnt")
     return b
+
+
+@pytest.fixture
+def zfs_cpu_limited(zfs_daemon: daemon.DaemonHandle) -> Callable[[int], Any]:
+    """``with zfs_cpu_limited(10): …`` — see :func:`_cpu_limited`."""
+    return _cpu_limited
+
+
+@contextlib.contextmanager
+def _cpu_limited(percent: int) -> Iterator[None]:
+    """Run the zfs-fuse daemon on ``percent`` % of one CPU meanwhile (a cgroup v1 CPU quota on
+    all its threads): an idle machine scrubs 96 MiB in less than one status poll, a slow NAS does
+    not, and progress is what the test looks at."""
+    cpu = Path("/sys/fs/cgroup/cpu")
+    require((cpu / "cpu.cfs_quota_us").is_file(), "cgroup v1 cpu controller (cpu.cfs_quota_us)")
+    pids = [int(p) for p in subprocess.run(["pgrep", "-x", "zfs-fuse"], capture_output=True,
+                                           text=True).stdout.split()]
+    assert pids, "zfs-fuse is not running"
+    group = cpu / f"sigmavault-test-{uuid.uuid4().hex[:8]}"
+    group.mkdir()
+    threads = [t.name for pid in pids for t in Path(f"/proc/{pid}/task").iterdir()]
+    try:
+        (group / "cpu.cfs_period_us").write_text("100000")
+        (group / "cpu.cfs_quota_us").write_text(str(1000 * percent))
+        for tid in threads:
+            (group / "tasks").write_text(tid)
+        yield
+    finally:
+        for tid in (group / "tasks").read_text().split():
+            with contextlib.suppress(OSError):   # a thread that ended meanwhile
+                (cpu / "tasks").write_text(tid)
+        group.rmdir()

@@ -280,11 +280,12 @@ class TestScrubProgress:
                             "scrub_poll_interval": 0.05},
                 "zfs": {"mount_root": str(tmp_path / "zfsmnt")}}
 
-    async def test_scrub_progress_events_while_the_scrub_runs(self, client, loop_devices):
-        await _scrub_progress_scenario(client, loop_devices)
+    async def test_scrub_progress_events_while_the_scrub_runs(self, client, loop_devices,
+                                                              zfs_cpu_limited):
+        await _scrub_progress_scenario(client, loop_devices, zfs_cpu_limited)
 
 
-async def _scrub_progress_scenario(client, loop_devices):
+async def _scrub_progress_scenario(client, loop_devices, cpu_limited):
     from sigmavault.commands import run
 
     devs = await loop_devices(1, size=512 << 20)
@@ -299,10 +300,11 @@ async def _scrub_progress_scenario(client, loop_devices):
     ws = await client.ws_connect("/api/v1/ws")
     await ws.send_json({"type": "client.subscribe", "events": ["storage.event"]})
     await asyncio.sleep(0.1)
-    job = await ok(await client.post(f"{API}/pools/{name}/scrub"), 202)
     seen = []
-    await next_event(ws, lambda e: e["type"] == "storage.event" and e["data"]["pool"] == name and (
-        seen.append(e["data"]) or e["data"]["kind"] == "scrub_finished"), timeout=120)
+    with cpu_limited(10):
+        job = await ok(await client.post(f"{API}/pools/{name}/scrub"), 202)
+        await next_event(ws, lambda e: e["type"] == "storage.event" and e["data"]["pool"] == name and (
+            seen.append(e["data"]) or e["data"]["kind"] == "scrub_finished"), timeout=120)
     await ws.close()
     done = await wait_job(client, job["id"], timeout=60)
     assert done["state"] == "SUCCESS" and done["result"]["state"] == "finished"
