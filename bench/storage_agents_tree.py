@@ -61,6 +61,9 @@ def main() -> None:
         print(f"DELTA tree diff: {t_delta:.3f} s")
         print(f"MIRROR sync:     {t_sync:.3f} s ({stats['files_copied']} files copied)")
         print(f"rsync -a:        {t_rsync:.3f} s" if t_rsync is not None else "rsync: not installed")
+        if t_rsync is not None:
+            print(f"RESULT files={a.files} changed={len(changes)} delta_s={t_delta:.3f} "
+                  f"sync_s={t_sync:.3f} rsync_s={t_rsync:.3f} ratio={t_rsync / t_sync:.2f}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ packages=(
   smartmontools                              # smartctl for SMART
   zstd xz-utils bzip2 gzip age time          # interop and benchmark anchors (GNU time: peak RSS)
   nfs-kernel-server samba-common-bin         # exportfs / testparm validate rendered shares
+  rsync                                      # anchor of the storage agents' tree benchmark
   chromium                                   # UI end-to-end tests
   glances python3-bottle wrk                 # system benchmark anchor (bottle: glances -w), load generator
   nodejs                                     # web UI build (npm ships with it where nodejs comes from NodeSource)
