@@ -52,67 +52,26 @@ def generate(path: Path, size_mib: int, seed: int = 42) -> None:
                 f.write(corpus[start:start + piece])
 
 
-def peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def current_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def child(source: Path, target: Path, level: int, threads: int) -> None:
     """Run one SigmaVault compression job in this process; print timings and peak RSS as JSON."""
-    from importlib.metadata import entry_points
-
-    from aiohttp import web
-
-    from sigmavault.app import SigmaVault
-    from sigmavault.config import Config
+    from jobharness import measure_job, plugin_daemon
     from sigmavault_compression.models import JobRequest
     from sigmavault_compression.service import service
 
-    others = sorted({ep.dist.name for ep in entry_points(group="sigmavault") if ep.dist} -
-                    {"sigmavault-compression", "sigmavault_compression"})
-    data_dir = Path(tempfile.mkdtemp(prefix="svbench-data-"))
-    app = await SigmaVault.create(Config.model_validate({
-        "data_dir": data_dir, "plugins": {"disabled": others},
-        "compression": {"allowed_roots": [str(source.parent), str(target.parent)]}}))
-    runner = web.AppRunner(app.web)
-    await runner.setup()  # runs the daemon's start-up: job manager, plugin startup hooks
-    try:
-        peak_before = peak_rss_mb()  # start-up peak: the first-run admin password's argon2 hash
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM, so the peak below is the job's own
-        baseline = current_rss_mb()
+    roots = {"compression": {"allowed_roots": [str(source.parent), str(target.parent)]}}
+    async with plugin_daemon("sigmavault-compression", roots) as app:
         svc = service(app)
-        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.monotonic()
-        plan = await svc.plan(JobRequest(operation="compress", source=str(source),
-                                         target=str(target), codec="zstd", level=level,
-                                         threads=threads, overwrite=True))
-        job = svc.submit(plan)
-        done = await app.jobs.wait(job.id)
-        wall = time.monotonic() - started
-        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-        if done.state.value != "SUCCESS":
-            raise SystemExit(f"job failed: {done.error}")
-        print(json.dumps({"seconds": wall, "engine_seconds": done.result["seconds"], "cpu": cpu,
-                          "peak_rss_mb": peak_rss_mb(), "baseline_rss_mb": baseline,
-                          "startup_peak_mb": peak_before,
-                          "compressed": done.result["compressed"],
-                          "ratio_text": done.result["ratio_text"]}))
-    finally:
-        await runner.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
+
+        async def submit() -> str:
+            plan = await svc.plan(JobRequest(operation="compress", source=str(source),
+                                             target=str(target), codec="zstd", level=level,
+                                             threads=threads, overwrite=True))
+            return svc.submit(plan).id
+
+        figures = await measure_job(app, submit)
+    result = figures.pop("result")
+    print(json.dumps({**figures, "engine_seconds": result["seconds"],
+                      "compressed": result["compressed"], "ratio_text": result["ratio_text"]}))
 
 
 async def main() -> None:

@@ -39,8 +39,6 @@ import asyncio
 import hashlib
 import json
 import os
-import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -70,55 +68,27 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def child(source: Path, target: Path, recipient: str) -> None:
     """Run one real encryption job in this process; print its timings and peak RSS as JSON."""
-    from importlib.metadata import entry_points
-
-    from aiohttp import web
-
-    from sigmavault.app import SigmaVault
-    from sigmavault.config import Config
+    from jobharness import measure_job, plugin_daemon
     from sigmavault_encryption.models import EncryptRequest
     from sigmavault_encryption.service import service
 
-    others = sorted({ep.dist.name for ep in entry_points(group="sigmavault") if ep.dist} -
-                    {"sigmavault-encryption", "sigmavault_encryption"})
-    data_dir = Path(tempfile.mkdtemp(prefix="sv-enc-bench-data-"))
-    app = await SigmaVault.create(Config.model_validate({
-        "data_dir": data_dir, "plugins": {"disabled": others},
-        "encryption": {"allowed_roots": [str(source.parent), str(target.parent)]}}))
-    runner = web.AppRunner(app.web)
-    await runner.setup()  # the daemon's start-up: job manager, plugin startup hooks
-    try:
-        startup_peak = _status_mb("VmHWM")  # includes the first-run admin password's argon2 hash
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM: the peak below is the job's own
-        baseline = _status_mb("VmRSS")
+    roots = {"encryption": {"allowed_roots": [str(source.parent), str(target.parent)]}}
+    async with plugin_daemon("sigmavault-encryption", roots) as app:
         svc = service(app)
-        body = EncryptRequest.model_validate({"source": {"path": str(source)}, "target": {"path": str(target)},
+        body = EncryptRequest.model_validate({"source": {"path": str(source)},
+                                              "target": {"path": str(target)},
                                               "recipients": [recipient], "overwrite": True})
-        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.perf_counter()
-        plan = await svc.plan_encrypt(body.source, body.target, body.key_ids, body.recipients, body.overwrite)
-        done = await app.jobs.wait(svc.submit("encrypt", plan).id)
-        wall = time.perf_counter() - started
-        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-        if done.state.value != "SUCCESS":
-            raise SystemExit(f"job failed: {done.error}")
-        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-        print(json.dumps({"seconds": wall, "cpu": cpu, "peak_rss_mb": _status_mb("VmHWM"),
-                          "baseline_rss_mb": baseline, "startup_peak_mb": startup_peak}))
-    finally:
-        await runner.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
+
+        async def submit() -> str:
+            plan = await svc.plan_encrypt(body.source, body.target, body.key_ids, body.recipients,
+                                          body.overwrite)
+            return svc.submit("encrypt", plan).id
+
+        figures = await measure_job(app, submit)
+    figures.pop("result")
+    print(json.dumps(figures))
 
 
 async def job_run(source: Path, target: Path, recipient: str) -> dict:
