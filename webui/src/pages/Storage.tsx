@@ -16,7 +16,6 @@ function CreatePool({ onDone }: { onDone: () => void }) {
   const [name, setName] = useState("");
   const [backend, setBackend] = useState("dir");
   const [layout, setLayout] = useState("");
-  const [path, setPath] = useState("");
   const [devices, setDevices] = useState<string[]>([]);
   const list = backends.data ?? [];
   const be = list.find((b) => b.name === backend);
@@ -26,7 +25,7 @@ function CreatePool({ onDone }: { onDone: () => void }) {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     create.mutate(
-      { name, backend, topology: levels.length ? { layout: layout || levels[0] } : {}, devices: needsDevices ? devices : [], options: path ? { path } : {} },
+      { name, backend, topology: levels.length ? { layout: layout || levels[0] } : {}, devices: needsDevices ? devices : [], options: {} },
       { onSuccess: onDone },
     );
   };
@@ -62,7 +61,7 @@ function CreatePool({ onDone }: { onDone: () => void }) {
           })}
         </fieldset>
       ) : (
-        <Field label="Directory (optional)" hint="default: under the configured pools root"><input name="pool-path" value={path} onChange={(e) => setPath(e.target.value)} /></Field>
+        <p className="muted">A directory under the daemon's configured pools root.</p>
       )}
       <div className="modal-actions">
         <button type="button" className="btn" onClick={onDone}>Cancel</button>
