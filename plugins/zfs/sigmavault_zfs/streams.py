@@ -8,19 +8,11 @@ every other command. What this module adds: the stream lands under a temporary n
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
 from sigmavault.commands import Result, run
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from sigmavault.files import atomic_write
 
 
 async def send_to_file(argv: Sequence[str], target: str, timeout: float = 3600.0) -> int:
@@ -28,17 +20,9 @@ async def send_to_file(argv: Sequence[str], target: str, timeout: float = 3600.0
 
     On failure the temporary file is removed and ``target`` is untouched.
     """
-    dest = Path(target)
-    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    try:
-        await run(argv, stdout_path=tmp, timeout=timeout)
-        _fsync(tmp)
-        os.replace(tmp, dest)
-        _fsync(dest.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return dest.stat().st_size
+    with atomic_write(target) as f:   # fsync'd and renamed once the stream is complete
+        await run(argv, stdout_path=f.temp_path, timeout=timeout)
+    return Path(target).stat().st_size
 
 
 async def receive_from_file(argv: Sequence[str], source: str, timeout: float = 3600.0) -> Result:
