@@ -21,7 +21,7 @@ from sigmavault.commands import CommandError, run
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import parsers
-from .snapdir import DirRead, SnapshotDirs, snapshot_dicts
+from .snapdir import DirRead, SnapshotDirs, generation, snapshot_dicts
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -86,6 +86,7 @@ class BtrfsBackend:
         self._scrub_total: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._snapdirs = SnapshotDirs()
+        self._compsize_kept: dict[str, tuple[int, dict[str, Any]]] = {}  # subvolume → (gen, figures)
 
     def configure(self, app: "SigmaVault", mount_root: Path, mount_options: list[str],
                   allow_degraded: bool, automount: bool, timeout: float) -> None:
@@ -527,32 +528,44 @@ class BtrfsBackend:
         q = qgroups.get(sub["id"]) if sub else None
         props: dict[str, Any] = {"subvolume_id": sub["id"] if sub else None,
                                  "uuid": sub.get("uuid") if sub else None}
-        props.update(await self._compsize(path))
+        props.update(await self._compsize(path, sub, row["uuid"]))
         return {"name": name, "pool": row["name"], "path": str(path),
                 "used": q["referenced"] if q else None, "quota": q["max_referenced"] if q else None,
                 "compression": parsers.parse_property(comp.stdout, "compression"),
                 "origin": None, "created": created, "properties": props}
 
-    async def _compsize(self, path: Path) -> dict[str, Any]:
+    async def _compsize(self, path: Path, sub: dict[str, Any] | None, fs_uuid: str
+                        ) -> dict[str, Any]:
         """On-disk compression figures of a subvolume from ``compsize -b -x`` (Debian
         ``btrfs-compsize``): ``compressed_bytes`` (disk usage of its data extents),
         ``uncompressed_bytes``, ``referenced_bytes`` and ``compressratio`` ("2.10x",
         uncompressed / disk usage). Empty when compsize is not installed, fails (no data
-        extents yet) or takes longer than ``compsize_timeout``."""
+        extents yet) or takes longer than ``compsize_timeout``.
+
+        compsize reads every file's extents, so the figures are kept per subvolume until its
+        generation (``sub["gen"]``: the last transaction that wrote to it) changes — once that
+        transaction is over (older than the filesystem's current one), since a subvolume written in
+        the running transaction keeps its generation until the commit."""
         if self.compsize_timeout <= 0 or shutil.which("compsize") is None:
             return {}
+        fs_gen = generation(fs_uuid)
+        key = ((sub["uuid"] or str(path), sub["gen"])
+               if sub and fs_gen is not None and sub["gen"] < fs_gen else None)
+        if key is not None and self._compsize_kept.get(key[0], (None, None))[0] == key[1]:
+            return self._compsize_kept[key[0]][1]
         try:
             out = await run(["compsize", "-b", "-x", "--", str(path)], check=False,
                             timeout=self.compsize_timeout)
         except CommandError:   # timed out: a huge volume; the figures are optional
             return {}
         sizes = parsers.parse_compsize(out.stdout) if out.ok else None
-        if not sizes or not sizes["disk_usage"]:
-            return {}
-        return {"compressed_bytes": sizes["disk_usage"],
-                "uncompressed_bytes": sizes["uncompressed"],
-                "referenced_bytes": sizes["referenced"],
-                "compressratio": f"{sizes['uncompressed'] / sizes['disk_usage']:.2f}x"}
+        figures = {} if not sizes or not sizes["disk_usage"] else {
+            "compressed_bytes": sizes["disk_usage"], "uncompressed_bytes": sizes["uncompressed"],
+            "referenced_bytes": sizes["referenced"],
+            "compressratio": f"{sizes['uncompressed'] / sizes['disk_usage']:.2f}x"}
+        if key is not None:
+            self._compsize_kept[key[0]] = (key[1], figures)
+        return figures
 
     async def _top_subvols(self, mnt: str) -> dict[str, dict[str, Any]]:
         return {s["path"]: s for s in await self._subvolumes(mnt) if "/" not in s["path"]

@@ -4,6 +4,7 @@ figures of a compressed volume."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def compressible_text(size: int) -> bytes:
     return bytes(out[:size])
 
 
-async def test_compressed_volume_reports_compsize_figures(client, loop_devices):
+async def test_compressed_volume_reports_compsize_figures(client, loop_devices, caplog):
     require_tool("compsize")
     [dev] = loop_devices(1)
     await ok(await client.post(f"{API}/pools", json={
@@ -170,5 +171,17 @@ async def test_compressed_volume_reports_compsize_figures(client, loop_devices):
         assert listed["docs"]["properties"]["compressratio"] == props["compressratio"]
         raw = listed["raw"]["properties"]
         assert raw["compressratio"] == "1.00x" and raw["compressed_bytes"] == 4 << 20
+
+        # once a later transaction has committed, the figures of the unchanged volume are kept:
+        # compsize walks it once more, then not again
+        (Path(plain["path"]) / "later.bin").write_bytes(os.urandom(4096))
+        os.sync()
+        caplog.set_level(logging.INFO, "sigmavault.commands")
+        for _ in range(3):
+            again = await ok(await client.get(f"{API}/pools/h6comp/volumes/docs"))
+            assert again["properties"]["compressratio"] == props["compressratio"]
+        walks = [r for r in caplog.records if getattr(r, "argv", [""])[0] == "compsize"
+                 and r.argv[-1] == vol["path"]]
+        assert len(walks) == 1, walks
     finally:
         await destroy(client, "h6comp")
