@@ -4,7 +4,8 @@ Every volume directory gets a project id (the ``FS_IOC_FSSETXATTR`` ioctl: id + 
 new files and directories inherit it). Limits and usage go through the filesystem's own tools:
 ``xfs_quota`` on XFS, ``setquota``/``repquota`` (quota package) on ext4. Quotas are enforced only
 on XFS or ext4 (with the ``project`` and ``quota`` features) mounted with ``prjquota``; that is read
-from the mount table every time, so a remount is noticed without a restart.
+from the mount table, which is parsed again whenever the kernel reports a mount or unmount, so a
+remount is noticed without a restart.
 """
 
 from __future__ import annotations
