@@ -11,7 +11,7 @@ import shutil
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
@@ -199,7 +199,7 @@ class EncryptionService:
         dst = await self._output(target, src.with_name(name), overwrite, folder)
         return Plan(src, dst, folder, overwrite)
 
-    def submit(self, operation: str, plan: Plan) -> Any:
+    def submit(self, operation: Literal["encrypt", "decrypt"], plan: Plan) -> Any:
         """Run an encrypt/decrypt ``plan`` as a job (one at a time per target path), as
         ``POST /api/v1/encryption/jobs/{operation}`` does; returns the job."""
         run = self.run_encrypt if operation == "encrypt" else self.run_decrypt
