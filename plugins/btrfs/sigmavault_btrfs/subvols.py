@@ -10,6 +10,9 @@ keys ``(256, 132, 0)`` … ``(LAST_FREE_OBJECTID, 144, max)``: for each subvolum
 - its ``ROOT_BACKREF`` ``(id, 144, parent tree)``: ``dirid, sequence, name_len, name``. The
   children of a directory are the ids whose backref names the directory's tree and inode.
 
+Both are read with one ``struct`` unpack per subvolume where they come one after the other (as
+the tree orders them), otherwise item by item.
+
 ``refresh`` runs the same search with ``min_transid``: the kernel then only walks tree blocks
 written in or after that transaction, so bringing a listing of 10,000 snapshots up to date costs
 a few leaves instead of the whole tree; when the directory's entries changed, the ids and names
@@ -22,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
+import threading
 from typing import NamedTuple
 
 import btrfs
@@ -55,6 +59,9 @@ class Child(NamedTuple):
     otime: int | None            # creation time, seconds since the epoch (None: pre-3.6 item)
 
 
+Item = tuple[bool, bool, "int | None"]     # a root item's (readonly, snapshot, otime)
+
+
 class Located(NamedTuple):
     """Where a directory's children are found: its tree (subvolume) and inode number."""
     tree: int
@@ -66,21 +73,48 @@ def locate(fd: int) -> Located:
     return Located(btrfs.ioctl.ino_lookup(fd).treeid, os.fstat(fd).st_ino)
 
 
+_buffers = threading.local()
+
+
+def _buffer() -> bytearray:
+    """This thread's search buffer (allocating and zeroing 1 MiB per search costs more than the
+    few leaves a ``min_transid`` search reads)."""
+    buf = getattr(_buffers, "buf", None)
+    if buf is None or len(buf) != _RESULTS + BUF_SIZE:
+        buf = _buffers.buf = bytearray(_RESULTS + BUF_SIZE)
+    return buf
+
+
+def _pair_struct(item_len: int) -> struct.Struct:
+    """A root item of ``item_len`` bytes and the item after it, header to name length (what
+    :func:`_scan` reads of a subvolume's ``ROOT_ITEM`` and ``ROOT_BACKREF``) in one unpack:
+    objectid, offset, type, length, flags, otime; objectid, offset, type, length, dirid,
+    name_len."""
+    header = "8xQQII"     # btrfs_ioctl_search_header (=3Q2L) without its transid
+    root_item = (f"{_FLAGS_AT}x{_FLAGS_OTIME.format.lstrip('=')}"
+                 f"{item_len - _FLAGS_AT - _FLAGS_OTIME.size}x")
+    return struct.Struct(f"={header}{root_item}{header}Q8xH")   # btrfs_root_ref w/o sequence
+
+
 def _scan(fd: int, where: Located, lo: tuple[int, int, int], hi: tuple[int, int, int],
           min_transid: int = 0
-          ) -> tuple[dict[int, tuple[bool, bool, int | None]], dict[int, bytes]]:
+          ) -> tuple[dict[int, Child], dict[int, Item], dict[int, bytes]]:
     """Root-tree items from ``lo`` to ``hi`` in leaves written in or after ``min_transid``:
-    ``({id: (readonly, snapshot, otime)}`` of the root items, ``{id: name}`` of the refs and
-    backrefs into the directory). One tight loop over the search buffers (10,000 snapshots:
-    ~20,000 items)."""
-    items: dict[int, tuple[bool, bool, int | None]] = {}
+    ``(paired, items, refs)``. ``paired`` are the children whose root item came right before
+    their backref into the directory (how the tree orders them: one unpack per subvolume);
+    ``items`` the other root items, ``refs`` the other refs and backrefs into the directory
+    (``{id: name}``), e.g. split between two search buffers. 10,000 snapshots: ~20,000 items."""
+    paired: dict[int, Child] = {}
+    items: dict[int, Item] = {}
     refs: dict[int, bytes] = {}
     header, key_of = _HEADER.unpack_from, _KEY.unpack_from
     flags_of, flags_otime_of, ref_of = (_FLAGS.unpack_from, _FLAGS_OTIME.unpack_from,
                                         _REF.unpack_from)
+    new, rdonly = tuple.__new__, ROOT_SUBVOL_RDONLY
     tree, dirino = where
-    buf = bytearray(_RESULTS + BUF_SIZE)
+    buf = _buffer()
     view = memoryview(buf)
+    item_len, pair, pair_end = 0, None, 0
     while True:
         _KEY.pack_into(buf, 0, ROOT_TREE, lo[0], hi[0], lo[2], hi[2], min_transid, U64_MAX,
                        lo[1], hi[1], 0xFFFFFFFF)
@@ -89,27 +123,44 @@ def _scan(fd: int, where: Located, lo: tuple[int, int, int], hi: tuple[int, int,
         count = key_of(buf, 0)[9]
         if not count:
             break
-        pos = _RESULTS
-        for _ in range(count):
+        pos, i = _RESULTS, 0
+        while i < count:
+            if pair is not None and i + 1 < count and pos <= pair_end:
+                (objectid, offset, typ, length, flags, otime,
+                 objectid2, offset2, typ2, length2, dirid, namelen) = pair(buf, pos)
+                if (typ == ROOT_ITEM and length == item_len and typ2 == ROOT_BACKREF
+                        and objectid2 == objectid):
+                    if offset2 == tree and dirid == dirino:
+                        name = pos + 2 * _HEADER.size + length + _REF.size
+                        paired[objectid] = new(Child, (objectid, view[name:name + namelen].tobytes(),
+                                                       flags & rdonly != 0, offset != 0, otime))
+                    pos += 2 * _HEADER.size + length + length2
+                    i += 2
+                    objectid, typ, offset = objectid2, typ2, offset2
+                    continue
             _transid, objectid, offset, typ, length = header(buf, pos)
             pos += _HEADER.size
+            i += 1
             if typ == ROOT_ITEM:
                 if length >= _ROOT_ITEM_V2:
                     flags, otime = flags_otime_of(buf, pos + _FLAGS_AT)
+                    if length != item_len:
+                        pairs = _pair_struct(length)
+                        item_len, pair, pair_end = length, pairs.unpack_from, len(buf) - pairs.size
                 else:
                     flags, otime = flags_of(buf, pos + _FLAGS_AT)[0], None
-                items[objectid] = (flags & ROOT_SUBVOL_RDONLY != 0, offset != 0, otime)
+                items[objectid] = (flags & rdonly != 0, offset != 0, otime)
             elif (typ == ROOT_BACKREF and offset == tree) or (typ == ROOT_REF and objectid == tree):
                 dirid, _sequence, namelen = ref_of(buf, pos)
                 if dirid == dirino:
                     refs[objectid if typ == ROOT_BACKREF else offset] = (
-                        view[pos + 18:pos + 18 + namelen].tobytes())
+                        view[pos + _REF.size:pos + _REF.size + namelen].tobytes())
             pos += length
         if (objectid, typ, offset) >= hi:
             break
         lo = ((objectid, typ, offset + 1) if offset < U64_MAX else
               (objectid, typ + 1, 0) if typ < 255 else (objectid + 1, 0, 0))
-    return items, refs
+    return paired, items, refs
 
 
 _SUBVOLUMES = (FIRST_FREE, ROOT_ITEM, 0), (LAST_FREE, ROOT_BACKREF, U64_MAX)
@@ -118,10 +169,13 @@ _SUBVOLUMES = (FIRST_FREE, ROOT_ITEM, 0), (LAST_FREE, ROOT_BACKREF, U64_MAX)
 def children(fd: int, where: Located) -> dict[int, Child]:
     """Every subvolume linked into the directory, by id: one search over every subvolume's root
     item and backref."""
-    items, refs = _scan(fd, where, *_SUBVOLUMES)
-    new = tuple.__new__   # Child(...) without the keyword-handling constructor: 10,000 per listing
-    return {sid: new(Child, (sid, name, *items[sid])) for sid, name in refs.items()
-            if sid in items}
+    paired, items, refs = _scan(fd, where, *_SUBVOLUMES)
+    if not refs:
+        return paired
+    new = tuple.__new__   # Child(...) without the keyword-handling constructor
+    paired.update({sid: new(Child, (sid, name, *items[sid])) for sid, name in refs.items()
+                   if sid in items})
+    return dict(sorted(paired.items()))
 
 
 def refresh(fd: int, where: Located, known: dict[int, Child], min_transid: int,
@@ -136,14 +190,16 @@ def refresh(fd: int, where: Located, known: dict[int, Child], min_transid: int,
     when nothing changed; None when a child appeared whose root item is not at hand (moved in
     from elsewhere): read everything with :func:`children`.
     """
-    items, backrefs = _scan(fd, where, *_SUBVOLUMES, min_transid)
+    paired, items, backrefs = _scan(fd, where, *_SUBVOLUMES, min_transid)
+    for sid, child in paired.items():
+        items[sid], backrefs[sid] = child[2:], child.name
     new = tuple.__new__
     if not relink and all(sid in known and known[sid].name == name
                           for sid, name in backrefs.items()):
         changed = {sid: new(Child, (sid, known[sid].name, *item)) for sid, item in items.items()
                    if sid in known and item != known[sid][2:]}
         return {**known, **changed} if changed else known
-    _, names = _scan(fd, where, (where.tree, ROOT_REF, 0), (where.tree, ROOT_REF, U64_MAX))
+    _, _, names = _scan(fd, where, (where.tree, ROOT_REF, 0), (where.tree, ROOT_REF, U64_MAX))
     out: dict[int, Child] = {}
     for sid, name in names.items():
         item = items.get(sid)

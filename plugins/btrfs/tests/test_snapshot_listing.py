@@ -4,12 +4,13 @@ writes keep the cached one, and every listed field matches ``btrfs subvolume sho
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from sigmavault_btrfs import parsers
+from sigmavault_btrfs import parsers, subvols
 
 pytestmark = pytest.mark.root
 API = "/api/v1/storage"
@@ -151,3 +152,44 @@ async def test_unusual_names_and_fields_match_subvolume_show(client, volume):
         assert snap["pool"] == "lst" and snap["volume"] == "v" and snap["used"] is None
     one = await ok(await client.get(f"{SNAPS}/a:b.c-d_e"))
     assert one["created"] == got["a:b.c-d_e"]["created"]
+
+
+@pytest.mark.parametrize("buf_size", [600, 1000])
+async def test_items_split_between_search_buffers(client, volume, monkeypatch, buf_size):
+    """Search buffers of one subvolume (600 bytes) or one and a half (1000: a root item at the
+    end of one result, its backref at the start of the next): the full read and both kinds of
+    update still find every snapshot, with its id, name and read-only flag."""
+    snapdir = volume / ".snapshots" / "v"
+    snapdir.mkdir(parents=True, exist_ok=True)
+    for i in range(12):
+        btrfs("subvolume", "snapshot", "-r", str(volume / "v"), str(snapdir / f"s{i:02d}"))
+    btrfs("subvolume", "create", str(volume / "other"))   # another subvolume's items in between
+    btrfs("property", "set", str(snapdir / "s05"), "ro", "false")
+
+    def truth() -> dict[str, int]:
+        rows = parsers.parse_subvolume_list(btrfs("subvolume", "list", "-s", str(volume)))
+        return {r["path"].rsplit("/", 1)[1]: r["id"] for r in rows
+                if r["path"].startswith(".snapshots/v/")}
+
+    fd = os.open(snapdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        whole = subvols.children(fd, subvols.locate(fd))
+        monkeypatch.setattr(subvols, "BUF_SIZE", buf_size)
+        split = subvols.children(fd, subvols.locate(fd))
+    finally:
+        os.close(fd)
+    assert split == whole
+    assert {c.name.decode(): c.id for c in split.values()} == truth()
+    assert [c.name for c in split.values() if not c.readonly] == [b"s05"]
+
+    def ids(got: dict[str, dict]) -> dict[str, int]:
+        return {name: s["properties"]["subvolume_id"] for name, s in got.items()}
+
+    got = await listing(client)
+    assert ids(got) == truth() and [n for n, s in got.items() if s["writable"]] == ["s05"]
+    btrfs("property", "set", str(snapdir / "s05"), "ro", "true")           # a root item changed
+    assert not any(s["writable"] for s in (await listing(client)).values())
+    btrfs("subvolume", "delete", str(snapdir / "s03"))                     # the directory changed
+    btrfs("subvolume", "snapshot", "-r", str(volume / "v"), str(snapdir / "late"))
+    got = await listing(client)
+    assert ids(got) == truth() and "late" in got and "s03" not in got
