@@ -29,7 +29,7 @@ import itertools
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class DirRead:
     generation: int | None                # checks look for changes from this transid on
     where: subvols.Located | None
     children: dict[int, subvols.Child]
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)   # see :func:`snapshot_dicts`
+    rows_for: tuple[str, str, str] | None = None                      # (pool, volume, path)
 
 
 def generation(uuid: str) -> int | None:
@@ -58,6 +60,15 @@ def generation(uuid: str) -> int | None:
 
 def _stat_key(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _patched(kept: DirRead, serial: int, stat: tuple[int, ...], gen: int,
+             children: dict[int, subvols.Child]) -> DirRead:
+    """A new read from ``kept`` brought up to date, with the rows of the children that did not
+    change (:func:`.subvols.refresh` keeps those ``Child`` objects)."""
+    old = kept.children
+    rows = {sid: row for sid, row in kept.rows.items() if children.get(sid) is old[sid]}
+    return DirRead(serial, stat, gen, kept.where, children, rows, kept.rows_for)
 
 
 class SnapshotDirs:
@@ -96,8 +107,8 @@ class SnapshotDirs:
                     kept.stat, kept.generation = stat, gen
                     return self._keep(key, kept)
                 if children is not None:
-                    return self._keep(key, DirRead(next(self._serials), stat, gen, where,
-                                                   children))
+                    return self._keep(key, _patched(kept, next(self._serials), stat, gen,
+                                                    children))
             children = subvols.children(fd, where)
         finally:
             os.close(fd)
@@ -129,16 +140,26 @@ def utc_seconds(seconds: int) -> str:
 
 def snapshot_dicts(read: DirRead, pool: str, volume: str, path: str) -> list[dict[str, Any]]:
     """The backend's snapshot dicts for the listed children (``created`` is None for pre-3.6
-    root items, which have no creation time: the caller asks ``btrfs subvolume show``)."""
-    out = []
+    root items, which have no creation time: the caller asks ``btrfs subvolume show``).
+
+    The dicts are kept with the read and handed out again, as the same objects, for the
+    children that did not change since the read it was patched from: callers must not change
+    them (the storage service keeps its validated copy of each by identity)."""
+    if read.rows_for != (pool, volume, path):
+        read.rows, read.rows_for = {}, (pool, volume, path)
+    rows, out = read.rows, []
     prefix = os.path.join(path, "")
     utc = _UTC.get
     for sid, raw, readonly, snapshot, otime in read.children.values():
-        if not (snapshot or readonly):
-            continue
-        name = raw.decode("utf-8", "replace")
-        out.append({"name": name, "pool": pool, "volume": volume,
-                    "created": None if otime is None else utc(otime) or utc_seconds(otime),
-                    "writable": not readonly, "used": None, "path": prefix + name,
-                    "properties": {"subvolume_id": sid}})
+        row = rows.get(sid)
+        if row is None:
+            if not (snapshot or readonly):
+                continue
+            name = raw.decode("utf-8", "replace")
+            row = rows[sid] = {
+                "name": name, "pool": pool, "volume": volume,
+                "created": None if otime is None else utc(otime) or utc_seconds(otime),
+                "writable": not readonly, "used": None, "path": prefix + name,
+                "properties": {"subvolume_id": sid}}
+        out.append(row)
     return out

@@ -20,6 +20,7 @@ from . import disks as disk_inventory
 from . import smart, treeops
 from .config import StorageConfig
 from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic_core import to_json
 from typing_extensions import NotRequired, TypedDict
 
 from .models import (Health, Pool, ScrubStatus, SmartReport, Snapshot, StorageEvent, Volume)
@@ -52,13 +53,34 @@ _SORT_PASSES = {"created": (operator.itemgetter("name"), operator.itemgetter("cr
 
 class _SnapshotListing:
     """One volume's validated snapshot list (dicts shaped like ``Snapshot``), its sort orders and
-    encoded pages, valid while the backend's ``snapshot_list_token`` is unchanged."""
+    encoded pages, valid while the backend's ``snapshot_list_token`` is unchanged.
 
-    def __init__(self, token: str, items: list[dict[str, Any]]) -> None:
+    ``sources`` are the backend's dicts the items were validated from. A backend that hands back
+    the same dict objects for snapshots that did not change (btrfs does) gets only its new dicts
+    validated in the next listing: a row is a pure function of its dict, which backends do not
+    change once returned, and the kept reference means no other object can have its ``id``."""
+
+    def __init__(self, token: str, sources: list[dict[str, Any]],
+                 previous: _SnapshotListing | None = None) -> None:
         self.token = token
-        self.items = items
+        self.sources = sources
+        self.items = self._validate(sources, previous)
         self.sorted: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.pages: dict[tuple[str, str, int, int], bytes] = {}
+
+    @staticmethod
+    def _validate(sources: list[dict[str, Any]],
+                  previous: _SnapshotListing | None) -> list[dict[str, Any]]:
+        if previous is None or not sources or not previous.sources:
+            return _SNAPSHOT_ROWS.validate_python(sources)
+        known = dict(zip(map(id, previous.sources), previous.items))
+        items = [known.get(id(source)) for source in sources]
+        fresh = [i for i, item in enumerate(items) if item is None]
+        if len(fresh) == len(items):
+            return _SNAPSHOT_ROWS.validate_python(sources)
+        for i, item in zip(fresh, _SNAPSHOT_ROWS.validate_python([sources[i] for i in fresh])):
+            items[i] = item
+        return items  # type: ignore[return-value]
 
 MIGRATIONS = [
     """CREATE TABLE storage_pools (
@@ -526,8 +548,9 @@ class StorageService:
         return Snapshot.model_validate(snap).model_dump()
 
     async def list_snapshots(self, pool: str, volume: str) -> list[dict[str, Any]]:
+        """Every snapshot of the volume, validated (new dicts: the caller may change them)."""
         b = await self._snap_backend(pool, volume)
-        return await b.snapshot_list(pool=pool, volume=volume)
+        return _SNAPSHOT_ROWS.validate_python(await b.snapshot_list(pool=pool, volume=volume))
 
     async def page_snapshots(self, pool: str, volume: str, *, limit: int, offset: int,
                              sort: str, order: str) -> bytes:
@@ -544,7 +567,7 @@ class StorageService:
         listing = self._listings.get(key)
         if listing is None or token is None or listing.token != token:
             raw = await b.snapshot_list(pool=pool, volume=volume)
-            listing = _SnapshotListing(token or "", _SNAPSHOT_ROWS.validate_python(raw))
+            listing = _SnapshotListing(token or "", raw, listing if token is not None else None)
             if token is not None:
                 self._listings[key] = listing
                 while len(self._listings) > 64:
@@ -558,8 +581,8 @@ class StorageService:
                 for key in _SORT_PASSES[sort]:   # reverse keeps stability: (created, name)
                     ordered = sorted(ordered, key=key, reverse=order == "desc")
                 listing.sorted[(sort, order)] = ordered
-            body = (b'{"items":' + _SNAPSHOT_ROWS.dump_json(ordered[offset:offset + limit])
-                    + f',"total":{len(ordered)},"limit":{limit},"offset":{offset}}}'.encode())
+            body = to_json({"items": ordered[offset:offset + limit], "total": len(ordered),
+                            "limit": limit, "offset": offset})   # validated rows: plain values
             if len(listing.pages) >= 16:
                 listing.pages.pop(next(iter(listing.pages)))
             listing.pages[page_key] = body

@@ -7,7 +7,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from sigmavault_storage.models import Snapshot
-from sigmavault_storage.service import _SNAPSHOT_ROWS
+from sigmavault_storage.service import _SNAPSHOT_ROWS, _SnapshotListing
 
 MODELS = TypeAdapter(list[Snapshot])
 GOOD = {"name": "s1", "pool": "p", "volume": "v", "created": "2026-11-27T10:00:00Z"}
@@ -39,3 +39,18 @@ def test_rows_fill_the_model_defaults():
     [row] = _SNAPSHOT_ROWS.validate_python([GOOD])
     assert row == Snapshot.model_validate(GOOD).model_dump()
     assert row == {**GOOD, "writable": False, "used": None, "path": None, "properties": {}}
+
+
+def test_a_new_listing_validates_only_the_backend_dicts_it_has_not_seen():
+    """Backends that hand back the same dict for an unchanged snapshot (btrfs) get that row's
+    validated copy back; a new or replaced dict is validated, errors included."""
+    a, b = dict(GOOD), {**GOOD, "name": "s2"}
+    first = _SnapshotListing("t1", [a, b])
+    b2, c = {**b, "writable": True}, {**GOOD, "name": "s3", "used": "12"}
+    second = _SnapshotListing("t2", [c, a, b2], first)
+    assert second.items[1] is first.items[0]
+    assert second.items[0] == {**first.items[0], "name": "s3", "used": 12}
+    assert second.items[2] == {**first.items[1], "writable": True}
+    with pytest.raises(ValidationError):
+        _SnapshotListing("t3", [a, {**GOOD, "created": None}], second)
+    assert _SnapshotListing("t4", [], second).items == []
