@@ -131,8 +131,8 @@ def _scan(fd: int, where: Located, lo: tuple[int, int, int], hi: tuple[int, int,
                 if (typ == ROOT_ITEM and length == item_len and typ2 == ROOT_BACKREF
                         and objectid2 == objectid):
                     if offset2 == tree and dirid == dirino:
-                        name = pos + 2 * _HEADER.size + length + _REF.size
-                        paired[objectid] = new(Child, (objectid, view[name:name + namelen].tobytes(),
+                        at = pos + 2 * _HEADER.size + length + _REF.size
+                        paired[objectid] = new(Child, (objectid, view[at:at + namelen].tobytes(),
                                                        flags & rdonly != 0, offset != 0, otime))
                     pos += 2 * _HEADER.size + length + length2
                     i += 2

@@ -82,6 +82,7 @@ class _SnapshotListing:
             items[i] = item
         return items  # type: ignore[return-value]
 
+
 MIGRATIONS = [
     """CREATE TABLE storage_pools (
         name TEXT PRIMARY KEY,
