@@ -6,7 +6,9 @@ Third-party plugin authors use them too: ``pytest_plugins = ["sigmavault.testing
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any, AsyncIterator, Callable, Iterator
 
 import aiohttp
@@ -46,6 +49,26 @@ def require_tool(*names: str) -> None:
 def require_root() -> None:
     """Skip (locally) or fail (CI=true) unless running as root."""
     require(os.geteuid() == 0, "needs root")
+
+
+def load_module(path: Path, name: str | None = None) -> ModuleType:
+    """The Python file at ``path`` as a module, without importing a package: how one plugin's
+    tests use another's shared suite or helpers (test directories are not packages)."""
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def compressible_text(size: int, seed: int = 0) -> bytes:
+    """``size`` bytes of lines of words from a small vocabulary: text that compresses well."""
+    rnd = random.Random(seed)
+    words = [bytes(rnd.choice(b"abcdefghij") for _ in range(6)) for _ in range(400)]
+    out = bytearray()
+    while len(out) < size:
+        out += b" ".join(rnd.choice(words) for _ in range(10)) + b"\n"
+    return bytes(out[:size])
 
 
 def free_port() -> int:

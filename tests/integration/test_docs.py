@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+from sigmavault.testing import load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gen-endpoint-docs.py"
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("gen_endpoint_docs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(SCRIPT, "gen_endpoint_docs")
 
 
 def test_endpoints_doc_is_up_to_date() -> None:

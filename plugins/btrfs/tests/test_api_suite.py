@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import sigmavault_storage
+from sigmavault.testing import load_module
 
 _suite = Path(sigmavault_storage.__file__).parents[1] / "tests" / "backend_suite.py"
-_spec = importlib.util.spec_from_file_location("storage_backend_suite", _suite)
-backend_suite = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(backend_suite)
+backend_suite = load_module(_suite, "storage_backend_suite")
 
 pytestmark = pytest.mark.root
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import require_tool, wait_job
+from sigmavault.testing import compressible_text, require_tool, wait_job
 
 pytestmark = pytest.mark.root
 API = "/api/v1/storage"
@@ -136,16 +136,6 @@ async def test_pool_profiles(client, loop_devices, layout, count, metadata):
     assert set(devices) <= free
 
 
-def compressible_text(size: int) -> bytes:
-    import random
-    rnd = random.Random(6)
-    words = [bytes(rnd.choice(b"abcdefghij") for _ in range(6)) for _ in range(400)]
-    out = bytearray()
-    while len(out) < size:
-        out += b" ".join(rnd.choice(words) for _ in range(10)) + b"\n"
-    return bytes(out[:size])
-
-
 async def test_compressed_volume_reports_compsize_figures(client, loop_devices, caplog):
     require_tool("compsize")
     [dev] = loop_devices(1)
@@ -156,7 +146,7 @@ async def test_compressed_volume_reports_compsize_figures(client, loop_devices, 
             "name": "docs", "compression": "zstd"}), 201)
         assert "compressratio" not in vol["properties"]      # no data extents yet: no figure
         plain = await ok(await client.post(f"{API}/pools/h6comp/volumes", json={"name": "raw"}), 201)
-        (Path(vol["path"]) / "text.txt").write_bytes(compressible_text(16 << 20))
+        (Path(vol["path"]) / "text.txt").write_bytes(compressible_text(16 << 20, seed=6))
         (Path(plain["path"]) / "noise.bin").write_bytes(os.urandom(4 << 20))
         os.sync()
         got = await ok(await client.get(f"{API}/pools/h6comp/volumes/docs"))

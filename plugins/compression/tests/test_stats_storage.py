@@ -4,12 +4,11 @@ btrfs backend's compsize figures (needs root, loop devices, btrfs-progs and comp
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import require_tool
+from sigmavault.testing import compressible_text, require_tool
 from svcomp_support import other_plugins
 
 pytestmark = pytest.mark.root
@@ -29,15 +28,6 @@ async def ok(resp, status=200):
     return body
 
 
-def compressible_text(size: int) -> bytes:
-    rnd = random.Random(10)
-    words = [bytes(rnd.choice(b"abcdefghij") for _ in range(6)) for _ in range(400)]
-    out = bytearray()
-    while len(out) < size:
-        out += b" ".join(rnd.choice(words) for _ in range(10)) + b"\n"
-    return bytes(out[:size])
-
-
 async def test_stats_show_btrfs_volume_ratios(client, loop_devices) -> None:
     require_tool("mkfs.btrfs", "btrfs", "compsize")
     [dev] = loop_devices(1)
@@ -49,7 +39,7 @@ async def test_stats_show_btrfs_volume_ratios(client, loop_devices) -> None:
             "name": "docs", "compression": "zstd"}), 201)
         raw = await ok(await client.post(f"{API}/pools/h10stats/volumes", json={"name": "raw"}), 201)
         await ok(await client.post(f"{API}/pools/h10stats/volumes", json={"name": "empty"}), 201)
-        (Path(docs["path"]) / "log.txt").write_bytes(compressible_text(16 << 20))
+        (Path(docs["path"]) / "log.txt").write_bytes(compressible_text(16 << 20, seed=10))
         (Path(raw["path"]) / "noise.bin").write_bytes(os.urandom(4 << 20))
         os.sync()
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("storage_backend_suite",
-                                               Path(__file__).with_name("backend_suite.py"))
-backend_suite = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(backend_suite)
+from sigmavault.testing import load_module
+
+backend_suite = load_module(Path(__file__).with_name("backend_suite.py"), "storage_backend_suite")
 ok, error, API = backend_suite.ok, backend_suite.error, backend_suite.API
 
 

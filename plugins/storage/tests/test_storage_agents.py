@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
@@ -10,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import require_tool
+from sigmavault.testing import load_module, require_tool
 
-_spec = importlib.util.spec_from_file_location("storage_agents_helpers",
-                                               Path(__file__).with_name("storage_agents_helpers.py"))
-h = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(h)
+h = load_module(Path(__file__).with_name("storage_agents_helpers.py"))
 
 STORAGE_AGENTS = {"DELTA", "STREAM", "MIRROR", "HARBOR", "AEGIS", "SENTRY", "BEACON", "ARCHITECT",
                   "ORACLE", "BRIDGE"}

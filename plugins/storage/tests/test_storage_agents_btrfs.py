@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import require_tool
+from sigmavault.testing import load_module, require_tool
 
-_spec = importlib.util.spec_from_file_location("storage_agents_helpers",
-                                               Path(__file__).with_name("storage_agents_helpers.py"))
-h = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(h)
+h = load_module(Path(__file__).with_name("storage_agents_helpers.py"))
 
 pytestmark = pytest.mark.root
 

@@ -4,25 +4,17 @@ replaying shared/fixtures/smartctl (virtual disks have no SMART)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import next_event, require_root, require_tool
+from sigmavault.testing import load_module, next_event, require_root, require_tool
 
 
-def _load(name: str, file: str):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(file))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-h = _load("storage_agents_helpers", "storage_agents_helpers.py")
-smart_tests = _load("storage_smart_tests", "test_smart.py")   # its fixtures' helpers, not its tests
+h = load_module(Path(__file__).with_name("storage_agents_helpers.py"))
+smart_tests = load_module(Path(__file__).with_name("test_smart.py"), "storage_smart_tests")   # its fixtures' helpers, not its tests
 
 pytestmark = pytest.mark.root
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
 from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("storage_agents_helpers",
-                                               Path(__file__).with_name("storage_agents_helpers.py"))
-h = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(h)
+from sigmavault.testing import load_module
+
+h = load_module(Path(__file__).with_name("storage_agents_helpers.py"))
 
 
 @pytest.fixture

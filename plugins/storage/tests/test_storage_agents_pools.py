@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib.util
 import json
 import os
 import time
@@ -28,17 +27,11 @@ HERE = Path(__file__).parent
 MIB = 1 << 20
 
 
-def _load(name: str, file: Path):
-    spec = importlib.util.spec_from_file_location(name, file)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-h = _load("storage_agents_helpers", HERE / "storage_agents_helpers.py")
-_btrfs_conftest = _load("btrfs_plugin_conftest", HERE.parents[1] / "btrfs" / "tests" / "conftest.py")
+h = svt.load_module(HERE / "storage_agents_helpers.py")
+_btrfs_conftest = svt.load_module(HERE.parents[1] / "btrfs" / "tests" / "conftest.py",
+                                  "btrfs_plugin_conftest")
 try:
-    _zc = _load("zfs_plugin_conftest", HERE.parents[1] / "zfs" / "tests" / "conftest.py")
+    _zc = svt.load_module(HERE.parents[1] / "zfs" / "tests" / "conftest.py", "zfs_plugin_conftest")
     zfs_daemon = _zc.zfs_daemon
     zfs_loop_devices = _zc.loop_devices       # registered under this name: the core's stays
 except (ImportError, FileNotFoundError):      # the zfs plugin (or its tests) is not installed
@@ -331,6 +324,17 @@ async def test_architect_bridge_oracle_sentry(kind, client, sv_app, devices):
         assert p2["days_until_full"] < 1                   # 24 MiB in seconds fills 256 MiB today
 
         # SENTRY: a disk of the redundant pool goes away → storage.event and alert; repaired → cleared
+        async def sentry_says(old: str, new: str, alert: bool) -> tuple[dict, dict]:
+            """SENTRY's run reports the pool going from ``old`` to ``new``: its change, its
+            storage.event and its alert event."""
+            r = (await h.task(client, "SENTRY", {"smart": False}))["result"]
+            [change] = [x for x in r["changes"] if x["what"] == f"pool:{name}"]
+            assert change["old"] == old and change["new"] == new and change["alert"] is alert
+            ev = await events.wait(sentry_event(name))
+            assert ev["data"]["old"] == old and ev["data"]["new"] == new
+            return ev, await events.wait(lambda e: e["type"] == "alert"
+                                         and e["data"]["id"] == f"sentry:pool:{name}")
+
         base = (await h.task(client, "SENTRY", {"smart": False}))["result"]
         assert base["checked"][f"pool:{name}"] == "online"
         assert not [x for x in base["changes"] if x["what"] == f"pool:{name}"]
@@ -338,13 +342,8 @@ async def test_architect_bridge_oracle_sentry(kind, client, sv_app, devices):
             _btrfs_conftest.fail_device(b, pool["mountpoint"])
         else:
             await h.ok(await client.post(f"/api/v1/zfs/pools/{name}/offline", json={"device": b}))
-        r = (await h.task(client, "SENTRY", {"smart": False}))["result"]
-        [change] = [x for x in r["changes"] if x["what"] == f"pool:{name}"]
-        assert change["old"] == "online" and change["new"] == "degraded" and change["alert"] is True
-        ev = await events.wait(sentry_event(name))
-        assert ev["data"]["old"] == "online" and ev["data"]["new"] == "degraded"
+        ev, alert = await sentry_says("online", "degraded", alert=True)
         assert ev["data"]["details"]["problems"]
-        alert = await events.wait(lambda e: e["type"] == "alert" and e["data"]["id"] == f"sentry:pool:{name}")
         assert alert["data"]["active"] is True and alert["data"]["severity"] == "warning"
         again = (await h.task(client, "SENTRY", {"smart": False}))["result"]
         assert again["checked"][f"pool:{name}"] == "degraded"
@@ -358,12 +357,7 @@ async def test_architect_bridge_oracle_sentry(kind, client, sv_app, devices):
             assert (await wait_job(client, job["id"], 120))["state"] == "SUCCESS"
         else:
             await h.ok(await client.post(f"/api/v1/zfs/pools/{name}/online", json={"device": b}))
-        r = (await h.task(client, "SENTRY", {"smart": False}))["result"]
-        [change] = [x for x in r["changes"] if x["what"] == f"pool:{name}"]
-        assert change["old"] == "degraded" and change["new"] == "online" and change["alert"] is False
-        ev = await events.wait(sentry_event(name))
-        assert ev["data"]["old"] == "degraded" and ev["data"]["new"] == "online"
-        cleared = await events.wait(lambda e: e["type"] == "alert" and e["data"]["id"] == f"sentry:pool:{name}")
+        _, cleared = await sentry_says("degraded", "online", alert=False)
         assert cleared["data"]["active"] is False
     finally:
         await ws.close()

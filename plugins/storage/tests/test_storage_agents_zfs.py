@@ -3,7 +3,6 @@ fixtures are the zfs plugin's own test fixtures (its conftest, loaded as test co
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -15,18 +14,11 @@ pytestmark = pytest.mark.root
 HERE = Path(__file__).parent
 
 
-def _load(name: str, file: Path):
-    spec = importlib.util.spec_from_file_location(name, file)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-h = _load("storage_agents_helpers", HERE / "storage_agents_helpers.py")
+h = svt.load_module(HERE / "storage_agents_helpers.py")
 _zfs_conftest = HERE.parents[1] / "zfs" / "tests" / "conftest.py"
 if _zfs_conftest.is_file():
     try:
-        _zc = _load("zfs_plugin_conftest", _zfs_conftest)
+        _zc = svt.load_module(_zfs_conftest, "zfs_plugin_conftest")
         zfs_daemon, loop_devices, unique = _zc.zfs_daemon, _zc.loop_devices, _zc.unique
     except ImportError:          # the zfs plugin is not installed
         _zc = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import importlib.util
 import os
 import pathlib
 import uuid
@@ -13,12 +12,10 @@ import uuid
 import pytest
 
 import sigmavault_storage
-from sigmavault.testing import next_event, wait_job
+from sigmavault.testing import load_module, next_event, wait_job
 
 _suite_file = pathlib.Path(sigmavault_storage.__file__).parents[1] / "tests" / "backend_suite.py"
-_spec = importlib.util.spec_from_file_location("storage_backend_suite_zfs", _suite_file)
-backend_suite = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(backend_suite)  # type: ignore[union-attr]
+backend_suite = load_module(_suite_file, "storage_backend_suite_zfs")
 ok, error, API = backend_suite.ok, backend_suite.error, backend_suite.API
 
 
