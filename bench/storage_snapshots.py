@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -168,7 +169,6 @@ def report(times: dict[str, list[float]], count: int, repeat: int) -> None:
 
 
 async def main(count: int, repeat: int, size: str) -> int:
-    import os
     if os.geteuid() != 0:
         print("run as root (loop devices, btrfs)", file=sys.stderr)
         return 2
