@@ -122,8 +122,35 @@ class EncryptionService:
         """The real path of ``target``, kept inside its volume or an allowed root."""
         return await resolve_location(self.app, target, self.allowed_roots(), must_exist=must_exist)
 
-    async def _output(self, target: Target | None, default: Path, overwrite: bool, folder: bool) -> Path:
-        path = await self.resolve(target, must_exist=False) if target else default
+    async def _default_output(self, source: Target, src: Path, name: str) -> Path:
+        """``name`` beside ``src``, held to the containment an explicit target gets: inside the
+        source's volume or allowed root, else 400 ``target_required``."""
+        default = src.with_name(name)
+        if source.path is not None:
+            candidate = Target(path=str(default))
+        else:
+            volume_root = await self.resolve(Target(pool=source.pool, volume=source.volume))
+            candidate = None
+            if default.parent == volume_root or volume_root in default.parent.parents:
+                candidate = Target(pool=source.pool, volume=source.volume,
+                                   subpath=str(default.relative_to(volume_root)))
+        try:
+            if candidate is not None:
+                return await self.resolve(candidate, must_exist=False)
+        except APIError as exc:
+            if exc.status != 400:
+                raise
+        raise APIError(400, "target_required",
+                       f"the default output {default} would be outside the volume or allowed root of "
+                       f"{source.label()}; give a 'target' inside it", {"field": "target"})
+
+    async def _output(self, source: Target, src: Path, target: Target | None, default_name: str,
+                      overwrite: bool, folder: bool) -> Path:
+        """The resolved output path: ``target``, or ``default_name`` beside the source."""
+        if target:
+            path = await self.resolve(target, must_exist=False)
+        else:
+            path = await self._default_output(source, src, default_name)
         if not path.parent.is_dir():
             raise APIError(400, "no_parent_directory", f"{path.parent} is not a directory")
         if path.exists():
@@ -174,8 +201,8 @@ class EncryptionService:
             raise APIError(400, "unsupported_file_type", f"{src} is neither a regular file nor a folder")
         folder = src.is_dir()
         recips = self.recipients(key_ids, recipients)
-        default = src.with_name(src.name + (".tar.age" if folder else ".age"))
-        dst = await self._output(target, default, overwrite, False)
+        dst = await self._output(source, src, target, src.name + (".tar.age" if folder else ".age"),
+                                 overwrite, False)
         if dst == src or (folder and dst.is_relative_to(src)):
             raise APIError(400, "target_inside_source", "the encrypted output cannot be the source or inside it")
         return Plan(src, dst, folder, overwrite, recips)
@@ -196,7 +223,7 @@ class EncryptionService:
                 break
         else:
             name += ".decrypted"
-        dst = await self._output(target, src.with_name(name), overwrite, folder)
+        dst = await self._output(source, src, target, name, overwrite, folder)
         return Plan(src, dst, folder, overwrite)
 
     def submit(self, operation: Literal["encrypt", "decrypt"], plan: Plan) -> Any:
