@@ -6,4 +6,6 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("sigmavault")
 
-__all__ = ["hookimpl", "__version__"]
+from .services import operation  # noqa: E402  (needs hookimpl's module to exist first)
+
+__all__ = ["hookimpl", "operation", "__version__"]

@@ -23,6 +23,7 @@ from .events import Alert, EventHub
 from .jobs import MIGRATIONS as JOB_MIGRATIONS, Job, JobManager
 from . import pipeline
 from .plugins import PluginManager, distribution_of
+from .services import Services
 
 log = logging.getLogger("sigmavault")
 
@@ -49,7 +50,7 @@ class SigmaVault:
         self.registries: dict[str, dict[str, Any]] = {name: {} for name in REGISTRIES}
         self.methods: dict[str, tuple[Callable[..., Any], str, str]] = {}
         self.ui_pages: list[dict[str, Any]] = []
-        self.state: dict[str, Any] = {}  # per-plugin runtime state, keyed by the plugin's name
+        self.services = Services(self)
         self._contributions: dict[str, list[tuple[str, str]]] = {}  # plugin → registry items
         self.unknown_sections: list[str] = []
         self.first_run_password: str | None = None
@@ -99,6 +100,7 @@ class SigmaVault:
                                    lambda p, r=registry: {"register": self._registrar(r, p)})
         await self._per_plugin("register_methods",
                                lambda p: {"register": self._method_registrar(p), "app": self})
+        await self._per_plugin("register_services", self._service_kwargs)
         await self._per_plugin("register_ui_pages", lambda p: {"register": self._ui_registrar(p)})
         await self._per_plugin("register_routes", self._route_kwargs)
         wrap = pipeline.wrapper(self)
@@ -128,11 +130,18 @@ class SigmaVault:
         self.plugins.pm.unregister(name=plugin)
         for registry, name in self._contributions.pop(plugin, []):
             self.registries[registry].pop(name, None)
+        self.services.remove_plugin(plugin)
+        for name in [n for n, (_, _, p) in self.methods.items() if p == distribution_of(plugin)]:
+            del self.methods[name]
         self.plugins._fail(plugin, info.version if info else "?", info.module if info else "?", error)
 
     def _route_kwargs(self, plugin: str) -> dict[str, Any]:
         self.api.current_plugin = distribution_of(plugin)
         return {"app": self}
+
+    def _service_kwargs(self, plugin: str) -> dict[str, Any]:
+        self.api.current_plugin = distribution_of(plugin)
+        return {"app": self, "register": lambda service: self.services.add(service, plugin)}
 
     def _register_event(self, plugin: str) -> Callable[..., None]:
         def register(name: str, model: Any = None, description: str = "") -> None:
@@ -157,10 +166,14 @@ class SigmaVault:
 
     def _method_registrar(self, plugin: str) -> Callable[..., None]:
         def register(name: str, func: Callable[..., Any], description: str = "") -> None:
-            if name in self.methods:
-                raise ValueError(f"method {name!r} is already registered by {self.methods[name][2]}")
-            self.methods[name] = (func, description, distribution_of(plugin))
+            self.add_method(name, func, description, plugin)
         return register
+
+    def add_method(self, name: str, func: Callable[..., Any], description: str, plugin: str) -> None:
+        """Offer ``func`` as ``app.call(name, ...)`` (service operations arrive here too)."""
+        if name in self.methods:
+            raise ValueError(f"method {name!r} is already registered by {self.methods[name][2]}")
+        self.methods[name] = (func, description, distribution_of(plugin))
 
     def _ui_registrar(self, plugin: str) -> Callable[..., None]:
         def register(id: str, title: str, path: str, icon: str | None = None,
@@ -234,6 +247,7 @@ class SigmaVault:
                   f"{self.first_run_password}\n(shown once; change it with `sigmavault user passwd admin`)",
                   file=sys.stderr, flush=True)
         self.events.listeners.append(self._event_observer)
+        await self.services.start()
         await self.plugins.acall("startup", app=self)
 
     def _event_observer(self, envelope: dict[str, Any]) -> None:
@@ -244,6 +258,7 @@ class SigmaVault:
         for ws in list(self.websockets):
             await ws.close(code=1001, message=b"server shutting down")
         await self.plugins.acall("shutdown", app=self)
+        await self.services.stop()
         await self.jobs.stop()
         for task in list(self._tasks):
             task.cancel()

@@ -171,11 +171,29 @@ def job_finished(app: "SigmaVault", job: dict) -> None:
 def register_methods(register: Callable[..., None], app: "SigmaVault") -> None:
     """Offer named service methods that other plugins call without importing this plugin.
 
-    :param app: the app being built (keep plugin state in ``app.state[<plugin>]``).
+    Prefer declaring operations on a service (``register_services``); this hook is for a plain
+    function with no service behind it.
+
+    :param app: the app being built.
     :param register: ``register(name, func, description)``; ``name`` is dotted
         (``storage.snapshot.create``), ``func`` a (possibly async) callable taking keyword
         arguments. Callers use ``await app.call(name, **kwargs)``; ``app.has_method(name)`` tells
         whether the providing plugin is installed.
+    """
+
+
+@hookspec
+def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> None:
+    """Register this plugin's services: the objects that hold its state and do its work.
+
+    :param app: the app being built (config, database and registries are ready; the server is not
+        started). Construct services here without I/O; do I/O in their ``async start()``.
+    :param register: ``register(service)``. The core then reaches it by type as
+        ``app.services[ServiceClass]`` (503 ``service_unavailable`` when absent), registers every
+        method marked with :func:`sigmavault.operation` (the named method for ``app.call`` and
+        its REST route, from one declaration), calls ``await service.start()`` at start-up
+        (in registration order, before the ``startup`` hook) and ``await service.stop()`` at
+        shutdown (in reverse order, after the ``shutdown`` hook), when it has them.
     """
 
 

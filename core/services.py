@@ -1,0 +1,203 @@
+"""Plugin services, reached one way, and operations declared once on them.
+
+A plugin's service is an ordinary object registered through the ``register_services`` hook; any
+code holding the app reaches it by type: ``app.services[StorageService]``. Its methods marked with
+:func:`operation` are the plugin's operations: one declaration gives the named method other plugins
+call with ``await app.call(name, ...)`` and, when a path is given, the REST route (body, query and
+response models, role, status) — the idea of TrueNAS middleware's ``@api_method``.
+
+The core calls a service's optional ``async start()`` when the daemon starts (in registration
+order) and ``async stop()`` when it stops (in reverse order).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from .api import validation_error
+from .errors import APIError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import SigmaVault
+
+S = TypeVar("S")
+F = TypeVar("F", bound=Callable[..., Any])
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+_MARK = "__sigmavault_operation__"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What :func:`operation` records about one service method."""
+
+    name: str | None
+    method: str | None = None  # HTTP method, when the operation is also a REST route
+    path: str | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int | None = None
+    role: str | None = None
+    public: bool = False
+    summary: str = ""
+    description: str = ""
+    route_options: dict[str, Any] = field(default_factory=dict)
+
+
+def operation(name: str | None = None, *, get: str | None = None, post: str | None = None,
+              put: str | None = None, patch: str | None = None, delete: str | None = None,
+              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+              response: Any = None, status: int | None = None, role: str | None = None,
+              public: bool = False, job: bool = False, summary: str = "", description: str = "",
+              **route_options: Any) -> Callable[[F], F]:
+    """Declare a service method as an operation.
+
+    :param name: the dotted name other plugins call (``storage.snapshot.create``); ``None`` for a
+        REST-only operation.
+    :param get: (or ``post``/``put``/``patch``/``delete``) the REST path under ``/api/v1``; its
+        ``{params}`` are passed to the method by name. Omit every one for a call-only operation.
+    :param body: request body model, passed as ``body=``; ``app.call`` callers may pass a dict,
+        validated by the same model.
+    :param query: query-string model, passed as ``query=`` (likewise validated for callers).
+    :param response: the response type; the route validates and serialises the result once.
+    :param job: the method returns a :class:`sigmavault.jobs.Job`: 202 with the job.
+    :param role: ``readonly`` for GET and ``admin`` otherwise unless given; ``public=True`` means
+        no authentication. Other keywords (``tags``, ``content_type``, ``absolute``) go to the
+        route as with ``app.api.route``.
+
+    A method that declares a ``request`` parameter gets the aiohttp request on REST calls and
+    ``None`` on ``app.call``.
+    """
+    paths = {m: p for m, p in zip(HTTP_METHODS, (get, post, put, patch, delete)) if p is not None}
+    if len(paths) > 1:
+        raise ValueError(f"operation {name!r}: one HTTP method per operation, not {sorted(paths)}")
+    if name is None and not paths:
+        raise ValueError("an operation needs a name, a REST path, or both")
+    method, path = next(iter(paths.items()), (None, None))
+    if job:
+        from .jobs import Job
+        response, status = Job, status or 202
+
+    def mark(func: F) -> F:
+        setattr(func, _MARK, Operation(
+            name=name, method=method.upper() if method else None, path=path, body=body, query=query,
+            response=response, status=status, role=role, public=public, summary=summary,
+            description=description or inspect.getdoc(func) or "", route_options=route_options))
+        return func
+
+    return mark
+
+
+def operations_of(obj: Any) -> Iterator[tuple[Operation, Callable[..., Any]]]:
+    """The operations declared on ``obj``'s class, each with its bound method."""
+    for attr in dir(type(obj)):
+        spec = getattr(getattr(type(obj), attr, None), _MARK, None)
+        if isinstance(spec, Operation):
+            yield spec, getattr(obj, attr)
+
+
+def _validated(model: type[BaseModel] | None, value: Any, where: str) -> Any:
+    if model is None or value is None or isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise validation_error(exc, where) from None
+
+
+class Services:
+    """The running services of one daemon, by type."""
+
+    def __init__(self, app: "SigmaVault") -> None:
+        self._app = app
+        self._items: dict[type, tuple[Any, str]] = {}
+
+    def add(self, service: Any, plugin: str = "sigmavault") -> None:
+        """Register ``service`` and its operations (routes and named methods)."""
+        if type(service) in self._items:
+            raise ValueError(f"a {type(service).__name__} is already registered")
+        for spec, bound in operations_of(service):
+            if spec.name:
+                self._app.add_method(spec.name, _caller(spec, bound), spec.summary or spec.description
+                                     .split("\n", 1)[0], plugin)
+            if spec.path:
+                _route(self._app, spec, bound)
+        self._items[type(service)] = (service, plugin)
+
+    def __getitem__(self, kind: type[S]) -> S:
+        found = self.get(kind)
+        if found is None:
+            raise APIError(503, "service_unavailable",
+                           f"{kind.__name__} is not running: the plugin that provides it is not "
+                           "installed or not started", {"service": kind.__name__})
+        return found
+
+    def get(self, kind: type[S]) -> S | None:
+        """The registered service of type ``kind`` (or a subclass), or ``None``."""
+        item = self._items.get(kind)
+        if item is None:
+            item = next((i for t, i in self._items.items() if issubclass(t, kind)), None)
+        return item[0] if item else None
+
+    def __iter__(self) -> Iterator[Any]:
+        return (service for service, _ in list(self._items.values()))
+
+    def remove_plugin(self, plugin: str) -> None:
+        for kind in [t for t, (_, p) in self._items.items() if p == plugin]:
+            del self._items[kind]
+
+    async def start(self) -> None:
+        for service in self:
+            if hasattr(service, "start"):
+                await service.start()
+
+    async def stop(self) -> None:
+        for service in reversed(list(self)):
+            if hasattr(service, "stop"):
+                await service.stop()
+
+
+def _wants_request(func: Callable[..., Any]) -> bool:
+    return "request" in inspect.signature(func).parameters
+
+
+def _caller(spec: Operation, bound: Callable[..., Any]) -> Callable[..., Any]:
+    wants_request = _wants_request(bound)
+
+    async def call(**kwargs: Any) -> Any:
+        if "body" in kwargs:
+            kwargs["body"] = _validated(spec.body, kwargs["body"], "body")
+        if "query" in kwargs:
+            kwargs["query"] = _validated(spec.query, kwargs["query"], "query")
+        elif spec.query is not None:
+            kwargs["query"] = _validated(spec.query, {}, "query")
+        if wants_request:
+            kwargs.setdefault("request", None)
+        result = bound(**kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    call.__name__ = bound.__name__
+    call.__doc__ = bound.__doc__
+    return call
+
+
+def _route(app: "SigmaVault", spec: Operation, bound: Callable[..., Any]) -> None:
+    wants_request = _wants_request(bound)
+
+    async def handler(request: web.Request, **kwargs: Any) -> Any:
+        if wants_request:
+            kwargs["request"] = request
+        result = bound(**kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    handler.__name__ = bound.__name__
+    handler.__doc__ = spec.description or None
+    assert spec.method is not None and spec.path is not None
+    app.api.route(spec.method, spec.path, summary=spec.summary, body=spec.body, query=spec.query,
+                  response=spec.response, status=spec.status, role=spec.role, public=spec.public,
+                  **spec.route_options)(handler)
