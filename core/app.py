@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import stat
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,15 @@ APP_KEY = web.AppKey("sigmavault", object)
 REGISTRIES = ("storage_backends", "codecs", "agents", "network_drivers", "encryptors")
 UI_KINDS = ("page", "widget")  # a sidebar page, or a card on the dashboard
 SHUTDOWN_GRACE = 5.0  # seconds background tasks get to finish after cancellation
+
+
+def _private_dir(path: Path) -> None:
+    """Create the data directory 0700, or tighten one that others can enter."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("data directory %s had mode %04o; tightened to 0700", path, mode)
+        path.chmod(0o700)
 
 
 def get_app(request: web.Request) -> "SigmaVault":
@@ -82,7 +92,7 @@ class SigmaVault:
         for name in self.unknown_sections:
             log.warning("config table [%s] is not declared by any loaded plugin; ignored", name)
 
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_dir(self.data_dir)
         self.db = Database(self.data_dir / "sigmavault.db")
         for namespace, scripts in (("core.jobs", JOB_MIGRATIONS), ("core.audit", AUDIT_MIGRATIONS),
                                    ("core.auth", AUTH_MIGRATIONS)):
@@ -95,12 +105,12 @@ class SigmaVault:
         self.events.register("job.progress", Job, "a job changed state or progress")
         self.events.register("alert", Alert, "an alert was raised or cleared (same id: later state wins)")
         await self._per_plugin("register_events", lambda p: {"register": self._register_event(p)})
+        await self._per_plugin("register_services", self._service_kwargs)
         for registry in REGISTRIES:
             await self._per_plugin(f"register_{registry}",
-                                   lambda p, r=registry: {"register": self._registrar(r, p)})
+                                   lambda p, r=registry: {"register": self._registrar(r, p), "app": self})
         await self._per_plugin("register_methods",
                                lambda p: {"register": self._method_registrar(p), "app": self})
-        await self._per_plugin("register_services", self._service_kwargs)
         await self._per_plugin("register_ui_pages", lambda p: {"register": self._ui_registrar(p)})
         await self._per_plugin("register_routes", self._route_kwargs)
         wrap = pipeline.wrapper(self)

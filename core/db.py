@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+PRIVATE = 0o600  # the database holds password hashes, session tokens and key material
 
 
 class Database:
@@ -17,7 +20,9 @@ class Database:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # created private before SQLite opens it: the -wal and -shm files take the database's mode
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, PRIVATE))
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                      timeout=10)
         self._conn.row_factory = sqlite3.Row
@@ -27,8 +32,11 @@ class Database:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL)")
-        if self.path.exists():
-            self.path.chmod(0o600)
+        for suffix in ("", "-wal", "-shm"):  # an install from before files were created private
+            try:
+                os.chmod(f"{self.path}{suffix}", PRIVATE)
+            except FileNotFoundError:
+                pass
 
     def migrate(self, namespace: str, scripts: Sequence[str]) -> int:
         """Run the scripts of ``namespace`` not yet applied, all or none; return the version.
