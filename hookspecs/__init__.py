@@ -201,49 +201,57 @@ def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> Non
 
 
 @hookspec
-def register_storage_backends(register: Callable[[Any], None]) -> None:
+def register_storage_backends(register: Callable[[Any], None], app: "SigmaVault") -> None:
     """Contribute storage backends (``dir``, ``btrfs``, ``zfs`` …).
 
-    :param register: ``register(backend)``; ``backend`` has a unique ``name``, a ``capabilities``
-        description and the backend methods documented in the storage plugin's docs.
+    :param register: ``register(backend)``; ``backend`` implements
+        :class:`sigmavault.backends.StorageBackend` (a unique ``name``, ``capabilities`` and the
+        methods of ``docs/plugins/storage-backends.md``), plus the optional capability protocols
+        its ``capabilities`` claim.
+    :param app: the app being built; this plugin's services are registered already
+        (``app.services[...]``), so a backend a service owns can be registered here.
     """
 
 
 @hookspec
-def register_codecs(register: Callable[[Any], None]) -> None:
+def register_codecs(register: Callable[[Any], None], app: "SigmaVault") -> None:
     """Contribute compression codecs.
 
     :param register: ``register(codec)``; ``codec`` has ``name``, ``levels``, ``extension``,
         ``magic``, ``multithreaded`` and streaming ``compressor``/``decompressor`` factories as
         documented by the compression plugin.
+    :param app: the app being built (its services are registered already).
     """
 
 
 @hookspec
-def register_agents(register: Callable[[Any], None]) -> None:
+def register_agents(register: Callable[[Any], None], app: "SigmaVault") -> None:
     """Contribute agents to the swarm.
 
     :param register: ``register(agent)`` with a :class:`Agent` (name, tier, specialty,
         ``params_model`` pydantic model, concurrency, timeout, retries and an async
         ``run(ctx, params)`` handler that receives the job context).
+    :param app: the app being built (its services are registered already).
     """
 
 
 @hookspec
-def register_network_drivers(register: Callable[[Any], None]) -> None:
+def register_network_drivers(register: Callable[[Any], None], app: "SigmaVault") -> None:
     """Contribute network (mesh) drivers, such as WireGuard kernel or userspace.
 
     :param register: ``register(driver)``; ``driver`` has ``name``, ``available()`` and the
         interface documented by the phantommesh plugin.
+    :param app: the app being built (its services are registered already).
     """
 
 
 @hookspec
-def register_encryptors(register: Callable[[Any], None]) -> None:
+def register_encryptors(register: Callable[[Any], None], app: "SigmaVault") -> None:
     """Contribute stream encryptors used by other plugins (backups, CONDUIT) through hooks.
 
     :param register: ``register(encryptor)``; ``encryptor`` has ``name`` and
         ``encrypt_file(src, dst, recipients)`` / ``decrypt_file(src, dst)`` coroutines.
+    :param app: the app being built (its services are registered already).
     """
 
 
