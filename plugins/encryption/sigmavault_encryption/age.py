@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import BinaryIO, Iterable
 
+from . import armor
 from .errors import HeaderError, NoIdentityMatch, RecipientError
 from .header import Header, encode_header, read_header
 from .recipients import FILE_KEY_SIZE, Identity, Recipient
@@ -15,7 +16,8 @@ from .stream import Progress, decrypt_payload, encrypt_payload
 
 
 def check_recipients(recipients: Iterable[Recipient]) -> list[Recipient]:
-    """Refuse an empty list and the mix of post-quantum and classic recipients.
+    """Refuse an empty list, a passphrase beside other recipients, and the mix of post-quantum
+    and classic recipients.
 
     Mixing would let a quantum attacker read the file through the classic stanza, so the file
     would not be post-quantum protected (the age specification says the same).
@@ -23,6 +25,8 @@ def check_recipients(recipients: Iterable[Recipient]) -> list[Recipient]:
     recips = list(recipients)
     if not recips:
         raise RecipientError("at least one recipient is required")
+    if len(recips) > 1 and any(r.kind == "scrypt" for r in recips):
+        raise RecipientError("a passphrase (scrypt) recipient must be the only recipient of a file")
     kinds = {r.post_quantum for r in recips}
     if len(kinds) > 1:
         raise RecipientError("post-quantum and classic recipients cannot be mixed in one file")
@@ -50,16 +54,25 @@ def unwrap(header: Header, identities: Iterable[Identity]) -> bytes:
 
 
 def encrypt(src: BinaryIO, dst: BinaryIO, recipients: Iterable[Recipient], *,
-            progress: Progress | None = None, flush_behind: bool = True) -> int:
-    """Encrypt ``src`` to ``dst`` for ``recipients``; return the plaintext size."""
+            progress: Progress | None = None, flush_behind: bool = True, armored: bool = False) -> int:
+    """Encrypt ``src`` to ``dst`` for ``recipients`` (ASCII-armored if ``armored``); return the
+    plaintext size."""
     file_key = os.urandom(FILE_KEY_SIZE)
-    dst.write(wrap(file_key, recipients))
-    return encrypt_payload(src, dst, file_key, progress=progress, flush_behind=flush_behind)
+    header = wrap(file_key, recipients)
+    out: BinaryIO | armor.Writer = armor.Writer(dst) if armored else dst
+    out.write(header)
+    n = encrypt_payload(src, out, file_key, progress=progress,  # type: ignore[arg-type]
+                        flush_behind=flush_behind and not armored)
+    if isinstance(out, armor.Writer):
+        out.close()
+    return n
 
 
 def decrypt(src: BinaryIO, dst: BinaryIO, identities: Iterable[Identity], *,
             progress: Progress | None = None) -> int:
-    """Decrypt ``src`` into ``dst``; raises ``HeaderError``/``NoIdentityMatch``/``AuthenticationError``."""
+    """Decrypt ``src`` (binary or armored) into ``dst``; raises ``ArmorError``/``HeaderError``/
+    ``NoIdentityMatch``/``AuthenticationError``."""
+    src = armor.reader(src)
     header = read_header(src)
     key = unwrap(header, identities)
     return decrypt_payload(src, dst, key, progress=progress)
@@ -72,6 +85,7 @@ def rewrap(src: BinaryIO, dst: BinaryIO, identities: Iterable[Identity],
     The payload stays encrypted under the same file key; only who can unwrap it changes.
     Callers should verify the payload (``verify``) when they need to know it is intact.
     """
+    src = armor.reader(src)
     header = read_header(src)
     key = unwrap(header, identities)
     dst.write(wrap(key, recipients))

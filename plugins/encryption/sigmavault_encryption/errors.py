@@ -15,8 +15,16 @@ class NoIdentityMatch(AgeError):
     """None of the available identities can unwrap the file key."""
 
 
+class ArmorError(AgeError):
+    """An ASCII-armored file breaks the strict armor rules (c2sp.org/age, "ASCII armor")."""
+
+
 class AuthenticationError(AgeError):
     """The header MAC or a payload chunk failed to authenticate (tampering or truncation)."""
+
+
+class HeaderMACError(AuthenticationError):
+    """A file key was unwrapped but the header MAC does not match it."""
 
 
 class RecipientError(AgeError, ValueError):

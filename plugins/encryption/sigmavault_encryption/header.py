@@ -16,7 +16,7 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import AuthenticationError, HeaderError
+from .errors import HeaderError, HeaderMACError
 
 VERSION_PREFIX = b"age-encryption.org/"
 VERSION_LINE = b"age-encryption.org/v1\n"
@@ -86,9 +86,9 @@ class Header:
     raw: bytes
 
     def verify_mac(self, file_key: bytes) -> None:
-        """Raise :class:`AuthenticationError` unless the MAC matches ``file_key``."""
+        """Raise :class:`HeaderMACError` unless the MAC matches ``file_key``."""
         if not hmac.compare_digest(compute_mac(file_key, self.mac_input), self.mac):
-            raise AuthenticationError("header MAC mismatch: the header was modified or the key is wrong")
+            raise HeaderMACError("header MAC mismatch: the header was modified or the key is wrong")
 
 
 def compute_mac(file_key: bytes, mac_input: bytes) -> bytes:

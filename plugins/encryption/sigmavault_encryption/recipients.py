@@ -155,6 +155,8 @@ class HybridIdentity:
                 raise HeaderError("mlkem768x25519 stanza body must be 32 bytes")
             try:
                 return hpke.open_base(self._key, enc, PQ_INFO, b"", s.body)
+            except xwing.LowOrderPoint as exc:
+                raise HeaderError(f"mlkem768x25519 stanza refused: {exc}") from None
             except hpke.OpenError:
                 continue
         return None

@@ -20,7 +20,7 @@ from sigmavault.errors import APIError
 from sigmavault.files import TEMP_MARK
 
 from . import files, state, xwing
-from .errors import AuthenticationError, HeaderError, NoIdentityMatch, RecipientError
+from .errors import ArmorError, AuthenticationError, HeaderError, NoIdentityMatch, RecipientError
 from .keystore import Keystore, KeyRecord, KeystoreError
 from sigmavault.locations import resolve as resolve_location
 
@@ -52,6 +52,8 @@ def to_api_error(exc: BaseException) -> BaseException:
     if isinstance(exc, NoIdentityMatch):
         return APIError(422, "no_matching_key", "none of the unlocked keys opens this file; "
                         "unlock the key it was encrypted to")
+    if isinstance(exc, ArmorError):
+        return APIError(422, "invalid_armor", f"not a valid armored age file: {exc}")
     if isinstance(exc, HeaderError):
         return APIError(422, "invalid_age_file", f"not a valid age file: {exc}")
     if isinstance(exc, RecipientError):

@@ -15,7 +15,7 @@ from typing import BinaryIO, Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from .errors import AuthenticationError
+from .errors import AuthenticationError, HeaderError
 from .header import hkdf_sha256
 
 CHUNK = 64 * 1024
@@ -117,13 +117,14 @@ def decrypt_payload(src: BinaryIO, dst: BinaryIO, file_key: bytes, *,
                     progress: Progress | None = None) -> int:
     """Decrypt the payload at ``src`` into ``dst``; return the plaintext size.
 
-    Raises :class:`AuthenticationError` on any modification, reordering, truncation or trailing
+    Raises :class:`HeaderError` when the nonce is cut short and :class:`AuthenticationError` on
+    any modification, reordering, truncation or trailing
     data. Plaintext of chunks that authenticated may already be in ``dst`` when that happens:
     callers write to a temporary file and discard it on error.
     """
     nonce = bytearray(NONCE_SIZE)
     if _fill(src, memoryview(nonce)) != NONCE_SIZE:
-        raise AuthenticationError("payload truncated: missing nonce")
+        raise HeaderError("file truncated: the payload nonce is missing")  # (c2sp CCTV: a header failure)
     aead = ChaCha20Poly1305(payload_key(file_key, bytes(nonce)))
     advise = _flush_behind(dst)
     enc = CHUNK + TAG

@@ -118,20 +118,24 @@ def encapsulate_derand(public_key: bytes, eseed: bytes,
     return _combiner(ss_m, ss_x, ct_x, pk_x), ct_m + ct_x
 
 
+class LowOrderPoint(ValueError):
+    """The X25519 half of a ciphertext gives the all-zero shared secret (low-order point)."""
+
+
 def decapsulate(key: DecapsulationKey, ciphertext: bytes) -> bytes:
-    """Recover the shared secret from a 1120-byte ciphertext."""
+    """Recover the shared secret from a 1120-byte ciphertext.
+
+    Raises :class:`LowOrderPoint` when the X25519 share is a low-order point: age refuses such
+    stanzas (C2SP CCTV ``hybrid_low_order``/``hybrid_identity``) as it does for X25519 ones.
+    """
     if len(ciphertext) != CIPHERTEXT_SIZE:
         raise ValueError("an X-Wing ciphertext is 1120 bytes")
     ct_m, ct_x = ciphertext[:MLKEM_CT_SIZE], ciphertext[MLKEM_CT_SIZE:]
     ss_m = key.mlkem_key.decapsulate(ct_m)
-    ss_x = _x25519_unchecked(key.x25519_key, ct_x)
-    return _combiner(ss_m, ss_x, ct_x, key.pk_x)
-
-
-def _x25519_unchecked(sk: X25519PrivateKey, point: bytes) -> bytes:
-    # X-Wing does not reject low-order points (the ML-KEM half still protects the secret);
-    # OpenSSL raises on an all-zero result, which X-Wing maps to the all-zero shared secret.
     try:
-        return sk.exchange(X25519PublicKey.from_public_bytes(point))
-    except ValueError:
-        return bytes(32)
+        ss_x = key.x25519_key.exchange(X25519PublicKey.from_public_bytes(ct_x))
+    except ValueError:  # OpenSSL refuses the all-zero result of a low-order point
+        raise LowOrderPoint("the X25519 share of the ciphertext is a low-order point") from None
+    if ss_x == bytes(32):
+        raise LowOrderPoint("the X25519 shared secret is all zero")
+    return _combiner(ss_m, ss_x, ct_x, key.pk_x)
