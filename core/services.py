@@ -70,8 +70,11 @@ def operation(name: str | None = None, *, get: str | None = None, post: str | No
         no authentication. Other keywords (``tags``, ``content_type``, ``absolute``) go to the
         route as with ``app.api.route``.
 
-    A method that declares a ``request`` parameter gets the aiohttp request on REST calls and
-    ``None`` on ``app.call``.
+    A method with a ``body`` (or ``query``) parameter receives the validated model; a method
+    without one receives the model's fields as keyword arguments instead (so ``app.call`` callers
+    pass ``name=...`` rather than a body). A method that declares a ``request`` parameter gets the
+    aiohttp request on REST calls and ``None`` on ``app.call``. A method may return ``bytes``:
+    JSON it has encoded (and validated) itself, served as is.
     """
     paths = {m: p for m, p in zip(HTTP_METHODS, (get, post, put, patch, delete)) if p is not None}
     if len(paths) > 1:
@@ -162,20 +165,32 @@ class Services:
                 await service.stop()
 
 
-def _wants_request(func: Callable[..., Any]) -> bool:
-    return "request" in inspect.signature(func).parameters
+def _takes(func: Callable[..., Any], name: str) -> bool:
+    return name in inspect.signature(func).parameters
+
+
+def _inputs(spec: Operation, func: Callable[..., Any]) -> list[tuple[str, type[BaseModel]]]:
+    """``(where, model)`` of the body and query models the method receives as fields."""
+    return [(where, model) for where, model in (("body", spec.body), ("query", spec.query))
+            if model is not None and not _takes(func, where)]
+
+
+def _expand(kwargs: dict[str, Any], model: BaseModel | None) -> None:
+    if model is not None:
+        kwargs.update({name: getattr(model, name) for name in type(model).model_fields})
 
 
 def _caller(spec: Operation, bound: Callable[..., Any]) -> Callable[..., Any]:
-    wants_request = _wants_request(bound)
+    wants_request = _takes(bound, "request")
+    as_fields = _inputs(spec, bound)
 
     async def call(**kwargs: Any) -> Any:
-        if "body" in kwargs:
-            kwargs["body"] = _validated(spec.body, kwargs["body"], "body")
-        if "query" in kwargs:
-            kwargs["query"] = _validated(spec.query, kwargs["query"], "query")
-        elif spec.query is not None:
-            kwargs["query"] = _validated(spec.query, {}, "query")
+        for where, model in as_fields:
+            given = {k: kwargs.pop(k) for k in list(kwargs) if k in model.model_fields}
+            _expand(kwargs, _validated(model, given, where))
+        for where, model in ((w, m) for w, m in (("body", spec.body), ("query", spec.query))
+                             if m is not None and (w, m) not in as_fields):
+            kwargs[where] = _validated(model, kwargs.get(where, {}), where)
         if wants_request:
             kwargs.setdefault("request", None)
         result = bound(**kwargs)
@@ -187,13 +202,21 @@ def _caller(spec: Operation, bound: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _route(app: "SigmaVault", spec: Operation, bound: Callable[..., Any]) -> None:
-    wants_request = _wants_request(bound)
+    wants_request = _takes(bound, "request")
+    as_fields = _inputs(spec, bound)
 
     async def handler(request: web.Request, **kwargs: Any) -> Any:
+        for where, _ in as_fields:
+            _expand(kwargs, kwargs.pop(where, None))
         if wants_request:
             kwargs["request"] = request
         result = bound(**kwargs)
-        return await result if inspect.isawaitable(result) else result
+        if inspect.isawaitable(result):
+            result = await result
+        if isinstance(result, bytes):
+            return web.Response(body=result, status=spec.status or 200,
+                                content_type="application/json")
+        return result
 
     handler.__name__ = bound.__name__
     handler.__doc__ = spec.description or None

@@ -21,6 +21,11 @@ class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=20)
 
 
+class Search(BaseModel):
+    contains: str = Field(min_length=1)
+    limit: int = Field(10, ge=1, le=100)
+
+
 class Note(BaseModel):
     id: int
     text: str
@@ -52,6 +57,14 @@ class NotesService:
     @operation("notes.count")
     def count(self) -> int:
         return len(self.notes)
+
+    @operation("notes.search", get="/notes", query=Search, response=list[Note])
+    async def search(self, contains: str, limit: int = 10) -> list:
+        return [n for n in self.notes.values() if contains in n["text"]][:limit]
+
+    @operation("notes.raw", get="/notes-raw", response=dict)
+    async def raw(self) -> bytes:
+        return b'{"encoded":true}'
 
     @operation(get="/notes-whoami", response=dict)
     async def whoami(self, request) -> dict:
@@ -98,6 +111,20 @@ async def test_one_declaration_gives_route_method_and_schema(tmp_path: Path, mak
         else:
             raise AssertionError("an invalid body passed app.call")
         assert (await app.call("notes.get", note="2"))["text"] == "via call"
+
+        # a method without a query (or body) parameter receives the model's fields by name
+        found = await api_call(client, "GET", "/notes?contains=via&limit=5", 200)
+        assert [n["id"] for n in found] == [2]
+        assert [n["id"] for n in await app.call("notes.search", contains="hel")] == [1]
+        bad = await api_call(client, "GET", "/notes?contains=x&limit=0", 422)
+        assert bad["error"]["details"]["errors"][0]["loc"] == ["query", "limit"]
+        try:
+            await app.call("notes.search", contains="")
+        except Exception as exc:
+            assert getattr(exc, "status", None) == 422 and "contains" in str(exc)
+        else:
+            raise AssertionError("an invalid query passed app.call")
+        assert await api_call(client, "GET", "/notes-raw", 200) == {"encoded": True}
 
         # roles: GET readonly, POST admin — from the one declaration
         viewer = {"Authorization": f"Bearer {viewer_key}"}
