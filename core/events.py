@@ -9,7 +9,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from typing import Any, Callable, Literal
+from itertools import islice
+from typing import Any, Awaitable, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,26 +44,74 @@ class EventType:
 
 
 class Subscriber:
-    """One consumer (a WebSocket) with its patterns and a bounded queue of encoded envelopes."""
+    """One consumer (a WebSocket): its patterns and a bounded queue of ``(seq, encoded envelope)``.
+
+    :meth:`deliver` sends every event once and in increasing ``seq``. A replay requested with
+    :meth:`request_replay` is read from the ring at the pace the client accepts; live events are
+    not queued meanwhile (the ring holds them too), so a long replay never counts as slow."""
 
     def __init__(self, hub: "EventHub", queue_size: int, on_overflow: Callable[[], None]):
         self.hub = hub
         self.patterns: set[str] = set()
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=queue_size)
         self.on_overflow = on_overflow
         self.overflowed = False
+        self.sent = 0  # seq of the last event sent
+        self.replay_from: int | None = None  # set from a replay request until it has caught up
 
     def matches(self, event_type: str) -> bool:
         return any(p == "*" or p == event_type or fnmatchcase(event_type, p) for p in self.patterns)
 
-    def offer(self, event_type: str, encoded: str) -> None:
-        if self.overflowed or not self.matches(event_type):
+    def offer(self, seq: int, event_type: str, encoded: str) -> None:
+        if self.overflowed or self.replay_from is not None or not self.matches(event_type):
             return
         try:
-            self.queue.put_nowait(encoded)
+            self.queue.put_nowait((seq, encoded))
         except asyncio.QueueFull:
             self.overflowed = True
             self.on_overflow()
+
+    def request_replay(self, since: int) -> None:
+        """Send the ring's matching events after ``since`` before any live one. Queued events are
+        dropped: those after ``since`` come again from the ring, the others the client has."""
+        if self.replay_from is not None:  # the running replay reads up to the newest event anyway
+            return
+        self.replay_from = since
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)  # wakes deliver()
+
+    async def deliver(self, send: Callable[[str], Awaitable[None]],
+                      on_gap: Callable[[int, int], Awaitable[None]]) -> None:
+        """Send queued and replayed events until the queue overflows. When the ring drops events
+        after ``since`` before a replay could send them, ``on_gap(since, newest)`` is awaited and
+        the replay goes on after ``newest``."""
+        while not self.overflowed:
+            item = await self.queue.get()
+            if self.replay_from is not None:
+                await self._replay(send, on_gap)
+            elif item is not None and item[0] > self.sent:
+                await send(item[1])
+                self.sent = item[0]
+
+    async def _replay(self, send: Callable[[str], Awaitable[None]],
+                      on_gap: Callable[[int, int], Awaitable[None]]) -> None:
+        cursor = max(self.replay_from or 0, self.sent)
+        while True:
+            pending = self.hub.after(cursor)
+            if pending is None:
+                newest = self.hub.seq
+                await on_gap(cursor, newest)
+                cursor = self.sent = newest
+                continue
+            if not pending:
+                break
+            for seq, event_type, encoded in pending:
+                if self.matches(event_type):
+                    await send(encoded)
+                    self.sent = seq
+                cursor = seq
+        self.replay_from = None  # caught up: no await since the ring was read, so nothing is missed
 
 
 class EventHub:
@@ -95,7 +144,7 @@ class EventHub:
         encoded = json.dumps(envelope, separators=(",", ":"))
         self.ring.append((self.seq, event_type, encoded))
         for sub in tuple(self.subscribers):
-            sub.offer(event_type, encoded)
+            sub.offer(self.seq, event_type, encoded)
         for listener in self.listeners:
             try:
                 listener(envelope)
@@ -115,15 +164,11 @@ class EventHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
-    def replay(self, sub: Subscriber, since: int) -> bool:
-        """Queue the ring's events after ``since`` for ``sub``; False when the gap is too old."""
-        oldest = self.ring[0][0] if self.ring else self.seq + 1
-        if since > self.seq or since < oldest - 1:
-            return False
-        for seq, event_type, encoded in self.ring:
-            if seq > since:
-                sub.offer(event_type, encoded)
-        return True
+    def after(self, seq: int) -> list[tuple[int, str, str]] | None:
+        """The ring's ``(seq, type, encoded)`` after ``seq``, oldest first; None when some of
+        them are no longer in the ring."""
+        start = seq + 1 - self.oldest_seq()
+        return None if start < 0 else list(islice(self.ring, start, None))
 
     def oldest_seq(self) -> int:
         return self.ring[0][0] if self.ring else self.seq + 1

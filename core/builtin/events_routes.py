@@ -3,7 +3,9 @@
 Client → server: ``{"type": "client.subscribe", "events": [...], "since": N?}``,
 ``{"type": "client.unsubscribe", "events": [...]}``, ``{"type": "ping"}``.
 Server → client: event envelopes, plus ``client.hello``, ``client.subscribed``, ``client.gap``
-(the ring no longer holds what ``since`` asks for: refetch state), ``pong`` and ``client.error``.
+(the ring no longer holds what ``since`` asks for: refetch state), ``pong`` and ``client.error``
+(with ``field`` naming the bad one, if any). Close codes: 4008 slow client, 4401 credentials no
+longer valid, 4403 role changed (``sigmavault.stream_auth``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pydantic import BaseModel
 
 from sigmavault import __version__, hookimpl
 from sigmavault.app import SigmaVault, get_app
+from sigmavault.auth import identity
 from sigmavault.errors import APIError
-from sigmavault.events import Subscriber
+from sigmavault.events import EventHub, Subscriber
+from sigmavault.stream_auth import CredentialWatch
 
 CLOSE_SLOW_CONSUMER = 4008
 
@@ -56,7 +60,9 @@ def register_routes(app: Any) -> None:
                         "schema_": schema})
         return out
 
-    @app.api.get("/ws", tags=["events"])
+    watch = CredentialWatch(app.auth)
+
+    @app.api.get("/ws", tags=["events"], status=101, errors=[400, 403])
     async def websocket(request: web.Request) -> web.StreamResponse:
         """The live event stream (WebSocket upgrade required)."""
         sv = get_app(request)
@@ -70,6 +76,7 @@ def register_routes(app: Any) -> None:
             raise APIError(400, "websocket_required", "connect with a WebSocket client")
         await ws.prepare(request)
         sv.websockets.add(ws)
+        watch.add(ws, request, identity(request))
         hub = sv.events
         closing: list[str] = []
 
@@ -79,10 +86,13 @@ def register_routes(app: Any) -> None:
 
         sub: Subscriber = hub.subscribe(overflow)
 
+        async def gap(since: int, newest: int) -> None:
+            await ws.send_str(_control("client.gap", newest, since=since, oldest_seq=hub.oldest_seq(),
+                                       message="events since that point are gone; refetch state"))
+
         async def write() -> None:
             try:
-                while not sub.overflowed:
-                    await ws.send_str(await sub.queue.get())
+                await sub.deliver(ws.send_str, gap)
             except ConnectionError:
                 pass
 
@@ -98,13 +108,14 @@ def register_routes(app: Any) -> None:
                     break
         finally:
             hub.unsubscribe(sub)
+            watch.discard(ws)
             writer.cancel()
             sv.websockets.discard(ws)
             if not ws.closed and not closing:
                 await ws.close()
         return ws
 
-    async def _handle(ws: web.WebSocketResponse, hub: Any, sub: Subscriber, raw: str) -> None:
+    async def _handle(ws: web.WebSocketResponse, hub: EventHub, sub: Subscriber, raw: str) -> None:
         try:
             msg = json.loads(raw)
             kind = msg["type"]
@@ -116,19 +127,37 @@ def register_routes(app: Any) -> None:
         elif kind in ("client.subscribe", "client.unsubscribe"):
             events = msg.get("events")
             if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-                await ws.send_str(_control("client.error", hub.seq,
+                await ws.send_str(_control("client.error", hub.seq, field="events",
                                            message="'events' must be a list of event type patterns"))
+                return
+            since = msg.get("since") if kind == "client.subscribe" else None
+            problem = None if since is None else _since_problem(since, hub.seq)
+            if problem:
+                await ws.send_str(_control("client.error", hub.seq, field="since", message=problem))
                 return
             if kind == "client.subscribe":
                 sub.patterns.update(events)
-                since = msg.get("since")
-                await ws.send_str(_control("client.subscribed", hub.seq, events=sorted(sub.patterns)))
-                if isinstance(since, int) and not hub.replay(sub, since):
-                    await ws.send_str(_control("client.gap", hub.seq, since=since,
-                                               oldest_seq=hub.oldest_seq(),
-                                               message="events since that point are gone; refetch state"))
             else:
                 sub.patterns.difference_update(events)
-                await ws.send_str(_control("client.subscribed", hub.seq, events=sorted(sub.patterns)))
+            await ws.send_str(_control("client.subscribed", hub.seq, events=sorted(sub.patterns)))
+            if since is None:
+                return
+            if hub.after(since) is None:
+                await ws.send_str(_control("client.gap", hub.seq, since=since, oldest_seq=hub.oldest_seq(),
+                                           message="events since that point are gone; refetch state"))
+            else:
+                sub.request_replay(since)
         else:
             await ws.send_str(_control("client.error", hub.seq, message=f"unknown message type {kind!r}"))
+
+
+def _since_problem(since: Any, newest: int) -> str | None:
+    """Why ``since`` cannot be resumed from, or None."""
+    if isinstance(since, bool) or not isinstance(since, int):
+        return f"'since' must be the seq of an event (a whole number), not {json.dumps(since)}"
+    if since < 0:
+        return f"'since' must be 0 or more, not {since}"
+    if since > newest:
+        return (f"'since' {since} is after the newest event ({newest}); after a server restart "
+                "refetch state and subscribe without 'since'")
+    return None
