@@ -1,0 +1,1 @@
+"""SigmaVault shares: NAS accounts, protocol-neutral shares and one permission model."""

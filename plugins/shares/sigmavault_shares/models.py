@@ -1,0 +1,205 @@
+"""NAS accounts and protocol-neutral shares: what SigmaVault's database holds and reconciles from.
+
+An access list is resolved the way POSIX ACLs resolve it (see :mod:`.explain`), so the rules
+every protocol renders and the ACL on the folder give the same answer.
+"""
+
+from __future__ import annotations
+
+import grp
+import pwd
+import re
+from typing import Annotated, Literal
+
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo,
+                      field_validator, model_validator)
+
+from sigmavault.validation import Name
+
+ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+SHARE_FORBIDDEN = set('[]/\\:|<>+=;,*?"')
+SHARE_RESERVED = {"global", "homes", "printers", "ipc$"}
+HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:/_-]{0,252}$")
+FIRST_ID = 3000
+LAST_ID = 59999
+MIN_PASSWORD = 8
+
+Level = Literal["none", "read", "write", "full"]
+LEVELS: tuple[str, ...] = ("none", "read", "write", "full")
+
+
+def _account_name(value: str) -> str:
+    if not ACCOUNT_RE.fullmatch(value):
+        raise ValueError("use 1-32 lower-case letters, digits, '_' or '-', starting with a letter")
+    return value
+
+
+AccountName = Annotated[str, Field(examples=["alice"]), AfterValidator(_account_name)]
+
+
+def _full_name(value: str) -> str:
+    if any(c in value for c in ",:\n\r\t"):
+        raise ValueError("a full name cannot contain ',', ':' or control characters")
+    return value
+
+
+def _foreign(name: str, number: int, managed: set[str], kind: str) -> str | None:
+    """Why ``name``/``number`` collides with a system account or group we do not manage."""
+    if name in managed:
+        return None
+    lookup_name, lookup_id = ((pwd.getpwnam, pwd.getpwuid) if kind == "user"
+                              else (grp.getgrnam, grp.getgrgid))
+    try:
+        lookup_name(name)
+        return f"{kind} {name!r} already exists on this system and is not a NAS {kind}"
+    except KeyError:
+        pass
+    try:
+        other = lookup_id(number)[0]
+    except KeyError:
+        return None
+    if other != name and other not in managed:
+        return f"id {number} already belongs to the system {kind} {other!r}"
+    return None
+
+
+def _check_system(info: ValidationInfo, name: str, number: int, kind: str) -> None:
+    """With ``context={"managed": {names...}}`` (a create or rename), refuse a name or id that a
+    system account not managed by SigmaVault already has. Without context (reading back what the
+    database holds) nothing is looked up."""
+    if not info.context or "managed" not in info.context:
+        return
+    problem = _foreign(name, number, set(info.context["managed"]), kind)
+    if problem:
+        raise ValueError(problem)
+
+
+class User(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: AccountName
+    uid: int = Field(ge=FIRST_ID, le=LAST_ID)
+    full_name: Annotated[str, Field(max_length=128), AfterValidator(_full_name)] = ""
+    groups: list[AccountName] = Field(default_factory=list)
+    home: str | None = Field(None, pattern=r"^/[^\n:]*$", description="absolute path, or none")
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _not_a_system_account(self, info: ValidationInfo) -> "User":
+        _check_system(info, self.name, self.uid, "user")
+        return self
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: AccountName
+    gid: int = Field(ge=FIRST_ID, le=LAST_ID)
+    members: list[AccountName] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_a_system_group(self, info: ValidationInfo) -> "Group":
+        _check_system(info, self.name, self.gid, "group")
+        return self
+
+
+def next_id(taken: set[int], first: int = FIRST_ID, last: int = LAST_ID) -> int:
+    """The lowest id in ``[first, last]`` that neither ``taken`` nor the system uses."""
+    for n in range(first, last + 1):
+        if n in taken:
+            continue
+        try:
+            pwd.getpwuid(n)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(n)
+            continue
+        except KeyError:
+            return n
+    raise ValueError(f"no free id left in {first}-{last}")
+
+
+def check_password(user: str, password: str) -> None:
+    """Refuse a weak password with a reason a person can act on (``ValueError``)."""
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
+    if user.lower() in password.lower():
+        raise ValueError("a password cannot contain the user name")
+    if len(set(password)) < 3:
+        raise ValueError("a password needs at least three different characters")
+    if any(c in password for c in "\n\r\0"):
+        raise ValueError("a password cannot contain line breaks or NUL")
+
+
+def _share_name(value: str) -> str:
+    bad = sorted(SHARE_FORBIDDEN & set(value))
+    if bad:
+        raise ValueError(f"a share name cannot contain {' '.join(bad)}")
+    if value.lower() in SHARE_RESERVED:
+        raise ValueError(f"{value!r} is reserved by Samba")
+    if value != value.strip() or any(ord(c) < 32 for c in value) or value.startswith("."):
+        raise ValueError("a share name cannot start with '.' or a space, end with a space or "
+                         "contain control characters")
+    return value
+
+
+ShareName = Annotated[str, Field(min_length=1, max_length=80, examples=["media"]),
+                      AfterValidator(_share_name)]
+
+
+def _subfolder(value: str) -> str:
+    parts = value.split("/")
+    if value.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in value:
+        raise ValueError("a subfolder is a relative path like 'photos/2024' without '.' or '..'")
+    return value
+
+
+def _host(value: str) -> str:
+    if not HOST_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not an address, network (a.b.c.d/nn) or host name")
+    return value
+
+
+class AccessEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["user", "group", "everyone"]
+    name: AccountName | None = None
+    level: Level
+
+    @model_validator(mode="after")
+    def _name_matches_kind(self) -> "AccessEntry":
+        if (self.kind == "everyone") != (self.name is None):
+            raise ValueError("'everyone' takes no name; users and groups need one")
+        return self
+
+
+class Share(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShareName
+    pool: Name
+    volume: Name
+    subfolder: Annotated[str, Field(max_length=1024), AfterValidator(_subfolder)] | None = None
+    description: str = Field("", max_length=256, pattern=r"^[^\n\r]*$")
+    enabled: bool = True
+    read_only: bool = False
+    guest_ok: bool = False
+    browseable: bool = True
+    hosts_allow: list[Annotated[str, AfterValidator(_host)]] = Field(default_factory=list)
+    hosts_deny: list[Annotated[str, AfterValidator(_host)]] = Field(default_factory=list)
+    protocols: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]] = ["smb"]
+    access: list[AccessEntry] = Field(default_factory=list)
+
+    @field_validator("access")
+    @classmethod
+    def _one_entry_each(cls, access: list[AccessEntry]) -> list[AccessEntry]:
+        seen = set()
+        for e in access:
+            key = (e.kind, e.name)
+            if key in seen:
+                raise ValueError(f"two entries for {e.kind} {e.name or ''}".rstrip())
+            seen.add(key)
+        return access
