@@ -1,0 +1,87 @@
+"""Why a user can or cannot read or write a share: the access list resolved like a POSIX ACL.
+
+Resolution (the same order the kernel checks an ACL, so protocol rules and the folder agree):
+an entry for the user decides alone (``none`` included); otherwise, if any of the user's groups has
+an entry, the highest of those levels decides (a group entry hides ``everyone``, as a named group
+entry hides ``other``); otherwise the ``everyone`` entry; otherwise no access. Then a disabled
+account gets nothing, a read-only share caps at read, and the folder's ACL caps what is left.
+A guest (no account) gets the ``everyone`` level on a share with ``guest_ok`` and nothing elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Literal, TypedDict
+
+from .acl import AclReading, effective_level
+from .models import Group, Level, Share, User
+
+Access = Literal["none", "read", "write"]
+RANK = {"none": 0, "read": 1, "write": 2, "full": 2}
+
+
+class Explanation(TypedDict):
+    access: Access
+    reasons: list[str]
+
+
+def memberships(user: User, groups: Iterable[Group]) -> set[str]:
+    """The groups ``user`` belongs to: its own list and every group that lists it as a member."""
+    return set(user.groups) | {g.name for g in groups if user.name in g.members}
+
+
+def _as_access(level: Level) -> Access:
+    return "write" if level == "full" else level  # type: ignore[return-value]
+
+
+def list_level(share: Share, user: str | None, groups: set[str]) -> tuple[Access, str]:
+    """The access list's answer for ``user`` (``None``: a guest) in ``groups``, with its reason."""
+    everyone = next((e for e in share.access if e.kind == "everyone"), None)
+    if user is None:
+        if not share.guest_ok:
+            return "none", "guests are not allowed on this share"
+        if everyone is None:
+            return "none", "guests get the 'everyone' level and there is no 'everyone' entry"
+        return _as_access(everyone.level), f"guest: everyone has {everyone.level}"
+    mine = next((e for e in share.access if e.kind == "user" and e.name == user), None)
+    if mine is not None:
+        return _as_access(mine.level), f"entry for user {user}: {mine.level}"
+    via = [e for e in share.access if e.kind == "group" and e.name in groups]
+    if via:
+        best = max(via, key=lambda e: RANK[e.level])
+        others = sorted(e.name for e in via if e is not best)  # type: ignore[misc]
+        also = f" (also in {', '.join(others)})" if others else ""
+        return _as_access(best.level), f"via group {best.name}: {best.level}{also}"
+    if everyone is not None:
+        return _as_access(everyone.level), f"no entry for {user} or their groups; everyone: " \
+                                           f"{everyone.level}"
+    return "none", f"no entry for {user}, their groups or everyone"
+
+
+def explain(share: Share, user: User | None, groups: Iterable[Group] = (),
+            acl: AclReading | None = None) -> Explanation:
+    """Effective access of ``user`` (``None``: a guest) to ``share`` and the chain of reasons.
+
+    :param acl: the share folder's ACL as read back (:func:`.acl.read_acl`); when given, what it
+        allows caps the answer, and a disagreement with the access list is named.
+    """
+    groups = list(groups)
+    member_of = memberships(user, groups) if user is not None else set()
+    access, why = list_level(share, user.name if user else None, member_of)
+    reasons = [why]
+    if not share.enabled:
+        reasons.append("share is disabled")
+        access = "none"
+    if user is not None and not user.enabled:
+        reasons.append(f"account {user.name} is disabled")
+        access = "none"
+    if access == "write" and share.read_only:
+        reasons.append("share is read-only")
+        access = "read"
+    if acl is not None and access != "none":
+        fs = effective_level(acl, user.name if user else None, member_of)
+        if RANK[fs] < RANK[access]:
+            reasons.append(f"filesystem ACL on the folder allows only {fs}")
+            access = fs
+        else:
+            reasons.append(f"filesystem ACL on the folder allows {fs}")
+    return {"access": access, "reasons": reasons}
