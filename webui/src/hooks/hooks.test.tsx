@@ -8,6 +8,7 @@ import { useCreateSnapshot, useDeletePool, useExportPool, usePools, useScrub } f
 import { useCompressionJobs } from "./useCompression";
 import { useLockKey, useKeys } from "./useEncryption";
 import { useMesh } from "./useMesh";
+import { useMe } from "./useAuth";
 import type { Job, Metrics, Pool, Snapshot } from "../lib/types";
 
 vi.mock("sonner", () => ({ toast: Object.assign(vi.fn(), { success: vi.fn(), error: vi.fn(), message: vi.fn() }) }));
@@ -288,6 +289,43 @@ describe("reconnect", () => {
     await waitFor(() => expect(result.current.data?.[0]?.name).toBe("p1"));
     await emit(ws, { type: "client.gap", seq: 500, data: { since: 1 } });
     await waitFor(() => expect(result.current.data?.[0]?.name).toBe("p2"));
+  });
+});
+
+describe("credentials", () => {
+  it("a 4401 close re-reads who is signed in, so the app shows the sign-in screen", async () => {
+    let signedIn = true;
+    mockFetch((url) => {
+      if (url.pathname.endsWith("/auth/me")) {
+        return signedIn ? { body: { username: "viewer", role: "readonly", via: "session" } } : { status: 401, body: { error: { code: "unauthenticated", message: "sign in" } } };
+      }
+      return { body: [] };
+    });
+    const { wrapper, socket } = setup();
+    const { result } = renderHook(() => useMe(), { wrapper });
+    const ws = await connected();
+    await waitFor(() => expect(result.current.data?.username).toBe("viewer"));
+    signedIn = false;
+    act(() => ws.drop(4401, "session expired or ended: sign in again"));
+    await waitFor(() => expect(result.current.data).toBeNull());
+    expect(socket.status).toBe("closed");
+    await act(async () => {
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    expect(FakeWebSocket.instances).toHaveLength(1); // no reconnect loop
+  });
+
+  it("a 4403 close re-reads the role and reconnects", async () => {
+    let role = "admin";
+    mockFetch((url) => (url.pathname.endsWith("/auth/me") ? { body: { username: "boss", role, via: "session" } } : { body: [] }));
+    const { wrapper } = setup();
+    const { result } = renderHook(() => useMe(), { wrapper });
+    const ws = await connected();
+    await waitFor(() => expect(result.current.data?.role).toBe("admin"));
+    role = "readonly";
+    act(() => ws.drop(4403, "role changed to readonly: reconnect"));
+    await waitFor(() => expect(result.current.data?.role).toBe("readonly"));
+    await waitFor(() => expect(FakeWebSocket.instances).toHaveLength(2));
   });
 });
 

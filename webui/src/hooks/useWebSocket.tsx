@@ -5,7 +5,8 @@ import { wsUrl } from "../lib/api";
 
 const SocketContext = createContext<EventSocket | null>(null);
 
-/** Provides the app's single event socket; a gap in the stream refetches every active query. */
+/** Provides the app's single event socket; a gap in the stream refetches every active query, and
+ * a close over the credential re-reads who is signed in. */
 export function EventSocketProvider({ children, socket, enabled = true }: { children: ReactNode; socket?: EventSocket; enabled?: boolean }) {
   const qc = useQueryClient();
   const [sock] = useState(() => socket ?? new EventSocket({ url: wsUrl() }));
@@ -13,8 +14,11 @@ export function EventSocketProvider({ children, socket, enabled = true }: { chil
     if (!enabled) return;
     sock.start();
     const off = sock.onGap(() => void qc.invalidateQueries({ type: "active" }));
+    // revoked: /auth/me answers 401 and the app shows the sign-in screen; role: the new role
+    const offAuth = sock.onAuthChange(() => void qc.invalidateQueries({ queryKey: ["auth", "me"] }));
     return () => {
       off();
+      offAuth();
       sock.stop();
     };
   }, [sock, qc, enabled]);

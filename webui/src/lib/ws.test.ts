@@ -90,6 +90,71 @@ describe("EventSocket", () => {
     s.stop();
   });
 
+  it("stops for good on 4401 and reports the credential as revoked", async () => {
+    const s = make();
+    const changes: string[] = [];
+    s.onAuthChange((c) => changes.push(c));
+    s.subscribe(["*"], () => {});
+    s.start();
+    FakeWebSocket.last().open(1);
+    FakeWebSocket.last().drop(4401, "credentials revoked: API key revoked or expired");
+    expect(changes).toEqual(["revoked"]);
+    expect(s.status).toBe("closed");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+  });
+
+  it("reports a role change on 4403 and reconnects, resuming", async () => {
+    const s = make();
+    const changes: string[] = [];
+    s.onAuthChange((c) => changes.push(c));
+    s.subscribe(["job.*"], () => {});
+    s.start();
+    const first = FakeWebSocket.last();
+    first.open(3);
+    first.emit({ type: "job.progress", seq: 4 });
+    first.drop(4403, "role changed to readonly: reconnect");
+    expect(changes).toEqual(["role"]);
+    await vi.advanceTimersByTimeAsync(10);
+    const second = FakeWebSocket.last();
+    expect(second).not.toBe(first);
+    second.open(4);
+    expect(second.sent[0]).toEqual({ type: "client.subscribe", events: ["job.*"], since: 4 });
+    s.stop();
+  });
+
+  it("refetches instead of resuming when the server's seq is behind the last one seen", async () => {
+    const s = make();
+    const gap = vi.fn();
+    s.onGap(gap);
+    s.subscribe(["job.*"], () => {});
+    s.start();
+    const first = FakeWebSocket.last();
+    first.open(3);
+    first.emit({ type: "job.progress", seq: 40 });
+    first.drop();
+    await vi.advanceTimersByTimeAsync(15);
+    const second = FakeWebSocket.last();
+    second.open(2); // the server restarted: its seq began again
+    expect(second.sent[0]).toEqual({ type: "client.subscribe", events: ["job.*"] });
+    expect(gap).toHaveBeenCalledOnce();
+    expect(s.seq).toBe(2);
+    s.stop();
+  });
+
+  it("sends subscriptions only once the server said hello", () => {
+    const s = make();
+    s.start();
+    const ws = FakeWebSocket.last();
+    ws.readyState = 1;
+    ws.onopen?.();
+    s.subscribe(["system.*"], () => {});
+    expect(ws.sent).toEqual([]);
+    ws.emit({ type: "client.hello", seq: 7 });
+    expect(ws.sent).toEqual([{ type: "client.subscribe", events: ["system.*"] }]);
+    s.stop();
+  });
+
   it("backs off between reconnects and stops for good on stop()", async () => {
     const s = make();
     s.start();

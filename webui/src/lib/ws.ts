@@ -5,6 +5,10 @@
  * pattern, tells the server about new ones, resumes after a reconnect with `since` = the last seq it
  * saw, and reports a gap (the server no longer holds those events, or it restarted) so the app can
  * refetch its state instead of showing stale data.
+ *
+ * Close codes it acts on: 4401 (the credential that opened it was revoked, expired or signed out)
+ * stops it for good and tells `onAuthChange` listeners, so the app shows the sign-in screen instead
+ * of reconnecting in a loop; 4403 (the user's role changed) tells them too, and reconnects.
  */
 
 export interface EventEnvelope<T = unknown> {
@@ -16,6 +20,11 @@ export interface EventEnvelope<T = unknown> {
 
 export type EventHandler = (event: EventEnvelope<any>) => void;
 export type SocketStatus = "idle" | "connecting" | "open" | "closed";
+/** Why the server closed the socket over its credential: see the close codes above. */
+export type AuthChange = "revoked" | "role";
+
+export const CLOSE_CREDENTIALS_REVOKED = 4401;
+export const CLOSE_ROLE_CHANGED = 4403;
 
 interface Subscription {
   patterns: string[];
@@ -48,6 +57,9 @@ export class EventSocket {
   private refs = new Map<string, number>();
   private lastSeq: number | null = null;
   private gapListeners = new Set<() => void>();
+  private authListeners = new Set<(change: AuthChange) => void>();
+  /** the server's client.hello arrived on this connection: subscriptions may be sent */
+  private greeted = false;
   private statusListeners = new Set<(s: SocketStatus) => void>();
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -103,6 +115,12 @@ export class EventSocket {
     };
   }
 
+  /** Called when the server closed the socket because its credential was revoked or changed. */
+  onAuthChange(fn: (change: AuthChange) => void): () => void {
+    this.authListeners.add(fn);
+    return () => this.authListeners.delete(fn);
+  }
+
   /** Called when events were missed and state must be refetched. */
   onGap(fn: () => void): () => void {
     this.gapListeners.add(fn);
@@ -127,8 +145,18 @@ export class EventSocket {
     this.statusListeners.forEach((fn) => fn(s));
   }
 
+  /** Subscriptions wait for client.hello, which (re)subscribes every pattern at once. */
   private send(msg: unknown): void {
-    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg));
+    if (this.ws && this.ws.readyState === 1 && this.greeted) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Subscribe to every pattern in use, resuming after `since` when given. */
+  private resubscribe(since: number | null): void {
+    const events = this.patterns;
+    if (!events.length) return;
+    const msg: Record<string, unknown> = { type: "client.subscribe", events };
+    if (since !== null) msg.since = since;
+    this.send(msg);
   }
 
   private connect(): void {
@@ -136,16 +164,11 @@ export class EventSocket {
     this.setStatus("connecting");
     const ws = new Impl(this.opts.url);
     this.ws = ws;
+    this.greeted = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.delay = this.opts.minDelay ?? 500;
       this.setStatus("open");
-      const events = this.patterns;
-      if (events.length) {
-        const msg: Record<string, unknown> = { type: "client.subscribe", events };
-        if (this.lastSeq !== null) msg.since = this.lastSeq;
-        this.send(msg);
-      }
       this.pingTimer = setInterval(() => this.send({ type: "ping" }), this.opts.pingInterval ?? 25000);
     };
     ws.onmessage = (ev: MessageEvent) => {
@@ -158,12 +181,15 @@ export class EventSocket {
       }
       this.handle(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev?: { code?: number }) => {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.pingTimer) clearInterval(this.pingTimer);
       this.pingTimer = null;
+      const change = authChange(ev?.code);
+      if (change === "revoked") this.running = false;
       this.setStatus("closed");
+      if (change) this.authListeners.forEach((fn) => fn(change));
       if (!this.running) return;
       this.retryTimer = setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, this.opts.maxDelay ?? 10000);
@@ -175,11 +201,18 @@ export class EventSocket {
 
   private handle(msg: EventEnvelope): void {
     switch (msg.type) {
-      case "client.hello":
-        // First connection: events from now on. A reconnect resumes through `since` on subscribe.
-        if (this.lastSeq === null) this.lastSeq = msg.seq;
-        else if (this.patterns.length === 0) this.lastSeq = msg.seq;
+      case "client.hello": {
+        // First connection: events from now on. A reconnect resumes after the last seq seen,
+        // unless the server's seq is behind it: the server restarted, so refetch instead.
+        this.greeted = true;
+        const resume = this.lastSeq !== null && this.patterns.length > 0;
+        if (resume && msg.seq >= this.lastSeq!) return this.resubscribe(this.lastSeq);
+        const restarted = resume && msg.seq < this.lastSeq!;
+        this.lastSeq = msg.seq;
+        this.resubscribe(null);
+        if (restarted) this.gapListeners.forEach((fn) => fn());
         return;
+      }
       case "client.gap":
         this.lastSeq = msg.seq;
         this.gapListeners.forEach((fn) => fn());
@@ -203,4 +236,10 @@ export class EventSocket {
       }
     }
   }
+}
+
+function authChange(code: number | undefined): AuthChange | null {
+  if (code === CLOSE_CREDENTIALS_REVOKED) return "revoked";
+  if (code === CLOSE_ROLE_CHANGED) return "role";
+  return null;
 }

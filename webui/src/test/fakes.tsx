@@ -4,14 +4,14 @@ import { vi } from "vitest";
 import { EventSocket } from "../lib/ws";
 import { EventSocketProvider } from "../hooks/useWebSocket";
 
-/** A WebSocket stand-in the test drives by hand: open(), emit(), drop(). */
+/** A WebSocket stand-in the test drives by hand: open(), emit(), drop(code, reason). */
 export class FakeWebSocket {
   static instances: FakeWebSocket[] = [];
   readyState = 0;
   sent: Record<string, unknown>[] = [];
   onopen: (() => void) | null = null;
   onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
+  onclose: ((e: { code: number; reason: string }) => void) | null = null;
   onerror: (() => void) | null = null;
   constructor(public url: string) {
     FakeWebSocket.instances.push(this);
@@ -21,7 +21,7 @@ export class FakeWebSocket {
   }
   close() {
     this.readyState = 3;
-    this.onclose?.();
+    this.onclose?.({ code: 1000, reason: "" });
   }
   open(helloSeq = 0) {
     this.readyState = 1;
@@ -31,9 +31,10 @@ export class FakeWebSocket {
   emit(msg: { type: string; seq: number; ts?: string | null; data?: unknown }) {
     this.onmessage?.({ data: JSON.stringify({ ts: null, data: {}, ...msg }) });
   }
-  drop() {
+  /** The connection ends; `code` and `reason` as the server's close frame gave them. */
+  drop(code = 1006, reason = "") {
     this.readyState = 3;
-    this.onclose?.();
+    this.onclose?.({ code, reason });
   }
   static last(): FakeWebSocket {
     return FakeWebSocket.instances[FakeWebSocket.instances.length - 1]!;
