@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Awaitable, Callable, Generic, TypeVar
+from typing import Any, Awaitable, Callable, Generic, Sequence, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -64,6 +64,7 @@ class Route:
     description: str = ""
     absolute: bool = False
     content_type: str | None = None  # for non-JSON responses (the handler returns a web.Response)
+    errors: tuple[int, ...] = ()  # statuses the handler itself may answer (see error_statuses)
 
     @property
     def url(self) -> str:
@@ -115,11 +116,14 @@ class Api:
     def route(self, method: str, path: str, *, summary: str = "", body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, response: Any = None, status: int | None = None,
               role: str | None = None, public: bool = False, tags: list[str] | None = None,
-              absolute: bool = False, content_type: str | None = None) -> Callable[[Handler], Handler]:
+              absolute: bool = False, content_type: str | None = None,
+              errors: Sequence[int] = ()) -> Callable[[Handler], Handler]:
         """Declare a route; ``path`` is relative to ``/api/v1`` and may hold ``{name}`` params.
 
         ``absolute=True`` mounts ``path`` as is (for ``/metrics``-style well-known URLs);
-        ``content_type`` documents a non-JSON response the handler returns itself.
+        ``content_type`` documents a non-JSON response the handler returns itself; ``errors``
+        lists the error statuses the handler raises (e.g. ``[404, 409]``), beyond those the
+        declaration implies (see :func:`error_statuses`).
 
         The handler is called as ``handler(request, **path_params[, body=...][, query=...])``.
         ``role`` defaults to ``readonly`` for GET and ``admin`` otherwise; ``public=True`` means
@@ -138,7 +142,7 @@ class Api:
                 status=status or (201 if method == "POST" and response is not None else 200),
                 role=None if public else (role or ("readonly" if method == "GET" else "admin")),
                 tags=tags or [path.strip("/").split("/")[0] or "core"], plugin=self.current_plugin,
-                absolute=absolute, content_type=content_type,
+                absolute=absolute, content_type=content_type, errors=tuple(errors),
             ))
             return handler
 
@@ -173,13 +177,63 @@ class Api:
             web_app.router.add_resource(r.url).add_route(r.method, wrap(r, _wrap(r)))
 
 
+JSON_CONTENT_TYPE = "application/json"
+MAX_INT_DIGITS = 4300  # Python's own limit for int(str); a longer number is refused, not parsed
+
+
+class _BadJSON(ValueError):
+    """A body that parses but is refused: the message says why."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _BadJSON(f"a number has {len(text.lstrip('-'))} digits; at most {MAX_INT_DIGITS}")
+    return int(text)
+
+
+def _parse_constant(name: str) -> Any:
+    raise _BadJSON(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _BadJSON(f"key {key!r} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
+def loads(text: str) -> Any:
+    """Strict JSON: no duplicate keys, NaN or Infinity, over-long integers or runaway nesting
+    (each an ``APIError`` 400 ``malformed_json`` naming the problem)."""
+    try:
+        return json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant,
+                          object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise APIError(400, "malformed_json", "request body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, _BadJSON
+        raise APIError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == JSON_CONTENT_TYPE or (
+        content_type.startswith("application/") and content_type.endswith("+json"))
+
+
 async def read_json(request: web.Request) -> Any:
+    """The request's JSON body (``{}`` when there is none); 415 unless it is sent as JSON."""
     if not request.can_read_body:
         return {}
+    if "Content-Type" not in request.headers or not _is_json(request.content_type):
+        sent = request.headers.get("Content-Type", "no Content-Type")
+        raise APIError(415, "unsupported_media_type", f"the body must be JSON sent with "
+                       f"Content-Type: {JSON_CONTENT_TYPE}, not {sent}", {"content_type": sent})
     try:
-        return await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = await request.text()
+    except (UnicodeDecodeError, LookupError) as exc:  # bytes not in the charset; unknown charset
         raise APIError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
+    return loads(text)
 
 
 def _wrap(r: Route) -> Handler:
@@ -231,6 +285,42 @@ def _query_params(schema: dict[str, Any], components: dict[str, Any]) -> list[di
             for name, prop in schema.get("properties", {}).items()]
 
 
+_NO_CONTENT = {101: "switching protocols", 204: "done"}
+_ERRORS = {400: "malformed request", 401: "no or bad credentials",
+           403: "the role is not enough, or the CSRF token is missing", 404: "no such object",
+           409: "conflict with the current state", 413: "body too large",
+           415: "the body is not sent as application/json",
+           422: "the body or query does not match the schema", 429: "too many attempts",
+           501: "the tool or plugin needed is not installed",
+           503: "unavailable", 504: "an external command did not finish in time"}
+
+
+def error_statuses(r: Route) -> list[int]:
+    """The error statuses ``r`` can answer: those its declaration implies (credentials, role,
+    CSRF, body and query validation, path objects) plus the ``errors`` it declares."""
+    codes = set(r.errors)
+    if r.role is not None:
+        codes.add(401)
+        if r.role == "admin" or r.method not in ("GET", "HEAD", "OPTIONS"):
+            codes.add(403)  # the role, or a session's CSRF token on a write
+    if r.body is not None:
+        codes |= {400, 413, 415, 422}
+    if r.query is not None:
+        codes.add(422)
+    if r.path_params:
+        codes.add(404)
+    return sorted(codes)
+
+
+def _error_response(code: int, error_ref: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": _ERRORS.get(code, "error"),
+                           "content": {"application/json": {"schema": error_ref}}}
+    if code == 429:
+        out["headers"] = {"Retry-After": {"description": "seconds to wait",
+                                          "schema": {"type": "integer"}}}
+    return out
+
+
 def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every declared route."""
     schemas, components = _schemas(api)
@@ -258,13 +348,13 @@ def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
             responses[str(r.status)] = {"description": "success", "content": {
                 r.content_type: {"schema": {"type": "string"}}}}
         elif r.response is None:
-            responses["204" if r.status == 200 else str(r.status)] = {"description": "done"}
+            code = 204 if r.status == 200 else r.status
+            responses[str(code)] = {"description": _NO_CONTENT.get(code, "done")}
         else:
             responses[str(r.status)] = {"description": "success", "content": {
                 "application/json": {"schema": schemas[("response", i)]}}}
-        for code in (["401", "403"] if r.role else []) + ["400", "404", "409", "422", "501", "504"]:
-            responses[code] = {"description": "error",
-                               "content": {"application/json": {"schema": error_ref}}}
+        for code in error_statuses(r):
+            responses[str(code)] = _error_response(code, error_ref)
         op["responses"] = responses
         if r.role:
             op["security"] = [{"session": []}, {"apiKey": []}]

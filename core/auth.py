@@ -10,12 +10,13 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .device_cookies import DeviceCookies
 from .errors import APIError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +55,11 @@ CREATE TABLE api_keys (
     expires_at TEXT,
     last_used_at TEXT,
     revoked INTEGER NOT NULL DEFAULT 0
+);
+""", """
+CREATE TABLE auth_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
 );
 """]
 
@@ -97,10 +103,23 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat(timespec="seconds")
 
 
-class RateLimiter:
-    """Failed logins per client address and per username; a lockout answers 429.
+_SCOPES = {"addr": ("address", "from this address"),
+           "user": ("user", "for this user from devices it has not signed in from"),
+           "device": ("device", "from this device")}
 
-    Keys are ``addr:<address>`` or ``user:<name>``. Entries whose failures are all older than the
+
+class Login(NamedTuple):
+    session: str
+    csrf: str
+    user: dict[str, Any]
+    device_cookie: str  # a fresh one for the browser after each successful login
+
+
+class RateLimiter:
+    """Failed logins per client address, per username (from devices it has not signed in from
+    before) and per known device; a lockout answers 429.
+
+    Keys are ``addr:<address>``, ``user:<name>`` or ``device:<id>``. Entries whose failures are all older than the
     lockout are dropped, and at most ``max_keys`` are kept (the least recently failed go first),
     so guessing random user names cannot grow the table without bound."""
 
@@ -124,11 +143,10 @@ class RateLimiter:
             self.failures[key] = recent
             if len(recent) >= self.max_failures:
                 retry = int(recent[-self.max_failures] + self.lockout - t) + 1
-                kind, _, _ = key.partition(":")
-                who = "from this address" if kind == "addr" else "for this user"
+                scope, who = _SCOPES[key.partition(":")[0]]
                 raise APIError(429, "too_many_attempts",
                                f"too many failed logins {who}; try again in {retry} s",
-                               {"retry_after": retry, "scope": "address" if kind == "addr" else "user"})
+                               {"retry_after": retry, "scope": scope})
 
     def fail(self, *keys: str) -> None:
         t = time.monotonic()
@@ -162,12 +180,19 @@ class Auth:
         self.idle = cfg.session_idle_seconds
         self.absolute = cfg.session_max_seconds
         self.limiter = RateLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
+        self.devices = DeviceCookies(self._secret("device_cookie"))
         # secret hash → (who, key id, trusted until (monotonic), the key's expiry)
         self._key_cache: dict[str, tuple[Identity, str, float, datetime | None]] = {}
 
     @property
     def db(self):
         return self.app.db
+
+    def _secret(self, name: str) -> bytes:
+        """A random key kept in the database, made on first use."""
+        self.db.execute("INSERT OR IGNORE INTO auth_secrets(name, value) VALUES(?, ?)",
+                        (name, secrets.token_bytes(32)))
+        return self.db.one("SELECT value FROM auth_secrets WHERE name=?", (name,))["value"]
 
     # --- users -----------------------------------------------------------------------------------
 
@@ -221,19 +246,34 @@ class Auth:
 
     # --- login and sessions ----------------------------------------------------------------------
 
-    def login(self, username: str, password: str, address: str) -> tuple[str, str, dict[str, Any]]:
-        """Verify credentials; return (session token, csrf token, user)."""
-        self.limiter.check(f"addr:{address}", f"user:{username}")
+    def _verify(self, username: str, password: str) -> dict[str, Any] | None:
+        """The user's row if ``password`` is theirs (as slow for unknown users)."""
         row = self.db.one("SELECT * FROM users WHERE username=?", (username,))
         try:
             _hasher.verify(row["password_hash"] if row else _dummy_hash(), password)
-            ok = row is not None
         except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok:
-            self.limiter.fail(f"addr:{address}", f"user:{username}")
+            return None
+        return row
+
+    def _limited_verify(self, username: str, password: str, address: str,
+                        device: str | None) -> dict[str, Any]:
+        """``_verify`` behind the rate limits: a known device of ``username`` answers only for
+        its own failures; any other client for its address and for the user's unknown devices."""
+        keys = (f"device:{device}",) if device else (f"addr:{address}", f"user:{username}")
+        self.limiter.check(*keys)
+        row = self._verify(username, password)
+        if row is None:
+            self.limiter.fail(*keys)
             raise APIError(401, "invalid_credentials", "wrong username or password")
-        self.limiter.reset(f"user:{username}")
+        if device:
+            self.limiter.reset(*keys)
+        return row
+
+    def login(self, username: str, password: str, address: str,
+              device_cookie: str | None = None) -> Login:
+        """Verify credentials; a session, its CSRF token, the user and a new device cookie."""
+        row = self._limited_verify(username, password, address,
+                                   self.devices.device_of(device_cookie, username))
         if _hasher.check_needs_rehash(row["password_hash"]):
             self.db.execute("UPDATE users SET password_hash=? WHERE id=?",
                             (_hasher.hash(password), row["id"]))
@@ -243,7 +283,20 @@ class Auth:
                         "VALUES(?,?,?,?,?)", (_sha256(token), row["id"], csrf, t, t))
         self.db.execute("DELETE FROM sessions WHERE last_seen < ? OR created < ?",
                         (t - self.idle, t - self.absolute))
-        return token, csrf, self.get_user(username)
+        return Login(token, csrf, self.get_user(username), self.devices.issue(username))
+
+    def check_password(self, username: str, password: str, address: str,
+                       device_cookie: str | None = None) -> None:
+        """Confirm ``password`` is ``username``'s (before they change it), under the login
+        limits: a 403 when it is wrong, so that a session cannot be used to guess it."""
+        try:
+            self._limited_verify(username, password, address,
+                                 self.devices.device_of(device_cookie, username))
+        except APIError as exc:
+            if exc.status != 401:
+                raise
+            raise APIError(403, "wrong_password", "current_password is not this user's password",
+                           {"field": "current_password"}) from None
 
     def logout(self, token: str) -> None:
         self.db.execute("DELETE FROM sessions WHERE token_hash=?", (_sha256(token),))

@@ -72,8 +72,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return app
 
     scheme = "https" if ssl_context else "http"
+    # aiohttp's keep-alive timer also runs from the moment a connection opens and closes it if no
+    # whole request head has arrived by then: slow or dribbled headers cannot hold sockets open
     web.run_app(make(), host=cfg.host, port=cfg.port, ssl_context=ssl_context, access_log=None,
-                shutdown_timeout=10,
+                shutdown_timeout=10, keepalive_timeout=cfg.header_timeout_seconds,
                 print=lambda _: print(f"SigmaVault {__version__} on {scheme}://{cfg.host}:{cfg.port}/",
                                       file=sys.stderr, flush=True))
     return 0

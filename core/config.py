@@ -36,6 +36,8 @@ class AuthConfig(BaseModel):
     session_max_seconds: int = Field(12 * 3600, ge=60)
     login_max_failures: int = Field(5, ge=1)
     login_lockout_seconds: int = Field(300, ge=1)
+    device_cookie_days: int = Field(365, ge=1, description="how long a browser that signed in "
+                                    "keeps its device cookie (exempt from others' failed logins)")
     allowed_origins: list[str] = Field(default_factory=list,
                                        description="extra Origins allowed for the WebSocket")
 
@@ -54,6 +56,9 @@ class JobsConfig(BaseModel):
 class Config(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(12080, ge=0, le=65535)
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="a connection that has not sent a whole request head this long "
+        "after it opened or after its last response is closed (also the keep-alive idle time)")
     data_dir: Path = Field(default_factory=default_data_dir)
     log_format: Literal["human", "json"] = "human"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -32,6 +32,18 @@ log = logging.getLogger("sigmavault")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Sent with every response the pipeline makes (a handler may set its own first, e.g. a page with
+# inline styles). The web UI has no inline script; styles may be injected (toasts).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' "
+    "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+HSTS = "max-age=31536000"  # only over TLS: a plain-HTTP answer cannot vouch for HTTPS
+
 
 def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
     """``wrap(route, handler)``: ``handler`` behind the pipeline, with ``route``'s access rules
@@ -99,19 +111,27 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
                     else:
                         response = await audited(request)
                 except APIError as exc:
-                    response = json_response(exc.envelope(), status=exc.status)
+                    response = error_response(exc)
                 except web.HTTPException as exc:
                     if not request.path.startswith("/api/") or exc.status < 400:
                         raise
-                    response = json_response(_http_error(exc).envelope(), status=exc.status)
-                except (asyncio.CancelledError, ConnectionResetError):
+                    response = error_response(_http_error(exc))
+                except asyncio.CancelledError:
                     raise
+                except ConnectionResetError:
+                    if request.transport is not None and not request.transport.is_closing():
+                        raise  # not this client's connection: an error like any other
+                    # the client went away mid-request: nobody to answer, nothing wrong here
+                    log.debug("%s %s: client disconnected", request.method, request.path)
+                    return web.Response(status=400)
                 except Exception:
                     log.exception("unhandled error")
                     response = json_response(APIError(
                         500, "internal_error", f"internal error; see the daemon log for request {rid}"
                     ).envelope(), status=500)
                 response.headers["X-Request-ID"] = rid
+                if not response.prepared:  # a WebSocket has answered its upgrade already
+                    _harden(request, response)
                 if request.path.startswith("/api/"):
                     # reads that succeed are routine: DEBUG; writes and errors: INFO
                     level = (logging.DEBUG if request.method in SAFE_METHODS and response.status < 400
@@ -127,6 +147,24 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
         return serve
 
     return wrap
+
+
+def error_response(exc: APIError) -> web.Response:
+    """The JSON envelope of ``exc``, with ``Allow`` on a 405 and ``Retry-After`` on a 429."""
+    response = json_response(exc.envelope(), status=exc.status)
+    if exc.status == 405 and "allowed" in exc.details:
+        response.headers["Allow"] = ", ".join(exc.details["allowed"])
+    elif exc.status == 429 and "retry_after" in exc.details:
+        response.headers["Retry-After"] = str(exc.details["retry_after"])
+    return response
+
+
+def _harden(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    if request.secure:
+        headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 async def unmatched(request: web.Request) -> web.StreamResponse:
@@ -147,4 +185,6 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
 def _http_error(exc: web.HTTPException) -> APIError:
     code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
         exc.status, "http_error")
-    return APIError(exc.status, code, exc.reason)
+    details = ({"allowed": sorted(exc.allowed_methods)}
+               if isinstance(exc, web.HTTPMethodNotAllowed) else {})
+    return APIError(exc.status, code, exc.reason, details)

@@ -221,7 +221,8 @@ async def test_audit_chain_records_and_detects_edits(sv_app, client, anon_client
     target = next(r for r in page["items"] if r["action"] == "POST /hello")
     sv_app.db.execute("UPDATE audit SET actor='mallory' WHERE id=?", (target["id"],))
     verdict = await (await client.get("/api/v1/audit/verify")).json()
-    assert verdict == {"ok": False, "checked": verdict["checked"], "first_bad_id": target["id"]}
+    assert verdict["ok"] is False and verdict["first_bad_id"] == target["id"]
+    assert [(p["kind"], p["id"]) for p in verdict["problems"]] == [("record_edited", target["id"])]
 
 
 # --- login rate limiting: each limit on its own ------------------------------------------------
@@ -343,3 +344,114 @@ async def test_no_secret_in_logs_or_error_messages(sv_app, client, anon_client, 
     for secret in (wrong, "x" * 2000, "t1nyPw", ADMIN_PASSWORD, key, key.split("_", 2)[2], session, csrf,
                    sv_app.test_keys.admin_key):
         assert secret not in haystack, secret[:6]
+
+
+# --- device cookies: guessing is slowed without handing attackers a lockout --------------------
+
+
+def client_at(sv_app, address: str) -> aiohttp.ClientSession:
+    """A browser-like session (it keeps cookies, IP hosts included) whose source is ``address``."""
+    server = sv_app.test_server
+    return aiohttp.ClientSession(f"http://{server.host}:{server.port}",
+                                 connector=aiohttp.TCPConnector(local_addr=(address, 0)),
+                                 cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def post_login(session: aiohttp.ClientSession, username: str, password: str) -> aiohttp.ClientResponse:
+    async with session.post("/api/v1/auth/login", json={"username": username, "password": password}) as resp:
+        await resp.read()
+        return resp
+
+
+@LIMITED
+async def test_attacker_failures_do_not_lock_out_admin_with_a_device_cookie(sv_app):
+    async with client_at(sv_app, "127.0.0.2") as admin, client_at(sv_app, "127.0.0.3") as attacker, \
+            client_at(sv_app, "127.0.0.4") as stranger:
+        resp = await post_login(admin, "admin", ADMIN_PASSWORD)
+        assert resp.status == 200
+        device = next(h for h in resp.headers.getall("Set-Cookie") if h.startswith("sigmavault_device="))
+        assert "HttpOnly" in device and "SameSite=Strict" in device
+        assert int(re.search(r"Max-Age=(\d+)", device)[1]) >= 300 * 86400
+        statuses = [(await post_login(attacker, "admin", f"guess-{i}")).status for i in range(20)]
+        assert statuses == [401] * 3 + [429] * 17  # the attacker is slowed down ...
+        resp = await post_login(attacker, "admin", "guess-21")
+        assert resp.status == 429 and 0 < int(resp.headers["Retry-After"]) <= 60
+        # ... while the admin's browser signs in, from anywhere, the attacker's address included
+        assert (await post_login(admin, "admin", ADMIN_PASSWORD)).status == 200
+        admin.cookie_jar.update_cookies({"sigmavault_session": ""})
+        async with client_at(sv_app, "127.0.0.3") as same_address:
+            same_address.cookie_jar.update_cookies(
+                {"sigmavault_device": admin.cookie_jar.filter_cookies(admin._base_url)["sigmavault_device"].value})
+            assert (await post_login(same_address, "admin", ADMIN_PASSWORD)).status == 200
+        # a client the admin never signed in from is limited like the attacker
+        async with stranger.post("/api/v1/auth/login",
+                                 json={"username": "admin", "password": ADMIN_PASSWORD}) as resp:
+            body = await resp.json()
+        assert resp.status == 429 and body["error"]["details"]["scope"] == "user"
+
+
+@LIMITED
+async def test_a_known_device_has_its_own_failure_budget(sv_app):
+    async with client_at(sv_app, "127.0.0.5") as browser, client_at(sv_app, "127.0.0.6") as other:
+        assert (await post_login(browser, "viewer", VIEWER_PASSWORD)).status == 200
+        assert [(await post_login(browser, "viewer", "wrong")).status for _ in range(3)] == [401] * 3
+        async with browser.post("/api/v1/auth/login",
+                                json={"username": "viewer", "password": VIEWER_PASSWORD}) as resp:
+            body = await resp.json()
+        assert resp.status == 429 and body["error"]["details"]["scope"] == "device"
+        assert body["error"]["message"].startswith("too many failed logins from this device")
+        # its failures were its own: other clients of that user are not locked
+        assert (await post_login(other, "viewer", VIEWER_PASSWORD)).status == 200
+
+
+@LIMITED
+async def test_a_device_cookie_counts_only_for_its_user_and_only_when_signed(sv_app):
+    async with client_at(sv_app, "127.0.0.7") as browser, client_at(sv_app, "127.0.0.8") as attacker:
+        assert (await post_login(browser, "viewer", VIEWER_PASSWORD)).status == 200
+        for _ in range(3):
+            assert (await post_login(attacker, "admin", "guess")).status == 401
+        # viewer's device is not one of admin's devices
+        assert (await post_login(browser, "admin", ADMIN_PASSWORD)).status == 429
+        cookie = browser.cookie_jar.filter_cookies(browser._base_url)["sigmavault_device"].value
+        version, nonce, signature = cookie.split(".")
+        browser.cookie_jar.update_cookies({"sigmavault_device": f"{version}.{nonce}.{signature[::-1]}"})
+        assert (await post_login(browser, "viewer", VIEWER_PASSWORD)).status == 200
+
+
+# --- changing a password ---------------------------------------------------------------------
+
+
+async def test_changing_your_own_password_needs_the_current_one(sv_app, readonly_client, anon_client):
+    url = "/api/v1/auth/users/viewer/password"
+    resp = await readonly_client.put(url, json={"password": "brand-new-secret"})
+    body = await resp.json()
+    assert resp.status == 422 and "current_password" in body["error"]["message"]
+    resp = await readonly_client.put(url, json={"password": "brand-new-secret", "current_password": "nope"})
+    body = await resp.json()
+    assert resp.status == 403 and body["error"]["code"] == "wrong_password"
+    # a session ends with the change; an API key stays valid
+    session = await login(anon_client, "viewer", VIEWER_PASSWORD)
+    resp = await readonly_client.put(url, json={"password": "brand-new-secret",
+                                                "current_password": VIEWER_PASSWORD})
+    assert resp.status == 204, await resp.text()
+    assert (await anon_client.get("/api/v1/auth/me")).status == 401
+    assert (await readonly_client.get("/api/v1/auth/me")).status == 200
+    assert session["csrf_token"]
+    await login(anon_client, "viewer", "brand-new-secret")
+
+
+async def test_an_admin_resets_another_users_password_without_theirs(client, anon_client):
+    resp = await client.put("/api/v1/auth/users/viewer/password", json={"password": "reset-by-admin"})
+    assert resp.status == 204, await resp.text()
+    await login(anon_client, "viewer", "reset-by-admin")
+    resp = await client.put("/api/v1/auth/users/admin/password", json={"password": "admin-new-secret"})
+    assert resp.status == 422  # the admin's own: the current one is needed
+
+
+@pytest.mark.sv_config({"auth": {"login_max_failures": 3, "login_lockout_seconds": 60}})
+async def test_guessing_the_current_password_is_rate_limited(readonly_client):
+    url = "/api/v1/auth/users/viewer/password"
+    statuses = [(await readonly_client.put(url, json={"password": "brand-new-secret",
+                                                       "current_password": f"guess-{i}"})).status
+                for i in range(4)]
+    assert statuses == [403, 403, 403, 429]

@@ -11,6 +11,7 @@ from sigmavault import hookimpl
 from sigmavault.api import Page, PageQuery
 from sigmavault.app import get_app
 from sigmavault.auth import CSRF_COOKIE, SESSION_COOKIE, identity
+from sigmavault.device_cookies import DEVICE_COOKIE
 from sigmavault.errors import APIError
 from sigmavault.validation import Name
 
@@ -50,6 +51,9 @@ class UserCreate(BaseModel):
 
 class PasswordBody(BaseModel):
     password: str = Field(min_length=8, max_length=1024)
+    current_password: str | None = Field(
+        None, min_length=1, max_length=1024,
+        description="required to change your own password; not to reset another user's")
 
 
 class KeyCreate(BaseModel):
@@ -105,24 +109,32 @@ def _secure(request: web.Request) -> bool:
 def register_routes(app: Any) -> None:
     api = app.api
 
-    @api.post("/auth/login", body=LoginBody, response=LoginOut, status=200, public=True, tags=["auth"])
+    @api.post("/auth/login", body=LoginBody, response=LoginOut, status=200, public=True,
+              tags=["auth"], errors=[401, 429])
     async def login(request: web.Request, body: LoginBody) -> web.Response:
-        """Sign in; sets an HttpOnly session cookie and returns the CSRF token for writes."""
+        """Sign in; sets an HttpOnly session cookie and returns the CSRF token for writes.
+
+        Also sets a long-lived device cookie: failed logins from elsewhere do not lock out a
+        browser that presents it for the same user (it has its own failure budget)."""
         sv = get_app(request)
         address = request.remote or "-"
         try:
-            token, csrf, user = sv.auth.login(body.username, body.password, address)
+            login = sv.auth.login(body.username, body.password, address,
+                                  request.cookies.get(DEVICE_COOKIE))
         except APIError as exc:
             sv.audit_log.record(body.username, address, "auth.login", body.username, f"error {exc.status}")
             raise
         sv.audit_log.record(body.username, address, "auth.login", body.username, "ok")
-        out = LoginOut(user=user, csrf_token=csrf, expires_in=sv.auth.idle)
+        out = LoginOut(user=login.user, csrf_token=login.csrf, expires_in=sv.auth.idle)
         response = web.json_response(out.model_dump(mode="json"))
         secure = _secure(request)
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=secure,
-                            path="/", max_age=sv.auth.absolute)
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure,
-                            path="/", max_age=sv.auth.absolute)
+        response.set_cookie(SESSION_COOKIE, login.session, httponly=True, samesite="Strict",
+                            secure=secure, path="/", max_age=sv.auth.absolute)
+        response.set_cookie(CSRF_COOKIE, login.csrf, httponly=False, samesite="Strict",
+                            secure=secure, path="/", max_age=sv.auth.absolute)
+        response.set_cookie(DEVICE_COOKIE, login.device_cookie, httponly=True, samesite="Strict",
+                            secure=secure, path="/",
+                            max_age=sv.config.auth.device_cookie_days * 86400)
         return response
 
     @api.post("/auth/logout", role="readonly", tags=["auth"])
@@ -152,13 +164,25 @@ def register_routes(app: Any) -> None:
         """Create a local user (password hashed with argon2id)."""
         return get_app(request).auth.create_user(body.username, body.password, body.role)
 
-    @api.put("/auth/users/{username}/password", body=PasswordBody, role="readonly", tags=["auth"])
+    @api.put("/auth/users/{username}/password", body=PasswordBody, role="readonly",
+             tags=["auth"], errors=[429])
     async def set_password(request: web.Request, username: str, body: PasswordBody) -> None:
-        """Change a password (your own, or anyone's as admin); ends that user's sessions."""
+        """Change a password: your own with your current one, or anyone's as admin.
+
+        Ends every session of that user (the caller's own included); their API keys stay valid."""
         ident = identity(request)
-        if ident.user != username and ident.role != "admin":
+        auth = get_app(request).auth
+        if ident.user == username:
+            if body.current_password is None:
+                raise APIError(422, "validation_error", "invalid body: current_password: required "
+                               "to change your own password",
+                               {"errors": [{"loc": ["body", "current_password"],
+                                            "msg": "Field required", "type": "missing"}]})
+            auth.check_password(username, body.current_password, request.remote or "-",
+                                request.cookies.get(DEVICE_COOKIE))
+        elif ident.role != "admin":
             raise APIError(403, "forbidden", "only an admin can change another user's password")
-        get_app(request).auth.set_password(username, body.password)
+        auth.set_password(username, body.password)
 
     @api.delete("/auth/users/{username}", tags=["auth"])
     async def delete_user(request: web.Request, username: str) -> None:

@@ -91,4 +91,7 @@ def register_routes(app: Any) -> None:
                 f"<h1>SigmaVault API {__version__}</h1><p>Machine-readable: <a href=openapi.json>"
                 f"openapi.json</a> · {platform.node()}</p><table><tr><th>method<th>path<th>summary"
                 f"<th>role<th>plugin</tr>{''.join(rows)}</table>")
-        return web.Response(text=page, content_type="text/html")
+        # its one inline <style> is all this page needs; no script at all
+        return web.Response(text=page, content_type="text/html", headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                       "frame-ancestors 'none'"})

@@ -8,6 +8,7 @@ import { del, get, post, put } from "../lib/api";
 import { when } from "../lib/format";
 
 interface User { id: number; username: string; role: string; created_at: string; password_changed_at: string }
+interface PasswordChange { username: string; password: string; current_password?: string }
 interface ApiKey { id: string; name: string; role: string; username: string; created_at: string; expires_at: string | null; last_used_at: string | null; revoked: boolean }
 
 function Users() {
@@ -26,13 +27,17 @@ function Users() {
     update: (old, name) => old?.filter((u) => u.username !== name),
     success: (_d, name) => `User ${name} deleted`,
   });
-  const setPassword = useOptimisticMutation<{ username: string; password: string }, User[]>({
-    mutationFn: ({ username, password }) => put(`auth/users/${encodeURIComponent(username)}/password`, { password }),
+  // your own password needs your current one (and ends your sessions: sign in again);
+  // an admin resetting someone else's does not
+  const setPassword = useOptimisticMutation<PasswordChange, User[]>({
+    mutationFn: ({ username, password, current_password }) =>
+      put(`auth/users/${encodeURIComponent(username)}/password`, current_password ? { password, current_password } : { password }),
     queryKey: ["auth", "users"],
-    success: "Password changed",
+    success: (_d, b) => (b.current_password ? "Password changed; sign in again" : "Password changed"),
   });
   const [form, setForm] = useState({ username: "", password: "", role: "readonly" });
-  const [pw, setPw] = useState<{ username: string; password: string } | null>(null);
+  const [pw, setPw] = useState<PasswordChange | null>(null);
+  const own = !!pw && pw.username === me.data?.username;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     create.mutate(form, { onSuccess: () => setForm({ username: "", password: "", role: "readonly" }) });
@@ -48,7 +53,7 @@ function Users() {
                 <td>{u.username}{u.username === me.data?.username && <small className="muted"> (you)</small>}</td><td><Badge value={u.role} /></td>
                 <td>{when(u.created_at)}</td><td>{when(u.password_changed_at)}</td>
                 <td className="actions">
-                  <button type="button" className="btn small" onClick={() => setPw({ username: u.username, password: "" })}>Set password</button>
+                  <button type="button" className="btn small" onClick={() => setPw({ username: u.username, password: "", current_password: "" })}>Set password</button>
                   <button type="button" className="btn small danger" disabled={u.username === me.data?.username} onClick={async () => {
                     if (await confirm({ title: "Delete user?", message: <>Delete <b>{u.username}</b> with their sessions and API keys?</>, confirmText: "Delete", danger: true })) remove.mutate(u.username);
                   }}>Delete</button>
@@ -68,8 +73,9 @@ function Users() {
       </form>
       <Modal open={!!pw} title={`Password for ${pw?.username}`} onClose={() => setPw(null)}>
         {pw && (
-          <form onSubmit={(e) => { e.preventDefault(); setPassword.mutate(pw, { onSuccess: () => setPw(null) }); }}>
-            <Field label="New password"><input type="password" autoFocus minLength={8} required value={pw.password} onChange={(e) => setPw({ ...pw, password: e.target.value })} /></Field>
+          <form onSubmit={(e) => { e.preventDefault(); setPassword.mutate(own ? pw : { username: pw.username, password: pw.password }, { onSuccess: () => setPw(null) }); }}>
+            {own && <Field label="Current password"><input type="password" autoFocus autoComplete="current-password" required value={pw.current_password ?? ""} onChange={(e) => setPw({ ...pw, current_password: e.target.value })} /></Field>}
+            <Field label="New password"><input type="password" autoFocus={!own} autoComplete="new-password" minLength={8} required value={pw.password} onChange={(e) => setPw({ ...pw, password: e.target.value })} /></Field>
             <div className="modal-actions"><button type="button" className="btn" onClick={() => setPw(null)}>Cancel</button><button type="submit" className="btn primary">Save</button></div>
           </form>
         )}
