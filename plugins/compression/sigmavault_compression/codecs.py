@@ -8,6 +8,7 @@ from this package; see ``docs/plugins/compression.md``):
                    or a ``(min, max, default)`` tuple)
 ``extension``      file suffix with its dot, e.g. ``".zst"``
 ``magic``          the bytes every stream of this codec starts with
+``alt_magic``      (optional) a tuple of other byte strings a valid stream may start with
 ``multithreaded``  whether ``threads`` > 1 makes the compressor use several cores
 ``compressor(fileobj, level, threads)``  → writable binary stream; ``write(b)`` compresses,
                    ``close()`` finishes the stream and must NOT close ``fileobj``
@@ -30,13 +31,11 @@ from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
 import zstandard
 
-from .zstd_frames import FrameError, FrameWalker, WalkingReader
+from .errors import CorruptArchive, UnsupportedArchive  # noqa: F401 (re-exported)
+from .multistream import bz2_streams, xz_streams
+from .zstd_frames import SKIPPABLE_MAGICS, FrameError, FrameWalker, WalkingReader
 
 CODEC_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-
-
-class CorruptArchive(ValueError):
-    """The archive is truncated, corrupt, or not of the expected codec."""
 
 
 class CodecError(ValueError):
@@ -73,6 +72,12 @@ class Codec:
     multithreaded: bool = False
     description: str = ""
     aliases: tuple[str, ...] = field(default=())
+    alt_magic: tuple[bytes, ...] = field(default=())  # other starts a valid stream may have
+
+    def magic_length(self, head: bytes) -> int:
+        """Length of the magic ``head`` starts with (``magic`` or one of ``alt_magic``), else 0."""
+        return max((len(m) for m in (self.magic, *self.alt_magic) if head.startswith(m)),
+                   default=0)
 
 
 def normalize_levels(levels: Any) -> Levels:
@@ -104,6 +109,9 @@ def validate_codec(obj: Any) -> Codec:
     magic = getattr(obj, "magic", None)
     if not isinstance(magic, (bytes, bytearray)) or not 1 <= len(magic) <= 16:
         raise CodecError(f"codec {name}: magic must be 1-16 bytes")
+    alt_magic = tuple(getattr(obj, "alt_magic", ()) or ())
+    if not all(isinstance(m, (bytes, bytearray)) and 1 <= len(m) <= 16 for m in alt_magic):
+        raise CodecError(f"codec {name}: alt_magic must be a tuple of 1-16 byte strings")
     for attr in ("compressor", "decompressor"):
         if not callable(getattr(obj, attr, None)):
             raise CodecError(f"codec {name}: {attr} must be callable")
@@ -111,7 +119,8 @@ def validate_codec(obj: Any) -> Codec:
                  compressor=obj.compressor, decompressor=obj.decompressor,
                  multithreaded=bool(getattr(obj, "multithreaded", False)),
                  description=str(getattr(obj, "description", "") or ""),
-                 aliases=tuple(getattr(obj, "aliases", ()) or ()))
+                 aliases=tuple(getattr(obj, "aliases", ()) or ()),
+                 alt_magic=tuple(bytes(m) for m in alt_magic))
 
 
 class CodecRegistry:
@@ -146,10 +155,11 @@ class CodecRegistry:
 
     def by_magic(self, head: bytes) -> Codec | None:
         """The codec whose magic ``head`` starts with (longest magic wins)."""
-        best = None
+        best, best_length = None, 0
         for codec in self._codecs.values():
-            if head.startswith(codec.magic) and (best is None or len(codec.magic) > len(best.magic)):
-                best = codec
+            length = codec.magic_length(head)
+            if length > best_length:
+                best, best_length = codec, length
         return best
 
     def by_extension(self, filename: str) -> Codec | None:
@@ -265,8 +275,7 @@ def xz_compressor(fileobj: BinaryIO, level: int, threads: int) -> BinaryIO:
 
 
 def xz_decompressor(fileobj: BinaryIO) -> BinaryIO:
-    return _ErrorMappingReader(lzma.LZMAFile(fileobj, mode="rb", format=lzma.FORMAT_XZ), "xz",
-                               (EOFError, lzma.LZMAError))
+    return xz_streams(fileobj)
 
 
 def bz2_compressor(fileobj: BinaryIO, level: int, threads: int) -> BinaryIO:
@@ -274,14 +283,13 @@ def bz2_compressor(fileobj: BinaryIO, level: int, threads: int) -> BinaryIO:
 
 
 def bz2_decompressor(fileobj: BinaryIO) -> BinaryIO:
-    # BZ2File reports a bad stream as a plain OSError("Invalid data stream")
-    return _ErrorMappingReader(bz2.BZ2File(fileobj, mode="rb"), "bz2", (EOFError, OSError))
+    return bz2_streams(fileobj)
 
 
 ZSTD = Codec("zstd", Levels(1, 22, 3), ".zst", b"\x28\xb5\x2f\xfd", zstd_compressor,
              zstd_decompressor, multithreaded=True,
              description="Zstandard (python-zstandard): multi-threaded, content checksum",
-             aliases=(".zstd", ".tzst"))
+             aliases=(".zstd", ".tzst"), alt_magic=SKIPPABLE_MAGICS)
 GZIP = Codec("gzip", Levels(1, 9, 6), ".gz", b"\x1f\x8b", gzip_compressor, gzip_decompressor,
              description="gzip / DEFLATE (standard library), CRC-32", aliases=(".tgz",))
 XZ = Codec("xz", Levels(0, 9, 6), ".xz", b"\xfd7zXZ\x00", xz_compressor, xz_decompressor,

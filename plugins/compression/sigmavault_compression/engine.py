@@ -130,7 +130,7 @@ def detect_codec(registry: CodecRegistry, source: Path, codec: str | None) -> Co
         head = f.read(16)
     if codec is not None:
         chosen = registry.get(codec)
-        if not head.startswith(chosen.magic):
+        if not chosen.magic_length(head):
             raise CorruptArchive(f"{source.name} is not a {chosen.name} archive "
                                  f"(it starts with {head[:8].hex() or 'nothing'})")
         return chosen

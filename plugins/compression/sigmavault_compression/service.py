@@ -13,7 +13,7 @@ from sigmavault.errors import APIError, bad_request, conflict
 from sigmavault.jobs import Job, JobContext
 
 from . import engine, stats
-from .codecs import Codec, CodecError, CodecRegistry, CorruptArchive
+from .codecs import Codec, CodecError, CodecRegistry, CorruptArchive, UnsupportedArchive
 from .config import settings
 from .models import JobRequest
 from .paths import allowed_roots, contained
@@ -200,6 +200,8 @@ class CompressionService:
             emit = self.emitter(ctx.job_id, plan.operation, plan.codec.name, str(plan.source), ctx)
             try:
                 outcome = await ctx.to_thread(self.execute, plan, emit, ctx.check)
+            except UnsupportedArchive as exc:
+                raise APIError(422, "unsupported_archive", str(exc)) from None
             except CorruptArchive as exc:
                 raise APIError(422, "corrupt_archive", str(exc)) from None
             except FileExistsError as exc:

@@ -12,6 +12,8 @@ from typing import BinaryIO
 
 ZSTD_MAGIC = 0xFD2FB528
 SKIPPABLE_MIN, SKIPPABLE_MAX = 0x184D2A50, 0x184D2A5F
+# a zstd stream may begin with a skippable frame (pzstd writes one before every frame)
+SKIPPABLE_MAGICS = tuple(m.to_bytes(4, "little") for m in range(SKIPPABLE_MIN, SKIPPABLE_MAX + 1))
 _FCS_SIZES = (0, 2, 4, 8)
 _DICT_SIZES = (0, 1, 2, 4)
 
@@ -24,7 +26,7 @@ class FrameWalker:
     """Feed compressed bytes with :meth:`feed`; :meth:`finish` raises if a frame is incomplete."""
 
     def __init__(self) -> None:
-        self.frames = 0
+        self.frames = 0  # complete frames, skippable ones included
         self.offset = 0  # absolute input offset, for messages
         self._need = 4  # bytes wanted by the current state
         self._buf = bytearray()  # collects small headers only, never block contents
@@ -103,7 +105,7 @@ class FrameWalker:
 
     def _after_skip(self) -> None:
         if self._state == "skippable_content":
-            self._state, self._need = "magic", 4
+            self._end_frame()
         elif self._state == "block":
             self._state, self._need = "block_header", 3
         elif self._state == "block_last":

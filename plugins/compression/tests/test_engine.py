@@ -125,33 +125,37 @@ def test_levels_are_checked(sample: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "x.gz").exists()
 
 
-CLI = {"zstd": ["zstd", "-q", "-d", "-c"], "gzip": ["gzip", "-d", "-c"], "xz": ["xz", "-d", "-c"],
-       "bz2": ["bzip2", "-d", "-c"]}
-CLI_COMPRESS = {"zstd": ["zstd", "-q", "-c", "-T2"], "gzip": ["gzip", "-c"], "xz": ["xz", "-c"],
-                "bz2": ["bzip2", "-c"]}
+# tool → (codec, decode argv, encode argv); pzstd writes a skippable frame before every frame
+CLI = {"zstd": ("zstd", ["zstd", "-q", "-d", "-c"], ["zstd", "-q", "-c", "-T2"]),
+       "pzstd": ("zstd", ["pzstd", "-q", "-d", "-c"], ["pzstd", "-q", "-c", "-p", "2"]),
+       "gzip": ("gzip", ["gzip", "-d", "-c"], ["gzip", "-c"]),
+       "xz": ("xz", ["xz", "-d", "-c"], ["xz", "-c"]),
+       "bzip2": ("bz2", ["bzip2", "-d", "-c"], ["bzip2", "-c"])}
 
 
-@pytest.mark.parametrize("name", CODECS)
-def test_archives_made_here_decode_with_the_cli(name: str, sample: Path, tmp_path: Path) -> None:
-    require_tool(CLI[name][0])
+@pytest.mark.parametrize("tool", CLI)
+def test_archives_made_here_decode_with_the_cli(tool: str, sample: Path, tmp_path: Path) -> None:
+    require_tool(tool)
+    name, decode, _encode = CLI[tool]
     codec = REGISTRY.get(name)
     archive = tmp_path / f"s{codec.extension}"
     engine.compress(sample, archive, codec, threads=2)
     with open(archive, "rb") as f:
-        decoded = subprocess.run(CLI[name], stdin=f, capture_output=True, check=True).stdout
+        decoded = subprocess.run(decode, stdin=f, capture_output=True, check=True).stdout
     assert hashlib.sha256(decoded).hexdigest() == sha(sample)
-    if name == "zstd":
-        subprocess.run(["zstd", "-q", "-t", str(archive)], check=True)
+    subprocess.run([tool, "-q", "-t", str(archive)], check=True)
 
 
-@pytest.mark.parametrize("name", CODECS)
-def test_cli_archives_decode_here(name: str, sample: Path, tmp_path: Path) -> None:
-    require_tool(CLI_COMPRESS[name][0])
+@pytest.mark.parametrize("tool", CLI)
+def test_cli_archives_decode_here(tool: str, sample: Path, tmp_path: Path) -> None:
+    require_tool(tool)
+    name, _decode, encode = CLI[tool]
     archive = tmp_path / f"cli{REGISTRY.get(name).extension}"
     with open(sample, "rb") as f, open(archive, "wb") as out:
-        subprocess.run(CLI_COMPRESS[name], stdin=f, stdout=out, check=True)
+        subprocess.run(encode, stdin=f, stdout=out, check=True)
     codec = engine.detect_codec(REGISTRY, archive, None)
     assert codec.name == name
+    assert engine.detect_codec(REGISTRY, archive, name) is codec
     engine.decompress(archive, tmp_path / "back", codec)
     assert sha(tmp_path / "back") == sha(sample)
 

@@ -39,7 +39,7 @@ def find(root: Path, registry: CodecRegistry, names: list[str], max_files: int
             start = head(path, 16)
         except OSError:
             continue
-        codec = next((c for c in wanted if start.startswith(c.magic)), None)
+        codec = next((c for c in wanted if c.magic_length(start)), None)
         if codec is not None:
             found.append((path, codec))
     return found

@@ -51,7 +51,7 @@ def plan(root: Path, output: Path | None, codec: Codec, level: int, remove: bool
     for path in walk_files(root, max_files):
         try:
             size = path.stat().st_size
-            already = head(path, 16).startswith(codec.magic) and size > 0
+            already = codec.magic_length(head(path, 16)) > 0 and size > 0
         except OSError as exc:
             skipped.append({"path": str(path), "reason": f"unreadable: {exc}"})
             continue
