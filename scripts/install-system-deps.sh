@@ -11,6 +11,7 @@ packages=(
   smartmontools                              # smartctl for SMART
   zstd xz-utils bzip2 gzip age time          # interop and benchmark anchors (GNU time: peak RSS)
   nfs-kernel-server samba-common-bin         # exportfs / testparm validate rendered shares
+  samba samba-vfs-modules smbclient acl      # SMB shares: smbd (+ shadow_copy2, fruit, recycle), client, setfacl
   rsync                                      # anchor of the storage agents' tree benchmark
   chromium                                   # UI end-to-end tests
   glances python3-bottle wrk                 # system benchmark anchor (bottle: glances -w), load generator

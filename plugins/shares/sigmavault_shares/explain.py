@@ -85,3 +85,20 @@ def explain(share: Share, user: User | None, groups: Iterable[Group] = (),
         else:
             reasons.append(f"filesystem ACL on the folder allows {fs}")
     return {"access": access, "reasons": reasons}
+
+
+def resolve_levels(share: Share, users: Iterable[User], groups: Iterable[Group] = ()
+                   ) -> dict[str, Access]:
+    """Every NAS user's access to ``share`` from the list alone (disabled accounts: none; a
+    read-only share caps at read): what protocol plugins render as their rules."""
+    groups = list(groups)
+    out: dict[str, Access] = {}
+    for u in users:
+        access = explain(share, u, groups)["access"]
+        out[u.name] = access
+    return out
+
+
+def guest_level(share: Share) -> Access:
+    """What somebody who is no NAS user gets: the guest (on a ``guest_ok`` share) level."""
+    return explain(share, None)["access"]

@@ -1,0 +1,1 @@
+"""SigmaVault SMB: Samba configuration, the supervised smbd, passwords and sessions."""
