@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sigmavault.errors import APIError
 from sigmavault.locations import within_roots
 
 from .config import settings
@@ -51,3 +52,17 @@ async def allowed_roots(app: Any) -> list[Path]:
 
 
 contained = within_roots  # (raw, roots, what) → the resolved path, or a 400
+
+def default_target(candidate: Path, source: Path, roots: list[Path]) -> Path:
+    """``candidate``, a target derived from ``source`` because none was given, resolved; it must
+    lie inside the innermost allowed root holding ``source`` (a folder that is itself a root has
+    no place beside it), else 400 ``target_required``."""
+    holding = [r for r in roots if r == source or r in source.parents]
+    root = max(holding, key=lambda r: len(r.parts))  # ``source`` passed ``contained`` already
+    resolved = Path(os.path.realpath(candidate))
+    if resolved == root or root in resolved.parents:
+        return resolved
+    raise APIError(400, "target_required",
+                   f"the default target {candidate} lies outside {root}, the allowed root that "
+                   f"holds the source; give a target inside the allowed roots",
+                   {"field": "target", "default_target": str(candidate), "root": str(root)})

@@ -16,7 +16,7 @@ from . import engine, stats
 from .codecs import Codec, CodecError, CodecRegistry, CorruptArchive, UnsupportedArchive
 from .config import settings
 from .models import JobRequest
-from .paths import allowed_roots, contained
+from .paths import allowed_roots, contained, default_target
 
 log = logging.getLogger("sigmavault.compression")
 
@@ -123,8 +123,9 @@ class CompressionService:
 
         if op == "compress":
             codec = self.codec(req.codec)
-            plan = Plan(op, source, target or engine.default_compress_target(source, codec), codec,
-                        verify=req.verify, overwrite=req.overwrite)
+            target = target or default_target(engine.default_compress_target(source, codec),
+                                              source, roots)
+            plan = Plan(op, source, target, codec, verify=req.verify, overwrite=req.overwrite)
             if source.is_dir() and (plan.target == source or source in plan.target.parents):
                 raise bad_request("the target must not lie inside the folder being compressed",
                                   "target_inside_source")
@@ -140,15 +141,16 @@ class CompressionService:
                 raise bad_request(f"{source.name} does not contain a tar archive", "not_a_tar")
             extract = is_tar if extract is None else extract
             if target is None:
-                target = source.parent if extract else source.with_name(
-                    engine.strip_codec_suffix(source, codec))
+                target = default_target(source.parent if extract else source.with_name(
+                    engine.strip_codec_suffix(source, codec)), source, roots)
             plan = Plan(op, source, target, codec, extract=extract, overwrite=req.overwrite)
             if extract and target.exists() and not target.is_dir():
                 raise conflict(f"target {target} exists and is not a folder", "target_exists")
         elif op == "recompress":
             old = self.detect(source, None)
             codec = self.codec(req.codec)
-            target = target or engine.default_recompress_target(source, old, codec)
+            target = target or default_target(
+                engine.default_recompress_target(source, old, codec), source, roots)
             plan = Plan(op, source, target, codec, old=old, replace_source=req.replace_source,
                         keep_smaller=req.keep_smaller, overwrite=req.overwrite or target == source)
         else:

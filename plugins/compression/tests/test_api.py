@@ -169,6 +169,29 @@ async def test_bad_requests_are_4xx_and_start_nothing(client, work: Path, tmp_pa
     assert listed["total"] == 0
 
 
+@pytest.mark.sv_config({"compression": {}})  # the default allowed root: <data_dir>/pools
+async def test_default_targets_stay_inside_the_root_of_the_source(client, sv_app) -> None:
+    data_dir = Path(sv_app.data_dir)
+    pools = data_dir / "pools"
+    (pools / "tank").mkdir(parents=True)
+    (pools / "tank" / "a.txt").write_bytes(semi(50_000))
+    before = sorted(p.name for p in data_dir.iterdir())
+    # the root itself: its default target <data_dir>/pools.tar.zst would lie beside the state DB
+    resp = await client.post("/api/v1/compression/jobs",
+                             json={"operation": "compress", "source": str(pools)})
+    body = await resp.json()
+    assert resp.status == 400 and body["error"]["code"] == "target_required", body
+    assert "give a target" in body["error"]["message"]
+    assert body["error"]["details"]["field"] == "target"
+    assert sorted(p.name for p in data_dir.iterdir()) == before
+    assert (await (await client.get("/api/v1/compression/jobs")).json())["total"] == 0
+    # a folder inside the root keeps its default target beside it
+    done = await wait_job(client, (await submit(client, operation="compress",
+                                                source=str(pools / "tank")))["id"])
+    assert done["state"] == "SUCCESS" and done["result"]["target"] == str(pools / "tank.tar.zst")
+    assert sorted(p.name for p in data_dir.iterdir()) == before
+
+
 async def test_readonly_may_read_but_not_start(readonly_client, work: Path) -> None:
     assert (await readonly_client.get("/api/v1/compression/stats")).status == 200
     resp = await readonly_client.post("/api/v1/compression/jobs",
