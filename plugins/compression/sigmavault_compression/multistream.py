@@ -26,9 +26,16 @@ XZ_DEFINED_CHECKS = {lzma.CHECK_NONE, lzma.CHECK_CRC32, lzma.CHECK_CRC64, lzma.C
 
 
 class Decompressor(Protocol):
-    eof: bool
-    needs_input: bool
-    unused_data: bytes
+    """``lzma.LZMADecompressor`` and ``bz2.BZ2Decompressor``: one stream each."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def needs_input(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
 
     def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
 
