@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from typing import Any
 
 from sigmavault.errors import bad_request
@@ -19,19 +18,6 @@ def check_pool_name(name: str) -> str:
                           "reserved words mirror, raidz, spare, log, cache, special, dedup",
                           code="invalid_name", field="name")
     return name
-
-
-def check_device(path: str) -> str:
-    """An extra vdev (log/cache/spare) must be an existing block device under /dev."""
-    if not isinstance(path, str) or not path.startswith("/dev/") or ".." in path:
-        raise bad_request(f"device {path!r} must be an absolute path under /dev", field="devices")
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        raise bad_request(f"device {path!r} does not exist", field="devices") from None
-    if not stat.S_ISBLK(mode):
-        raise bad_request(f"{path!r} is not a block device", field="devices")
-    return path
 
 
 SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt",

@@ -9,20 +9,11 @@ modification — the rules ``zfs diff`` itself follows.
 from __future__ import annotations
 
 import os
-import stat
 from typing import Any, Callable
 
+from sigmavault.backends import kind_of
+
 Entry = tuple[int, str, int, int, int]  # inode, type, size, mtime_ns, ctime_ns
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "other"
 
 
 def scan_tree(root: str, check: Callable[[], None] | None = None) -> dict[str, Entry]:
@@ -40,7 +31,7 @@ def scan_tree(root: str, check: Callable[[], None] | None = None) -> dict[str, E
                         continue
                     path = f"{rel}/{de.name}" if rel else de.name
                     st = de.stat(follow_symlinks=False)
-                    kind = _kind(st.st_mode)
+                    kind = kind_of(st.st_mode)
                     out[path] = (st.st_ino, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                     if kind == "dir":
                         stack.append(path)

@@ -26,7 +26,7 @@ def parse_diff(text: str, mountpoint: str) -> list[dict[str, Any]]:
     in it changes) is left out.
     """
     root = mountpoint.rstrip("/") + "/"
-    changes = []
+    changes: list[dict[str, Any]] = []
     for line in text.splitlines():
         parts = line.split("\t")
         if len(parts) < 3 or parts[0] not in _CHANGE:

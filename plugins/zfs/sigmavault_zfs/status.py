@@ -88,7 +88,7 @@ def _parse_block(lines: list[str]) -> dict[str, Any]:
                 scans.append(fields[key])
         elif key and line.startswith(("\t", "    ")) and line.strip():
             fields[key].append(line.strip())
-    pool = {
+    pool: dict[str, Any] = {
         "name": " ".join(fields.get("pool", [""])).strip(),
         "state": " ".join(fields.get("state", ["UNKNOWN"])).strip(),
         "status": " ".join(fields.get("status", [])) or None,
@@ -111,11 +111,11 @@ def _current_scan(scans: list[dict[str, Any]]) -> dict[str, Any]:
     return max(scans, key=lambda s: s["finished"] or "")
 
 
-def _parse_config(lines: list[str], pool_name: str) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {"vdevs": [], "logs": [], "cache": [], "spares": [],
-                                  "special": [], "dedup": []}
+def _parse_config(lines: list[str], pool_name: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {"vdevs": [], "logs": [], "cache": [], "spares": [],
+                                            "special": [], "dedup": []}
     section = "vdevs"
-    stack: list[tuple[int, dict]] = []
+    stack: list[tuple[int, dict[str, Any]]] = []
     header_seen = False
     base = 0  # indent of the NAME header: a tab from zpool, spaces when a terminal copy expanded it
     for raw in lines:

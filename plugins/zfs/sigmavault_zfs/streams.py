@@ -21,7 +21,8 @@ async def send_to_file(argv: Sequence[str], target: str, timeout: float = 3600.0
     On failure the temporary file is removed and ``target`` is untouched.
     """
     with atomic_write(target) as f:   # fsync'd and renamed once the stream is complete
-        await run(argv, stdout_path=f.temp_path, timeout=timeout)
+        temp = f.temp_path  # type: ignore[attr-defined]  # set by atomic_write (typed as IO)
+        await run(argv, stdout_path=temp, timeout=timeout)
     return Path(target).stat().st_size
 
 

@@ -6,16 +6,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import pathlib
 import uuid
 
 import pytest
 
-import sigmavault_storage
-from sigmavault.testing import load_module, next_event, wait_job
-
-_suite_file = pathlib.Path(sigmavault_storage.__file__).parents[1] / "tests" / "backend_suite.py"
-backend_suite = load_module(_suite_file, "storage_backend_suite_zfs")
+from sigmavault.testing import backend_suite, next_event, wait_job
 ok, error, API = backend_suite.ok, backend_suite.error, backend_suite.API
 
 
@@ -312,11 +307,13 @@ async def _scrub_progress_scenario(client, loop_devices, cpu_limited):
 
 @pytest.mark.sv_config({"zfs": {"start_daemon": True}})
 async def test_start_daemon_leaves_a_running_daemon_alone(sv_app, client, zfs_daemon):
-    from sigmavault_zfs import daemon, plugin
+    from sigmavault_zfs import daemon
+    from sigmavault_zfs.service import ZfsService
 
     status = await ok(await client.get("/api/v1/zfs/status"))
     assert status["available"]
-    handle = plugin._DAEMONS[id(sv_app)]
-    assert handle.started is False       # zpool answered already: nothing was started
-    await plugin.shutdown(sv_app)
+    service = sv_app.services[ZfsService]
+    handle = service.daemon
+    assert handle is not None and handle.started is False  # zpool answered already: nothing started
+    await service.stop()
     assert await daemon.responsive()     # and so nothing is stopped

@@ -11,7 +11,7 @@ import pytest
 
 from sigmavault.commands import run
 from sigmavault.testing import wait_job
-from sigmavault_zfs.lattice import LatticeParams, profile_tree, recommend
+from sigmavault_zfs.agents.lattice import LatticeParams, profile_tree, recommend
 
 API = "/api/v1/storage"
 

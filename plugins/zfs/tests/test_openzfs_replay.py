@@ -18,7 +18,7 @@ import pytest
 
 from sigmavault.errors import APIError
 from sigmavault_zfs.backend import ZfsBackend
-from sigmavault_zfs.cli import ZfsCli
+from sigmavault_zfs.zfs_tool import ZfsCli
 
 OZ = Path(__file__).parent / "fixtures" / "openzfs-2.x" / "real"
 SYN = Path(__file__).parent / "fixtures" / "openzfs-2.x" / "synthetic"

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from sigmavault.commands import Result
-from sigmavault_zfs.cli import detect_from
 from sigmavault_zfs.diffparse import parse_diff
 from sigmavault_zfs.listing import (parse_get, parse_import_list, parse_list, parse_list_as_get,
                                     parse_pool_list)
-from sigmavault_zfs.model import health_dict, pool_dict, scrub_dict
+from sigmavault_zfs.rows import health_dict, pool_dict, scrub_dict
 from sigmavault_zfs.status import layout_of, leaves, parse_scan, parse_status, parse_status_json
 from sigmavault_zfs.units import (ctime_to_rfc3339, parse_count, parse_duration, parse_ratio,
                                   parse_size)
+from sigmavault_zfs.zfs_tool import detect_from
 
 FUSE = Path(__file__).parent / "fixtures" / "zfsfuse"
 OZ = Path(__file__).parent / "fixtures" / "openzfs-2.x" / "real"
@@ -282,7 +282,7 @@ def test_openzfs_real_lists() -> None:
 
 def test_openzfs_real_zfs_get_without_p() -> None:
     """``zfs get -H all`` of OpenZFS 2.1: sizes with units, a date, inherited compression."""
-    from sigmavault_zfs.model import volume_dict
+    from sigmavault_zfs.rows import volume_dict
     props = parse_get((OZ / "zfs_get_H_all__root_zfs.txt").read_text())
     assert list(props) == ["tank/myds"] and len(props["tank/myds"]) == 72
     assert props["tank/myds"]["compression"] == ("gzip", "inherited from tank")
@@ -361,7 +361,7 @@ def test_fuse_zfs_list_and_cache_vdev() -> None:
 def test_synthetic_snapshot_listing() -> None:
     cols = ("name", "creation", "used", "referenced", "userrefs")
     props = parse_list_as_get((SYN / "WRITTEN_zfs_list_Hp_snapshots.txt").read_text(), cols)
-    from sigmavault_zfs.model import snapshot_dict
+    from sigmavault_zfs.rows import snapshot_dict
     snaps = [snapshot_dict("tank", "data", k, v, None) for k, v in props.items()]
     assert [s["name"] for s in snaps] == ["daily-1", "daily-2"]
     assert snaps[0]["created"] == "2026-11-27T14:03:11Z" and snaps[0]["used"] == 90112

@@ -1,5 +1,5 @@
-"""Build the storage protocol's dicts (Pool, Volume, Snapshot, Health, ScrubStatus) from parsed
-ZFS output."""
+"""Build rows from parsed ZFS output: the storage protocol's dicts (Pool, Volume, Snapshot,
+Health, ScrubStatus), and the response rows of the ``/zfs`` routes made from them."""
 
 from __future__ import annotations
 
@@ -177,3 +177,29 @@ def snapshot_dict(pool: str, volume: str, full: str, props: dict[str, tuple[str,
             "properties": {"referenced": parse_size(_prop(props, "referenced") or "-"),
                            "holds": int(refs) if refs and refs.isdigit() else 0,
                            "dataset": full}}
+
+
+def pool_status(pool: dict[str, Any]) -> dict[str, Any]:
+    """A backend Pool dict → the ``PoolStatus`` of ``/zfs/pools/{pool}/status``."""
+    props = pool["properties"]
+    topo = props.get("topology", {})
+    return {"name": pool["name"], "state": props.get("health", pool["state"]),
+            "layout": pool["layout"], "status": props.get("status"), "action": props.get("action"),
+            "data_errors": props.get("data_errors"), "scan": props.get("scan"),
+            "vdevs": topo.get("vdevs", []), "logs": topo.get("logs", []),
+            "cache": topo.get("cache", []), "spares": topo.get("spares", [])}
+
+
+def volume_properties(vol: dict[str, Any]) -> dict[str, Any]:
+    """A backend Volume dict → the ``VolumeProperties`` of ``/zfs/.../properties``."""
+    p = vol["properties"]
+    return {"dataset": p["dataset"], "quota": vol["quota"], "compression": vol["compression"] or "off",
+            "compressratio": p["compressratio"], "recordsize": p["recordsize"], "atime": p["atime"],
+            "readonly": p["readonly"], "used": vol["used"], "referenced": p["referenced"],
+            "available": p["available"], "usedbysnapshots": p["usedbysnapshots"],
+            "mountpoint": vol["path"], "origin": vol["origin"], "sources": p["sources"]}
+
+
+def snapshot_holds(snap: dict[str, Any]) -> dict[str, Any]:
+    """A backend Snapshot dict → the ``SnapshotHolds`` of the holds routes."""
+    return {"snapshot": snap["properties"]["dataset"], "holds": snap["properties"]["holds"]}

@@ -3,7 +3,7 @@ API does not cover: attach/detach/offline/online/clear, holds, dataset propertie
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -129,13 +129,3 @@ class SnapshotHolds(BaseModel):
     snapshot: str
     holds: int
 
-
-def pool_status(pool: dict[str, Any]) -> dict[str, Any]:
-    """A backend Pool dict → PoolStatus."""
-    props = pool["properties"]
-    topo = props.get("topology", {})
-    return {"name": pool["name"], "state": props.get("health", pool["state"]),
-            "layout": pool["layout"], "status": props.get("status"), "action": props.get("action"),
-            "data_errors": props.get("data_errors"), "scan": props.get("scan"),
-            "vdevs": topo.get("vdevs", []), "logs": topo.get("logs", []),
-            "cache": topo.get("cache", []), "spares": topo.get("spares", [])}

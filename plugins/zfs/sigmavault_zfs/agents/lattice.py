@@ -13,7 +13,11 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 
+from sigmavault.hookspecs import Agent
+from sigmavault.jobs import JobContext
 from sigmavault.validation import Name
+
+from ..service import ZfsService
 
 DB_SUFFIXES = {".db", ".sqlite", ".sqlite3", ".ibd", ".mdb", ".ldb", ".qcow2", ".vmdk", ".vdi",
                ".img", ".raw", ".wal"}
@@ -135,11 +139,9 @@ def recommend(profile: dict[str, Any], current: dict[str, Any], openzfs: bool) -
     return recs
 
 
-async def run_lattice(ctx: Any, params: LatticeParams) -> dict[str, Any]:
+async def run_lattice(ctx: JobContext, params: LatticeParams) -> dict[str, Any]:
     """The LATTICE task: profile each volume, recommend, optionally apply."""
-    backend = ctx.app.registries["storage_backends"].get("zfs")
-    if backend is None:
-        raise RuntimeError("the zfs storage backend is not registered")
+    backend = ctx.app.services[ZfsService].backend
     gen = await backend.cli.generation()
     if params.volume:
         volumes = [await backend.volume_get(pool=params.pool, name=params.volume)]
@@ -172,3 +174,14 @@ async def run_lattice(ctx: Any, params: LatticeParams) -> dict[str, Any]:
     ctx.progress(100.0, "done")
     return {"pool": params.pool, "generation": gen.name, "volumes": results,
             "applied": params.apply}
+
+
+def agent() -> Agent:
+    """Agent LATTICE, as ``register_agents`` registers it."""
+    return Agent(
+        name="LATTICE", tier="storage", specialty="ZFS tuning advisor", params_model=LatticeParams,
+        run=run_lattice, concurrency=1, timeout=3600.0,
+        description="profile a dataset's files (size histogram, database files, sampled "
+                    "compressibility) and recommend recordsize, compression and atime; "
+                    "apply=true sets them",
+        lock=lambda p: f"zfs-tune:{p.pool}", tags=["zfs", "storage", "tuning"])

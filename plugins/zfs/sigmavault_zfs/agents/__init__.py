@@ -1,0 +1,1 @@
+"""Agents of the zfs plugin (LATTICE: :mod:`.lattice`)."""
