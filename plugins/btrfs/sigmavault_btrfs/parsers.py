@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 _SIZE_UNITS = {"B": 1, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40,
                "PIB": 1 << 50, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
@@ -246,7 +246,7 @@ _SUBVOL = re.compile(
     r"(?:\s+parent_uuid (\S+))?(?:\s+received_uuid (\S+))?(?:\s+uuid (\S+))? path (.*)$", re.M)
 
 
-def _otime_converter():
+def _otime_converter() -> Callable[[str], str | None]:
     local_tz = datetime.now().astimezone().tzinfo
     cache: dict[str, str | None] = {}
 
@@ -323,9 +323,9 @@ def parse_replace_status(text: str) -> dict[str, Any]:
     "percent": float | None, "write_errors": int, "read_errors": int}``."""
     text = text.strip()
     errors = re.search(r"(\d+) write errs, (\d+) uncorr\. read errs", text)
-    out = {"state": "never", "percent": None,
-           "write_errors": int(errors.group(1)) if errors else 0,
-           "read_errors": int(errors.group(2)) if errors else 0}
+    out: dict[str, Any] = {"state": "never", "percent": None,
+                           "write_errors": int(errors.group(1)) if errors else 0,
+                           "read_errors": int(errors.group(2)) if errors else 0}
     if text.startswith("Never started"):
         return out
     m = re.match(r"([\d.]+)% done", text)
