@@ -9,7 +9,7 @@ import os
 from typing import BinaryIO, Iterable
 
 from . import armor
-from .errors import HeaderError, NoIdentityMatch, RecipientError
+from .errors import HeaderError, NoIdentityMatch, PassphraseRequired, RecipientError
 from .header import Header, encode_header, read_header
 from .recipients import FILE_KEY_SIZE, Identity, Recipient
 from .stream import Progress, decrypt_payload, encrypt_payload
@@ -43,6 +43,10 @@ def unwrap(header: Header, identities: Iterable[Identity]) -> bytes:
     """Find the file key with one of ``identities`` and verify the header MAC with it."""
     if any(s.type == "scrypt" for s in header.stanzas) and len(header.stanzas) > 1:
         raise HeaderError("an scrypt stanza must be the only stanza")
+    identities = list(identities)
+    if header.stanzas[0].type == "scrypt" and not any(i.kind == "scrypt" for i in identities):
+        raise PassphraseRequired("the file is encrypted with a passphrase, not to a key; "
+                                 "decrypt it with its passphrase")
     for identity in identities:
         key = identity.unwrap(header.stanzas)
         if key is not None:

@@ -35,6 +35,10 @@ class CipherParams(BaseModel):
     key_ids: list[str] = Field(default_factory=list, description="encrypt: keystore keys")
     recipients: list[str] = Field(default_factory=list, description="encrypt: age1… / age1pq1… recipients")
     folder: bool | None = Field(None, description="decrypt: the file is a folder archive")
+    passphrase: SecretStr | None = Field(None, min_length=1, max_length=1024,
+                                         description="encrypt: instead of keys (scrypt, as `age -p`); "
+                                         "decrypt/verify: the file's passphrase")
+    armor: bool = Field(False, description="encrypt: ASCII armor (as `age -a`)")
     overwrite: bool = False
 
     async def preflight(self, app: Any) -> None:
@@ -44,15 +48,16 @@ class CipherParams(BaseModel):
 async def _cipher_plan(app: Any, p: CipherParams) -> Any:
     svc = service(app)
     if p.operation == "encrypt":
-        if not p.key_ids and not p.recipients:
-            raise APIError(400, "no_recipients", "encrypt needs 'key_ids' or 'recipients'")
-        return await svc.plan_encrypt(p.source, p.target, p.key_ids, p.recipients, p.overwrite)
+        if not p.key_ids and not p.recipients and p.passphrase is None:
+            raise APIError(400, "no_recipients", "encrypt needs 'key_ids', 'recipients' or 'passphrase'")
+        return await svc.plan_encrypt(p.source, p.target, p.key_ids, p.recipients, p.overwrite,
+                                      armor=p.armor, passphrase=p.passphrase)
     if p.operation == "decrypt":
-        return await svc.plan_decrypt(p.source, p.target, p.folder, p.overwrite)
+        return await svc.plan_decrypt(p.source, p.target, p.folder, p.overwrite, passphrase=p.passphrase)
     path = await svc.resolve(p.source)
     if not path.is_file():
         raise APIError(400, "not_a_file", f"{path} is not a file")
-    svc.identities()
+    svc.file_identities(p.passphrase)
     return path
 
 
@@ -63,7 +68,7 @@ async def run_cipher(ctx: Any, p: CipherParams) -> dict:
         return await svc.run_encrypt(ctx, plan)
     if p.operation == "decrypt":
         return await svc.run_decrypt(ctx, plan)
-    return await svc.run_verify(ctx, plan)
+    return await svc.run_verify(ctx, plan, p.passphrase)
 
 
 # --- QUANTUM -------------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ class NoIdentityMatch(AgeError):
     """None of the available identities can unwrap the file key."""
 
 
+class PassphraseRequired(NoIdentityMatch):
+    """The file is passphrase-encrypted (scrypt) and no passphrase was given."""
+
+
 class ArmorError(AgeError):
     """An ASCII-armored file breaks the strict armor rules (c2sp.org/age, "ASCII armor")."""
 

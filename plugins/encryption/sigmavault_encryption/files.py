@@ -17,7 +17,8 @@ from typing import BinaryIO, Callable, Iterable
 
 from sigmavault.files import atomic_write, temp_path_for
 
-from . import age
+from . import age, armor
+from .errors import AgeError
 from .header import read_header
 from .recipients import Identity, Recipient
 from .stream import CHUNK, NONCE_SIZE, TAG
@@ -52,6 +53,16 @@ def plaintext_size(path: Path) -> int | None:
     return max(0, payload - chunks * TAG)
 
 
+def is_passphrase_file(path: Path) -> bool:
+    """Whether the age file at ``path`` (binary or armored) opens with a passphrase (an scrypt
+    stanza); False for anything unreadable, which decryption then reports."""
+    try:
+        with open(path, "rb") as f:
+            return read_header(armor.reader(f)).stanzas[0].type == "scrypt"
+    except (AgeError, OSError):
+        return False
+
+
 def _progress(on_progress: OnProgress | None, total: int | None) -> Callable[[int], None] | None:
     if on_progress is None:
         return None
@@ -59,12 +70,13 @@ def _progress(on_progress: OnProgress | None, total: int | None) -> Callable[[in
 
 
 def encrypt_file(src: Path, dst: Path, recipients: Iterable[Recipient], *,
-                 on_progress: OnProgress | None = None, overwrite: bool = False) -> Outcome:
-    """Encrypt the regular file ``src`` to ``dst``."""
+                 on_progress: OnProgress | None = None, overwrite: bool = False,
+                 armored: bool = False) -> Outcome:
+    """Encrypt the regular file ``src`` to ``dst`` (ASCII-armored if ``armored``)."""
     recips = age.check_recipients(recipients)
     total = src.stat().st_size
     with open(src, "rb") as f, atomic_write(dst, overwrite=overwrite) as out:
-        n = age.encrypt(f, out, recips, progress=_progress(on_progress, total))
+        n = age.encrypt(f, out, recips, progress=_progress(on_progress, total), armored=armored)
     return Outcome(str(src), str(dst), "file", n, dst.stat().st_size)
 
 
@@ -104,7 +116,8 @@ class _Worker(threading.Thread):
 
 
 def encrypt_dir(src: Path, dst: Path, recipients: Iterable[Recipient], *,
-                on_progress: OnProgress | None = None, overwrite: bool = False) -> Outcome:
+                on_progress: OnProgress | None = None, overwrite: bool = False,
+                armored: bool = False) -> Outcome:
     """Encrypt the folder ``src`` as a tar stream (paths relative to ``src``'s name)."""
     recips = age.check_recipients(recipients)
     total = _tree_size(src)
@@ -122,7 +135,7 @@ def encrypt_dir(src: Path, dst: Path, recipients: Iterable[Recipient], *,
     worker.start()
     try:
         with atomic_write(dst, overwrite=overwrite) as out:
-            n = age.encrypt(reader, out, recips, progress=_progress(on_progress, total))
+            n = age.encrypt(reader, out, recips, progress=_progress(on_progress, total), armored=armored)
             worker.join()
             if worker.error is not None:
                 raise worker.error

@@ -85,29 +85,52 @@ class ImportRequest(BaseModel):
     new_passphrase: SecretStr = Field(description="seals the imported identities in this keystore")
 
 
+FilePassphrase = SecretStr  # an age file's passphrase (scrypt stanza); never stored or echoed
+ARMOR_DESCRIPTION = "write ASCII armor (PEM-like text, as `age -a`) instead of binary"
+FILE_PASSPHRASE_DESCRIPTION = ("encrypt with this passphrase (an scrypt stanza, as `age -p`) "
+                               "instead of keys or recipients")
+
+
 class EncryptRequest(BaseModel):
     source: Target
     target: Target | None = Field(None, description="default: the source path + '.age' ('.tar.age' for folders)")
     key_ids: list[str] = Field(default_factory=list, max_length=64, description="keystore keys to encrypt to")
     recipients: list[str] = Field(default_factory=list, max_length=64, description="age1… / age1pq1… recipients")
+    passphrase: FilePassphrase | None = Field(None, min_length=1, max_length=1024,
+                                              description=FILE_PASSPHRASE_DESCRIPTION)
+    armor: bool = Field(False, description=ARMOR_DESCRIPTION)
     overwrite: bool = False
 
     @model_validator(mode="after")
     def _someone(self) -> "EncryptRequest":
-        if not self.key_ids and not self.recipients:
-            raise ValueError("give at least one of 'key_ids' or 'recipients'")
+        check_encrypt_to(self.key_ids, self.recipients, self.passphrase)
         return self
+
+
+def check_encrypt_to(key_ids: list[str], recipients: list[str], passphrase: SecretStr | None) -> None:
+    """Exactly one way to open the file: keys/recipients, or a passphrase (age allows an scrypt
+    stanza only alone)."""
+    if passphrase is not None and (key_ids or recipients):
+        raise ValueError("give 'passphrase' or 'key_ids'/'recipients', not both: a passphrase-encrypted "
+                         "file has no other recipient")
+    if passphrase is None and not key_ids and not recipients:
+        raise ValueError("give at least one of 'key_ids' or 'recipients', or a 'passphrase'")
 
 
 class DecryptRequest(BaseModel):
     source: Target
     target: Target | None = Field(None, description="default: the source path without '.age'")
     folder: bool | None = Field(None, description="the file is a folder archive (default: as recorded, or '.tar.age')")
+    passphrase: FilePassphrase | None = Field(None, min_length=1, max_length=1024,
+                                              description="the file's passphrase (files made with `age -p`); "
+                                              "without it the unlocked keys are used")
     overwrite: bool = False
 
 
 class VerifyRequest(BaseModel):
     source: Target
+    passphrase: FilePassphrase | None = Field(None, min_length=1, max_length=1024,
+                                              description="the file's passphrase, for passphrase-encrypted files")
 
 
 class RewrapRequest(BaseModel):

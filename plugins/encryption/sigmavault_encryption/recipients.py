@@ -226,6 +226,10 @@ class ScryptRecipient:
     kind: str = field(default="scrypt", init=False)
     post_quantum: bool = field(default=False, init=False)
 
+    @property
+    def fingerprint(self) -> str:
+        return "passphrase"  # nothing derived from the secret
+
     def wrap(self, file_key: bytes) -> list[Stanza]:
         salt = os.urandom(16)
         body = ChaCha20Poly1305(_scrypt_key(self.passphrase, salt, self.log_n)).encrypt(

@@ -157,14 +157,16 @@ def register(app: Any) -> None:
               summary="Encrypt a file or folder")
     async def encrypt(request: web.Request, body: EncryptRequest) -> Job:
         svc = _svc(request)
-        plan = await svc.plan_encrypt(body.source, body.target, body.key_ids, body.recipients, body.overwrite)
+        plan = await svc.plan_encrypt(body.source, body.target, body.key_ids, body.recipients, body.overwrite,
+                                      armor=body.armor, passphrase=body.passphrase)
         return svc.submit("encrypt", plan)
 
     @api.post("/encryption/jobs/decrypt", body=DecryptRequest, response=Job, status=202,
               summary="Decrypt a file or folder archive")
     async def decrypt(request: web.Request, body: DecryptRequest) -> Job:
         svc = _svc(request)
-        plan = await svc.plan_decrypt(body.source, body.target, body.folder, body.overwrite)
+        plan = await svc.plan_decrypt(body.source, body.target, body.folder, body.overwrite,
+                                      passphrase=body.passphrase)
         return svc.submit("decrypt", plan)
 
     @api.post("/encryption/jobs/verify", body=VerifyRequest, response=Job, status=202,
@@ -175,9 +177,10 @@ def register(app: Any) -> None:
         path = await svc.resolve(body.source)
         if not path.is_file():
             raise APIError(400, "not_a_file", f"{path} is not a file")
-        svc.identities()
-        return sv_app.jobs.submit("encryption.verify", lambda ctx: svc.run_verify(ctx, path),
-                                  params={"source": str(path)}, description=f"verify {path.name}")
+        svc.file_identities(body.passphrase)
+        return sv_app.jobs.submit("encryption.verify", lambda ctx: svc.run_verify(ctx, path, body.passphrase),
+                                  params={"source": str(path), "passphrase": body.passphrase is not None},
+                                  description=f"verify {path.name}")
 
     @api.post("/encryption/jobs/rewrap", body=RewrapRequest, response=Job, status=202,
               summary="Re-wrap file keys to other recipients")

@@ -20,12 +20,15 @@ from sigmavault.errors import APIError
 from sigmavault.files import TEMP_MARK
 
 from . import files, state, xwing
-from .errors import ArmorError, AuthenticationError, HeaderError, NoIdentityMatch, RecipientError
+from pydantic import SecretStr
+
+from .errors import (ArmorError, AuthenticationError, HeaderError, NoIdentityMatch, PassphraseRequired,
+                     RecipientError)
 from .keystore import Keystore, KeyRecord, KeystoreError
 from sigmavault.locations import resolve as resolve_location
 
 from .models import KeyOut, Target
-from .recipients import Identity, Recipient, parse_recipient
+from .recipients import Identity, Recipient, ScryptIdentity, ScryptRecipient, parse_recipient
 
 log = logging.getLogger("sigmavault.encryption")
 _services: "weakref.WeakKeyDictionary[Any, EncryptionService]" = weakref.WeakKeyDictionary()
@@ -49,6 +52,8 @@ def to_api_error(exc: BaseException) -> BaseException:
     if isinstance(exc, AuthenticationError):
         return APIError(422, "authentication_failed", f"the file failed to authenticate: {exc}; "
                         "it was modified or truncated, and nothing was written")
+    if isinstance(exc, PassphraseRequired):
+        return APIError(422, "passphrase_required", f"{exc}: give 'passphrase'", {"field": "passphrase"})
     if isinstance(exc, NoIdentityMatch):
         return APIError(422, "no_matching_key", "none of the unlocked keys opens this file; "
                         "unlock the key it was encrypted to")
@@ -74,10 +79,14 @@ class Plan:
     folder: bool
     overwrite: bool = False
     recipients: list[Recipient] | None = None
+    armored: bool = False
+    passphrase: SecretStr | None = None  # decrypt: the file's passphrase instead of the keys
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"source": str(self.source), "target": str(self.target), "folder": self.folder,
-                               "overwrite": self.overwrite}
+                               "overwrite": self.overwrite, "armor": self.armored,
+                               "passphrase": self.passphrase is not None
+                               or any(r.kind == "scrypt" for r in self.recipients or [])}
         if self.recipients is not None:
             out["recipients"] = [r.fingerprint for r in self.recipients]
         return out
@@ -187,6 +196,24 @@ class EncryptionService:
                            "would make the file readable to a quantum attacker")
         return out
 
+    def file_recipients(self, key_ids: list[str], texts: list[str],
+                        passphrase: SecretStr | None) -> list[Recipient]:
+        """The recipients of a new file: keys/recipients, or only a passphrase (scrypt stanza)."""
+        if passphrase is None:
+            return self.recipients(key_ids, texts)
+        if key_ids or texts:
+            raise APIError(400, "passphrase_with_recipients", "give 'passphrase' or 'key_ids'/'recipients', "
+                           "not both: a passphrase-encrypted file has no other recipient", {"field": "passphrase"})
+        if not passphrase.get_secret_value():
+            raise APIError(400, "empty_passphrase", "the passphrase is empty", {"field": "passphrase"})
+        return [ScryptRecipient(passphrase.get_secret_value(), self.keystore.scrypt_log_n)]
+
+    def file_identities(self, passphrase: SecretStr | None) -> list[Identity]:
+        """What opens a file: its passphrase when given, else the unlocked keys."""
+        if passphrase is not None:
+            return [ScryptIdentity(passphrase.get_secret_value())]  # type: ignore[list-item]
+        return self.identities()
+
     def identities(self) -> list[Identity]:
         ids = self.keystore.identities()
         if not ids:
@@ -197,24 +224,28 @@ class EncryptionService:
     # --- planning (all validation happens here, before any job starts) ---------------------------
 
     async def plan_encrypt(self, source: Target, target: Target | None, key_ids: list[str],
-                           recipients: list[str], overwrite: bool) -> Plan:
+                           recipients: list[str], overwrite: bool, *, armor: bool = False,
+                           passphrase: SecretStr | None = None) -> Plan:
         src = await self.resolve(source)
         if not (src.is_file() or src.is_dir()):
             raise APIError(400, "unsupported_file_type", f"{src} is neither a regular file nor a folder")
         folder = src.is_dir()
-        recips = self.recipients(key_ids, recipients)
+        recips = self.file_recipients(key_ids, recipients, passphrase)
         dst = await self._output(source, src, target, src.name + (".tar.age" if folder else ".age"),
                                  overwrite, False)
         if dst == src or (folder and dst.is_relative_to(src)):
             raise APIError(400, "target_inside_source", "the encrypted output cannot be the source or inside it")
-        return Plan(src, dst, folder, overwrite, recips)
+        return Plan(src, dst, folder, overwrite, recips, armored=armor)
 
     async def plan_decrypt(self, source: Target, target: Target | None, folder: bool | None,
-                           overwrite: bool) -> Plan:
+                           overwrite: bool, *, passphrase: SecretStr | None = None) -> Plan:
         src = await self.resolve(source)
         if not src.is_file():
             raise APIError(400, "not_a_file", f"{src} is not a file")
-        self.identities()
+        if passphrase is None and files.is_passphrase_file(src):
+            raise APIError(400, "passphrase_required", f"{src.name} is encrypted with a passphrase, not to a "
+                           "key: give its 'passphrase'", {"field": "passphrase"})
+        self.file_identities(passphrase)
         if folder is None:
             row = self.app.db.one("SELECT kind FROM encryption_items WHERE path=?", (str(src),))
             folder = row["kind"] == "folder" if row else src.name.endswith(".tar.age")
@@ -226,7 +257,7 @@ class EncryptionService:
         else:
             name += ".decrypted"
         dst = await self._output(source, src, target, name, overwrite, folder)
-        return Plan(src, dst, folder, overwrite)
+        return Plan(src, dst, folder, overwrite, passphrase=passphrase)
 
     def submit(self, operation: Literal["encrypt", "decrypt"], plan: Plan) -> Any:
         """Run an encrypt/decrypt ``plan`` as a job (one at a time per target path), as
@@ -253,9 +284,18 @@ class EncryptionService:
                                           "message": f"{path} failed to authenticate: {exc}",
                                           "source": "encryption", "active": True})
 
+    @staticmethod
+    def _opening_error(exc: BaseException, passphrase: SecretStr | None) -> BaseException:
+        """``to_api_error``, except that a passphrase that opens nothing is named as such."""
+        if passphrase is not None and isinstance(exc, NoIdentityMatch):
+            return APIError(422, "wrong_passphrase", "the passphrase does not open this file (wrong "
+                            "passphrase, or the file is encrypted to keys)", {"field": "passphrase"})
+        return to_api_error(exc)
+
     async def run_encrypt(self, ctx: Any, plan: Plan) -> dict[str, Any]:
         op = files.encrypt_dir if plan.folder else files.encrypt_file
-        kwargs = {} if plan.folder else {"overwrite": plan.overwrite}
+        kwargs = {"armored": plan.armored} if plan.folder else {"overwrite": plan.overwrite,
+                                                                 "armored": plan.armored}
         try:
             outcome = await ctx.to_thread(lambda: op(plan.source, plan.target, plan.recipients,
                                                      on_progress=self._reporter(ctx, "encrypted"), **kwargs))
@@ -266,10 +306,10 @@ class EncryptionService:
         state.record_item(self.app.db, path=str(plan.target), kind=outcome.kind, source=str(plan.source),
                           recipients=fingerprints, post_quantum=pq, plaintext_bytes=outcome.plaintext_bytes,
                           ciphertext_bytes=outcome.ciphertext_bytes, job_id=getattr(ctx, "job_id", None))
-        return {**outcome.as_dict(), "post_quantum": pq, "recipients": fingerprints}
+        return {**outcome.as_dict(), "post_quantum": pq, "recipients": fingerprints, "armor": plan.armored}
 
     async def run_decrypt(self, ctx: Any, plan: Plan) -> dict[str, Any]:
-        identities = self.identities()
+        identities = self.file_identities(plan.passphrase)
         try:
             if plan.folder:
                 outcome = await ctx.to_thread(lambda: files.decrypt_dir(
@@ -282,14 +322,14 @@ class EncryptionService:
             self._auth_failure(plan.source, exc, getattr(ctx, "job_id", None))
             raise to_api_error(exc) from None
         except Exception as exc:
-            raise to_api_error(exc) from None
+            raise self._opening_error(exc, plan.passphrase) from None
         state.record_event(self.app.db, "decrypt", str(plan.source), True, str(plan.target),
                            getattr(ctx, "job_id", None))
         return outcome.as_dict()
 
-    async def run_verify(self, ctx: Any, path: Path) -> dict[str, Any]:
+    async def run_verify(self, ctx: Any, path: Path, passphrase: SecretStr | None = None) -> dict[str, Any]:
         from . import age
-        identities = self.identities()
+        identities = self.file_identities(passphrase)
         total = files.plaintext_size(path)
         report = self._reporter(ctx, "verified")
 
@@ -304,7 +344,7 @@ class EncryptionService:
             self._auth_failure(path, exc, job_id)
             raise to_api_error(exc) from None
         except Exception as exc:
-            err = to_api_error(exc)
+            err = self._opening_error(exc, passphrase)
             state.record_event(self.app.db, "verify", str(path), False, str(err), job_id)
             raise err from None
         state.record_event(self.app.db, "verify", str(path), True, f"{n} bytes authenticated", job_id)

@@ -307,3 +307,46 @@ async def test_temporaries_of_interrupted_jobs_are_removed_at_startup(sv_app, ro
     tmp_file.write_bytes(b"a later job's temporary")
     startup(sv_app)  # each interrupted job is handled once
     assert tmp_file.exists()
+
+
+async def test_passphrase_and_armor_jobs(client, root):
+    """Encrypt with a passphrase instead of a key, armored; decrypting asks for that passphrase."""
+    data = os.urandom(100_000)
+    (root / "doc").write_bytes(data)
+    secret = "file passphrase 1"
+    job = await _job(client, "encrypt", {"source": {"path": str(root / "doc")}, "passphrase": secret,
+                                         "armor": True})
+    assert job["result"]["armor"] is True and job["result"]["recipients"] == ["passphrase"]
+    assert secret not in str(job) and job["params"]["passphrase"] is True
+    blob = (root / "doc.age").read_bytes()
+    assert blob.startswith(b"-----BEGIN AGE ENCRYPTED FILE-----\n")
+    assert base64.b64decode(blob.split(b"\n")[1]).startswith(b"age-encryption.org/v1\n-> scrypt ")
+    (root / "doc").unlink()
+    resp = await client.post("/api/v1/encryption/jobs/decrypt", json={"source": {"path": str(root / "doc.age")}})
+    body = await resp.json()
+    assert resp.status == 400 and body["error"]["code"] == "passphrase_required", body
+    assert body["error"]["details"] == {"field": "passphrase"}
+    job = await _job(client, "decrypt", {"source": {"path": str(root / "doc.age")}, "passphrase": "wrong"},
+                     state="FAILED")
+    assert "the passphrase does not open this file" in job["error"]
+    assert sorted(p.name for p in root.iterdir()) == ["doc.age"]
+    await _job(client, "verify", {"source": {"path": str(root / "doc.age")}, "passphrase": secret})
+    await _job(client, "decrypt", {"source": {"path": str(root / "doc.age")}, "passphrase": secret})
+    assert (root / "doc").read_bytes() == data
+
+
+async def test_passphrase_requests_are_validated(client, root):
+    key = await _key(client, kind="x25519")
+    (root / "f").write_bytes(b"x")
+    for body in ({"passphrase": "p", "key_ids": [key["id"]]}, {"passphrase": "p", "recipients": [key["recipient"]]},
+                 {"passphrase": ""}):
+        resp = await client.post("/api/v1/encryption/jobs/encrypt", json={"source": {"path": str(root / "f")}, **body})
+        assert resp.status == 422, await resp.text()
+    await _job(client, "encrypt", {"source": {"path": str(root / "f")}, "key_ids": [key["id"]], "armor": True})
+    resp = await client.post("/api/v1/encryption/jobs/decrypt",
+                             json={"source": {"path": str(root / "f.age")}, "target": {"path": str(root / "g")},
+                                   "passphrase": "not a key"})
+    job = await wait_job(client, (await resp.json())["id"])
+    assert job["state"] == "FAILED" and "passphrase does not open this file" in job["error"]
+    await _job(client, "decrypt", {"source": {"path": str(root / "f.age")}, "target": {"path": str(root / "g")}})
+    assert (root / "g").read_bytes() == b"x"
