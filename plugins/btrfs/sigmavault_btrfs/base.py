@@ -64,7 +64,7 @@ def btrfs(*args: str) -> list[str]:
 class BtrfsBase:
     """Settings, records, commands, mounts and paths of the btrfs backend."""
 
-    name = "btrfs"
+    name: str   # "btrfs", set by BtrfsBackend
 
     def __init__(self, db: Database, mount_root: Path, mount_options: list[str] | None = None,
                  allow_degraded: bool = True, automount: bool = True,

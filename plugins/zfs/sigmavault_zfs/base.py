@@ -38,7 +38,7 @@ ChangeListener = Callable[[str, dict[str, Any]], None]
 class ZfsBase:
     """The CLI, the observed pool states and the queries the resource mixins share."""
 
-    name = "zfs"
+    name: str   # "zfs", set by ZfsBackend
     capabilities: dict[str, Any]
 
     def __init__(self, cli: ZfsCli | None = None) -> None:

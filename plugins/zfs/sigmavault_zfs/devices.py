@@ -43,7 +43,7 @@ class DeviceOps(PoolOps):
             await self.cli.zpool("add", pool, *vdev, timeout=300)
         return await self.pool_get(name=pool)
 
-    async def _find_leaf(self, pool: str, device: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def find_leaf(self, pool: str, device: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The leaf vdev named by path or zfs id; ``dev["arg"]`` is how the CLI wants it named
         (zfs-fuse needs the full path of a device it prints as ``loop0``)."""
         status = await self._status(pool)
@@ -56,7 +56,7 @@ class DeviceOps(PoolOps):
     async def device_remove(self, *, pool: str, device: str,
                             progress: Progress | None = None) -> Row:
         """Detach a mirror member, or remove a log/cache/spare (or, on OpenZFS, a data vdev)."""
-        dev, status = await self._find_leaf(pool, device)
+        dev, status = await self.find_leaf(pool, device)
         in_mirror = any(v["type"] in ("mirror", "replacing", "spare") and
                         any(c["name"] == dev["id"] for c in v["children"]) for v in status["vdevs"])
         gen = await self.cli.generation()
@@ -77,7 +77,7 @@ class DeviceOps(PoolOps):
     async def device_replace(self, *, pool: str, old: str, new: str,
                              progress: Progress | None = None) -> Row:
         """``zpool replace`` then wait for the resilver, reporting its progress."""
-        dev, _ = await self._find_leaf(pool, old)
+        dev, _ = await self.find_leaf(pool, old)
         with zfs_errors():
             await self.cli.zpool("replace", "-f", pool, dev["arg"], new, timeout=300)
         await self._wait_scan(pool, "resilver", progress)
@@ -99,7 +99,7 @@ class DeviceOps(PoolOps):
     async def device_attach(self, *, pool: str, device: str, new: str,
                             progress: Progress | None = None) -> Row:
         """``zpool attach``: mirror ``device`` onto ``new`` (a single disk becomes a mirror)."""
-        dev, _ = await self._find_leaf(pool, device)
+        dev, _ = await self.find_leaf(pool, device)
         with zfs_errors():
             await self.cli.zpool("attach", "-f", pool, dev["arg"], new, timeout=300)
         await self._wait_scan(pool, "resilver", progress)
@@ -107,21 +107,21 @@ class DeviceOps(PoolOps):
 
     async def device_detach(self, *, pool: str, device: str) -> Row:
         """``zpool detach`` a mirror member."""
-        dev, _ = await self._find_leaf(pool, device)
+        dev, _ = await self.find_leaf(pool, device)
         with zfs_errors():
             await self.cli.zpool("detach", pool, dev["arg"])
         return await self.pool_get(name=pool)
 
     async def device_offline(self, *, pool: str, device: str, temporary: bool = False) -> Row:
         """``zpool offline [-t]``."""
-        dev, _ = await self._find_leaf(pool, device)
+        dev, _ = await self.find_leaf(pool, device)
         with zfs_errors():
             await self.cli.zpool("offline", *(["-t"] if temporary else []), pool, dev["arg"])
         return await self.pool_get(name=pool)
 
     async def device_online(self, *, pool: str, device: str) -> Row:
         """``zpool online``."""
-        dev, _ = await self._find_leaf(pool, device)
+        dev, _ = await self.find_leaf(pool, device)
         with zfs_errors():
             await self.cli.zpool("online", pool, dev["arg"])
         return await self.pool_get(name=pool)
@@ -130,7 +130,7 @@ class DeviceOps(PoolOps):
         """``zpool clear``: reset error counters (of one device or all)."""
         args = [pool]
         if device:
-            dev, _ = await self._find_leaf(pool, device)
+            dev, _ = await self.find_leaf(pool, device)
             args.append(dev["arg"])
         else:
             await self._pool_rows(pool)

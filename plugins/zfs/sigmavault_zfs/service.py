@@ -144,7 +144,7 @@ class ZfsService:
         """Mirror a device onto a new one; a job that ends when the resilver is done."""
         name = pool_name(pool)
         await self._unused_device(body.new)
-        await self.backend._find_leaf(name, body.device)
+        await self.backend.find_leaf(name, body.device)
 
         async def run(ctx: JobContext) -> dict[str, Any]:
             result = await self.backend.device_attach(
