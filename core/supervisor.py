@@ -4,7 +4,8 @@ Protocol servers (smbd, NFS-Ganesha) run in the foreground as our children throu
 :func:`sigmavault.commands.start_process`. When one dies without being asked to, ``on_exit`` is
 called with its exit code (negative: the signal that ended it), the supervisor waits a backoff
 delay (doubling from ``backoff_initial`` up to ``backoff_max``, back to the start once a run lasted
-``healthy_after`` seconds) and starts it again, then calls ``on_restart``. Callbacks may be
+``healthy_after`` seconds) and starts it again, then calls ``on_restart``. What is left of its
+process group (children it forked) is killed before the restart. Callbacks may be
 ``async``; an exception in one is logged and does not stop the supervision.
 """
 
@@ -24,6 +25,13 @@ log = logging.getLogger("sigmavault.supervisor")
 
 Callback = Callable[..., "Awaitable[Any] | Any"]
 ReloadCommand = Callable[[int], Sequence[str]]
+
+
+def _end_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class Supervisor:
@@ -88,6 +96,7 @@ class Supervisor:
             code = await process.wait()
             if self._stopping:
                 return
+            _end_group(process.pid)  # children left by the dead program (its session)
             ran = process.duration or 0.0
             log.warning("%s exited", self.name, extra={"returncode": code, "pid": process.pid,
                                                       "duration": round(ran, 3)})

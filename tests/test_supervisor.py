@@ -105,3 +105,22 @@ async def test_missing_program_and_reload_when_down() -> None:
     assert err.value.code == "tool_missing"
     with pytest.raises(RuntimeError):
         await sup.reload()
+
+
+async def test_children_of_a_dead_program_are_ended(tmp_path: Path) -> None:
+    require_tool("sh", "sleep")
+    pids = tmp_path / "child.pid"
+    restarts: list[int] = []
+    # a parent that forks a long-lived child, like smbd does
+    sup = Supervisor(["sh", "-c", f"sleep 600 & echo $! > {pids}; wait"], name="forker",
+                     on_restart=restarts.append, backoff_initial=0.05)
+    await sup.start()
+    try:
+        await _until(lambda: pids.exists() and pids.read_text().strip() != "")
+        child = int(pids.read_text())
+        os.kill(await sup.wait_running(), signal.SIGKILL)
+        await _until(lambda: restarts == [1])
+        await _until(lambda: not Path(f"/proc/{child}").exists() or
+                     Path(f"/proc/{child}/stat").read_text().split()[2] == "Z")
+    finally:
+        await sup.stop()

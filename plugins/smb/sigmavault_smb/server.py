@@ -10,7 +10,9 @@ never written to disk, argv or the log.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -50,6 +52,21 @@ class SmbServer:
         if not self.config_path.exists():
             await self.configure(shares)
         await self.supervisor.start()
+
+    async def wait_ready(self, timeout: float = 15.0) -> None:
+        """Wait until smbd accepts connections on its port (``TimeoutError`` otherwise)."""
+        host = self.settings.interfaces[0] if self.settings.interfaces else "127.0.0.1"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _, writer = await asyncio.open_connection(host.split("/")[0], self.settings.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"smbd not listening on port {self.settings.port}") from None
+                await asyncio.sleep(0.05)
 
     async def reload(self) -> None:
         await self.supervisor.reload()

@@ -1,8 +1,10 @@
 """Who is connected: ``smbstatus --json`` parsed into sessions and open files; closing a session.
 
-Every client connection is served by its own smbd process (``server_id.pid``); closing a session
-asks that process to shut down cleanly (``smbcontrol <pid> shutdown``), which ends the client's
-connection and every tree connect and open file it had, and nobody else's.
+Each client is served by its own smbd process (``server_id.pid``): its connections that share
+an SMB client GUID (one machine, or one ``smbprotocol`` program) are passed to the same process, so
+its sessions share a pid. Samba has no message that logs one session off; disconnecting a client
+asks its process to shut down cleanly (``smbcontrol <pid> shutdown``), which ends every session,
+tree connect and open file of that client and nobody else's.
 """
 
 from __future__ import annotations
@@ -85,11 +87,13 @@ async def smb_status(config_path: Path) -> Status:
     return parse_smbstatus(result.stdout)
 
 
-async def close_session(config_path: Path, session_id: str) -> None:
-    """End one client's session (404 when there is no such session)."""
+async def disconnect_client(config_path: Path, session_id: str) -> list[Session]:
+    """Disconnect the client holding ``session_id`` (404 when there is no such session); the
+    sessions that end with it."""
     status = await smb_status(config_path)
     session = next((s for s in status.sessions if s.session_id == session_id), None)
     if session is None:
         raise not_found("smb session", session_id)
     await run(["smbcontrol", f"--configfile={os.fspath(config_path)}", str(session.pid),
                "shutdown"], timeout=30)
+    return [s for s in status.sessions if s.pid == session.pid]
