@@ -41,4 +41,6 @@ CREATE TABLE agents_schedules (
     runs INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL
 );
+""", """
+ALTER TABLE agents_schedules ADD COLUMN secrets TEXT;
 """]

@@ -72,14 +72,28 @@ class AgentStatusEvent(BaseModel):
     task_id: str | None = None
 
 
+CRON_DESCRIPTION = "5 fields (min hour dom month dow) or 6 with seconds last"
+SECRETS_DESCRIPTION = ("validated by the agent's params schema; its secrets are stored sealed and shown as "
+                       "'**********'")
+
+
 class ScheduleCreate(BaseModel):
     agent: str = Field(min_length=1, max_length=64)
-    cron: str = Field(min_length=9, max_length=200,
-                      description="5 fields (min hour dom month dow) or 6 with seconds last")
-    params: dict[str, Any] = Field(default_factory=dict)
+    cron: str = Field(min_length=9, max_length=200, description=CRON_DESCRIPTION)
+    params: dict[str, Any] = Field(default_factory=dict, description=SECRETS_DESCRIPTION)
     priority: int = Field(0, ge=-100, le=100)
     name: str = Field("", max_length=100)
     enabled: bool = True
+
+
+class ScheduleUpdate(BaseModel):
+    """Fields left out keep their value."""
+    cron: str | None = Field(None, min_length=9, max_length=200, description=CRON_DESCRIPTION)
+    params: dict[str, Any] | None = Field(
+        None, description="replace the params; a secret sent as '**********' keeps the stored secret")
+    priority: int | None = Field(None, ge=-100, le=100)
+    name: str | None = Field(None, max_length=100)
+    enabled: bool | None = None
 
 
 class Schedule(BaseModel):

@@ -11,7 +11,7 @@ from sigmavault.api import Page, PageQuery
 from sigmavault.app import get_app
 from sigmavault.auth import identity
 
-from .models import AgentInfo, Schedule, ScheduleCreate, Swarm, Task, TaskRequest, TaskState
+from .models import AgentInfo, Schedule, ScheduleCreate, ScheduleUpdate, Swarm, Task, TaskRequest, TaskState
 from .state import runtime_of, scheduler_of
 
 
@@ -61,6 +61,12 @@ def register(app: Any) -> None:
     async def get_schedule(request: web.Request, schedule: str) -> dict:
         """One schedule with its next and last run."""
         return scheduler_of(get_app(request)).get(schedule)
+
+    @api.patch("/agents/schedules/{schedule}", body=ScheduleUpdate, response=Schedule, tags=["agents"])
+    async def update_schedule(request: web.Request, schedule: str, body: ScheduleUpdate) -> dict:
+        """Change a schedule; params sent back as GET shows them (secrets masked) keep the stored secrets."""
+        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+        return scheduler_of(get_app(request)).update(schedule, changes)
 
     @api.delete("/agents/schedules/{schedule}", tags=["agents"])
     async def delete_schedule(request: web.Request, schedule: str) -> None:

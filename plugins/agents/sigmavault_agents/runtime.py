@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from sigmavault import secret_params
 from sigmavault.api import validation_error
 from sigmavault.errors import APIError
 from sigmavault.jobs import JobAborted, JobContext
@@ -157,11 +158,15 @@ class Runtime:
     # --- dispatch --------------------------------------------------------------------------------
 
     def validate(self, name: str, params: dict[str, Any]) -> tuple[Slot, BaseModel]:
+        """The agent named ``name`` and its params model; 422 for bad params, and for a secret
+        that is the display mask (an echo of output, which would seal data with the mask)."""
         slot = self.slot(name)
         try:
-            return slot, slot.agent.params_model.model_validate(params)
+            model = slot.agent.params_model.model_validate(params)
         except ValidationError as exc:
             raise validation_error(exc, "params") from None
+        secret_params.refuse_masks(model)
+        return slot, model
 
     def dispatch(self, name: str, params: dict[str, Any] | None = None, *, priority: int = 0,
                  source: str = "api", created_by: str | None = None) -> dict[str, Any]:
@@ -184,7 +189,7 @@ class Runtime:
         agent = slot.agent
         name = agent.name.upper()
         lock = agent.lock(model) if agent.lock else None
-        dumped = model.model_dump(mode="json")
+        dumped, _ = secret_params.split(model)  # job and task records keep secrets masked
         created = time.time()
         job = self.app.jobs.submit(
             f"agent.{name}", partial(self._execute, slot, model, priority, created),

@@ -2,6 +2,9 @@
 
 A schedule whose time passed while the daemon was down runs once at the next start (missed runs
 are not replayed one by one), then follows its expression from now on.
+
+Secrets in params (``SecretStr`` fields) are stored sealed in ``secrets``, never in ``params``,
+which holds the masked dump the API shows; a run gets them back unmasked.
 """
 
 from __future__ import annotations
@@ -13,7 +16,11 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
+from sigmavault import secret_params
 from sigmavault.errors import APIError
+from sigmavault.sealed import KEY_FILE, SealError, sealer_for
 
 from .runtime import iso
 from .work import cron
@@ -29,31 +36,76 @@ class Scheduler:
         self.runtime = runtime
         self.db = runtime.app.db
         self.interval = interval
+        self.sealer = sealer_for(runtime.app.data_dir)
         self._wake = asyncio.Event()
 
     def create(self, agent: str, expr: str, params: dict[str, Any], priority: int = 0,
                name: str = "", enabled: bool = True) -> dict[str, Any]:
         """Validate and store a schedule (its params are checked against the agent now)."""
-        try:
-            expr = cron.validate(expr)
-        except ValueError as exc:
-            raise APIError(422, "invalid_cron", str(exc), {"cron": expr}) from None
+        expr = _valid_cron(expr)
         slot, model = self.runtime.validate(agent, params)
         sid = uuid.uuid4().hex[:12]
+        public, sealed = self._seal(sid, model)
         now = time.time()
         self.db.execute(
-            "INSERT INTO agents_schedules(id, name, agent, cron, params, priority, enabled, next_run, created_at)"
-            " VALUES(?,?,?,?,?,?,?,?,?)",
-            (sid, name, slot.agent.name.upper(), expr, json.dumps(model.model_dump(mode="json")), priority,
+            "INSERT INTO agents_schedules(id, name, agent, cron, params, secrets, priority, enabled, next_run,"
+            " created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            (sid, name, slot.agent.name.upper(), expr, json.dumps(public), sealed, priority,
              int(enabled), cron.next_after(expr, now), now))
         self._wake.set()
         return self.get(sid)
 
+    def update(self, sid: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change the fields in ``changes``; new ``params`` replace the old ones, and a masked
+        secret in them (an echo of GET) keeps the stored secret at that place."""
+        row = self._row(sid)
+        fields: dict[str, Any] = {}
+        if "cron" in changes:
+            fields["cron"] = _valid_cron(changes["cron"])
+            fields["next_run"] = cron.next_after(fields["cron"], time.time())
+        if "params" in changes:
+            stored = self._secrets(row, lost_ok=True)  # a lost secret must then be sent again
+            _, model = self.runtime.validate(row["agent"], secret_params.keep_stored(changes["params"], stored))
+            public, fields["secrets"] = self._seal(sid, model)
+            fields["params"] = json.dumps(public)
+        for key in ("name", "priority"):
+            if key in changes:
+                fields[key] = changes[key]
+        if "enabled" in changes:
+            fields["enabled"] = int(changes["enabled"])
+        if fields:
+            cols = ", ".join(f"{k}=?" for k in fields)
+            self.db.execute(f"UPDATE agents_schedules SET {cols} WHERE id=?", (*fields.values(), sid))
+            self._wake.set()
+        return self.get(sid)
+
     def get(self, sid: str) -> dict[str, Any]:
+        return _schedule(self._row(sid))
+
+    def _row(self, sid: str) -> dict[str, Any]:
         row = self.db.one("SELECT * FROM agents_schedules WHERE id=?", (sid,))
         if row is None:
             raise APIError(404, "not_found", f"schedule {sid!r} does not exist", {"kind": "schedule", "name": sid})
-        return _schedule(row)
+        return row
+
+    def _seal(self, sid: str, model: BaseModel) -> tuple[dict[str, Any], str | None]:
+        public, secrets = secret_params.split(model)
+        return public, secret_params.seal(secrets, self.sealer, _context(sid))
+
+    def _secrets(self, row: dict[str, Any], lost_ok: bool = False) -> secret_params.Secrets:
+        try:
+            return secret_params.unseal(row["secrets"], self.sealer, _context(row["id"]))
+        except SealError:
+            if lost_ok:
+                return []
+            raise APIError(409, "secrets_unreadable",
+                           f"the secrets of schedule {row['id']} do not open with the daemon's {KEY_FILE} "
+                           "(it was lost or replaced): PATCH its params with the secrets again",
+                           {"kind": "schedule", "name": row["id"]}) from None
+
+    def _params(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The params a run gets: the stored dump with its secrets unsealed."""
+        return secret_params.merge(json.loads(row["params"]), self._secrets(row))
 
     def list(self) -> list[dict[str, Any]]:
         return [_schedule(r) for r in self.db.all("SELECT * FROM agents_schedules ORDER BY created_at")]
@@ -69,7 +121,7 @@ class Scheduler:
         for row in self.db.all("SELECT * FROM agents_schedules WHERE enabled=1 AND next_run <= ?", (now,)):
             next_run = cron.next_after(row["cron"], now)
             try:
-                task = self.runtime.dispatch(row["agent"], json.loads(row["params"]), priority=row["priority"],
+                task = self.runtime.dispatch(row["agent"], self._params(row), priority=row["priority"],
                                              source=f"schedule:{row['id']}")
                 self.db.execute("UPDATE agents_schedules SET next_run=?, last_run=?, last_task=?, "
                                 "last_error=NULL, runs=runs+1 WHERE id=?", (next_run, now, task["id"], row["id"]))
@@ -97,6 +149,17 @@ class Scheduler:
                 await asyncio.wait({waiter}, timeout=wait)
             finally:
                 waiter.cancel()
+
+
+def _valid_cron(expr: str) -> str:
+    try:
+        return cron.validate(expr)
+    except ValueError as exc:
+        raise APIError(422, "invalid_cron", str(exc), {"cron": expr}) from None
+
+
+def _context(sid: str) -> str:
+    return f"agents_schedules:{sid}"
 
 
 def _schedule(row: dict[str, Any]) -> dict[str, Any]:
