@@ -1,8 +1,8 @@
 """SigmaVault's smbd: configured, supervised, reloaded in place, and its password database.
 
-``smbd --foreground --no-process-group --configfile=<data>/smb.conf`` runs under a
-:class:`sigmavault.supervisor.Supervisor` (restarted with backoff when it dies; the callbacks
-raise the alert). A reload is ``smbcontrol --configfile=... <pid> reload-config``: the parent
+``smbd --foreground --no-process-group --configfile=<data>/smb.conf --log-basename=<data>/log``
+runs under a :class:`sigmavault.supervisor.Supervisor` (restarted with backoff when it dies; the
+callbacks raise the alert). A reload is ``smbcontrol --configfile=... <pid> reload-config``: the parent
 passes it on to every client's process, so connected sessions stay and pick up the new rules.
 Samba passwords are set with ``smbpasswd -s -a`` from standard input: the plain password is
 never written to disk, argv or the log.
@@ -20,6 +20,7 @@ from sigmavault.commands import run
 from sigmavault.supervisor import Callback, Supervisor
 
 from .conf import GlobalSettings, SmbShare, make_state_dirs, render, write_config
+from .modules import check_vfs_modules
 
 
 class SmbServer:
@@ -29,7 +30,9 @@ class SmbServer:
         self.data_dir = Path(settings.data_dir)
         self.config_path = self.data_dir / "smb.conf"
         self.supervisor = Supervisor(
-            ["smbd", "--foreground", "--no-process-group", f"--configfile={self.config_path}"],
+            # --log-basename: even what smbd logs before reading the config stays ours
+            ["smbd", "--foreground", "--no-process-group", f"--configfile={self.config_path}",
+             f"--log-basename={self.data_dir / 'log'}"],
             name="smbd", log_path=self.data_dir / "log" / "smbd.out", on_exit=on_exit,
             on_restart=on_restart, backoff_initial=backoff_initial,
             reload_command=lambda pid: ["smbcontrol", f"--configfile={self.config_path}",
@@ -43,7 +46,9 @@ class SmbServer:
         """Render, validate and install the configuration; reload smbd when it runs. testparm's
         warnings are returned; a refused configuration raises 422 and changes nothing."""
         make_state_dirs(self.settings)
-        warnings = await write_config(self.config_path, render(self.settings, shares))
+        text = render(self.settings, shares)
+        await check_vfs_modules(text)
+        warnings = await write_config(self.config_path, text)
         if self.supervisor.running:
             await self.supervisor.reload()
         return warnings

@@ -34,3 +34,15 @@ def test_pdbedit_disabled_flag() -> None:
     assert parse_pdbedit_w((DATA / "pdbedit-L-w-4.17.12-disabled.txt").read_text()) == {
         "svtrec": False}
     assert parse_pdbedit_w("alice:3001:X:Y:[U          ]:LCT-6B15A5C3:\n") == {"alice": True}
+
+
+def test_modules_dir_and_missing_vfs_modules(tmp_path: Path) -> None:
+    from sigmavault_smb.modules import missing, parse_modules_dir, vfs_objects
+    text = (DATA / "smbd-b-4.17.12.txt").read_text()
+    assert parse_modules_dir(text) == Path("/usr/lib/x86_64-linux-gnu/samba")
+    conf = "[a]\n\tvfs objects = catia fruit streams_xattr\n[b]\n\tvfs objects = shadow_copy2\n"
+    assert vfs_objects(conf) == {"catia", "fruit", "streams_xattr", "shadow_copy2"}
+    (tmp_path / "vfs").mkdir()
+    for m in ("catia", "fruit", "streams_xattr"):
+        (tmp_path / "vfs" / f"{m}.so").touch()
+    assert missing(conf, tmp_path) == ["shadow_copy2"]
