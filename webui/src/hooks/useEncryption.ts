@@ -1,7 +1,8 @@
 import { useQuery } from "@tanstack/react-query";
 import { del, get, post } from "../lib/api";
-import type { Page } from "../lib/types";
+import type { Job, Page } from "../lib/types";
 import { itemsOf, useOptimisticMutation, useThrottledInvalidate } from "./cache";
+import { watchJob } from "./useJobs";
 import { useWebSocket } from "./useWebSocket";
 
 export interface Identity {
@@ -76,3 +77,52 @@ export function useLockAll() {
     success: "All identities locked",
   });
 }
+
+/** What the encrypt form collects; `passphrase` (when set) replaces the keys, as `age -p` does. */
+export interface EncryptForm {
+  source: string;
+  target?: string;
+  keyIds: string[];
+  passphrase?: string;
+  armor: boolean;
+  overwrite?: boolean;
+}
+
+export interface DecryptForm {
+  source: string;
+  target?: string;
+  passphrase?: string;
+  overwrite?: boolean;
+}
+
+const location = (path: string) => ({ path: path.trim() });
+
+/** The `POST encryption/jobs/encrypt` body: keys or a passphrase, never both. */
+export function encryptBody(f: EncryptForm): Record<string, unknown> {
+  const body: Record<string, unknown> = { source: location(f.source), armor: f.armor, overwrite: !!f.overwrite };
+  if (f.target?.trim()) body.target = location(f.target);
+  if (f.passphrase) body.passphrase = f.passphrase;
+  else body.key_ids = f.keyIds;
+  return body;
+}
+
+/** The `POST encryption/jobs/decrypt` body: with the file's passphrase, or the unlocked keys. */
+export function decryptBody(f: DecryptForm): Record<string, unknown> {
+  const body: Record<string, unknown> = { source: location(f.source), overwrite: !!f.overwrite };
+  if (f.target?.trim()) body.target = location(f.target);
+  if (f.passphrase) body.passphrase = f.passphrase;
+  return body;
+}
+
+function useFileJob<T>(operation: "encrypt" | "decrypt", toBody: (f: T) => Record<string, unknown>) {
+  return useOptimisticMutation<T, unknown, Job>({
+    mutationFn: (f) => post<Job>(`encryption/jobs/${operation}`, toBody(f)),
+    queryKey: ["jobs"],
+    invalidate: [["encryption", "status"]],
+    onSuccess: (j) => watchJob(j.id),
+    success: `${operation === "encrypt" ? "Encryption" : "Decryption"} job started`,
+  });
+}
+
+export const useEncryptJob = () => useFileJob("encrypt", encryptBody);
+export const useDecryptJob = () => useFileJob("decrypt", decryptBody);

@@ -3,6 +3,7 @@ import { Badge, Card, Field, KeyValues, Modal, QueryState } from "../components/
 import { useConfirm } from "../components/confirm";
 import { isLocked, useLockAll, useCreateKey, useDeleteKey, useEncryptionStatus, useKeys, useLockKey, type Identity } from "../hooks/useEncryption";
 import { when } from "../lib/format";
+import { DecryptFiles, EncryptFiles } from "./EncryptionFiles";
 
 function Unlock({ id, onDone }: { id: string; onDone: () => void }) {
   const lock = useLockKey();
@@ -101,6 +102,10 @@ export default function Encryption() {
           )}
         </QueryState>
       </Card>
+      <div className="grid2">
+        <EncryptFiles keys={keys.data ?? []} />
+        <DecryptFiles />
+      </div>
       <Modal open={!!unlocking} title="Unlock identity" onClose={() => setUnlocking(null)}>
         {unlocking && <Unlock id={unlocking} onDone={() => setUnlocking(null)} />}
       </Modal>
