@@ -72,9 +72,11 @@ def operation(name: str | None = None, *, get: str | None = None, post: str | No
 
     A method with a ``body`` (or ``query``) parameter receives the validated model; a method
     without one receives the model's fields as keyword arguments instead (so ``app.call`` callers
-    pass ``name=...`` rather than a body). A method that declares a ``request`` parameter gets the
-    aiohttp request on REST calls and ``None`` on ``app.call``. A method may return ``bytes``:
-    JSON it has encoded (and validated) itself, served as is.
+    pass ``name=...`` rather than a body). A method that declares a ``request`` parameter gets
+    the aiohttp request on REST calls and ``None`` on ``app.call``.
+
+    Results: pydantic models are serialised once by the route and reach ``app.call`` callers as
+    dicts; ``bytes`` are JSON the method encoded (and validated) itself, served as is.
     """
     paths = {m: p for m, p in zip(HTTP_METHODS, (get, post, put, patch, delete)) if p is not None}
     if len(paths) > 1:
@@ -90,7 +92,8 @@ def operation(name: str | None = None, *, get: str | None = None, post: str | No
         setattr(func, _MARK, Operation(
             name=name, method=method.upper() if method else None, path=path, body=body, query=query,
             response=response, status=status, role=role, public=public, summary=summary,
-            description=description or inspect.getdoc(func) or "", route_options=route_options))
+            description=description or ("" if summary else inspect.getdoc(func) or ""),
+            route_options=route_options))
         return func
 
     return mark
@@ -180,6 +183,15 @@ def _expand(kwargs: dict[str, Any], model: BaseModel | None) -> None:
         kwargs.update({name: getattr(model, name) for name in type(model).model_fields})
 
 
+def _plain(result: Any) -> Any:
+    """Models a method returns reach ``app.call`` callers as dicts (REST serialises them once)."""
+    if isinstance(result, BaseModel):
+        return result.model_dump()
+    if isinstance(result, list) and result and isinstance(result[0], BaseModel):
+        return [item.model_dump() for item in result]
+    return result
+
+
 def _caller(spec: Operation, bound: Callable[..., Any]) -> Callable[..., Any]:
     wants_request = _takes(bound, "request")
     as_fields = _inputs(spec, bound)
@@ -194,7 +206,7 @@ def _caller(spec: Operation, bound: Callable[..., Any]) -> Callable[..., Any]:
         if wants_request:
             kwargs.setdefault("request", None)
         result = bound(**kwargs)
-        return await result if inspect.isawaitable(result) else result
+        return _plain(await result if inspect.isawaitable(result) else result)
 
     call.__name__ = bound.__name__
     call.__doc__ = bound.__doc__

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-import sigmavault_storage
-from sigmavault.testing import load_module
-
-_suite = Path(sigmavault_storage.__file__).parents[1] / "tests" / "backend_suite.py"
-backend_suite = load_module(_suite, "storage_backend_suite")
+from sigmavault.testing import backend_suite
 
 pytestmark = pytest.mark.root
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sigmavault.commands import run
+from sigmavault.backends import not_supported
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 from sigmavault.files import atomic_write
 
@@ -37,10 +38,6 @@ EXPORTED_MARKER = ".sigmavault-pool.exported.json"
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _not_supported(what: str) -> APIError:
-    return APIError(400, "not_supported", f"the dir backend does not support {what}")
 
 
 def _no_quotas(reason: str) -> APIError:
@@ -63,29 +60,22 @@ class DirBackend:
         "snapshot_method": "auto",
     }
 
-    def __init__(self, root: Path | None = None, snapshot_mode: str = "auto",
-                 copy_timeout: float = 3600.0) -> None:
-        self.root = Path(root) if root else None
+    def __init__(self, root: Path, snapshot_mode: str = "auto", copy_timeout: float = 3600.0) -> None:
+        """``root`` is the parent directory of every pool (made when missing)."""
+        self.root = Path(root)
         self.snapshot_mode = snapshot_mode
         self.copy_timeout = copy_timeout
         self._reflink: dict[str, bool] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.root.mkdir(parents=True, exist_ok=True)
 
     @property
     def capabilities(self) -> dict[str, Any]:
         """``quotas`` is True when the filesystem of the pools root enforces project quotas (and
         ``quotas_unavailable`` says why not); each pool says for itself in ``properties.quotas``
         (a pool directory may be a mount of its own)."""
-        reason = (projquota.support(self.root) if self.root is not None and self.root.is_dir()
-                  else "no pools root configured")
+        reason = projquota.support(self.root) if self.root.is_dir() else "no pools root"
         return {**self.static_capabilities, "quotas": reason is None, "quotas_unavailable": reason}
-
-    def configure(self, root: Path, snapshot_mode: str = "auto", copy_timeout: float = 3600.0) -> None:
-        """Set the parent directory of all pools (done by the storage plugin at startup)."""
-        self.root = Path(root)
-        self.snapshot_mode = snapshot_mode
-        self.copy_timeout = copy_timeout
-        self.root.mkdir(parents=True, exist_ok=True)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -93,8 +83,6 @@ class DirBackend:
         return self._locks.setdefault(key, asyncio.Lock())
 
     def _pool_dir(self, pool: str, must_exist: bool = True) -> Path:
-        if self.root is None:
-            raise APIError(503, "not_configured", "the dir backend has no pools root yet")
         path = self.root / pool
         if must_exist and not (path / MARKER).is_file():
             raise not_found("pool", pool)
@@ -214,7 +202,7 @@ class DirBackend:
         self._reflink.pop(name, None)
 
     async def pool_list(self) -> list[dict[str, Any]]:
-        if self.root is None or not self.root.is_dir():
+        if not self.root.is_dir():
             return []
         return [self._pool_info(p.name) for p in sorted(self.root.iterdir())
                 if (p / MARKER).is_file()]
@@ -325,7 +313,7 @@ class DirBackend:
     async def volume_create(self, *, pool: str, name: str, quota: int | None,
                             compression: str | None) -> dict[str, Any]:
         if compression not in (None, "off"):
-            raise _not_supported("compression")
+            raise not_supported("dir", "compression")
         path = self._pool_dir(pool) / name
         if quota is not None and (reason := projquota.support(path.parent)) is not None:
             raise _no_quotas(reason)
@@ -365,7 +353,7 @@ class DirBackend:
     async def volume_update(self, *, pool: str, name: str, changes: dict) -> dict[str, Any]:
         path = self._volume_dir(pool, name)
         if changes.get("compression") not in (None, "off"):
-            raise _not_supported("compression")
+            raise not_supported("dir", "compression")
         if "quota" in changes:
             async with self._lock(f"{pool}/{name}"):
                 await self._set_quota(pool, name, path, changes["quota"])
@@ -404,7 +392,7 @@ class DirBackend:
     async def snapshot_create(self, *, pool: str, volume: str, name: str,
                               writable: bool = False) -> dict[str, Any]:
         if writable:
-            raise _not_supported("writable snapshots (clone the snapshot into a volume instead)")
+            raise not_supported("dir", "writable snapshots (clone the snapshot into a volume instead)")
         src = self._volume_dir(pool, volume)
         parent = self._pool_dir(pool) / ".snapshots" / volume
         parent.mkdir(parents=True, exist_ok=True)
@@ -526,7 +514,7 @@ class DirBackend:
     async def send(self, *, pool: str, volume: str, snapshot: str, target: str,
                    base: str | None = None) -> dict[str, Any]:
         if base is not None:
-            raise _not_supported("incremental send")
+            raise not_supported("dir", "incremental send")
         snap = self._snap_dir(pool, volume, snapshot)
         dest = Path(target)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")

@@ -1,145 +1,159 @@
-"""Disk inventory from ``lsblk -J -b -O`` (lsblk reads udev's database where udev runs, sysfs
-otherwise): what each disk is and whether something already uses it."""
+"""Disks: the inventory with what uses each disk, the devices a pool may take, and SMART."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
-import re
-from typing import Any
+import stat
+from typing import TYPE_CHECKING, Any
 
-from sigmavault.commands import run
+from sigmavault import operation
+from sigmavault.backends import check_device_path
+from sigmavault.errors import APIError, bad_request, conflict, not_found
+from sigmavault.validation import check_name
 
-#: filesystem signatures that mean "this disk belongs to something"
-_SKIP_NAMES = re.compile(r"^(ram|zram|sr|fd|md\d+p|nbd)\d*")
+from . import inventory, smart
+from .models import Disk, DiskQuery, SmartReport, SmartTestStart
+from .pools import PoolService
 
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
+    from sigmavault.jobs import Job, JobContext
 
-def _bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value in ("1", "true", "True")
-    return bool(value)
-
-
-def _mounts(dev: dict[str, Any]) -> list[str]:
-    points = dev.get("mountpoints") or [dev.get("mountpoint")]
-    return [p for p in points if p]
-
-
-def _walk(dev: dict[str, Any]):
-    yield dev
-    for child in dev.get("children") or []:
-        yield from _walk(child)
+D = "/storage/disks/{disk}"
 
 
-def disk_type(dev: dict[str, Any]) -> str:
-    name = dev.get("name", "")
-    if dev.get("type") == "loop":
-        return "loop"
-    if name.startswith("nvme") or dev.get("tran") == "nvme":
-        return "nvme"
-    if re.match(r"^(vd|xvd)[a-z]+$", name) or (dev.get("vendor") or "").strip() in ("QEMU", "VMware"):
-        return "virtual"
-    if dev.get("type") != "disk":
-        return "other"
-    return "hdd" if _bool(dev.get("rota")) else "ssd"
+def describe_use(in_use_by: dict[str, Any] | None) -> str:
+    if not in_use_by:
+        return "unknown"
+    if in_use_by.get("kind") == "pool":
+        return f"by pool {in_use_by.get('pool')} ({in_use_by.get('backend')})"
+    if in_use_by.get("kind") == "mounted":
+        return "mounted at " + ", ".join(in_use_by.get("mountpoints") or [])
+    if in_use_by.get("kind") == "filesystem":
+        return f"has a {in_use_by.get('fstype')} signature"
+    return str(in_use_by.get("kind"))
 
 
-def parse_lsblk(text: str, include_loop: bool = False) -> list[dict[str, Any]]:
-    """Disks (whole devices) from ``lsblk -J -b -O`` output, without pool ownership yet.
+class DiskService:
+    def __init__(self, app: "SigmaVault") -> None:
+        self.app = app
+        self.smart_health: dict[str, str] = {}
 
-    ``in_use_by`` says what already claims the disk: a mounted filesystem (here or on a
-    partition), a filesystem/RAID/LVM signature, a partition table, or a holder (device mapper).
-    """
-    data = json.loads(text)
-    disks = []
-    for dev in data.get("blockdevices", []):
-        kind = dev.get("type")
-        if kind not in ("disk", "loop") or (kind == "loop" and not include_loop):
-            continue
-        name = dev.get("name") or dev.get("kname")
-        if not name or _SKIP_NAMES.match(name):
-            continue
-        size = int(dev.get("size") or 0)
-        if size == 0:
-            continue  # an empty loop device or a card reader without a card
-        in_use: dict[str, Any] | None = None
-        mounts = [m for d in _walk(dev) for m in _mounts(d)]
-        fstypes = [d.get("fstype") for d in _walk(dev) if d.get("fstype")]
-        if mounts:
-            in_use = {"kind": "mounted", "mountpoints": mounts[:8]}
-        elif dev.get("children"):
-            in_use = {"kind": "partitioned", "fstypes": fstypes}
-        elif fstypes:
-            in_use = {"kind": "filesystem", "fstype": fstypes[0]}
-        elif dev.get("pttype"):
-            in_use = {"kind": "partitioned", "fstypes": []}
-        if _bool(dev.get("ro")) and in_use is None:
-            in_use = {"kind": "read_only"}
-        partitions = [{"name": c.get("name"), "path": c.get("path"), "size": int(c.get("size") or 0),
-                       "fstype": c.get("fstype"), "mountpoints": _mounts(c)}
-                      for c in dev.get("children") or [] if c.get("type") == "part"]
-        disks.append({
-            "name": name, "path": dev.get("path") or f"/dev/{name}",
-            "model": (dev.get("model") or "").strip() or None,
-            "serial": (dev.get("serial") or "").strip() or None,
-            "vendor": (dev.get("vendor") or "").strip() or None, "wwn": dev.get("wwn"),
-            "size": size, "type": disk_type(dev), "rotational": _bool(dev.get("rota")),
-            "transport": dev.get("tran"), "removable": _bool(dev.get("rm")),
-            "read_only": _bool(dev.get("ro")), "in_use": in_use is not None, "in_use_by": in_use,
-            "partitions": partitions, "back_file": dev.get("back-file"),
-        })
-    return disks
+    @property
+    def pools(self) -> PoolService:
+        return self.app.services[PoolService]
 
+    async def device_owners(self) -> dict[str, dict[str, Any]]:
+        """Real device path -> ``{"pool", "backend"}`` of every pool's devices."""
+        owners: dict[str, dict[str, Any]] = {}
+        for p in await self.pools.list_pools():
+            b = self.pools.backends.get(p.backend)
+            if b is None:
+                continue
+            try:
+                devices = await b.pool_devices(name=p.name)
+            except Exception:
+                devices = [d.path for d in p.devices if d.path]
+            for dev in devices:
+                owners[inventory.real(dev)] = {"pool": p.name, "backend": p.backend}
+        return owners
 
-def parse_blkid(text: str) -> dict[str, str]:
-    """``blkid -p -o export <dev>`` → its KEY=value pairs."""
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    @operation("storage.disks.list", get="/storage/disks", query=DiskQuery, response=list[Disk],
+               summary="Disk inventory (lsblk/udev) with what uses each disk")
+    async def list_disks(self, available: bool | None = None) -> list[dict[str, Any]]:
+        found = await inventory.scan(self.pools.config.include_loop_devices)
+        inventory.apply_pools(found, await self.device_owners())
+        if available is not None:
+            found = [d for d in found if (not d["in_use"]) == available]
+        return found
 
+    @operation("storage.disk.get", get=D, response=Disk, summary="One disk")
+    async def get_disk(self, disk: str) -> dict[str, Any]:
+        check_name(disk, "disk")
+        for d in await self.list_disks():
+            if d["name"] == disk:
+                return d
+        raise not_found("disk", disk)
 
-async def probe_signature(path: str) -> dict[str, Any] | None:
-    """What ``blkid -p`` (a low-level probe, no udev needed) finds on a device: a filesystem,
-    RAID/LVM member or partition table → ``in_use_by``; None when the device is blank."""
-    result = await run(["blkid", "-p", "-o", "export", "--", path], timeout=30, check=False)
-    if result.returncode != 0:
-        return None  # 2: nothing found; other codes: cannot read (not root) → trust lsblk
-    found = parse_blkid(result.stdout)
-    if found.get("PTTYPE"):
-        return {"kind": "partitioned", "fstypes": []}
-    if found.get("TYPE"):
-        return {"kind": "filesystem", "fstype": found["TYPE"], "usage": found.get("USAGE")}
-    return None
+    async def validate_devices(self, devices: list[str]) -> list[str]:
+        """Real paths of ``devices``: whole, unused disks the inventory offers (4xx otherwise)."""
+        if len(set(devices)) != len(devices):
+            raise bad_request("a device is listed twice", code="duplicate_device")
+        by_path = {inventory.real(d["path"]): d for d in await self.list_disks()}
+        out = []
+        for dev in devices:
+            real = inventory.real(check_device_path(dev))
+            try:
+                if not stat.S_ISBLK(os.stat(real).st_mode):
+                    raise bad_request(f"{dev} is not a block device", code="invalid_device",
+                                      device=dev)
+            except FileNotFoundError:
+                raise bad_request(f"device {dev} does not exist", code="invalid_device",
+                                  device=dev) from None
+            disk = by_path.get(real)
+            if disk is None:
+                raise bad_request(f"{dev} is not a whole disk offered by GET /storage/disks",
+                                  code="device_not_offered", device=dev)
+            if disk["in_use"]:
+                raise conflict(f"{dev} is in use ({describe_use(disk['in_use_by'])})",
+                               code="device_in_use", device=dev, in_use_by=disk["in_use_by"])
+            out.append(real)
+        return out
 
+    # --- SMART -----------------------------------------------------------------------------------
 
-async def scan(include_loop: bool = False) -> list[dict[str, Any]]:
-    """Run lsblk and return the disks (see :func:`parse_lsblk`). Disks that lsblk saw no
-    signature on are probed with blkid, since lsblk only knows signatures through udev."""
-    result = await run(["lsblk", "-J", "-b", "-O"], timeout=30)
-    disks = parse_lsblk(result.stdout, include_loop)
-    for disk in disks:
-        if not disk["in_use"]:
-            found = await probe_signature(disk["path"])
-            if found is not None:
-                disk["in_use"], disk["in_use_by"] = True, found
-    return disks
+    @operation("storage.smart.read", get=D + "/smart", response=SmartReport,
+               summary="SMART: health, attributes, temperature, power-on hours, self-test log")
+    async def smart(self, disk: str) -> SmartReport:
+        found = await self.get_disk(disk)
+        cfg = self.pools.config
+        rep = await smart.read(disk, found["path"], configured_path=cfg.smartctl_path,
+                               timeout=cfg.smart_timeout)
+        self._note_smart(disk, rep)
+        return rep
 
+    def _note_smart(self, name: str, rep: SmartReport) -> None:
+        old = self.smart_health.get(name)
+        self.smart_health[name] = rep.health
+        if old is not None and old != rep.health:
+            self.pools.publish(kind="smart_health", disk=name, old=old, new=rep.health,
+                               message=f"SMART health of {name}: {rep.health} (was {old})",
+                               details={"messages": rep.messages})
 
-def real(path: str) -> str:
-    return os.path.realpath(path)
+    @operation("storage.smart.test", post=D + "/smart/test", body=SmartTestStart, job=True,
+               summary="Start a SMART self-test (job)")
+    async def smart_test(self, disk: str, type: str, wait: bool, poll_interval: float) -> "Job":
+        found = await self.get_disk(disk)
+        cfg = self.pools.config
+        name, test_type = disk, type
 
-
-def apply_pools(disks: list[dict[str, Any]], owners: dict[str, dict[str, Any]]) -> None:
-    """Mark disks that pools use: ``owners`` maps a real device path to ``{"pool", "backend"}``.
-
-    Pool ownership wins over the generic filesystem signature (a btrfs member disk is "in use by
-    pool tank", not just "has a btrfs signature").
-    """
-    for disk in disks:
-        owner = owners.get(real(disk["path"]))
-        if owner is None:
-            for part in disk["partitions"]:
-                owner = owners.get(real(part["path"] or ""))
-                if owner:
+        async def job(ctx: "JobContext") -> Any:
+            dev = await smart.open_device(found["path"], configured_path=cfg.smartctl_path,
+                                          timeout=cfg.smart_timeout)
+            if not dev.smart_capable:
+                raise APIError(400, "smart_unsupported", f"{name} has no SMART support")
+            code, message, eta = await smart.start_test(dev, test_type)
+            ctx.log(f"smartctl: {message} (eta {eta})")
+            if code != 0:
+                raise APIError(409 if code == 1 else 400, "smart_test_refused", message,
+                               {"code": code})
+            ctx.progress(percent=0, description=f"{test_type} self-test on {name}")
+            while wait:
+                await asyncio.sleep(poll_interval)
+                await smart.refresh(dev)
+                if not dev._test_running:
                     break
-        if owner is not None:
-            disk["in_use"] = True
-            disk["in_use_by"] = {"kind": "pool", **owner}
+                if dev._test_progress is not None:
+                    ctx.progress(percent=float(dev._test_progress),
+                                 description=f"{test_type} self-test on {name}")
+            rep = smart.report(name, dev)
+            self._note_smart(name, rep)
+            latest = rep.self_tests[0].model_dump() if rep.self_tests else None
+            return {"disk": name, "type": test_type, "started": True,
+                    "eta": str(eta) if eta else None, "finished": wait, "latest": latest,
+                    "health": rep.health}
+
+        return self.app.jobs.submit("storage.smart_test", job, params={"disk": name,
+                                                                       "type": test_type},
+                                    lock=f"disk:{name}", description=f"SMART {test_type} test {name}")

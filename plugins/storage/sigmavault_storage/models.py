@@ -185,6 +185,11 @@ class SnapshotPage(BaseModel):
     offset: int
 
 
+class DiffQuery(BaseModel):
+    old: str
+    new: str | None = None
+
+
 class Rollback(BaseModel):
     model_config = ConfigDict(extra="forbid")
     force: bool = Field(False, description="allow destroying newer snapshots (backends that must)")

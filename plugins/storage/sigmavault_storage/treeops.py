@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sigmavault.backends import kind_of
 from sigmavault.commands import run
 
 WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
@@ -97,17 +98,6 @@ def tree_used(root: Path) -> int:
             seen.add(key)
             total += st.st_blocks * 512
     return total
-
-
-def kind_of(mode: int) -> str:
-    """``file``, ``dir``, ``symlink`` or ``other``."""
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "other"
 
 
 def _index(root: Path) -> dict[str, os.stat_result]:

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sigmavault.testing import load_module
+from sigmavault.testing import backend_suite
 
-backend_suite = load_module(Path(__file__).with_name("backend_suite.py"), "storage_backend_suite")
 ok, error, API = backend_suite.ok, backend_suite.error, backend_suite.API
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sigmavault.testing import require_root, require_tool
-from sigmavault_storage import disks
+from sigmavault_storage import inventory as disks
 
 DATA = Path(__file__).parent / "data"
 API = "/api/v1/storage"

@@ -7,7 +7,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from sigmavault_storage.models import Snapshot
-from sigmavault_storage.service import _SNAPSHOT_ROWS, _SnapshotListing
+from sigmavault_storage.listing import SNAPSHOT_ROWS as _SNAPSHOT_ROWS, SnapshotListing as _SnapshotListing
 
 MODELS = TypeAdapter(list[Snapshot])
 GOOD = {"name": "s1", "pool": "p", "volume": "v", "created": "2026-11-27T10:00:00Z"}

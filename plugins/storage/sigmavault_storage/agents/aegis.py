@@ -42,7 +42,7 @@ async def run_aegis(ctx: JobContext, p: AegisParams) -> dict[str, Any]:
 
     async def one(pool: str, volume: str) -> dict[str, Any]:
         try:
-            snap = await app.call("storage.snapshot.create", pool=pool, volume=volume, snapshot=name)
+            snap = await app.call("storage.snapshot.create", pool=pool, volume=volume, name=name)
             return {"pool": pool, "volume": volume, "snapshot": snap["name"], "ok": True}
         except Exception as e:   # one volume failing must not stop the others
             return {"pool": pool, "volume": volume, "snapshot": name, "ok": False, "error": str(e)}

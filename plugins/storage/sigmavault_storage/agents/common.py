@@ -11,10 +11,10 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict
 
+from sigmavault.backends import kind_of
 from sigmavault.errors import APIError, bad_request, not_found
 from sigmavault.validation import Name
 
-from ..treeops import kind_of
 
 CONFIG = "storage_agents"
 

@@ -88,7 +88,7 @@ async def run_harbor(ctx: JobContext, p: HarborParams) -> dict[str, Any]:
     if p.action == "snapshot":
         name = datetime.now(timezone.utc).strftime(p.schema_)
         for v in vols:
-            created.append(await app.call("storage.snapshot.create", pool=p.pool, volume=v, snapshot=name))
+            created.append(await app.call("storage.snapshot.create", pool=p.pool, volume=v, name=name))
     out: list[dict[str, Any]] = []
     for i, v in enumerate(vols):
         ctx.check()

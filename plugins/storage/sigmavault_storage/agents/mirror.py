@@ -132,7 +132,7 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
                 ctx.progress(percent=100 * (n + done / max(total, 1)) / len(todo),
                              description=f"copying {name}", bytes_done=done, bytes_total=total)
             stats = await ctx.to_thread(sync_tree, src_root, dst_root, ctx.check, prog)
-            await app.call("storage.snapshot.create", pool=p.target_pool, volume=tvol, snapshot=name)
+            await app.call("storage.snapshot.create", pool=p.target_pool, volume=tvol, name=name)
             sent.append({"snapshot": name, "base": base, "bytes": stats["bytes_copied"],
                          "incremental": base is not None, "format": "files", **stats})
         ctx.log(f"replicated {name} ({sent[-1]['bytes']} bytes)")

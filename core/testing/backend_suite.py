@@ -1,9 +1,10 @@
 """Backend-agnostic storage API scenario, driven only through HTTP (and named methods).
 
-Reuse: subclass :class:`BackendSuite` in a test module and provide the fixture ``pool_body``: a
-factory ``name -> POST /api/v1/storage/pools body`` that prepares what the pool needs (loop
-devices …) and cleans it up afterwards. Tests for capabilities the backend lacks assert the
-``400 not_supported`` answer instead. See docs/plugins/storage-backends.md.
+Reuse: ``from sigmavault.testing.backend_suite import BackendSuite``, subclass it in a test module
+and provide the fixture ``pool_body``: a factory ``name -> POST /api/v1/storage/pools body`` that
+prepares what the pool needs (loop devices …) and cleans it up afterwards. Tests for capabilities
+the backend lacks assert the ``400 not_supported`` answer instead. See
+docs/plugins/storage-backends.md and the walk-through in docs/plugin-guide.md.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class BackendSuite:
 
     async def test_export_then_import_keeps_the_data(self, client, pool, caps, readonly_client):
         name, backend = pool["name"], pool["backend"]
+        if not caps["import"]:
+            await error(await client.post(f"{API}/pools/{name}/export"), 400, "not_supported")
+            return
         vol = await ok(await client.post(f"{API}/pools/{name}/volumes", json={"name": "keep"}), 201)
         (Path(vol["path"]) / "f.txt").write_text("kept")
         await ok(await client.post(f"{API}/pools/{name}/volumes/keep/snapshots",
@@ -241,6 +245,12 @@ class BackendSuite:
             assert ("added.txt", "added") in changes and ("sub/keep.txt", "deleted") in changes
             assert ("doc.txt", "modified") in changes
 
+        if not caps["rollback"]:
+            await error(await client.post(f"{base}/s1/rollback", json={}), 400, "not_supported")
+            if not caps["clone"]:
+                await error(await client.post(f"{base}/s1/clone", json={"target": "copy"}), 400,
+                            "not_supported")
+            return
         if not caps["rollback_keeps_newer"]:   # it would destroy s2: only with force
             await error(await client.post(f"{base}/s1/rollback", json={}), 409, "newer_snapshots")
             assert (root / "doc.txt").read_text() == "version 2"
@@ -309,7 +319,7 @@ class BackendSuite:
         path = await sv_app.call("storage.volume.path", pool=p, volume="shared")
         assert os.path.isabs(path) and os.path.isdir(path)
         Path(path, "a.txt").write_text("a")
-        snap = await sv_app.call("storage.snapshot.create", pool=p, volume="shared", snapshot="m1")
+        snap = await sv_app.call("storage.snapshot.create", pool=p, volume="shared", name="m1")
         assert snap["name"] == "m1"
         listed = await sv_app.call("storage.snapshot.list", pool=p, volume="shared")
         assert [s["name"] for s in listed] == ["m1"]
