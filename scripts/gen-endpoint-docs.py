@@ -76,7 +76,7 @@ def type_name(schema: dict[str, Any] | None) -> str:
 
 def _response(op: dict[str, Any]) -> str:
     for code, resp in sorted(op.get("responses", {}).items()):
-        if code.startswith("2"):
+        if code.startswith("2") or code == "101":  # 101: a WebSocket upgrade
             content = resp.get("content", {})
             if not content:
                 return f"{code} (no body)"
@@ -105,9 +105,9 @@ def endpoints_section(spec: dict[str, Any], keep: set[str]) -> list[str]:
     count = sum(len(v) for v in by_plugin.values())
     out = ["## Endpoints", "",
            f"{count} operations. Role: `public` (no login), `readonly` (any user), `admin`. Errors "
-           "are `ErrorEnvelope` (`{\"error\": {\"code\", \"message\", \"details\"}}`) with 400, 401, 403, "
-           "404, 409, 422, 501 or 504. Schemas are in `/api/v1/openapi.json` under "
-           "`components.schemas`.", ""]
+           "are `ErrorEnvelope` (`{\"error\": {\"code\", \"message\", \"details\"}}`) with the "
+           "statuses each operation lists in `/api/v1/openapi.json` (see docs/api.md). Schemas are in "
+           "`/api/v1/openapi.json` under `components.schemas`.", ""]
     for plugin in sorted(by_plugin, key=lambda p: (p != CORE, p)):
         out += [f"### {plugin}" + (" (core)" if plugin == CORE else ""), "",
                 "| method | path | role | summary | query | request | response |",

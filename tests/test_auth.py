@@ -406,16 +406,20 @@ async def test_a_known_device_has_its_own_failure_budget(sv_app):
 
 @LIMITED
 async def test_a_device_cookie_counts_only_for_its_user_and_only_when_signed(sv_app):
-    async with client_at(sv_app, "127.0.0.7") as browser, client_at(sv_app, "127.0.0.8") as attacker:
+    async with client_at(sv_app, "127.0.0.7") as browser:
         assert (await post_login(browser, "viewer", VIEWER_PASSWORD)).status == 200
-        for _ in range(3):
-            assert (await post_login(attacker, "admin", "guess")).status == 401
+        for user, address in (("admin", "127.0.0.8"), ("viewer", "127.0.0.9")):
+            async with client_at(sv_app, address) as attacker:
+                for _ in range(3):
+                    assert (await post_login(attacker, user, "guess")).status == 401
         # viewer's device is not one of admin's devices
         assert (await post_login(browser, "admin", ADMIN_PASSWORD)).status == 429
+        assert (await post_login(browser, "viewer", VIEWER_PASSWORD)).status == 200
         cookie = browser.cookie_jar.filter_cookies(browser._base_url)["sigmavault_device"].value
         version, nonce, signature = cookie.split(".")
-        browser.cookie_jar.update_cookies({"sigmavault_device": f"{version}.{nonce}.{signature[::-1]}"})
-        assert (await post_login(browser, "viewer", VIEWER_PASSWORD)).status == 200
+        browser.cookie_jar.update_cookies({"sigmavault_device": f"{version}.{nonce}.{signature[::-1]}"},
+                                          response_url=browser._base_url)
+        assert (await post_login(browser, "viewer", VIEWER_PASSWORD)).status == 429
 
 
 # --- changing a password ---------------------------------------------------------------------
