@@ -48,7 +48,7 @@ def list_level(share: Share, user: str | None, groups: set[str]) -> tuple[Access
     via = [e for e in share.access if e.kind == "group" and e.name in groups]
     if via:
         best = max(via, key=lambda e: RANK[e.level])
-        others = sorted(e.name for e in via if e is not best)  # type: ignore[misc]
+        others = sorted(e.name or "" for e in via if e is not best)
         also = f" (also in {', '.join(others)})" if others else ""
         return _as_access(best.level), f"via group {best.name}: {best.level}{also}"
     if everyone is not None:
@@ -92,11 +92,7 @@ def resolve_levels(share: Share, users: Iterable[User], groups: Iterable[Group] 
     """Every NAS user's access to ``share`` from the list alone (disabled accounts: none; a
     read-only share caps at read): what protocol plugins render as their rules."""
     groups = list(groups)
-    out: dict[str, Access] = {}
-    for u in users:
-        access = explain(share, u, groups)["access"]
-        out[u.name] = access
-    return out
+    return {u.name: explain(share, u, groups)["access"] for u in users}
 
 
 def guest_level(share: Share) -> Access:

@@ -2,9 +2,8 @@
 
 ``smbd --foreground --no-process-group --configfile=<data>/smb.conf --log-basename=<data>/log``
 runs under a :class:`sigmavault.supervisor.Supervisor` (restarted with backoff when it dies; the
-callbacks raise the alert). A reload is ``smbcontrol --configfile=... <pid> reload-config``: the parent
-passes it on to every client's process, so connected sessions stay and pick up the new rules.
-Samba passwords are set with ``smbpasswd -s -a`` from standard input: the plain password is
+callbacks raise the alert). A reload is ``smbcontrol --configfile=... <pid> reload-config`` to
+the main process; connected sessions stay. Samba passwords are set with ``smbpasswd -s -a`` from standard input: the plain password is
 never written to disk, argv or the log.
 """
 
