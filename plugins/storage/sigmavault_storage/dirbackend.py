@@ -219,7 +219,7 @@ class DirBackend:
     async def pool_destroy(self, *, name: str) -> None:
         path = self._pool_dir(name)
         async with self._lock(name):
-            staging = self.root / f".destroy-{name}-{uuid.uuid4().hex}"  # type: ignore[operator]
+            staging = self.root / f".destroy-{name}-{uuid.uuid4().hex}"
             os.rename(path, staging)
             await asyncio.to_thread(treeops.remove_tree, staging)
         self._reflink.pop(name, None)
@@ -245,7 +245,7 @@ class DirBackend:
     def _known_project_ids(self) -> set[int]:
         """Project ids recorded by any pool under the root (exported ones too)."""
         ids: set[int] = set()
-        for meta_dir in self.root.glob("*/.volumes"):  # type: ignore[union-attr]
+        for meta_dir in self.root.glob("*/.volumes"):
             for f in meta_dir.glob("*.json"):
                 try:
                     pid = json.loads(f.read_text()).get("project_id")

@@ -19,9 +19,10 @@ def rows_of(model: type[BaseModel]) -> TypeAdapter:
     compares them), two to three times faster on 10,000 items, as it builds no model objects."""
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        field = Annotated[info.annotation, info]
+        field = Annotated[info.annotation, info]  # type: ignore[name-defined]
         fields[name] = field if info.is_required() else NotRequired[field]
-    row: Any = TypedDict(f"{model.__name__}Row", fields)  # type: ignore[operator]
+    make_typeddict: Any = TypedDict  # a TypedDict built at run time, which mypy cannot follow
+    row: Any = make_typeddict(f"{model.__name__}Row", fields)
     row.__pydantic_config__ = ConfigDict(extra=model.model_config.get("extra") or "ignore")
     return TypeAdapter(list[row])
 

@@ -80,7 +80,7 @@ async def run_mirror(ctx: JobContext, p: MirrorParams) -> dict[str, Any]:
     have = {s["name"] for s in await snapshots(app, p.target_pool, tvol)} if exists else set()
     # the newest snapshot both sides have; for native streams it must be the same snapshot, not
     # just the same name (AEGIS, say, snapshots source and target under one name)
-    common_idx, conflicting = -1, []
+    common_idx, conflicting = -1, list[str]()
     for i in range(len(source) - 1, -1, -1):
         name = source[i]["name"]
         if name not in have:

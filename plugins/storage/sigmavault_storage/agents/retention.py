@@ -27,7 +27,7 @@ def plan(snaps: list[tuple[str, datetime]], keep_last: int = 0,
     for rule, count in rules.items():
         if not count:
             continue
-        key, seen = BUCKETS[rule], set()
+        key, seen = BUCKETS[rule], set[str]()
         for name, t in ordered:
             bucket = key(t)
             if bucket in seen:

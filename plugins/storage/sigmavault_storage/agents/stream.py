@@ -68,6 +68,7 @@ async def export(ctx: JobContext, p: StreamParams) -> dict[str, Any]:
     backend = backend_of(app, await pool_info(app, p.pool))
     if not capable(backend, "send_receive"):
         raise APIError(501, "not_supported", f"backend {backend.name} cannot send snapshots")
+    assert p.snapshot is not None                                    # the params validator's rule
     await snapshot_path(app, p.pool, p.volume, p.snapshot)          # 404 for an unknown snapshot
     if p.base:
         await snapshot_path(app, p.pool, p.volume, p.base)
@@ -99,6 +100,7 @@ async def import_(ctx: JobContext, p: StreamParams) -> dict[str, Any]:
     backend = backend_of(app, await pool_info(app, p.pool))
     if not capable(backend, "send_receive"):
         raise APIError(501, "not_supported", f"backend {backend.name} cannot receive snapshots")
+    assert p.file is not None                                        # the params validator's rule
     source = allowed_path(app, p.file, "file")
     if not source.is_file():
         raise bad_request(f"stream file {source} does not exist", code="bad_source")

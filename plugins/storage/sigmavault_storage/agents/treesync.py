@@ -56,7 +56,7 @@ def sync_tree(src: Path, dst: Path, check: Callable[[], None] | None = None,
         tmp = target.with_name(f".mirror-{os.getpid()}-{target.name}"[:250])
         try:
             if e.type == "symlink":
-                os.symlink(e.link, tmp)
+                os.symlink(e.link or "", tmp)
             elif e.type == "file":
                 shutil.copy2(src / rel, tmp)
             else:
