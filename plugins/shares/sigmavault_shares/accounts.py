@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from sigmavault.commands import run
-from sigmavault.errors import conflict
+from sigmavault.errors import bad_request, conflict
 
 from .models import FIRST_ID, LAST_ID, Group, User
 
@@ -53,8 +53,7 @@ def managed_groups(ids: IdRange = IdRange()) -> dict[str, grp.struct_group]:
 
 def desired_memberships(users: Sequence[User], groups: Sequence[Group]) -> dict[str, list[str]]:
     """Each user's supplementary groups: its own list plus the groups that list it as member."""
-    known = {g.name for g in groups}
-    out = {u.name: set(u.groups) & known for u in users}
+    out = {u.name: set(u.groups) for u in users}
     for g in groups:
         for m in g.members:
             if m in out:
@@ -63,6 +62,18 @@ def desired_memberships(users: Sequence[User], groups: Sequence[Group]) -> dict[
 
 
 def _refuse_foreign(users: Sequence[User], groups: Sequence[Group], ids: IdRange) -> None:
+    known = {g.name for g in groups}
+    users_known = {u.name for u in users}
+    for u in users:
+        unknown = sorted(set(u.groups) - known)
+        if unknown:
+            raise bad_request(f"user {u.name} names unknown group(s) {', '.join(unknown)}",
+                              code="unknown_group")
+    for g in groups:
+        unknown = sorted(set(g.members) - users_known)
+        if unknown:
+            raise bad_request(f"group {g.name} lists unknown user(s) {', '.join(unknown)}",
+                              code="unknown_user")
     for u in users:
         if u.uid not in ids:
             raise conflict(f"uid {u.uid} of {u.name} is outside {ids.first}-{ids.last}",

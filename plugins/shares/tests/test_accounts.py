@@ -79,3 +79,13 @@ async def test_foreign_accounts_are_refused_and_left_alone(nas_accounts) -> None
         await nas_accounts([], [Group(name="users", gid=3960)])
     with pytest.raises(KeyError):
         pwd.getpwnam("svtnew")  # nothing changed before the refusal
+
+
+async def test_unknown_groups_and_members_are_refused(nas_accounts) -> None:
+    for users, groups in (([User(name="svtalice", uid=3901, groups=["svtghost"])], []),
+                          ([], [Group(name="svtstaff", gid=3911, members=["svtghost"])])):
+        with pytest.raises(APIError) as err:
+            await nas_accounts(users, groups)
+        assert err.value.status == 400
+    with pytest.raises(KeyError):
+        grp.getgrnam("svtstaff")

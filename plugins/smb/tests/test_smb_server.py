@@ -232,3 +232,22 @@ async def test_previous_versions_from_dir_snapshots(smb_server, nas_accounts,
     # Previous Versions stay as they were
     assert not await cli.ok("docs", f"put {got} @GMT-2026.01.01-12.00.00/report.txt")
     assert (snaps / "auto-20260101-120000" / "docs" / "report.txt").read_text() == "january\n"
+
+
+async def test_hosts_allow_and_recycle(smb_server, nas_accounts, share_root: Path) -> None:
+    data = make_share("data", DATA_ACCESS)
+    closed = make_share("closed", DATA_ACCESS)
+    denied = make_share("denied", DATA_ACCESS)
+    server = await start(smb_server, nas_accounts, share_root, [
+        (data, share_root / "data"), (closed, share_root / "closed"),
+        (denied, share_root / "denied")])
+    await server.configure([smb_share(data, share_root / "data", recycle=True),
+                            smb_share(closed, share_root / "closed", hosts_allow=["10.0.0.0/8"]),
+                            smb_share(denied, share_root / "denied", hosts_deny=["127.0.0.1"])])
+    cli = Cli(server.settings.port, "svtalice", PASSWORDS["svtalice"])
+    assert await cli.ok("data", "ls")
+    assert await cli.ok("closed", "ls")  # Samba always lets localhost in unless denied
+    assert not await cli.ok("denied", "ls")
+    assert await cli.ok("data", "del existing.txt")
+    kept = share_root / "data" / ".recycle" / "svtalice" / "existing.txt"
+    assert kept.read_text() == "existing\n"
