@@ -63,7 +63,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _config(args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
                   tls_self_signed=args.tls_self_signed or None, log_format=args.log_format)
     logs.setup(cfg.log_format, cfg.log_level)
-    os.umask(0o077)  # the data dir holds secrets: what the daemon creates is private by default
     ssl_context = _tls_context(cfg)
 
     async def make() -> web.Application:
@@ -242,6 +241,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # the daemon and the commands beside it create files in the data dir, which holds secrets:
+    # private unless a caller chooses a mode (as pools and volumes do)
+    os.umask(0o077)
     try:
         return args.func(args)
     except ConfigError as exc:

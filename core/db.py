@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 PRIVATE = 0o600  # the database holds password hashes, session tokens and key material
 
@@ -27,6 +27,7 @@ class Database:
                                      timeout=10)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self.before_close: list[Callable[[], None]] = []  # last writes, e.g. the audit's tallies
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -89,6 +90,8 @@ class Database:
         return self.one("PRAGMA integrity_check")["integrity_check"] == "ok"
 
     def close(self) -> None:
+        for callback in self.before_close:
+            callback()
         with self._lock:
             self._conn.close()
 

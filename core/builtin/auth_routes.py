@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sigmavault import hookimpl
 from sigmavault.api import Page, PageQuery
 from sigmavault.app import get_app
+from sigmavault.audit import AuditRecord, AuditVerify
 from sigmavault.auth import CSRF_COOKIE, SESSION_COOKIE, identity
 from sigmavault.device_cookies import DEVICE_COOKIE
 from sigmavault.errors import APIError
@@ -80,25 +81,6 @@ class ApiKeyCreated(ApiKey):
 class AuditQuery(PageQuery):
     actor: str | None = Field(None, max_length=64)
     action: str | None = Field(None, max_length=128, description="LIKE pattern, '*' as wildcard")
-
-
-class AuditRecord(BaseModel):
-    id: int
-    ts: str
-    actor: str
-    address: str
-    action: str
-    target: str
-    outcome: str
-    details: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-
-class AuditVerify(BaseModel):
-    ok: bool
-    checked: int
-    first_bad_id: int | None
 
 
 def _secure(request: web.Request) -> bool:

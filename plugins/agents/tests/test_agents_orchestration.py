@@ -43,6 +43,26 @@ async def test_chronicle_verify_tamper_export_rotate(client, sv_app, area: Path)
     assert resp.status == 422
 
 
+async def test_chronicle_rotation_leaves_a_signed_checkpoint(client, sv_app, area: Path) -> None:
+    for _ in range(4):
+        await client.post("/api/v1/agents/PRISM/task", json={"params": {"path": str(area)}})
+    rotated = (await run(client, "CHRONICLE", {"action": "rotate", "keep": 2}))["result"]
+    assert rotated["rotated"] >= 3 and rotated["live_chain"]["ok"], rotated
+    first = sv_app.db.one("SELECT id FROM audit ORDER BY id LIMIT 1")["id"]
+    assert first == rotated["last_id"] + 1
+    # the rotation did not relax the start of the chain: deleting the new first record shows
+    sv_app.db.execute("DELETE FROM audit WHERE id=?", (first,))
+    bad = (await run(client, "CHRONICLE", {}))["result"]
+    assert bad["ok"] is False and bad["problems"][0]["kind"] == "first_records_deleted", bad
+    # nor can the checkpoint be moved to match without the key
+    doc = json.loads(sv_app.db.one("SELECT doc FROM audit_checkpoint")["doc"])
+    doc["start_id"], doc["start_hash"] = first, sv_app.db.one(
+        "SELECT prev_hash FROM audit ORDER BY id LIMIT 1")["prev_hash"]
+    sv_app.db.execute("UPDATE audit_checkpoint SET doc=?", (json.dumps(doc),))
+    kinds = [p["kind"] for p in sv_app.audit_log.verify()["problems"]]
+    assert kinds == ["checkpoint_forged"], kinds
+
+
 async def test_synapse_passes_results_along(client, area: Path) -> None:
     (area / "sub").mkdir()
     (area / "sub/a.bin").write_bytes(b"a" * 1000)

@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from sigmavault.audit import record_hash
 from sigmavault.errors import APIError
 from sigmavault.hookspecs import Agent
 from sigmavault.jobs import JobContext
@@ -61,28 +60,30 @@ async def run_chronicle(ctx: JobContext, p: ChronicleParams) -> dict[str, Any]:
             path = state_dir(app, "CHRONICLE") / p.file
             if not path.is_file():
                 raise APIError(404, "not_found", f"export {p.file} does not exist", {"kind": "export"})
-            return {"file": str(path), **chain.verify_rows(chain.read_jsonl(path), record_hash)}
-        report = await ctx.to_thread(lambda: chain.verify_rows(_rows(app), record_hash))
+            rows = chain.read_jsonl(path)
+            return {"file": str(path), **app.audit_log.check_rows(rows, anchored=False)}
+        report = await ctx.to_thread(app.audit_log.verify)
         if not report["ok"]:
             app.events.publish("alert", {"id": "chronicle:audit", "severity": "critical", "source": "CHRONICLE",
-                                         "active": True, "message": "audit log hash chain broken at record "
-                                         f"{report['first_bad_id']}"})
+                                         "active": True, "message": "audit log tampered with: "
+                                         f"{report['problems'][0]['message']}"})
         return report
     if p.action == "export":
         rows = _rows(app)
-        return {**await _export(ctx, p, rows), **chain.verify_rows(rows, record_hash)}
-    # rotate: export everything but the newest ``keep`` records, then drop them, atomically
+        return {**await _export(ctx, p, rows), **app.audit_log.check_rows(rows)}
+    # rotate: export everything but the newest ``keep`` records, then drop them and move the
+    # signed checkpoint past them in one transaction
     last = app.db.one("SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?", (p.keep,))
     if last is None:
         return {"rotated": 0, "kept": app.db.one("SELECT count(*) AS n FROM audit")["n"]}
     rows = _rows(app, last["id"])
-    check = chain.verify_rows(rows, record_hash)
+    check = app.audit_log.check_rows(rows)
     if not check["ok"]:
         raise APIError(409, "chain_broken", f"audit chain broken at record {check['first_bad_id']}; "
                        "refusing to rotate (export it and investigate)", check)
     exported = await _export(ctx, p, rows)
-    with app.db.transaction() as conn:
-        conn.execute("DELETE FROM audit WHERE id <= ?", (last["id"],))
+    app.audit_log.rotate(last["id"], rows[-1]["hash"],
+                         {"file": exported["file"], "records": exported["records"]})
     app.audit("agents.chronicle.rotate", exported["file"], "ok",
               {"records": exported["records"], "last_id": exported["last_id"]})
     kept = app.db.one("SELECT count(*) AS n FROM audit")["n"]
