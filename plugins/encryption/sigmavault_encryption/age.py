@@ -84,7 +84,8 @@ def decrypt(src: BinaryIO, dst: BinaryIO, identities: Iterable[Identity], *,
 
 def rewrap(src: BinaryIO, dst: BinaryIO, identities: Iterable[Identity],
            recipients: Iterable[Recipient]) -> Header:
-    """Write ``src`` with a new header for ``recipients``, the payload copied unchanged.
+    """Write ``src`` with a new header for ``recipients``, the payload copied unchanged (an
+    armored file stays armored).
 
     The payload stays encrypted under the same file key; only who can unwrap it changes.
     Callers should verify the payload (``verify``) when they need to know it is intact.
@@ -92,9 +93,12 @@ def rewrap(src: BinaryIO, dst: BinaryIO, identities: Iterable[Identity],
     src = armor.reader(src)
     header = read_header(src)
     key = unwrap(header, identities)
-    dst.write(wrap(key, recipients))
+    out: BinaryIO | armor.Writer = armor.Writer(dst) if armor.is_armored(src) else dst
+    out.write(wrap(key, recipients))
     while block := src.read(1 << 20):
-        dst.write(block)
+        out.write(block)
+    if isinstance(out, armor.Writer):
+        out.close()
     return header
 
 

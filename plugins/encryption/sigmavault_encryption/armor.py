@@ -42,6 +42,11 @@ def reader(src: BinaryIO) -> BinaryIO:
     return io.BufferedReader(_Decoder(buffered), buffer_size=BYTES_PER_LINE * 1024)
 
 
+def is_armored(stream: BinaryIO) -> bool:
+    """Whether ``stream`` (from :func:`reader`) decodes an armored file."""
+    return isinstance(getattr(stream, "raw", None), _Decoder)
+
+
 class _Decoder(io.RawIOBase):
     """Decodes one armor line per read, validating as it goes."""
 

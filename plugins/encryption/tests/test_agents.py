@@ -160,3 +160,20 @@ async def test_agents_api_vault_export_then_import_restores_a_deleted_key(agents
                                                "target": {"path": str(root / "restored")}})
     assert job["state"] == "SUCCESS", job
     assert (root / "restored").read_bytes() == b"keep me readable"
+
+
+async def test_agents_api_cipher_passphrase_and_armor(agents_runtime, client, root):
+    """CIPHER encrypts with a passphrase (armored) and decrypts with it; the task keeps it masked."""
+    secret = "cipher file passphrase"
+    (root / "a").write_bytes(b"for your eyes" * 1000)
+    job = await _agent_task(client, "CIPHER", {"operation": "encrypt", "source": {"path": str(root / "a")},
+                                               "passphrase": secret, "armor": True})
+    assert job["state"] == "SUCCESS", job
+    assert secret not in str(job)
+    assert (root / "a.age").read_bytes().startswith(b"-----BEGIN AGE ENCRYPTED FILE-----\n")
+    await api_call(client, "POST", "/agents/CIPHER/task", 400, json={"params": {
+        "operation": "decrypt", "source": {"path": str(root / "a.age")}, "target": {"path": str(root / "b")}}})
+    job = await _agent_task(client, "CIPHER", {"operation": "decrypt", "source": {"path": str(root / "a.age")},
+                                               "target": {"path": str(root / "b")}, "passphrase": secret})
+    assert job["state"] == "SUCCESS", job
+    assert secret not in str(job) and (root / "b").read_bytes() == b"for your eyes" * 1000

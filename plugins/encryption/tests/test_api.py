@@ -350,3 +350,16 @@ async def test_passphrase_requests_are_validated(client, root):
     assert job["state"] == "FAILED" and "passphrase does not open this file" in job["error"]
     await _job(client, "decrypt", {"source": {"path": str(root / "f.age")}, "target": {"path": str(root / "g")}})
     assert (root / "g").read_bytes() == b"x"
+
+
+async def test_rewrap_keeps_an_armored_file_armored(client, root):
+    old = await _key(client, "old", "x25519")
+    new = await _key(client, "new", "x25519")
+    (root / "f").write_bytes(os.urandom(70_000))
+    await _job(client, "encrypt", {"source": {"path": str(root / "f")}, "key_ids": [old["id"]], "armor": True})
+    job = await _job(client, "rewrap", {"sources": [{"path": str(root / "f.age")}], "key_ids": [new["id"]]})
+    assert job["result"]["rewrapped"] == [str(root / "f.age")], job
+    assert (root / "f.age").read_bytes().startswith(b"-----BEGIN AGE ENCRYPTED FILE-----\n")
+    await client.delete(f"/api/v1/encryption/keys/{old['id']}", params={"confirm": "true"})
+    await _job(client, "decrypt", {"source": {"path": str(root / "f.age")}, "target": {"path": str(root / "g")}})
+    assert (root / "g").read_bytes() == (root / "f").read_bytes()
