@@ -17,7 +17,7 @@ from .pools import PoolOps
 
 
 class DeviceOps(PoolOps):
-    """Devices, scrub and balance of a pool (each ends with the pool as ``pool_get`` shows it)."""
+    """Devices (capabilities device_add, device_remove, device_replace), scrub and balance."""
 
     async def device_add(self, *, pool: str, devices: list[str]) -> Row:
         row = self._row(pool)

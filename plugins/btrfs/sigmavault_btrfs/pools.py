@@ -19,6 +19,7 @@ class PoolOps(BtrfsBase):
     """The pool methods of the storage protocol, with ``pool_import`` and ``pool_export``."""
 
     async def available(self) -> Row:
+        """Whether btrfs-progs are installed, this process is root and the kernel has btrfs."""
         if shutil.which("btrfs") is None or shutil.which("mkfs.btrfs") is None:
             return {"available": False, "reason": "btrfs-progs is not installed", "version": None}
         if os.geteuid() != 0:

@@ -131,7 +131,7 @@ async def test_incremental_send_receive_between_pools(client, sv_app, loop_devic
     try:
         vol = await ok(await client.post(f"{API}/pools/src/volumes", json={"name": "v"}), 201)
         (Path(vol["path"]) / "one.txt").write_text("1")
-        await sv_app.call("storage.snapshot.create", pool="src", volume="v", snapshot="s1")
+        await sv_app.call("storage.snapshot.create", pool="src", volume="v", name="s1")
         full = tmp_path / "s1.stream"
         sent = await sv_app.call("storage.snapshot.send", pool="src", volume="v", snapshot="s1",
                                  target=str(full))
@@ -144,7 +144,7 @@ async def test_incremental_send_receive_between_pools(client, sv_app, loop_devic
         assert (Path(dst_path) / "one.txt").read_text() == "1"
 
         (Path(vol["path"]) / "two.txt").write_text("2")
-        await sv_app.call("storage.snapshot.create", pool="src", volume="v", snapshot="s2")
+        await sv_app.call("storage.snapshot.create", pool="src", volume="v", name="s2")
         inc = tmp_path / "s2.stream"
         sent = await sv_app.call("storage.snapshot.send", pool="src", volume="v", snapshot="s2",
                                  target=str(inc), base="s1")
