@@ -96,3 +96,37 @@ async def test_since_equal_to_the_newest_seq_replays_nothing(sv_app, client):
     publish(sv_app, 1)
     assert (await next_event(ws, "test.tick"))["seq"] == newest + 1
     await ws.close()
+
+
+@pytest.mark.sv_config({"events": {"ring_size": 50}})
+async def test_a_replay_overtaken_by_the_ring_says_gap_and_goes_on(sv_app, client):
+    sv_app.events.register("test.blob", None, "big test events")
+    blob = "x" * (256 << 10)  # the replay outgrows the socket buffers and waits for the reader
+
+    def publish_blobs(n: int) -> None:
+        for _ in range(n):
+            sv_app.events.publish("test.blob", {"blob": blob})
+
+    publish_blobs(50)
+    since = sv_app.events.oldest_seq()
+    ws = await client.ws_connect("/api/v1/ws", max_msg_size=0)
+    await next_event(ws, "client.hello")
+    await ws.send_json({"type": "client.subscribe", "events": ["test.*"], "since": since})
+    await next_event(ws, "client.subscribed")
+    for _ in range(200):  # while the client reads nothing, the ring moves past the replay
+        publish_blobs(1)
+        await asyncio.sleep(0)
+    newest = sv_app.events.seq
+    seen, gaps, at = [], [], 0  # at: the seq the client is up to (a gap's seq skips ahead)
+    while at < newest:
+        msg = await asyncio.wait_for(ws.receive(), 10)
+        assert msg.type == WSMsgType.TEXT, (msg.type, msg.data, msg.extra)
+        event = msg.json()
+        (gaps if event["type"] == "client.gap" else seen).append(event)
+        at = event["seq"]
+    seen = [e["seq"] for e in seen]
+    assert seen[0] == since + 1 and seen == sorted(set(seen))  # in order, no repeats
+    assert gaps and len(seen) < newest - since
+    after_gap = [s for s in seen if s > gaps[-1]["seq"]]
+    assert after_gap == list(range(gaps[-1]["seq"] + 1, newest + 1))  # nothing lost after it
+    await ws.close()
