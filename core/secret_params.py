@@ -4,15 +4,19 @@ A validated model splits into a public dump (JSON, every secret shown as pydanti
 the API, events, audit and job records carry) and its secrets, which are sealed at rest with
 :mod:`sigmavault.sealed`. Put back together, the params validate to the model that was split.
 An update that echoes the mask where a secret is stored means "keep the stored secret".
+
+Params that carry another model's params as a plain dict (``{"agent": "VAULT", "params": {...}}``
+in a workflow step or a schedule request) are split by that model too, given ``model_of``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+import typing
+from typing import Any, Callable
 
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 
 from .errors import APIError
 from .sealed import Sealer
@@ -21,16 +25,19 @@ MASK = "**********"  # pydantic's display of a SecretStr / SecretBytes
 
 Path = tuple[str | int, ...]
 Secrets = list[dict[str, Any]]  # [{"path": [...], "value": str, "bytes": bool}]
+ModelOf = Callable[[str], "type[BaseModel] | None"]  # an agent name -> its params model
 
 
-def secret_values(model: BaseModel) -> dict[Path, SecretStr | SecretBytes]:
-    """Every secret field of ``model`` (nested models, lists and dicts included) by its path."""
-    found: dict[Path, SecretStr | SecretBytes] = {}
+def secret_values(model: BaseModel, model_of: ModelOf | None = None) -> dict[Path, str | bytes]:
+    """Every secret of ``model`` (nested models, lists and dicts included) by its path."""
+    found: dict[Path, str | bytes] = {}
 
     def walk(value: Any, path: Path) -> None:
         if isinstance(value, (SecretStr, SecretBytes)):
-            found[path] = value
+            found[path] = value.get_secret_value()
         elif isinstance(value, dict):
+            if model_of is not None:
+                found.update(_embedded(value, path, model_of))
             for key, item in value.items():
                 walk(item, (*path, key))
         elif isinstance(value, (list, tuple)):
@@ -41,16 +48,40 @@ def secret_values(model: BaseModel) -> dict[Path, SecretStr | SecretBytes]:
     return found
 
 
-def split(model: BaseModel) -> tuple[dict[str, Any], Secrets]:
+def _embedded(value: dict[str, Any], path: Path, model_of: ModelOf) -> dict[Path, str | bytes]:
+    """The secrets of ``{"agent": name, "params": {...}}`` by the named agent's params model."""
+    agent, params = value.get("agent"), value.get("params")
+    if not isinstance(agent, str) or not isinstance(params, dict):
+        return {}
+    cls = model_of(agent)
+    if cls is None:
+        return {}
+    at = (*path, "params")
+    try:
+        inner = cls.model_validate(params)
+    except ValidationError:  # e.g. a workflow step's ${prev.…} templates: the top-level fields
+        return {(*at, name): params[name] for name, field in cls.model_fields.items()
+                if name in params and isinstance(params[name], (str, bytes)) and _is_secret(field.annotation)}
+    return {(*at, *p): v for p, v in secret_values(inner, model_of).items()}
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    return any(_is_secret(arg) for arg in typing.get_args(annotation))
+
+
+def split(model: BaseModel, model_of: ModelOf | None = None) -> tuple[dict[str, Any], Secrets]:
     """The public JSON dump of ``model`` (secrets masked) and its secrets."""
+    public = model.model_dump(mode="json")
     secrets: Secrets = []
-    for path, secret in secret_values(model).items():
-        raw = secret.get_secret_value()
+    for path, raw in secret_values(model, model_of).items():
+        _put(public, list(path), MASK)
         if isinstance(raw, bytes):
             secrets.append({"path": list(path), "value": base64.b64encode(raw).decode(), "bytes": True})
         else:
             secrets.append({"path": list(path), "value": raw, "bytes": False})
-    return model.model_dump(mode="json"), secrets
+    return public, secrets
 
 
 def merge(params: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
@@ -70,10 +101,9 @@ def keep_stored(params: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
     return out
 
 
-def refuse_masks(model: BaseModel, field: str = "params") -> None:
+def refuse_masks(model: BaseModel, model_of: ModelOf | None = None, field: str = "params") -> None:
     """422 when a secret of ``model`` is the mask itself: an echo of output with nothing to keep."""
-    for path, secret in secret_values(model).items():
-        raw = secret.get_secret_value()
+    for path, raw in secret_values(model, model_of).items():
         if raw == MASK or raw == MASK.encode():
             name = ".".join([field, *map(str, path)])
             raise APIError(422, "masked_secret",

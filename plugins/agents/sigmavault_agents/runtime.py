@@ -165,8 +165,14 @@ class Runtime:
             model = slot.agent.params_model.model_validate(params)
         except ValidationError as exc:
             raise validation_error(exc, "params") from None
-        secret_params.refuse_masks(model)
+        secret_params.refuse_masks(model, self.params_model_of)
         return slot, model
+
+    def params_model_of(self, name: str) -> type[BaseModel] | None:
+        """The params model of agent ``name``, None if there is none: secrets of params that carry
+        another agent's params (a SYNAPSE step, an OMNISCIENT schedule) are found with it."""
+        slot = self.slots.get(name.upper())
+        return slot.agent.params_model if slot is not None else None
 
     def dispatch(self, name: str, params: dict[str, Any] | None = None, *, priority: int = 0,
                  source: str = "api", created_by: str | None = None) -> dict[str, Any]:
@@ -189,7 +195,7 @@ class Runtime:
         agent = slot.agent
         name = agent.name.upper()
         lock = agent.lock(model) if agent.lock else None
-        dumped, _ = secret_params.split(model)  # job and task records keep secrets masked
+        dumped, _ = secret_params.split(model, self.params_model_of)  # records keep secrets masked
         created = time.time()
         job = self.app.jobs.submit(
             f"agent.{name}", partial(self._execute, slot, model, priority, created),

@@ -48,8 +48,8 @@ class Scheduler:
         public, sealed = self._seal(sid, model)
         now = time.time()
         self.db.execute(
-            "INSERT INTO agents_schedules(id, name, agent, cron, params, secrets, priority, enabled, next_run,"
-            " created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO agents_schedules(id, name, agent, cron, params, secrets, priority, enabled,"
+            " next_run, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
             (sid, name, slot.agent.name.upper(), expr, json.dumps(public), sealed, priority,
              int(enabled), cron.next_after(expr, now), now))
         self._wake.set()
@@ -65,7 +65,8 @@ class Scheduler:
             fields["next_run"] = cron.next_after(fields["cron"], time.time())
         if "params" in changes:
             stored = self._secrets(row, lost_ok=True)  # a lost secret must then be sent again
-            _, model = self.runtime.validate(row["agent"], secret_params.keep_stored(changes["params"], stored))
+            params = secret_params.keep_stored(changes["params"], stored)
+            _, model = self.runtime.validate(row["agent"], params)
             public, fields["secrets"] = self._seal(sid, model)
             fields["params"] = json.dumps(public)
         for key in ("name", "priority"):
@@ -89,7 +90,7 @@ class Scheduler:
         return row
 
     def _seal(self, sid: str, model: BaseModel) -> tuple[dict[str, Any], str | None]:
-        public, secrets = secret_params.split(model)
+        public, secrets = secret_params.split(model, self.runtime.params_model_of)
         return public, secret_params.seal(secrets, self.sealer, _context(sid))
 
     def _secrets(self, row: dict[str, Any], lost_ok: bool = False) -> secret_params.Secrets:

@@ -51,13 +51,15 @@ def _job_rows(sv_app, job_id: str) -> str:
 
 async def _opens_with(client, key_id: str, passphrase: str) -> bool:
     await api_call(client, "POST", f"/encryption/keys/{key_id}/lock", 200)
-    async with client.post(f"/api/v1/encryption/keys/{key_id}/unlock", json={"passphrase": passphrase}) as resp:
+    unlock = f"/api/v1/encryption/keys/{key_id}/unlock"
+    async with client.post(unlock, json={"passphrase": passphrase}) as resp:
         return resp.status == 200
 
 
 async def test_quantum_schedule_seals_the_new_key_with_the_users_passphrase(sv_app, client) -> None:
     sched = await api_call(client, "POST", "/agents/schedules", 201, json={
-        "agent": "QUANTUM", "cron": "0 3 * * *", "params": {"action": "generate", "name": "pq", "passphrase": PASS}})
+        "agent": "QUANTUM", "cron": "0 3 * * *",
+        "params": {"action": "generate", "name": "pq", "passphrase": PASS}})
     assert sched["params"]["passphrase"] == MASK
     job = await _run_schedule(sv_app, client, sched["id"])
     assert job["state"] == "SUCCESS", job
@@ -102,9 +104,9 @@ async def _bundle_restores(client, bundle: Path, passphrase: str) -> list[str]:
 
 async def test_vault_schedule_exports_a_bundle_its_passphrase_opens(sv_app, client, area: Path) -> None:
     key = await api_call(client, "POST", "/encryption/keys", 201, json={"name": "k", "passphrase": PASS})
-    sched = await api_call(client, "POST", "/agents/schedules", 201, json={
-        "agent": "VAULT", "cron": "0 3 * * *",
-        "params": {"action": "export", "passphrase": "bundle pass", "path": {"path": str(area / "keys.age")}}})
+    export = {"action": "export", "passphrase": "bundle pass", "path": {"path": str(area / "keys.age")}}
+    sched = await api_call(client, "POST", "/agents/schedules", 201,
+                           json={"agent": "VAULT", "cron": "0 3 * * *", "params": export})
     job = await _run_schedule(sv_app, client, sched["id"])
     assert job["state"] == "SUCCESS" and job["result"]["exported"] == [key["id"]], job
     assert "bundle pass" not in _job_rows(sv_app, job["id"])
@@ -127,3 +129,32 @@ async def test_the_mask_is_never_taken_for_a_secret(sv_app, client) -> None:
     err = await api_call(client, "POST", "/agents/QUANTUM/task", 422, json={"params": params})
     assert err["error"]["code"] == "masked_secret"
     assert sv_app.db.all("SELECT id FROM agents_schedules") == []
+
+
+async def test_agent_params_carried_by_omniscient_and_synapse_stay_secret(sv_app, client,
+                                                                          area: Path) -> None:
+    async def agent_job(agent: str, params: dict) -> dict:
+        task = await api_call(client, "POST", f"/agents/{agent}/task", 202, json={"params": params})
+        return await wait_job(client, task["id"], 60)
+
+    job = await agent_job("OMNISCIENT", {"action": "schedule", "agent": "QUANTUM", "cron": "0 3 * * *",
+                                         "params": {"action": "generate", "name": "pq", "passphrase": PASS}})
+    assert job["state"] == "SUCCESS", job
+    assert job["params"]["params"]["params"]["passphrase"] == MASK
+    assert PASS not in _job_rows(sv_app, job["id"])
+    sched = job["result"]
+    assert sched["params"]["passphrase"] == MASK
+    run = await _run_schedule(sv_app, client, sched["id"])
+    assert run["state"] == "SUCCESS", run
+    assert await _opens_with(client, run["result"]["key"]["id"], PASS)
+
+    export = {"action": "export", "passphrase": "bundle pass", "path": {"path": str(area / "keys.age")}}
+    # the second step's params refer to the first's result, so they validate only when it runs
+    again = {**export, "passphrase": "second pass", "key_ids": "${prev.exported}"}
+    job = await agent_job("SYNAPSE", {"steps": [{"agent": "VAULT", "params": export},
+                                                {"agent": "VAULT", "params": again}]})
+    assert job["state"] == "SUCCESS", job
+    assert [s["params"]["passphrase"] for s in job["params"]["params"]["steps"]] == [MASK, MASK]
+    rows = _job_rows(sv_app, job["id"])
+    assert "bundle pass" not in rows and "second pass" not in rows
+    assert await _bundle_restores(client, area / "keys.age", "second pass")

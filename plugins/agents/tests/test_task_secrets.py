@@ -30,7 +30,8 @@ class SecretiveParams(BaseModel):
 
 
 def _rows(app) -> str:
-    return json.dumps([app.db.all(f"SELECT * FROM {table}") for table in ("agents_schedules", "jobs", "agents_tasks")])
+    tables = ("agents_schedules", "jobs", "agents_tasks")
+    return json.dumps([app.db.all(f"SELECT * FROM {table}") for table in tables])
 
 
 async def test_scheduled_and_retried_runs_get_nested_secrets(sv_app) -> None:
@@ -48,8 +49,9 @@ async def test_scheduled_and_retried_runs_get_nested_secrets(sv_app) -> None:
     rt = make_runtime(sv_app, SECRETIVE=Agent(name="SECRETIVE", tier="support", specialty="keeps secrets",
                                               params_model=SecretiveParams, run=run, retries=1))
     scheduler = Scheduler(rt)
-    sched = scheduler.create("SECRETIVE", "0 3 * * *", {
-        "token": "t0ken-value", "logins": [{"user": "a", "password": "pw-a"}], "blob": "bytes!", "fail_times": 1})
+    params = {"token": "t0ken-value", "logins": [{"user": "a", "password": "pw-a"}], "blob": "bytes!",
+              "fail_times": 1}
+    sched = scheduler.create("SECRETIVE", "0 3 * * *", params)
     assert sched["params"] == {"token": MASK, "logins": [{"user": "a", "password": MASK}], "blob": MASK,
                                "fail_times": 1}
 
