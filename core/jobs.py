@@ -53,9 +53,11 @@ CREATE TABLE job_logs (
 CREATE INDEX job_logs_job ON job_logs(job_id);
 """, """
 CREATE INDEX jobs_state_created ON jobs(state, created_at);
+""", """
+ALTER TABLE jobs ADD COLUMN progress_detail TEXT;
 """]
 
-PROGRESS_INTERVAL = 0.2  # seconds between job.progress events of one job
+PROGRESS_INTERVAL = 0.2  # default seconds between job.progress events of one job
 PRUNE_EVERY = 50  # finished jobs between two history prunes
 
 
@@ -70,11 +72,27 @@ class JobState(str, Enum):
 FINISHED = (JobState.SUCCESS, JobState.FAILED, JobState.ABORTED)
 
 
+class ProgressDetail(BaseModel):
+    """What a job that reads and writes bytes reports besides percent and ``bytes_done`` (read)
+    of ``bytes_total``: output, plain bytes and ratio so far, speed, time. Every field optional."""
+
+    bytes_out: int | None = Field(None, ge=0, description="bytes written so far")
+    bytes_plain: int | None = Field(None, ge=0, description="plain bytes handled so far: before "
+                                    "encoding, or after decoding (what the ratio compares)")
+    ratio: float | None = Field(None, ge=0, description="plain bytes / encoded bytes so far "
+                                "(2.41 means 2.41x)")
+    speed_bps: float | None = Field(None, ge=0, description="bytes read per second so far")
+    elapsed_s: float | None = Field(None, ge=0, description="seconds since the work started")
+    eta_s: float | None = Field(None, ge=0, description="estimated seconds left")
+
+
 class Progress(BaseModel):
     percent: float = Field(0, ge=0, le=100)
     description: str = ""
     bytes_done: int | None = None
     bytes_total: int | None = None
+    detail: ProgressDetail | None = Field(None, description="bytes written, ratio, speed and ETA "
+                                          "of a job that moves bytes (null for other jobs)")
 
 
 class Job(BaseModel):
@@ -112,9 +130,13 @@ class JobContext:
         self.job_id = job_id
         self.params = params
         self._cancel = threading.Event()
+        self.progress_interval = PROGRESS_INTERVAL
         self._last_emit = 0.0
-        self._pending: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+        self._pending: dict[str, Any] | None = None  # progress not yet stored (under _lock)
+        self._scheduled = False  # a flush on the loop will take _pending (under _lock)
         self._flush_timer: asyncio.TimerHandle | None = None
+        self._listeners: list[ProgressListener] = []
 
     @property
     def cancelled(self) -> bool:
@@ -126,16 +148,34 @@ class JobContext:
             raise JobAborted("cancelled")
 
     def progress(self, percent: float | None = None, description: str | None = None,
-                 bytes_done: int | None = None, bytes_total: int | None = None) -> None:
-        """Record progress. Thread-safe.
+                 bytes_done: int | None = None, bytes_total: int | None = None,
+                 detail: ProgressDetail | None = None) -> None:
+        """Record progress. Thread-safe, and cheap enough to call for every piece of work.
 
-        ``job.progress`` goes out at most once per ``PROGRESS_INTERVAL`` per job, and only when a
-        field differs from what the job already shows (repeating the same progress sends nothing).
+        ``job.progress`` goes out at most once per ``progress_interval`` seconds per job
+        (``PROGRESS_INTERVAL`` unless the job sets it), carrying the newest value of each field,
+        and only when a field differs from what the job already shows (repeating the same
+        progress sends nothing). ``detail`` (bytes written, ratio, speed, ETA) replaces the
+        previous detail as a whole.
         """
-        update = {k: v for k, v in {"percent": None if percent is None else max(0.0, min(100.0, percent)),
-                                    "description": description, "bytes_done": bytes_done,
-                                    "bytes_total": bytes_total}.items() if v is not None}
-        self.manager._loop.call_soon_threadsafe(self.manager._progress, self, update)
+        update: dict[str, Any] = {
+            k: v for k, v in {"percent": None if percent is None else max(0.0, min(100.0, percent)),
+                              "description": description, "bytes_done": bytes_done,
+                              "bytes_total": bytes_total}.items() if v is not None}
+        if detail is not None:
+            update["progress_detail"] = detail.model_dump_json()
+        with self._lock:
+            self._pending = {**self._pending, **update} if self._pending else update
+            if self._scheduled:
+                return  # a flush is due already and takes this update along
+            self._scheduled = True
+        self.manager._loop.call_soon_threadsafe(self.manager._progress, self)
+
+    def on_progress(self, listener: ProgressListener) -> None:
+        """Call ``listener(job)`` on the event loop after each ``job.progress`` of this job, the
+        last time with the finished job: the one throttled progress channel, for a plugin that
+        derives its own event from it (``compression.progress``)."""
+        self._listeners.append(listener)
 
     def log(self, message: str) -> None:
         """Append a line to this job's log. Thread-safe."""
@@ -165,6 +205,7 @@ class JobContext:
 
 
 JobFunc = Callable[[JobContext], Awaitable[Any]]
+ProgressListener = Callable[[Job], None]
 
 
 class JobManager:
@@ -241,7 +282,8 @@ class JobManager:
             error = f"{type(exc).__name__}: {exc}"
         if ctx._flush_timer is not None:
             ctx._flush_timer.cancel()
-        pending, ctx._pending = ctx._pending or {}, None  # the final event carries the last progress
+        with ctx._lock:  # the final event carries the last progress
+            pending, ctx._pending, ctx._scheduled = ctx._pending or {}, None, True
         if "description" in pending:
             pending["progress_description"] = pending.pop("description")
         if state == JobState.SUCCESS:
@@ -253,23 +295,18 @@ class JobManager:
         self.tasks.pop(ctx.job_id, None)
         self.contexts.pop(ctx.job_id, None)
         self._done.pop(ctx.job_id).set()
-        job = self.get(ctx.job_id).model_dump(mode="json")
-        self.app.events.publish("job.progress", job)
+        job = self._publish(ctx)
         self._prune()
         try:
             await self.app.plugins.acall("job_finished", app=self.app, job=job)
         except Exception:
             log.exception("job_finished hook failed")
 
-    def _progress(self, ctx: JobContext, update: dict[str, Any]) -> None:
-        if ctx.job_id not in self.contexts:
+    def _progress(self, ctx: JobContext) -> None:
+        """A job reported progress: flush it now, or when the job's interval has passed."""
+        if ctx.job_id not in self.contexts or ctx._flush_timer is not None:
             return
-        pending = ctx._pending or {}
-        pending.update(update)
-        ctx._pending = pending
-        if ctx._flush_timer is not None:
-            return  # a flush is already due; it takes this update along
-        wait = PROGRESS_INTERVAL - (time.monotonic() - ctx._last_emit)
+        wait = ctx.progress_interval - (time.monotonic() - ctx._last_emit)
         if wait > 0:
             ctx._flush_timer = self._loop.call_later(wait, self._flush, ctx)
             return
@@ -278,9 +315,10 @@ class JobManager:
     def _flush(self, ctx: JobContext) -> None:
         """Store the pending progress and publish ``job.progress`` if any of it changed."""
         ctx._flush_timer = None
-        if not ctx._pending or ctx.job_id not in self.contexts:
+        with ctx._lock:
+            update, ctx._pending, ctx._scheduled = ctx._pending, None, False
+        if not update or ctx.job_id not in self.contexts:
             return
-        update, ctx._pending = ctx._pending, None
         if "description" in update:
             update["progress_description"] = update.pop("description")
         row = self.app.db.one(f"SELECT {', '.join(update)} FROM jobs WHERE id=?", (ctx.job_id,))
@@ -289,11 +327,23 @@ class JobManager:
             return
         self._set(ctx.job_id, **changed)
         ctx._last_emit = time.monotonic()
-        self.app.events.publish("job.progress", self.get(ctx.job_id).model_dump(mode="json"))
+        self._publish(ctx)
 
     def _set_state(self, ctx: JobContext, state: JobState, description: str) -> None:
         self._set(ctx.job_id, state=state.value, progress_description=description)
-        self.app.events.publish("job.progress", self.get(ctx.job_id).model_dump(mode="json"))
+        self._publish(ctx)
+
+    def _publish(self, ctx: JobContext) -> dict[str, Any]:
+        """Publish ``job.progress`` with the stored job, then tell the job's listeners."""
+        job = self.get(ctx.job_id)
+        data = job.model_dump(mode="json")
+        self.app.events.publish("job.progress", data)
+        for listener in ctx._listeners:
+            try:
+                listener(job)
+            except Exception:
+                log.exception("progress listener of job %s failed", ctx.job_id)
+        return data
 
     def _set(self, job_id: str, **fields: Any) -> None:
         cols = ", ".join(f"{k}=?" for k in fields)
@@ -375,7 +425,9 @@ def _job(row: dict[str, Any]) -> Job:
         params=json.loads(row["params"]), lock=row["lock"], owner=row["owner"],
         created_by=row["created_by"],
         progress=Progress(percent=row["percent"], description=row["progress_description"],
-                          bytes_done=row["bytes_done"], bytes_total=row["bytes_total"]),
+                          bytes_done=row["bytes_done"], bytes_total=row["bytes_total"],
+                          detail=ProgressDetail.model_validate_json(row["progress_detail"])
+                          if row.get("progress_detail") else None),
         result=json.loads(row["result"]) if row["result"] else None, error=row["error"],
         interrupted=bool(row["interrupted"]), created_at=row["created_at"],
         started_at=row["started_at"], finished_at=row["finished_at"])

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from sigmavault.jobs import PROGRESS_INTERVAL
+from sigmavault.jobs import PROGRESS_INTERVAL, ProgressDetail
 from sigmavault.testing import next_event, wait_job
 
 
@@ -72,8 +72,10 @@ async def test_repeated_progress_sends_events_only_on_change(sv_app, client):
     job = sv_app.jobs.submit("test.same", same_progress)
     events = await job_events(ws, job.id)
     running = [e["data"]["progress"] for e in events[:-1]]
-    assert running == [{"percent": 50, "description": "same", "bytes_done": None, "bytes_total": None},
-                       {"percent": 50, "description": "other", "bytes_done": None, "bytes_total": None}]
+    assert running == [{"percent": 50, "description": "same", "bytes_done": None, "bytes_total": None,
+                        "detail": None},
+                       {"percent": 50, "description": "other", "bytes_done": None, "bytes_total": None,
+                        "detail": None}]
     assert events[-1]["data"]["state"] == "SUCCESS"
     await ws.close()
 
@@ -93,6 +95,62 @@ async def test_fast_progress_is_throttled(client):
     gaps = [(b - a).total_seconds() for a, b in zip(running, running[1:])]
     assert min(gaps) >= PROGRESS_INTERVAL * 0.5, gaps
     await ws.close()
+
+
+async def test_typed_detail_rides_the_one_throttled_channel(sv_app, client):
+    """Thousands of progress calls from a worker thread: job.progress at the job's own interval,
+    each with the newest typed detail; listeners see every published job and the finished one."""
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["job.progress"]})
+    await next_event(ws, "client.subscribed")
+    heard = []
+
+    def work(ctx):
+        started = time.monotonic()
+        i = 0
+        while time.monotonic() - started < 1.0:
+            i += 1
+            ctx.progress(percent=min(99, i / 100), bytes_done=i, bytes_total=10_000_000,
+                         detail=ProgressDetail(bytes_out=i // 2, bytes_plain=i, ratio=2.0,
+                                               speed_bps=i / (time.monotonic() - started),
+                                               elapsed_s=time.monotonic() - started, eta_s=1.0))
+        return i
+
+    async def job_func(ctx):
+        ctx.progress_interval = 0.3
+        ctx.on_progress(heard.append)
+        return {"calls": await ctx.to_thread(work, ctx)}
+
+    job = sv_app.jobs.submit("test.detail", job_func)
+    events = await job_events(ws, job.id)
+    await ws.close()
+    calls = events[-1]["data"]["result"]["calls"]
+    running = [e for e in events[:-1] if e["data"]["progress"]["detail"]]
+    assert calls > 1000 and 2 <= len(running) <= 1.0 / 0.3 + 2, (calls, len(running))
+    stamps = [datetime.fromisoformat(e["ts"]) for e in running]
+    assert min((b - a).total_seconds() for a, b in zip(stamps, stamps[1:])) >= 0.3 * 0.8
+    for event in running:
+        progress = event["data"]["progress"]
+        assert progress["detail"]["bytes_plain"] == progress["bytes_done"]  # one consistent update
+        assert progress["detail"]["ratio"] == 2.0 and progress["detail"]["eta_s"] == 1.0
+    final = events[-1]["data"]
+    assert final["state"] == "SUCCESS" and final["progress"]["detail"]["bytes_plain"] == calls
+    stored = await (await client.get(f"/api/v1/jobs/{job.id}")).json()
+    assert stored["progress"]["detail"] == final["progress"]["detail"]
+    assert [j.progress.model_dump(mode="json") for j in heard] == [e["data"]["progress"] for e in events]
+    assert heard[-1].state == "SUCCESS"
+
+
+async def test_a_failing_progress_listener_does_not_break_the_job(sv_app):
+    async def job_func(ctx):
+        ctx.on_progress(lambda job: 1 / 0)
+        ctx.progress(50, "half", detail=ProgressDetail(ratio=1.5))
+        await asyncio.sleep(PROGRESS_INTERVAL * 1.5)
+        return {"ok": True}
+
+    job = sv_app.jobs.submit("test.listener", job_func)
+    done = await sv_app.jobs.wait(job.id, 10)
+    assert done.state == "SUCCESS" and done.progress.detail == ProgressDetail(ratio=1.5)
 
 
 @pytest.mark.sv_config({"jobs": {"history": 10}})
