@@ -44,6 +44,56 @@ class Agent:
     preflight: Callable[[Any, Any], Awaitable[None]] | None = None
 
 
+@dataclass(frozen=True)
+class ShareAccount:
+    """A NAS user as share protocols see it (``sigmavault-shares`` holds the accounts)."""
+
+    name: str
+    uid: int
+    enabled: bool = True
+    full_name: str = ""
+    groups: tuple[str, ...] = ()  # every group the user is in (its own list and group members)
+
+
+@dataclass(frozen=True)
+class ShareSnapshot:
+    """One snapshot of a share's volume: ``path`` is the snapshot's copy of the volume root."""
+
+    name: str
+    created: str  # ISO 8601 with a time zone, from the storage backend
+    path: str
+
+
+@dataclass(frozen=True)
+class ResolvedShare:
+    """A share resolved for protocols: where it is and who gets what, decided once by
+    ``sigmavault-shares`` (the access list resolved like the folder's POSIX ACL).
+
+    ``levels`` maps every NAS user to ``none``/``read``/``write`` (disabled accounts ``none``,
+    read-only shares capped at ``read``); ``guest`` is what somebody without an account gets
+    (``none`` unless ``guest_ok``). ``path`` is ``volume_path`` plus ``subfolder``;
+    ``snapshots`` are the volume's snapshots (empty when the backend has none). ``options``
+    holds this protocol's options, validated by its ``options_model`` (defaults filled in).
+    """
+
+    name: str
+    path: str
+    pool: str
+    volume: str
+    volume_path: str
+    subfolder: str | None
+    levels: dict[str, str]
+    guest: str
+    description: str = ""
+    read_only: bool = False
+    guest_ok: bool = False
+    browseable: bool = True
+    hosts_allow: tuple[str, ...] = ()
+    hosts_deny: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    snapshots: tuple[ShareSnapshot, ...] = ()
+
+
 # --- lifecycle -----------------------------------------------------------------------------------
 
 
@@ -251,6 +301,32 @@ def register_encryptors(register: Callable[[Any], None], app: "SigmaVault") -> N
 
     :param register: ``register(encryptor)``; ``encryptor`` has ``name`` and
         ``encrypt_file(src, dst, recipients)`` / ``decrypt_file(src, dst)`` coroutines.
+    :param app: the app being built (its services are registered already).
+    """
+
+
+@hookspec
+def register_share_protocols(register: Callable[[Any], None], app: "SigmaVault") -> None:
+    """Contribute file-sharing protocols (SMB, NFS, WebDAV …) that serve ``sigmavault-shares``
+    shares.
+
+    :param register: ``register(protocol)``. A protocol object has:
+
+        - ``name``: what a share lists in ``protocols`` (``"smb"``);
+        - ``options_model``: a pydantic model of the per-share options (``options[name]`` of a
+          share; validated on create/update, a bad value is a 422 naming
+          ``options.<name>.<field>``), or ``None``;
+        - ``async apply(shares: list[ResolvedShare], accounts: list[ShareAccount])``: serve
+          exactly these shares (the enabled ones listing this protocol) to these accounts.
+          Called at start-up and after every share or account change; must be idempotent, and
+          must raise :class:`sigmavault.errors.APIError` without changing what is served when
+          it refuses the configuration;
+        - ``async check(shares, accounts)``: the same validation as ``apply`` without changing
+          anything (called before a change is stored);
+        - ``async set_password(user, password)``: store the protocol's own hash of a NAS user's
+          new password (the plain password is never stored by SigmaVault);
+        - ``async remove_user(user)``: forget a deleted user;
+        - ``async status() -> dict``: at least ``running`` (bool).
     :param app: the app being built (its services are registered already).
     """
 
