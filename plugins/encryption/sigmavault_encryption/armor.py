@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import ArmorError
 from .header import VERSION_PREFIX
@@ -35,7 +35,7 @@ def looks_armored(start: bytes) -> bool:
 def reader(src: BinaryIO) -> BinaryIO:
     """``src`` for a binary age file, a decoding reader (raising :class:`ArmorError`) for an
     armored one. Read only through the returned stream afterwards."""
-    buffered = src if hasattr(src, "peek") else io.BufferedReader(src)  # type: ignore[arg-type]
+    buffered = src if hasattr(src, "peek") else io.BufferedReader(src)  # type: ignore[type-var]
     start = buffered.peek(MAX_WHITESPACE + len(BEGIN))[:MAX_WHITESPACE + len(BEGIN)]
     if not looks_armored(start):
         return buffered
@@ -59,7 +59,7 @@ class _Decoder(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         while not self._pending and not self._finished:
             self._pending = self._next()
         n = min(len(buffer), len(self._pending))

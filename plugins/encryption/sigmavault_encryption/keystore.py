@@ -26,7 +26,7 @@ from sigmavault.files import atomic_write
 
 from . import age
 from .errors import AgeError, NoIdentityMatch, RecipientError
-from .recipients import (HYBRID_KIND, X25519_KIND, HybridIdentity, Identity, ScryptIdentity,
+from .recipients import (HYBRID_KIND, X25519_KIND, HybridIdentity, KeyIdentity, ScryptIdentity,
                          ScryptRecipient, X25519Identity, parse_identity_file)
 
 KINDS = (X25519_KIND, HYBRID_KIND)
@@ -69,7 +69,7 @@ class KeyRecord:
         return self.kind == HYBRID_KIND
 
 
-def _new_identity(kind: str) -> Identity:
+def _new_identity(kind: str) -> KeyIdentity:
     if kind == X25519_KIND:
         return X25519Identity.generate()
     if kind == HYBRID_KIND:
@@ -83,7 +83,7 @@ class Keystore:
     def __init__(self, root: Path, scrypt_log_n: int = 15):
         self.root = Path(root)
         self.scrypt_log_n = scrypt_log_n
-        self._unlocked: dict[str, Identity] = {}
+        self._unlocked: dict[str, KeyIdentity] = {}
         self._lock = threading.RLock()
         self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         os.chmod(self.root, DIR_MODE)
@@ -98,13 +98,13 @@ class Keystore:
     def _save(self, rec: KeyRecord) -> None:
         self._write(self.root / f"{rec.id}.json", json.dumps(asdict(rec), indent=2).encode())
 
-    def _seal(self, rec: KeyRecord, identity: Identity, passphrase: str) -> None:
+    def _seal(self, rec: KeyRecord, identity: KeyIdentity, passphrase: str) -> None:
         text = f"# created: {rec.created_at}\n# public key: {rec.recipient}\n{identity}\n"
         out = io.BytesIO()
         age.encrypt(io.BytesIO(text.encode()), out, [ScryptRecipient(passphrase, self.scrypt_log_n)])
         self._write(self.root / f"{rec.id}.age", out.getvalue())
 
-    def _unseal(self, key_id: str, passphrase: str) -> Identity:
+    def _unseal(self, key_id: str, passphrase: str) -> KeyIdentity:
         out = io.BytesIO()
         try:
             with open(self.root / f"{key_id}.age", "rb") as f:
@@ -139,12 +139,12 @@ class Keystore:
     def is_unlocked(self, key_id: str) -> bool:
         return key_id in self._unlocked
 
-    def identities(self) -> list[Identity]:
+    def identities(self) -> list[KeyIdentity]:
         """Every unlocked identity (retired ones too: they still decrypt old files)."""
         with self._lock:
             return list(self._unlocked.values())
 
-    def identity(self, key_id: str) -> Identity:
+    def identity(self, key_id: str) -> KeyIdentity:
         self.get(key_id)
         with self._lock:
             if key_id not in self._unlocked:
@@ -158,11 +158,11 @@ class Keystore:
             raise KeystoreError("weak_passphrase",
                                 f"the passphrase must be at least {MIN_PASSPHRASE} characters")
 
-    def _add(self, name: str, identity: Identity, passphrase: str, **extra: str | None) -> KeyRecord:
+    def _add(self, name: str, identity: KeyIdentity, passphrase: str, **extra: str | None) -> KeyRecord:
         with self._lock:
             return self._add_locked(name, identity, passphrase, **extra)
 
-    def _add_locked(self, name: str, identity: Identity, passphrase: str, **extra: str | None) -> KeyRecord:
+    def _add_locked(self, name: str, identity: KeyIdentity, passphrase: str, **extra: str | None) -> KeyRecord:
         self._check_passphrase(passphrase)
         if any(r.name == name for r in self.list()):
             raise KeystoreError("name_taken", f"a key named {name!r} already exists", 409)

@@ -75,9 +75,6 @@ class HybridRecipient:
         return [Stanza("mlkem768x25519", [b64encode(enc)], body)]
 
 
-Recipient = X25519Recipient | HybridRecipient  # ScryptRecipient also satisfies the protocol
-
-
 class X25519Identity:
     """The private half of an :class:`X25519Recipient` (``AGE-SECRET-KEY-1…``)."""
 
@@ -162,10 +159,7 @@ class HybridIdentity:
         return None
 
 
-Identity = X25519Identity | HybridIdentity
-
-
-def parse_recipient(text: str) -> Recipient:
+def parse_recipient(text: str) -> KeyRecipient:
     """Parse ``age1…`` or ``age1pq1…``."""
     text = text.strip()
     try:
@@ -181,7 +175,7 @@ def parse_recipient(text: str) -> Recipient:
     raise RecipientError(f"unsupported recipient type {hrp!r}")
 
 
-def parse_identity(text: str) -> Identity:
+def parse_identity(text: str) -> KeyIdentity:
     """Parse ``AGE-SECRET-KEY-1…`` or ``AGE-SECRET-KEY-PQ-1…``."""
     text = text.strip()
     try:
@@ -197,7 +191,7 @@ def parse_identity(text: str) -> Identity:
     raise RecipientError(f"unsupported identity type {hrp!r}")
 
 
-def parse_identity_file(text: str) -> list[Identity]:
+def parse_identity_file(text: str) -> list[KeyIdentity]:
     """Parse an age identity file (one key per line, ``#`` comments)."""
     out = []
     for line in text.splitlines():
@@ -268,3 +262,9 @@ class ScryptIdentity:
             except InvalidTag:
                 return None
         return None
+
+
+KeyRecipient = X25519Recipient | HybridRecipient
+KeyIdentity = X25519Identity | HybridIdentity
+Recipient = KeyRecipient | ScryptRecipient
+Identity = KeyIdentity | ScryptIdentity

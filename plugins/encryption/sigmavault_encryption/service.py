@@ -211,7 +211,7 @@ class EncryptionService:
     def file_identities(self, passphrase: SecretStr | None) -> list[Identity]:
         """What opens a file: its passphrase when given, else the unlocked keys."""
         if passphrase is not None:
-            return [ScryptIdentity(passphrase.get_secret_value())]  # type: ignore[list-item]
+            return [ScryptIdentity(passphrase.get_secret_value())]
         return self.identities()
 
     def identities(self) -> list[Identity]:
