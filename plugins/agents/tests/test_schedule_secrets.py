@@ -158,3 +158,21 @@ async def test_agent_params_carried_by_omniscient_and_synapse_stay_secret(sv_app
     rows = _job_rows(sv_app, job["id"])
     assert "bundle pass" not in rows and "second pass" not in rows
     assert await _bundle_restores(client, area / "keys.age", "second pass")
+
+
+async def test_cipher_schedule_encrypts_with_the_users_passphrase(sv_app, client, area: Path) -> None:
+    (area / "a").write_bytes(b"only the passphrase opens this")
+    sched = await api_call(client, "POST", "/agents/schedules", 201, json={
+        "agent": "CIPHER", "cron": "0 3 * * *", "params": {
+            "operation": "encrypt", "source": {"path": str(area / "a")}, "passphrase": "file pass",
+            "overwrite": True}})
+    assert sched["params"]["passphrase"] == MASK
+    job = await _run_schedule(sv_app, client, sched["id"])
+    assert job["state"] == "SUCCESS", job
+    assert "file pass" not in _job_rows(sv_app, job["id"]) + json.dumps(_stored(sv_app, sched["id"]))
+    decrypt = {"operation": "decrypt", "source": {"path": str(area / "a.age")},
+               "target": {"path": str(area / "b")}}
+    task = await api_call(client, "POST", "/agents/CIPHER/task", 202,
+                          json={"params": {**decrypt, "passphrase": "file pass"}})
+    assert (await wait_job(client, task["id"], 60))["state"] == "SUCCESS"
+    assert (area / "b").read_bytes() == b"only the passphrase opens this"
