@@ -63,7 +63,8 @@ UNAUTHENTICATED_ROWS = 120  # records unauthenticated refusals may add per windo
 OVERFLOW = (ANONYMOUS, "*", "audit.refusals_over_limit", "error")
 OVERFLOW_ADDRESSES = 1000  # distinct addresses the overflow record counts, at most
 PROBLEMS_SHOWN = 20
-NEW_CHAIN: dict[str, Any] = {"start_id": 0, "start_hash": GENESIS, "legacy_upto": 0, "legacy_hash": GENESIS}
+NEW_CHAIN: dict[str, Any] = {"start_id": 0, "start_hash": GENESIS,
+                             "legacy_upto": 0, "legacy_hash": GENESIS}
 
 
 class AuditRecord(BaseModel):
@@ -199,13 +200,16 @@ class AuditLog:
         self.db = db
         directory = Path(directory or db.path.parent)
         self.head_path = directory / HEAD_FILE
-        self.key = _load_key(directory / KEY_FILE)
+        self.key, made = _load_key(directory / KEY_FILE)
         self._refusals = RefusalTally()
         self._tally_lock = threading.Lock()
+        if made and db.one("SELECT 1 AS x FROM audit_checkpoint"):
+            log.error("audit log: %s was missing and a new key was made; the records written "
+                      "with the old one will not verify (restore it from the backup)", KEY_FILE)
         self._start_chain()
         db.before_close.append(self.flush)
 
-    # --- hashing -----------------------------------------------------------------------------------
+    # --- hashing ---------------------------------------------------------------------------------
 
     def record_hash(self, prev_hash: str, row: dict[str, Any]) -> str:
         return hmac.new(self.key, _material(prev_hash, row), hashlib.sha256).hexdigest()
@@ -214,15 +218,16 @@ class AuditLog:
         material = json.dumps({k: v for k, v in doc.items() if k != "mac"}, sort_keys=True)
         return hmac.new(self.key, b"checkpoint\0" + material.encode(), hashlib.sha256).hexdigest()
 
-    # --- writing -----------------------------------------------------------------------------------
+    # --- writing ---------------------------------------------------------------------------------
 
     def record(self, actor: str, address: str, action: str, target: str = "",
                outcome: str = "ok", details: dict[str, Any] | None = None) -> None:
         target, details = clip(target), clip(details or {})
         with self._tally_lock:
             due = self._refusals.due(everything=False)
+            kind = (actor, address, action, outcome)
             absorbed = (RefusalTally.applies(actor, action, outcome)
-                        and self._refusals.absorb((actor, address, action, outcome), target, details))
+                        and self._refusals.absorb(kind, target, details))
             self._write_tallies(due)
             if not absorbed:
                 self._append(actor, address, action, target, outcome, details)
@@ -275,7 +280,7 @@ class AuditLog:
         except ValueError:
             return {"last_id": None, "hash": None}
 
-    # --- the checkpoint ----------------------------------------------------------------------------
+    # --- the checkpoint --------------------------------------------------------------------------
 
     @staticmethod
     def _checkpoint(conn: Any) -> dict[str, Any] | None:
@@ -298,14 +303,16 @@ class AuditLog:
             first = conn.execute("SELECT id, prev_hash FROM audit ORDER BY id LIMIT 1").fetchone()
             last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
             doc: dict[str, Any] = {
-                "start_id": first[0] - 1 if first else 0, "start_hash": first[1] if first else GENESIS,
+                "start_id": first[0] - 1 if first else 0,
+                "start_hash": first[1] if first else GENESIS,
                 "legacy_upto": last[0] if last else 0, "legacy_hash": last[1] if last else GENESIS,
                 "reason": "legacy records pinned" if last else "new chain"}
             self._put_checkpoint(conn, doc)
             self._write_head(doc["legacy_upto"], doc["legacy_hash"])
         if last:
-            log.warning("audit log: %d unkeyed records (up to id %d) pinned by a signed checkpoint; "
-                        "new records are keyed (HMAC-SHA256)", last[0] - doc["start_id"], last[0])
+            log.warning("audit log: %d unkeyed records (up to id %d) pinned by a signed "
+                        "checkpoint; new records are keyed (HMAC-SHA256)",
+                        last[0] - doc["start_id"], last[0])
 
     def rotate(self, upto_id: int, upto_hash: str, note: dict[str, Any]) -> dict[str, Any]:
         """Drop the records up to ``upto_id`` (the caller exported them) and move the signed
@@ -315,13 +322,14 @@ class AuditLog:
             if row is None or row[0] != upto_hash:
                 raise APIError(409, "audit_changed", f"audit record {upto_id} changed or vanished "
                                "since it was exported; nothing was rotated", {"id": upto_id})
-            doc = {**(self._checkpoint(conn) or NEW_CHAIN), "start_id": upto_id, "start_hash": upto_hash,
+            doc = {**(self._checkpoint(conn) or NEW_CHAIN),
+                   "start_id": upto_id, "start_hash": upto_hash,
                    "reason": "rotation", "note": note}
             self._put_checkpoint(conn, doc)
             conn.execute("DELETE FROM audit WHERE id <= ?", (upto_id,))
         return doc
 
-    # --- reading -----------------------------------------------------------------------------------
+    # --- reading ---------------------------------------------------------------------------------
 
     def list(self, limit: int = 100, offset: int = 0, actor: str | None = None,
              action: str | None = None) -> tuple[list[dict[str, Any]], int]:
@@ -368,8 +376,8 @@ class _Checker:
             self.add("checkpoint_missing", None, "the signed checkpoint saying where the chain "
                      "starts is missing from the database")
         elif not hmac.compare_digest(checkpoint.get("mac", ""), log._sign(checkpoint)):
-            self.add("checkpoint_forged", None, "the checkpoint's signature does not match "
-                     "(changed without the audit key)")
+            self.add("checkpoint_forged", None, "the checkpoint's signature does not match: it "
+                     f"was changed without the audit key, or {KEY_FILE} is not the chain's key")
 
     def add(self, kind: str, id: int | None, message: str) -> None:
         self.problems.append({"kind": kind, "id": id, "message": message})
@@ -423,8 +431,9 @@ class _Checker:
                      f"{head.get('last_id')}, the database ends at {last_id}: the last records "
                      "were deleted")
         elif head["last_id"] < last_id:
-            self.add("records_after_head", head["last_id"] + 1, f"records {head['last_id'] + 1}"
-                     f"–{last_id} were added without the audit log (the head says {head['last_id']})")
+            self.add("records_after_head", head["last_id"] + 1,
+                     f"records {head['last_id'] + 1}–{last_id} were added without the audit log "
+                     f"(the head says {head['last_id']})")
         elif head.get("hash") != last_hash:
             self.add("head_mismatch", last_id, f"record {last_id} is not the one the head names: "
                      "it was replaced")
@@ -442,11 +451,13 @@ class _Checker:
         return report
 
 
-def _load_key(path: Path) -> bytes:
+def _load_key(path: Path) -> tuple[bytes, bool]:
     """The chain's key: 32 random bytes in a 0600 file beside the database, made once.
 
     Written under a temporary name and linked into place, which fails rather than replaces when
-    another process (a CLI command beside the daemon) made the key first."""
+    another process (a CLI command beside the daemon) made the key first. Returns the key and
+    whether this call made it."""
+    made = False
     if not path.exists():
         tmp = temp_path_for(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -457,8 +468,9 @@ def _load_key(path: Path) -> bytes:
                 os.fsync(f.fileno())
             os.link(tmp, path)
             fsync_dir(path.parent)
+            made = True
         except FileExistsError:
             pass
         finally:
             tmp.unlink(missing_ok=True)
-    return bytes.fromhex(path.read_text().strip())
+    return bytes.fromhex(path.read_text().strip()), made
