@@ -72,3 +72,25 @@ async def test_scheduled_and_retried_runs_get_nested_secrets(sv_app) -> None:
     assert (await run_now())["state"] == "SUCCESS"
     assert seen == [("t0ken-value", ["pw-a", "pw-b"], b"bytes!")]
     assert not [s for s in PLAIN if s in _rows(sv_app)]
+
+
+async def test_a_schedule_stored_with_the_mask_fails_instead_of_running_with_it(sv_app) -> None:
+    """Schedules saved before secrets were sealed hold only the mask: they say so and run nothing."""
+    ran: list[str] = []
+
+    async def run(ctx, p: SecretiveParams) -> None:
+        ran.append(p.token.get_secret_value())
+
+    rt = make_runtime(sv_app, SECRETIVE=Agent(name="SECRETIVE", tier="support", specialty="keeps secrets",
+                                              params_model=SecretiveParams, run=run))
+    scheduler = Scheduler(rt)
+    sched = scheduler.create("SECRETIVE", "0 3 * * *", {"token": "t0ken-value"})
+    # the row as an older release wrote it: the mask in params, nothing sealed
+    sv_app.db.execute("UPDATE agents_schedules SET params=? WHERE id=?", (json.dumps({"token": MASK}), sched["id"]))
+    if "secrets" in {c["name"] for c in sv_app.db.all("PRAGMA table_info(agents_schedules)")}:
+        sv_app.db.execute("UPDATE agents_schedules SET secrets=NULL WHERE id=?", (sched["id"],))
+    due = sv_app.db.one("SELECT next_run FROM agents_schedules WHERE id=?", (sched["id"],))["next_run"]
+    assert scheduler.run_due(due) == []
+    got = scheduler.get(sched["id"])
+    assert "params.token is the display mask" in got["last_error"] and got["runs"] == 0
+    assert ran == [] and sv_app.db.all("SELECT id FROM agents_tasks") == []
