@@ -86,7 +86,8 @@ async def test_a_schedule_stored_with_the_mask_fails_instead_of_running_with_it(
     scheduler = Scheduler(rt)
     sched = scheduler.create("SECRETIVE", "0 3 * * *", {"token": "t0ken-value"})
     # the row as an older release wrote it: the mask in params, nothing sealed
-    sv_app.db.execute("UPDATE agents_schedules SET params=? WHERE id=?", (json.dumps({"token": MASK}), sched["id"]))
+    sv_app.db.execute("UPDATE agents_schedules SET params=? WHERE id=?",
+                      (json.dumps({"token": MASK}), sched["id"]))
     if "secrets" in {c["name"] for c in sv_app.db.all("PRAGMA table_info(agents_schedules)")}:
         sv_app.db.execute("UPDATE agents_schedules SET secrets=NULL WHERE id=?", (sched["id"],))
     due = sv_app.db.one("SELECT next_run FROM agents_schedules WHERE id=?", (sched["id"],))["next_run"]
