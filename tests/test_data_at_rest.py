@@ -60,3 +60,15 @@ async def test_first_run_leaves_nothing_readable_by_others(tmp_path: Path) -> No
         assert "tightened to 0700" in daemon.log()
     finally:
         daemon.kill()
+
+
+async def test_database_files_are_private_whatever_the_umask(sv_app, client) -> None:
+    """An app built in-process (umask 022 here, not the CLI's 077): the -wal and -shm files
+    take the database's 0600, which it has before SQLite writes a byte."""
+    resp = await client.post("/api/v1/hello", json={"name": "wal"})
+    assert resp.status == 200
+    assert os.umask(os.umask(0o022)) & 0o077 != 0o077, "the test needs a permissive umask"
+    db = sv_app.data_dir / "sigmavault.db"
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (db, db.with_name(db.name + "-wal"),
+                                                               db.with_name(db.name + "-shm"))}
+    assert set(modes.values()) == {0o600}, modes
