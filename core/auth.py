@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from .device_cookies import DeviceCookies
 from .errors import APIError
+from .login_limits import RateLimiter
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import SigmaVault
@@ -103,74 +104,11 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat(timespec="seconds")
 
 
-_SCOPES = {"addr": ("address", "from this address"),
-           "user": ("user", "for this user from devices it has not signed in from"),
-           "device": ("device", "from this device")}
-
-
 class Login(NamedTuple):
     session: str
     csrf: str
     user: dict[str, Any]
     device_cookie: str  # a fresh one for the browser after each successful login
-
-
-class RateLimiter:
-    """Failed logins per client address, per username (from devices it has not signed in from
-    before) and per known device; a lockout answers 429.
-
-    Keys are ``addr:<address>``, ``user:<name>`` or ``device:<id>``. Entries whose failures are all older than the
-    lockout are dropped, and at most ``max_keys`` are kept (the least recently failed go first),
-    so guessing random user names cannot grow the table without bound."""
-
-    def __init__(self, max_failures: int, lockout: float, max_keys: int = 10_000):
-        self.max_failures = max_failures
-        self.lockout = lockout
-        self.max_keys = max_keys
-        self.failures: dict[str, list[float]] = {}
-        self._pruned = time.monotonic()
-
-    def check(self, *keys: str) -> None:
-        t = time.monotonic()
-        cutoff = t - self.lockout
-        for key in keys:
-            if key not in self.failures:
-                continue
-            recent = [f for f in self.failures[key] if f > cutoff]
-            if not recent:
-                del self.failures[key]
-                continue
-            self.failures[key] = recent
-            if len(recent) >= self.max_failures:
-                retry = int(recent[-self.max_failures] + self.lockout - t) + 1
-                scope, who = _SCOPES[key.partition(":")[0]]
-                raise APIError(429, "too_many_attempts",
-                               f"too many failed logins {who}; try again in {retry} s",
-                               {"retry_after": retry, "scope": scope})
-
-    def fail(self, *keys: str) -> None:
-        t = time.monotonic()
-        for key in keys:
-            self.failures.setdefault(key, []).append(t)
-            del self.failures[key][:-self.max_failures]  # older ones cannot matter any more
-        if len(self.failures) > self.max_keys or t - self._pruned > self.lockout:
-            self.prune(t)
-
-    def reset(self, *keys: str) -> None:
-        for key in keys:
-            self.failures.pop(key, None)
-
-    def prune(self, t: float | None = None) -> None:
-        """Drop expired entries, then the least recently failed beyond ``max_keys``."""
-        t = time.monotonic() if t is None else t
-        self._pruned = t
-        cutoff = t - self.lockout
-        self.failures = {k: v for k, v in self.failures.items() if v[-1] > cutoff}
-        overflow = len(self.failures) - self.max_keys
-        if overflow > 0:
-            overflow += self.max_keys // 10  # room for the next ones without sorting each time
-            for key in sorted(self.failures, key=lambda k: self.failures[k][-1])[:overflow]:
-                del self.failures[key]
 
 
 class Auth:
@@ -179,7 +117,8 @@ class Auth:
         cfg = app.config.auth
         self.idle = cfg.session_idle_seconds
         self.absolute = cfg.session_max_seconds
-        self.limiter = RateLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
+        self.limiter = RateLimiter(cfg.login_max_failures, cfg.login_lockout_seconds,
+                                   max_lockout=cfg.login_max_lockout_seconds)
         self.devices = DeviceCookies(self._secret("device_cookie"))
         # secret hash → (who, key id, trusted until (monotonic), the key's expiry)
         self._key_cache: dict[str, tuple[Identity, str, float, datetime | None]] = {}

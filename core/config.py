@@ -36,6 +36,8 @@ class AuthConfig(BaseModel):
     session_max_seconds: int = Field(12 * 3600, ge=60)
     login_max_failures: int = Field(5, ge=1)
     login_lockout_seconds: int = Field(300, ge=1)
+    login_max_lockout_seconds: int = Field(3600, ge=1, description="each further lockout of the "
+                                           "same address, user or device doubles, up to this")
     device_cookie_days: int = Field(365, ge=1, description="how long a browser that signed in "
                                     "keeps its device cookie (exempt from others' failed logins)")
     allowed_origins: list[str] = Field(default_factory=list,

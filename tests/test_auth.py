@@ -277,21 +277,43 @@ def test_rate_limiter_forgets_expired_entries_and_stays_bounded():
     limiter = RateLimiter(max_failures=3, lockout=60, max_keys=100)
     for i in range(1000):
         limiter.fail("addr:203.0.113.9", f"user:guess-{i}")
-    assert len(limiter.failures) <= 100
+    assert len(limiter.entries) <= 100
     # the address that keeps failing is the most recent entry: it is kept, and stays locked
-    assert len(limiter.failures["addr:203.0.113.9"]) == 3
+    assert "addr:203.0.113.9" in limiter.entries
     with pytest.raises(APIError) as exc:
         limiter.check("addr:203.0.113.9", "user:someone")
     assert exc.value.status == 429
     limiter.check("addr:198.51.100.1", "user:nobody")  # checking creates no entries
-    assert "user:nobody" not in limiter.failures and "addr:198.51.100.1" not in limiter.failures
+    assert "user:nobody" not in limiter.entries and "addr:198.51.100.1" not in limiter.entries
 
     short = RateLimiter(max_failures=3, lockout=0.05, max_keys=100)
     for i in range(50):
         short.fail(f"user:guess-{i}")
     time.sleep(0.1)
     short.fail("user:latest")  # past the lockout: a failure prunes what has expired
-    assert list(short.failures) == ["user:latest"]
+    assert list(short.entries) == ["user:latest"]
+
+
+def test_each_further_lockout_is_twice_as_long_up_to_the_cap(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    limiter = RateLimiter(max_failures=2, lockout=10, max_lockout=35)
+
+    def lockout_after_two_failures() -> int:
+        limiter.check("addr:x")
+        limiter.fail("addr:x")
+        limiter.fail("addr:x")
+        with pytest.raises(APIError) as exc:
+            limiter.check("addr:x")
+        return exc.value.details["retry_after"]
+
+    waits = []
+    for _ in range(4):
+        waits.append(lockout_after_two_failures())
+        clock[0] += waits[-1]  # the guesser comes back the moment the lockout ends
+    assert waits == [10, 20, 35, 35]
+    clock[0] += 10  # quiet for a whole lockout period: forgiven
+    assert lockout_after_two_failures() == 10
 
 
 # --- API key expiry through the API --------------------------------------------------------------
