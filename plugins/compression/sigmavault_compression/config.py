@@ -16,14 +16,7 @@ class CompressionConfig(BaseModel):
         "always added.")
     default_codec: str = Field("zstd", description="codec used when a request names none")
     progress_interval: float = Field(0.25, ge=0.02, le=10,
-                                     description="seconds between compression.progress events of a job")
+                                     description="seconds between two progress events (job.progress and "
+                                     "compression.progress) of a compression job or agent")
     max_concurrent_jobs: int = Field(2, ge=1, le=64,
                                      description="compression jobs running at once; more wait")
-
-
-def settings(app) -> CompressionConfig:
-    """This plugin's validated settings (defaults when the section is absent)."""
-    try:
-        return app.config.section("compression")
-    except (KeyError, AttributeError):
-        return CompressionConfig()

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from sigmavault.files import atomic_write, fsync_dir
 
 from .codecs import Codec, CodecRegistry, CorruptArchive
-from .meter import CheckFn, Meter, ProgressFn, format_ratio
+from .progress import CheckFn, Meter, ProgressFn, format_ratio
 from .streams import (CountingReader, CountingWriter, GuardedDecoder, PrefixedReader,
                       read_exactly_upto)
 
@@ -146,8 +146,7 @@ def detect_codec(registry: CodecRegistry, source: Path, codec: str | None) -> Co
 
 def compress(source: Path, target: Path, codec: Codec, level: int | None = None,
              threads: int | None = None, *, progress: ProgressFn | None = None,
-             check: CheckFn | None = None, verify: bool = False, overwrite: bool = False,
-             progress_interval: float = 0.25) -> Outcome:
+             check: CheckFn | None = None, verify: bool = False, overwrite: bool = False) -> Outcome:
     """Compress a file, or a folder as a tar stream, into ``target``.
 
     With ``verify`` the new archive is decoded before it is renamed into place and its content
@@ -160,7 +159,7 @@ def compress(source: Path, target: Path, codec: Codec, level: int | None = None,
     if is_tree and (target == source or source in target.parents):
         raise ValueError("the target must not lie inside the folder being compressed")
     total = tar_stream_size(source) if is_tree else source.stat().st_size
-    meter = Meter(total, progress, compressed_side="out", interval=progress_interval)
+    meter = Meter(total, progress, compressed_side="out")
     digest = hashlib.sha256() if verify else None
     count = [0]
     tars: list[tarfile.TarFile] = []
@@ -256,10 +255,10 @@ def _decode_all(path: Path, codec: Codec, meter: Meter, check: CheckFn | None,
 
 
 def verify(source: Path, codec: Codec, *, progress: ProgressFn | None = None,
-           check: CheckFn | None = None, progress_interval: float = 0.25) -> Outcome:
+           check: CheckFn | None = None) -> Outcome:
     """Decode the whole archive (checksums, end of stream); report its size and SHA-256."""
     source = Path(source)
-    meter = Meter(source.stat().st_size, progress, compressed_side="in", interval=progress_interval)
+    meter = Meter(source.stat().st_size, progress, compressed_side="in")
     started = time.monotonic()
     size, sha, head = _decode_all(source, codec, meter, check, hashlib.sha256())
     return Outcome("verify", codec.name, str(source), None, size, meter.bytes_in,
@@ -272,7 +271,7 @@ def verify(source: Path, codec: Codec, *, progress: ProgressFn | None = None,
 
 def decompress(source: Path, target: Path, codec: Codec, *, extract: bool | None = None,
                progress: ProgressFn | None = None, check: CheckFn | None = None,
-               overwrite: bool = False, progress_interval: float = 0.25) -> Outcome:
+               overwrite: bool = False) -> Outcome:
     """Decode ``source`` into the file ``target``, or extract its tar payload into the folder
     ``target`` (``extract=None`` decides by looking at the payload).
 
@@ -280,7 +279,7 @@ def decompress(source: Path, target: Path, codec: Codec, *, extract: bool | None
     are renamed into place only after the whole archive decoded and checked out.
     """
     source, target = Path(source), Path(target)
-    meter = Meter(source.stat().st_size, progress, compressed_side="in", interval=progress_interval)
+    meter = Meter(source.stat().st_size, progress, compressed_side="in")
     started = time.monotonic()
     with open(source, "rb") as raw:
         src = CountingReader(raw, meter, "bytes_in", check)
@@ -367,8 +366,7 @@ def _fsync_tree(root: Path) -> None:
 def recompress(source: Path, target: Path, old: Codec, new: Codec, level: int | None = None,
                threads: int | None = None, *, replace_source: bool = False,
                keep_smaller: bool = False, progress: ProgressFn | None = None,
-               check: CheckFn | None = None, overwrite: bool = False,
-               progress_interval: float = 0.25) -> Outcome:
+               check: CheckFn | None = None, overwrite: bool = False) -> Outcome:
     """Re-encode ``source`` (codec ``old``) as ``new`` into ``target``, verified before rename.
 
     The new archive is decoded and must hash like the old one's content. ``keep_smaller`` drops the
@@ -379,7 +377,7 @@ def recompress(source: Path, target: Path, old: Codec, new: Codec, level: int | 
     level = new.levels.check(level)
     threads = effective_threads(new, threads)
     original_size = source.stat().st_size
-    meter = Meter(original_size, progress, compressed_side="out", interval=progress_interval)
+    meter = Meter(original_size, progress, compressed_side="out")
     digest = hashlib.sha256()
     started = time.monotonic()
     kept = "new"

@@ -1,4 +1,5 @@
-"""Which folders compression jobs and agents may touch, and checking a path against them."""
+"""Paths of compression jobs and agents: the storage plugin's mountpoints (allowed roots besides
+the configured ones), checking a path against the roots, default targets."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from typing import Any
 from sigmavault.errors import APIError
 from sigmavault.locations import within_roots
 
-from .config import settings
-
 log = logging.getLogger("sigmavault.compression")
 
 
@@ -21,7 +20,7 @@ async def storage_paths(app: Any) -> list[Path]:
     if app.has_method("storage.pools.list"):
         try:
             for pool in await app.call("storage.pools.list") or []:
-                pool = _as_dict(pool)
+                pool = as_dict(pool)
                 for key in ("mountpoint", "path"):
                     if pool.get(key):
                         found.append(Path(pool[key]))
@@ -30,7 +29,7 @@ async def storage_paths(app: Any) -> list[Path]:
     return found
 
 
-def _as_dict(item: Any) -> dict[str, Any]:
+def as_dict(item: Any) -> dict[str, Any]:
     if isinstance(item, dict):
         return item
     if hasattr(item, "model_dump"):
@@ -38,20 +37,8 @@ def _as_dict(item: Any) -> dict[str, Any]:
     return dict(getattr(item, "__dict__", {}))
 
 
-async def allowed_roots(app: Any) -> list[Path]:
-    """Configured roots (default ``<data_dir>/pools``) plus storage mountpoints, resolved."""
-    configured = settings(app).allowed_roots
-    roots = list(configured) if configured is not None else [Path(app.data_dir) / "pools"]
-    roots += await storage_paths(app)
-    unique: list[Path] = []
-    for root in roots:
-        resolved = Path(os.path.realpath(root))
-        if resolved not in unique:
-            unique.append(resolved)
-    return unique
-
-
 contained = within_roots  # (raw, roots, what) → the resolved path, or a 400
+
 
 def default_target(candidate: Path, source: Path, roots: list[Path]) -> Path:
     """``candidate``, a target derived from ``source`` because none was given, resolved; it must

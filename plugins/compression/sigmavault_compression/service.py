@@ -1,35 +1,36 @@
-"""The compression service: the live codec registry, planning and running compression jobs."""
+"""The compression service: the live codec registry, planning and running compression jobs, and
+the ``/compression`` operations (REST routes and named methods)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
+from sigmavault import operation
+from sigmavault.api import Page
 from sigmavault.errors import APIError, bad_request, conflict
-from sigmavault.jobs import Job, JobContext
+from sigmavault.jobs import FINISHED, Job, JobContext
 
 from . import engine, stats
 from .codecs import Codec, CodecError, CodecRegistry, CorruptArchive, UnsupportedArchive
-from .config import settings
-from .models import JobRequest
-from .paths import allowed_roots, contained, default_target
+from .config import CompressionConfig
+from .models import CodecInfo, Deleted, JobRequest, JobsQuery, Stats
+from .paths import contained, default_target, storage_paths
+from .progress import CheckFn, ProgressFn, publish_events, reporter
+from .storage_ratios import storage_ratios
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
 
 log = logging.getLogger("sigmavault.compression")
 
 JOB_KIND = "compression"
-_services: "weakref.WeakKeyDictionary[Any, CompressionService]" = weakref.WeakKeyDictionary()
-
-
-def service(app: Any) -> "CompressionService":
-    """The one service of ``app`` (created on first use)."""
-    found = _services.get(app)
-    if found is None:
-        found = _services[app] = CompressionService(app)
-    return found
+JOBS = "/compression/jobs"
+TAGS = ["compression"]
 
 
 @dataclass
@@ -59,12 +60,72 @@ class Plan:
 
 
 class CompressionService:
-    def __init__(self, app: Any):
+    """Codecs, compression jobs and their statistics; reach it as
+    ``app.services[CompressionService]``."""
+
+    def __init__(self, app: "SigmaVault", config: CompressionConfig) -> None:
         self.app = app
+        self.config = config
         self._registry: CodecRegistry | None = None
-        self._registry_key: tuple = ()
+        self._registry_key: tuple[tuple[str, int], ...] = ()
         self.invalid_codecs: dict[str, str] = {}
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = asyncio.Semaphore(config.max_concurrent_jobs)
+
+    async def start(self) -> None:
+        """Validate the registered codecs now, so bad third-party ones are logged at start."""
+        self.registry
+
+    # --- operations ------------------------------------------------------------------------------
+
+    @operation("compression.codecs.list", get="/compression/codecs", response=list[CodecInfo],
+               tags=TAGS)
+    async def list_codecs(self) -> list[CodecInfo]:
+        """Registered codecs with their levels, extension and magic bytes."""
+        return [CodecInfo(name=c.name, description=c.description, extension=c.extension,
+                          magic=c.magic.hex(), multithreaded=c.multithreaded,
+                          levels={"min": c.levels.min, "max": c.levels.max,
+                                  "default": c.levels.default},
+                          plugin=getattr(self.app.registries["codecs"].get(c.name), "plugin", None))
+                for c in self.registry]
+
+    @operation("compression.stats.get", get="/compression/stats", response=Stats, tags=TAGS)
+    async def get_stats(self) -> dict[str, Any]:
+        """Totals per codec (jobs, bytes, ratio, throughput) and on-disk ratios of pools/volumes."""
+        available, ratios = await storage_ratios(self.app)
+        return {**stats.totals(self.app.db), "storage_available": available, "storage": ratios,
+                "available_codecs": self.registry.names()}
+
+    @operation("compression.jobs.list", get=JOBS, query=JobsQuery, response=Page[Job], tags=TAGS)
+    async def list_jobs(self, query: JobsQuery) -> dict[str, Any]:
+        """Compression jobs, newest first."""
+        items, total = self.app.jobs.list(state=query.state, kind=JOB_KIND, limit=query.limit,
+                                          offset=query.offset)
+        return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+
+    @operation("compression.job.create", post=JOBS, body=JobRequest, job=True, tags=TAGS)
+    async def create_job(self, body: JobRequest) -> Job:
+        """Start a compress, decompress/extract, recompress or verify job."""
+        return self.submit(await self.plan(body))
+
+    @operation("compression.job.get", get=JOBS + "/{id}", response=Job, tags=TAGS)
+    async def get_job(self, id: str) -> Job:
+        """One compression job with its progress and result."""
+        job = self.app.jobs.get(id)
+        if not job.kind.startswith(JOB_KIND + "."):
+            raise APIError(404, "not_found", f"compression job {id!r} does not exist",
+                           {"kind": "compression job", "name": id})
+        return job
+
+    @operation("compression.job.delete", delete=JOBS + "/{id}", response=Deleted, tags=TAGS)
+    async def delete_job(self, id: str) -> dict[str, Any]:
+        """Cancel a waiting or running job; remove a finished one from the history."""
+        job = await self.get_job(id)
+        if job.state in FINISHED:
+            self.app.jobs.delete(id)
+            return {"id": id, "action": "deleted", "state": job.state.value}
+        self.app.jobs.cancel(id)
+        job = await self.app.jobs.wait(id, timeout=10)
+        return {"id": id, "action": "cancelled", "state": job.state.value}
 
     # --- codecs ----------------------------------------------------------------------------------
 
@@ -86,7 +147,8 @@ class CompressionService:
         return self._registry
 
     def codec(self, name: str | None) -> Codec:
-        name = name or settings(self.app).default_codec
+        """The codec called ``name`` (default: the configured one); 400 for an unknown name."""
+        name = name or self.config.default_codec
         try:
             return self.registry.get(name)
         except KeyError:
@@ -95,6 +157,7 @@ class CompressionService:
                            {"codec": name, "available": self.registry.names()}) from None
 
     def detect(self, source: Path, name: str | None) -> Codec:
+        """The codec of the archive ``source`` (checked against ``name`` when given)."""
         if name is not None:
             self.codec(name)
         try:
@@ -105,7 +168,17 @@ class CompressionService:
     # --- planning --------------------------------------------------------------------------------
 
     async def roots(self) -> list[Path]:
-        return await allowed_roots(self.app)
+        """Where jobs and agents may work: the configured roots (default ``<data_dir>/pools``)
+        plus the storage plugin's mountpoints, resolved."""
+        configured = self.config.allowed_roots
+        roots = list(configured) if configured is not None else [Path(self.app.data_dir) / "pools"]
+        roots += await storage_paths(self.app)
+        unique: list[Path] = []
+        for root in roots:
+            resolved = Path(os.path.realpath(root))
+            if resolved not in unique:
+                unique.append(resolved)
+        return unique
 
     async def plan(self, req: JobRequest) -> Plan:
         """Validate ``req`` completely (4xx on any problem) before a job is started."""
@@ -180,6 +253,7 @@ class CompressionService:
     # --- running ---------------------------------------------------------------------------------
 
     def submit(self, plan: Plan, created_by: str | None = None) -> Job:
+        """Start the job of a validated plan (the caller's user unless ``created_by``)."""
         what = plan.target or plan.source
         return self.app.jobs.submit(
             f"{JOB_KIND}.{plan.operation}", lambda ctx: self.run(ctx, plan), params=plan.params(),
@@ -187,21 +261,17 @@ class CompressionService:
             description=f"{plan.operation} {plan.source.name} ({plan.codec.name})",
             created_by=created_by)
 
-    def slots(self) -> asyncio.Semaphore:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(settings(self.app).max_concurrent_jobs)
-        return self._slots
-
     async def run(self, ctx: JobContext, plan: Plan) -> dict[str, Any]:
-        """The job body: run the engine in a thread, publish progress, record statistics."""
-        slots = self.slots()
-        if slots.locked():
+        """The job body: run the engine in a thread, report progress, record statistics."""
+        if self._slots.locked():
             ctx.progress(description="waiting for a free compression slot")
-        async with slots:
+        async with self._slots:
             ctx.progress(percent=0, description=f"{plan.operation} {plan.source.name}")
-            emit = self.emitter(ctx.job_id, plan.operation, plan.codec.name, str(plan.source), ctx)
+            publish_events(ctx, plan.operation, plan.codec.name, str(plan.source),
+                           "out" if plan.operation in ("compress", "recompress") else "in",
+                           self.config.progress_interval)
             try:
-                outcome = await ctx.to_thread(self.execute, plan, emit, ctx.check)
+                outcome = await ctx.to_thread(self.execute, plan, reporter(ctx), ctx.check)
             except UnsupportedArchive as exc:
                 raise APIError(422, "unsupported_archive", str(exc)) from None
             except CorruptArchive as exc:
@@ -215,41 +285,21 @@ class CompressionService:
                 f"ratio {result['ratio_text']}, {result['seconds']:.2f} s")
         return result
 
-    def execute(self, plan: Plan, emit: Callable[[dict], None], check: Callable[[], None]
-                ) -> engine.Outcome:
+    @staticmethod
+    def execute(plan: Plan, progress: ProgressFn, check: CheckFn) -> engine.Outcome:
         """Run ``plan`` (blocking)."""
-        interval = settings(self.app).progress_interval
-        common = {"progress": emit, "check": check, "progress_interval": interval}
+        if plan.operation == "verify":
+            return engine.verify(plan.source, plan.codec, progress=progress, check=check)
+        assert plan.target is not None
         if plan.operation == "compress":
             return engine.compress(plan.source, plan.target, plan.codec, plan.level, plan.threads,
-                                   verify=plan.verify, overwrite=plan.overwrite, **common)
+                                   verify=plan.verify, overwrite=plan.overwrite,
+                                   progress=progress, check=check)
         if plan.operation == "decompress":
             return engine.decompress(plan.source, plan.target, plan.codec, extract=plan.extract,
-                                     overwrite=plan.overwrite, **common)
-        if plan.operation == "recompress":
-            return engine.recompress(plan.source, plan.target, plan.old, plan.codec, plan.level,
-                                     plan.threads, replace_source=plan.replace_source,
-                                     keep_smaller=plan.keep_smaller, overwrite=plan.overwrite,
-                                     **common)
-        return engine.verify(plan.source, plan.codec, **common)
-
-    def emitter(self, job_id: str, operation: str, codec: str, source: str,
-                ctx: JobContext | None = None) -> Callable[[dict], None]:
-        """A thread-safe progress callback publishing ``compression.progress`` events."""
-        loop = asyncio.get_running_loop()
-
-        def emit(snapshot: dict[str, Any]) -> None:
-            data = {"job_id": job_id, "operation": operation, "codec": codec, "source": source,
-                    **snapshot}
-            if ctx is not None and snapshot.get("percent") is not None:
-                ctx.progress(percent=snapshot["percent"], bytes_done=snapshot["bytes_in"],
-                             bytes_total=snapshot.get("bytes_total"))
-            loop.call_soon_threadsafe(self._publish, data)
-
-        return emit
-
-    def _publish(self, data: dict[str, Any]) -> None:
-        try:
-            self.app.events.publish("compression.progress", data)
-        except Exception:
-            log.exception("could not publish compression.progress")
+                                     overwrite=plan.overwrite, progress=progress, check=check)
+        assert plan.old is not None
+        return engine.recompress(plan.source, plan.target, plan.old, plan.codec, plan.level,
+                                 plan.threads, replace_source=plan.replace_source,
+                                 keep_smaller=plan.keep_smaller, overwrite=plan.overwrite,
+                                 progress=progress, check=check)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from .meter import format_ratio
+from .progress import format_ratio
 
 NAMESPACE = "compression"
 MIGRATIONS = ["""

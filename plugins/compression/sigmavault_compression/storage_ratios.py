@@ -6,8 +6,8 @@ import logging
 import re
 from typing import Any
 
-from .meter import format_ratio
-from .paths import _as_dict
+from .paths import as_dict
+from .progress import format_ratio
 
 log = logging.getLogger("sigmavault.compression")
 
@@ -48,7 +48,7 @@ async def storage_ratios(app: Any) -> tuple[bool, list[dict[str, Any]]]:
         return False, []
     rows: list[dict[str, Any]] = []
     try:
-        pools = [_as_dict(p) for p in await app.call("storage.pools.list") or []]
+        pools = [as_dict(p) for p in await app.call("storage.pools.list") or []]
     except Exception as exc:
         log.warning("storage.pools.list failed: %s", exc)
         return True, []
@@ -61,7 +61,7 @@ async def storage_ratios(app: Any) -> tuple[bool, list[dict[str, Any]]]:
                 log.warning("storage.volumes.list(%s) failed: %s", pool.get("name"), exc)
                 continue
             for volume in volumes or []:
-                volume = _as_dict(volume)
+                volume = as_dict(volume)
                 _add(rows, volume, pool.get("name"), volume.get("name"), pool.get("backend"))
     return True, rows
 

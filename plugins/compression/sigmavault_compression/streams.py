@@ -6,7 +6,7 @@ import io
 from typing import Any, BinaryIO, Callable
 
 from .codecs import CorruptArchive
-from .meter import CheckFn, Meter
+from .progress import CheckFn, Meter
 
 
 class CountingReader(io.RawIOBase):

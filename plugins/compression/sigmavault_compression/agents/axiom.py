@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,15 +13,30 @@ from sigmavault.jobs import JobContext
 
 from ..codecs import Codec
 from ..filetypes import classify, entropy, head, sample, walk_files
-from ..meter import format_ratio
-from ..service import service
-from .common import NullSink, Target
+from ..progress import format_ratio
+from ..service import CompressionService
+from .target import Target
 
 
 class AxiomParams(Target):
     max_files: int = Field(2000, ge=1, le=1_000_000, description="files examined at most")
     sample_kib: int = Field(256, ge=4, le=65536, description="bytes sampled per file (KiB)")
     level: int = Field(3, ge=1, le=22, description="zstd level of the sampled trial")
+
+
+class NullSink(io.RawIOBase):
+    """Counts what a compressor writes and throws it away (trial compression)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        n = len(data) if not isinstance(data, memoryview) else data.nbytes
+        self.count += n
+        return n
 
 
 def sample_ratio(codec: Codec, data: bytes, level: int) -> int:
@@ -82,7 +98,7 @@ def estimate(root: Path, zstd: Codec, max_files: int, sample_size: int, level: i
 
 async def run_axiom(ctx: JobContext, p: AxiomParams) -> dict[str, Any]:
     root = await p.resolve(ctx.app)
-    zstd = service(ctx.app).codec("zstd")
+    zstd = ctx.app.services[CompressionService].codec("zstd")
     return await ctx.to_thread(estimate, root, zstd, p.max_files, p.sample_kib * 1024, p.level,
                                ctx.check, ctx.progress)
 

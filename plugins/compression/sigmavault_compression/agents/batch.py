@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from sigmavault.files import fsync_dir
+
 from .. import engine, stats
 from ..codecs import Codec
-from ..files_util import fsync_parent
-from .common import BatchProgress
+from ..progress import BatchProgress, Snapshot, format_ratio
 
 
 @dataclass
@@ -24,11 +25,11 @@ class FileTask:
     remove_source: bool  # only after the new archive was verified
 
 
-def file_progress(batch: BatchProgress) -> Callable[[dict[str, Any]], None]:
+def file_progress(batch: BatchProgress) -> Callable[[Snapshot], None]:
     """Turn one file's cumulative engine snapshots into increments of the batch."""
     last = {"bytes_in": 0, "bytes_out": 0, "uncompressed": 0}
 
-    def on(snapshot: dict[str, Any]) -> None:
+    def on(snapshot: Snapshot) -> None:
         d_in = snapshot["bytes_in"] - last["bytes_in"]
         d_out = snapshot["bytes_out"] - last["bytes_out"]
         d_raw = snapshot["uncompressed"] - last["uncompressed"]
@@ -44,14 +45,13 @@ def compress_file(task: FileTask, batch: BatchProgress, db: Any, job_id: str,
     """Compress one file (verified before the source goes away); a dict for the report."""
     task.target.parent.mkdir(parents=True, exist_ok=True)
     out = engine.compress(task.source, task.target, task.codec, task.level, task.threads,
-                          verify=task.remove_source, progress=file_progress(batch), check=check,
-                          progress_interval=0.1)
+                          verify=task.remove_source, progress=file_progress(batch), check=check)
     result = out.to_dict()
     result.pop("extra", None)
     stats.record(db, result, job_id)
     if task.remove_source:
         task.source.unlink()
-        fsync_parent(task.source)
+        fsync_dir(task.source.parent)
     return {"source": str(task.source), "target": str(task.target), "codec": task.codec.name,
             "level": task.level, "bytes": out.uncompressed, "compressed": out.compressed,
             "ratio_text": result["ratio_text"], "source_removed": task.remove_source}
@@ -91,7 +91,6 @@ def _one(task: FileTask, batch: BatchProgress, db: Any, job_id: str, check: Call
 
 
 def summarize(done: list[dict[str, Any]]) -> dict[str, Any]:
-    from ..meter import format_ratio
     raw = sum(d["bytes"] for d in done)
     comp = sum(d["compressed"] for d in done)
     return {"files": len(done), "bytes": raw, "compressed_bytes": comp, **format_ratio(raw, comp)}

@@ -12,13 +12,13 @@ from sigmavault.hookspecs import Agent
 from sigmavault.jobs import JobContext
 
 from ..codecs import Codec
-from ..meter import format_ratio
 from ..filetypes import FileType, classify, head, sample, walk_files
-from ..paths import allowed_roots, contained
-from ..service import service
+from ..paths import contained
+from ..progress import BatchProgress, format_ratio
+from ..service import CompressionService
 from .axiom import sample_ratio
 from .batch import FileTask, run_batch, summarize
-from .common import BatchProgress, Target
+from .target import Target
 
 # type label (or "text" / "default") -> zstd level: text gains most from higher levels
 LEVELS = {"text": 9, "application/x-sqlite3": 6, "image/bmp": 6, "image/tiff": 6,
@@ -43,7 +43,7 @@ class FluxParams(Target):
     async def preflight(self, app: Any) -> None:
         root = await self.resolve(app, "dir")
         if self.output:
-            out = contained(self.output, await allowed_roots(app), "output")
+            out = contained(self.output, await app.services[CompressionService].roots(), "output")
             if out == root or root in out.parents:
                 raise bad_request("output must not lie inside the folder being compressed",
                                   "target_inside_source")
@@ -102,14 +102,15 @@ def plan(root: Path, output: Path | None, codec: Codec, min_ratio: float, thread
 async def run_flux(ctx: JobContext, p: FluxParams) -> dict[str, Any]:
     await p.preflight(ctx.app)
     root = await p.resolve(ctx.app, "dir")
-    output = contained(p.output, await allowed_roots(ctx.app), "output") if p.output else None
-    codec = service(ctx.app).codec("zstd")
+    svc = ctx.app.services[CompressionService]
+    output = contained(p.output, await svc.roots(), "output") if p.output else None
+    codec = svc.codec("zstd")
     tasks, skipped, by_type, labels = await ctx.to_thread(plan, root, output, codec, p.min_ratio,
                                                           p.threads, p.max_files)
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
     batch = BatchProgress(ctx, "flux", codec.name, str(root),
-                          sum(t.source.stat().st_size for t in tasks))
+                          sum(t.source.stat().st_size for t in tasks), svc.config.progress_interval)
     done, failed = await ctx.to_thread(run_batch, tasks, 1, batch, ctx.app.db, ctx.job_id,
                                        ctx.check)
     for d in done:

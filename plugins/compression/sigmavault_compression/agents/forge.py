@@ -14,10 +14,10 @@ from sigmavault.jobs import JobContext
 from .. import engine, stats
 from ..codecs import Codec, CodecRegistry, CorruptArchive
 from ..filetypes import head, walk_files
-from ..meter import format_ratio
-from ..service import service
+from ..progress import BatchProgress, format_ratio
+from ..service import CompressionService
 from .batch import file_progress
-from .common import BatchProgress, Target
+from .target import Target
 
 SOURCES = ("gzip", "xz", "bz2")
 
@@ -61,8 +61,7 @@ def forge(files: list[tuple[Path, Codec]], zstd: Codec, level: int, threads: int
         try:
             out = engine.recompress(path, target, old, zstd, level, threads,
                                     replace_source=not dry_run, keep_smaller=not dry_run,
-                                    progress=file_progress(batch), check=check,
-                                    progress_interval=0.1)
+                                    progress=file_progress(batch), check=check)
         except (CorruptArchive, OSError) as exc:
             rows.append({**row, "action": "failed", "reason": str(exc)})
             continue
@@ -85,12 +84,13 @@ def forge(files: list[tuple[Path, Codec]], zstd: Codec, level: int, threads: int
 
 async def run_forge(ctx: JobContext, p: ForgeParams) -> dict[str, Any]:
     root = await p.resolve(ctx.app)
-    svc = service(ctx.app)
+    svc = ctx.app.services[CompressionService]
     zstd = svc.codec("zstd")
     for name in p.codecs:
         svc.codec(name)
     files = await ctx.to_thread(find, root, svc.registry, p.codecs, p.max_files)
-    batch = BatchProgress(ctx, "forge", zstd.name, str(root), sum(f.stat().st_size for f, _ in files))
+    batch = BatchProgress(ctx, "forge", zstd.name, str(root),
+                          sum(f.stat().st_size for f, _ in files), svc.config.progress_interval)
     rows = await ctx.to_thread(forge, files, zstd, p.level, p.threads, p.dry_run, batch,
                                ctx.app.db, ctx.job_id, ctx.check)
     batch.finish()

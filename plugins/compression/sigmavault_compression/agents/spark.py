@@ -14,10 +14,11 @@ from sigmavault.jobs import JobContext
 
 from ..codecs import Codec
 from ..filetypes import head, walk_files
-from ..paths import allowed_roots, contained
-from ..service import service
+from ..paths import contained
+from ..progress import BatchProgress
+from ..service import CompressionService
 from .batch import FileTask, cpu_workers, run_batch, summarize
-from .common import BatchProgress, Target
+from .target import Target
 
 
 class SparkParams(Target):
@@ -32,13 +33,14 @@ class SparkParams(Target):
 
     async def preflight(self, app: Any) -> None:
         root = await self.resolve(app)
-        codec = service(app).codec(self.codec)
+        svc = app.services[CompressionService]
+        codec = svc.codec(self.codec)
         try:
             codec.levels.check(self.level)
         except ValueError as exc:
             raise bad_request(f"{codec.name}: {exc}", "invalid_level") from None
         if self.output:
-            out = contained(self.output, await allowed_roots(app), "output")
+            out = contained(self.output, await svc.roots(), "output")
             if root.is_dir() and (out == root or root in out.parents):
                 raise bad_request("output must not lie inside the folder being compressed",
                                   "target_inside_source")
@@ -75,14 +77,15 @@ def plan(root: Path, output: Path | None, codec: Codec, level: int, remove: bool
 async def run_spark(ctx: JobContext, p: SparkParams) -> dict[str, Any]:
     await p.preflight(ctx.app)
     root = await p.resolve(ctx.app)
-    output = contained(p.output, await allowed_roots(ctx.app), "output") if p.output else None
-    codec = service(ctx.app).codec(p.codec)
+    svc = ctx.app.services[CompressionService]
+    output = contained(p.output, await svc.roots(), "output") if p.output else None
+    codec = svc.codec(p.codec)
     level = codec.levels.check(p.level)
     tasks, skipped = await ctx.to_thread(plan, root, output, codec, level, p.remove_source,
                                          p.min_size, p.max_files)
     workers = min(cpu_workers(p.workers), max(len(tasks), 1))
     batch = BatchProgress(ctx, "spark", codec.name, str(root),
-                          sum(t.source.stat().st_size for t in tasks))
+                          sum(t.source.stat().st_size for t in tasks), svc.config.progress_interval)
     done, failed = await ctx.to_thread(run_batch, tasks, workers, batch, ctx.app.db, ctx.job_id,
                                        ctx.check)
     if tasks and not done:

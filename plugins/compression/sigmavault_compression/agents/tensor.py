@@ -15,9 +15,9 @@ from sigmavault.jobs import JobContext
 
 from ..codecs import Codec, Levels
 from ..filetypes import sample, walk_files
-from ..meter import format_ratio
-from ..service import service
-from .common import Target
+from ..progress import format_ratio
+from ..service import CompressionService
+from .target import Target
 
 MIB = 1 << 20
 
@@ -118,7 +118,7 @@ def advise(root: Path, codecs: list[Codec], sample_bytes: int, max_files: int,
 
 async def run_tensor(ctx: JobContext, p: TensorParams) -> dict[str, Any]:
     root = await p.resolve(ctx.app)
-    svc = service(ctx.app)
+    svc = ctx.app.services[CompressionService]
     codecs = [svc.codec(n) for n in p.codecs] if p.codecs else list(svc.registry)
     return await ctx.to_thread(advise, root, codecs, int(p.sample_mib * MIB), p.max_files,
                                p.min_speed_mbps, ctx.check, ctx.progress)
