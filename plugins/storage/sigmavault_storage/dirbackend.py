@@ -40,6 +40,13 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _public_dir(path: Path, parents: bool = False) -> None:
+    """A directory others may traverse (0755 whatever the daemon's umask): share users reach
+    volumes and snapshots through pool directories; volumes get their access from ACLs."""
+    path.mkdir(parents=parents)
+    path.chmod(0o755)
+
+
 def _no_quotas(reason: str) -> APIError:
     return APIError(400, "not_supported", f"quotas are not available: {reason}",
                     {"backend": "dir", "capability": "quotas", "reason": reason})
@@ -67,7 +74,8 @@ class DirBackend:
         self.copy_timeout = copy_timeout
         self._reflink: dict[str, bool] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            _public_dir(self.root, parents=True)
 
     @property
     def capabilities(self) -> dict[str, Any]:
@@ -165,12 +173,13 @@ class DirBackend:
             raise bad_request(f"unknown dir pool options: {sorted(options)}", code="bad_options")
         path = self._pool_dir(name, must_exist=False)
         try:
-            path.mkdir(mode=0o755)
+            _public_dir(path)
         except FileExistsError:
             raise conflict(f"directory {path} already exists; import it instead",
                            code="pool_exists") from None
         try:
-            for sub in (".snapshots", ".volumes", ".trash"):
+            _public_dir(path / ".snapshots")
+            for sub in (".volumes", ".trash"):
                 (path / sub).mkdir()
             with atomic_write(path / MARKER, "w") as f:
                 json.dump({"name": name, "created": _iso(time.time())}, f)
@@ -318,7 +327,7 @@ class DirBackend:
         if quota is not None and (reason := projquota.support(path.parent)) is not None:
             raise _no_quotas(reason)
         try:
-            path.mkdir(mode=0o755)
+            _public_dir(path)
         except FileExistsError:
             raise conflict(f"volume {pool}/{name} already exists", code="volume_exists") from None
         try:
@@ -395,7 +404,8 @@ class DirBackend:
             raise not_supported("dir", "writable snapshots (clone the snapshot into a volume instead)")
         src = self._volume_dir(pool, volume)
         parent = self._pool_dir(pool) / ".snapshots" / volume
-        parent.mkdir(parents=True, exist_ok=True)
+        if not parent.is_dir():
+            _public_dir(parent)
         final = parent / name
         if final.exists():
             raise conflict(f"snapshot {pool}/{volume}@{name} already exists",
