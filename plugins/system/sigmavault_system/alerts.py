@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .pulse import Check, PulseParams, evaluate, transitions
+from .thresholds import Check, PulseParams, evaluate, transitions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
+    from sigmavault.db import Database
 
 SOURCE = "PULSE"
 
@@ -21,12 +25,12 @@ MIGRATIONS = [
 ]
 
 
-def active_alerts(db: Any) -> dict[str, dict[str, Any]]:
+def active_alerts(db: "Database") -> dict[str, dict[str, Any]]:
     """The alerts PULSE raised and has not cleared yet, by id."""
     return {row["id"]: row for row in db.all("SELECT * FROM system_alerts ORDER BY raised_at")}
 
 
-def check_thresholds(app: Any, samples: list[dict[str, Any]], params: PulseParams) -> dict[str, Any]:
+def check_thresholds(app: "SigmaVault", samples: list[dict[str, Any]], params: PulseParams) -> dict[str, Any]:
     """Evaluate ``samples``, raise and clear ``alert`` events, and return what happened."""
     checks = evaluate(samples, params)
     active = active_alerts(app.db)
@@ -39,10 +43,11 @@ def check_thresholds(app: Any, samples: list[dict[str, Any]], params: PulseParam
         app.events.publish("alert", _event(c.id, c.severity, f"{c.title} (threshold {c.threshold:g})",
                                            True, c))
         raised.append(c.id)
-    for alert_id, c in to_clear:
+    for alert_id, gone in to_clear:
         app.db.execute("DELETE FROM system_alerts WHERE id = ?", (alert_id,))
-        message = f"{c.title}: back below {c.threshold:g}" if c else f"{alert_id}: no longer present"
-        app.events.publish("alert", _event(alert_id, "info", message, False, c))
+        message = (f"{gone.title}: back below {gone.threshold:g}" if gone
+                   else f"{alert_id}: no longer present")
+        app.events.publish("alert", _event(alert_id, "info", message, False, gone))
         cleared.append(alert_id)
     return {"checks": [c.as_dict() for c in checks], "raised": raised, "cleared": cleared,
             "active": sorted(active_alerts(app.db))}

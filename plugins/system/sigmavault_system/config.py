@@ -6,8 +6,8 @@ import re
 
 from pydantic import BaseModel, Field, field_validator
 
-from .pulse import PulseParams
-from .services import DEFAULT_SERVICES, ServiceSpec
+from .thresholds import PulseParams
+from .units import DEFAULT_SERVICES, ServiceSpec
 
 
 class SystemConfig(BaseModel):

@@ -169,3 +169,12 @@ class ServiceState(BaseModel):
     description: str | None = None
     pids: list[int] = Field(default_factory=list)
     since: float | None = Field(None, description="start time of the oldest matching process")
+
+
+class AlertOut(BaseModel):
+    id: str
+    severity: str
+    message: str
+    value: float
+    threshold: float
+    raised_at: float

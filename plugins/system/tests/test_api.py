@@ -179,3 +179,17 @@ async def test_openapi_declares_the_system_routes(client):
     assert pages["system"]["path"] == "/system" and pages["system"]["plugin"] == "sigmavault-system"
     events = {e["name"]: e for e in await _ok(client, "/api/v1/events")}
     assert events["system.metrics"]["plugin"] == "sigmavault-system"
+
+
+async def test_named_methods_answer_documents(sv_app, client):
+    """The operations are named methods too: other plugins get dicts, not the served bytes."""
+    from sigmavault_system.service import SystemService
+
+    await _ok(client, "/api/v1/system/status")  # a sample exists
+    Status.model_validate(await sv_app.call("system.status"))
+    h = MetricsHistory.model_validate(await sv_app.call("system.metrics.history", step=2))
+    assert h.capacity == 10 and h.samples
+    assert (await sv_app.call("system.metrics"))["cpu"]["count"] == os.cpu_count()
+    assert "sigmavault_cpu_seconds_total" in await sv_app.call("system.prometheus")
+    assert await sv_app.call("system.alerts.list") == []
+    assert sv_app.services[SystemService].sampler.samples_taken > 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sigmavault_system.pulse import PulseParams, evaluate, transitions
+from sigmavault_system.thresholds import PulseParams, evaluate, transitions
 from sigmavault_system.sampler import Sampler
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from sigmavault_system import services
-from sigmavault_system.services import ServiceSpec
+from sigmavault_system import units as services
+from sigmavault_system.units import ServiceSpec
 
 
 async def test_process_check_sees_a_service_start_and_stop():

@@ -71,18 +71,18 @@ def _since(pids: list[int]) -> float | None:
 
 async def systemd_states(specs: list[ServiceSpec]) -> list[dict[str, Any]]:
     """Ask systemd about every unit in one ``systemctl show`` call."""
-    with_unit = [s for s in specs if s.unit]
+    with_unit = [(s, s.unit) for s in specs if s.unit]
     shown: dict[str, dict[str, str]] = {}
     if with_unit:
         res = await commands.run(["systemctl", "show", f"--property={_SHOW_PROPS}", "--",
-                                  *[s.unit for s in with_unit]], timeout=15)
-        for spec, props in zip(with_unit, parse_systemctl_show(res.stdout)):
+                                  *[unit for _, unit in with_unit]], timeout=15)
+        for (spec, _), props in zip(with_unit, parse_systemctl_show(res.stdout)):
             shown[spec.name] = props
     out = []
-    procs = None
+    procs: list[dict[str, Any]] | None = None
     for spec in specs:
-        props = shown.get(spec.name)
-        if props is None or props.get("LoadState") == "not-found":
+        found = shown.get(spec.name)
+        if found is None or found.get("LoadState") == "not-found":
             if spec.process:  # no unit file: fall back to looking for the process
                 procs = procs if procs is not None else await asyncio.to_thread(_snapshot)
                 out.append(_process_state(spec, procs))
@@ -90,12 +90,12 @@ async def systemd_states(specs: list[ServiceSpec]) -> list[dict[str, Any]]:
             out.append({"name": spec.name, "method": "systemd", "active": False,
                         "state": "not-found", "unit": spec.unit})
             continue
-        pid = int(props.get("MainPID") or 0)
+        pid = int(found.get("MainPID") or 0)
         out.append({
             "name": spec.name, "method": "systemd", "unit": spec.unit,
-            "active": props.get("ActiveState") == "active",
-            "state": f"{props.get('ActiveState', 'unknown')}/{props.get('SubState', 'unknown')}",
-            "description": props.get("Description") or None,
+            "active": found.get("ActiveState") == "active",
+            "state": f"{found.get('ActiveState', 'unknown')}/{found.get('SubState', 'unknown')}",
+            "description": found.get("Description") or None,
             "pids": [pid] if pid else [], "since": _since([pid]) if pid else None,
         })
     return out

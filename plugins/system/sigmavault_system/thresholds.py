@@ -1,6 +1,6 @@
 """PULSE's judgement: which thresholds the recent samples breach, and which alerts that changes.
 
-Pure functions over metrics dicts (``rates.compute`` output); the agent in ``agent.py`` feeds
+Pure functions over metrics dicts (``rates.compute`` output); agent PULSE (``agents/pulse.py``) feeds
 them the sampler's history and publishes the result.
 """
 
