@@ -9,9 +9,9 @@ from __future__ import annotations
 import grp
 import pwd
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo,
                       field_validator, model_validator)
 
 from sigmavault.validation import Name
@@ -203,3 +203,114 @@ class Share(BaseModel):
                 raise ValueError(f"two entries for {e.kind} {e.name or ''}".rstrip())
             seen.add(key)
         return access
+
+
+# --- request, response and event models of the shares plugin's API ------------------------------
+
+FullName = Annotated[str, Field(max_length=128), AfterValidator(_full_name)]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: AccountName
+    password: SecretStr = Field(description="checked for strength; never stored or logged, only "
+                                "handed to every share protocol to store its own hash")
+    uid: int | None = Field(None, description="default: the lowest free id of [shares] first_id.."
+                            "last_id")
+    full_name: FullName = ""
+    groups: list[AccountName] = Field(default_factory=list, max_length=256)
+    enabled: bool = True
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: FullName | None = None
+    groups: list[AccountName] | None = Field(None, max_length=256)
+    enabled: bool | None = None
+    password: SecretStr | None = None
+
+
+class UserOut(BaseModel):
+    name: str
+    uid: int
+    full_name: str
+    groups: list[str]
+    enabled: bool
+
+
+class GroupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: AccountName
+    gid: int | None = Field(None, description="default: the lowest free id of the range")
+    members: list[AccountName] = Field(default_factory=list, max_length=4096)
+
+
+class GroupUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[AccountName] | None = Field(None, max_length=4096)
+
+
+class GroupOut(BaseModel):
+    name: str
+    gid: int
+    members: list[str]
+
+
+class ShareCreate(Share):
+    options: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")], dict[str, Any]] = \
+        Field(default_factory=dict, description="per protocol: {\"smb\": {...}} validated by the "
+              "protocol's options model")
+
+
+class ShareUpdate(BaseModel):
+    """Every field of a share but its name; what is given replaces the stored value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pool: Name | None = None
+    volume: Name | None = None
+    subfolder: Annotated[str, Field(max_length=1024), AfterValidator(_subfolder)] | None = None
+    description: str | None = Field(None, max_length=256, pattern=r"^[^\n\r]*$")
+    enabled: bool | None = None
+    read_only: bool | None = None
+    guest_ok: bool | None = None
+    browseable: bool | None = None
+    hosts_allow: list[Annotated[str, AfterValidator(_host)]] | None = None
+    hosts_deny: list[Annotated[str, AfterValidator(_host)]] | None = None
+    protocols: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]] | None = None
+    access: list[AccessEntry] | None = None
+    options: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")],
+                  dict[str, Any]] | None = None
+
+
+class ShareOut(ShareCreate):
+    path: str | None = Field(None, description="the shared folder (None: its volume is gone)")
+
+
+class AccessQuery(BaseModel):
+    user: AccountName | None = Field(None, description="a NAS user; omitted: a guest")
+
+
+class AccessOut(BaseModel):
+    access: Literal["none", "read", "write"]
+    reasons: list[str]
+    user: str | None
+    path: str
+
+
+class ShareEvent(BaseModel):
+    """``share.event`` data."""
+
+    kind: Literal["created", "changed", "deleted", "service_up", "service_down",
+                  "client_connected", "client_disconnected"]
+    share: str | None = None
+    protocol: str | None = None
+    user: str | None = None
+    session: str | None = None
+    remote: str | None = None
+    message: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)

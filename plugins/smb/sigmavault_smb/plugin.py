@@ -1,0 +1,27 @@
+"""Hook implementations of the SMB plugin: the ``[smb]`` section, the SMB service and its
+registration as the ``smb`` share protocol. Hooks only; the work is in ``service.py``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sigmavault import hookimpl
+from sigmavault.app import SigmaVault
+
+from .config import SmbConfig
+from .service import SmbService
+
+
+@hookimpl
+def register_config(register: Callable[[str, type], None]) -> None:
+    register("smb", SmbConfig)
+
+
+@hookimpl
+def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
+    register(SmbService(app, app.config.section("smb")))
+
+
+@hookimpl
+def register_share_protocols(register: Callable[[Any], None], app: SigmaVault) -> None:
+    register(app.services[SmbService])
