@@ -27,7 +27,7 @@ import os
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Union, cast
 
 import zstandard
 
@@ -36,6 +36,33 @@ from .multistream import bz2_streams, xz_streams
 from .zstd_frames import SKIPPABLE_MAGICS, FrameError, FrameWalker, WalkingReader
 
 CODEC_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+
+class ByteSource(Protocol):
+    """What a decoder reads from (and what it is): ``read(n)`` gives at most ``n`` bytes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ByteSink(Protocol):
+    """What an encoder writes to (and what it is)."""
+
+    def write(self, data: Buffer, /) -> int | None: ...
+
+
+class Encoder(ByteSink, Protocol):
+    """A codec's compressor: ``close()`` finishes the stream, leaving its file open."""
+
+    def close(self) -> None: ...
+
+
+class Decoder(ByteSource, Protocol):
+    """A codec's decompressor: ``close()`` leaves its file open."""
+
+    def close(self) -> None: ...
 
 
 class CodecError(ValueError):
@@ -67,8 +94,8 @@ class Codec:
     levels: Levels
     extension: str
     magic: bytes
-    compressor: Callable[[BinaryIO, int, int], BinaryIO]
-    decompressor: Callable[[BinaryIO], BinaryIO]
+    compressor: Callable[[ByteSink, int, int], Encoder]
+    decompressor: Callable[[ByteSource], Decoder]
     multithreaded: bool = False
     description: str = ""
     aliases: tuple[str, ...] = field(default=())
@@ -141,7 +168,7 @@ class CodecRegistry:
     def names(self) -> list[str]:
         return sorted(self._codecs)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Codec]:
         return iter(self._codecs[n] for n in self.names())
 
     def __contains__(self, name: str) -> bool:
@@ -182,7 +209,7 @@ class CodecRegistry:
 class _ErrorMappingReader(io.RawIOBase):
     """Wrap a decoder stream: decoder exceptions become :class:`CorruptArchive` with context."""
 
-    def __init__(self, inner: BinaryIO, codec: str, errors: tuple[type[BaseException], ...],
+    def __init__(self, inner: Decoder, codec: str, errors: tuple[type[BaseException], ...],
                  finish: Callable[[], None] | None = None):
         self._inner = inner
         self._codec = codec
@@ -208,7 +235,7 @@ class _ErrorMappingReader(io.RawIOBase):
             raise CorruptArchive(f"{self._codec}: corrupt or truncated archive: {exc}") from exc
         return data
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
@@ -226,7 +253,7 @@ class _ErrorMappingReader(io.RawIOBase):
 ZSTD_MIN_JOB = 4 << 20
 
 
-def zstd_compressor(fileobj: BinaryIO, level: int, threads: int) -> BinaryIO:
+def zstd_compressor(fileobj: ByteSink, level: int, threads: int) -> Encoder:
     """A multi-threaded zstd frame with a content checksum, written to ``fileobj``.
 
     Each worker thread buffers one job's input and output: the job size is held at the
@@ -239,14 +266,15 @@ def zstd_compressor(fileobj: BinaryIO, level: int, threads: int) -> BinaryIO:
     params = zstandard.ZstdCompressionParameters.from_level(
         level, threads=workers, write_checksum=1, job_size=job_size)
     cctx = zstandard.ZstdCompressor(compression_params=params)
-    return cctx.stream_writer(fileobj, closefd=False, write_size=1 << 20)
+    return cctx.stream_writer(cast(Any, fileobj), closefd=False, write_size=1 << 20)
 
 
-def zstd_decompressor(fileobj: BinaryIO) -> BinaryIO:
+def zstd_decompressor(fileobj: ByteSource) -> Decoder:
     """Decode every frame of ``fileobj``; a frame cut short raises :class:`CorruptArchive`."""
     walker = FrameWalker()
     reader = zstandard.ZstdDecompressor().stream_reader(
-        WalkingReader(fileobj, walker), read_size=1 << 20, read_across_frames=True, closefd=False)
+        cast(Any, WalkingReader(fileobj, walker)), read_size=1 << 20, read_across_frames=True,
+        closefd=False)
 
     def finish() -> None:
         try:
@@ -260,29 +288,30 @@ def zstd_decompressor(fileobj: BinaryIO) -> BinaryIO:
 # --- gzip, xz, bz2 (standard library) --------------------------------------------------------------
 
 
-def gzip_compressor(fileobj: BinaryIO, level: int, threads: int) -> BinaryIO:
-    return gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=level, mtime=0)
+def gzip_compressor(fileobj: ByteSink, level: int, threads: int) -> Encoder:
+    return gzip.GzipFile(fileobj=cast(Any, fileobj), mode="wb", compresslevel=level, mtime=0)
 
 
-def gzip_decompressor(fileobj: BinaryIO) -> BinaryIO:
-    return _ErrorMappingReader(gzip.GzipFile(fileobj=fileobj, mode="rb"), "gzip",
+def gzip_decompressor(fileobj: ByteSource) -> Decoder:
+    return _ErrorMappingReader(gzip.GzipFile(fileobj=cast(Any, fileobj), mode="rb"), "gzip",
                                (EOFError, gzip.BadGzipFile, zlib.error))
 
 
-def xz_compressor(fileobj: BinaryIO, level: int, threads: int) -> BinaryIO:
-    return lzma.LZMAFile(fileobj, mode="wb", format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
+def xz_compressor(fileobj: ByteSink, level: int, threads: int) -> Encoder:
+    return lzma.LZMAFile(cast(Any, fileobj), mode="wb", format=lzma.FORMAT_XZ,
+                         check=lzma.CHECK_CRC64,
                          preset=level)
 
 
-def xz_decompressor(fileobj: BinaryIO) -> BinaryIO:
+def xz_decompressor(fileobj: ByteSource) -> Decoder:
     return xz_streams(fileobj)
 
 
-def bz2_compressor(fileobj: BinaryIO, level: int, threads: int) -> BinaryIO:
-    return bz2.BZ2File(fileobj, mode="wb", compresslevel=level)
+def bz2_compressor(fileobj: ByteSink, level: int, threads: int) -> Encoder:
+    return bz2.BZ2File(cast(Any, fileobj), mode="wb", compresslevel=level)
 
 
-def bz2_decompressor(fileobj: BinaryIO) -> BinaryIO:
+def bz2_decompressor(fileobj: ByteSource) -> Decoder:
     return bz2_streams(fileobj)
 
 

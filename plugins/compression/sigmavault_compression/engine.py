@@ -16,11 +16,11 @@ import tarfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, cast
 
 from sigmavault.files import atomic_write, fsync_dir
 
-from .codecs import Codec, CodecRegistry, CorruptArchive
+from .codecs import ByteSource, Codec, CodecRegistry, CorruptArchive, Encoder
 from .progress import CheckFn, Meter, ProgressFn, format_ratio
 from .streams import (CountingReader, CountingWriter, GuardedDecoder, PrefixedReader,
                       read_exactly_upto)
@@ -146,7 +146,8 @@ def detect_codec(registry: CodecRegistry, source: Path, codec: str | None) -> Co
 
 def compress(source: Path, target: Path, codec: Codec, level: int | None = None,
              threads: int | None = None, *, progress: ProgressFn | None = None,
-             check: CheckFn | None = None, verify: bool = False, overwrite: bool = False) -> Outcome:
+             check: CheckFn | None = None, verify: bool = False, overwrite: bool = False
+             ) -> Outcome:
     """Compress a file, or a folder as a tar stream, into ``target``.
 
     With ``verify`` the new archive is decoded before it is renamed into place and its content
@@ -166,7 +167,8 @@ def compress(source: Path, target: Path, codec: Codec, level: int | None = None,
 
     def counter(info: tarfile.TarInfo) -> tarfile.TarInfo:
         count[0] += 1
-        tars[0].members.clear()  # stream mode keeps every TarInfo; memory must not grow
+        # stream mode keeps every TarInfo; memory must not grow
+        tars[0].members.clear()  # type: ignore[attr-defined]
         return info
 
     started = time.monotonic()
@@ -186,7 +188,7 @@ def compress(source: Path, target: Path, codec: Codec, level: int | None = None,
         finally:
             encoder.close()
         out.flush()
-        if verify:
+        if digest is not None:
             _verify_file(_written_path(out), codec, digest.hexdigest(), meter.raw, check)
     return Outcome("compress", codec.name, str(source), str(target), meter.raw, meter.bytes_out,
                    time.monotonic() - started, level, threads, "tar" if is_tree else "data",
@@ -194,7 +196,7 @@ def compress(source: Path, target: Path, codec: Codec, level: int | None = None,
                    members=count[0] if is_tree else None, extra={"progress": meter.done()})
 
 
-def _pump_file(source: Path, encoder: BinaryIO, meter: Meter, check: CheckFn | None,
+def _pump_file(source: Path, encoder: Encoder, meter: Meter, check: CheckFn | None,
                digest: Any) -> None:
     buf = bytearray(CHUNK)
     view = memoryview(buf)
@@ -214,7 +216,7 @@ def _pump_file(source: Path, encoder: BinaryIO, meter: Meter, check: CheckFn | N
             meter.tick()
 
 
-def _written_path(out: BinaryIO) -> Path:
+def _written_path(out: IO[bytes]) -> Path:
     """A path that reads the file ``out`` is writing (``atomic_write``'s temporary file)."""
     temp_path = getattr(out, "temp_path", None)
     if temp_path is not None:
@@ -312,13 +314,13 @@ def decompress(source: Path, target: Path, codec: Codec, *, extract: bool | None
                    extra={"progress": meter.done()})
 
 
-def _extract(stream: BinaryIO, target: Path, check: CheckFn | None) -> int:
+def _extract(stream: ByteSource, target: Path, check: CheckFn | None) -> int:
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(os.fspath(target / f"{STAGING_PREFIX}{os.getpid()}-{time.monotonic_ns()}"))
     staging.mkdir()
     members = 0
     try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tar:
+        with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|", bufsize=CHUNK) as tar:
             for member in tar:
                 if check:
                     check()
@@ -327,7 +329,8 @@ def _extract(stream: BinaryIO, target: Path, check: CheckFn | None) -> int:
                 except tarfile.FilterError as exc:
                     raise CorruptArchive(f"unsafe archive member refused: {exc}") from None
                 members += 1
-                tar.members.clear()  # hard links resolve on disk; the list must not grow
+                # hard links resolve on disk; the list must not grow
+                tar.members.clear()  # type: ignore[attr-defined]
         while stream.read(CHUNK):  # trailing padding: decoding to the end checks the stream's end
             pass
         _fsync_tree(staging)

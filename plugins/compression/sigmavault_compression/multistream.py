@@ -13,9 +13,12 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
-from typing import Any, BinaryIO, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .errors import CorruptArchive, UnsupportedArchive
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .codecs import ByteSource
 
 READ_SIZE = 1 << 16
 XZ_MAGIC = b"\xfd7zXZ\x00"
@@ -48,7 +51,7 @@ class StreamSequence(io.RawIOBase):
     decompressor after it decoded something and raises on features that must be refused.
     """
 
-    def __init__(self, fileobj: BinaryIO, codec: str, magic: bytes,
+    def __init__(self, fileobj: "ByteSource", codec: str, magic: bytes,
                  new_stream: Callable[[], Decompressor], padding_unit: int = 0,
                  check_stream: Callable[[Any], None] | None = None):
         self._f = fileobj
@@ -167,12 +170,12 @@ def check_xz_stream(dec: lzma.LZMADecompressor) -> None:
                                  "not defined by the xz format (none, CRC32, CRC64, SHA-256)")
 
 
-def xz_streams(fileobj: BinaryIO) -> StreamSequence:
+def xz_streams(fileobj: "ByteSource") -> StreamSequence:
     """Concatenated xz streams with Stream Padding, every stream's index and check verified."""
     return StreamSequence(fileobj, "xz", XZ_MAGIC, lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
                           padding_unit=4, check_stream=check_xz_stream)
 
 
-def bz2_streams(fileobj: BinaryIO) -> StreamSequence:
+def bz2_streams(fileobj: "ByteSource") -> StreamSequence:
     """Concatenated bzip2 streams (``pbzip2`` output, ``cat a.bz2 b.bz2``)."""
     return StreamSequence(fileobj, "bz2", BZ2_MAGIC, bz2.BZ2Decompressor)

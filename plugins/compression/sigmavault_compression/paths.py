@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigmavault.errors import APIError
 from sigmavault.locations import within_roots
 
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
+
 log = logging.getLogger("sigmavault.compression")
 
 
-async def storage_paths(app: Any) -> list[Path]:
+async def storage_paths(app: "SigmaVault") -> list[Path]:
     """Mountpoints of pools and paths of volumes, as the storage plugin reports them."""
     found: list[Path] = []
     if app.has_method("storage.pools.list"):

@@ -199,7 +199,7 @@ class CompressionService:
             target = target or default_target(engine.default_compress_target(source, codec),
                                               source, roots)
             plan = Plan(op, source, target, codec, verify=req.verify, overwrite=req.overwrite)
-            if source.is_dir() and (plan.target == source or source in plan.target.parents):
+            if source.is_dir() and (target == source or source in target.parents):
                 raise bad_request("the target must not lie inside the folder being compressed",
                                   "target_inside_source")
         elif op == "decompress":

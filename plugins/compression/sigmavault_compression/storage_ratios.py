@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .paths import as_dict
 from .progress import format_ratio
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
 
 log = logging.getLogger("sigmavault.compression")
 
@@ -42,7 +45,7 @@ def ratio_of(item: dict[str, Any]) -> tuple[float, str] | None:
     return None
 
 
-async def storage_ratios(app: Any) -> tuple[bool, list[dict[str, Any]]]:
+async def storage_ratios(app: "SigmaVault") -> tuple[bool, list[dict[str, Any]]]:
     """(storage plugin present, [{pool, volume, backend, ratio, ratio_text, saved_percent, source}])."""
     if not app.has_method("storage.pools.list"):
         return False, []

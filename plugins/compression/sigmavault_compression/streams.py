@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
-from typing import Any, BinaryIO, Callable
+from typing import Any, Callable
 
-from .codecs import CorruptArchive
+from .codecs import Buffer, ByteSink, ByteSource, Decoder
+from .errors import CorruptArchive
 from .progress import CheckFn, Meter
 
 
@@ -16,7 +17,7 @@ class CountingReader(io.RawIOBase):
     decoder wrapping this reader can tell it apart from a corrupt-input error of its own.
     """
 
-    def __init__(self, raw: BinaryIO, meter: Meter, counter: str, check: CheckFn | None = None):
+    def __init__(self, raw: ByteSource, meter: Meter, counter: str, check: CheckFn | None = None):
         self.raw = raw
         self.meter = meter
         self.counter = counter
@@ -47,8 +48,8 @@ class CountingReader(io.RawIOBase):
 class CountingWriter(io.RawIOBase):
     """Writes to ``raw`` and adds the byte count to a meter counter (optionally also ``raw``)."""
 
-    def __init__(self, raw: BinaryIO, meter: Meter, counter: str, check: CheckFn | None = None,
-                 also_raw: bool = False, on_data: Callable[[bytes], None] | None = None):
+    def __init__(self, raw: ByteSink, meter: Meter, counter: str, check: CheckFn | None = None,
+                 also_raw: bool = False, on_data: Callable[[Buffer], None] | None = None):
         self.raw = raw
         self.meter = meter
         self.counter = counter
@@ -73,7 +74,9 @@ class CountingWriter(io.RawIOBase):
         return n
 
     def flush(self) -> None:
-        self.raw.flush()
+        flush = getattr(self.raw, "flush", None)
+        if flush is not None:
+            flush()
 
 
 class GuardedDecoder(io.RawIOBase):
@@ -83,7 +86,7 @@ class GuardedDecoder(io.RawIOBase):
     :class:`CountingReader`) pass through unchanged. ``meter.raw`` counts decoded bytes.
     """
 
-    def __init__(self, decoder: BinaryIO, source: CountingReader, codec_name: str, meter: Meter):
+    def __init__(self, decoder: Decoder, source: CountingReader, codec_name: str, meter: Meter):
         self.decoder = decoder
         self.source = source
         self.codec_name = codec_name
@@ -122,7 +125,7 @@ class GuardedDecoder(io.RawIOBase):
 class PrefixedReader(io.RawIOBase):
     """Replays ``prefix`` and then continues with ``rest`` (after peeking at a stream's head)."""
 
-    def __init__(self, prefix: bytes, rest: BinaryIO):
+    def __init__(self, prefix: bytes, rest: ByteSource):
         self.prefix = memoryview(prefix)
         self.rest = rest
 
@@ -144,7 +147,7 @@ class PrefixedReader(io.RawIOBase):
         return len(data)
 
 
-def read_exactly_upto(reader: BinaryIO, size: int) -> bytes:
+def read_exactly_upto(reader: ByteSource, size: int) -> bytes:
     """Read until ``size`` bytes or EOF (decoders may return short reads)."""
     parts, got = [], 0
     while got < size:

@@ -8,7 +8,10 @@ section 3.1), and tells at end of input whether it stopped exactly on a frame bo
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .codecs import ByteSource
 
 ZSTD_MAGIC = 0xFD2FB528
 SKIPPABLE_MIN, SKIPPABLE_MAX = 0x184D2A50, 0x184D2A5F
@@ -129,7 +132,7 @@ class FrameWalker:
 class WalkingReader:
     """A read-only file object that passes everything it reads through a :class:`FrameWalker`."""
 
-    def __init__(self, raw: BinaryIO, walker: FrameWalker):
+    def __init__(self, raw: "ByteSource", walker: FrameWalker):
         self.raw = raw
         self.walker = walker
 
@@ -139,8 +142,7 @@ class WalkingReader:
             self.walker.feed(data)
         return data
 
-    def readinto(self, buffer) -> int:  # python-zstandard prefers read(); kept for completeness
-        n = self.raw.readinto(buffer)
-        if n:
-            self.walker.feed(memoryview(buffer)[:n])
-        return n
+    def readinto(self, buffer: Any) -> int:  # python-zstandard prefers read(); for completeness
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)

@@ -59,7 +59,10 @@ def plan(root: Path, output: Path | None, codec: Codec, min_ratio: float, thread
          max_files: int) -> tuple[list[FileTask], list[dict[str, Any]], dict[str, dict[str, Any]],
                                   dict[str, str]]:
     """Decide per file: skip (with the reason) or a task with the level for its type."""
-    tasks, skipped, by_type, labels = [], [], {}, {}
+    tasks: list[FileTask] = []
+    skipped: list[dict[str, Any]] = []
+    by_type: dict[str, dict[str, Any]] = {}
+    labels: dict[str, str] = {}
     for path in walk_files(root, max_files):
         try:
             kind = classify(path, head(path))
