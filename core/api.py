@@ -204,7 +204,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def loads(text: str) -> Any:
+def parse_json(text: str) -> Any:
     """Strict JSON: no duplicate keys, NaN or Infinity, over-long integers or runaway nesting
     (each an ``APIError`` 400 ``malformed_json`` naming the problem)."""
     try:
@@ -233,7 +233,7 @@ async def read_json(request: web.Request) -> Any:
         text = await request.text()
     except (UnicodeDecodeError, LookupError) as exc:  # bytes not in the charset; unknown charset
         raise APIError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
-    return loads(text)
+    return parse_json(text)
 
 
 def _wrap(r: Route) -> Handler:
