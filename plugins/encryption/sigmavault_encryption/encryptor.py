@@ -15,7 +15,7 @@ from sigmavault.errors import APIError
 
 from . import files, state
 from .errors import AuthenticationError
-from .service import service, to_api_error
+from .service import EncryptionService, to_api_error
 
 
 class AgeEncryptor:
@@ -25,29 +25,22 @@ class AgeEncryptor:
     extension = ".age"
     description = "age v1 (c2sp.org/age): X25519 or post-quantum mlkem768x25519 recipients"
 
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    def bind(self, app: Any) -> None:
-        self.app = app
-
-    def _svc(self):
-        if self.app is None:
-            raise RuntimeError("the age encryptor is used before the daemon started")
-        return service(self.app)
+    def __init__(self, service: EncryptionService) -> None:
+        self.service = service
 
     def default_recipients(self) -> list[str]:
         """Active keys to encrypt to when a caller has no preference: the post-quantum ones if
         any exist (they must not be mixed with classic ones), else the classic ones."""
-        keys = [k for k in self._svc().keystore.list() if k.status == "active"]
+        keys = [k for k in self.service.keystore.list() if k.status == "active"]
         pq = [k.id for k in keys if k.post_quantum]
         return pq or [k.id for k in keys]
 
-    async def encrypt_file(self, src: str | Path, dst: str | Path, recipients: list[str] | None = None) -> dict:
+    async def encrypt_file(self, src: str | Path, dst: str | Path,
+                           recipients: list[str] | None = None) -> dict[str, Any]:
         """Encrypt ``src`` to ``dst`` (written atomically); returns sizes and recipient fingerprints.
 
         ``recipients`` of None means :meth:`default_recipients`."""
-        svc = self._svc()
+        svc = self.service
         if recipients is None:
             recipients = self.default_recipients()
         key_ids = [r for r in recipients if r.startswith("k-")]
@@ -55,29 +48,29 @@ class AgeEncryptor:
         recips = svc.recipients(key_ids, texts)
         if not recips:
             raise APIError(400, "no_recipients", "no recipients given and no active key in the keystore")
-        src, dst = Path(src), Path(dst)
+        source, target = Path(src), Path(dst)
         try:
-            outcome = await asyncio.to_thread(files.encrypt_file, src, dst, recips, overwrite=True)
+            outcome = await asyncio.to_thread(files.encrypt_file, source, target, recips, overwrite=True)
         except Exception as exc:
             raise to_api_error(exc) from None
         pq = all(r.post_quantum for r in recips)
         fps = [r.fingerprint for r in recips]
-        state.record_item(self.app.db, path=str(dst), kind="file", source=str(src), recipients=fps,
+        state.record_item(svc.app.db, path=str(target), kind="file", source=str(source), recipients=fps,
                           post_quantum=pq, plaintext_bytes=outcome.plaintext_bytes,
                           ciphertext_bytes=outcome.ciphertext_bytes, job_id=None)
         return {**outcome.as_dict(), "post_quantum": pq, "recipients": fps}
 
-    async def decrypt_file(self, src: str | Path, dst: str | Path) -> dict:
+    async def decrypt_file(self, src: str | Path, dst: str | Path) -> dict[str, Any]:
         """Decrypt with the unlocked keys; nothing is written at ``dst`` unless it all authenticates."""
-        svc = self._svc()
+        svc = self.service
         identities = svc.identities()
-        src, dst = Path(src), Path(dst)
+        source, target = Path(src), Path(dst)
         try:
-            outcome = await asyncio.to_thread(files.decrypt_file, src, dst, identities, overwrite=True)
+            outcome = await asyncio.to_thread(files.decrypt_file, source, target, identities, overwrite=True)
         except AuthenticationError as exc:
-            svc._auth_failure(src, exc, None)
+            svc.auth_failure(source, exc, None)
             raise to_api_error(exc) from None
         except Exception as exc:
             raise to_api_error(exc) from None
-        state.record_event(self.app.db, "decrypt", str(src), True, str(dst))
+        state.record_event(svc.app.db, "decrypt", str(source), True, str(target))
         return outcome.as_dict()

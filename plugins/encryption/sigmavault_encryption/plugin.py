@@ -1,76 +1,65 @@
-"""Hook implementations of the encryption plugin."""
+"""Hook implementations of the encryption plugin (entry point ``encryption``). Hooks only: the
+work is in ``service.py`` (keystore, status, crash clean-up), ``keys.py``, ``jobs.py``, the
+agents in ``agents/`` and the registered encryptor in ``encryptor.py``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sigmavault import hookimpl
 
-from . import agents, routes, xwing
+from .agents import AGENTS
 from .config import EncryptionConfig
 from .encryptor import AgeEncryptor
+from .jobs import FileJobService
+from .keys import KeyService
 from .models import EncryptionEvent
-from .service import service
+from .service import EncryptionService
 from .state import MIGRATIONS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
 
 
 @hookimpl
-def register_config(register: Any) -> None:
+def register_config(register: Callable[[str, type], None]) -> None:
     register("encryption", EncryptionConfig)
 
 
 @hookimpl
-def register_migrations(register: Any) -> None:
+def register_migrations(register: Callable[[str, list[str]], None]) -> None:
     register("encryption", MIGRATIONS)
 
 
 @hookimpl
-def register_events(register: Any) -> None:
+def register_events(register: Callable[..., None]) -> None:
     register("encryption.event", EncryptionEvent,
              "an encryption key changed state, or a file failed to authenticate")
 
 
 @hookimpl
-def register_routes(app: Any) -> None:
-    routes.register(app)
+def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> None:
+    register(EncryptionService(app, app.config.section("encryption")))
+    register(KeyService(app))
+    register(FileJobService(app))
 
 
 @hookimpl
-def register_agents(register: Any) -> None:
-    for agent in agents.AGENTS:
+def register_agents(register: Callable[[Any], None]) -> None:
+    for agent in AGENTS:
         register(agent)
 
 
 @hookimpl
-def register_encryptors(register: Any) -> None:
-    register(AgeEncryptor())
+def register_encryptors(register: Callable[[Any], None], app: "SigmaVault") -> None:
+    register(AgeEncryptor(app.services[EncryptionService]))
 
 
 @hookimpl
-def register_ui_pages(register: Any) -> None:
+def register_ui_pages(register: Callable[..., None]) -> None:
     register(id="encryption", title="Encryption", path="/encryption", icon="lock", section="security")
 
 
 @hookimpl
-def startup(app: Any) -> None:
-    service(app).recover_interrupted()
-    encryptor = app.registries["encryptors"].get("age")
-    if isinstance(encryptor, AgeEncryptor):
-        encryptor.bind(app)
-
-
-@hookimpl
-def security_checks(app: Any) -> list[dict[str, str]]:
-    svc = service(app)
-    findings = svc.keystore.mode_findings()
-    ok, reason = xwing.supported()
-    if not ok:
-        findings.append({"id": "encryption.no_pq_backend", "severity": "medium",
-                         "title": "no post-quantum encryption available", "detail": reason})
-    classic = [k for k in svc.keystore.list() if not k.post_quantum and k.status == "active"]
-    if classic and ok:
-        findings.append({"id": "encryption.classic_keys", "severity": "low",
-                         "title": "X25519-only encryption keys are active",
-                         "detail": f"{len(classic)} key(s) are not quantum-resistant: "
-                                   + ", ".join(k.name for k in classic)})
-    return findings
+def security_checks(app: "SigmaVault") -> list[dict[str, str]]:
+    return app.services[EncryptionService].security_findings()

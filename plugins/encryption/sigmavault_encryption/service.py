@@ -1,5 +1,7 @@
-"""The plugin's service layer: keystore, path resolution, recipients, and the job bodies shared
-by the REST API, the agents and the registered encryptor."""
+"""The encryption service: the keystore, where files may be, who a file is encrypted to and who
+opens it, the status, and the clean-up after a crash. Key operations are in ``keys.py``, the jobs
+over files and folders in ``jobs.py``; both, the agents and the registered encryptor reach this
+service as ``app.services[EncryptionService]``."""
 
 from __future__ import annotations
 
@@ -8,39 +10,32 @@ import logging
 import os
 import re
 import shutil
-import weakref
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
-
-from sigmavault.errors import APIError
-from sigmavault.files import TEMP_MARK
-
-from . import files, state, xwing
 from pydantic import SecretStr
 
+from sigmavault import operation
+from sigmavault.errors import APIError
+from sigmavault.files import TEMP_MARK
+from sigmavault.locations import resolve as resolve_location
+
+from . import state, xwing
+from .config import EncryptionConfig
 from .errors import (ArmorError, AuthenticationError, HeaderError, NoIdentityMatch, PassphraseRequired,
                      RecipientError)
 from .keystore import Keystore, KeyRecord, KeystoreError
-from sigmavault.locations import resolve as resolve_location
-
-from .models import KeyOut, Target
+from .models import KeyOut, Status, Target
 from .recipients import Identity, Recipient, ScryptIdentity, ScryptRecipient, parse_recipient
 
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
+
 log = logging.getLogger("sigmavault.encryption")
-_services: "weakref.WeakKeyDictionary[Any, EncryptionService]" = weakref.WeakKeyDictionary()
 _TEMP_SUFFIX = re.compile(r"[0-9a-f]{8}")
-
-
-def service(app: Any) -> "EncryptionService":
-    """The service of ``app`` (created on first use)."""
-    svc = _services.get(app)
-    if svc is None:
-        svc = _services[app] = EncryptionService(app)
-    return svc
+T = TypeVar("T")
 
 
 def to_api_error(exc: BaseException) -> BaseException:
@@ -70,58 +65,49 @@ def to_api_error(exc: BaseException) -> BaseException:
     return exc
 
 
-@dataclass
-class Plan:
-    """A validated encrypt/decrypt request, ready to run as a job."""
-
-    source: Path
-    target: Path
-    folder: bool
-    overwrite: bool = False
-    recipients: list[Recipient] | None = None
-    armored: bool = False
-    passphrase: SecretStr | None = None  # decrypt: the file's passphrase instead of the keys
-
-    def params(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"source": str(self.source), "target": str(self.target), "folder": self.folder,
-                               "overwrite": self.overwrite, "armor": self.armored,
-                               "passphrase": self.passphrase is not None
-                               or any(r.kind == "scrypt" for r in self.recipients or [])}
-        if self.recipients is not None:
-            out["recipients"] = [r.fingerprint for r in self.recipients]
-        return out
+def keystore_call(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, a refused keystore operation raised as the API error it stands for."""
+    try:
+        return fn(*args)
+    except KeystoreError as exc:
+        raise to_api_error(exc) from None
 
 
 class EncryptionService:
-    def __init__(self, app: Any):
+    """The keystore and what every encryption operation shares."""
+
+    def __init__(self, app: "SigmaVault", config: EncryptionConfig) -> None:
         self.app = app
-        cfg = app.config.section("encryption")
-        self.config = cfg
-        self.keystore = Keystore(cfg.keystore_dir or Path(app.data_dir) / "encryption" / "keys",
-                                 cfg.scrypt_log_n)
+        self.config = config
+        self.keystore = Keystore(config.keystore_dir or Path(app.data_dir) / "encryption" / "keys",
+                                 config.scrypt_log_n)
+
+    async def start(self) -> None:
+        """At start-up: remove what jobs a crash interrupted left behind."""
+        self.recover_interrupted()
 
     # --- keys ------------------------------------------------------------------------------------
 
     def key_out(self, rec: KeyRecord) -> KeyOut:
-        return KeyOut(id=rec.id, name=rec.name, kind=rec.kind, post_quantum=rec.post_quantum,
+        return KeyOut(id=rec.id, name=rec.name, kind=rec.kind, post_quantum=rec.post_quantum,  # type: ignore[arg-type]
                       recipient=rec.recipient, fingerprint=rec.fingerprint,
                       state="unlocked" if self.keystore.is_unlocked(rec.id) else "locked",
-                      status=rec.status, created_at=rec.created_at, rotated_at=rec.rotated_at,
+                      status=rec.status, created_at=rec.created_at, rotated_at=rec.rotated_at,  # type: ignore[arg-type]
                       rotated_from=rec.rotated_from, replaced_by=rec.replaced_by)
 
     def key(self, key_id: str) -> KeyRecord:
-        try:
-            return self.keystore.get(key_id)
-        except KeystoreError as exc:
-            raise to_api_error(exc) from None
+        """The key ``key_id``; 404 when there is none."""
+        return keystore_call(self.keystore.get, key_id)
 
     def check_kind(self, kind: str) -> None:
+        """501 ``pq_unsupported`` when ``kind`` is post-quantum and the backend lacks ML-KEM."""
         if kind == "mlkem768x25519":
             ok, reason = xwing.supported()
             if not ok:
                 raise APIError(501, "pq_unsupported", f"cannot create a post-quantum key: {reason}")
 
     def publish(self, action: str, **data: Any) -> None:
+        """An ``encryption.event``."""
         self.app.events.publish("encryption.event", {"action": action, **data})
 
     # --- paths -----------------------------------------------------------------------------------
@@ -133,47 +119,10 @@ class EncryptionService:
         """The real path of ``target``, kept inside its volume or an allowed root."""
         return await resolve_location(self.app, target, self.allowed_roots(), must_exist=must_exist)
 
-    async def _default_output(self, source: Target, src: Path, name: str) -> Path:
-        """``name`` beside ``src``, held to the containment an explicit target gets: inside the
-        source's volume or allowed root, else 400 ``target_required``."""
-        default = src.with_name(name)
-        if source.path is not None:
-            candidate = Target(path=str(default))
-        else:
-            volume_root = await self.resolve(Target(pool=source.pool, volume=source.volume))
-            candidate = None
-            if default.parent == volume_root or volume_root in default.parent.parents:
-                candidate = Target(pool=source.pool, volume=source.volume,
-                                   subpath=str(default.relative_to(volume_root)))
-        try:
-            if candidate is not None:
-                return await self.resolve(candidate, must_exist=False)
-        except APIError as exc:
-            if exc.status != 400:
-                raise
-        raise APIError(400, "target_required",
-                       f"the default output {default} would be outside the volume or allowed root of "
-                       f"{source.label()}; give a 'target' inside it", {"field": "target"})
-
-    async def _output(self, source: Target, src: Path, target: Target | None, default_name: str,
-                      overwrite: bool, folder: bool) -> Path:
-        """The resolved output path: ``target``, or ``default_name`` beside the source."""
-        if target:
-            path = await self.resolve(target, must_exist=False)
-        else:
-            path = await self._default_output(source, src, default_name)
-        if not path.parent.is_dir():
-            raise APIError(400, "no_parent_directory", f"{path.parent} is not a directory")
-        if path.exists():
-            if folder or path.is_dir():
-                raise APIError(409, "target_exists", f"{path} already exists")
-            if not overwrite:
-                raise APIError(409, "target_exists", f"{path} already exists; pass overwrite=true to replace it")
-        return path
-
     # --- recipients and identities ---------------------------------------------------------------
 
     def recipients(self, key_ids: Iterable[str], texts: Iterable[str]) -> list[Recipient]:
+        """Parsed recipients of keystore keys and ``age1…`` strings; never PQ and classic mixed."""
         out: list[Recipient] = []
         for key_id in key_ids:
             rec = self.key(key_id)
@@ -215,161 +164,20 @@ class EncryptionService:
         return self.identities()
 
     def identities(self) -> list[Identity]:
-        ids = self.keystore.identities()
+        """The unlocked identities; 409 ``no_unlocked_key`` when there is none."""
+        ids: list[Identity] = list(self.keystore.identities())
         if not ids:
             raise APIError(409, "no_unlocked_key", "no key is unlocked; unlock one with "
                            "POST /api/v1/encryption/keys/{id}/unlock")
         return ids
 
-    # --- planning (all validation happens here, before any job starts) ---------------------------
-
-    async def plan_encrypt(self, source: Target, target: Target | None, key_ids: list[str],
-                           recipients: list[str], overwrite: bool, *, armor: bool = False,
-                           passphrase: SecretStr | None = None) -> Plan:
-        src = await self.resolve(source)
-        if not (src.is_file() or src.is_dir()):
-            raise APIError(400, "unsupported_file_type", f"{src} is neither a regular file nor a folder")
-        folder = src.is_dir()
-        recips = self.file_recipients(key_ids, recipients, passphrase)
-        dst = await self._output(source, src, target, src.name + (".tar.age" if folder else ".age"),
-                                 overwrite, False)
-        if dst == src or (folder and dst.is_relative_to(src)):
-            raise APIError(400, "target_inside_source", "the encrypted output cannot be the source or inside it")
-        return Plan(src, dst, folder, overwrite, recips, armored=armor)
-
-    async def plan_decrypt(self, source: Target, target: Target | None, folder: bool | None,
-                           overwrite: bool, *, passphrase: SecretStr | None = None) -> Plan:
-        src = await self.resolve(source)
-        if not src.is_file():
-            raise APIError(400, "not_a_file", f"{src} is not a file")
-        if passphrase is None and files.is_passphrase_file(src):
-            raise APIError(400, "passphrase_required", f"{src.name} is encrypted with a passphrase, not to a "
-                           "key: give its 'passphrase'", {"field": "passphrase"})
-        self.file_identities(passphrase)
-        if folder is None:
-            row = self.app.db.one("SELECT kind FROM encryption_items WHERE path=?", (str(src),))
-            folder = row["kind"] == "folder" if row else src.name.endswith(".tar.age")
-        name = src.name
-        for suffix in ((".tar.age", ".age") if folder else (".age",)):
-            if name.endswith(suffix) and len(name) > len(suffix):
-                name = name[: -len(suffix)]
-                break
-        else:
-            name += ".decrypted"
-        dst = await self._output(source, src, target, name, overwrite, folder)
-        return Plan(src, dst, folder, overwrite, passphrase=passphrase)
-
-    def submit(self, operation: Literal["encrypt", "decrypt"], plan: Plan) -> Any:
-        """Run an encrypt/decrypt ``plan`` as a job (one at a time per target path), as
-        ``POST /api/v1/encryption/jobs/{operation}`` does; returns the job."""
-        run = self.run_encrypt if operation == "encrypt" else self.run_decrypt
-        return self.app.jobs.submit(
-            f"encryption.{operation}", lambda ctx: run(ctx, plan), params=plan.params(),
-            lock=f"encryption:{plan.target}", description=f"{operation} {plan.source.name}")
-
-    # --- job bodies ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _reporter(ctx: Any, verb: str) -> files.OnProgress:
-        def report(done: int, total: int | None) -> None:
-            ctx.check()
-            pct = min(100.0, 100.0 * done / total) if total else None
-            ctx.progress(percent=pct, description=f"{verb} {done} bytes", bytes_done=done, bytes_total=total)
-        return report
-
-    def _auth_failure(self, path: Path, exc: BaseException, job_id: str | None) -> None:
+    def auth_failure(self, path: Path, exc: BaseException, job_id: str | None) -> None:
+        """Record, announce and raise an alert about a file that failed to authenticate."""
         state.record_event(self.app.db, "auth_failure", str(path), False, str(exc), job_id)
         self.publish("authentication_failed", path=str(path), detail=str(exc))
         self.app.events.publish("alert", {"id": f"encryption.auth_failure:{path}", "severity": "warning",
                                           "message": f"{path} failed to authenticate: {exc}",
                                           "source": "encryption", "active": True})
-
-    @staticmethod
-    def _opening_error(exc: BaseException, passphrase: SecretStr | None) -> BaseException:
-        """``to_api_error``, except that a passphrase that opens nothing is named as such."""
-        if passphrase is not None and isinstance(exc, NoIdentityMatch):
-            return APIError(422, "wrong_passphrase", "the passphrase does not open this file (wrong "
-                            "passphrase, or the file is encrypted to keys)", {"field": "passphrase"})
-        return to_api_error(exc)
-
-    async def run_encrypt(self, ctx: Any, plan: Plan) -> dict[str, Any]:
-        op = files.encrypt_dir if plan.folder else files.encrypt_file
-        kwargs = {"armored": plan.armored} if plan.folder else {"overwrite": plan.overwrite,
-                                                                 "armored": plan.armored}
-        try:
-            outcome = await ctx.to_thread(lambda: op(plan.source, plan.target, plan.recipients,
-                                                     on_progress=self._reporter(ctx, "encrypted"), **kwargs))
-        except Exception as exc:
-            raise to_api_error(exc) from None
-        pq = all(r.post_quantum for r in plan.recipients or [])
-        fingerprints = [r.fingerprint for r in plan.recipients or []]
-        state.record_item(self.app.db, path=str(plan.target), kind=outcome.kind, source=str(plan.source),
-                          recipients=fingerprints, post_quantum=pq, plaintext_bytes=outcome.plaintext_bytes,
-                          ciphertext_bytes=outcome.ciphertext_bytes, job_id=getattr(ctx, "job_id", None))
-        return {**outcome.as_dict(), "post_quantum": pq, "recipients": fingerprints, "armor": plan.armored}
-
-    async def run_decrypt(self, ctx: Any, plan: Plan) -> dict[str, Any]:
-        identities = self.file_identities(plan.passphrase)
-        try:
-            if plan.folder:
-                outcome = await ctx.to_thread(lambda: files.decrypt_dir(
-                    plan.source, plan.target, identities, on_progress=self._reporter(ctx, "decrypted")))
-            else:
-                outcome = await ctx.to_thread(lambda: files.decrypt_file(
-                    plan.source, plan.target, identities, on_progress=self._reporter(ctx, "decrypted"),
-                    overwrite=plan.overwrite))
-        except AuthenticationError as exc:
-            self._auth_failure(plan.source, exc, getattr(ctx, "job_id", None))
-            raise to_api_error(exc) from None
-        except Exception as exc:
-            raise self._opening_error(exc, plan.passphrase) from None
-        state.record_event(self.app.db, "decrypt", str(plan.source), True, str(plan.target),
-                           getattr(ctx, "job_id", None))
-        return outcome.as_dict()
-
-    async def run_verify(self, ctx: Any, path: Path, passphrase: SecretStr | None = None) -> dict[str, Any]:
-        from . import age
-        identities = self.file_identities(passphrase)
-        total = files.plaintext_size(path)
-        report = self._reporter(ctx, "verified")
-
-        def work() -> int:
-            with open(path, "rb") as f:
-                return age.verify(f, identities, progress=lambda n: report(n, total))
-        job_id = getattr(ctx, "job_id", None)
-        try:
-            n = await ctx.to_thread(work)
-        except AuthenticationError as exc:
-            state.record_event(self.app.db, "verify", str(path), False, str(exc), job_id)
-            self._auth_failure(path, exc, job_id)
-            raise to_api_error(exc) from None
-        except Exception as exc:
-            err = self._opening_error(exc, passphrase)
-            state.record_event(self.app.db, "verify", str(path), False, str(err), job_id)
-            raise err from None
-        state.record_event(self.app.db, "verify", str(path), True, f"{n} bytes authenticated", job_id)
-        return {"path": str(path), "ok": True, "plaintext_bytes": n}
-
-    async def run_rewrap(self, ctx: Any, paths: list[Path], recipients: list[Recipient]) -> dict[str, Any]:
-        identities = self.identities()
-        done, failed = [], []
-        fingerprints = [r.fingerprint for r in recipients]
-        pq = all(r.post_quantum for r in recipients)
-        for i, path in enumerate(paths):
-            ctx.check()
-            ctx.progress(percent=100.0 * i / len(paths), description=f"re-wrapping {path.name}")
-            try:
-                await ctx.to_thread(lambda p=path: files.rewrap_file(p, identities, recipients))
-            except Exception as exc:
-                err = to_api_error(exc)
-                if isinstance(exc, AuthenticationError):
-                    self._auth_failure(path, exc, getattr(ctx, "job_id", None))
-                failed.append({"path": str(path), "error": getattr(err, "message", str(err))})
-                continue
-            state.update_item_recipients(self.app.db, str(path), fingerprints, pq)
-            state.record_event(self.app.db, "rewrap", str(path), True, ",".join(fingerprints))
-            done.append(str(path))
-        return {"rewrapped": done, "failed": failed, "recipients": fingerprints, "post_quantum": pq}
 
     # --- crash recovery --------------------------------------------------------------------------
 
@@ -427,8 +235,12 @@ class EncryptionService:
             removed_all += removed
         return removed_all
 
-    # --- status ----------------------------------------------------------------------------------
+    # --- status and security ---------------------------------------------------------------------
 
+    @operation("encryption.status", get="/encryption/status", response=Status,
+               summary="Encryption status (quantum-resistant status)",
+               description="Algorithms, post-quantum support and protection, backend, keys, counts, "
+                           "verify runs.")
     def status(self) -> dict[str, Any]:
         ok, reason = xwing.supported()
         keys = self.keystore.list()
@@ -462,3 +274,18 @@ class EncryptionService:
             "unlocked_keys": sum(self.keystore.is_unlocked(k.id) for k in keys),
             **summary,
         }
+
+    def security_findings(self) -> list[dict[str, str]]:
+        """Findings for the security audit: keystore modes, no ML-KEM backend, X25519-only keys."""
+        findings: list[dict[str, str]] = list(self.keystore.mode_findings())
+        ok, reason = xwing.supported()
+        if not ok:
+            findings.append({"id": "encryption.no_pq_backend", "severity": "medium",
+                             "title": "no post-quantum encryption available", "detail": reason})
+        classic = [k for k in self.keystore.list() if not k.post_quantum and k.status == "active"]
+        if classic and ok:
+            findings.append({"id": "encryption.classic_keys", "severity": "low",
+                             "title": "X25519-only encryption keys are active",
+                             "detail": f"{len(classic)} key(s) are not quantum-resistant: "
+                                       + ", ".join(k.name for k in classic)})
+        return findings

@@ -280,11 +280,12 @@ async def test_events_over_websocket(client, root):
 
 
 async def test_temporaries_of_interrupted_jobs_are_removed_at_startup(sv_app, root):
-    """After a crash the core marks RUNNING jobs interrupted; startup then removes their temporaries."""
+    """After a crash the core marks RUNNING jobs interrupted; the service's start() then removes
+    their temporaries."""
     import json as _json
     from sigmavault.files import temp_path_for
     from sigmavault.jobs import now
-    from sigmavault_encryption.plugin import startup
+    from sigmavault_encryption.service import EncryptionService
 
     target = root / "big.img.age"
     tmp_file = temp_path_for(target)
@@ -302,10 +303,10 @@ async def test_temporaries_of_interrupted_jobs_are_removed_at_startup(sv_app, ro
                           " VALUES(?,?,?,?,?,?,?)", (os.urandom(8).hex(), kind, kind, "RUNNING",
                                                    _json.dumps(params), "encryption", now()))
     assert len(sv_app.jobs.start()) == 2  # what the core does when a daemon restarts
-    startup(sv_app)
+    await sv_app.services[EncryptionService].start()
     assert not tmp_file.exists() and not tmp_dir.exists() and unrelated.exists()
     tmp_file.write_bytes(b"a later job's temporary")
-    startup(sv_app)  # each interrupted job is handled once
+    await sv_app.services[EncryptionService].start()  # each interrupted job is handled once
     assert tmp_file.exists()
 
 
