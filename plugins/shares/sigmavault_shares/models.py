@@ -210,7 +210,7 @@ class Share(BaseModel):
 FullName = Annotated[str, Field(max_length=128), AfterValidator(_full_name)]
 
 
-class UserCreate(BaseModel):
+class NasUserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: AccountName
@@ -223,7 +223,7 @@ class UserCreate(BaseModel):
     enabled: bool = True
 
 
-class UserUpdate(BaseModel):
+class NasUserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     full_name: FullName | None = None
@@ -232,7 +232,7 @@ class UserUpdate(BaseModel):
     password: SecretStr | None = None
 
 
-class UserOut(BaseModel):
+class NasUser(BaseModel):
     name: str
     uid: int
     full_name: str
@@ -240,7 +240,7 @@ class UserOut(BaseModel):
     enabled: bool
 
 
-class GroupCreate(BaseModel):
+class NasGroupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: AccountName
@@ -248,13 +248,13 @@ class GroupCreate(BaseModel):
     members: list[AccountName] = Field(default_factory=list, max_length=4096)
 
 
-class GroupUpdate(BaseModel):
+class NasGroupUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     members: list[AccountName] | None = Field(None, max_length=4096)
 
 
-class GroupOut(BaseModel):
+class NasGroup(BaseModel):
     name: str
     gid: int
     members: list[str]

@@ -32,9 +32,9 @@ from . import accounts as unix
 from .acl import apply_share_acl, read_acl
 from .config import SharesConfig
 from .explain import explain, guest_level, memberships, resolve_levels
-from .models import (AccessOut, AccessQuery, Group, GroupCreate, GroupOut, GroupUpdate, Share,
-                     ShareCreate, ShareEvent, ShareOut, ShareUpdate, User, UserCreate, UserOut,
-                     UserUpdate, check_password, next_id)
+from .models import (AccessOut, AccessQuery, Group, NasGroupCreate, NasGroup, NasGroupUpdate, Share,
+                     ShareCreate, ShareEvent, ShareOut, ShareUpdate, User, NasUserCreate, NasUser,
+                     NasUserUpdate, check_password, next_id)
 
 log = logging.getLogger("sigmavault.shares")
 
@@ -278,27 +278,27 @@ class AccountService:
                                  tuple(row.values()))
 
     @staticmethod
-    def _user_out(u: User, groups: list[Group]) -> UserOut:
-        return UserOut(name=u.name, uid=u.uid, full_name=u.full_name,
+    def _user_out(u: User, groups: list[Group]) -> NasUser:
+        return NasUser(name=u.name, uid=u.uid, full_name=u.full_name,
                        groups=sorted(memberships(u, groups)), enabled=u.enabled)
 
     # --- users -------------------------------------------------------------------------------------
 
-    @operation("shares.users.list", get="/shares/users", response=list[UserOut],
+    @operation("shares.users.list", get="/shares/users", response=list[NasUser],
                summary="NAS users")
-    async def list_users(self) -> list[UserOut]:
+    async def list_users(self) -> list[NasUser]:
         groups = self.store.groups()
         return [self._user_out(u, groups) for u in self.store.users()]
 
-    @operation("shares.user.get", get="/shares/users/{user}", response=UserOut,
+    @operation("shares.user.get", get="/shares/users/{user}", response=NasUser,
                summary="One NAS user")
-    async def get_user(self, user: str) -> UserOut:
+    async def get_user(self, user: str) -> NasUser:
         return self._user_out(self.store.user(user), self.store.groups())
 
-    @operation("shares.user.create", post="/shares/users", body=UserCreate, response=UserOut,
+    @operation("shares.user.create", post="/shares/users", body=NasUserCreate, response=NasUser,
                status=201, summary="Create a NAS user (Unix account and every protocol's "
                "password)")
-    async def create_user(self, body: UserCreate) -> UserOut:
+    async def create_user(self, body: NasUserCreate) -> NasUser:
         async with self.lock:
             if self.app.db.one("SELECT 1 FROM shares_users WHERE name = ?", (body.name,)) or \
                     self.app.db.one("SELECT 1 FROM shares_groups WHERE name = ?", (body.name,)):
@@ -322,10 +322,10 @@ class AccountService:
             await self._apply(before, {body.name: password})
         return await self.get_user(body.name)
 
-    @operation("shares.user.update", patch="/shares/users/{user}", body=UserUpdate,
-               response=UserOut, summary="Change a NAS user's full name, groups, enabled or "
+    @operation("shares.user.update", patch="/shares/users/{user}", body=NasUserUpdate,
+               response=NasUser, summary="Change a NAS user's full name, groups, enabled or "
                "password")
-    async def update_user(self, user: str, body: UserUpdate) -> UserOut:
+    async def update_user(self, user: str, body: NasUserUpdate) -> NasUser:
         async with self.lock:
             current = self.store.user(user)
             passwords = {}
@@ -368,21 +368,21 @@ class AccountService:
 
     # --- groups ------------------------------------------------------------------------------------
 
-    @operation("shares.groups.list", get="/shares/groups", response=list[GroupOut],
+    @operation("shares.groups.list", get="/shares/groups", response=list[NasGroup],
                summary="NAS groups")
-    async def list_groups(self) -> list[GroupOut]:
-        return [GroupOut(**g.model_dump(include={"name", "gid", "members"}))
+    async def list_groups(self) -> list[NasGroup]:
+        return [NasGroup(**g.model_dump(include={"name", "gid", "members"}))
                 for g in self.store.groups()]
 
-    @operation("shares.group.get", get="/shares/groups/{group}", response=GroupOut,
+    @operation("shares.group.get", get="/shares/groups/{group}", response=NasGroup,
                summary="One NAS group")
-    async def get_group(self, group: str) -> GroupOut:
+    async def get_group(self, group: str) -> NasGroup:
         g = self.store.group(group)
-        return GroupOut(name=g.name, gid=g.gid, members=g.members)
+        return NasGroup(name=g.name, gid=g.gid, members=g.members)
 
-    @operation("shares.group.create", post="/shares/groups", body=GroupCreate, response=GroupOut,
+    @operation("shares.group.create", post="/shares/groups", body=NasGroupCreate, response=NasGroup,
                status=201, summary="Create a NAS group")
-    async def create_group(self, body: GroupCreate) -> GroupOut:
+    async def create_group(self, body: NasGroupCreate) -> NasGroup:
         async with self.lock:
             if self.app.db.one("SELECT 1 FROM shares_groups WHERE name = ?", (body.name,)) or \
                     self.app.db.one("SELECT 1 FROM shares_users WHERE name = ?", (body.name,)):
@@ -403,9 +403,9 @@ class AccountService:
             await self._apply(before)
         return await self.get_group(body.name)
 
-    @operation("shares.group.update", patch="/shares/groups/{group}", body=GroupUpdate,
-               response=GroupOut, summary="Change a NAS group's members")
-    async def update_group(self, group: str, body: GroupUpdate) -> GroupOut:
+    @operation("shares.group.update", patch="/shares/groups/{group}", body=NasGroupUpdate,
+               response=NasGroup, summary="Change a NAS group's members")
+    async def update_group(self, group: str, body: NasGroupUpdate) -> NasGroup:
         async with self.lock:
             self.store.group(group)
             if body.members is not None:
