@@ -96,11 +96,11 @@ class CompressionService:
                 "available_codecs": self.registry.names()}
 
     @operation("compression.jobs.list", get=JOBS, query=JobsQuery, response=Page[Job], tags=TAGS)
-    async def list_jobs(self, query: JobsQuery) -> dict[str, Any]:
+    async def list_jobs(self, query: JobsQuery) -> Page[Job]:
         """Compression jobs, newest first."""
         items, total = self.app.jobs.list(state=query.state, kind=JOB_KIND, limit=query.limit,
                                           offset=query.offset)
-        return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+        return Page[Job](items=items, total=total, limit=query.limit, offset=query.offset)
 
     @operation("compression.job.create", post=JOBS, body=JobRequest, job=True, tags=TAGS)
     async def create_job(self, body: JobRequest) -> Job:
