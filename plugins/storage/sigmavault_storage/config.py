@@ -23,3 +23,6 @@ class StorageConfig(BaseModel):
     smartctl_path: str | None = Field(None, description="smartctl binary (default: from PATH)")
     smart_timeout: float = Field(60.0, gt=0)
     copy_timeout: float = Field(3600.0, gt=0, description="limit for dir-backend copies")
+    usage_max_age: float = Field(300.0, gt=0, description="seconds after which a dir pool's, "
+                                 "volume's or snapshot's measured usage is measured again (in the "
+                                 "background)")

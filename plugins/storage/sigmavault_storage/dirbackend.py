@@ -31,6 +31,7 @@ from sigmavault.errors import APIError, bad_request, conflict, not_found
 from sigmavault.files import atomic_write
 
 from . import projquota, treeops
+from .usage import UsageMeter, walk_used
 
 MARKER = ".sigmavault-pool.json"
 EXPORTED_MARKER = ".sigmavault-pool.exported.json"
@@ -67,11 +68,13 @@ class DirBackend:
         "snapshot_method": "auto",
     }
 
-    def __init__(self, root: Path, snapshot_mode: str = "auto", copy_timeout: float = 3600.0) -> None:
+    def __init__(self, root: Path, snapshot_mode: str = "auto", copy_timeout: float = 3600.0,
+                 usage_max_age: float = 300.0) -> None:
         """``root`` is the parent directory of every pool (made when missing)."""
         self.root = Path(root)
         self.snapshot_mode = snapshot_mode
         self.copy_timeout = copy_timeout
+        self.usage = UsageMeter(usage_max_age)
         self._reflink: dict[str, bool] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         if not self.root.is_dir():
@@ -144,17 +147,27 @@ class DirBackend:
                 "version": None}
 
     def _pool_info(self, name: str) -> dict[str, Any]:
+        """A dir pool is a directory on a filesystem it shares with the system: ``size`` and
+        ``free`` are that filesystem's (free: what may still be written), ``used`` is what the
+        pool's own files take, measured (``properties.used_measured_at``)."""
         path = self._pool_dir(name)
         st = os.statvfs(path)
         size, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
         meta = json.loads((path / MARKER).read_text())
         reason = projquota.support(path)
+        mount = projquota.mount_of(path)
+        measured = self.usage.cached(path)
         return {"name": name, "backend": self.name, "state": "online", "layout": None,
-                "mountpoint": str(path), "size": size, "used": size - st.f_bfree * st.f_frsize,
+                "mountpoint": str(path), "size": size, "used": measured.used if measured else None,
                 "free": free, "devices": [],
                 "properties": {"created": meta.get("created"),
                                "snapshot_method": self._reflink_label(name),
-                               "quotas": reason is None, "quotas_unavailable": reason}}
+                               "quotas": reason is None, "quotas_unavailable": reason,
+                               "shares_filesystem": True,
+                               "filesystem": {"mount": mount.point, "fstype": mount.fstype,
+                                              "size": size, "free": free,
+                                              "used": size - st.f_bfree * st.f_frsize},
+                               "used_measured_at": measured.measured_at if measured else None}}
 
     def _reflink_label(self, pool: str) -> str:
         if self.snapshot_mode != "auto":
@@ -311,13 +324,19 @@ class DirBackend:
     # --- volumes ---------------------------------------------------------------------------------
 
     def _volume_info(self, pool: str, name: str, quotas: bool = False) -> dict[str, Any]:
+        """``used`` is the last measurement of the volume's tree (``properties.used_measured_at``;
+        None until the first one, made in the background); with quotas on, volume_get reads it
+        from the filesystem's project quota report instead."""
         path = self._volume_dir(pool, name)
         meta = self._read_meta(pool, name)
-        return {"name": name, "pool": pool, "path": str(path), "used": None,
+        measured = self.usage.cached(path)
+        return {"name": name, "pool": pool, "path": str(path),
+                "used": measured.used if measured else None,
                 "quota": meta.get("quota") if quotas else None,
                 "compression": None, "origin": meta.get("origin"),
                 "created": meta.get("created") or _iso(path.stat().st_mtime),
-                "properties": {"project_id": meta.get("project_id")}}
+                "properties": {"project_id": meta.get("project_id"),
+                               "used_measured_at": measured.measured_at if measured else None}}
 
     async def volume_create(self, *, pool: str, name: str, quota: int | None,
                             compression: str | None) -> dict[str, Any]:
@@ -355,8 +374,9 @@ class DirBackend:
         if pid is not None and projquota.support(path) is None:
             used, hard = (await projquota.report(projquota.mount_of(path))).get(pid, (0, 0))
             info["used"], info["quota"] = used, hard or None
-        else:
-            info["used"] = await asyncio.to_thread(treeops.tree_used, path)
+        elif info["used"] is None:
+            measured = await self.usage.measure(path)
+            info["used"], info["properties"]["used_measured_at"] = measured.used, measured.measured_at
         return info
 
     async def volume_update(self, *, pool: str, name: str, changes: dict) -> dict[str, Any]:
@@ -394,9 +414,13 @@ class DirBackend:
 
     def _snap_info(self, pool: str, volume: str, path: Path, st: os.stat_result | None = None
                    ) -> dict[str, Any]:
+        """``used``: what the snapshot holds that the live volume does not (files it shares by
+        hard link count once, in the volume), as last measured."""
         st = st or path.stat()
+        measured = self.usage.cached(path, shared_with=path.parent.parent.parent / volume)
         return {"name": path.name, "pool": pool, "volume": volume, "created": _iso(st.st_mtime),
-                "writable": False, "used": None, "path": str(path), "properties": {}}
+                "writable": False, "used": measured.used if measured else None, "path": str(path),
+                "properties": {"used_measured_at": measured.measured_at if measured else None}}
 
     async def snapshot_create(self, *, pool: str, volume: str, name: str,
                               writable: bool = False) -> dict[str, Any]:
@@ -415,7 +439,9 @@ class DirBackend:
         async with self._lock(f"{pool}/{volume}"):
             try:
                 await treeops.copy_tree(src, staging, mode, self.copy_timeout)
-                await asyncio.to_thread(treeops.make_read_only, staging, mode != "hardlink")
+                dropped = await asyncio.to_thread(treeops.make_read_only, staging,
+                                                  mode != "hardlink")
+                self._write_bits_path(final).write_text(json.dumps(dropped))
                 now = time.time()
                 os.utime(staging, (now, now))
                 os.rename(staging, final)
@@ -455,9 +481,26 @@ class DirBackend:
     async def snapshot_get(self, *, pool: str, volume: str, name: str) -> dict[str, Any]:
         return self._snap_info(pool, volume, self._snap_dir(pool, volume, name))
 
+    @staticmethod
+    def _write_bits_path(snap: Path) -> Path:
+        """Beside the snapshot: the write bits its read-only copy dropped, by relative path."""
+        return snap.with_name(f".{snap.name}.write-bits.json")
+
+    async def snapshot_write_bits(self, *, pool: str, volume: str,
+                                  name: str) -> dict[str, int] | None:
+        """The write bits the snapshot's originals had (``None`` when not recorded: snapshots
+        received or made by older versions), for restores that keep the original modes."""
+        path = self._write_bits_path(self._snap_dir(pool, volume, name))
+        try:
+            data = await asyncio.to_thread(path.read_text)
+        except FileNotFoundError:
+            return None
+        return {str(k): int(v) for k, v in json.loads(data).items()}
+
     async def snapshot_delete(self, *, pool: str, volume: str, name: str) -> None:
         path = self._snap_dir(pool, volume, name)
         staging = self._trash(pool)
+        self._write_bits_path(path).unlink(missing_ok=True)
         os.rename(path, staging)
         await asyncio.to_thread(treeops.remove_tree, staging)
 
@@ -465,8 +508,15 @@ class DirBackend:
         """An independent writable copy of a snapshot at ``staging``."""
         try:
             await treeops.copy_tree(snap, staging, "copy", self.copy_timeout)
-            await asyncio.to_thread(treeops.make_dirs_writable, staging)
-            await asyncio.to_thread(treeops.make_files_writable, staging)
+            try:
+                bits = json.loads(self._write_bits_path(snap).read_text())
+            except FileNotFoundError:
+                bits = None
+            if bits is None:
+                await asyncio.to_thread(treeops.make_dirs_writable, staging)
+                await asyncio.to_thread(treeops.make_files_writable, staging)
+            else:   # the modes the snapshot's originals had
+                await asyncio.to_thread(treeops.restore_write_bits, staging, bits, "")
         except BaseException:
             await asyncio.to_thread(treeops.remove_tree, staging)
             raise
@@ -481,7 +531,7 @@ class DirBackend:
             try:
                 quota = meta.get("quota")
                 if quota and projquota.support(target) is None:
-                    need = await asyncio.to_thread(treeops.tree_used, fresh)
+                    need = (await asyncio.to_thread(walk_used, fresh))[0]
                     if need > quota:
                         raise conflict(f"snapshot {name} holds {need} bytes, more than the quota "
                                        f"of {pool}/{volume} ({quota}); raise the quota first",

@@ -10,6 +10,7 @@ from sigmavault import hookimpl
 from .config import StorageConfig
 from .dirbackend import DirBackend
 from .disks import DiskService
+from .files import FileService
 from .maintenance import MaintenanceService
 from .models import StorageEvent
 from .monitor import StorageMonitor
@@ -40,7 +41,8 @@ def register_events(register: Callable[..., None]) -> None:
 @hookimpl
 def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> None:
     register(PoolService(app, app.config.section("storage")))
-    for service in (VolumeService, SnapshotService, DiskService, MaintenanceService, StorageMonitor):
+    for service in (VolumeService, SnapshotService, DiskService, MaintenanceService, StorageMonitor,
+                    FileService):
         register(service(app))
 
 
@@ -48,7 +50,7 @@ def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> Non
 def register_storage_backends(register: Callable[[Any], None], app: "SigmaVault") -> None:
     cfg: StorageConfig = app.config.section("storage")
     root = Path(cfg.pools_root) if cfg.pools_root else app.data_dir / "pools"
-    register(DirBackend(root, cfg.dir_snapshot_mode, cfg.copy_timeout))
+    register(DirBackend(root, cfg.dir_snapshot_mode, cfg.copy_timeout, cfg.usage_max_age))
 
 
 @hookimpl

@@ -183,9 +183,14 @@ class SnapshotService:
         old = dst.parent / f".restore-old-{os.urandom(6).hex()}"
         kind = ("symlink" if src.is_symlink() else "dir" if src.is_dir() else
                 "file" if src.is_file() else "other")
+        b = await self._backend(pool, volume, snapshot)
         try:
             await treeops.copy_tree(src, tmp, "copy", self.pools.config.copy_timeout)
-            if kind == "dir":
+            if hasattr(b, "snapshot_write_bits"):   # read-only copies: give back the originals'
+                bits = await b.snapshot_write_bits(pool=pool, volume=volume, name=snapshot)
+                await asyncio.to_thread(treeops.restore_write_bits, tmp, bits,
+                                        src.relative_to(snap_root.resolve()).as_posix())
+            elif kind == "dir":
                 await asyncio.to_thread(treeops.make_dirs_writable, tmp)
             if replaced:
                 os.rename(dst, old)

@@ -40,16 +40,54 @@ async def copy_tree(src: Path, dst: Path, mode: str, timeout: float) -> None:
     await run(["cp", *flags, "--no-target-directory", "--", str(src), str(dst)], timeout=timeout)
 
 
-def make_read_only(root: Path, files_too: bool) -> None:
-    """Drop write bits on every directory (and file, when files are not shared hard links)."""
+def make_read_only(root: Path, files_too: bool) -> dict[str, int]:
+    """Drop write bits on every directory (and file, when files are not shared hard links).
+
+    Returns the write bits dropped, by path relative to ``root`` (``"."`` for ``root``), so that
+    copies restored from the tree can be given them back (:func:`restore_write_bits`)."""
+    dropped: dict[str, int] = {}
     for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
         if files_too:
             for name in filenames:
                 p = os.path.join(dirpath, name)
                 st = os.lstat(p)
                 if stat.S_ISREG(st.st_mode):
+                    if st.st_mode & WRITE_BITS:
+                        dropped[name if rel_dir == "." else f"{rel_dir}/{name}"] = \
+                            st.st_mode & WRITE_BITS
                     os.chmod(p, st.st_mode & ~WRITE_BITS)
-        os.chmod(dirpath, os.stat(dirpath).st_mode & ~WRITE_BITS)
+        mode = os.stat(dirpath).st_mode
+        if mode & WRITE_BITS:
+            dropped[rel_dir] = mode & WRITE_BITS
+        os.chmod(dirpath, mode & ~WRITE_BITS)
+    return dropped
+
+
+def restore_write_bits(root: Path, dropped: dict[str, int] | None, prefix: str) -> None:
+    """Give the directories and regular files of ``root`` (a copy of the snapshot entry at
+    ``prefix``, relative to the snapshot root) the write bits the snapshot dropped from the
+    originals. Without a record (``None``) the owner gets write permission back; with one, an
+    entry it does not name was read-only already and stays so. Owners and times are untouched."""
+    prefix = prefix.strip("/")
+
+    def fix(path: str, rel: str) -> None:
+        st = os.lstat(path)
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            return
+        bits = stat.S_IWUSR if dropped is None else dropped.get(rel, 0)
+        if bits and (st.st_mode & bits) != bits:
+            os.chmod(path, st.st_mode | bits)
+
+    if not root.is_dir() or root.is_symlink():
+        fix(str(root), prefix)
+        return
+    for dirpath, _dirs, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        base = prefix if rel_dir == "." else (f"{prefix}/{rel_dir}" if prefix else rel_dir)
+        for name in filenames:
+            fix(os.path.join(dirpath, name), f"{base}/{name}" if base else name)
+        fix(dirpath, base or ".")
 
 
 def make_dirs_writable(root: Path) -> None:
@@ -80,24 +118,6 @@ def remove_tree(root: Path) -> None:
         except OSError:
             pass
     shutil.rmtree(root)
-
-
-def tree_used(root: Path) -> int:
-    """Bytes allocated by the files under ``root`` (hard links counted once)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for dirpath, _dirs, filenames in os.walk(root):
-        for name in [*filenames, "."]:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                continue
-            seen.add(key)
-            total += st.st_blocks * 512
-    return total
 
 
 def _index(root: Path) -> dict[str, os.stat_result]:
