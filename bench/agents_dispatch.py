@@ -56,8 +56,8 @@ async def main(size: int, api: bool, rate: float) -> None:
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
         try:
-            from sigmavault_agents.state import runtime_of
-            rt = runtime_of(app)
+            from sigmavault_agents.runtime import Runtime
+            rt = app.services[Runtime]
             missing = [a for a in AGENTS if a not in rt.slots]
             if missing:
                 raise SystemExit(f"agents missing: {missing}")

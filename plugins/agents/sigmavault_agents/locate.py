@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,19 @@ def allowed_roots(app: Any) -> list[Path]:
         return list(app.config.section("agents").allowed_roots)
     except (KeyError, AttributeError):
         return []
+
+
+def root_findings(roots: list[Path]) -> list[dict[str, str]]:
+    """``security_checks`` findings about ``[agents] allowed_roots``: '/' or a missing root."""
+    out = []
+    for root in roots:
+        if os.path.realpath(root) == "/":
+            out.append({"id": "agents_root_is_slash", "severity": "high", "title": "agents may touch the whole system",
+                        "detail": "[agents] allowed_roots contains '/'; list the data directories instead"})
+        elif not os.path.isdir(root):
+            out.append({"id": f"agents_root_missing:{root}", "severity": "low",
+                        "title": "allowed root does not exist", "detail": str(root)})
+    return out
 
 
 async def resolve(app: Any, target: Target, *, kind: str = "any", must_exist: bool = True) -> Path:

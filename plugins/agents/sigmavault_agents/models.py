@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sigmavault.api import PageQuery
+
 AgentState = Literal["idle", "busy", "error"]
 TaskState = Literal["WAITING", "RUNNING", "SUCCESS", "FAILED", "ABORTED"]
 
@@ -39,6 +41,15 @@ class AgentInfo(BaseModel):
 class TaskRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="validated by the agent's params schema")
     priority: int = Field(0, ge=-100, le=100, description="higher runs first when the agent is busy")
+
+
+class TaskQuery(PageQuery):
+    limit: int = Field(50, ge=1, le=1000)
+    state: TaskState | None = None
+
+
+class AllTasksQuery(TaskQuery):
+    agent: str | None = Field(None, max_length=64)
 
 
 class Task(BaseModel):

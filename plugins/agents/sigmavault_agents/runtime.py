@@ -1,6 +1,7 @@
 """The swarm runtime: per-agent priority queues and concurrency, each task one core job.
 
-A task is submitted as a job at once (so its id is known and it can be cancelled or awaited
+:class:`Runtime` is a service (``app.services[Runtime]``) whose operations are the agents and
+tasks routes of ``/api/v1/agents`` and the ``agents.*`` methods. A task is submitted as a job at once (so its id is known and it can be cancelled or awaited
 through ``/api/v1/jobs``); inside the job it waits for a free slot of its agent, highest
 priority first, then runs with the agent's timeout and retries. Task rows and per-agent
 counters live in SQLite; ``agent.status`` is published on every idle/busy/error change.
@@ -18,12 +19,16 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from sigmavault import secret_params
-from sigmavault.api import validation_error
+from sigmavault import operation, secret_params
+from sigmavault.api import Page, validation_error
+from sigmavault.auth import identity
 from sigmavault.errors import APIError
 from sigmavault.jobs import JobAborted, JobContext
+
+from .models import AgentInfo, AllTasksQuery, Task, TaskQuery, TaskRequest, TaskState
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -32,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("sigmavault.agents")
 
 FINISHED = ("SUCCESS", "FAILED", "ABORTED")
+TAGS = ["agents"]
 
 
 def iso(ts: float | None) -> str | None:
@@ -83,21 +89,87 @@ class Slot:
 
 
 class Runtime:
-    """Dispatches agent tasks; one per daemon, created at ``startup``."""
+    """Dispatches agent tasks; one per daemon, reached as ``app.services[Runtime]``.
 
-    def __init__(self, app: "SigmaVault", retry_backoff: float = 1.0, history: int = 10_000):
+    The agents are read from ``app.registries["agents"]`` by :meth:`load` when the daemon starts
+    (registries are filled after services are registered).
+    """
+
+    def __init__(self, app: "SigmaVault", retry_backoff: float = 1.0, history: int = 10_000) -> None:
         self.app = app
         self.retry_backoff = retry_backoff
         self.history = history
         self.slots: dict[str, Slot] = {}
+        self.loaded = False
         self._finished_since_prune = 0
-        for name, agent in sorted(app.registries.get("agents", {}).items()):
-            self.slots[name.upper()] = Slot(agent)
+
+    async def start(self) -> None:
+        """Mark tasks a dead daemon left behind as interrupted, then give every agent a slot."""
+        self.recover()
+        self.load()
+
+    def load(self) -> None:
+        """A slot for every registered agent (names upper-cased)."""
+        self.slots = {name.upper(): Slot(agent)
+                      for name, agent in sorted(self.app.registries.get("agents", {}).items())}
+        self.loaded = True
+
+    # --- operations ------------------------------------------------------------------------------
+
+    @operation("agents.list", get="/agents", response=list[AgentInfo], tags=TAGS)
+    async def list_agents(self) -> list[dict[str, Any]]:
+        """Every agent of the swarm with status, counters, owner plugin and params schema."""
+        return [self.info(name) for name in self.slots]
+
+    @operation("agents.get", get="/agents/{id}", response=AgentInfo, tags=TAGS)
+    async def get_agent(self, id: str) -> dict[str, Any]:
+        """One agent (name is case-insensitive)."""
+        return self.info(id)
+
+    @operation("agents.task.dispatch", post="/agents/{id}/task", body=TaskRequest, response=Task,
+               status=202, tags=TAGS)
+    async def dispatch_task(self, id: str, params: dict[str, Any], priority: int = 0,
+                            request: web.Request | None = None) -> dict[str, Any]:
+        """Dispatch a task to an agent: params are validated (422) and paths checked (400/404) before it
+        queues; the answer is the task, whose id is also its job id (``/api/v1/jobs/{id}``)."""
+        return await self.submit(id, params, priority=priority, source="api" if request else "call",
+                                 created_by=_user(request))
+
+    @operation("agents.tasks.list", get="/agents/tasks", query=AllTasksQuery, response=Page[Task],
+               tags=TAGS)
+    async def list_tasks(self, agent: str | None = None, state: TaskState | None = None,
+                         limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Task history of the whole swarm, newest first."""
+        name = self.slot(agent).agent.name.upper() if agent else None
+        items, total = self.tasks(name, limit, offset, state)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @operation("agents.agent.tasks", get="/agents/{id}/tasks", query=TaskQuery, response=Page[Task],
+               tags=TAGS)
+    async def agent_tasks(self, id: str, state: TaskState | None = None, limit: int = 50,
+                          offset: int = 0) -> dict[str, Any]:
+        """The agent's task history, newest first."""
+        items, total = self.tasks(self.slot(id).agent.name.upper(), limit, offset, state)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @operation("agents.task.get", get="/agents/tasks/{task}", response=Task, tags=TAGS)
+    async def get_task(self, task: str) -> dict[str, Any]:
+        """One task: state, params, result or error, queue and run times."""
+        return self.task(task)
+
+    @operation("agents.task.cancel", delete="/agents/tasks/{task}", response=Task, status=202,
+               tags=TAGS)
+    async def cancel_task(self, task: str) -> dict[str, Any]:
+        """Cancel a waiting or running task; it ends ABORTED (409 if it already finished)."""
+        self.cancel(task)
+        return await self.wait(task, 5)
 
     # --- lookups ---------------------------------------------------------------------------------
 
     def slot(self, name: str) -> Slot:
-        """The agent named ``name`` (case-insensitive) or a 404."""
+        """The agent named ``name`` (case-insensitive) or a 404 (a 503 before the swarm started)."""
+        if not self.loaded:
+            raise APIError(503, "swarm_not_ready", "the agent swarm is not started yet")
         slot = self.slots.get(name.upper())
         if slot is None:
             raise APIError(404, "not_found", f"agent {name!r} does not exist; GET /api/v1/agents lists them",
@@ -341,6 +413,16 @@ class Runtime:
         return {"agents": len(self.slots), "by_state": by_state, "by_tier": by_tier, "queues": queues,
                 "running": sum(s.running for s in self.slots.values()),
                 "queued": sum(s.queued for s in self.slots.values()), "tasks": tasks}
+
+
+def _user(request: web.Request | None) -> str | None:
+    """The user acting through ``request`` (None for ``app.call`` and unauthenticated calls)."""
+    if request is None:
+        return None
+    try:
+        return identity(request).user
+    except KeyError:
+        return None
 
 
 def _task(row: dict[str, Any]) -> dict[str, Any]:

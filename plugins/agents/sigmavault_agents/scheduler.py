@@ -5,6 +5,10 @@ are not replayed one by one), then follows its expression from now on.
 
 Secrets in params (``SecretStr`` fields) are stored sealed in ``secrets``, never in ``params``,
 which holds the masked dump the API shows; a run gets them back unmasked.
+
+:class:`Scheduler` is a service (``app.services[Scheduler]``): its operations are the schedule
+routes and the swarm overview of ``/api/v1/agents``; it runs its loop between ``start()`` and
+``stop()``.
 """
 
 from __future__ import annotations
@@ -18,31 +22,61 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from sigmavault import secret_params
+from sigmavault import operation, secret_params
 from sigmavault.errors import APIError
 from sigmavault.sealed import KEY_FILE, SealError, sealer_for
 
-from .runtime import iso
-from .work import cron
+from .models import Schedule, ScheduleCreate, ScheduleUpdate, Swarm
+from .runtime import TAGS, iso
+from .work.cron import next_after, validate as validate_cron
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Runtime
+
+SCHEDULES = "/agents/schedules"
 
 log = logging.getLogger("sigmavault.agents.scheduler")
 
 
 class Scheduler:
-    def __init__(self, runtime: "Runtime", interval: float = 1.0):
+    """OMNISCIENT's schedules and the swarm overview; reached as ``app.services[Scheduler]``."""
+
+    def __init__(self, runtime: "Runtime", interval: float = 1.0) -> None:
         self.runtime = runtime
         self.db = runtime.app.db
         self.interval = interval
         self.sealer = sealer_for(runtime.app.data_dir)
         self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
 
-    def create(self, agent: str, expr: str, params: dict[str, Any], priority: int = 0,
+    async def start(self) -> None:
+        """Run due schedules from now on (one missed while the daemon was down runs at once)."""
+        self._loop = self.runtime.app.spawn(self.loop())
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.wait({self._loop}, timeout=5)
+            self._loop = None
+
+    # --- operations ------------------------------------------------------------------------------
+
+    @operation("agents.swarm.get", get="/agents/swarm", response=Swarm, tags=TAGS)
+    async def swarm(self) -> dict[str, Any]:
+        """Totals by state and tier, queue depths, task counts and schedules."""
+        return {**self.runtime.swarm(), "schedules": self.list_schedules()}
+
+    @operation("agents.schedules.list", get=SCHEDULES, response=list[Schedule], tags=TAGS)
+    def list_schedules(self) -> list[dict[str, Any]]:
+        """OMNISCIENT's cron schedules."""
+        return [_schedule(r) for r in self.db.all("SELECT * FROM agents_schedules ORDER BY created_at")]
+
+    @operation("agents.schedule.create", post=SCHEDULES, body=ScheduleCreate, response=Schedule,
+               status=201, tags=TAGS)
+    def create(self, agent: str, cron: str, params: dict[str, Any], priority: int = 0,
                name: str = "", enabled: bool = True) -> dict[str, Any]:
-        """Validate and store a schedule (its params are checked against the agent now)."""
-        expr = _valid_cron(expr)
+        """Run an agent task on a cron schedule (params are validated now)."""
+        expr = _valid_cron(cron)
         slot, model = self.runtime.validate(agent, params)
         sid = uuid.uuid4().hex[:12]
         public, sealed = self._seal(sid, model)
@@ -51,9 +85,29 @@ class Scheduler:
             "INSERT INTO agents_schedules(id, name, agent, cron, params, secrets, priority, enabled,"
             " next_run, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
             (sid, name, slot.agent.name.upper(), expr, json.dumps(public), sealed, priority,
-             int(enabled), cron.next_after(expr, now), now))
+             int(enabled), next_after(expr, now), now))
         self._wake.set()
         return self.get(sid)
+
+    @operation("agents.schedule.get", get=SCHEDULES + "/{schedule}", response=Schedule, tags=TAGS)
+    def get_schedule(self, schedule: str) -> dict[str, Any]:
+        """One schedule with its next and last run."""
+        return self.get(schedule)
+
+    @operation("agents.schedule.update", patch=SCHEDULES + "/{schedule}", body=ScheduleUpdate,
+               response=Schedule, tags=TAGS)
+    def update_schedule(self, schedule: str, body: ScheduleUpdate) -> dict[str, Any]:
+        """Change a schedule; params sent back as GET shows them (secrets masked) keep the stored secrets."""
+        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+        return self.update(schedule, changes)
+
+    @operation("agents.schedule.delete", delete=SCHEDULES + "/{schedule}", tags=TAGS)
+    def delete_schedule(self, schedule: str) -> None:
+        """Remove a schedule (tasks it started are kept)."""
+        self.get(schedule)
+        self.db.execute("DELETE FROM agents_schedules WHERE id=?", (schedule,))
+
+    # --- the stored schedules --------------------------------------------------------------------
 
     def update(self, sid: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Change the fields in ``changes``; new ``params`` replace the old ones, and a masked
@@ -62,7 +116,7 @@ class Scheduler:
         fields: dict[str, Any] = {}
         if "cron" in changes:
             fields["cron"] = _valid_cron(changes["cron"])
-            fields["next_run"] = cron.next_after(fields["cron"], time.time())
+            fields["next_run"] = next_after(fields["cron"], time.time())
         if "params" in changes:
             stored = self._secrets(row, lost_ok=True)  # a lost secret must then be sent again
             params = secret_params.keep_stored(changes["params"], stored)
@@ -81,6 +135,7 @@ class Scheduler:
         return self.get(sid)
 
     def get(self, sid: str) -> dict[str, Any]:
+        """The schedule ``sid`` as the API shows it, or a 404."""
         return _schedule(self._row(sid))
 
     def _row(self, sid: str) -> dict[str, Any]:
@@ -108,19 +163,12 @@ class Scheduler:
         """The params a run gets: the stored dump with its secrets unsealed."""
         return secret_params.merge(json.loads(row["params"]), self._secrets(row))
 
-    def list(self) -> list[dict[str, Any]]:
-        return [_schedule(r) for r in self.db.all("SELECT * FROM agents_schedules ORDER BY created_at")]
-
-    def delete(self, sid: str) -> None:
-        self.get(sid)
-        self.db.execute("DELETE FROM agents_schedules WHERE id=?", (sid,))
-
     def run_due(self, now: float | None = None) -> list[str]:
         """Dispatch every enabled schedule whose time has come; return the task ids."""
         now = time.time() if now is None else now
         started = []
         for row in self.db.all("SELECT * FROM agents_schedules WHERE enabled=1 AND next_run <= ?", (now,)):
-            next_run = cron.next_after(row["cron"], now)
+            next_run = next_after(row["cron"], now)
             try:
                 task = self.runtime.dispatch(row["agent"], self._params(row), priority=row["priority"],
                                              source=f"schedule:{row['id']}")
@@ -134,6 +182,7 @@ class Scheduler:
         return started
 
     async def loop(self) -> None:
+        """Run due schedules until cancelled, waking early when a schedule changes."""
         while True:
             try:
                 self.run_due()
@@ -154,7 +203,7 @@ class Scheduler:
 
 def _valid_cron(expr: str) -> str:
     try:
-        return cron.validate(expr)
+        return validate_cron(expr)
     except ValueError as exc:
         raise APIError(422, "invalid_cron", str(exc), {"cron": expr}) from None
 

@@ -24,7 +24,9 @@ def make_runtime(app, **agents: Agent) -> Runtime:
     for agent in agents.values():
         agent.plugin = "tests"
         app.registries["agents"][agent.name] = agent
-    return Runtime(app, retry_backoff=0.01)
+    runtime = Runtime(app, retry_backoff=0.01)
+    runtime.load()
+    return runtime
 
 
 async def test_timeout_retries_and_concurrency(sv_app) -> None:

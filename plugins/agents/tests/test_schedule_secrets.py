@@ -13,7 +13,7 @@ import pytest
 from sigmavault.sealed import KEY_FILE
 from sigmavault.testing import api_call, require, wait_job
 
-from sigmavault_agents.state import scheduler_of
+from sigmavault_agents.scheduler import Scheduler
 
 from .conftest import others
 
@@ -33,7 +33,7 @@ def sv_config_overrides(area: Path) -> dict[str, Any]:
 async def _run_schedule(sv_app, client, sid: str) -> dict:
     """Let the daemon's scheduler run the schedule now (as if its time had come); the finished job."""
     due = sv_app.db.one("SELECT next_run FROM agents_schedules WHERE id=?", (sid,))["next_run"]
-    [task_id] = scheduler_of(sv_app).run_due(due)
+    [task_id] = sv_app.services[Scheduler].run_due(due)
     got = await api_call(client, "GET", f"/agents/schedules/{sid}", 200)
     assert got["last_task"] == task_id and got["last_error"] is None, got
     return await wait_job(client, task_id, 60)

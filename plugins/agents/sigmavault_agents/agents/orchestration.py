@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime, timezone
+from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -14,9 +16,12 @@ from sigmavault.hookspecs import Agent
 from sigmavault.jobs import JobContext
 
 from ..locate import Target, resolve
-from ..state import runtime_of, scheduler_of
+from ..runtime import Runtime
+from ..scheduler import Scheduler
 from ..work import chain, template, webhook
 from .common import state_dir, where
+
+log = logging.getLogger("sigmavault.agents")
 
 # --- CHRONICLE -----------------------------------------------------------------------------------
 
@@ -106,7 +111,7 @@ class SynapseParams(BaseModel):
     stop_on_error: bool = True
 
     async def preflight(self, app: Any) -> None:
-        runtime = runtime_of(app)
+        runtime = app.services[Runtime]
         for n, step in enumerate(self.steps):
             if step.agent.upper() == "SYNAPSE":
                 raise APIError(400, "nested_workflow", f"step {n}: a workflow cannot run SYNAPSE itself")
@@ -117,7 +122,7 @@ class SynapseParams(BaseModel):
 
 async def run_synapse(ctx: JobContext, p: SynapseParams) -> dict[str, Any]:
     await p.preflight(ctx.app)
-    runtime = runtime_of(ctx.app)
+    runtime = ctx.app.services[Runtime]
     results: list[dict[str, Any]] = []
     prev: Any = None
     for n, step in enumerate(p.steps):
@@ -176,6 +181,27 @@ class RelayParams(BaseModel):
         self.resolved(app)
 
 
+def _about_relay(event: dict[str, Any]) -> bool:
+    data = event.get("data") or {}
+    return (event["type"] == "agent.status" and data.get("agent") == "RELAY") or \
+        (event["type"] == "job.progress" and data.get("kind") == "agent.RELAY")
+
+
+def relay_event(app: Any, event: dict[str, Any]) -> None:
+    """Queue a RELAY task for an event that matches configured webhooks (never for RELAY's own
+    events, which would loop); a failure to queue is logged, never raised."""
+    hooks = app.config.section("agents").webhooks
+    if not hooks or _about_relay(event):
+        return
+    targets = [w.name for w in hooks if any(fnmatchcase(event["type"], p) for p in w.events)]
+    if targets:
+        try:
+            app.services[Runtime].dispatch("RELAY", {"targets": targets, "event": event["type"],
+                                                     "payload": event}, source=f"event:{event['type']}")
+        except Exception:  # the daemon must not fail because a notification could not queue
+            log.exception("could not queue RELAY for %s", event["type"])
+
+
 async def run_relay(ctx: JobContext, p: RelayParams) -> dict[str, Any]:
     async def one(url: str, secret: str | None, attempts: int) -> dict[str, Any]:
         try:
@@ -216,13 +242,13 @@ class OmniscientParams(BaseModel):
 
 
 async def run_omniscient(ctx: JobContext, p: OmniscientParams) -> dict[str, Any]:
-    runtime, scheduler = runtime_of(ctx.app), scheduler_of(ctx.app)
+    runtime, scheduler = ctx.app.services[Runtime], ctx.app.services[Scheduler]
     if p.action == "schedule":
         return scheduler.create(p.agent, p.cron, p.params, p.priority, p.name)
     if p.action == "unschedule":
-        scheduler.delete(p.schedule_id)
+        scheduler.delete_schedule(p.schedule_id)
         return {"deleted": p.schedule_id}
-    schedules = scheduler.list()
+    schedules = scheduler.list_schedules()
     if p.action == "list":
         return {"schedules": schedules}
     swarm = runtime.swarm()
