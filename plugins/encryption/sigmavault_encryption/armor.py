@@ -50,7 +50,7 @@ def is_armored(stream: BinaryIO) -> bool:
 class _Decoder(io.RawIOBase):
     """Decodes one armor line per read, validating as it goes."""
 
-    def __init__(self, src: BinaryIO):
+    def __init__(self, src: BinaryIO) -> None:
         self._src = src
         self._started = False
         self._finished = False
@@ -125,7 +125,7 @@ class Writer:
     """Armors what is written to ``dst``; :meth:`close` writes the last line and the END line
     (``dst`` itself stays open)."""
 
-    def __init__(self, dst: BinaryIO):
+    def __init__(self, dst: BinaryIO) -> None:
         self._dst = dst
         self._held = bytearray()
         dst.write(BEGIN + b"\n")

@@ -11,9 +11,10 @@ import os
 import shutil
 import tarfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, Iterator, cast
 
 from sigmavault.files import atomic_write, temp_path_for
 
@@ -39,6 +40,13 @@ class Outcome:
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
+
+
+@contextmanager
+def _atomic_binary(dst: Path, overwrite: bool) -> Iterator[BinaryIO]:
+    """``atomic_write(dst)`` typed as what it is in its default ``wb`` mode: a binary file."""
+    with atomic_write(dst, overwrite=overwrite) as out:
+        yield cast(BinaryIO, out)
 
 
 def plaintext_size(path: Path) -> int | None:
@@ -75,7 +83,7 @@ def encrypt_file(src: Path, dst: Path, recipients: Iterable[Recipient], *,
     """Encrypt the regular file ``src`` to ``dst`` (ASCII-armored if ``armored``)."""
     recips = age.check_recipients(recipients)
     total = src.stat().st_size
-    with open(src, "rb") as f, atomic_write(dst, overwrite=overwrite) as out:
+    with open(src, "rb") as f, _atomic_binary(dst, overwrite) as out:
         n = age.encrypt(f, out, recips, progress=_progress(on_progress, total), armored=armored)
     return Outcome(str(src), str(dst), "file", n, dst.stat().st_size)
 
@@ -84,7 +92,7 @@ def decrypt_file(src: Path, dst: Path, identities: Iterable[Identity], *,
                  on_progress: OnProgress | None = None, overwrite: bool = False) -> Outcome:
     """Decrypt ``src`` to ``dst``; nothing appears at ``dst`` unless every chunk authenticated."""
     total = plaintext_size(src)
-    with open(src, "rb") as f, atomic_write(dst, overwrite=overwrite) as out:
+    with open(src, "rb") as f, _atomic_binary(dst, overwrite) as out:
         n = age.decrypt(f, out, list(identities), progress=_progress(on_progress, total))
     return Outcome(str(src), str(dst), "file", n, src.stat().st_size)
 
@@ -103,7 +111,7 @@ def _tree_size(root: Path) -> int:
 class _Worker(threading.Thread):
     """A thread whose exception is kept for the caller to re-raise."""
 
-    def __init__(self, target: Callable[[], None]):
+    def __init__(self, target: Callable[[], None]) -> None:
         super().__init__(daemon=True)
         self._fn = target
         self.error: BaseException | None = None
@@ -134,7 +142,7 @@ def encrypt_dir(src: Path, dst: Path, recipients: Iterable[Recipient], *,
     worker = _Worker(produce)
     worker.start()
     try:
-        with atomic_write(dst, overwrite=overwrite) as out:
+        with _atomic_binary(dst, overwrite) as out:
             n = age.encrypt(reader, out, recips, progress=_progress(on_progress, total), armored=armored)
             worker.join()
             if worker.error is not None:
@@ -201,6 +209,6 @@ def rewrap_file(path: Path, identities: Iterable[Identity], recipients: Iterable
     if verify:
         with open(path, "rb") as f:
             n = age.verify(f, ids)
-    with open(path, "rb") as f, atomic_write(path) as out:
+    with open(path, "rb") as f, _atomic_binary(path, True) as out:
         age.rewrap(f, out, ids, recipients)
     return Outcome(str(path), str(path), "file", n if verify else -1, path.stat().st_size)

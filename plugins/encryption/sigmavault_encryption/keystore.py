@@ -11,6 +11,7 @@ Unlocked identities live only in this process's memory; a restart locks everythi
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import os
@@ -39,7 +40,7 @@ KEY_ID_RE = re.compile(r"k-[0-9a-f]{16}")
 class KeystoreError(Exception):
     """A keystore operation was refused; ``code`` is a stable snake_case reason."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
@@ -80,7 +81,7 @@ def _new_identity(kind: str) -> KeyIdentity:
 class Keystore:
     """Sealed identities on disk plus the set currently unlocked in memory."""
 
-    def __init__(self, root: Path, scrypt_log_n: int = 15):
+    def __init__(self, root: Path, scrypt_log_n: int = 15) -> None:
         self.root = Path(root)
         self.scrypt_log_n = scrypt_log_n
         self._unlocked: dict[str, KeyIdentity] = {}
@@ -139,7 +140,7 @@ class Keystore:
     def is_unlocked(self, key_id: str) -> bool:
         return key_id in self._unlocked
 
-    def identities(self) -> list[KeyIdentity]:
+    def identities(self) -> builtins.list[KeyIdentity]:
         """Every unlocked identity (retired ones too: they still decrypt old files)."""
         with self._lock:
             return list(self._unlocked.values())
@@ -158,17 +159,19 @@ class Keystore:
             raise KeystoreError("weak_passphrase",
                                 f"the passphrase must be at least {MIN_PASSPHRASE} characters")
 
-    def _add(self, name: str, identity: KeyIdentity, passphrase: str, **extra: str | None) -> KeyRecord:
+    def _add(self, name: str, identity: KeyIdentity, passphrase: str, *, rotated_at: str | None = None,
+             rotated_from: str | None = None) -> KeyRecord:
         with self._lock:
-            return self._add_locked(name, identity, passphrase, **extra)
+            return self._add_locked(name, identity, passphrase, rotated_at, rotated_from)
 
-    def _add_locked(self, name: str, identity: KeyIdentity, passphrase: str, **extra: str | None) -> KeyRecord:
+    def _add_locked(self, name: str, identity: KeyIdentity, passphrase: str, rotated_at: str | None,
+                    rotated_from: str | None) -> KeyRecord:
         self._check_passphrase(passphrase)
         if any(r.name == name for r in self.list()):
             raise KeystoreError("name_taken", f"a key named {name!r} already exists", 409)
         rec = KeyRecord(id="k-" + secrets.token_hex(8), name=name, kind=identity.kind,
                         recipient=str(identity.recipient), fingerprint=identity.recipient.fingerprint,
-                        created_at=_now(), **extra)
+                        created_at=_now(), rotated_at=rotated_at, rotated_from=rotated_from)
         self._seal(rec, identity, passphrase)
         self._save(rec)
         with self._lock:
@@ -259,7 +262,7 @@ class Keystore:
 
     # --- backup ----------------------------------------------------------------------------------
 
-    def export(self, key_ids: list[str], passphrase: str) -> bytes:
+    def export(self, key_ids: builtins.list[str], passphrase: str) -> bytes:
         """An age file (scrypt, ``passphrase``) holding the chosen unlocked identities as an
         identity file; ``age -d`` then ``age -d -i`` work on it directly."""
         self._check_passphrase(passphrase)
@@ -276,7 +279,7 @@ class Keystore:
         return out.getvalue()
 
     def import_bundle(self, data: bytes, passphrase: str, new_passphrase: str,
-                      prefix: str = "imported") -> list[KeyRecord]:
+                      prefix: str = "imported") -> builtins.list[KeyRecord]:
         """Import every identity of an :meth:`export` bundle, sealed with ``new_passphrase``."""
         out = io.BytesIO()
         try:
@@ -307,7 +310,7 @@ class Keystore:
 
     # --- audit -----------------------------------------------------------------------------------
 
-    def mode_findings(self) -> list[dict]:
+    def mode_findings(self) -> builtins.list[dict[str, str]]:
         """Security findings about the directory and file modes/owners."""
         findings = []
         uid = os.geteuid()

@@ -80,7 +80,7 @@ class X25519Identity:
 
     kind = X25519_KIND
 
-    def __init__(self, secret: bytes):
+    def __init__(self, secret: bytes) -> None:
         if len(secret) != 32:
             raise RecipientError("an X25519 identity is 32 bytes")
         self._secret = secret
@@ -125,7 +125,7 @@ class HybridIdentity:
 
     kind = HYBRID_KIND
 
-    def __init__(self, seed: bytes):
+    def __init__(self, seed: bytes) -> None:
         if len(seed) != xwing.SEED_SIZE:
             raise RecipientError("a hybrid identity is a 32-byte seed")
         self._seed = seed
@@ -236,7 +236,7 @@ class ScryptIdentity:
 
     kind = "scrypt"
 
-    def __init__(self, passphrase: str, max_log_n: int = MAX_SCRYPT_LOG_N):
+    def __init__(self, passphrase: str, max_log_n: int = MAX_SCRYPT_LOG_N) -> None:
         self._passphrase = passphrase
         self.max_log_n = max_log_n
 

@@ -89,10 +89,10 @@ class EncryptionService:
     # --- keys ------------------------------------------------------------------------------------
 
     def key_out(self, rec: KeyRecord) -> KeyOut:
-        return KeyOut(id=rec.id, name=rec.name, kind=rec.kind, post_quantum=rec.post_quantum,  # type: ignore[arg-type]
+        return KeyOut(id=rec.id, name=rec.name, kind=rec.kind, post_quantum=rec.post_quantum,
                       recipient=rec.recipient, fingerprint=rec.fingerprint,
                       state="unlocked" if self.keystore.is_unlocked(rec.id) else "locked",
-                      status=rec.status, created_at=rec.created_at, rotated_at=rec.rotated_at,  # type: ignore[arg-type]
+                      status=rec.status, created_at=rec.created_at, rotated_at=rec.rotated_at,
                       rotated_from=rec.rotated_from, replaced_by=rec.replaced_by)
 
     def key(self, key_id: str) -> KeyRecord:

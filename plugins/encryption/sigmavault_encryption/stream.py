@@ -36,7 +36,7 @@ def _fill(src: BinaryIO, view: memoryview) -> int:
     """Read until ``view`` is full or EOF; return bytes read."""
     got = 0
     while got < len(view):
-        n = src.readinto(view[got:])
+        n = src.readinto(view[got:])  # type: ignore[attr-defined]  # every source here is buffered
         if not n:
             break
         got += n

@@ -10,9 +10,13 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+if TYPE_CHECKING:  # pragma: no cover  (imported lazily at run time: older backends lack it)
+    from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 
 SEED_SIZE = 32
 ESEED_SIZE = 64
@@ -40,7 +44,7 @@ def supported() -> tuple[bool, str]:
     return True, f"ML-KEM-768 provided by {backend.openssl_version_text()}"
 
 
-def _mlkem():
+def _mlkem() -> ModuleType:
     ok, reason = supported()
     if not ok:
         raise UnsupportedBackend(reason)
@@ -57,7 +61,7 @@ class DecapsulationKey:
     """An expanded X-Wing private key (the 32-byte seed plus its derived parts)."""
 
     seed: bytes
-    mlkem_key: object
+    mlkem_key: MLKEM768PrivateKey
     x25519_key: X25519PrivateKey
     public_key: bytes
 
