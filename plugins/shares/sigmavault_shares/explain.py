@@ -30,7 +30,7 @@ def memberships(user: User, groups: Iterable[Group]) -> set[str]:
 
 
 def _as_access(level: Level) -> Access:
-    return "write" if level == "full" else level  # type: ignore[return-value]
+    return "write" if level == "full" else level
 
 
 def list_level(share: Share, user: str | None, groups: set[str]) -> tuple[Access, str]:

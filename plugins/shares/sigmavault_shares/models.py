@@ -300,6 +300,8 @@ class AccessOut(BaseModel):
     reasons: list[str]
     user: str | None
     path: str
+    acl: list[str] = Field(default_factory=list, description="the folder's access ACL as read "
+                           "back (getfacl entries, e.g. user:alice:rwx)")
 
 
 class ShareEvent(BaseModel):

@@ -151,8 +151,8 @@ def _system_clash(kind: str, name: str, number: int | None, managed: set[str],
     except KeyError:
         entry = None
     if entry is not None and name not in managed:
-        foreign = (not unix.is_managed_user(entry, ids)) if kind == "user" else \
-            entry[2] not in ids
+        foreign = (not unix.is_managed_user(entry, ids)) if isinstance(entry, pwd.struct_passwd) \
+            else entry[2] not in ids
         if foreign:
             raise field_error(409, "account_exists", "name", f"{kind} {name!r} already exists on "
                               f"this system and is not a NAS {kind}")
@@ -707,6 +707,7 @@ class ShareService:
         if acl is None:
             verdict["reasons"].append(f"folder {folder} does not exist")
             verdict["access"] = "none"
+        entries = [f"{e.tag}:{e.qualifier or ''}:{e.perms}" for e in acl.access] if acl else []
         return AccessOut(access=verdict["access"], reasons=verdict["reasons"], user=user,
-                         path=str(folder))
+                         path=str(folder), acl=entries)
 

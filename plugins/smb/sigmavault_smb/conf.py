@@ -254,5 +254,5 @@ async def write_config(target: Path, text: str) -> list[str]:
     with atomic_write(target, "w") as f:
         f.write(text)
         f.flush()
-        warnings = await testparm(f.temp_path)
+        warnings = await testparm(f.temp_path)  # type: ignore[attr-defined]
     return warnings

@@ -99,6 +99,7 @@ async def test_clients_match_explainer_and_live_changes(nas_accounts, client, sh
         verdict = await api_call(client, "GET", "/shares/data/access" +
                                  (f"?user={name}" if name else ""), 200)
         assert verdict["access"] == want, verdict
+        assert "user:svtalice:rwx" in verdict["acl"] and "group:svtreaders:r-x" in verdict["acl"]
         assert any("filesystem ACL" in r for r in verdict["reasons"]) or want == "none"
         abilities = clients.expected_abilities(verdict["access"])
         tag = name or "guest"
@@ -222,6 +223,28 @@ async def test_smbd_killed_is_restarted_with_alert(nas_accounts, client, share_r
     cli = Cli(smb_port, "svtalice", PASSWORDS["svtalice"])
     assert await until(lambda: cli.ok("data", f"get existing.txt {share_root / 'after.txt'}"))
     assert (share_root / "after.txt").read_text() == "existing\n"
+
+    # disconnecting a client through the API; deleting the last share stops smbd
+    proto = Proto(smb_port, "svtalice", PASSWORDS["svtalice"])
+    try:
+        assert await proto.listdir("data")
+        sessions = (await api_call(client, "GET", "/smb/sessions", 200))["sessions"]
+        (mine,) = [s for s in sessions if s["username"] == "svtalice"]
+        assert mine["shares"] == ["data"] and mine["remote"].startswith("ipv4:127.0.0.1")
+        ended = await api_call(client, "DELETE", f"/smb/sessions/{mine['session_id']}", 200)
+        assert [s["username"] for s in ended["ended"]] == ["svtalice"]
+
+        async def no_sessions() -> bool:
+            return (await api_call(client, "GET", "/smb/sessions", 200))["sessions"] == []
+        assert await until(no_sessions)
+        await api_call(client, "DELETE", f"/smb/sessions/{mine['session_id']}", 404)
+    finally:
+        proto.close()
+    await api_call(client, "DELETE", "/shares/data", 204)
+    await next_event(ws, share_event("service_down"))  # smbd stops before the share is gone
+    await next_event(ws, share_event("deleted", share="data"))
+    assert not (await api_call(client, "GET", "/smb/status", 200))["running"]
+    assert not await cli.ok("data", "ls")
     await ws.close()
 
 
