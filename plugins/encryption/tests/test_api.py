@@ -364,3 +364,27 @@ async def test_rewrap_keeps_an_armored_file_armored(client, root):
     await client.delete(f"/api/v1/encryption/keys/{old['id']}", params={"confirm": "true"})
     await _job(client, "decrypt", {"source": {"path": str(root / "f.age")}, "target": {"path": str(root / "g")}})
     assert (root / "g").read_bytes() == (root / "f").read_bytes()
+
+
+async def test_operations_are_named_methods_too(client, sv_app, root):
+    """Each route is also an ``app.call`` method, validated by the same models; models come back
+    as dicts, a job operation returns the job."""
+    names = {m["name"] for m in await (await client.get("/api/v1/methods")).json()}
+    assert {"encryption.status", "encryption.keys.list", "encryption.key.create", "encryption.key.unlock",
+            "encryption.keys.export", "encryption.encrypt", "encryption.decrypt", "encryption.verify",
+            "encryption.rewrap"} <= names
+    key = await sv_app.call("encryption.key.create", name="called", kind="x25519", passphrase=PASS)
+    assert key["kind"] == "x25519" and key["state"] == "unlocked"
+    from sigmavault.errors import APIError
+    with pytest.raises(APIError) as bad:
+        await sv_app.call("encryption.key.create", name="bad name!", passphrase=PASS)
+    assert bad.value.status == 422
+    (root / "called.txt").write_bytes(b"through app.call")
+    job = await sv_app.call("encryption.encrypt", source={"path": str(root / "called.txt")},
+                            key_ids=[key["id"]])
+    assert (await wait_job(client, job["id"]))["state"] == "SUCCESS"
+    assert (await sv_app.call("encryption.status"))["items"]["total"] == 1
+    await sv_app.call("encryption.key.lock", key_id=key["id"])
+    assert (await sv_app.call("encryption.key.get", key_id=key["id"]))["state"] == "locked"
+    deleted = await sv_app.call("encryption.key.delete", key_id=key["id"], confirm=True)
+    assert deleted["id"] == key["id"] and await sv_app.call("encryption.keys.list") == []
