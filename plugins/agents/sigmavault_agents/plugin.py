@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from sigmavault import hookimpl
 
-from .agents import conduit, files, orchestration, security
+from .agents import AGENTS
+from .agents.relay import relay_event
 from .config import AgentsConfig
 from .locate import root_findings
 from .migrations import MIGRATIONS
@@ -43,7 +44,7 @@ def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> Non
 
 @hookimpl
 def register_agents(register: Callable[[Any], None]) -> None:
-    for agent in (*files.AGENTS, *security.AGENTS, *orchestration.AGENTS, *conduit.AGENTS):
+    for agent in AGENTS:
         register(agent)
 
 
@@ -55,7 +56,7 @@ def register_ui_pages(register: Callable[..., None]) -> None:
 @hookimpl
 def event_published(app: "SigmaVault", event: dict[str, Any]) -> None:
     """Hand events matching a configured webhook to RELAY."""
-    orchestration.relay_event(app, event)
+    relay_event(app, event)
 
 
 @hookimpl

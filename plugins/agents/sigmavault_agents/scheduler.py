@@ -28,7 +28,7 @@ from sigmavault.sealed import KEY_FILE, SealError, sealer_for
 
 from .models import Schedule, ScheduleCreate, ScheduleUpdate, Swarm
 from .runtime import TAGS, iso
-from .work.cron import next_after, validate as validate_cron
+from .cron import next_after, validate as validate_cron
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Runtime

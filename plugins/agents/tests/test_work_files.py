@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sigmavault_agents.work import census, cold, copier, dupes, erase, index, perms, spacetree, velocity
+from sigmavault_agents import census, cold, copier, dupes, erase, name_index, perms, spacetree, throughput
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -18,7 +18,7 @@ def write(path: Path, data: bytes) -> Path:
 
 
 def test_velocity_measures_and_cleans_up(tmp_path: Path) -> None:
-    r = velocity.throughput(tmp_path, 4, block_kib=256)
+    r = throughput.throughput(tmp_path, 4, block_kib=256)
     assert r["bytes"] == 4 * 1024 * 1024
     assert r["write_mb_s"] > 0 and r["read_mb_s"] > 0
     assert list(tmp_path.iterdir()) == []
@@ -169,14 +169,14 @@ def test_atlas_index_and_search(tmp_path: Path) -> None:
     write(root / "docs/Invoice_March.pdf", b"p")
     write(root / "docs/notes.txt", b"t")
     db = tmp_path / "atlas.sqlite"
-    r = index.build_index(db, root)
+    r = name_index.build_index(db, root)
     assert r["entries"] == 5
-    hits = index.search(db, "invoice")
+    hits = name_index.search(db, "invoice")
     assert [h["name"] for h in hits["matches"]] == ["Invoice_March.pdf"]
     assert hits["matches"][0]["path"] == str(root / "docs/Invoice_March.pdf")
-    assert index.search(db, "day-20")["total"] == 1
-    assert index.search(db, "zz")["total"] == 0
-    assert index.search(db, 'a"b')["total"] == 0
+    assert name_index.search(db, "day-20")["total"] == 1
+    assert name_index.search(db, "zz")["total"] == 0
+    assert name_index.search(db, 'a"b')["total"] == 0
     (root / "docs/notes.txt").unlink()
-    index.build_index(db, root)
-    assert index.search(db, "notes")["total"] == 0
+    name_index.build_index(db, root)
+    assert name_index.search(db, "notes")["total"] == 0

@@ -7,7 +7,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from sigmavault_agents.work import manifest, ransomware
+from sigmavault_agents import manifest, ransomware
 
 
 def populate(root: Path, n: int = 12) -> None:

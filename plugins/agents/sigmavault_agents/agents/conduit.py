@@ -24,7 +24,7 @@ from sigmavault.jobs import JobContext
 from sigmavault.validation import Name
 
 from ..locate import Target, resolve
-from ..work import archive
+from .. import archive
 from .common import where
 
 
@@ -128,8 +128,7 @@ async def run_conduit(ctx: JobContext, p: ConduitParams) -> dict[str, Any]:
     }
 
 
-AGENTS = [
-    Agent(name="CONDUIT", tier="support", specialty="backup pipeline", params_model=ConduitParams,
-          run=run_conduit, concurrency=1, timeout=None,
-          description="snapshot → archive → compress → encrypt → destination, through other plugins' hooks"),
-]
+CONDUIT = Agent(
+    name="CONDUIT", tier="support", specialty="backup pipeline", params_model=ConduitParams,
+    run=run_conduit, concurrency=1, timeout=None,
+    description="snapshot → archive → compress → encrypt → destination, through other plugins' hooks")

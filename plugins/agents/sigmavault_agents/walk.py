@@ -1,4 +1,10 @@
-"""Walking a tree without following symlinks, with cancellation."""
+"""Walking a tree without following symlinks, with cancellation.
+
+The agents' work (census, dupes, copier, manifest …) is plain synchronous functions beside the
+runtime, not in ``agents/``: each takes ``check`` (raises when the task is cancelled) and
+``progress`` (``**kw`` like ``JobContext.progress``) callables, the :data:`Check` and
+:data:`Progress` below, so it can run in a worker thread through ``ctx.to_thread``.
+"""
 
 from __future__ import annotations
 
