@@ -15,7 +15,7 @@ from .walk import Check, Progress, iter_entries, noop
 class _Counting:
     """A write-only file object that hashes and counts what passes through to ``out``."""
 
-    def __init__(self, out: BinaryIO):
+    def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.bytes = 0
         self.sha256 = hashlib.sha256()

@@ -13,7 +13,7 @@ CHUNK = 1 << 20
 HEAD = 64 * 1024
 
 
-def blake2b_of(path: str | Path, limit: int | None = None, check: Check = noop) -> "hashlib._Hash":
+def blake2b_of(path: str | Path, limit: int | None = None, check: Check = noop) -> "hashlib.blake2b":
     """The BLAKE2b (digest 32 bytes) state after the file, or its first ``limit`` bytes."""
     h = hashlib.blake2b(digest_size=32)
     remaining = limit

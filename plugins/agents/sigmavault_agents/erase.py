@@ -15,14 +15,14 @@ COW_FILESYSTEMS = {"btrfs", "zfs", "fuse.zfs", "fuse", "bcachefs", "xfs"}
 
 def fs_type(path: Path) -> str:
     """The filesystem type of the mount holding ``path`` (from /proc/self/mounts)."""
-    path = os.path.realpath(path)
+    real = os.path.realpath(path)
     best, kind = "", "unknown"
     try:
         with open("/proc/self/mounts") as f:
             for line in f:
                 parts = line.split()
                 mnt = parts[1].replace("\\040", " ")
-                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
                     best, kind = mnt, parts[2]
     except OSError:
         pass

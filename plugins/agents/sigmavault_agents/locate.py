@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sigmavault.locations import Location, resolve as resolve_location
 
 Target = Location  # the core model: a path inside allowed roots, or pool/volume/subpath
+Kind = Literal["any", "dir", "file"]
 
 
 def allowed_roots(app: Any) -> list[Path]:
@@ -31,7 +32,7 @@ def root_findings(roots: list[Path]) -> list[dict[str, str]]:
     return out
 
 
-async def resolve(app: Any, target: Target, *, kind: str = "any", must_exist: bool = True) -> Path:
+async def resolve(app: Any, target: Target, *, kind: Kind = "any", must_exist: bool = True) -> Path:
     """The real path of ``target``; 400 when it leaves its volume or the allowed roots, 404 when
     it does not exist, 400 when it is not of ``kind`` (``dir``, ``file`` or ``any``)."""
     return await resolve_location(app, target, allowed_roots(app), kind=kind, must_exist=must_exist)

@@ -50,7 +50,7 @@ def iso(ts: float | None) -> str | None:
 class Slot:
     """One agent's runtime state: a priority queue in front of ``concurrency`` slots."""
 
-    def __init__(self, agent: "Agent"):
+    def __init__(self, agent: "Agent") -> None:
         self.agent = agent
         self.owner: str = getattr(agent, "plugin", "unknown")
         self.concurrency = max(1, int(agent.concurrency or 1))
@@ -58,6 +58,7 @@ class Slot:
         self.queued = 0
         self.state = "idle"
         self.last_failed = False
+        self.params_model: type[BaseModel] = agent.params_model
         self.schema: dict[str, Any] | None = None
         self._waiters: list[tuple[int, int, asyncio.Future]] = []
         self._seq = itertools.count()
@@ -189,7 +190,7 @@ class Runtime:
         a = slot.agent
         if slot.schema is None:
             try:
-                slot.schema = a.params_model.model_json_schema()
+                slot.schema = slot.params_model.model_json_schema()
             except Exception:  # a params model pydantic cannot describe still dispatches
                 slot.schema = {}
         schema = slot.schema
@@ -222,7 +223,8 @@ class Runtime:
             where.append("state=?")
             args.append(state)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        total = self.app.db.one(f"SELECT count(*) AS n FROM agents_tasks {clause}", args)["n"]
+        counted = self.app.db.one(f"SELECT count(*) AS n FROM agents_tasks {clause}", args)
+        total = counted["n"] if counted else 0
         rows = self.app.db.all(f"SELECT * FROM agents_tasks {clause} ORDER BY created_at DESC, rowid DESC "
                                "LIMIT ? OFFSET ?", (*args, limit, offset))
         return [_task(r) for r in rows], total
@@ -234,7 +236,7 @@ class Runtime:
         that is the display mask (an echo of output, which would seal data with the mask)."""
         slot = self.slot(name)
         try:
-            model = slot.agent.params_model.model_validate(params)
+            model = slot.params_model.model_validate(params)
         except ValidationError as exc:
             raise validation_error(exc, "params") from None
         secret_params.refuse_masks(model, self.params_model_of)
@@ -244,7 +246,7 @@ class Runtime:
         """The params model of agent ``name``, None if there is none: secrets of params that carry
         another agent's params (a SYNAPSE step, an OMNISCIENT schedule) are found with it."""
         slot = self.slots.get(name.upper())
-        return slot.agent.params_model if slot is not None else None
+        return slot.params_model if slot is not None else None
 
     def dispatch(self, name: str, params: dict[str, Any] | None = None, *, priority: int = 0,
                  source: str = "api", created_by: str | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ SIGNATURE_HEADER = "X-SigmaVault-Signature"
 class DeliveryError(Exception):
     """Every attempt failed, or the target refused the payload (a 4xx other than 408/429)."""
 
-    def __init__(self, message: str, attempts: list[dict[str, Any]]):
+    def __init__(self, message: str, attempts: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.attempts = attempts
 

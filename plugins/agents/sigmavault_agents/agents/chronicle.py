@@ -36,6 +36,11 @@ def _rows(app: Any, upto: int | None = None) -> list[dict[str, Any]]:
     return app.db.all("SELECT * FROM audit WHERE id <= ? ORDER BY id", (upto,))
 
 
+def _count(app: Any) -> int:
+    row = app.db.one("SELECT count(*) AS n FROM audit")
+    return row["n"] if row else 0
+
+
 async def _export(ctx: JobContext, p: ChronicleParams, rows: list[dict[str, Any]]) -> dict[str, Any]:
     directory = await where(ctx, p.destination) if p.destination else state_dir(ctx.app, "CHRONICLE")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -69,7 +74,7 @@ async def run_chronicle(ctx: JobContext, p: ChronicleParams) -> dict[str, Any]:
     # signed checkpoint past them in one transaction
     last = app.db.one("SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?", (p.keep,))
     if last is None:
-        return {"rotated": 0, "kept": app.db.one("SELECT count(*) AS n FROM audit")["n"]}
+        return {"rotated": 0, "kept": _count(app)}
     rows = _rows(app, last["id"])
     check = app.audit_log.check_rows(rows)
     if not check["ok"]:
@@ -80,8 +85,7 @@ async def run_chronicle(ctx: JobContext, p: ChronicleParams) -> dict[str, Any]:
                          {"file": exported["file"], "records": exported["records"]})
     app.audit("agents.chronicle.rotate", exported["file"], "ok",
               {"records": exported["records"], "last_id": exported["last_id"]})
-    kept = app.db.one("SELECT count(*) AS n FROM audit")["n"]
-    return {"rotated": exported["records"], "kept": kept, **exported,
+    return {"rotated": exported["records"], "kept": _count(app), **exported,
             "live_chain": app.audit_log.verify()}
 
 

@@ -11,20 +11,21 @@ from typing import Any, Callable, ClassVar
 from sigmavault.files import atomic_write
 from sigmavault.jobs import JobContext
 
-from ..locate import Target, resolve
+from ..locate import Kind, Target, resolve
 
 
 class Located(Target):
     """Params of an agent that works on one target; ``kind`` is what the target must be."""
 
-    kind: ClassVar[str] = "dir"
+    kind: ClassVar[Kind] = "dir"
 
     async def preflight(self, app: Any) -> None:
         """Resolve paths before the task is queued, so a bad path is a 4xx at dispatch."""
         await resolve(app, self, kind=self.kind)
 
 
-async def where(ctx: JobContext, target: Target, kind: str = "dir") -> Path:
+async def where(ctx: JobContext, target: Target, kind: Kind = "dir") -> Path:
+    """The real path of ``target`` inside a running task (see :func:`..locate.resolve`)."""
     return await resolve(ctx.app, target, kind=kind)
 
 

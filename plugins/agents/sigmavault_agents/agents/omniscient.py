@@ -36,8 +36,10 @@ class OmniscientParams(BaseModel):
 async def run_omniscient(ctx: JobContext, p: OmniscientParams) -> dict[str, Any]:
     runtime, scheduler = ctx.app.services[Runtime], ctx.app.services[Scheduler]
     if p.action == "schedule":
+        assert p.agent is not None and p.cron is not None  # the model's validator saw to it
         return scheduler.create(p.agent, p.cron, p.params, p.priority, p.name)
     if p.action == "unschedule":
+        assert p.schedule_id is not None
         scheduler.delete_schedule(p.schedule_id)
         return {"deleted": p.schedule_id}
     schedules = scheduler.list_schedules()

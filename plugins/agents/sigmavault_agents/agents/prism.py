@@ -10,11 +10,12 @@ from sigmavault.hookspecs import Agent
 from sigmavault.jobs import JobContext
 
 from .. import census
+from ..locate import Kind
 from .common import Located, in_thread, where
 
 
 class PrismParams(Located):
-    kind: ClassVar[str] = "any"
+    kind: ClassVar[Kind] = "any"
     top: int = Field(20, ge=1, le=1000, description="how many of the largest files to list")
 
 
