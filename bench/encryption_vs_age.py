@@ -72,11 +72,11 @@ async def child(source: Path, target: Path, recipient: str) -> None:
     """Run one real encryption job in this process; print its timings and peak RSS as JSON."""
     from jobharness import measure_job, plugin_daemon
     from sigmavault_encryption.models import EncryptRequest
-    from sigmavault_encryption.service import service
+    from sigmavault_encryption.jobs import FileJobService
 
     roots = {"encryption": {"allowed_roots": [str(source.parent), str(target.parent)]}}
     async with plugin_daemon("sigmavault-encryption", roots) as app:
-        svc = service(app)
+        svc = app.services[FileJobService]
         body = EncryptRequest.model_validate({"source": {"path": str(source)},
                                               "target": {"path": str(target)},
                                               "recipients": [recipient], "overwrite": True})
