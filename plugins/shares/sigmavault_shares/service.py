@@ -453,7 +453,11 @@ def grant_traverse(folder: Path, stop: Path | None = None) -> list[str]:
         except FileNotFoundError:
             continue
         if not mode & stat.S_IXOTH:
-            os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+            try:
+                os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+            except OSError as exc:  # a read-only snapshot file system
+                log.warning("cannot let share users traverse %s: %s", parent, exc)
+                continue
             changed.append(str(parent))
     return changed
 
@@ -545,7 +549,11 @@ class ShareService:
         shares = self.store.shares() if shares is None else shares
         accounts = self.accounts.accounts()
         for proto in protocols(self.app).values():
-            await proto.apply(await self._resolved(shares, proto), accounts)
+            resolved = await self._resolved(shares, proto)
+            for r in resolved:
+                for snap in r.snapshots:  # taken before the share existed, or a new backend dir
+                    grant_traverse(Path(snap.path) / "x")
+            await proto.apply(resolved, accounts)
 
     async def refresh(self) -> None:
         """Re-apply everything (snapshots changed, start-up); errors are logged."""
@@ -559,8 +567,6 @@ class ShareService:
         vol, folder = await self.folder(share)
         folder.mkdir(parents=True, exist_ok=True)
         grant_traverse(folder)
-        for snap in await self._snapshots(share.pool, share.volume):
-            grant_traverse(Path(snap.path) / "x")
         await apply_share_acl(folder, share.access)
         return folder
 

@@ -172,12 +172,22 @@ async def test_clients_match_explainer_and_live_changes(nas_accounts, client, sh
 
 async def test_previous_versions_of_dir_snapshots(nas_accounts, client, share_root: Path,
                                                   smb_port: int) -> None:
-    share = await setup_nas(client)
-    report = Path(share["path"]) / "report.txt"
+    await setup_nas(client, with_share=False)
+    pool = share_root / "pools" / "tank"
+    (pool / "vol" / "team").mkdir()
+    report = pool / "vol" / "team" / "report.txt"
     report.write_text("before\n")
     # a name that is no time: Previous Versions come from the snapshot's creation time
     snap = await api_call(client, "POST", "/storage/pools/tank/volumes/vol/snapshots", 201,
                           json={"name": "before-edit"})
+    # folders only root may enter (a backend or an install with umask 077): the share's
+    # ancestors and the snapshots' get search permission for others
+    for private in (pool / "vol", pool / ".snapshots" / "vol"):
+        private.chmod(0o700)
+    await api_call(client, "POST", "/shares", 201, json={
+        "name": "data", "pool": "tank", "volume": "vol", "subfolder": "team", "access": ACCESS})
+    for private in (pool / "vol", pool / ".snapshots" / "vol"):
+        assert private.stat().st_mode & 0o777 == 0o701
     report.write_text("after the edit\n")
     cli = Cli(smb_port, "svtalice", PASSWORDS["svtalice"])
 
