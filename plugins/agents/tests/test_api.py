@@ -185,3 +185,18 @@ async def test_agent_status_events_for_a_failing_task_over_websocket(client, are
         await ws.close()
     info = await (await client.get("/api/v1/agents/SHIELD")).json()
     assert info["status"] == "idle" and info["counters"]["tasks_failed"] == 1 and info["counters"]["tasks_done"] == 1
+
+
+async def test_operations_are_named_methods_too(sv_app, area: Path) -> None:
+    """Each route is an operation: other plugins reach the same thing with ``app.call``."""
+    (area / "a.txt").write_text("hello")
+    task = await sv_app.call("agents.task.dispatch", id="prism", params={"path": str(area)})
+    assert task["agent"] == "PRISM" and task["source"] == "call" and task["created_by"] is None
+    await sv_app.jobs.wait(task["id"], 20)
+    done = await sv_app.call("agents.task.get", task=task["id"])
+    assert done["state"] == "SUCCESS" and done["result"]["files"] == 1
+    page = await sv_app.call("agents.tasks.list", agent="prism", limit=5)
+    assert page["limit"] == 5 and [t["id"] for t in page["items"]] == [task["id"]]
+    swarm = await sv_app.call("agents.swarm.get")
+    assert swarm["agents"] >= 16 and swarm["schedules"] == []
+    assert (await sv_app.call("agents.get", id="Wave"))["specialty"] == "duplicate finder"
