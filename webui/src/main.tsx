@@ -3,6 +3,7 @@ import { createRoot } from "react-dom/client";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { Toaster } from "sonner";
 import { App } from "./App";
+import { raiseToasts } from "./components/ui";
 import { ApiError } from "./lib/api";
 import "./styles.css";
 
@@ -16,11 +17,17 @@ const queryClient = new QueryClient({
   },
 });
 
-createRoot(document.getElementById("root")!).render(
+const root = createRoot(document.getElementById("root")!);
+root.render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
       <App />
-      <Toaster richColors closeButton position="bottom-right" theme={(document.documentElement.dataset.theme as "light" | "dark" | undefined) ?? "system"} />
+      <div id="toasts" popover="manual">
+        <Toaster richColors closeButton position="bottom-right" theme={(document.documentElement.dataset.theme as "light" | "dark" | undefined) ?? "system"} />
+      </div>
     </QueryClientProvider>
   </StrictMode>,
 );
+
+// the toasts' popover is shown from the start (dialogs raise it above themselves)
+requestAnimationFrame(() => raiseToasts());

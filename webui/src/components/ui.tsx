@@ -78,6 +78,19 @@ export function Card({ title, actions, children, className = "" }: { title?: Rea
   );
 }
 
+/** Toasts live in a popover (`#toasts`, see main.tsx): shown again after a dialog opens, they sit
+ * above it in the top layer instead of under its backdrop. */
+export function raiseToasts(): void {
+  const t = document.getElementById("toasts") as (HTMLElement & { showPopover?: () => void; hidePopover?: () => void }) | null;
+  if (!t?.showPopover) return;
+  try {
+    if (t.matches(":popover-open")) t.hidePopover?.();
+    t.showPopover();
+  } catch {
+    /* no popover support: toasts stay in the page */
+  }
+}
+
 /** A modal dialog on the native <dialog>: focus trapped, Escape closes. */
 export function Modal({ open, title, onClose, children }: { open: boolean; title: string; onClose: () => void; children: ReactNode }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -85,7 +98,10 @@ export function Modal({ open, title, onClose, children }: { open: boolean; title
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    if (open && !d.open) d.showModal?.();
+    if (open && !d.open) {
+      d.showModal?.();
+      raiseToasts();
+    }
     if (!open && d.open) d.close();
   }, [open]);
   return (
@@ -100,14 +116,21 @@ export function Modal({ open, title, onClose, children }: { open: boolean; title
   );
 }
 
-export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
+/** A labelled input with its rule (hint) and, when the server or the form refused it, the problem. */
+export function Field({ label, hint, error, children }: { label: string; hint?: ReactNode; error?: string | null; children: ReactNode }) {
   return (
-    <label className="field">
+    <label className={`field${error ? " invalid" : ""}`}>
       <span className="field-label">{label}</span>
       {children}
       {hint && <span className="hint">{hint}</span>}
+      {error && <span className="field-error" role="alert">{error}</span>}
     </label>
   );
+}
+
+/** A problem shown under an inline input. */
+export function FieldError({ error }: { error?: string | null }) {
+  return error ? <span className="field-error" role="alert">{error}</span> : null;
 }
 
 function Value({ v }: { v: unknown }) {

@@ -178,7 +178,7 @@ describe("useStorage", () => {
     await waitFor(() => expect(result.current.isError).toBe(true));
     expect(qc.getQueryData<Snapshot[]>(["storage", "snapshots", "tank", "data"])?.map((s) => s.name)).toEqual(["old"]);
     const { toast } = await import("sonner");
-    expect(toast.error).toHaveBeenCalledWith("snapshot new exists");
+    expect(toast.error).toHaveBeenCalledWith("Snapshot new exists.");
   });
 
   it("removes a pool optimistically, sends the confirmation and restores it on error", async () => {

@@ -79,9 +79,12 @@ export function useLockAll() {
 }
 
 /** What the encrypt form collects; `passphrase` (when set) replaces the keys, as `age -p` does. */
+/** An absolute path (inside the plugin's allowed roots) or a place inside a storage volume. */
+export type Place = string | { pool: string; volume: string; path: string };
+
 export interface EncryptForm {
-  source: string;
-  target?: string;
+  source: Place;
+  target?: Place;
   keyIds: string[];
   passphrase?: string;
   armor: boolean;
@@ -89,18 +92,19 @@ export interface EncryptForm {
 }
 
 export interface DecryptForm {
-  source: string;
-  target?: string;
+  source: Place;
+  target?: Place;
   passphrase?: string;
   overwrite?: boolean;
 }
 
-const location = (path: string) => ({ path: path.trim() });
+const location = (p: Place) => (typeof p === "string" ? { path: p.trim() } : { pool: p.pool, volume: p.volume, subpath: p.path });
+const given = (p: Place | undefined): p is Place => (typeof p === "string" ? p.trim() !== "" : !!p);
 
 /** The `POST encryption/jobs/encrypt` body: keys or a passphrase, never both. */
 export function encryptBody(f: EncryptForm): Record<string, unknown> {
   const body: Record<string, unknown> = { source: location(f.source), armor: f.armor, overwrite: !!f.overwrite };
-  if (f.target?.trim()) body.target = location(f.target);
+  if (given(f.target)) body.target = location(f.target);
   if (f.passphrase) body.passphrase = f.passphrase;
   else body.key_ids = f.keyIds;
   return body;
@@ -109,7 +113,7 @@ export function encryptBody(f: EncryptForm): Record<string, unknown> {
 /** The `POST encryption/jobs/decrypt` body: with the file's passphrase, or the unlocked keys. */
 export function decryptBody(f: DecryptForm): Record<string, unknown> {
   const body: Record<string, unknown> = { source: location(f.source), overwrite: !!f.overwrite };
-  if (f.target?.trim()) body.target = location(f.target);
+  if (given(f.target)) body.target = location(f.target);
   if (f.passphrase) body.passphrase = f.passphrase;
   return body;
 }

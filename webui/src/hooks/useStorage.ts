@@ -159,10 +159,10 @@ export function useDeleteVolume(pool: string) {
 }
 
 export function useCreateSnapshot(pool: string, volume: string) {
-  return useOptimisticMutation<{ name: string; writable?: boolean }, Snapshot[], Snapshot>({
+  return useOptimisticMutation<{ name?: string; writable?: boolean }, Snapshot[], Snapshot>({
     mutationFn: (body) => post<Snapshot>(`${volPath(pool, volume)}/snapshots`, body),
     queryKey: ["storage", "snapshots", pool, volume],
-    update: (old, v) => [{ name: v.name, pool, volume, created: new Date().toISOString(), writable: !!v.writable, used: null }, ...(old ?? [])],
+    update: (old, v) => [{ name: v.name ?? "…", pool, volume, created: new Date().toISOString(), writable: !!v.writable, used: null }, ...(old ?? [])],
     success: (s) => `Snapshot ${s.name} created`,
   });
 }
@@ -193,6 +193,7 @@ export function useRestore(pool: string, volume: string) {
     mutationFn: ({ snapshot, path, overwrite }) =>
       post(`${volPath(pool, volume)}/snapshots/${enc(snapshot)}/restore`, { path, overwrite }),
     queryKey: ["storage", "volumes", pool],
+    invalidate: [["storage", "files", pool, volume]],
     success: (d) => `Restored ${d.path}${d.replaced ? " (replaced the live copy)" : ""}`,
   });
 }

@@ -1,4 +1,5 @@
 /** HTTP access to the SigmaVault API: base path from the page location, CSRF on writes, typed errors. */
+import { plainError } from "./errors";
 
 /** The API root, e.g. "/api/v1/" or "/nas/api/v1/" behind a reverse proxy. */
 export function apiBase(loc: Pick<Location, "href"> = window.location): string {
@@ -112,9 +113,7 @@ export const put = <T,>(path: string, body: unknown = {}) => api<T>(path, { meth
 export const patch = <T,>(path: string, body: unknown = {}) => api<T>(path, { method: "PATCH", body });
 export const del = <T,>(path: string, query?: Query) => api<T>(path, { method: "DELETE", query });
 
-/** A human message for any error thrown by a query or mutation. */
+/** A human message for any error thrown by a query or mutation (validation errors in plain words). */
 export function errorMessage(e: unknown): string {
-  if (e instanceof ApiError) return e.message;
-  if (e instanceof Error) return e.message;
-  return String(e);
+  return plainError(e);
 }

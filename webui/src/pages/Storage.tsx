@@ -1,5 +1,8 @@
 import { useState, type FormEvent } from "react";
-import { Badge, Card, Field, KeyValues, Modal, ProgressBar, QueryState } from "../components/ui";
+import { useSearchParams } from "react-router";
+import { LocationPicker, type PickedLocation } from "../components/FilePicker";
+import { fieldErrors, NAME_RULE } from "../lib/errors";
+import { Badge, Card, Field, FieldError, KeyValues, Modal, ProgressBar, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
 import { useCapabilities } from "../hooks/useCapabilities";
 import {
@@ -22,6 +25,7 @@ function CreatePool({ onDone }: { onDone: () => void }) {
   const levels = (be?.capabilities.raid_levels as string[] | undefined) ?? [];
   const needsDevices = Boolean(be?.capabilities.needs_devices);
   const free = (disks.data ?? []).filter((d) => !d.pool && !d.in_use);
+  const errs = fieldErrors(create.error);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     create.mutate(
@@ -30,9 +34,9 @@ function CreatePool({ onDone }: { onDone: () => void }) {
     );
   };
   return (
-    <form onSubmit={submit} className="form-grid">
-      <Field label="Name"><input name="pool-name" required pattern="[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}" value={name} onChange={(e) => setName(e.target.value)} /></Field>
-      <Field label="Backend">
+    <form onSubmit={submit} className="form-grid" noValidate>
+      <Field label="Name" hint={NAME_RULE} error={errs.name}><input name="pool-name" aria-invalid={!!errs.name} value={name} onChange={(e) => setName(e.target.value)} /></Field>
+      <Field label="Backend" error={errs.backend}>
         <select name="backend" value={backend} onChange={(e) => setBackend(e.target.value)}>
           {(list.length ? list : [{ name: "dir", description: "directory", available: true }]).map((b) => (
             <option key={b.name} value={b.name} disabled={b.available === false}>{b.name} — {b.description}{b.available === false ? " (unavailable)" : ""}</option>
@@ -46,10 +50,12 @@ function CreatePool({ onDone }: { onDone: () => void }) {
           </select>
         </Field>
       )}
+      {errs.topology && <FieldError error={errs.topology} />}
       {needsDevices ? (
         <fieldset className="field">
           <legend className="field-label">Devices (only disks not in use)</legend>
           {free.length === 0 && <span className="muted">No free disks.</span>}
+          <FieldError error={errs.devices} />
           {free.map((d) => {
             const p = String(d.path ?? d.name);
             return (
@@ -102,18 +108,24 @@ function SnapshotDiff({ pool, volume, snapshot }: { pool: string; volume: string
 }
 
 function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volume: string; canRollback: boolean; canDiff: boolean }) {
+  const [params, setParams] = useSearchParams();
   const [diffOf, setDiffOf] = useState<string | null>(null);
-  const [restoreFrom, setRestoreFrom] = useState<string | null>(null);
+  const restoreFrom = params.get("restore");
+  const setRestoreFrom = (s: string | null) => setParams((p) => { const n = new URLSearchParams(p); if (s) n.set("restore", s); else n.delete("restore"); return n; });
   const snaps = useSnapshots(pool, volume);
   const create = useCreateSnapshot(pool, volume);
   const remove = useDeleteSnapshot(pool, volume);
   const rollback = useRollback(pool, volume);
   const confirm = useConfirm();
   const [name, setName] = useState("");
+  const snapErrs = fieldErrors(create.error);
   return (
     <Card title={`Snapshots of ${pool}/${volume}`}>
-      <form className="inline needs-admin" onSubmit={(e) => { e.preventDefault(); create.mutate({ name }); setName(""); }}>
-        <input aria-label="snapshot name" name="snapshot-name" placeholder="snapshot name" required value={name} onChange={(e) => setName(e.target.value)} />
+      <form className="inline needs-admin" noValidate onSubmit={(e) => { e.preventDefault(); create.mutate({ name: name || undefined }, { onSuccess: () => setName("") }); }}>
+        <label className="field">
+          <input aria-label="snapshot name" name="snapshot-name" placeholder="snapshot name (optional)" value={name} aria-invalid={!!snapErrs.name} onChange={(e) => setName(e.target.value)} />
+          <FieldError error={snapErrs.name} />
+        </label>
         <button type="submit" className="btn primary small">Create snapshot</button>
       </form>
       <QueryState q={snaps} empty={(d) => d.length === 0 && "No snapshots."}>
@@ -153,14 +165,22 @@ function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volum
 
 function RestoreForm({ pool, volume, snapshot, onDone }: { pool: string; volume: string; snapshot: string; onDone: () => void }) {
   const restore = useRestore(pool, volume);
-  const [path, setPath] = useState("");
+  const [picked, setPicked] = useState<PickedLocation | null>(null);
   const [overwrite, setOverwrite] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  const exists = (restore.error as { code?: string } | null)?.code === "target_exists";
+  const errs = fieldErrors(restore.error);
   return (
-    <form onSubmit={(e) => { e.preventDefault(); restore.mutate({ snapshot, path, overwrite }, { onSuccess: onDone }); }}>
-      <label>File or folder in the snapshot
-        <input aria-label="path to restore" name="restore-path" placeholder="docs/report.odt" required value={path} onChange={(e) => setPath(e.target.value)} />
-      </label>
-      <label><input type="checkbox" name="restore-overwrite" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Replace the live copy if it exists</label>
+    <form noValidate onSubmit={(e) => {
+      e.preventDefault();
+      if (!picked || !picked.path) { setProblem("Choose a file or folder in the snapshot first."); return; }
+      setProblem(null);
+      restore.mutate({ snapshot, path: picked.path, overwrite }, { onSuccess: onDone });
+    }}>
+      <p className="muted">Browse the snapshot as it was and choose what to bring back. It returns to the same place in <b>{volume}</b>, with its permissions, owner and times.</p>
+      <LocationPicker name="restore" label="File or folder in the snapshot" accept="any" fixed={{ pool, volume, snapshot }} value={picked} onChange={(l) => { setPicked(l); setProblem(null); }} error={problem ?? errs.path ?? null} />
+      <label className="check"><input type="checkbox" name="restore-overwrite" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Replace the live copy if it exists</label>
+      {exists && !overwrite && <p className="field-error" role="alert">Something with this name is already in the volume. Tick “Replace the live copy” to overwrite it.</p>}
       <div className="modal-actions">
         <button type="button" className="btn" onClick={onDone}>Cancel</button>
         <button type="submit" className="btn primary" disabled={restore.isPending}>Restore</button>
@@ -180,7 +200,10 @@ function PoolDetail({ pool }: { pool: Pool }) {
   const [volName, setVolName] = useState("");
   const [quota, setQuota] = useState("");
   const [compression, setCompression] = useState("");
-  const [selected, setSelected] = useState<string | null>(null);
+  const [params, setParams] = useSearchParams();
+  const selected = params.get("volume");
+  const setSelected = (v: string) => setParams((p) => { const n = new URLSearchParams(p); n.set("volume", v); n.delete("restore"); return n; });
+  const volErrs = fieldErrors(createVol.error);
   return (
     <>
       <Card title={`Pool ${pool.name}`}>
@@ -203,13 +226,16 @@ function PoolDetail({ pool }: { pool: Pool }) {
         {caps.scrub === true && <Scrub pool={pool.name} />}
       </Card>
       <Card title="Volumes">
-        <form className="inline needs-admin" onSubmit={(e) => {
+        <form className="inline needs-admin" noValidate onSubmit={(e) => {
           e.preventDefault();
-          createVol.mutate({ name: volName, quota: quota ? Math.round(Number(quota) * 1024 ** 3) : null, compression: compression || null });
-          setVolName("");
-          setQuota("");
+          createVol.mutate({ name: volName, quota: quota ? Math.round(Number(quota) * 1024 ** 3) : null, compression: compression || null }, {
+            onSuccess: () => { setVolName(""); setQuota(""); },
+          });
         }}>
-          <input aria-label="volume name" name="volume-name" placeholder="volume name" required value={volName} onChange={(e) => setVolName(e.target.value)} />
+          <label className="field">
+            <input aria-label="volume name" name="volume-name" placeholder="volume name" value={volName} aria-invalid={!!volErrs.name} onChange={(e) => setVolName(e.target.value)} />
+            {volErrs.name ? <FieldError error={volErrs.name} /> : <span className="hint">{NAME_RULE}</span>}
+          </label>
           {caps.quotas === true && <input aria-label="quota in GiB" placeholder="quota (GiB)" type="number" min={0} step="any" style={{ width: "9em" }} value={quota} onChange={(e) => setQuota(e.target.value)} />}
           {Array.isArray(caps.compression) && caps.compression.length > 0 && (
             <select aria-label="compression" value={compression} onChange={(e) => setCompression(e.target.value)}>
@@ -287,7 +313,7 @@ function Disks() {
       <Modal open={!!disk} title={`SMART: ${disk}`} onClose={() => setDisk(null)}>
         <QueryState q={smart}>{(s) => <SmartView report={s} />}</QueryState>
         <div className="modal-actions">
-          {disk && <SmartTestButton disk={disk} />}
+          {disk && smart.data && smart.data.supported === true && <SmartTestButton disk={disk} />}
           <button type="button" className="btn" onClick={() => setDisk(null)}>Close</button>
         </div>
       </Modal>
@@ -303,7 +329,9 @@ export default function Storage() {
   const backends = useBackends();
   const confirm = useConfirm();
   const [creating, setCreating] = useState(false);
-  const [selected, setSelected] = useState<string | null>(null);
+  const [params, setParams] = useSearchParams();
+  const selected = params.get("pool");
+  const setSelected = (p: string) => setParams(new URLSearchParams({ pool: p }));
   const pool = pools.data?.find((p) => p.name === selected) ?? null;
   return (
     <div className="page">

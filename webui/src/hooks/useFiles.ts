@@ -1,0 +1,48 @@
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { get } from "../lib/api";
+
+const enc = encodeURIComponent;
+
+export interface FileEntry {
+  name: string;
+  /** relative to the volume (or snapshot) root */
+  path: string;
+  type: "file" | "dir" | "symlink" | "other";
+  size: number;
+  mtime: string;
+  mode: string;
+}
+
+export interface FilePage {
+  path: string;
+  parent: string | null;
+  items: FileEntry[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** Where a browser lists: a volume, or one of its snapshots. */
+export interface FileSource {
+  pool: string;
+  volume: string;
+  snapshot?: string | null;
+}
+
+export const PAGE = 200;
+
+export function filesUrl(s: FileSource): string {
+  const vol = `storage/pools/${enc(s.pool)}/volumes/${enc(s.volume)}`;
+  return s.snapshot ? `${vol}/snapshots/${enc(s.snapshot)}/files` : `${vol}/files`;
+}
+
+/** A folder's entries, folders first, a page at a time ("Show more" fetches the next). */
+export function useFiles(source: FileSource | null, path: string) {
+  return useInfiniteQuery({
+    queryKey: ["storage", "files", source?.pool, source?.volume, source?.snapshot ?? null, path],
+    queryFn: ({ pageParam }) => get<FilePage>(filesUrl(source!), { path, limit: PAGE, offset: pageParam }),
+    initialPageParam: 0,
+    getNextPageParam: (last) => (last.offset + last.items.length < last.total && last.items.length > 0 ? last.offset + last.limit : undefined),
+    enabled: !!source?.pool && !!source.volume,
+  });
+}
