@@ -100,9 +100,13 @@ def operation(name: str | None = None, *, get: str | None = None, post: str | No
 
 
 def operations_of(obj: Any) -> Iterator[tuple[Operation, Callable[..., Any]]]:
-    """The operations declared on ``obj``'s class, each with its bound method."""
-    for attr in dir(type(obj)):
-        spec = getattr(getattr(type(obj), attr, None), _MARK, None)
+    """The operations declared on ``obj``'s class, each with its bound method, in the order they
+    are written (base classes first), so routes are added in that order too."""
+    attrs: dict[str, Any] = {}
+    for klass in reversed(type(obj).__mro__):
+        attrs.update(vars(klass))
+    for attr, value in attrs.items():
+        spec = getattr(value, _MARK, None)
         if isinstance(spec, Operation):
             yield spec, getattr(obj, attr)
 
