@@ -56,11 +56,11 @@ async def child(source: Path, target: Path, level: int, threads: int) -> None:
     """Run one SigmaVault compression job in this process; print timings and peak RSS as JSON."""
     from jobharness import measure_job, plugin_daemon
     from sigmavault_compression.models import JobRequest
-    from sigmavault_compression.service import service
+    from sigmavault_compression.service import CompressionService
 
     roots = {"compression": {"allowed_roots": [str(source.parent), str(target.parent)]}}
     async with plugin_daemon("sigmavault-compression", roots) as app:
-        svc = service(app)
+        svc = app.services[CompressionService]
 
         async def submit() -> str:
             plan = await svc.plan(JobRequest(operation="compress", source=str(source),
