@@ -207,11 +207,37 @@ async def test_previous_versions_of_dir_snapshots(nas_accounts, client, share_ro
         "data", f"get {found[0]}/report.txt {share_root / 'bob-old.txt'}")
     assert not await Cli(smb_port, "svtcarol", PASSWORDS["svtcarol"]).ok(
         "data", f"get {found[0]}/report.txt {share_root / 'carol-old.txt'}")
-    # deleting the snapshot removes the version
-    await api_call(client, "DELETE", "/storage/pools/tank/volumes/vol/snapshots/before-edit", 204)
+    # a snapshot of the shared folder keeps its ACLs readable: bob reads alice's old file
+    # through his group's entry ("other" has nothing on files made over SMB)
+    local = share_root / "v1.txt"
+    local.write_text("version one\n")
+    assert await cli.ok("data", f"put {local} alice.txt")
+    made = report.parent / "alice.txt"
+    assert made.stat().st_mode & 0o007 == 0
+    await asyncio.sleep(1.1)  # a second snapshot in another second: another @GMT name
+    second = await api_call(client, "POST", "/storage/pools/tank/volumes/vol/snapshots", 201,
+                            json={"name": "with-acls"})
+    made.write_text("version two\n")
+
+    async def alice_versions() -> list[str]:
+        # smbclient lists every snapshot of the share, then fails on those without the file
+        _, out = await cli.run("data", "allinfo alice.txt")
+        return [ln.strip() for ln in out.splitlines() if ln.startswith("@GMT-")
+                and f"pathinfo({ln.strip()}" not in out]
+    (version,) = await until(alice_versions, timeout=10)
+    assert version == time.strftime("@GMT-%Y.%m.%d-%H.%M.%S", time.strptime(
+        second["created"][:19], "%Y-%m-%dT%H:%M:%S"))
+    got = share_root / "bob-v1.txt"
+    assert await Cli(smb_port, "svtbob", PASSWORDS["svtbob"]).ok(
+        "data", f"get {version}/alice.txt {got}")
+    assert got.read_text() == "version one\n"
+
+    # deleting the snapshots removes the versions
+    for name in ("before-edit", "with-acls"):
+        await api_call(client, "DELETE", f"/storage/pools/tank/volumes/vol/snapshots/{name}", 204)
 
     async def gone() -> bool:
-        return await versions() == []
+        return await versions() == [] and await alice_versions() == []
     assert await until(gone, timeout=10)
 
 
