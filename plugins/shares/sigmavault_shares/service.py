@@ -327,7 +327,7 @@ class AccountService:
                "password")
     async def update_user(self, user: str, body: NasUserUpdate) -> NasUser:
         async with self.lock:
-            current = self.store.user(user)
+            self.store.user(user)  # 404 first
             passwords = {}
             if body.password is not None:
                 passwords[user] = body.password.get_secret_value()
@@ -347,7 +347,6 @@ class AccountService:
                     for g in sorted(set(body.groups)):
                         conn.execute("INSERT INTO shares_members (group_name, user_name) "
                                      "VALUES (?, ?)", (g, user))
-            del current
             await self._apply(before, passwords)
         return await self.get_user(user)
 

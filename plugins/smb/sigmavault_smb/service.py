@@ -118,7 +118,14 @@ class SmbService:
 
     async def _start_smbd(self) -> None:
         await self.server.supervisor.start()
-        await self.server.wait_ready()
+        try:
+            await self.server.wait_ready()
+        except TimeoutError:
+            await self.server.stop()
+            log_file = self.settings.data_dir / "log" / "smbd.log"
+            tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+            raise APIError(503, "smbd_not_listening", f"smbd did not listen on port "
+                           f"{self.config.port} (in use, or not allowed?)", {"log": tail}) from None
         self._share_event(kind="service_up", message=f"smbd started on port {self.config.port}")
         if self.config.sessions_poll_interval > 0 and self._poller is None:
             self._poller = self.app.spawn(self._poll_sessions())
