@@ -45,7 +45,7 @@ async def test_installed_example_plugin_is_discovered(client):
     hello = plugins["sigmavault-hello"]
     assert hello["status"] == "loaded"
     assert hello["version"] == "0.1.0"
-    assert {"register_routes", "register_events", "register_config"} <= set(hello["hooks"])
+    assert {"register_services", "register_events", "register_config"} <= set(hello["hooks"])
     assert plugins["sigmavault.builtin.core_routes"]["status"] == "builtin"
 
 
