@@ -1,0 +1,1 @@
+"""SigmaVault notifications: alerts delivered to webhooks, email and the notification centre."""
