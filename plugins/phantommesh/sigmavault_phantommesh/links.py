@@ -25,6 +25,17 @@ def _iproute() -> Any:
 from .drivers.base import DriverError
 
 
+def _code(exc: Exception) -> int | None:
+    """The errno of a pyroute2 ``NetlinkError``."""
+    return getattr(exc, "code", None)
+
+
+def inside(cidr: str, outer: str) -> bool:
+    """Whether network ``cidr`` lies within network ``outer`` (``False`` across IP versions)."""
+    net, out = ipaddress.ip_network(cidr, strict=False), ipaddress.ip_network(outer, strict=False)
+    return net.version == out.version and net.network_address in out and net.prefixlen >= out.prefixlen
+
+
 async def _index(ipr: AsyncIPRoute, ifname: str) -> int | None:
     found = await ipr.link_lookup(ifname=ifname)
     return found[0] if found else None
@@ -82,21 +93,20 @@ async def set_address(ifname: str, interface: str) -> None:
         try:
             await ipr.addr("add", index=idx, address=str(wanted.ip), prefixlen=wanted.network.prefixlen)
         except NetlinkError as exc:
-            if exc.code != errno.EEXIST:
+            if _code(exc) != errno.EEXIST:
                 raise DriverError(f"cannot add {interface} to {ifname}: {exc}") from None
 
 
 async def ensure_routes(ifname: str, cidrs: list[str], skip_inside: str | None = None) -> None:
     """Route each CIDR through ``ifname`` (those inside ``skip_inside`` are on-link already)."""
-    inside = ipaddress.ip_network(skip_inside, strict=False) if skip_inside else None
     async with _iproute() as ipr:
         idx = await _index(ipr, ifname)
         if idx is None:
             raise DriverError(f"interface {ifname} does not exist")
         for cidr in cidrs:
-            net = ipaddress.ip_network(cidr, strict=False)
-            if inside is not None and net.version == inside.version and net.subnet_of(inside):
+            if skip_inside is not None and inside(cidr, skip_inside):
                 continue
+            net = ipaddress.ip_network(cidr, strict=False)
             try:
                 await ipr.route("replace", dst=str(net.network_address), dst_len=net.prefixlen, oif=idx)
             except NetlinkError as exc:
@@ -114,7 +124,7 @@ async def drop_routes(ifname: str, cidrs: list[str]) -> None:
             try:
                 await ipr.route("del", dst=str(net.network_address), dst_len=net.prefixlen, oif=idx)
             except NetlinkError as exc:
-                if exc.code not in (errno.ESRCH, errno.ENOENT):
+                if _code(exc) not in (errno.ESRCH, errno.ENOENT):
                     raise DriverError(f"cannot remove route {cidr} via {ifname}: {exc}") from None
 
 
@@ -126,7 +136,7 @@ async def create(ifname: str, kind: str) -> None:
             await ipr.link("add", ifname=ifname, kind=kind)
             return
         except NetlinkError as exc:
-            if exc.code != errno.EEXIST:
+            if _code(exc) != errno.EEXIST:
                 raise DriverError(f"cannot create {kind} interface {ifname}: {exc}") from None
     info = await link_info(ifname)
     if not info or info["kind"] != kind:
@@ -143,7 +153,7 @@ async def delete(ifname: str) -> bool:
         try:
             await ipr.link("del", index=idx)
         except NetlinkError as exc:
-            if exc.code == errno.ENODEV:
+            if _code(exc) == errno.ENODEV:
                 return False
             raise DriverError(f"cannot delete {ifname}: {exc}") from None
         return True

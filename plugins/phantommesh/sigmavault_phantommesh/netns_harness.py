@@ -17,10 +17,11 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import AsyncIterator
 
 from pyroute2 import AsyncIPRoute, netns
 
-from sigmavault.commands import run
+from sigmavault.commands import Result, run
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Node:
     def exec_argv(self, *argv: str) -> list[str]:
         return ["ip", "netns", "exec", self.ns, *argv]
 
-    async def run(self, *argv: str, timeout: float = 30.0, check: bool = True):
+    async def run(self, *argv: str, timeout: float = 30.0, check: bool = True) -> Result:
         return await run(self.exec_argv(*argv), timeout=timeout, check=check)
 
     async def ping(self, address: str, count: int = 3, deadline: int = 15) -> bool:
@@ -65,7 +66,7 @@ async def _setup_node(node: Node) -> None:
 
 
 @contextlib.asynccontextmanager
-async def namespace_pair(subnet: str = "10.231.7"):
+async def namespace_pair(subnet: str = "10.231.7") -> AsyncIterator[Pair]:
     """Yield a :class:`Pair` of fresh namespaces joined by a veth pair; remove all on exit."""
     tag = secrets.token_hex(3)
     a = Node(ns=f"pmA-{tag}", veth="veth-a", underlay=f"{subnet}.1/24")
@@ -98,7 +99,7 @@ async def namespace_pair(subnet: str = "10.231.7"):
 
 
 @contextlib.asynccontextmanager
-async def spoke(hub: Node, subnet: str = "10.231.9"):
+async def spoke(hub: Node, subnet: str = "10.231.9") -> AsyncIterator[Node]:
     """One more namespace joined to ``hub`` by its own veth pair, default route via the hub."""
     tag = secrets.token_hex(3)
     node = Node(ns=f"pmC-{tag}", veth="veth-c", underlay=f"{subnet}.2/24")
@@ -185,7 +186,7 @@ def socket_in(ns: str, kind: int = socket.SOCK_STREAM, proto: int = 0) -> socket
 
 
 @contextlib.asynccontextmanager
-async def forward(ns: str, port: int):
+async def forward(ns: str, port: int) -> AsyncIterator[str]:
     """Yield ``http://127.0.0.1:P``: a loopback port relayed to ``127.0.0.1:port`` inside ``ns``.
 
     The test process stays in the root namespace and reaches each daemon through this relay.

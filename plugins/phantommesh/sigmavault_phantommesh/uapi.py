@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Sequence
 
 from . import keys
 from .drivers.base import DeviceState, DriverError, PeerConfig, PeerState
@@ -40,7 +41,7 @@ def socket_path(ifname: str, socket_dir: Path | None = None) -> Path:
 
 def serialize_set(*, private_key: str | None = None, listen_port: int | None = None,
                   fwmark: int | None = None, replace_peers: bool = False,
-                  peers: list[PeerConfig] = ()) -> str:
+                  peers: Sequence[PeerConfig] = ()) -> str:
     """The body of a ``set=1`` request (without the trailing empty line)."""
     lines = ["set=1"]
     if private_key is not None:

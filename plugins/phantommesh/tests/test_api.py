@@ -260,7 +260,9 @@ async def test_monitor_publishes_up_and_down_on_transitions(sv_app, client):
     from sigmavault_phantommesh.drivers.base import DeviceState, PeerState
 
     peer = await _ok(await client.post(BASE + "/peers", json={"name": "far"}), 201)
-    svc = sv_app.phantommesh
+    from sigmavault_phantommesh.service import MeshService
+
+    svc = sv_app.services[MeshService]
     device = RecordedDevice()
     svc.driver, svc.running = device, True
     ws = await client.ws_connect("/api/v1/ws")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 HANDSHAKE_UP_SECONDS = 180.0  # WireGuard's REJECT_AFTER_TIME: no handshake for longer = peer down
 
@@ -79,7 +79,7 @@ class NetworkDriver(Protocol):
         """Create the interface (idempotent: adopt an existing one) and set key and port."""
 
     async def configure(self, ifname: str, *, private_key: str | None = None,
-                        listen_port: int | None = None, peers: list[PeerConfig] = (),
+                        listen_port: int | None = None, peers: Sequence[PeerConfig] = (),
                         replace_peers: bool = False) -> None:
         """Apply device settings and peer changes in one operation."""
 

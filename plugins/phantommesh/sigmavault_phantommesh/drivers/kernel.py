@@ -7,7 +7,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .. import links
 from .base import DeviceState, DriverError, PeerConfig, PeerState
@@ -84,7 +84,7 @@ class KernelDriver:
         await self.configure(ifname, private_key=private_key, listen_port=listen_port)
 
     async def configure(self, ifname: str, *, private_key: str | None = None,
-                        listen_port: int | None = None, peers: list[PeerConfig] = (),
+                        listen_port: int | None = None, peers: Sequence[PeerConfig] = (),
                         replace_peers: bool = False) -> None:
         if replace_peers:
             current = await self.show(ifname)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 from .. import links
 from ..uapi import UAPIClient
@@ -37,7 +38,7 @@ class UserspaceDriver:
         await UAPIClient(ifname).set(private_key=private_key, listen_port=listen_port)
 
     async def configure(self, ifname: str, *, private_key: str | None = None,
-                        listen_port: int | None = None, peers: list[PeerConfig] = (),
+                        listen_port: int | None = None, peers: Sequence[PeerConfig] = (),
                         replace_peers: bool = False) -> None:
         await UAPIClient(ifname).set(private_key=private_key, listen_port=listen_port,
                                      replace_peers=replace_peers, peers=list(peers))
