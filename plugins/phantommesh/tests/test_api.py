@@ -300,3 +300,23 @@ async def test_security_check_reports_a_readable_key_store(sv_app):
         assert f["id"] == "phantommesh.key_file_mode" and f["severity"] == "high"
     finally:
         db.chmod(mode & 0o777)
+
+
+async def test_operations_are_named_methods_too(sv_app, client):
+    """Other plugins reach the same operations by name (app.call), with models back as dicts."""
+    from sigmavault_phantommesh.membership import InviteService
+    from sigmavault_phantommesh.rotation import RotationService
+    from sigmavault_phantommesh.service import MeshService
+
+    assert sv_app.services[InviteService].mesh is sv_app.services[MeshService]
+    assert sv_app.services[RotationService].mesh is sv_app.services[MeshService]
+    peer = await sv_app.call("mesh.peers.create", body={"name": "laptop"})
+    assert peer["name"] == "laptop" and keys.is_valid(peer["public_key"]) and not peer["node"]
+    assert [p["name"] for p in await sv_app.call("mesh.peers.list")] == ["laptop"]
+    export = await sv_app.call("mesh.peers.config", name="laptop")
+    assert export["filename"] == "pmunit0.conf" and "Endpoint = 192.0.2.10:51820" in export["config"]
+    st = await sv_app.call("mesh.status")
+    assert st["peers"][0]["name"] == "laptop" and st["running"] is False
+    await sv_app.call("mesh.peers.delete", name="laptop")
+    assert (await _ok(await client.get(BASE + "/peers"))) == []
+    assert sv_app.has_method("mesh.rotate") and not sv_app.has_method("mesh.invites.redeem")
