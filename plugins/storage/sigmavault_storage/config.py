@@ -26,3 +26,9 @@ class StorageConfig(BaseModel):
     usage_max_age: float = Field(300.0, gt=0, description="seconds after which a dir pool's, "
                                  "volume's or snapshot's measured usage is measured again (in the "
                                  "background)")
+    protection_tick: float = Field(30.0, ge=0, description="longest seconds between two checks for "
+                                   "due data protection tasks (0: the scheduler is off; run now "
+                                   "still works)")
+    protection_smart_poll_interval: float = Field(30.0, ge=0.05, le=600, description="seconds "
+                                                  "between SMART self-test status polls of a "
+                                                  "SMART test task")

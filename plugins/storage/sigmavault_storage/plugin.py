@@ -15,6 +15,7 @@ from .maintenance import MaintenanceService
 from .models import StorageEvent
 from .monitor import StorageMonitor
 from .pools import MIGRATIONS, PoolService
+from .protection import ProtectionService
 from .snapshots import SnapshotService
 from .volumes import VolumeService
 
@@ -42,7 +43,7 @@ def register_events(register: Callable[..., None]) -> None:
 def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> None:
     register(PoolService(app, app.config.section("storage")))
     for service in (VolumeService, SnapshotService, DiskService, MaintenanceService, StorageMonitor,
-                    FileService):
+                    FileService, ProtectionService):
         register(service(app))
 
 
@@ -57,3 +58,4 @@ def register_storage_backends(register: Callable[[Any], None], app: "SigmaVault"
 def register_ui_pages(register: Callable[..., None]) -> None:
     register(id="storage", title="Storage", path="/storage", icon="hard-drive", section="main")
     register(id="disks", title="Disks", path="/storage/disks", icon="disc", section="main")
+    register(id="protection", title="Data protection", path="/protection", icon="shield", section="main")

@@ -27,6 +27,30 @@ MIGRATIONS = [
         backend TEXT NOT NULL,
         created_at TEXT NOT NULL
     );""",
+    # data protection tasks and their runs (protection.py)
+    """CREATE TABLE storage_protection_tasks (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        params TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        next_run REAL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE storage_protection_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL REFERENCES storage_protection_tasks(id) ON DELETE CASCADE,
+        trigger TEXT NOT NULL,
+        state TEXT NOT NULL,
+        job_id TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        result TEXT,
+        error TEXT
+    );
+    CREATE INDEX storage_protection_runs_task ON storage_protection_runs(task_id, id);""",
 ]
 P = "/storage/pools/{pool}"
 
