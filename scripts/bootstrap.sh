@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv with the core, every bundled plugin and the example plugin (editable), and build the
-# web UI when Node.js is present. Idempotent; used by scripts/run.sh and scripts/test.sh.
+# Create .venv with the core and every bundled plugin (editable), and build the web UI when Node.js
+# is present. Idempotent; used by scripts/run.sh and scripts/test.sh. The example plugin
+# (examples/hello-plugin) is installed only for tests: `bootstrap.sh --tests` (scripts/test.sh and
+# scripts/integration-test.sh pass it), so a normal install shows no "Hello" page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -11,7 +13,7 @@ for p in plugins/*/; do
   [ -f "$p/pyproject.toml" ] || continue
   if grep -q '^test *=' "$p/pyproject.toml"; then targets+=(-e "${p%/}[test]"); else targets+=(-e "${p%/}"); fi
 done
-targets+=(-e examples/hello-plugin)
+if [ "${1:-}" = --tests ]; then targets+=(-e examples/hello-plugin); fi
 log=.venv/pip-install.log
 if ! .venv/bin/python -m pip install -q "${targets[@]}" >"$log" 2>&1; then
   cat "$log" >&2

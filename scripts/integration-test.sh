@@ -12,6 +12,6 @@ if [ "$(id -u)" = 0 ] && [ "${SIGMAVAULT_SKIP_SYSTEM_DEPS:-}" != 1 ]; then
   bash scripts/install-system-deps.sh
 fi
 if [ "${SIGMAVAULT_SKIP_BOOTSTRAP:-}" != 1 ]; then
-  bash scripts/bootstrap.sh
+  bash scripts/bootstrap.sh --tests
 fi
 exec .venv/bin/python -m pytest tests/integration -q "$@"

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then bash scripts/install-system-deps.sh; fi
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh --tests
 if [ $# -gt 0 ]; then
   exec .venv/bin/python -m pytest "$@"
 fi

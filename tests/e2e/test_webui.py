@@ -32,7 +32,7 @@ WEBUI = ROOT / "webui"
 ARTIFACTS = ROOT / "test-artifacts" / "webui"
 CHROMIUM = "/usr/bin/chromium"
 SCENARIOS = ["login", "metrics_live", "storage_pool_snapshot", "agent_task", "compression_job",
-             "encryption_lock_unlock",
+             "encryption_lock_unlock", "encrypt_decrypt_picked", "errors_on_fields",
              "page_screenshots", "readonly_user", "no_page_errors"]
 
 

@@ -3,7 +3,7 @@
 //   SV_URL=http://127.0.0.1:12080/ SV_USER=admin SV_PASS=... node e2e/run.mjs
 // Prints one JSON line per scenario: {"name","status":"passed"|"failed"|"skipped","detail"}.
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -14,7 +14,9 @@ const ART = process.env.SV_ARTIFACTS ?? "test-artifacts";
 const ONLY = (process.env.SV_SCENARIOS ?? "").split(",").filter(Boolean);
 const T = 20000;
 const POOL = `e2e${Date.now().toString(36)}`;
+const SHOTS = process.env.SV_SCREENSHOTS ?? join(ART, "..", "screenshots");
 mkdirSync(ART, { recursive: true });
+mkdirSync(SHOTS, { recursive: true });
 
 const browser = await chromium.launch({
   executablePath: process.env.SV_CHROMIUM ?? "/usr/bin/chromium",
@@ -31,6 +33,15 @@ let plugins = new Set();
 const state = {};
 const results = [];
 const shot = (name) => page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+/** The page at 1440 px and at 390 px (a phone), under test-artifacts/screenshots/. */
+const shots = async (name) => {
+  await page.screenshot({ path: join(SHOTS, `${name}-1440.png`), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(SHOTS, `${name}-390.png`), fullPage: true });
+  await page.setViewportSize({ width: 1440, height: 1000 });
+  await page.waitForTimeout(200);
+};
 const go = async (hash) => {
   await page.goto(new URL(`#${hash}`, URL_).toString());
   await page.locator("main h1").first().waitFor({ timeout: T });
@@ -113,6 +124,7 @@ try {
     await page.getByRole("button", { name: "data", exact: true }).click();
     const vol = await api(`storage/pools/${POOL}/volumes/data`);
     writeFileSync(join(vol.path, "hello.txt"), "before snapshot\n");
+    chmodSync(join(vol.path, "hello.txt"), 0o640);
     state.volumePath = vol.path;
     await page.getByLabel("snapshot name").fill("snap1");
     await page.getByRole("button", { name: "Create snapshot" }).click();
@@ -129,16 +141,21 @@ try {
     await diff.getByRole("cell", { name: "added.txt" }).waitFor({ timeout: T });
     await diff.getByRole("cell", { name: "hello.txt" }).waitFor({ timeout: T });
     await diff.getByRole("button", { name: "Close" }).click();
-    // restore one file from the snapshot over the live copy
+    // the file is deleted (as over a share); restore it by picking it in the snapshot's browser
     const { readFileSync } = await import("node:fs");
+    unlinkSync(join(vol.path, "hello.txt"));
     await row.getByRole("button", { name: "Restore a file" }).click();
     const restoreDialog = page.getByRole("dialog");
-    await restoreDialog.getByLabel("path to restore").fill("hello.txt");
-    await restoreDialog.getByLabel("Replace the live copy if it exists").check();
+    await restoreDialog.getByTestId("file-browser").waitFor({ timeout: T });
+    await restoreDialog.getByRole("button", { name: "choose hello.txt" }).click();
+    await restoreDialog.getByTestId("picked").filter({ hasText: `${POOL} / data / hello.txt` }).waitFor({ timeout: T });
+    await shots("storage-restore-picker");
     await restoreDialog.getByRole("button", { name: "Restore" }).click();
-    await page.getByText("Restored hello.txt (replaced the live copy)").waitFor({ timeout: T });
+    await page.getByText("Restored hello.txt").waitFor({ timeout: T });
     const restored = readFileSync(join(vol.path, "hello.txt"), "utf8");
     if (restored !== "before snapshot\n") throw new Error(`restore left ${JSON.stringify(restored)}`);
+    const mode = (statSync(join(vol.path, "hello.txt")).mode & 0o777).toString(8);
+    if (mode !== "640") throw new Error(`restored file has mode ${mode}, the original had 640`);
     writeFileSync(join(vol.path, "hello.tmp"), "after restore\n");
     renameSync(join(vol.path, "hello.tmp"), join(vol.path, "hello.txt"));
     await row.getByRole("button", { name: "Rollback" }).click();
@@ -149,6 +166,7 @@ try {
     if (existsSync(join(vol.path, "added.txt"))) throw new Error("rollback kept a file created after the snapshot");
     await page.waitForTimeout(500);
     await shot("03-storage");
+    await shots("storage");
     // a second pool, exported through its confirmation dialog: it leaves the list and the API
     const other = `${POOL}x`;
     await page.getByRole("button", { name: "New pool" }).click();
@@ -164,7 +182,7 @@ try {
     await otherRow.waitFor({ state: "detached", timeout: T });
     const gone = await page.request.get(new URL(`api/v1/storage/pools/${other}`, URL_).toString());
     if (gone.status() !== 404) throw new Error(`exported pool still answers ${gone.status()}`);
-    return `pool ${POOL}, volume data at ${vol.path}, snapshot snap1 created, a file restored, rolled back; pool ${other} exported`;
+    return `pool ${POOL}, volume data at ${vol.path}, snapshot snap1 created, a deleted file restored by picking it (mode 640 kept), rolled back; pool ${other} exported`;
   });
 
   await scenario("agent_task", ["sigmavault-agents"], async () => {
@@ -190,7 +208,9 @@ try {
     await go("/compression");
     await page.getByRole("button", { name: "New job" }).click();
     const dialog = page.getByRole("dialog");
-    await dialog.getByLabel("Source path").fill(source);
+    await dialog.getByLabel("File or folder to compress: pool").selectOption(POOL);
+    await dialog.getByLabel("File or folder to compress: volume").selectOption("data");
+    await dialog.getByRole("button", { name: "choose big.txt" }).click();
     await dialog.getByLabel("Codec").selectOption("zstd");
     await dialog.getByLabel("Level (optional)").fill("19");
     await dialog.getByLabel("Threads (optional)").fill("1");
@@ -242,6 +262,68 @@ try {
     await page.waitForTimeout(300);
     await shot("06-encryption");
     return `identity ${k.fingerprint ?? k.id} (${k.kind}) created, locked, refused a wrong passphrase, unlocked`;
+  });
+
+  await scenario("encrypt_decrypt_picked", ["sigmavault-encryption", "sigmavault-storage"], async () => {
+    if (!state.volumePath) throw new Error("needs the volume from storage_pool_snapshot");
+    const { readFileSync } = await import("node:fs");
+    writeFileSync(join(state.volumePath, "secret.txt"), "top secret\n");
+    await go("/encryption");
+    const enc = page.getByRole("form", { name: "Encrypt" });
+    await enc.getByLabel("What to encrypt: pool").selectOption(POOL);
+    await enc.getByLabel("What to encrypt: volume").selectOption("data");
+    await enc.getByRole("button", { name: "choose secret.txt" }).click();
+    await enc.getByLabel("e2ekey", { exact: false }).check();
+    await enc.getByRole("button", { name: "Encrypt" }).click();
+    const sealed = join(state.volumePath, "secret.txt.age");
+    for (const end = Date.now() + 30000; !existsSync(sealed); await page.waitForTimeout(200)) {
+      if (Date.now() > end) throw new Error("secret.txt.age never appeared");
+    }
+    if (readFileSync(sealed).includes("top secret")) throw new Error("the .age file holds the plain text");
+    unlinkSync(join(state.volumePath, "secret.txt"));
+    const dec = page.getByRole("form", { name: "Decrypt" });
+    await dec.getByLabel("Encrypted file: pool").selectOption(POOL);
+    await dec.getByLabel("Encrypted file: volume").selectOption("data");
+    await dec.getByRole("button", { name: "choose secret.txt.age" }).click();
+    await dec.getByRole("button", { name: "Decrypt" }).click();
+    const plain = join(state.volumePath, "secret.txt");
+    for (const end = Date.now() + 30000; !existsSync(plain); await page.waitForTimeout(200)) {
+      if (Date.now() > end) throw new Error("secret.txt was not decrypted back");
+    }
+    await page.waitForTimeout(300);
+    const back = readFileSync(plain, "utf8");
+    if (back !== "top secret\n") throw new Error(`decrypted ${JSON.stringify(back)}`);
+    await shots("encryption");
+    return "secret.txt encrypted to e2ekey (picked by name) and decrypted back, all picked in the volume";
+  });
+
+  await scenario("errors_on_fields", ["sigmavault-storage"], async () => {
+    await go("/storage");
+    await page.getByRole("button", { name: "New pool" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name").fill("bad name!");
+    await dialog.getByLabel("Backend").selectOption("dir");
+    await dialog.getByRole("button", { name: "Create pool" }).click();
+    const err = dialog.locator(".field.invalid").filter({ hasText: "Name" }).locator(".field-error");
+    await err.waitFor({ timeout: T });
+    const text = await err.textContent();
+    if (!/letters, digits/.test(text) || /Value error|invalid body/.test(text)) throw new Error(`pool name error reads ${JSON.stringify(text)}`);
+    if ((await dialog.getByLabel("Name").inputValue()) !== "bad name!") throw new Error("the name was cleared on error");
+    // the toast is in the top layer, above the dialog's backdrop
+    const toastOnTop = await page.evaluate(() => document.getElementById("toasts")?.matches(":popover-open") ?? false);
+    if (!toastOnTop) throw new Error("toasts are not above the dialog");
+    const toast = await page.locator("[data-sonner-toast][data-type='error']").first().textContent();
+    if (/invalid body|Value error/.test(toast)) throw new Error(`raw validation text in the toast: ${toast}`);
+    await shots("errors-pool-name");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    // a volume name with a space: the message under the volume name input
+    await page.locator(`[data-testid="pool-${POOL}"]`).getByRole("button", { name: POOL }).click();
+    await page.getByLabel("volume name").fill("my volume");
+    await page.getByRole("button", { name: "Create volume" }).click();
+    const volErr = page.locator("label.field").filter({ has: page.getByLabel("volume name") }).locator(".field-error");
+    await volErr.waitFor({ timeout: T });
+    if ((await page.getByLabel("volume name").inputValue()) !== "my volume") throw new Error("the volume name was cleared on error");
+    return `pool name: ${text}; volume name: ${await volErr.textContent()}`;
   });
 
   const pages = [

@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect, useState, type ReactNode } from "react";
-import { createHashRouter, NavLink, Outlet, RouterProvider } from "react-router";
+import { createHashRouter, NavLink, Outlet, RouterProvider, useLocation } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { onUnauthorized } from "./lib/api";
 import { useLogout, useMe } from "./hooks/useAuth";
@@ -46,6 +46,9 @@ function Shell() {
   const caps = useCapabilities();
   const logout = useLogout();
   const [theme, toggleTheme] = useTheme();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const location = useLocation();
+  useEffect(() => setMenuOpen(false), [location.pathname]);
   useJobToasts();
   const isAdmin = me.data?.role === "admin";
   const visible = NAV.filter((n) => (n.needs.length === 0 || n.needs.some((p) => caps.has(p))) && (!n.admin || isAdmin));
@@ -60,7 +63,7 @@ function Shell() {
   return (
     <div className="shell" data-role={me.data?.role}>
       <a href="#main" className="skip">Skip to content</a>
-      <nav className="sidebar" aria-label="Main">
+      <nav className={`sidebar${menuOpen ? " open" : ""}`} aria-label="Main" id="main-nav">
         <div className="brand">Σ SigmaVault</div>
         <ul>{visible.filter((n) => n.section === "main").map((n) => link(n.path, n.title, n.icon, n.id))}
           {extra.filter((p) => p.section !== "admin").map((p) => link(`/p/${p.id}`, p.title, "◇", p.id))}</ul>
@@ -70,6 +73,9 @@ function Shell() {
       </nav>
       <div className="main-col">
         <header className="topbar">
+          <button type="button" className="btn small menu-toggle" aria-expanded={menuOpen} aria-controls="main-nav" onClick={() => setMenuOpen((o) => !o)}>
+            ☰ Menu
+          </button>
           <SocketDot />
           <div className="spacer" />
           <button type="button" className="btn small" onClick={toggleTheme} aria-label={`switch to ${theme === "dark" ? "light" : "dark"} theme`}>

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import time
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
 
 LISTINGS_KEPT = 32
+SETTLED_NS = 2_000_000_000
 
 
 class FileQuery(BaseModel):
@@ -93,9 +95,11 @@ class FileService:
         names = self._names.get(key)
         if names is None:
             names = _scan(directory)
-            # the directory may have changed while it was read: cache only a stable listing
+            # the directory may have changed while it was read, or within the same clock tick as
+            # its modification time (timestamps are coarse): cache only a settled, stable listing
             after = os.stat(directory)
-            if (after.st_ino, after.st_mtime_ns) == (st.st_ino, st.st_mtime_ns):
+            if ((after.st_ino, after.st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
+                    and time.time_ns() - st.st_mtime_ns > SETTLED_NS):
                 self._names[key] = names
                 while len(self._names) > LISTINGS_KEPT:
                     self._names.popitem(last=False)

@@ -21,7 +21,7 @@ export function locationLabel(l: PickedLocation | null | undefined): string {
   return [l.pool, l.volume, ...(l.path ? [l.path] : [])].join(" / ");
 }
 
-const ICON: Record<FileEntry["type"], string> = { dir: "📁", file: "📄", symlink: "↪", other: "◆" };
+const ICON: Record<FileEntry["type"], string> = { dir: "▣", file: "▤", symlink: "↪", other: "◆" };
 
 function parentOf(path: string): string {
   const i = path.lastIndexOf("/");

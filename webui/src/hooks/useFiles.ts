@@ -44,5 +44,6 @@ export function useFiles(source: FileSource | null, path: string) {
     initialPageParam: 0,
     getNextPageParam: (last) => (last.offset + last.items.length < last.total && last.items.length > 0 ? last.offset + last.limit : undefined),
     enabled: !!source?.pool && !!source.volume,
+    staleTime: 0, // files change behind our back (shares, jobs): always list afresh on opening
   });
 }

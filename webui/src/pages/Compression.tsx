@@ -3,37 +3,70 @@ import { Badge, Card, Field, Modal, ProgressBar, QueryState } from "../component
 import { useConfirm } from "../components/confirm";
 import { liveOf, percentOf, useCancelCompressionJob, useCodecs, useCompressionJobs, useCompressionStats, useCreateCompressionJob, type CodecTotals } from "../hooks/useCompression";
 import { bytes, duration, percent, rate, when } from "../lib/format";
-import { FINISHED } from "../lib/types";
+import { LocationPicker, type PickedLocation } from "../components/FilePicker";
+import { errorMessage, get } from "../lib/api";
+import { fieldErrors } from "../lib/errors";
+import { FINISHED, type Volume } from "../lib/types";
+
+/** The compression API takes absolute paths: a picked location is turned into one through its
+ * volume's mount path (until the plugin accepts pool/volume locations). */
+async function absolutePath(l: PickedLocation): Promise<string> {
+  const vol = await get<Volume>(`storage/pools/${encodeURIComponent(l.pool)}/volumes/${encodeURIComponent(l.volume)}`);
+  if (!vol.path) throw new Error(`volume ${l.pool}/${l.volume} has no mount path`);
+  return l.path ? `${vol.path.replace(/\/$/, "")}/${l.path}` : vol.path;
+}
+
+const OPERATIONS: [string, string][] = [
+  ["compress", "Compress: write a compressed copy beside it"],
+  ["decompress", "Decompress: restore the original beside it"],
+  ["recompress", "Recompress an archive (gzip/xz/bz2) in a better format"],
+  ["verify", "Verify: check that a compressed file decodes"],
+];
 
 function NewJob({ onDone }: { onDone: () => void }) {
   const create = useCreateCompressionJob();
   const codecs = useCodecs();
   const names = codecs.data?.map((c) => c.name) ?? ["zstd", "gzip", "xz", "bz2"];
-  const [f, setF] = useState({ operation: "compress", source: "", target: "", codec: "zstd", level: "", threads: "" });
+  const [f, setF] = useState({ operation: "compress", codec: "zstd", level: "", threads: "" });
+  const [source, setSource] = useState<PickedLocation | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const errs = fieldErrors(create.error);
   const set = (k: keyof typeof f) => (e: { target: { value: string } }) => setF((o) => ({ ...o, [k]: e.target.value }));
-  const submit = (e: FormEvent) => {
+  const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const body: Record<string, unknown> = { operation: f.operation, source: f.source };
+    if (!source) { setProblem("Choose the file or folder first."); return; }
+    if (f.level && !/^-?\d+$/.test(f.level)) { setProblem(null); return; }
+    let path: string;
+    try {
+      path = await absolutePath(source);
+    } catch (err) {
+      setProblem(errorMessage(err));
+      return;
+    }
+    setProblem(null);
+    const body: Record<string, unknown> = { operation: f.operation, source: path };
     if (f.operation === "compress" || f.operation === "recompress") body.codec = f.codec;
-    if (f.target) body.target = f.target;
     if (f.level) body.level = Number(f.level);
     if (f.threads) body.threads = Number(f.threads);
     create.mutate(body, { onSuccess: onDone });
   };
+  const needsCodec = f.operation === "compress" || f.operation === "recompress";
+  const levelBad = f.level !== "" && !/^-?\d+$/.test(f.level);
   return (
-    <form onSubmit={submit} className="form-grid">
-      <Field label="Operation">
+    <form onSubmit={(e) => void submit(e)} className="form-grid" noValidate>
+      <Field label="Operation" error={errs.operation}>
         <select name="operation" value={f.operation} onChange={set("operation")}>
-          {["compress", "decompress", "recompress", "verify"].map((o) => <option key={o}>{o}</option>)}
+          {OPERATIONS.map(([o, text]) => <option key={o} value={o}>{text}</option>)}
         </select>
       </Field>
-      <Field label="Source path" hint="a file or folder inside a volume"><input name="source" required value={f.source} onChange={set("source")} /></Field>
-      <Field label="Target path (optional)"><input name="target" value={f.target} onChange={set("target")} /></Field>
-      <Field label="Codec">
-        <select name="codec" value={f.codec} onChange={set("codec")}>{names.map((n) => <option key={n}>{n}</option>)}</select>
-      </Field>
-      <Field label="Level (optional)"><input name="level" type="number" value={f.level} onChange={set("level")} /></Field>
-      <Field label="Threads (optional)" hint="0: one per core"><input name="threads" type="number" min={0} value={f.threads} onChange={set("threads")} /></Field>
+      <LocationPicker name="compression-source" label={f.operation === "compress" ? "File or folder to compress" : "Compressed file"} accept={f.operation === "compress" ? "any" : "file"} value={source} onChange={(l) => { setSource(l); setProblem(null); }} error={problem ?? errs.source} hint="The result is written beside it (x → x.zst, a folder → folder.tar.zst)." />
+      {needsCodec && (
+        <Field label="Codec" error={errs.codec}>
+          <select name="codec" value={f.codec} onChange={set("codec")}>{names.map((n) => <option key={n}>{n}</option>)}</select>
+        </Field>
+      )}
+      {needsCodec && <Field label="Level (optional)" hint="a whole number; higher is smaller and slower (zstd 1–19)" error={levelBad ? "Enter a whole number." : errs.level}><input name="level" inputMode="numeric" value={f.level} aria-invalid={levelBad || !!errs.level} onChange={set("level")} /></Field>}
+      <Field label="Threads (optional)" hint="0: one per core" error={errs.threads}><input name="threads" type="number" min={0} value={f.threads} onChange={set("threads")} /></Field>
       <div className="modal-actions">
         <button type="button" className="btn" onClick={onDone}>Cancel</button>
         <button type="submit" className="btn primary" disabled={create.isPending}>Start</button>
@@ -74,7 +107,7 @@ export default function Compression() {
         <QueryState q={jobs} empty={(d) => d.items.length === 0 && "No compression jobs yet."}>
           {(page) => (
             <table>
-              <thead><tr><th>Job</th><th>Source</th><th>Codec</th><th>State</th><th>Progress</th><th>In → out</th><th>Ratio</th><th>Speed / ETA</th><th>Created</th><th><span className="sr-only">Actions</span></th></tr></thead>
+              <thead><tr><th>Job</th><th>Source</th><th>Codec</th><th>State</th><th>Progress</th><th>In → out</th><th>Ratio</th><th>Speed / ETA</th><th>Created</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
               <tbody>{page.items.map((j) => (
                 <tr key={j.id} data-testid={`cjob-${j.id}`} data-state={j.state}>
                   <td><code title={j.id}>{j.id.slice(0, 8)}</code> <span className="muted">{j.kind.replace(/^compression\./, "")}</span></td>

@@ -82,7 +82,7 @@ export default function Encryption() {
         <QueryState q={keys} empty={(d) => d.length === 0 && "No identities yet."}>
           {(list) => (
             <table>
-              <thead><tr><th>Name</th><th>Kind</th><th>Fingerprint</th><th>State</th><th>Created</th><th><span className="sr-only">Actions</span></th></tr></thead>
+              <thead><tr><th>Name</th><th>Kind</th><th>Fingerprint</th><th>State</th><th>Created</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
               <tbody>{list.map((k: Identity) => (
                 <tr key={k.id}>
                   <td>{k.name ?? k.id}</td><td>{k.kind ?? k.algorithm ?? "—"}{k.post_quantum ? <> <Badge value="PQ" /></> : null}</td><td><code>{k.fingerprint ?? "—"}</code></td>

@@ -56,7 +56,7 @@ export default function Jobs() {
           {(page) => (
             <>
               <table>
-                <thead><tr><th>Job</th><th>Kind</th><th>State</th><th>Progress</th><th>Owner</th><th>Created</th><th><span className="sr-only">Actions</span></th></tr></thead>
+                <thead><tr><th>Job</th><th>Kind</th><th>State</th><th>Progress</th><th>Owner</th><th>Created</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
                 <tbody>{page.items.map((j) => (
                   <tr key={j.id} data-testid={`job-${j.id}`}>
                     <td><button type="button" className="link" onClick={() => setOpen(j.id)}><code>{j.id.slice(0, 8)}</code></button> {j.description}</td>

@@ -90,7 +90,7 @@ function Mesh() {
             <p className="small muted">public key <code>{m.public_key}</code></p>
             {m.peers.length === 0 ? <p className="muted">No peers yet.</p> : (
               <table>
-                <thead><tr><th>Peer</th><th>Endpoint</th><th>Allowed IPs</th><th>Last handshake</th><th>RX / TX</th><th>State</th><th><span className="sr-only">Actions</span></th></tr></thead>
+                <thead><tr><th>Peer</th><th>Endpoint</th><th>Allowed IPs</th><th>Last handshake</th><th>RX / TX</th><th>State</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
                 <tbody>{m.peers.map((p) => (
                   <tr key={p.public_key}>
                     <td>{p.name} <code className="small" title={p.public_key}>{p.public_key.slice(0, 10)}…</code></td>

@@ -47,7 +47,7 @@ function Users() {
       <QueryState q={users} empty={(d) => d.length === 0 && "No users."}>
         {(list) => (
           <table>
-            <thead><tr><th>User</th><th>Role</th><th>Created</th><th>Password changed</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <thead><tr><th>User</th><th>Role</th><th>Created</th><th>Password changed</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
             <tbody>{list.map((u) => (
               <tr key={u.username}>
                 <td>{u.username}{u.username === me.data?.username && <small className="muted"> (you)</small>}</td><td><Badge value={u.role} /></td>
@@ -105,7 +105,7 @@ function Keys() {
       <QueryState q={keys} empty={(d) => d.length === 0 && "No API keys."}>
         {(list) => (
           <table>
-            <thead><tr><th>Name</th><th>User</th><th>Role</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <thead><tr><th>Name</th><th>User</th><th>Role</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
             <tbody>{list.map((k) => (
               <tr key={k.id}>
                 <td>{k.name}</td><td>{k.username}</td><td>{k.role}</td><td>{when(k.created_at)}</td><td>{when(k.expires_at)}</td><td>{when(k.last_used_at)}</td>

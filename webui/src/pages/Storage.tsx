@@ -131,7 +131,7 @@ function Snapshots({ pool, volume, canRollback, canDiff }: { pool: string; volum
       <QueryState q={snaps} empty={(d) => d.length === 0 && "No snapshots."}>
         {(list) => (
           <table>
-            <thead><tr><th>Name</th><th>Created</th><th>Used</th><th>Writable</th><th><span className="sr-only">Actions</span></th></tr></thead>
+            <thead><tr><th>Name</th><th>Created</th><th>Used</th><th>Writable</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
             <tbody>
               {list.map((s) => (
                 <tr key={s.name} data-testid={`snapshot-${s.name}`}>
@@ -248,7 +248,7 @@ function PoolDetail({ pool }: { pool: Pool }) {
         <QueryState q={volumes} empty={(d) => d.length === 0 && "No volumes."}>
           {(list) => (
             <table>
-              <thead><tr><th>Name</th><th>Used</th><th>Quota</th><th>Compression</th><th><span className="sr-only">Actions</span></th></tr></thead>
+              <thead><tr><th>Name</th><th>Used</th><th>Quota</th><th>Compression</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
               <tbody>{list.map((v) => (
                 <tr key={v.name} className={selected === v.name ? "selected" : undefined}>
                   <td><button type="button" className="link" onClick={() => setSelected(v.name)} aria-pressed={selected === v.name}>{v.name}</button></td>
@@ -273,6 +273,7 @@ function SmartView({ report }: { report: Record<string, unknown> }) {
   const attrs = (report.attributes as { id: number; name: string; value: number | null; worst: number | null; threshold: number | null; raw: string | null; when_failed: string | null }[] | undefined) ?? [];
   return (
     <>
+      {report.supported === false && <p className="muted">This disk does not report SMART data (a virtual disk, or one behind a controller that hides it): no health figures or self-tests.</p>}
       <p>Health: <Badge value={String(report.health ?? "unknown")} /> {report.temperature != null && <>· {String(report.temperature)} °C</>} {report.power_on_hours != null && <>· {String(report.power_on_hours)} h powered on</>}</p>
       <KeyValues data={report} skip={["attributes", "tests", "health", "messages"]} />
       {attrs.length > 0 && (
@@ -299,12 +300,12 @@ function Disks() {
       <QueryState q={disks} empty={(d) => d.length === 0 && "No disks found."}>
         {(list) => (
           <table>
-            <thead><tr><th>Disk</th><th>Model</th><th>Serial</th><th>Size</th><th>Type</th><th>Pool</th><th>SMART</th></tr></thead>
+            <thead><tr><th>Disk</th><th>Model</th><th>Serial</th><th>Size</th><th>Type</th><th>Pool</th><th className="actions">SMART</th></tr></thead>
             <tbody>{list.map((d) => (
               <tr key={d.name}>
                 <td>{d.path ?? d.name}</td><td>{d.model ?? "—"}</td><td>{d.serial ?? "—"}</td><td>{bytes(d.size as number)}</td>
                 <td>{d.type ?? (d.rotational ? "hdd" : "ssd")}</td><td>{d.in_use ? String((d.in_use_by as { pool?: string } | null)?.pool ?? "in use") : "—"}</td>
-                <td><button type="button" className="btn small" onClick={() => setDisk(d.name)}>Details</button></td>
+                <td className="actions"><button type="button" className="btn small" onClick={() => setDisk(d.name)}>SMART details</button></td>
               </tr>
             ))}</tbody>
           </table>
@@ -340,7 +341,7 @@ export default function Storage() {
         <QueryState q={pools} empty={(d) => d.length === 0 && "No pools yet: create one."}>
           {(list) => (
             <table>
-              <thead><tr><th>Name</th><th>Backend</th><th>State</th><th>Layout</th><th>Usage</th><th><span className="sr-only">Actions</span></th></tr></thead>
+              <thead><tr><th>Name</th><th>Backend</th><th>State</th><th>Layout</th><th>Usage</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
               <tbody>{list.map((p) => (
                 <tr key={p.name} data-testid={`pool-${p.name}`} className={selected === p.name ? "selected" : undefined}>
                   <td><button type="button" className="link" onClick={() => setSelected(p.name)} aria-pressed={selected === p.name}>{p.name}</button></td>
