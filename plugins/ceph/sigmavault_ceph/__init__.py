@@ -1,0 +1,1 @@
+"""SigmaVault Ceph storage backend (CephFS through ceph-fuse)."""
