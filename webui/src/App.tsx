@@ -121,6 +121,7 @@ const router = createHashRouter([
     children: [
       { index: true, element: <Dashboard /> },
       { path: "storage", element: <Storage /> },
+      { path: "protection", Component: lazy(() => import("./pages/Protection")) },
       { path: "agents", element: <Agents /> },
       { path: "agents/:name", element: <Agents /> },
       { path: "compression", element: <Compression /> },

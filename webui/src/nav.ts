@@ -19,6 +19,7 @@ export interface NavItem {
 export const NAV: NavItem[] = [
   { id: "dashboard", title: "Dashboard", path: "/", needs: [], section: "main", icon: "◧", shows: ["/system"] },
   { id: "storage", covers: true, title: "Storage", path: "/storage", needs: ["/storage/pools"], section: "main", icon: "⛁" },
+  { id: "protection", title: "Data protection", path: "/protection", needs: ["/storage/protection/tasks"], section: "main", icon: "⛨" },
   { id: "agents", covers: true, title: "Agents", path: "/agents", needs: ["/agents"], section: "main", icon: "✦" },
   { id: "compression", covers: true, title: "Compression", path: "/compression", needs: ["/compression/jobs"], section: "main", icon: "⇲" },
   { id: "encryption", covers: true, title: "Encryption", path: "/encryption", needs: ["/encryption/status"], section: "main", icon: "◈" },
