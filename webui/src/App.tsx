@@ -7,6 +7,7 @@ import { useCapabilities } from "./hooks/useCapabilities";
 import { useJobToasts } from "./hooks/useJobs";
 import { EventSocketProvider, useSocketStatus } from "./hooks/useWebSocket";
 import { ConfirmProvider } from "./components/confirm";
+import { NotificationCentre } from "./components/NotificationCentre";
 import { ErrorState, Loading } from "./components/ui";
 import { coveredByNav, NAV } from "./nav";
 import LoginPage from "./pages/Login";
@@ -78,6 +79,7 @@ function Shell() {
           </button>
           <SocketDot />
           <div className="spacer" />
+          <NotificationCentre />
           <button type="button" className="btn small" onClick={toggleTheme} aria-label={`switch to ${theme === "dark" ? "light" : "dark"} theme`}>
             {theme === "dark" ? "☀ Light" : "☾ Dark"}
           </button>
