@@ -326,7 +326,10 @@ def register_share_protocols(register: Callable[[Any], None], app: "SigmaVault")
         - ``async set_password(user, password)``: store the protocol's own hash of a NAS user's
           new password (the plain password is never stored by SigmaVault);
         - ``async remove_user(user)``: forget a deleted user;
-        - ``async status() -> dict``: at least ``running`` (bool).
+        - ``async status() -> dict``: at least ``running`` (bool);
+        - optionally ``async drift(shares, accounts) -> list[str]``: how what is served differs
+          from what ``apply`` would serve, in words (``[]``: nothing); BRIDGE, the share health
+          agent, reports it and repairs it with ``apply``.
     :param app: the app being built (its services are registered already).
     """
 
@@ -338,4 +341,37 @@ def security_checks(app: "SigmaVault") -> list[dict]:
     :param app: the running app.
     :return: a list of ``{"id", "severity", "title", "detail"}`` findings about this plugin's
         own state (for example key file modes). Return an empty list when all is well.
+    """
+
+
+@hookspec
+def backup_paths(app: "SigmaVault") -> list[Any]:
+    """Name the files a configuration backup must hold beside the database.
+
+    ``sigmavault backup create`` and ``POST /api/v1/system/backup`` copy the database (every
+    plugin's tables are in it already), the config file, the TLS certificate and the core's secret
+    files; a plugin whose state lives in files adds them here (an encryption keystore, a password
+    database of a protocol server …). Never bulk data: pools and volumes are not configuration.
+
+    :param app: the app (built; it may not be started, e.g. when the CLI makes the backup).
+    :return: paths (``str`` or ``Path``) of files or directories (taken whole). A path inside the
+        data dir is restored relative to the data dir of the install it is restored into; one
+        outside it is restored to the same absolute path. Missing paths are skipped.
+    """
+
+
+@hookspec
+def doctor_checks(app: "SigmaVault") -> list[dict]:
+    """Contribute findings to ``sigmavault doctor`` and ``GET /api/v1/system/doctor``.
+
+    The core checks the data dir, the port, the clock, free space and the external programs of
+    the installed plugins; a plugin adds what only it can tell (a daemon it needs is reachable,
+    a kernel module is loaded …).
+
+    :param app: the app (built; started when asked through the API, not when asked by the CLI).
+    :return: a list of findings shaped like :func:`security_checks`' plus a status:
+        ``{"id", "status", "title", "detail"}`` with ``status`` one of ``ok``, ``warning``
+        (something is disabled or degraded) or ``critical`` (the daemon cannot work as
+        configured: the CLI exits non-zero), and optionally ``"disables"``: what does not work
+        until it is fixed, in words.
     """

@@ -17,7 +17,7 @@ CATALOGUE = {
     "PHANTOM": "agents", "AEGIS": "storage", "ORACLE": "storage", "ARCHITECT": "storage", "LATTICE": "zfs",
     "STREAM": "storage", "VERTEX": "agents", "SENTRY": "storage", "FORGE": "compression", "PHOTON": "agents",
     "ATLAS": "agents", "CHRONICLE": "agents", "BEACON": "storage", "SYNAPSE": "agents", "CRYPTO": "phantommesh",
-    "BRIDGE": "storage", "RELAY": "agents", "MIRROR": "storage", "MESH": "phantommesh", "HARBOR": "storage",
+    "BRIDGE": "shares", "RELAY": "agents", "MIRROR": "storage", "MESH": "phantommesh", "HARBOR": "storage",
     "CONDUIT": "agents", "HELIX": "phantommesh", "OMNISCIENT": "agents",
 }
 BUNDLED = {f"sigmavault-{p}" for p in set(CATALOGUE.values())}

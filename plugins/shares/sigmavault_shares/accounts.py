@@ -1,169 +1,327 @@
-"""Reconcile Unix users and groups from the NAS accounts SigmaVault's database holds.
-
-Only managed accounts are ever changed or removed: a user is managed when its uid lies in the
-reserved range (``first_id``..``last_id``) and its GECOS "other" field is ``sigmavault``; a group
-is managed when its gid lies in the range (groups have no field to carry a mark, so the range is
-reserved for SigmaVault). A desired name that a foreign account already has is refused before
-anything changes. Users get no home folder created, the ``nologin`` shell and a shared primary
-group; a disabled user's account is expired (the SMB side disables its own entry). Running it
-twice changes nothing the second time.
-"""
+"""NAS accounts (``/shares/users``, ``/shares/groups``): stored in SigmaVault's database, the
+source of truth, and applied to the system after every change (Unix users and groups, then every
+share protocol: Samba's password database …). Input is checked completely before anything is
+stored; when a later step fails, the stored state is put back and applied again."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import grp
 import pwd
-from dataclasses import dataclass
-from typing import Sequence
-
-from sigmavault.commands import run
-from sigmavault.errors import bad_request, conflict
-
-from .models import FIRST_ID, LAST_ID, Group, User
-
-MARK = "sigmavault"
-NOLOGIN = "/usr/sbin/nologin"
-NO_HOME = "/nonexistent"
+from typing import Any, Iterable
 
 
-@dataclass(frozen=True)
-class IdRange:
-    first: int = FIRST_ID
-    last: int = LAST_ID
+from sigmavault import operation
+from sigmavault.app import SigmaVault
+from sigmavault.errors import conflict
+from sigmavault.hookspecs import ShareAccount
 
-    def __contains__(self, n: object) -> bool:
-        return isinstance(n, int) and self.first <= n <= self.last
+from . import unix_accounts as unix
+from .config import SharesConfig
+from .explain import memberships
+from .models import (Group, NasGroupCreate, NasGroup, NasGroupUpdate, User, NasUserCreate, NasUser,
+                     NasUserUpdate, check_password, next_id)
 
+from .store import Store, _now, field_error, protocols
 
-def gecos(user: User) -> str:
-    return f"{user.full_name},,,,{MARK}"
-
-
-def is_managed_user(entry: pwd.struct_passwd, ids: IdRange) -> bool:
-    return entry.pw_uid in ids and entry.pw_gecos.split(",")[4:5] == [MARK]
-
-
-def managed_users(ids: IdRange = IdRange()) -> dict[str, pwd.struct_passwd]:
-    return {p.pw_name: p for p in pwd.getpwall() if is_managed_user(p, ids)}
+log = logging.getLogger("sigmavault.shares")
 
 
-def managed_groups(ids: IdRange = IdRange()) -> dict[str, grp.struct_group]:
-    return {g.gr_name: g for g in grp.getgrall() if g.gr_gid in ids}
+def _ids_taken(app: SigmaVault) -> set[int]:
+    return {r["n"] for r in app.db.all("SELECT uid AS n FROM shares_users UNION "
+                                       "SELECT gid AS n FROM shares_groups")}
 
 
-def desired_memberships(users: Sequence[User], groups: Sequence[Group]) -> dict[str, list[str]]:
-    """Each user's supplementary groups: its own list plus the groups that list it as member."""
-    out = {u.name: set(u.groups) for u in users}
-    for g in groups:
-        for m in g.members:
-            if m in out:
-                out[m].add(g.name)
-    return {name: sorted(gs) for name, gs in out.items()}
+def _system_clash(kind: str, name: str, number: int | None, managed: set[str],
+                  ids: unix.IdRange) -> None:
+    """409 naming ``name`` or the id field when a system account SigmaVault does not manage has
+    that name or id."""
+    by_name, by_id = (pwd.getpwnam, pwd.getpwuid) if kind == "user" else (grp.getgrnam,
+                                                                          grp.getgrgid)
+    id_field = "uid" if kind == "user" else "gid"
+    try:
+        entry = by_name(name)
+    except KeyError:
+        entry = None
+    if entry is not None and name not in managed:
+        foreign = (not unix.is_managed_user(entry, ids)) if isinstance(entry, pwd.struct_passwd) \
+            else entry[2] not in ids
+        if foreign:
+            raise field_error(409, "account_exists", "name", f"{kind} {name!r} already exists on "
+                              f"this system and is not a NAS {kind}")
+    if number is None:
+        return
+    try:
+        holder = by_id(number)[0]
+    except KeyError:
+        return
+    if holder != name and holder not in managed:
+        raise field_error(409, "id_taken", id_field, f"{id_field} {number} already belongs to "
+                          f"the system {kind} {holder!r}")
 
 
-def _refuse_foreign(users: Sequence[User], groups: Sequence[Group], ids: IdRange) -> None:
-    known = {g.name for g in groups}
-    users_known = {u.name for u in users}
-    for u in users:
-        unknown = sorted(set(u.groups) - known)
+class AccountService:
+    """NAS users and groups (``/shares/users``, ``/shares/groups``)."""
+
+    def __init__(self, app: SigmaVault, config: SharesConfig) -> None:
+        self.app, self.config = app, config
+        self.store = Store(app)
+        self.ids = unix.IdRange(config.first_id, config.last_id)
+        self.lock = asyncio.Lock()  # every change of accounts or shares, one at a time
+
+    def _shares(self) -> Any:
+        from .shares import ShareService  # the two services call each other
+        return self.app.services[ShareService]
+
+    async def start(self) -> None:
+        """Apply the stored accounts to the system. A database that never held an account
+        changes nothing (another daemon's or an older install's accounts stay)."""
+        if self.store.users() or self.store.groups():
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("NAS accounts could not be applied to the system")
+
+    async def reconcile(self) -> None:
+        if self.config.manage_system_accounts:
+            await unix.reconcile(self.store.users(), self.store.groups(), ids=self.ids,
+                                 primary_group=self.config.primary_group)
+
+    def accounts(self) -> list[ShareAccount]:
+        groups = self.store.groups()
+        return [ShareAccount(name=u.name, uid=u.uid, enabled=u.enabled, full_name=u.full_name,
+                             groups=tuple(sorted(memberships(u, groups))))
+                for u in self.store.users()]
+
+    # --- checks ------------------------------------------------------------------------------------
+
+    def _new_id(self, given: int | None, field: str) -> int:
+        taken = _ids_taken(self.app)
+        if given is None:
+            try:
+                return next_id(taken, self.ids.first, self.ids.last)
+            except ValueError as exc:
+                raise field_error(409, "no_free_id", field, str(exc)) from None
+        if given not in self.ids:
+            raise field_error(422, "id_outside_range", field, f"{given} is outside the NAS "
+                              f"account range {self.ids.first}-{self.ids.last}")
+        if given in taken:
+            raise field_error(409, "id_taken", field, f"{given} is already used by a NAS account")
+        return given
+
+    def _check_groups(self, names: Iterable[str], field: str = "groups") -> None:
+        known = {g.name for g in self.store.groups()}
+        unknown = sorted(set(names) - known)
         if unknown:
-            raise bad_request(f"user {u.name} names unknown group(s) {', '.join(unknown)}",
-                              code="unknown_group")
-    for g in groups:
-        unknown = sorted(set(g.members) - users_known)
+            raise field_error(422, "unknown_group", field, f"no NAS group {', '.join(unknown)}")
+
+    def _check_users(self, names: Iterable[str], field: str = "members") -> None:
+        known = {u.name for u in self.store.users()}
+        unknown = sorted(set(names) - known)
         if unknown:
-            raise bad_request(f"group {g.name} lists unknown user(s) {', '.join(unknown)}",
-                              code="unknown_user")
-    for u in users:
-        if u.uid not in ids:
-            raise conflict(f"uid {u.uid} of {u.name} is outside {ids.first}-{ids.last}",
-                           code="account_outside_range")
+            raise field_error(422, "unknown_user", field, f"no NAS user {', '.join(unknown)}")
+
+    @staticmethod
+    def _check_password(user: str, password: str) -> None:
         try:
-            entry = pwd.getpwnam(u.name)
-        except KeyError:
-            entry = None
-        if entry is not None and not is_managed_user(entry, ids):
-            raise conflict(f"user {u.name} exists on this system and is not a NAS user",
-                           code="account_foreign")
+            check_password(user, password)
+        except ValueError as exc:
+            raise field_error(422, "weak_password", "password", str(exc)) from None
+
+    def _in_use(self, kind: str, name: str) -> None:
+        using = [s.name for s in self.store.shares()
+                 if any(e.kind == kind and e.name == name for e in s.access)]
+        if using:
+            raise conflict(f"{kind} {name} is in the access list of share(s) {', '.join(using)}; "
+                           "remove it there first", code="account_in_use", shares=using)
+
+    # --- applying ----------------------------------------------------------------------------------
+
+    async def _apply(self, snapshot: dict[str, list[dict[str, Any]]],
+                     passwords: dict[str, str] | None = None) -> None:
+        """Reconcile the system, hand passwords to the protocols and re-apply every share; on
+        failure the tables go back to ``snapshot`` (taken before the change) and are applied
+        again before the error is raised."""
         try:
-            holder = pwd.getpwuid(u.uid)
-        except KeyError:
-            holder = None
-        if holder is not None and holder.pw_name != u.name and not is_managed_user(holder, ids):
-            raise conflict(f"uid {u.uid} belongs to the system user {holder.pw_name}",
-                           code="account_foreign")
-    for g in groups:
-        if g.gid not in ids:
-            raise conflict(f"gid {g.gid} of {g.name} is outside {ids.first}-{ids.last}",
-                           code="account_outside_range")
-        try:
-            gentry = grp.getgrnam(g.name)
-        except KeyError:
-            continue
-        if gentry.gr_gid not in ids:
-            raise conflict(f"group {g.name} exists on this system and is not a NAS group",
-                           code="account_foreign")
+            await self.reconcile()
+            for user, password in (passwords or {}).items():
+                for proto in protocols(self.app).values():
+                    await proto.set_password(user, password)
+            await self._shares().apply_protocols()
+        except BaseException:
+            self._restore(snapshot)
+            try:
+                await self.reconcile()
+                await self._shares().apply_protocols()
+            except Exception:
+                log.exception("restoring the NAS accounts failed")
+            raise
 
+    def _snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        db = self.app.db
+        return {t: db.all(f"SELECT * FROM {t}")
+                for t in ("shares_users", "shares_groups", "shares_members")}
 
-async def _expired(name: str) -> bool:
-    result = await run(["getent", "shadow", name], timeout=30)
-    fields = result.stdout.strip().split(":")
-    return len(fields) > 7 and fields[7] != ""
+    def _restore(self, snapshot: dict[str, list[dict[str, Any]]]) -> None:
+        with self.app.db.transaction() as conn:
+            conn.execute("DELETE FROM shares_members")
+            conn.execute("DELETE FROM shares_users")
+            conn.execute("DELETE FROM shares_groups")
+            for table in ("shares_users", "shares_groups", "shares_members"):
+                for row in snapshot[table]:
+                    cols = ", ".join(row)
+                    marks = ", ".join("?" for _ in row)
+                    conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
+                                 tuple(row.values()))
 
+    @staticmethod
+    def _user_out(u: User, groups: list[Group]) -> NasUser:
+        return NasUser(name=u.name, uid=u.uid, full_name=u.full_name,
+                       groups=sorted(memberships(u, groups)), enabled=u.enabled)
 
-async def reconcile(users: Sequence[User], groups: Sequence[Group], *,
-                    ids: IdRange = IdRange(), primary_group: str = "users") -> list[list[str]]:
-    """Make the system's managed users and groups exactly ``users`` and ``groups``; the commands
-    run (argv lists, for the audit log). Raises a 409 before any change when a name or id is
-    held by an account SigmaVault does not manage."""
-    _refuse_foreign(users, groups, ids)
-    done: list[list[str]] = []
+    # --- users -------------------------------------------------------------------------------------
 
-    async def do(*argv: str) -> None:
-        await run(list(argv), timeout=60)
-        done.append(list(argv))
+    @operation("shares.users.list", get="/shares/users", response=list[NasUser],
+               summary="NAS users")
+    async def list_users(self) -> list[NasUser]:
+        groups = self.store.groups()
+        return [self._user_out(u, groups) for u in self.store.users()]
 
-    want_users = {u.name: u for u in users}
-    want_groups = {g.name: g for g in groups}
-    for name in sorted(set(managed_users(ids)) - set(want_users)):
-        await do("userdel", name)
-    have_groups = managed_groups(ids)
-    for name in sorted(set(have_groups) - set(want_groups)):
-        await do("groupdel", name)
-    for g in groups:
-        current = have_groups.get(g.name)
-        if current is None:
-            await do("groupadd", "--gid", str(g.gid), g.name)
-        elif current.gr_gid != g.gid:
-            await do("groupmod", "--gid", str(g.gid), g.name)
+    @operation("shares.user.get", get="/shares/users/{user}", response=NasUser,
+               summary="One NAS user")
+    async def get_user(self, user: str) -> NasUser:
+        return self._user_out(self.store.user(user), self.store.groups())
 
-    have_users = managed_users(ids)
-    members = desired_memberships(users, groups)
-    current_groups = {u: sorted(g.gr_name for g in grp.getgrall() if u in g.gr_mem)
-                      for u in want_users}
-    for u in users:
-        home = u.home or NO_HOME
-        supplementary = ",".join(members[u.name])
-        entry = have_users.get(u.name)
-        if entry is None:
-            await do("useradd", "--no-create-home", "--shell", NOLOGIN, "--uid", str(u.uid),
-                     "--no-user-group", "--gid", primary_group, "--home-dir", home,
-                     "--comment", gecos(u), *(["--groups", supplementary] if supplementary else []),
-                     u.name)
-        else:
-            change: list[str] = []
-            if entry.pw_uid != u.uid:
-                change += ["--uid", str(u.uid)]
-            if entry.pw_gecos != gecos(u):
-                change += ["--comment", gecos(u)]
-            if entry.pw_dir != home:
-                change += ["--home", home]
-            if entry.pw_shell != NOLOGIN:
-                change += ["--shell", NOLOGIN]
-            if current_groups[u.name] != members[u.name]:
-                change += ["--groups", supplementary]
-            if change:
-                await do("usermod", *change, u.name)
-        if await _expired(u.name) == u.enabled:
-            await do("usermod", "--expiredate", "" if u.enabled else "1", u.name)
-    return done
+    @operation("shares.user.create", post="/shares/users", body=NasUserCreate, response=NasUser,
+               status=201, summary="Create a NAS user (Unix account and every protocol's "
+               "password)")
+    async def create_user(self, body: NasUserCreate) -> NasUser:
+        async with self.lock:
+            if self.app.db.one("SELECT 1 FROM shares_users WHERE name = ?", (body.name,)) or \
+                    self.app.db.one("SELECT 1 FROM shares_groups WHERE name = ?", (body.name,)):
+                raise field_error(409, "account_exists", "name", f"{body.name!r} is already a "
+                                  "NAS user or group")
+            managed = set(unix.managed_users(self.ids))
+            if self.config.manage_system_accounts:
+                _system_clash("user", body.name, body.uid, managed, self.ids)
+            uid = self._new_id(body.uid, "uid")
+            password = body.password.get_secret_value()
+            self._check_password(body.name, password)
+            self._check_groups(body.groups)
+            before = self._snapshot()
+            with self.app.db.transaction() as conn:
+                conn.execute("INSERT INTO shares_users (name, uid, full_name, enabled, created) "
+                             "VALUES (?, ?, ?, ?, ?)", (body.name, uid, body.full_name,
+                                                        int(body.enabled), _now()))
+                for g in sorted(set(body.groups)):
+                    conn.execute("INSERT INTO shares_members (group_name, user_name) "
+                                 "VALUES (?, ?)", (g, body.name))
+            await self._apply(before, {body.name: password})
+        return await self.get_user(body.name)
+
+    @operation("shares.user.update", patch="/shares/users/{user}", body=NasUserUpdate,
+               response=NasUser, summary="Change a NAS user's full name, groups, enabled or "
+               "password")
+    async def update_user(self, user: str, body: NasUserUpdate) -> NasUser:
+        async with self.lock:
+            self.store.user(user)  # 404 first
+            passwords = {}
+            if body.password is not None:
+                passwords[user] = body.password.get_secret_value()
+                self._check_password(user, passwords[user])
+            if body.groups is not None:
+                self._check_groups(body.groups)
+            before = self._snapshot()
+            with self.app.db.transaction() as conn:
+                if body.full_name is not None:
+                    conn.execute("UPDATE shares_users SET full_name = ? WHERE name = ?",
+                                 (body.full_name, user))
+                if body.enabled is not None:
+                    conn.execute("UPDATE shares_users SET enabled = ? WHERE name = ?",
+                                 (int(body.enabled), user))
+                if body.groups is not None:
+                    conn.execute("DELETE FROM shares_members WHERE user_name = ?", (user,))
+                    for g in sorted(set(body.groups)):
+                        conn.execute("INSERT INTO shares_members (group_name, user_name) "
+                                     "VALUES (?, ?)", (g, user))
+            await self._apply(before, passwords)
+        return await self.get_user(user)
+
+    @operation("shares.user.delete", delete="/shares/users/{user}", status=204,
+               summary="Delete a NAS user (its Unix account and protocol passwords)")
+    async def delete_user(self, user: str) -> None:
+        async with self.lock:
+            self.store.user(user)
+            self._in_use("user", user)
+            before = self._snapshot()
+            self.app.db.execute("DELETE FROM shares_users WHERE name = ?", (user,))
+            for proto in protocols(self.app).values():
+                try:
+                    await proto.remove_user(user)
+                except Exception:
+                    log.exception("protocol %s could not remove user %s", proto.name, user)
+            await self._apply(before)
+
+    # --- groups ------------------------------------------------------------------------------------
+
+    @operation("shares.groups.list", get="/shares/groups", response=list[NasGroup],
+               summary="NAS groups")
+    async def list_groups(self) -> list[NasGroup]:
+        return [NasGroup(**g.model_dump(include={"name", "gid", "members"}))
+                for g in self.store.groups()]
+
+    @operation("shares.group.get", get="/shares/groups/{group}", response=NasGroup,
+               summary="One NAS group")
+    async def get_group(self, group: str) -> NasGroup:
+        g = self.store.group(group)
+        return NasGroup(name=g.name, gid=g.gid, members=g.members)
+
+    @operation("shares.group.create", post="/shares/groups", body=NasGroupCreate, response=NasGroup,
+               status=201, summary="Create a NAS group")
+    async def create_group(self, body: NasGroupCreate) -> NasGroup:
+        async with self.lock:
+            if self.app.db.one("SELECT 1 FROM shares_groups WHERE name = ?", (body.name,)) or \
+                    self.app.db.one("SELECT 1 FROM shares_users WHERE name = ?", (body.name,)):
+                raise field_error(409, "account_exists", "name", f"{body.name!r} is already a "
+                                  "NAS user or group")
+            managed = set(unix.managed_groups(self.ids))
+            if self.config.manage_system_accounts:
+                _system_clash("group", body.name, body.gid, managed, self.ids)
+            gid = self._new_id(body.gid, "gid")
+            self._check_users(body.members)
+            before = self._snapshot()
+            with self.app.db.transaction() as conn:
+                conn.execute("INSERT INTO shares_groups (name, gid, created) VALUES (?, ?, ?)",
+                             (body.name, gid, _now()))
+                for m in sorted(set(body.members)):
+                    conn.execute("INSERT INTO shares_members (group_name, user_name) "
+                                 "VALUES (?, ?)", (body.name, m))
+            await self._apply(before)
+        return await self.get_group(body.name)
+
+    @operation("shares.group.update", patch="/shares/groups/{group}", body=NasGroupUpdate,
+               response=NasGroup, summary="Change a NAS group's members")
+    async def update_group(self, group: str, body: NasGroupUpdate) -> NasGroup:
+        async with self.lock:
+            self.store.group(group)
+            if body.members is not None:
+                self._check_users(body.members)
+                before = self._snapshot()
+                with self.app.db.transaction() as conn:
+                    conn.execute("DELETE FROM shares_members WHERE group_name = ?", (group,))
+                    for m in sorted(set(body.members)):
+                        conn.execute("INSERT INTO shares_members (group_name, user_name) "
+                                     "VALUES (?, ?)", (group, m))
+                await self._apply(before)
+        return await self.get_group(group)
+
+    @operation("shares.group.delete", delete="/shares/groups/{group}", status=204,
+               summary="Delete a NAS group")
+    async def delete_group(self, group: str) -> None:
+        async with self.lock:
+            self.store.group(group)
+            self._in_use("group", group)
+            before = self._snapshot()
+            self.app.db.execute("DELETE FROM shares_groups WHERE name = ?", (group,))
+            await self._apply(before)

@@ -1,5 +1,5 @@
 """Hook implementations of the shares plugin: NAS accounts and protocol-neutral shares. Hooks
-only; the work is in ``service.py``."""
+only; the work is in ``accounts.py`` and ``shares.py``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from sigmavault.app import SigmaVault
 
 from .config import SharesConfig
 from .models import ShareEvent
-from .service import MIGRATIONS, AccountService, ShareService
+from .accounts import AccountService
+from .agents import AGENTS
+from .shares import ShareService
+from .store import MIGRATIONS
 
 # storage events after which the shares are resolved again (their snapshot lists changed)
 REFRESH_ON = {"snapshot_created", "snapshot_deleted", "pool_imported", "volume_deleted"}
@@ -37,6 +40,18 @@ def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
     config = app.config.section("shares")
     register(AccountService(app, config))
     register(ShareService(app, config))
+
+
+@hookimpl
+def register_agents(register: Callable[[Any], None]) -> None:
+    for agent in AGENTS:
+        register(agent)
+
+
+@hookimpl
+def register_ui_pages(register: Callable[..., None]) -> None:
+    register(id="shares", title="Shares", path="/shares", icon="folder-share", section="main")
+    register(id="accounts", title="Share accounts", path="/accounts", icon="users", section="main")
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from typing import AsyncIterator, Awaitable, Callable, Sequence
 import pytest
 
 from sigmavault.testing import require_root, require_tool
-from sigmavault_shares.accounts import IdRange, reconcile
+from sigmavault_shares.unix_accounts import IdRange, reconcile
 from sigmavault_shares.models import Group, User
 
 TEST_IDS = IdRange(3900, 3999)

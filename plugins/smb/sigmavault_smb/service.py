@@ -197,6 +197,27 @@ class SmbService:
             if entry not in keep:
                 shutil.rmtree(self.links_root / entry, ignore_errors=True)
 
+    async def drift(self, shares: list[ResolvedShare], accounts: list[ShareAccount]) -> list[str]:
+        """How what smbd serves differs from what it should serve (nothing: ``[]``)."""
+        wanted = [self._convert(r)[0] for r in shares] if self.config.enabled else []
+        found = []
+        if wanted:
+            live = self.server.config_path.read_text() if self.server.config_path.exists() else ""
+            if live != self._render(wanted):
+                found.append(f"{self.server.config_path} differs from the shares")
+            if not self.server.supervisor.running:
+                found.append("smbd is not running")
+            known = await self.server.users() if self.server.config_path.exists() else {}
+            for a in accounts:
+                if a.name not in known:
+                    found.append(f"{a.name} has no SMB password: set one to let them connect")
+                elif known[a.name] != a.enabled:
+                    found.append(f"{a.name} is {'disabled' if known[a.name] is False else 'enabled'}"
+                                 " in Samba's password database")
+        elif self.server.supervisor.running:
+            found.append("smbd runs although no share lists smb")
+        return found
+
     async def _ensure_config(self) -> None:
         if not self.server.config_path.exists():
             make_state_dirs(self.settings)

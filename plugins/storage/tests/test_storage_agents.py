@@ -14,7 +14,7 @@ from sigmavault.testing import load_module, require_tool
 h = load_module(Path(__file__).with_name("storage_agents_helpers.py"))
 
 STORAGE_AGENTS = {"DELTA", "STREAM", "MIRROR", "HARBOR", "AEGIS", "SENTRY", "BEACON", "ARCHITECT",
-                  "ORACLE", "BRIDGE"}
+                  "ORACLE"}
 
 
 @pytest.fixture
@@ -284,28 +284,6 @@ async def test_oracle_forecast_from_history(client, sv_app):
     assert rows[0]["size"] == next(p for p in pool_ if p["name"] == "tank")["size"]
 
 
-async def test_bridge_renders_and_validates(client, sv_app):
-    await h.pool(client, "tank")
-    root = await h.volume(client, "tank", "media")
-    r = (await h.task(client, "BRIDGE", {"pool": "tank", "volume": "media", "read_only": False,
-                                         "nfs": [{"host": "192.168.1.0/24", "read_only": False},
-                                                 {"host": "*.lan", "options": ["sync", "all_squash", "anonuid=1000"]}],
-                                         "valid_users": ["alice", "@staff"]}))["result"]
-    assert r["valid"], r
-    assert r["nfs"]["exports"] == (f"{root} 192.168.1.0/24(rw,sync,no_subtree_check,root_squash) "
-                                   "*.lan(ro,sync,all_squash,anonuid=1000)\n")
-    assert "   read only = no\n" in r["samba"]["stanza"] and "valid users = alice @staff" in r["samba"]["stanza"]
-    assert Path(r["files"]["exports"]).read_text() == r["nfs"]["exports"]
-    require_tool("testparm")
-    assert r["samba"]["validated_by"] == "testparm" and r["samba"]["problems"] == []
-    resp = await client.post("/api/v1/agents/BRIDGE/task", json={"params": {
-        "pool": "tank", "volume": "media", "nfs": [{"host": "a b"}]}})
-    assert resp.status == 422
-    resp = await client.post("/api/v1/agents/BRIDGE/task", json={"params": {
-        "pool": "tank", "volume": "media", "nfs": [{"options": ["no_root_squash;rm"]}]}})
-    assert resp.status == 422
-
-
 async def test_sentry_and_oracle_without_disks_are_quiet(client):
     await h.pool(client, "tank")
     r = (await h.task(client, "SENTRY", {}))["result"]
@@ -327,8 +305,6 @@ async def test_agents_run_directly_without_the_runtime(client, sv_app, tmp_path)
     assert Path(s["file"]).is_file() and Path(s["file"]).is_relative_to(Path(sv_app.data_dir))
     hb = await h.direct(client, sv_app, "HARBOR", {"pool": "tank", "match": "direct-*", "keep_last": 1})
     assert hb["volumes"][0]["delete"] == [] and hb["volumes"][0]["managed"] == 1
-    b = await h.direct(client, sv_app, "BRIDGE", {"pool": "tank", "volume": "v"})
-    assert b["nfs"]["exports"].startswith(str(root)) and b["applied"] is False
     o = await h.direct(client, sv_app, "ORACLE", {"smart": False})
     assert {p["pool"] for p in o["pools"]} == {"tank", "copy"}
     s = await h.direct(client, sv_app, "SENTRY", {"smart": False})

@@ -1,4 +1,4 @@
-"""The storage agents' pure logic: layouts, retention, forecasts, exports parsing."""
+"""The storage agents' pure logic: layouts, retention, forecasts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from sigmavault_storage.agents.forecast import days_until_full, smart_risk
 from sigmavault_storage.agents.layout import btrfs_usable, candidates
 from sigmavault_storage.agents.retention import plan
-from sigmavault_storage.agents.shares import parse_exports, render_exports
 
 T = 1 << 40
 ZFS = {"name": "zfs", "capabilities": {"needs_devices": True, "raid_levels":
@@ -82,12 +81,3 @@ def test_forecast():
     assert smart_risk(ok)["risk"] == "low"
     bad = ok[:1] + [{"health": "PASS", "counters": {"reallocated_sectors": 8, "pending_sectors": 0}}]
     assert smart_risk(bad)["risk"] == "medium"
-
-
-def test_exports_round_trip_and_errors():
-    text = render_exports("/srv/my share", [("10.0.0.0/8", ["rw", "sync"]), ("@admins", ["ro"])])
-    entries, errors = parse_exports(text)
-    assert errors == [] and entries[0]["path"] == "/srv/my share"
-    assert entries[0]["clients"][1] == {"host": "@admins", "options": ["ro"]}
-    _, errors = parse_exports("relative host(rw,ro,bogus,anonuid=x)\n")
-    assert len(errors) == 4      # not absolute, rw+ro, unknown option, bad value

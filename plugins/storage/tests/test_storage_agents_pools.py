@@ -3,7 +3,7 @@ devices and ZFS through zfs-fuse (its daemon and loop-device fixtures are the zf
 test fixtures). The dir backend runs the same agents in test_storage_agents.py.
 
 Two tests per backend, each on its own pools (the sv_app and its database are per test):
-STREAM / MIRROR / HARBOR / AEGIS on two one-disk pools, and ARCHITECT / BRIDGE / ORACLE / SENTRY
+STREAM / MIRROR / HARBOR / AEGIS on two one-disk pools, and ARCHITECT / ORACLE / SENTRY
 on a redundant pool that ARCHITECT proposed, which then loses a disk and is repaired."""
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ async def test_stream_mirror_harbor_aegis(kind, client, sv_app, devices, tmp_pat
         await destroy(client, kind, src, dst)
 
 
-async def test_architect_bridge_oracle_sentry(kind, client, sv_app, devices):
+async def test_architect_oracle_sentry(kind, client, sv_app, devices):
     a, b, c = await devices(3)
     size = 256 * MIB
     name = uname("r")
@@ -294,16 +294,7 @@ async def test_architect_bridge_oracle_sentry(kind, client, sv_app, devices):
         offered = {d["path"] for d in free["disks"]}
         assert c in offered and not {a, b} & offered          # disks in the pool are not offered
 
-        # BRIDGE: NFS and Samba for a volume of this pool, validated by testparm
         root = await h.volume(client, name, "media")
-        br = (await h.task(client, "BRIDGE", {"pool": name, "volume": "media", "read_only": False,
-                                              "nfs": [{"host": "10.0.0.0/8", "read_only": False}],
-                                              "valid_users": ["@staff"]}))["result"]
-        assert br["path"] == str(root) and br["valid"], br
-        assert br["nfs"]["exports"] == f"{root} 10.0.0.0/8(rw,sync,no_subtree_check,root_squash)\n"
-        assert f"   path = {root}\n" in br["samba"]["stanza"] and "valid users = @staff" in br["samba"]["stanza"]
-        require_tool("testparm")
-        assert br["samba"]["validated_by"] == "testparm" and br["samba"]["problems"] == []
 
         # ORACLE: real usage samples before and after writing 24 MiB; the forecast follows them
         o1 = (await h.task(client, "ORACLE", {"smart": False}))["result"]

@@ -1,5 +1,5 @@
 """Storage agents of the ``sigmavault-storage`` distribution (entry point ``storage-agents``):
-DELTA, STREAM, MIRROR, HARBOR, AEGIS, SENTRY, BEACON, ARCHITECT, ORACLE, BRIDGE.
+DELTA, STREAM, MIRROR, HARBOR, AEGIS, SENTRY, BEACON, ARCHITECT, ORACLE.
 
 They use the storage service only through its named methods (``storage.*``) and the backends
 registry, never its modules."""
@@ -10,12 +10,12 @@ from typing import Any, Callable
 
 from sigmavault import hookimpl
 
-from . import aegis, architect, beacon, bridge, delta, harbor, mirror, oracle, sentry, stream
+from . import aegis, architect, beacon, delta, harbor, mirror, oracle, sentry, stream
 from .common import CONFIG
 from .config import StorageAgentsConfig
 
 AGENTS = [delta.AGENT, stream.AGENT, mirror.AGENT, harbor.AGENT, aegis.AGENT, sentry.AGENT,
-          beacon.AGENT, architect.AGENT, oracle.AGENT, bridge.AGENT]
+          beacon.AGENT, architect.AGENT, oracle.AGENT]
 
 
 @hookimpl

@@ -1,0 +1,5 @@
+"""The agent the shares plugin owns: BRIDGE, share health."""
+
+from .bridge import BRIDGE
+
+AGENTS = [BRIDGE]

@@ -1,0 +1,317 @@
+"""Protocol-neutral shares (``/shares``): stored, applied to their folder as POSIX ACLs, resolved
+and handed to every share protocol (``register_share_protocols``), explained per user."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sigmavault import operation
+from sigmavault.api import validation_error
+from sigmavault.app import SigmaVault
+from sigmavault.errors import APIError
+from sigmavault.hookspecs import ResolvedShare, ShareSnapshot
+from sigmavault.validation import inside
+
+from .acl import apply_share_acl, read_acl
+from .config import SharesConfig
+from .explain import explain, guest_level, resolve_levels
+from .models import (AccessOut, AccessQuery, Group, Share,
+                     ShareCreate, ShareOut, ShareUpdate, User)
+
+from .accounts import AccountService
+from .store import Store, _now, field_error, protocols, publish
+
+log = logging.getLogger("sigmavault.shares")
+
+
+def _gmt_ok(created: str) -> bool:
+    try:
+        datetime.fromisoformat(created.replace("Z", "+00:00"))
+        return True
+    except ValueError:
+        return False
+
+
+def grant_traverse(folder: Path, stop: Path | None = None) -> list[str]:
+    """Give "other" search (``x``, not read) permission on every ancestor of ``folder`` that
+    lacks it, so the accounts the share's ACL admits can reach it; the folders changed."""
+    changed = []
+    for parent in folder.parents:
+        if parent == Path("/") or (stop is not None and parent == stop):
+            break
+        try:
+            mode = parent.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if not mode & stat.S_IXOTH:
+            try:
+                os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+            except OSError as exc:  # a read-only snapshot file system
+                log.warning("cannot let share users traverse %s: %s", parent, exc)
+                continue
+            changed.append(str(parent))
+    return changed
+
+
+class ShareService:
+    """Protocol-neutral shares (``/shares``): stored, applied as ACLs, served by protocols."""
+
+    def __init__(self, app: SigmaVault, config: SharesConfig) -> None:
+        self.app, self.config = app, config
+        self.store = Store(app)
+
+    @property
+    def accounts(self) -> AccountService:
+        return self.app.services[AccountService]
+
+    # --- resolving ---------------------------------------------------------------------------------
+
+    async def _volume_path(self, pool: str, volume: str) -> Path:
+        try:
+            return Path(await self.app.call("storage.volume.path", pool=pool, volume=volume))
+        except APIError as exc:
+            if exc.status == 404 or exc.status == 400:
+                field = "pool" if "pool" in exc.message.split(" ")[0:2] else "volume"
+                raise field_error(exc.status, exc.code, field, exc.message) from None
+            raise
+
+    async def folder(self, share: Share) -> tuple[Path, Path]:
+        """(volume path, the share's folder), the subfolder checked to stay inside the
+        volume (400 naming ``subfolder``)."""
+        vol = await self._volume_path(share.pool, share.volume)
+        if not share.subfolder:
+            return vol, vol
+        try:
+            return vol, inside(vol, share.subfolder)
+        except APIError as exc:
+            raise field_error(exc.status, exc.code, "subfolder", exc.message) from None
+
+    async def _snapshots(self, pool: str, volume: str) -> tuple[ShareSnapshot, ...]:
+        if not self.app.has_method("storage.snapshot.list"):
+            return ()
+        try:
+            rows = await self.app.call("storage.snapshot.list", pool=pool, volume=volume)
+        except APIError:
+            return ()  # a backend without snapshots
+        out = []
+        for r in rows:
+            path = r.get("path") or await self.app.call("storage.snapshot.path", pool=pool,
+                                                        volume=volume, snapshot=r["name"])
+            if _gmt_ok(str(r.get("created", ""))):
+                out.append(ShareSnapshot(name=r["name"], created=str(r["created"]), path=path))
+        return tuple(out)
+
+    def _options(self, share: ShareCreate, proto: Any) -> dict[str, Any]:
+        model = getattr(proto, "options_model", None)
+        raw = share.options.get(proto.name, {})
+        return model.model_validate(raw).model_dump() if model is not None else dict(raw)
+
+    async def resolve(self, share: ShareCreate, users: list[User], groups: list[Group],
+                      proto: Any) -> ResolvedShare:
+        vol, folder = await self.folder(share)
+        return ResolvedShare(
+            name=share.name, path=str(folder), pool=share.pool, volume=share.volume,
+            volume_path=str(vol), subfolder=share.subfolder,
+            levels=dict(resolve_levels(share, users, groups)), guest=guest_level(share),
+            description=share.description, read_only=share.read_only, guest_ok=share.guest_ok,
+            browseable=share.browseable, hosts_allow=tuple(share.hosts_allow),
+            hosts_deny=tuple(share.hosts_deny), options=self._options(share, proto),
+            snapshots=await self._snapshots(share.pool, share.volume))
+
+    async def resolved(self, shares: list[ShareCreate], proto: Any, strict: str | None = None
+                        ) -> list[ResolvedShare]:
+        """The enabled shares listing ``proto``; a share that cannot be resolved (its volume is
+        gone) is left out and logged, except ``strict`` (the share being changed) which raises."""
+        users, groups = self.store.users(), self.store.groups()
+        out = []
+        for s in shares:
+            if not s.enabled or proto.name not in s.protocols:
+                continue
+            try:
+                out.append(await self.resolve(s, users, groups, proto))
+            except APIError:
+                if strict is not None and s.name.lower() == strict.lower():
+                    raise
+                log.warning("share %s left out: its folder cannot be resolved", s.name)
+        return out
+
+    async def apply_protocols(self, shares: list[ShareCreate] | None = None) -> None:
+        """Hand every protocol its resolved shares and the accounts."""
+        shares = self.store.shares() if shares is None else shares
+        accounts = self.accounts.accounts()
+        for proto in protocols(self.app).values():
+            resolved = await self.resolved(shares, proto)
+            for r in resolved:   # the daemon's start tightens its data dir: pass through again
+                grant_traverse(Path(r.path))
+                for snap in r.snapshots:  # taken before the share existed, or a new backend dir
+                    grant_traverse(Path(snap.path) / "x")
+            await proto.apply(resolved, accounts)
+
+    async def refresh(self) -> None:
+        """Re-apply everything (snapshots changed, start-up); errors are logged."""
+        async with self.accounts.lock:
+            try:
+                await self.apply_protocols()
+            except Exception:
+                log.exception("applying the shares to their protocols failed")
+
+    async def _prepare_folder(self, share: ShareCreate) -> Path:
+        vol, folder = await self.folder(share)
+        folder.mkdir(parents=True, exist_ok=True)
+        grant_traverse(folder)
+        await apply_share_acl(folder, share.access)
+        return folder
+
+    # --- checks ------------------------------------------------------------------------------------
+
+    async def _check(self, share: ShareCreate, others: list[ShareCreate]) -> None:
+        """Everything about ``share`` that can be checked without changing anything: 4xx naming
+        the field."""
+        clash = next((s for s in others if s.name.lower() == share.name.lower()), None)
+        if clash is not None:
+            raise field_error(409, "share_exists", "name", f"share {clash.name!r} exists already "
+                              "(share names ignore case)")
+        registered = protocols(self.app)
+        unknown = [p for p in share.protocols if p not in registered]
+        if unknown:
+            raise field_error(422, "unknown_protocol", "protocols",
+                              f"no share protocol {', '.join(unknown)} is installed (have: "
+                              f"{', '.join(sorted(registered)) or 'none'})")
+        for name, opts in share.options.items():
+            if name not in registered:
+                raise field_error(422, "unknown_protocol", f"options.{name}",
+                                  f"no share protocol {name} is installed")
+            model = getattr(registered[name], "options_model", None)
+            if model is not None:
+                try:
+                    model.model_validate(opts)
+                except ValidationError as exc:
+                    raise validation_error(exc, f"options.{name}") from None
+        users = {u.name for u in self.store.users()}
+        groups = {g.name for g in self.store.groups()}
+        for i, e in enumerate(share.access):
+            if e.kind == "user" and e.name not in users or \
+                    e.kind == "group" and e.name not in groups:
+                raise field_error(422, f"unknown_{e.kind}", f"access.{i}.name",
+                                  f"no NAS {e.kind} {e.name}")
+        _, folder = await self.folder(share)
+        data = self.app.data_dir.resolve()
+        if folder == data or folder in data.parents:
+            raise field_error(409, "share_in_data_dir", "volume", f"{folder} holds SigmaVault's "
+                              f"private data directory {data}")
+        everything = [*others, share]
+        accounts = self.accounts.accounts()
+        for proto in registered.values():
+            check = getattr(proto, "check", None)
+            if check is not None:
+                await check(await self.resolved(everything, proto, strict=share.name), accounts)
+
+    async def _commit(self, share: ShareCreate, replaced: str | None, kind: str) -> None:
+        """Store ``share`` (replacing ``replaced``), apply its ACL and every protocol; put the
+        old row back when a step fails."""
+        old = self.app.db.one("SELECT * FROM shares WHERE name = ?", (replaced,)) \
+            if replaced else None
+        with self.app.db.transaction() as conn:
+            if replaced:
+                conn.execute("DELETE FROM shares WHERE name = ?", (replaced,))
+            conn.execute("INSERT INTO shares (name, spec, created, updated) VALUES (?, ?, ?, ?)",
+                         (share.name, share.model_dump_json(),
+                          old["created"] if old else _now(), _now()))
+        try:
+            await self._prepare_folder(share)
+            await self.apply_protocols()
+        except BaseException:
+            with self.app.db.transaction() as conn:
+                conn.execute("DELETE FROM shares WHERE name = ?", (share.name,))
+                if old is not None:
+                    conn.execute("INSERT INTO shares (name, spec, created, updated) "
+                                 "VALUES (?, ?, ?, ?)", (old["name"], old["spec"],
+                                                         old["created"], old["updated"]))
+            try:
+                await self.apply_protocols()
+            except Exception:
+                log.exception("re-applying the shares after a failed change failed")
+            raise
+        publish(self.app, kind=kind, share=share.name, message=f"share {share.name} {kind}")
+
+    async def _out(self, share: ShareCreate) -> ShareOut:
+        try:
+            _, folder = await self.folder(share)
+            path: str | None = str(folder)
+        except APIError:
+            path = None
+        return ShareOut(**share.model_dump(), path=path)
+
+    # --- operations --------------------------------------------------------------------------------
+
+    @operation("shares.list", get="/shares", response=list[ShareOut], summary="Shares")
+    async def list_shares(self) -> list[ShareOut]:
+        return [await self._out(s) for s in self.store.shares()]
+
+    @operation("shares.get", get="/shares/{share}", response=ShareOut, summary="One share")
+    async def get_share(self, share: str) -> ShareOut:
+        return await self._out(self.store.share(share))
+
+    @operation("shares.create", post="/shares", body=ShareCreate, response=ShareOut, status=201,
+               summary="Create a share: folder (made when missing), ACL, protocols")
+    async def create_share(self, body: ShareCreate) -> ShareOut:
+        async with self.accounts.lock:
+            await self._check(body, self.store.shares())
+            await self._commit(body, None, "created")
+        return await self.get_share(body.name)
+
+    @operation("shares.update", patch="/shares/{share}", body=ShareUpdate, response=ShareOut,
+               summary="Change a share; the ACL and every protocol follow")
+    async def update_share(self, share: str, body: ShareUpdate) -> ShareOut:
+        async with self.accounts.lock:
+            current = self.store.share(share)
+            merged = current.model_dump()
+            merged.update(body.model_dump(exclude_unset=True))
+            try:
+                updated = ShareCreate.model_validate(merged)
+            except ValidationError as exc:
+                raise validation_error(exc, "body") from None
+            others = [s for s in self.store.shares() if s.name.lower() != share.lower()]
+            await self._check(updated, others)
+            await self._commit(updated, current.name, "changed")
+        return await self.get_share(share)
+
+    @operation("shares.delete", delete="/shares/{share}", status=204,
+               summary="Delete a share (its folder and files stay)")
+    async def delete_share(self, share: str) -> None:
+        async with self.accounts.lock:
+            current = self.store.share(share)
+            row = self.app.db.one("SELECT * FROM shares WHERE name = ?", (share,))
+            self.app.db.execute("DELETE FROM shares WHERE name = ?", (share,))
+            try:
+                await self.apply_protocols()
+            except BaseException:
+                assert row is not None
+                self.app.db.execute("INSERT INTO shares (name, spec, created, updated) "
+                                    "VALUES (?, ?, ?, ?)", tuple(row.values()))
+                raise
+        publish(self.app, kind="deleted", share=current.name,
+                message=f"share {current.name} deleted")
+
+    @operation("shares.access", get="/shares/{share}/access", query=AccessQuery,
+               response=AccessOut, summary="Why a user (or a guest) can or cannot read or write "
+               "a share, the folder's ACL included")
+    async def access(self, share: str, user: str | None = None) -> AccessOut:
+        s = self.store.share(share)
+        who = self.store.user(user) if user is not None else None
+        _, folder = await self.folder(s)
+        acl = await read_acl(folder) if folder.exists() else None
+        verdict = explain(s, who, self.store.groups(), acl)
+        if acl is None:
+            verdict["reasons"].append(f"folder {folder} does not exist")
+            verdict["access"] = "none"
+        entries = [f"{e.tag}:{e.qualifier or ''}:{e.perms}" for e in acl.access] if acl else []
+        return AccessOut(access=verdict["access"], reasons=verdict["reasons"], user=user,
+                         path=str(folder), acl=entries)
