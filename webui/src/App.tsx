@@ -23,6 +23,7 @@ const Audit = lazy(() => import("./pages/Audit"));
 const Plugins = lazy(() => import("./pages/Plugins"));
 const Settings = lazy(() => import("./pages/Settings"));
 const PluginPage = lazy(() => import("./pages/PluginPage"));
+const [Shares, Accounts] = [lazy(() => import("./pages/Shares")), lazy(() => import("./pages/Accounts"))];
 
 function useTheme(): [string, () => void] {
   const [theme, setTheme] = useState(() => document.documentElement.dataset.theme ?? (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark"));
@@ -133,6 +134,7 @@ const router = createHashRouter([
       { path: "audit", element: <Audit /> },
       { path: "plugins", element: <Plugins /> },
       { path: "settings", element: <Settings /> },
+      { path: "shares", element: <Shares /> }, { path: "accounts", element: <Accounts /> },
       { path: "p/:id", element: <PluginPage /> },
       { path: "*", element: <p className="state">No such page.</p> },
     ],
