@@ -154,7 +154,10 @@ function TaskForm({ task, kind, onDone }: { task: ProtectionTask | null; kind: T
   const save = useSaveTask();
   const disks = useDisks(f.kind === "smart_test");
   const errs = fieldErrors(save.error);
-  const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((o) => ({ ...o, [k]: v }));
+  const set = <K extends keyof FormState>(k: K, v: FormState[K]) => {
+    setF((o) => ({ ...o, [k]: v }));
+    if (save.error) save.reset();   // a corrected field no longer shows the old refusal
+  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
     save.mutate({ id: task?.id, body: { kind: f.kind, name: f.name, enabled: f.enabled, schedule: toCron(f.schedule), params: paramsOf(f) } }, { onSuccess: onDone });
