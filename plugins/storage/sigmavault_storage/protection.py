@@ -435,8 +435,8 @@ class ProtectionService:
         out: dict[str, Any] = {"snapshot": name, "kept": None, "deleted": []}
         if not p.retention.any():
             return out
-        hp = HarborParams(action="prune", pool=p.pool, volume=p.volume, schema=p.naming_schema,
-                          **p.retention.model_dump())
+        hp = HarborParams.model_validate({"action": "prune", "pool": p.pool, "volume": p.volume,
+                                          "schema": p.naming_schema, **p.retention.model_dump()})
         plan = await preview_volume(app, hp, p.volume)
         out["kept"] = [k["snapshot"] for k in plan["keep"]]
         for old in plan["delete"]:

@@ -238,8 +238,9 @@ def _smart_fixtures() -> Path:
                       Path("/work/shared/fixtures/smartctl")):
         if candidate.is_dir():
             return candidate
-    pytest.fail("shared/fixtures/smartctl is missing") if os.environ.get("CI") else pytest.skip(
-        "shared/fixtures/smartctl is missing")
+    if os.environ.get("CI"):
+        pytest.fail("shared/fixtures/smartctl is missing")
+    pytest.skip("shared/fixtures/smartctl is missing")
 
 
 async def test_smart_test_task(client, loop_devices, fake_smartctl, tmp_path):
