@@ -17,7 +17,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -91,7 +91,7 @@ class NotificationService:
         self.config = config
         self.sealer = sealer_for(app.data_dir)
         self.session: aiohttp.ClientSession | None = None
-        self._inflight: set[int] = set()
+        self._inflight: dict[int, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession()
@@ -101,6 +101,11 @@ class NotificationService:
             self._spawn(row["id"])
 
     async def stop(self) -> None:
+        # cancelled deliveries keep their pending/retrying row and are resumed at the next start
+        tasks = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -234,7 +239,7 @@ class NotificationService:
                 "INSERT INTO notifications(alert_id, kind, source, severity, message, active, created, "
                 "updated, seen, resolved_at) VALUES('notifications:test', 'alert', 'NOTIFICATIONS', 'info', "
                 "'Test notification: the notification centre works', 0, ?, ?, ?, ?)",
-                (now, now, time.time(), now)).lastrowid
+                (now, now, time.time(), now)).lastrowid or 0
             self._announce("new", self._get_notification(n))
             return TestResult(delivered=True, channel=id, kind="centre", seconds=0,
                               detail=f"stored as notification {n}")
@@ -347,9 +352,9 @@ class NotificationService:
             raise not_found("notification", str(notification_id))
         return _notification(row)
 
-    def _announce(self, action: str, notification: Notification | None) -> None:
+    def _announce(self, action: Literal["new", "updated", "acked"], notification: Notification | None) -> None:
         self.app.events.publish("notification", NotificationEvent(
-            action=action, notification=notification, unread=self.unread()))  # type: ignore[arg-type]
+            action=action, notification=notification, unread=self.unread()))
 
     @operation("notifications.list", get="/notifications", query=NotificationQuery,
                response=NotificationPage, tags=TAGS)
@@ -430,6 +435,7 @@ class NotificationService:
         db, now, mono = self.app.db, _now(), time.time()
         active = bool(alert.get("active", True))
         details = json.dumps(alert["details"]) if alert.get("details") else None
+        action: Literal["new", "updated", "acked"]
         with db.transaction() as conn:
             last = conn.execute("SELECT * FROM notifications WHERE alert_id=? ORDER BY id DESC LIMIT 1",
                                 (alert["id"],)).fetchone()
@@ -476,7 +482,7 @@ class NotificationService:
                     "INSERT INTO notification_deliveries(notification_id, channel_id, channel_name, kind, "
                     "status, attempts, created, updated) VALUES(?, ?, ?, ?, 'pending', 0, ?, ?)",
                     (notification_id, channel["id"], channel["name"], kind, now, now))
-                deliveries.append(cur.lastrowid)
+                deliveries.append(int(cur.lastrowid or 0))
         for delivery_id in deliveries:
             self._spawn(delivery_id)
         self._announce(action, self._get_notification(notification_id))
@@ -516,9 +522,9 @@ class NotificationService:
     def _spawn(self, delivery_id: int) -> None:
         if delivery_id in self._inflight:
             return
-        self._inflight.add(delivery_id)
         task = self.app.spawn(self._deliver(delivery_id))
-        task.add_done_callback(lambda _: self._inflight.discard(delivery_id))
+        self._inflight[delivery_id] = task
+        task.add_done_callback(lambda _: self._inflight.pop(delivery_id, None))
 
     def _finish(self, delivery_id: int | None, status: str, attempts: int, *, error: str | None = None,
                 reason: str | None = None, detail: str | None = None) -> None:
