@@ -1,0 +1,501 @@
+"""The NFS service: SigmaVault's own NFS-Ganesha serving the shares of ``sigmavault-shares``.
+
+It is the ``nfs`` share protocol (``register_share_protocols``): ``apply(shares, accounts)`` turns
+every share listing ``nfs`` into a Ganesha export (pseudo path ``/<share>``, ``sec=sys``, client
+rules, squash), renders ``<data>/nfs/ganesha.conf`` (probed by a throwaway Ganesha first,
+written atomically), re-reads the exports with SIGHUP when Ganesha runs (clients stay
+connected), starts it when there is something to serve and stops it when there is nothing.
+Ganesha is supervised: a death raises an ``alert`` and a ``share.event`` ``service_down``, the
+restart a ``service_up``. A poller turns the TCP connections to the NFS port into
+``client_connected``/``client_disconnected`` share events.
+
+Access: sec=sys sends the client's uid and gid; NAS users have the same uid everywhere, so the
+share's POSIX ACL (applied by the shares plugin) decides per user over NFS as over SMB. Export
+ids are stored (``nfs_export_ids``) so a share keeps its id, and clients' file handles stay
+valid, across changes and restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import grp
+import ipaddress
+import logging
+import pwd
+import socket
+from pathlib import Path
+from typing import Any, Sequence
+
+from pydantic import ValidationError
+
+from sigmavault import operation
+from sigmavault.api import validation_error
+from sigmavault.app import SigmaVault
+from sigmavault.commands import run
+from sigmavault.errors import APIError
+from sigmavault.hookspecs import ResolvedShare, ShareAccount
+from sigmavault.supervisor import Supervisor
+
+from .clients import connections, v4_clients
+from .conf import SNAPSHOT_ROOT, ClientRule, Export, GaneshaSettings, client_spec
+from .config import NfsConfig
+from .models import AccessOut, AccessQuery, ClientsOut, ExportOut, NfsOptions, NfsStatus
+from .server import GaneshaServer, kernel_nfsd_present, rpcbind_running
+
+log = logging.getLogger("sigmavault.nfs")
+ALERT_ID = "nfs:ganesha"
+RANK = {"none": 0, "read": 1, "write": 2}
+CHECK = ("rendered from validated models, clashes refused, then served by a throwaway "
+         "ganesha.nfsd on a free loopback port whose log must show no CONFIG/EXPORT/FSAL error")
+
+MIGRATIONS = ["""
+CREATE TABLE nfs_export_ids (
+    key TEXT PRIMARY KEY,
+    export_id INTEGER NOT NULL UNIQUE
+);
+"""]
+
+
+def field_error(status: int, code: str, field: str, message: str) -> APIError:
+    return APIError(status, code, f"{field}: {message}", {"field": field})
+
+
+def _existing(path: Path, stop: Path) -> Path:
+    """``path`` or its nearest existing ancestor not above ``stop`` (a share's folder is made
+    after its check; the probe serves the folder that will hold it)."""
+    p = path
+    while not p.exists() and p != stop and p.parent != p:
+        p = p.parent
+    return p
+
+
+class NfsService:
+    """Ganesha, its exports and clients; registered as the ``nfs`` share protocol."""
+
+    name = "nfs"
+    options_model = NfsOptions
+
+    def __init__(self, app: SigmaVault, config: NfsConfig) -> None:
+        self.app, self.config = app, config
+        self.settings = GaneshaSettings(
+            data_dir=app.data_dir / "nfs", port=config.port, bind_addr=config.bind_addr,
+            versions=tuple(sorted(set(config.versions))), grace_period=config.grace_period,
+            lease_lifetime=config.lease_lifetime, attr_expiration=config.attr_expiration,
+            manage_gids=config.manage_gids, log_level=config.log_level)
+        self.server = GaneshaServer(self.settings, on_exit=self._died, on_restart=self._restarted)
+        self.rpcbind: Supervisor | None = None
+        self.lock = asyncio.Lock()
+        self.live: list[Export] = []
+        self.shares: dict[str, ResolvedShare] = {}
+        self.accounts: list[ShareAccount] = []
+        self._supervised = False
+        self._poller: asyncio.Task[None] | None = None
+        self._connections: set[tuple[str, int]] = set()
+        self._version: str | None = None
+        self.left_out: dict[str, str] = {}  # share → why apply() did not export it
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def _share_event(self, **data: Any) -> None:
+        if "share.event" in self.app.events.types:
+            self.app.events.publish("share.event", {"protocol": "nfs", **data})
+
+    def _died(self, code: int | None) -> None:
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        self.app.events.publish("alert", {
+            "id": ALERT_ID, "severity": "critical", "source": "nfs", "active": True,
+            "message": f"NFS-Ganesha died ({how}); restarting it", "details": {"returncode": code}})
+        self._share_event(kind="service_down", message=f"ganesha.nfsd died ({how})",
+                          details={"returncode": code})
+
+    def _restarted(self, restarts: int) -> None:
+        self.app.events.publish("alert", {
+            "id": ALERT_ID, "severity": "warning", "source": "nfs", "active": True,
+            "message": f"NFS-Ganesha died and was restarted (restart {restarts})",
+            "details": {"restarts": restarts, "pid": self.server.pid}})
+        self._share_event(kind="service_up", message=f"ganesha.nfsd restarted (pid "
+                          f"{self.server.pid})", details={"restarts": restarts})
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+        if self._supervised:
+            await self.server.stop()
+            self._supervised = False
+        if self.rpcbind is not None:
+            await self.rpcbind.stop()
+            self.rpcbind = None
+
+    async def _ensure_rpcbind(self) -> None:
+        if 3 not in self.settings.versions or rpcbind_running():
+            return
+        if self.rpcbind is None:
+            self.rpcbind = Supervisor(["rpcbind", "-f", "-w"], name="rpcbind",
+                                      log_path=self.settings.data_dir / "log" / "rpcbind.out")
+            await self.rpcbind.start()
+        for _ in range(100):
+            if rpcbind_running():
+                return
+            await asyncio.sleep(0.05)
+        raise APIError(503, "rpcbind_unavailable", "NFSv3 needs rpcbind, and it did not start")
+
+    async def _start_ganesha(self) -> None:
+        await self.server.start()
+        self._supervised = True
+        await self.server.wait_ready()
+        self._share_event(kind="service_up", message=f"ganesha.nfsd started on port "
+                          f"{self.settings.port}")
+        if self.config.clients_poll_interval > 0 and self._poller is None:
+            self._poller = self.app.spawn(self._poll_clients())
+
+    async def _stop_ganesha(self, why: str) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+        await self.server.stop()
+        self._supervised = False
+        self._share_event(kind="service_down", message=f"ganesha.nfsd stopped: {why}")
+
+    # --- shares → exports --------------------------------------------------------------------------
+
+    def _ids(self, keys: Sequence[str], store: bool) -> dict[str, int]:
+        """A stable export id per key; new keys get ids (stored only when ``store``)."""
+        rows = {r["key"]: r["export_id"] for r in self.app.db.all(
+            "SELECT key, export_id FROM nfs_export_ids")}
+        used = set(rows.values())
+        out = {}
+        for key in keys:
+            if key in rows:
+                out[key] = rows[key]
+                continue
+            new = max(used, default=0) + 1
+            if new > 65535:
+                new = next(i for i in range(1, 65536) if i not in used)
+            used.add(new)
+            out[key] = new
+            if store:
+                self.app.db.execute("INSERT INTO nfs_export_ids (key, export_id) VALUES (?, ?)",
+                                    (key, new))
+        return out
+
+    @staticmethod
+    def _rules(r: ResolvedShare, opts: NfsOptions) -> tuple[ClientRule, ...]:
+        rules: list[ClientRule] = []
+        for field, hosts in (("hosts_deny", r.hosts_deny),):
+            for i, h in enumerate(hosts):
+                try:
+                    rules.append(ClientRule((client_spec(h),), "none"))
+                except ValueError as exc:
+                    raise field_error(422, "invalid_client", f"{field}.{i}", str(exc)) from None
+        if opts.clients is not None:
+            rules += [ClientRule((c.host,), c.access) for c in opts.clients]
+        elif r.hosts_allow:
+            for i, h in enumerate(r.hosts_allow):
+                try:
+                    rules.append(ClientRule((client_spec(h),), "rw"))
+                except ValueError as exc:
+                    raise field_error(422, "invalid_client", f"hosts_allow.{i}", str(exc)) \
+                        from None
+        else:
+            rules.append(ClientRule(("*",), "rw"))
+        return tuple(rules)
+
+    def _anon(self, opts: NfsOptions, accounts: list[ShareAccount]) -> tuple[int, int]:
+        """uid and gid squashed requests act as: ``anon_user``'s, else nobody's (65534; Ganesha's
+        own default would be -2, an id no account has)."""
+        if opts.anon_user is None:
+            try:
+                nobody = pwd.getpwnam("nobody")
+                return nobody.pw_uid, nobody.pw_gid
+            except KeyError:
+                return 65534, 65534
+        account = next((a for a in accounts if a.name == opts.anon_user), None)
+        if account is None:
+            raise field_error(422, "unknown_user", "options.nfs.anon_user",
+                              f"no NAS user {opts.anon_user}")
+        try:
+            gid = pwd.getpwnam(account.name).pw_gid
+        except KeyError:
+            gid = account.uid
+        return account.uid, gid
+
+    def _level(self, r: ResolvedShare, opts: NfsOptions) -> str:
+        """The one level NFS can enforce for ``r`` (Ganesha checks mode bits, not the ACL: it
+        cannot tell NAS users apart beyond owner/group/other), or 409 naming ``options.nfs``."""
+        if opts.squash == "all":
+            assert opts.anon_user is not None
+            level = r.levels.get(opts.anon_user, "none")
+            if level == "none":
+                raise field_error(409, "nfs_no_access", "options.nfs.anon_user",
+                                  f"{opts.anon_user} has no access to share {r.name}, and squash "
+                                  "'all' makes every NFS request act as that user")
+            return level
+        if self.config.per_user_access == "mode_bits":
+            return "write"
+        levels = set(r.levels.values())
+        if len(levels) > 1:
+            summary = ", ".join(f"{u}: {lv}" for u, lv in sorted(r.levels.items()))
+            raise field_error(
+                409, "nfs_per_user_access", "options.nfs",
+                f"share {r.name} gives NAS users different rights ({summary}), and NFS-Ganesha's "
+                "VFS FSAL checks mode bits, not POSIX ACLs, so NFS cannot tell them apart: give "
+                "every NAS user the same level, squash 'all' to one NAS user, or set [nfs] "
+                "per_user_access = \"mode_bits\"")
+        level = levels.pop() if levels else "write"
+        if level == "none":
+            raise field_error(409, "nfs_no_access", "options.nfs", f"no NAS user has access to "
+                              f"share {r.name}")
+        return level
+
+    def _convert(self, shares: Sequence[ResolvedShare], accounts: list[ShareAccount], *,
+                 store: bool, probing: bool = False, strict: bool = True) -> list[Export]:
+        plans: list[tuple[str, dict[str, Any]]] = []
+        left: dict[str, str] = {}
+        for r in shares:
+            try:
+                opts = NfsOptions.model_validate(r.options)
+            except ValidationError as exc:
+                raise validation_error(exc, "options.nfs") from None
+            try:
+                level = self._level(r, opts)
+            except APIError as exc:
+                if strict:
+                    raise
+                left[r.name] = exc.message
+                continue
+            rules = self._rules(r, opts)
+            uid, gid = self._anon(opts, accounts)
+            common = dict(clients=rules, squash=opts.squash, anon_uid=uid, anon_gid=gid,
+                          share=r.name)
+            path = Path(r.path)
+            if probing:
+                path = _existing(path, Path(r.volume_path))
+            plans.append((f"share:{r.name.lower()}", dict(
+                path=path, pseudo=opts.pseudo or f"/{r.name}",
+                read_only=r.read_only or level == "read", **common)))
+            if opts.snapshots:
+                for snap in r.snapshots:
+                    spath = Path(snap.path) / (r.subfolder or "")
+                    if not spath.is_dir():
+                        continue
+                    plans.append((f"snap:{r.name.lower()}/{snap.name}", dict(
+                        path=spath, pseudo=f"{SNAPSHOT_ROOT}/{r.name}/{snap.name}",
+                        read_only=True, snapshot=snap.name, **common)))
+        if not strict:
+            self.left_out = left
+        ids = self._ids([k for k, _ in plans], store)
+        return [Export(export_id=ids[k], **kw) for k, kw in plans]
+
+    # --- the share protocol ------------------------------------------------------------------------
+
+    async def check(self, shares: list[ResolvedShare], accounts: list[ShareAccount]) -> None:
+        """Everything apply() would refuse, without changing anything: option and client specs,
+        clashes, then Ganesha itself on a throwaway instance."""
+        exports = self._convert(shares, accounts, store=False, probing=True)
+        self.server.render(exports)
+        if self.config.enabled and self.config.check_config and exports:
+            await self.server.probe(exports)
+
+    async def apply(self, shares: list[ResolvedShare], accounts: list[ShareAccount]) -> None:
+        async with self.lock:
+            exports = self._convert(shares, accounts, store=True, strict=False) \
+                if self.config.enabled else []
+            for name, why in sorted(self.left_out.items()):
+                log.warning("share %s is not exported over NFS: %s", name, why)
+                self.app.events.publish("alert", {
+                    "id": f"nfs:share:{name}", "severity": "warning", "source": "nfs",
+                    "active": True, "message": f"share {name} is not exported over NFS: {why}",
+                    "details": {"share": name}})
+            if exports:
+                await self._ensure_rpcbind()
+            await self.server.configure(exports, check=self.config.check_config)
+            self.live = exports
+            self.shares = {r.name: r for r in shares} if self.config.enabled else {}
+            self.accounts = list(accounts)
+            if exports and not self._supervised:
+                await self._start_ganesha()
+            elif not exports and self._supervised:
+                await self._stop_ganesha("no share to serve" if self.config.enabled
+                                         else "[nfs] enabled = false")
+
+    async def set_password(self, user: str, password: str) -> None:
+        """sec=sys has no passwords: nothing to store."""
+
+    async def remove_user(self, user: str) -> None:
+        """Nothing of a user is kept by Ganesha."""
+
+    async def status(self) -> dict[str, Any]:
+        return (await self.get_status()).model_dump()
+
+    # --- clients -----------------------------------------------------------------------------------
+
+    async def _poll_clients(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.clients_poll_interval)
+            now = {(c.address, c.port) for c in connections(self.settings.port)}
+            for addr, port in sorted(now - self._connections):
+                self._share_event(kind="client_connected", remote=f"{addr}:{port}",
+                                  message=f"NFS client {addr} connected (port {port})")
+            for addr, port in sorted(self._connections - now):
+                self._share_event(kind="client_disconnected", remote=f"{addr}:{port}",
+                                  message=f"NFS client {addr} disconnected (port {port})")
+            self._connections = now
+
+    # --- operations --------------------------------------------------------------------------------
+
+    @operation("nfs.status", get="/nfs/status", response=NfsStatus,
+               summary="NFS server: which one serves, running, pid, port, versions, restarts")
+    async def get_status(self) -> NfsStatus:
+        if self._version is None:
+            try:
+                out = (await run(["ganesha.nfsd", "-v"], timeout=30, check=False))
+                text = (out.stdout or out.stderr).strip()
+                self._version = text.splitlines()[0] if text else None
+            except APIError:
+                self._version = None
+        return NfsStatus(
+            enabled=self.config.enabled, server="ganesha", kernel_nfsd=kernel_nfsd_present(),
+            running=self.server.supervisor.running, pid=self.server.pid, port=self.settings.port,
+            bind_addr=self.settings.bind_addr, versions=list(self.settings.versions),
+            rpcbind=rpcbind_running() if 3 in self.settings.versions else None,
+            restarts=self.server.supervisor.restarts, version=self._version,
+            exports=len(self.live), config_check=CHECK if self.config.check_config else "render")
+
+    @operation("nfs.clients", get="/nfs/clients", response=ClientsOut,
+               summary="Connected NFS clients (TCP connections to the NFS port) and the NFSv4 "
+               "clients Ganesha holds state for")
+    async def clients(self) -> ClientsOut:
+        return ClientsOut.model_validate({
+            "connections": [c.__dict__ for c in connections(self.settings.port)]
+            if self.server.supervisor.running else [],
+            "v4_clients": [c.__dict__ for c in v4_clients(self.settings.recovery_dir)],
+            "source": "kernel TCP table (/proc/net/tcp, tcp6) and Ganesha's NFSv4 recovery "
+                      "records; Ganesha's DBus client list needs a system bus"})
+
+    @operation("nfs.exports", get="/nfs/exports", response=list[ExportOut],
+               summary="What Ganesha exports now")
+    async def exports(self) -> list[ExportOut]:
+        return [ExportOut(export_id=e.export_id, share=e.share, snapshot=e.snapshot,
+                          path=str(e.path), pseudo=e.pseudo,
+                          clients=[{"hosts": list(c.hosts), "access": c.access}
+                                   for c in e.clients],
+                          squash=e.squash, anon_uid=e.anon_uid, anon_gid=e.anon_gid,
+                          read_only=e.read_only or e.snapshot is not None)
+                for e in self.live]
+
+    @staticmethod
+    def _matches(spec: str, address: str, names: list[str]) -> bool:
+        if spec == "*":
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if "/" in spec:
+            return ip in ipaddress.ip_network(spec)
+        try:
+            return ip == ipaddress.ip_address(spec)
+        except ValueError:
+            return any(fnmatch.fnmatchcase(n.lower(), spec) for n in names)
+
+    @operation("nfs.access", get="/nfs/shares/{share}/access", query=AccessQuery,
+               response=AccessOut, summary="Why a client address and NAS user can or cannot "
+               "read or write a share over NFS: client rule, squash, access list, folder ACL")
+    async def access(self, share: str, address: str, user: str | None = None) -> AccessOut:
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError:
+            raise field_error(422, "invalid_address", "address",
+                              f"{address!r} is not an IP address") from None
+        r = next((s for n, s in self.shares.items() if n.lower() == share.lower()), None)
+        export = next((e for e in self.live if e.snapshot is None and r is not None
+                       and e.share == r.name), None)
+        out = {"share": share, "address": address, "user": user, "client_rule": None,
+               "acts_as": None}
+        if r is None or export is None:
+            return AccessOut(access="none", reasons=[f"share {share} is not exported over NFS "
+                             "(unknown, disabled, or 'nfs' not in its protocols)"], **out)
+        names: list[str] = []
+        if any(not self._matches(h, address, []) and "/" not in h and h != "*"
+               for c in export.clients for h in c.hosts):
+            try:
+                host, aliases, _ = await asyncio.to_thread(socket.gethostbyaddr, address)
+                names = [host, *aliases]
+            except OSError:
+                names = []
+        rule = next(((h, c.access) for c in export.clients for h in c.hosts
+                     if self._matches(h, address, names)), None)
+        reasons = []
+        if rule is None or rule[1] == "none":
+            why = "no client rule matches" if rule is None else f"client rule {rule[0]} refuses"
+            return AccessOut(access="none", reasons=[f"{address}: {why}"],
+                             **{**out, "client_rule": rule[0] if rule else None})
+        out["client_rule"] = f"{rule[0]} ({rule[1]})"
+        cap = "read" if rule[1] == "ro" or export.read_only else "write"
+        reasons.append(f"{address} matches client rule {rule[0]}: {rule[1]}"
+                       + (" (share is read-only)" if export.read_only and rule[1] == "rw" else ""))
+        anon = next((a.name for a in self.accounts if a.uid == export.anon_uid), None) \
+            if export.anon_uid is not None else None
+        acting: str | None = user
+        if export.squash == "all":
+            acting = anon
+            reasons.append(f"squash all: every uid acts as {anon}")
+        elif user is None:
+            if export.squash == "root":
+                acting = anon
+                reasons.append(f"squash root: uid 0 acts as {anon or 'nobody (65534)'}")
+            else:
+                reasons.append("no squash: uid 0 is root on the server (the access list does "
+                               "not apply)")
+                return AccessOut(access=cap, reasons=reasons, **{**out, "acts_as": "root"})
+        out["acts_as"] = acting
+        if self.config.per_user_access == "refuse":
+            most = "read" if export.read_only else "write"
+            reasons.append("NFS-Ganesha checks mode bits, not POSIX ACLs: the export carries the "
+                           f"one level every NAS user has on this share ({most} at most)")
+        if acting is None:
+            level = r.guest
+            reasons.append(f"nobody (65534) is no NAS user: gets what a guest gets ({level})")
+        elif self.app.has_method("shares.access"):
+            verdict = await self.app.call("shares.access", share=r.name, user=acting)
+            level = verdict["access"]
+            reasons += [f"{acting}: {why}" for why in verdict["reasons"]]
+        else:
+            level = r.levels.get(acting, "none")
+            reasons.append(f"access list: {acting} has {level}")
+        if RANK[level] > RANK[cap]:
+            reasons.append(f"capped at {cap} by the client rule")
+            level = cap
+        fs = self._mode_bits_level(Path(r.path), acting)
+        if fs is not None and RANK[fs[0]] < RANK[level]:
+            reasons.append(fs[1])
+            level = fs[0]
+        return AccessOut(access=level, reasons=reasons, **out)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _mode_bits_level(folder: Path, user: str | None) -> tuple[str, str] | None:
+        """What Ganesha's own check (mode bits; the ACL mask shows as the group bits) gives
+        ``user`` (None: nobody) on the share's folder, with the reason."""
+        try:
+            st = folder.stat()
+        except OSError:
+            return None
+        try:
+            pw = pwd.getpwnam(user or "nobody")
+        except KeyError:
+            return None
+        groups = {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if pw.pw_name in g.gr_mem}
+        if pw.pw_uid == st.st_uid:
+            bits, who = (st.st_mode >> 6) & 7, "its owner"
+        elif st.st_gid in groups:
+            bits, who = (st.st_mode >> 3) & 7, "in its group (the ACL mask applies)"
+        else:
+            bits, who = st.st_mode & 7, "neither its owner nor in its group ('other' applies)"
+        level = "write" if bits & 7 == 7 else "read" if bits & 5 == 5 else "none"
+        perms = "".join(c if bits & b else "-" for c, b in (("r", 4), ("w", 2), ("x", 1)))
+        return level, (f"NFS-Ganesha checks mode bits, not the ACL: {pw.pw_name} is {who} of "
+                       f"the share folder, {perms}")

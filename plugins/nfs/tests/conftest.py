@@ -1,0 +1,51 @@
+"""Fixtures of the NFS tests: real NAS accounts (uids 3000-3099, names starting with ``svn``,
+removed at teardown whatever the test did) and a folder every test account can reach."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from sigmavault.testing import require_root, require_tool
+
+FIRST, LAST, PREFIX = 3000, 3099, "svn"
+
+
+def sweep() -> None:
+    for p in pwd.getpwall():
+        if FIRST <= p.pw_uid <= LAST and p.pw_name.startswith(PREFIX):
+            subprocess.run(["userdel", p.pw_name], capture_output=True)
+    for g in grp.getgrall():
+        if FIRST <= g.gr_gid <= LAST and g.gr_name.startswith(PREFIX):
+            subprocess.run(["groupdel", g.gr_name], capture_output=True)
+
+
+@pytest.fixture
+def nfs_accounts() -> Iterator[None]:
+    """NAS accounts made by the tests through the API are swept away afterwards."""
+    require_root()
+    require_tool("useradd", "userdel", "groupdel", "setfacl", "getfacl")
+    sweep()
+    try:
+        yield
+    finally:
+        sweep()
+
+
+@pytest.fixture
+def share_root() -> Iterator[Path]:
+    """A folder under /tmp that test accounts can traverse (tmp_path's parent is 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="svt-nfs-"))
+    os.chmod(root, 0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
