@@ -1,11 +1,37 @@
 import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { useCapabilities } from "../hooks/useCapabilities";
-import { useAck, useAckAll, useNotificationEvents, useNotifications } from "../hooks/useNotifications";
+import { useAck, useAckAll, useNotificationEvents, useNotifications, type Notification } from "../hooks/useNotifications";
 import { errorMessage } from "../lib/api";
-import { Loading, Modal } from "./ui";
+import { ago, when } from "../lib/format";
+import { Badge, Loading } from "./ui";
 
 const Notifications = lazy(() => import("../pages/Notifications"));
-const NotificationLine = lazy(() => import("../pages/Notifications").then((m) => ({ default: m.NotificationLine })));
+
+function BellIcon() {
+  return (
+    <svg width="15" height="15" viewBox="0 0 24 24" aria-hidden="true" style={{ verticalAlign: "-2px" }} fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+      <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+      <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+    </svg>
+  );
+}
+
+/** One notification: severity (or "resolved"), source, message, when, and "Mark read". */
+export function NotificationLine({ n, onAck }: { n: Notification; onAck?: () => void }) {
+  return (
+    <div className="notification" data-unread={!n.acked} style={{ display: "flex", gap: 8, alignItems: "baseline", opacity: n.acked ? 0.7 : 1 }}>
+      <Badge value={n.kind === "resolved" ? "resolved" : n.severity} />
+      <span style={{ flex: 1 }}>
+        {!n.acked && <strong aria-label="unread">• </strong>}
+        <span className="muted">{n.source}</span> {n.message}
+        {n.repeats > 0 && <span className="muted"> (×{n.repeats + 1})</span>}
+        <br />
+        <small className="muted" title={when(n.updated)}>{ago(n.updated)} · <code>{n.alert_id}</code>{n.resolved_at && n.kind === "alert" ? " · cleared" : ""}</small>
+      </span>
+      {onAck && !n.acked && <button type="button" className="btn small" onClick={onAck} aria-label={`mark “${n.message}” read`}>Mark read</button>}
+    </div>
+  );
+}
 
 /** How many notifications the bell's panel shows. */
 export const BELL_LIMIT = 8;
@@ -41,7 +67,7 @@ export function NotificationCentre({ pageHref }: { pageHref?: string }) {
     <span ref={box} style={{ position: "relative" }} data-testid="notification-centre">
       <button type="button" className="btn small" aria-haspopup="true" aria-expanded={open} onClick={() => setOpen((o) => !o)}
         aria-label={unread ? `notifications: ${unread} unread` : "notifications: none unread"}>
-        🔔{unread > 0 && <span className="badge bad" data-testid="unread-count" style={{ marginLeft: 4 }}>{unread > 99 ? "99+" : unread}</span>}
+        <BellIcon />{unread > 0 && <span className="badge bad" data-testid="unread-count" style={{ marginLeft: 4 }}>{unread > 99 ? "99+" : unread}</span>}
       </button>
       {open && (
         <div role="dialog" aria-label="Notifications" style={{ position: "absolute", right: 0, top: "calc(100% + 6px)", width: "min(420px, 92vw)", zIndex: 50, background: "var(--panel)", border: "1px solid var(--border)", borderRadius: 10, padding: 12, boxShadow: "0 8px 24px rgba(0,0,0,.35)" }}>
@@ -49,14 +75,12 @@ export function NotificationCentre({ pageHref }: { pageHref?: string }) {
             <strong>Notifications</strong>
             <button type="button" className="btn small" disabled={!unread || ackAll.isPending} onClick={() => ackAll.mutate(newest)}>Mark all read</button>
           </div>
-          {q.error ? <p className="form-error">{errorMessage(q.error)}</p> : (
-            <Suspense fallback={<Loading />}>
-              {(q.data?.items.length ?? 0) === 0 ? <p className="muted">No notifications.</p> : (
-                <ul className="plain" style={{ maxHeight: 360, overflowY: "auto" }}>
-                  {q.data!.items.map((n) => <li key={n.id} style={{ padding: "6px 0", borderBottom: "1px solid var(--border)" }}><NotificationLine n={n} onAck={() => ack.mutate(n.id)} /></li>)}
-                </ul>
-              )}
-            </Suspense>
+          {q.error ? <p className="form-error">{errorMessage(q.error)}</p> : q.isLoading ? <Loading /> : (
+            (q.data?.items.length ?? 0) === 0 ? <p className="muted">No notifications.</p> : (
+              <ul className="plain" style={{ maxHeight: 360, overflowY: "auto" }}>
+                {q.data!.items.map((n) => <li key={n.id} style={{ padding: "6px 0", borderBottom: "1px solid var(--border)" }}><NotificationLine n={n} onAck={() => ack.mutate(n.id)} /></li>)}
+              </ul>
+            )
           )}
           <div style={{ marginTop: 8 }}>
             {pageHref ? <a href={pageHref} onClick={() => setOpen(false)}>All notifications, channels and rules →</a>
@@ -64,16 +88,28 @@ export function NotificationCentre({ pageHref }: { pageHref?: string }) {
           </div>
         </div>
       )}
-      {!pageHref && (
-        <Modal open={page} title="Notifications" onClose={() => setPage(false)}>
-          {page && (
-            <Suspense fallback={<Loading />}>
-              <Notifications />
-              <div className="modal-actions"><button type="button" className="btn" onClick={() => setPage(false)}>Close</button></div>
-            </Suspense>
-          )}
-        </Modal>
-      )}
+      {!pageHref && <PageDialog open={page} onClose={() => setPage(false)} />}
     </span>
+  );
+}
+
+/** The Notifications page in a wide dialog (until the app has a route for it). */
+function PageDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal?.();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return (
+    <dialog ref={ref} className="modal" aria-label="Notifications" onClose={onClose} onCancel={onClose} style={{ width: "min(1200px, 96vw)", maxWidth: "96vw" }}>
+      {open && (
+        <Suspense fallback={<Loading />}>
+          <Notifications />
+          <div className="modal-actions"><button type="button" className="btn" onClick={onClose}>Close</button></div>
+        </Suspense>
+      )}
+    </dialog>
   );
 }

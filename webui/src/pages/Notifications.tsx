@@ -6,11 +6,12 @@ import { useMe } from "../hooks/useAuth";
 import {
   MASK, SEVERITIES, useAck, useAckAll, useChannels, useDeleteChannel, useDeleteRule, useDeliveries, useNotifications,
   useRules, useSaveChannel, useSaveRule, useSources, useTestChannel,
-  type Channel, type ChannelBody, type EmailSettings, type Notification, type Rule, type RuleBody, type Severity, type TestResult,
+  type Channel, type ChannelBody, type EmailSettings, type Rule, type RuleBody, type Severity, type TestResult,
 } from "../hooks/useNotifications";
 import { errorMessage } from "../lib/api";
 import { fieldErrors } from "../lib/errors";
 import { ago, when } from "../lib/format";
+import { NotificationLine } from "../components/NotificationCentre";
 
 type Tab = "centre" | "channels" | "rules" | "deliveries";
 const TABS: [Tab, string][] = [["centre", "Notifications"], ["channels", "Channels"], ["rules", "Rules"], ["deliveries", "Delivery history"]];
@@ -35,22 +36,6 @@ function Pager({ offset, total, setOffset }: { offset: number; total: number; se
       <button type="button" className="btn small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>← Newer</button>
       <span className="muted">{offset + 1}–{Math.min(total, offset + PAGE)} of {total}</span>
       <button type="button" className="btn small" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>Older →</button>
-    </div>
-  );
-}
-
-export function NotificationLine({ n, onAck }: { n: Notification; onAck?: () => void }) {
-  return (
-    <div className="notification" data-unread={!n.acked} style={{ display: "flex", gap: 8, alignItems: "baseline", opacity: n.acked ? 0.7 : 1 }}>
-      <Badge value={n.kind === "resolved" ? "resolved" : n.severity} />
-      <span style={{ flex: 1 }}>
-        {!n.acked && <strong aria-label="unread">• </strong>}
-        <span className="muted">{n.source}</span> {n.message}
-        {n.repeats > 0 && <span className="muted"> (×{n.repeats + 1})</span>}
-        <br />
-        <small className="muted" title={when(n.updated)}>{ago(n.updated)} · <code>{n.alert_id}</code>{n.resolved_at && n.kind === "alert" ? " · cleared" : ""}</small>
-      </span>
-      {onAck && !n.acked && <button type="button" className="btn small" onClick={onAck} aria-label={`mark “${n.message}” read`}>Mark read</button>}
     </div>
   );
 }
