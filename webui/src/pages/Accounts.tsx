@@ -161,8 +161,7 @@ export default function Accounts() {
   const [problem, setProblem] = useState<string | null>(null);
   const refused = (kind: "user" | "group", name: string) => (e: unknown) => {
     const msg = inUseMessage(kind, name, e) ?? plainShareError(e) ?? "Refused.";
-    setProblem(msg);
-    toast.error(msg);
+    setProblem(msg); // shown at the top of the page, with a link to Shares
   };
   const groupList = groups.data ?? [];
   return (

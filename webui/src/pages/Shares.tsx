@@ -112,8 +112,7 @@ export function ExplainPanel({ share, users }: { share: string; users: NasUser[]
           <div data-testid="access-answer" aria-live="polite">
             <p style={{ fontSize: "1.05rem", margin: "4px 0 8px" }}>
               <strong>Can {name} write here? {q.data.access === "write" ? "Yes" : "No"}</strong>
-              {" — "}<span data-testid="access-headline">{accessHeadline(q.data, user ?? "a guest")}</span>.{" "}
-              <Badge value={q.data.access === "write" ? "ok" : q.data.access === "read" ? "warning" : "error"} />
+              {" — "}<span data-testid="access-headline">{accessHeadline(q.data, user ?? "a guest")}</span>.
             </p>
             <p className="muted" style={{ margin: "0 0 4px" }}>How SigmaVault decided:</p>
             <ol data-testid="access-reasons" style={{ margin: 0 }}>
@@ -271,6 +270,12 @@ function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => v
 
 // --- the page ---------------------------------------------------------------------------------------
 
+/** "ipv4:192.168.1.20:51234" → "192.168.1.20" */
+function remoteHost(r: string): string {
+  const m = /^ipv[46]:(.*?)(?::\d+)?$/.exec(r);
+  return (m?.[1] ?? r).replace(/^\[(.*)\]$/, "$1");
+}
+
 function ServiceBanner({ shares }: { shares: number }) {
   const status = useSmbStatus();
   if (!status.data) return null;
@@ -303,7 +308,7 @@ function Clients({ enabled }: { enabled: boolean }) {
               <thead><tr><th>User</th><th>From</th><th>Shares open</th><th>Protocol</th><th>Encrypted</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
               <tbody>{d.sessions.map((s) => (
                 <tr key={s.session_id}>
-                  <td>{s.username || "guest"}</td><td>{s.remote}</td><td>{s.shares.join(", ") || "—"}</td><td>{s.dialect}</td><td>{s.encryption && s.encryption !== "-" ? s.encryption : "no"}</td>
+                  <td>{s.username || "guest"}</td><td>{remoteHost(s.remote)}</td><td>{s.shares.join(", ") || "—"}</td><td>{s.dialect}</td><td>{s.encryption && s.encryption !== "-" ? s.encryption : "no"}</td>
                   <td className="actions"><button type="button" className="btn small danger needs-admin" onClick={async () => {
                     if (await confirm({ title: "Disconnect this computer?", message: <>Every session from <b>{s.remote}</b> ends; unsaved work in open files may be lost.</>, confirmText: "Disconnect", danger: true })) disconnect.mutate(s.session_id);
                   }}>Disconnect</button></td>
@@ -338,30 +343,32 @@ export default function Shares() {
       <Card title="Shares" actions={<button type="button" className="btn primary small needs-admin" onClick={() => setForm({ share: null })}>New share</button>}>
         <QueryState q={shares} empty={(d) => d.length === 0 && "No shares yet. Create one from a volume with “New share”."}>
           {(list) => (
-            <div style={{ overflowX: "auto" }}>
-              <table>
-                <thead><tr><th>Share</th><th>Folder</th><th>Who has access</th><th>Connected</th><th>State</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
-                <tbody>{list.map((s) => {
-                  const clients = clientsOf(s.name);
-                  return (
-                    <tr key={s.name} data-testid={`share-${s.name}`}>
-                      <td><strong>{s.name}</strong>{s.description && <><br /><small className="muted">{s.description}</small></>}<br /><small className="muted">{s.protocols.map((p) => p.toUpperCase()).join(", ")}</small></td>
-                      <td className="wrap">{locationLabel({ pool: s.pool, volume: s.volume, path: s.subfolder ?? "", type: "dir" })}{s.path === null && <><br /><Badge value="missing" /> <small className="muted">its volume is gone</small></>}</td>
-                      <td className="wrap" data-testid="access-summary">{accessSummary(s)}</td>
-                      <td>{clients.length === 0 ? <span className="muted">nobody</span> : clients.map((c) => `${c.username || "guest"} (${c.remote})`).join(", ")}</td>
-                      <td>{s.enabled ? <Badge value="active" /> : <Badge value="disabled" />}{s.read_only && <> <Badge value="read-only" /></>}{s.guest_ok && <> <Badge value="guests" /></>}</td>
-                      <td className="actions">
-                        <button type="button" className="btn small" onClick={() => setCheck(s.name)}>Check access</button>{" "}
-                        <button type="button" className="btn small needs-admin" onClick={() => setForm({ share: s })}>Edit</button>{" "}
-                        <button type="button" className="btn small danger needs-admin" onClick={async () => {
-                          if (await confirm({ title: `Delete share ${s.name}?`, message: <>Computers can no longer open <b>{s.name}</b>{clients.length ? `, and ${clients.length} connected client(s) lose it` : ""}. The folder and its files stay on the volume.</>, confirmText: "Delete share", danger: true })) remove.mutate(s.name);
-                        }}>Delete</button>
-                      </td>
-                    </tr>
-                  );
-                })}</tbody>
-              </table>
-            </div>
+            <ul className="plain" aria-label="Shares">
+              {list.map((s) => {
+                const clients = clientsOf(s.name);
+                return (
+                  <li key={s.name} data-testid={`share-${s.name}`} style={{ display: "grid", gridTemplateColumns: "repeat(auto-fit, minmax(190px, 1fr))", gap: "6px 18px", alignItems: "start", padding: "10px 0" }}>
+                    <div>
+                      <strong style={{ fontSize: "1.05rem" }}>{s.name}</strong>{" "}
+                      {s.enabled ? <Badge value="active" /> : <Badge value="disabled" />}{s.read_only && <> <Badge value="read-only" /></>}{s.guest_ok && <> <Badge value="guests allowed" /></>}
+                      {s.description && <><br /><small className="muted">{s.description}</small></>}
+                      <br /><small className="muted">{s.protocols.map((p) => p.toUpperCase()).join(", ")} · </small>
+                      <small className="muted" data-testid="share-folder">{locationLabel({ pool: s.pool, volume: s.volume, path: s.subfolder ?? "", type: "dir" })}</small>
+                      {s.path === null && <><br /><Badge value="missing" /> <small className="muted">its volume is gone</small></>}
+                    </div>
+                    <div><small className="muted">Who has access</small><br /><span data-testid="access-summary">{accessSummary(s)}</span></div>
+                    <div data-testid="share-clients"><small className="muted">Connected now</small><br />{clients.length === 0 ? <span className="muted">nobody</span> : clients.map((c) => `${c.username || "guest"} (${remoteHost(c.remote)})`).join(", ")}</div>
+                    <div className="inline" style={{ margin: 0, justifyContent: "flex-end" }}>
+                      <button type="button" className="btn small" onClick={() => setCheck(s.name)}>Check access</button>
+                      <button type="button" className="btn small needs-admin" onClick={() => setForm({ share: s })}>Edit</button>
+                      <button type="button" className="btn small danger needs-admin" onClick={async () => {
+                        if (await confirm({ title: `Delete share ${s.name}?`, message: <>Computers can no longer open <b>{s.name}</b>{clients.length ? `, and ${clients.length} connected client(s) lose it` : ""}. The folder and its files stay on the volume.</>, confirmText: "Delete share", danger: true })) remove.mutate(s.name);
+                      }}>Delete</button>
+                    </div>
+                  </li>
+                );
+              })}
+            </ul>
           )}
         </QueryState>
       </Card>
