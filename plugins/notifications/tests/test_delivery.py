@@ -259,3 +259,25 @@ async def test_secrets_masked_kept_and_sealed(sv_app, client, make, bodies, smtp
         raw = path.read_bytes()
         for secret in (bodies.SMTP_PASSWORD, bodies.WEBHOOK_SECRET, "another-password"):
             assert secret.encode() not in raw, (path, secret)
+
+
+@FAST
+async def test_pending_delivery_resumes_after_restart(sv_app, client, make, bodies, webhook_receiver):
+    from sigmavault_notifications.service import NotificationService
+
+    hook = await make(client, "/notifications/channels", bodies.webhook(webhook_receiver.url))
+    await make(client, "/notifications/rules", {"name": "all", "channels": [hook["id"]]})
+    webhook_receiver.statuses = [503] * 50  # keeps failing: the delivery stays "retrying"
+    service = sv_app.services[NotificationService]
+    sv_app.events.publish("alert", SENTRY_ALERT)
+    deadline = time.monotonic() + 10
+    while (items := await deliveries(client)) == [] or items[0]["status"] != "retrying":
+        assert time.monotonic() < deadline, items
+        await asyncio.sleep(0.05)
+    await service.stop()  # the daemon stops mid-retry: the row stays, nothing is marked failed
+    assert (await deliveries(client))[0]["status"] in ("pending", "retrying")
+    webhook_receiver.statuses = []
+    await service.start()  # and starts again: the delivery goes on
+    await webhook_receiver.wait(1)
+    [d] = await settled(client, 1)
+    assert d["status"] == "delivered" and d["attempts"] >= 2
