@@ -111,8 +111,7 @@ class SigmaVault:
         await self._per_plugin("register_events", lambda p: {"register": self._register_event(p)})
         await self._per_plugin("register_services", self._service_kwargs)
         for registry in REGISTRIES:
-            await self._per_plugin(f"register_{registry}",
-                                   lambda p, r=registry: {"register": self._registrar(r, p), "app": self})
+            await self._per_plugin(f"register_{registry}", self._registry_kwargs(registry))
         await self._per_plugin("register_methods",
                                lambda p: {"register": self._method_registrar(p), "app": self})
         await self._per_plugin("register_ui_pages", lambda p: {"register": self._ui_registrar(p)})
@@ -152,6 +151,9 @@ class SigmaVault:
     def _route_kwargs(self, plugin: str) -> dict[str, Any]:
         self.api.current_plugin = distribution_of(plugin)
         return {"app": self}
+
+    def _registry_kwargs(self, registry: str) -> Callable[[str], dict[str, Any]]:
+        return lambda plugin: {"register": self._registrar(registry, plugin), "app": self}
 
     def _service_kwargs(self, plugin: str) -> dict[str, Any]:
         self.api.current_plugin = distribution_of(plugin)
@@ -277,7 +279,7 @@ class SigmaVault:
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
-            _, stuck = await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE)
+            _done, stuck = await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE)
             for task in stuck:
                 log.error("background task %s ignored cancellation; leaving it behind", task.get_coro())
 

@@ -342,7 +342,7 @@ class AuditLog:
             where.append("action LIKE ?")
             args.append(action.replace("*", "%"))
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        total = self.db.one(f"SELECT count(*) AS n FROM audit {clause}", args)["n"]
+        total = self.db.value(f"SELECT count(*) FROM audit {clause}", args)
         rows = self.db.all(f"SELECT * FROM audit {clause} ORDER BY id DESC LIMIT ? OFFSET ?",
                            (*args, limit, offset))
         for r in rows:

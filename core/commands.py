@@ -4,7 +4,9 @@ Never a shell string. ``run`` waits for a command; ``start_process`` starts a lo
 Both log through the ``sigmavault.commands`` logger in one format: every finished (or killed)
 command and every daemon's exit is one record with ``argv``, ``duration`` (seconds) and
 ``returncode`` (negative: killed by that signal; ``None``: the program does not exist), and a
-daemon's start is one record with ``argv`` and ``pid``.
+daemon's start is one record with ``argv`` and ``pid``. A finished command is logged at DEBUG
+(``log_level = "DEBUG"`` shows every command line); a timeout, cancellation or missing program is a
+WARNING, a daemon's start and exit INFO (WARNING when it exits by itself with an error).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class CommandError(APIError):
 
     def __init__(self, result: Result | None, message: str, status: int = 500,
                  code: str = "command_failed", argv: Sequence[str] = ()):
-        details = {"argv": list(result.argv if result else argv)}
+        details: dict[str, Any] = {"argv": list(result.argv if result else argv)}
         if result is not None:
             details.update(returncode=result.returncode, stderr=result.stderr[-2000:])
         super().__init__(status, code, message, details)
@@ -125,7 +127,8 @@ async def run(argv: Sequence[str | os.PathLike[str]], *, timeout: float = 60.0, 
             f.close()
     result = Result(argv, proc.returncode or 0, (out or b"").decode(errors="replace"),
                     err.decode(errors="replace"), time.monotonic() - started)
-    _ended("command finished", argv, result.duration, result.returncode)
+    # a command line is a detail (status polls run them every few seconds), not an event: DEBUG
+    _ended("command finished", argv, result.duration, result.returncode, logging.DEBUG)
     if check and not result.ok:
         first = (result.stderr.strip() or result.stdout.strip()).splitlines()
         raise CommandError(result, f"{argv[0]} failed: {first[-1] if first else 'exit ' + str(result.returncode)}")

@@ -77,7 +77,12 @@ class Config(BaseModel):
 
     def section(self, name: str) -> Any:
         """The validated settings of a plugin's section (see ``Settings.load_sections``)."""
-        return self.__pydantic_extra__[name]
+        return self._sections()[name]
+
+    def _sections(self) -> dict[str, Any]:
+        extra = self.__pydantic_extra__
+        assert extra is not None  # extra="allow" always has the dict
+        return extra
 
 
 class ConfigError(Exception):
@@ -90,14 +95,15 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue
         path = key[len(ENV_PREFIX):].lower().split("__")
+        parsed: Any = _env_value(value)
         if path == ["disable_plugins"]:
-            path, value = ["plugins", "disabled"], [v.strip() for v in value.split(",") if v.strip()]
+            path, parsed = ["plugins", "disabled"], [v.strip() for v in value.split(",") if v.strip()]
         elif path == ["strict_plugins"]:
             path = ["plugins", "strict"]
         node = out
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = _env_value(value)
+        node[path[-1]] = parsed
     return out
 
 
@@ -150,7 +156,7 @@ def load(path: Path | str | None = None, env: Mapping[str, str] | None = None,
 
 def load_sections(config: Config, sections: Mapping[str, type[BaseModel]]) -> list[str]:
     """Validate each plugin section in place; return the tables no loaded plugin declares."""
-    extra = config.__pydantic_extra__
+    extra = config._sections()
     unknown = sorted(set(extra) - set(sections))
     problems = []
     for name, model in sections.items():

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 PRIVATE = 0o600  # the database holds password hashes, session tokens and key material
 
@@ -86,8 +86,13 @@ class Database:
             row = self._conn.execute(sql, params).fetchone()
         return dict(row) if row else None
 
+    def value(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        """The first column of the first row (None without rows)."""
+        row = self.one(sql, params)
+        return next(iter(row.values())) if row else None
+
     def integrity_ok(self) -> bool:
-        return self.one("PRAGMA integrity_check")["integrity_check"] == "ok"
+        return self.value("PRAGMA integrity_check") == "ok"
 
     def close(self) -> None:
         for callback in self.before_close:

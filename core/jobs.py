@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import logging
 import threading
@@ -368,7 +369,7 @@ class JobManager:
         return _job(row)
 
     def list(self, state: str | None = None, kind: str | None = None, limit: int = 100,
-             offset: int = 0) -> tuple[list[Job], int]:
+             offset: int = 0) -> "tuple[builtins.list[Job], int]":
         where, args = [], []
         if state:
             where.append("state=?")
@@ -377,12 +378,12 @@ class JobManager:
             where.append("(kind=? OR kind LIKE ?)")
             args += [kind, kind.rstrip("*").rstrip(".") + ".%"]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        total = self.app.db.one(f"SELECT count(*) AS n FROM jobs {clause}", args)["n"]
+        total = self.app.db.value(f"SELECT count(*) FROM jobs {clause}", args)
         rows = self.app.db.all(f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, rowid DESC "
                                "LIMIT ? OFFSET ?", (*args, limit, offset))
         return [_job(r) for r in rows], total
 
-    def logs(self, job_id: str) -> list[dict[str, Any]]:
+    def logs(self, job_id: str) -> "builtins.list[dict[str, Any]]":
         self.get(job_id)
         return self.app.db.all("SELECT ts, message FROM job_logs WHERE job_id=? ORDER BY rowid",
                                (job_id,))

@@ -25,7 +25,7 @@ def _extra(record: logging.LogRecord) -> dict:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-                 "level": record.levelname, "logger": record.name, "request_id": record.request_id,
+                 "level": record.levelname, "logger": record.name, "request_id": getattr(record, "request_id", None),
                  "msg": record.getMessage(), **_extra(record)}
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
@@ -36,7 +36,7 @@ class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extra = " ".join(f"{k}={v}" for k, v in _extra(record).items())
         line = (f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name} "
-                f"[{record.request_id}] {record.getMessage()}{' ' + extra if extra else ''}")
+                f"[{getattr(record, 'request_id', None)}] {record.getMessage()}{' ' + extra if extra else ''}")
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

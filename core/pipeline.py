@@ -71,7 +71,8 @@ def wrapper(app: "SigmaVault") -> Callable[[Route | None, Handler], Handler]:
             refusals included. A public route's handler may record the attempt itself (login
             does, under its user name); then no generic record is added."""
             identity: Identity | None = None
-            status, error = 500, "internal_error"
+            status: int = 500
+            error: str | None = "internal_error"
             written, token = audit.watch()
             try:
                 if role is not None:

@@ -179,7 +179,8 @@ class Events:
     drops what does not match)."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws, self.seen = ws, []
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
 
     async def wait(self, pred: Callable[[dict], bool], timeout: float = 15) -> dict[str, Any]:
         """The first event, seen before or arriving within ``timeout``, for which ``pred`` holds."""
