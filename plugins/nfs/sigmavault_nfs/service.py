@@ -296,7 +296,12 @@ class NfsService:
         """Everything apply() would refuse, without changing anything: option and client specs,
         clashes, then Ganesha itself on a throwaway instance."""
         exports = self._convert(shares, accounts, store=False, probing=True)
-        self.server.render(exports)
+        try:
+            self.server.render(exports)
+        except APIError as exc:
+            if exc.code == "nfs_export_clash":
+                raise field_error(409, exc.code, "options.nfs.pseudo", exc.message) from None
+            raise
         if self.config.enabled and self.config.check_config and exports:
             await self.server.probe(exports)
 

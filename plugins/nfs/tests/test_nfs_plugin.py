@@ -39,10 +39,16 @@ def smb_port() -> int:
 
 
 @pytest.fixture
-def sv_config_overrides(share_root: Path, nfs_port: int, smb_port: int) -> dict[str, Any]:
+def nfs_bind() -> str:
+    return "127.0.0.1"
+
+
+@pytest.fixture
+def sv_config_overrides(share_root: Path, nfs_port: int, smb_port: int,
+                        nfs_bind: str) -> dict[str, Any]:
     require_tool("ganesha.nfsd", "nfs-cat", "nfs-cp", "nfs-ls", "setfacl", "getfacl")
     return {"shares": {"first_id": 3000, "last_id": 3099},
-            "nfs": {"port": nfs_port, "bind_addr": "127.0.0.1", "grace_period": 0,
+            "nfs": {"port": nfs_port, "bind_addr": nfs_bind, "grace_period": 0,
                     "clients_poll_interval": 0.2},
             "smb": {"port": smb_port, "interfaces": ["127.0.0.1"], "sessions_poll_interval": 0,
                     "previous_versions_dir": str(share_root / "previous-versions")},
@@ -213,3 +219,258 @@ async def test_smb_and_nfs_agree_on_each_others_files(nfs_accounts, client, shar
     over_nfs = await as_user(nfs_port, "svnbob").read("data/from-smb.txt") is not None
     over_smb = await smbclient(smb_port, "svnbob", f"get from-smb.txt {tmp_path / 'x'}")
     assert over_nfs == over_smb
+
+
+async def test_snapshots_browsable_read_only(nfs_accounts, client, share_root: Path,
+                                             nfs_port: int, tmp_path: Path) -> None:
+    share = await setup_nas(client, {"options": {"nfs": {**LOCAL, "snapshots": True}}})
+    folder = Path(share["path"])
+    (folder / "report.txt").write_text("before\n")
+    await api_call(client, "POST", "/storage/pools/tank/volumes/vol/snapshots", 201,
+                   json={"name": "before-edit"})
+    (folder / "report.txt").write_text("after the edit\n")
+
+    async def exported() -> list[str]:
+        return [e["pseudo"] for e in await api_call(client, "GET", "/nfs/exports", 200)]
+    assert await until(lambda: _has(exported, "/.snapshots/data/before-edit"))
+    bob = as_user(nfs_port, "svnbob")
+    assert await bob.read("data/report.txt") == "after the edit\n"
+    assert await bob.read(".snapshots/data/before-edit/report.txt") == "before\n"
+    assert await bob.ls(".snapshots/data") == ["before-edit"]
+    # read-only, whatever the share allows
+    assert not await bob.write(".snapshots/data/before-edit/new.txt", b"no\n", tmp_path)
+    # deleting the snapshot removes its export
+    await api_call(client, "DELETE", "/storage/pools/tank/volumes/vol/snapshots/before-edit",
+                   204)
+    assert await until(lambda: _lacks(exported, "/.snapshots/data/before-edit"))
+    assert await bob.read(".snapshots/data/before-edit/report.txt") is None
+
+
+async def _has(get, item) -> bool:
+    return item in await get()
+
+
+async def _lacks(get, item) -> bool:
+    return item not in await get()
+
+
+async def test_ganesha_killed_is_restarted_with_alert(nfs_accounts, client, share_root: Path,
+                                                      nfs_port: int, tmp_path: Path) -> None:
+    await setup_nas(client)
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.send_json({"type": "client.subscribe", "events": ["alert", "share.event"]})
+    alice = as_user(nfs_port, "svnalice")
+    assert await alice.read("data/existing.txt") == "existing\n"
+    first = (await api_call(client, "GET", "/nfs/status", 200))["pid"]
+    os.kill(first, signal.SIGKILL)
+    alert = await next_event(ws, "alert")
+    assert alert["data"]["id"] == "nfs:ganesha" and alert["data"]["severity"] == "critical"
+    assert "signal 9" in alert["data"]["message"]
+    down = await next_event(ws, share_event("service_down"))
+    assert down["data"]["protocol"] == "nfs"
+    await next_event(ws, share_event("service_up"))
+    status = await api_call(client, "GET", "/nfs/status", 200)
+    assert status["running"] and status["restarts"] == 1 and status["pid"] != first
+
+    async def served() -> bool:
+        return await alice.read("data/existing.txt") == "existing\n"
+    assert await until(served)
+
+    # a client holding a connection is seen (TCP table) and reported as a share event
+    reader, writer = await asyncio.open_connection("127.0.0.1", nfs_port)
+    try:
+        connected = await next_event(ws, share_event("client_connected"))
+        assert connected["data"]["remote"].startswith("127.0.0.1:")
+        clients = await api_call(client, "GET", "/nfs/clients", 200)
+        port = int(connected["data"]["remote"].rsplit(":", 1)[1])
+        assert {"address": "127.0.0.1", "port": port} in clients["connections"]
+        assert any(c["address"] == "127.0.0.1" and "Libnfs" in c["owner"]
+                   for c in clients["v4_clients"]), clients
+    finally:
+        writer.close()
+    await next_event(ws, share_event("client_disconnected"))
+
+    # deleting the last NFS share stops Ganesha
+    await api_call(client, "DELETE", "/shares/data", 204)
+    await next_event(ws, share_event("service_down"))
+    assert not (await api_call(client, "GET", "/nfs/status", 200))["running"]
+    assert await alice.read("data/existing.txt") is None
+    await ws.close()
+
+
+async def test_reload_keeps_a_transfer_going(nfs_accounts, client, share_root: Path,
+                                             nfs_port: int, sv_app, tmp_path: Path) -> None:
+    share = await setup_nas(client)
+    big = Path(share["path"]) / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(512 << 20)  # sparse: cheap on disk, a long read over NFS
+    pid = (await api_call(client, "GET", "/nfs/status", 200))["pid"]
+    alice = as_user(nfs_port, "svnalice")
+    got = tmp_path / "big.copy"
+    transfer = asyncio.ensure_future(alice.get("data/big.bin", got))
+    await asyncio.sleep(0.3)
+    assert not transfer.done()
+    # a second share: a new export, re-read with SIGHUP while the copy runs
+    await api_call(client, "POST", "/shares", 201, json={
+        "name": "more", "pool": "tank", "volume": "vol", "subfolder": "more",
+        "protocols": ["nfs"], "access": EVERYONE_READ, "options": {"nfs": LOCAL}})
+    log = (sv_app.data_dir / "nfs" / "log" / "ganesha.log").read_text()
+    assert "Reread exports complete" in log
+    assert await transfer
+    assert got.stat().st_size == 512 << 20
+    status = await api_call(client, "GET", "/nfs/status", 200)
+    assert status["pid"] == pid and status["exports"] == 2
+    assert await alice.ls("more") == []
+
+
+async def test_bad_input_names_the_field_and_changes_nothing(nfs_accounts, client, sv_app,
+                                                             share_root: Path) -> None:
+    await setup_nas(client)
+    conf = sv_app.data_dir / "nfs" / "ganesha.conf"
+    live = conf.read_text()
+    body = {"pool": "tank", "volume": "vol", "protocols": ["nfs"], "access": EVERYONE_WRITE}
+
+    async def refused(method: str, path: str, field: str, json: dict,
+                      status: int | None = None) -> dict:
+        async with client.request(method, f"/api/v1{path}", json=json) as resp:
+            err = await resp.json()
+            assert 400 <= resp.status < 500, (path, json, resp.status, err)
+            assert status is None or resp.status == status, (resp.status, err)
+        assert field in err["error"]["message"], (field, err)
+        assert conf.read_text() == live
+        return err
+
+    for i, host in enumerate(["10.0.0.1/24", "10.0.0.0/33", "300.1.1.1", "1.2.3", "a..b",
+                              "host_name", "bad host", "-lead.example", "10.0.0.0/8x", "",
+                              "fe80::/129", "*.*.", "x" * 254]):
+        await refused("POST", "/shares", "options.nfs: clients.1.host", {
+            **body, "name": f"c{i}", "options": {"nfs": {"clients": [
+                {"host": "127.0.0.1"}, {"host": host}]}}}, 422)
+    await refused("POST", "/shares", "options.nfs: clients.0.access", {
+        **body, "name": "acc", "options": {"nfs": {"clients": [{"host": "*", "access": "all"}]}}})
+    await refused("POST", "/shares", "options.nfs: squash", {
+        **body, "name": "sq", "options": {"nfs": {"squash": "everyone"}}})
+    await refused("POST", "/shares", "options.nfs", {
+        **body, "name": "sq2", "options": {"nfs": {"squash": "all"}}})  # no anon_user
+    await refused("POST", "/shares", "options.nfs.anon_user", {
+        **body, "name": "sq3", "options": {"nfs": {"squash": "all", "anon_user": "svnnobody"}}})
+    await refused("POST", "/shares", "hosts_deny.0", {
+        **body, "name": "hd", "hosts_deny": ["10.0.0.0/8/"]})
+    # paths outside the volume
+    await refused("POST", "/shares", "subfolder", {**body, "name": "esc", "subfolder": "../x"})
+    os.symlink("/etc", share_root / "pools" / "tank" / "vol" / "link-out")
+    await refused("POST", "/shares", "subfolder", {**body, "name": "esc",
+                                                   "subfolder": "link-out/ssh"})
+    await refused("POST", "/shares", "volume", {**body, "name": "nov", "volume": "novol"})
+    # exports that clash: the same pseudo path, or one inside another export
+    await refused("POST", "/shares", "options.nfs.pseudo", {
+        **body, "name": "twin", "options": {"nfs": {"pseudo": "/data"}}}, 409)
+    await refused("POST", "/shares", "options.nfs.pseudo", {
+        **body, "name": "inner", "options": {"nfs": {"pseudo": "/data/inner"}}}, 409)
+    await refused("POST", "/shares", "options.nfs: pseudo", {
+        **body, "name": "rel", "options": {"nfs": {"pseudo": "data"}}}, 422)
+    await refused("PATCH", "/shares/data", "options.nfs: clients.0.host", {
+        "options": {"nfs": {"clients": [{"host": "10.1.1.1/8"}]}}}, 422)
+    assert [s["name"] for s in await api_call(client, "GET", "/shares", 200)] == ["data"]
+    assert (await api_call(client, "GET", "/nfs/status", 200))["exports"] == 1
+
+
+HOST_IP, NS_IP = "10.213.7.1", "10.213.7.2"
+
+
+@pytest.fixture
+def netns() -> Any:
+    """A network namespace joined to this one by a veth pair: here 10.213.7.1, there
+    10.213.7.2 (a second client address). Removed afterwards."""
+    require_tool("ip")
+    import subprocess
+    name, host_if, ns_if = f"svnfs{os.getpid() % 100000}", f"svnh{os.getpid() % 100000}", \
+        f"svnp{os.getpid() % 100000}"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+    ip("netns", "add", name)
+    try:
+        ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        ip("link", "set", ns_if, "netns", name)
+        ip("addr", "add", f"{HOST_IP}/24", "dev", host_if)
+        ip("link", "set", host_if, "up")
+        ip("-n", name, "addr", "add", f"{NS_IP}/24", "dev", ns_if)
+        ip("-n", name, "link", "set", ns_if, "up")
+        ip("-n", name, "link", "set", "lo", "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.mark.parametrize("nfs_bind", [HOST_IP])
+async def test_client_outside_the_rules_is_refused(nfs_accounts, netns, client,
+                                                   share_root: Path, nfs_port: int,
+                                                   tmp_path: Path) -> None:
+    await setup_nas(client, {"options": {"nfs": {"clients": [{"host": HOST_IP}]}}})
+    here = as_user(nfs_port, "svnalice", host=HOST_IP)
+    there = as_user(nfs_port, "svnalice", host=HOST_IP, netns=netns)
+    assert await here.read("data/existing.txt") == "existing\n"
+    assert await there.read("data/existing.txt") is None
+    assert not await there.write("data/from-ns.txt", b"ns\n", tmp_path)
+    why = await api_call(client, "GET", f"/nfs/shares/data/access?address={NS_IP}"
+                         "&user=svnalice", 200)
+    assert why["access"] == "none", why
+    # the namespace's network, read-only: it reads, and cannot write
+    await api_call(client, "PATCH", "/shares/data", 200, json={"options": {"nfs": {"clients": [
+        {"host": HOST_IP}, {"host": "10.213.7.0/30", "access": "ro"}]}}})
+    assert await there.read("data/existing.txt") == "existing\n"
+    assert not await there.write("data/from-ns.txt", b"ns\n", tmp_path)
+    assert await here.write("data/from-host.txt", b"host\n", tmp_path)
+    why = await api_call(client, "GET", f"/nfs/shares/data/access?address={NS_IP}"
+                         "&user=svnalice", 200)
+    assert why["access"] == "read" and why["client_rule"] == "10.213.7.0/30 (ro)", why
+    # a denied host beats every rule
+    await api_call(client, "PATCH", "/shares/data", 200, json={"hosts_deny": [NS_IP]})
+    assert await there.read("data/existing.txt") is None
+
+
+async def test_daemon_restart_serves_again(nfs_accounts, sv_daemon, share_root: Path) -> None:
+    require_tool("ganesha.nfsd", "nfs-cat", "setfacl")
+    port = free_port()
+    config = f"""
+[shares]
+first_id = 3000
+last_id = 3099
+[nfs]
+port = {port}
+bind_addr = "127.0.0.1"
+grace_period = 0
+[smb]
+enabled = false
+[storage]
+pools_root = "{share_root / 'pools'}"
+monitor_interval = 0
+"""
+    daemon = sv_daemon(config)
+    async with daemon.session() as s:
+        await setup_nas(s)
+        first = (await api_call(s, "GET", "/nfs/exports", 200))[0]["export_id"]
+    bob = as_user(port, "svnbob")
+    assert await bob.read("data/existing.txt") == "existing\n"
+    assert daemon.stop() == 0
+    assert await bob.read("data/existing.txt") is None  # Ganesha went with the daemon
+    daemon.start()
+    assert await until(lambda: _reads(bob, "data/existing.txt", "existing\n"), timeout=30)
+    async with daemon.session() as s:
+        status = await api_call(s, "GET", "/nfs/status", 200)
+        assert status["running"] and status["restarts"] == 0 and status["exports"] == 1
+        # the same export id: clients' file handles stay valid
+        assert (await api_call(s, "GET", "/nfs/exports", 200))[0]["export_id"] == first
+    daemon.kill()
+    # a daemon killed by SIGKILL takes Ganesha with it (die_with_parent)
+    assert await until(lambda: _refused(bob, "data/existing.txt"), timeout=15)
+
+
+async def _reads(client, path: str, text: str) -> bool:
+    return await client.read(path) == text
+
+
+async def _refused(client, path: str) -> bool:
+    return await client.read(path) is None
