@@ -12,6 +12,7 @@ packages=(
   zstd xz-utils bzip2 gzip age time          # interop and benchmark anchors (GNU time: peak RSS)
   nfs-kernel-server samba-common-bin         # exportfs / testparm validate rendered shares
   samba samba-vfs-modules smbclient acl      # SMB shares: smbd (+ shadow_copy2, fruit, recycle), client, setfacl
+  nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils  # NFS shares: Ganesha (VFS FSAL), rpcbind for NFSv3, nfs-cat/nfs-cp/nfs-ls clients
   rsync                                      # anchor of the storage agents' tree benchmark
   chromium                                   # UI end-to-end tests
   glances python3-bottle wrk                 # system benchmark anchor (bottle: glances -w), load generator
