@@ -190,14 +190,33 @@ try {
     await page.locator('[data-testid="agent-FORTRESS"]').waitFor({ timeout: T });
     const count = await page.locator('[data-testid="agent-count"]').textContent();
     await page.locator('[data-testid="agent-FORTRESS"]').getByRole("link", { name: "FORTRESS" }).click();
-    await page.getByRole("button", { name: "Dispatch task" }).click();
+    await page.getByRole("heading", { name: /Security check/ }).waitFor({ timeout: T });
+    await page.getByRole("button", { name: "Run" }).click();
     const done = page.locator('[data-testid="agent-tasks"] tr[data-state="SUCCESS"]').first();
     await done.waitFor({ timeout: 60000 });
     const bar = await done.getByRole("progressbar").getAttribute("aria-valuenow");
     if (bar !== "100") throw new Error(`finished task shows ${bar} %`);
     await page.waitForTimeout(300);
     await shot("04-agents");
-    return `${count} agents listed; FORTRESS task finished`;
+    let census = "";
+    if (state.volumePath && plugins.has("sigmavault-storage")) {
+      // a file census of the volume, picked (no path typed); the result is a readable summary
+      await go("/agents/PRISM");
+      await page.getByRole("heading", { name: /File census/ }).waitFor({ timeout: T });
+      await page.getByLabel("Where: pool").selectOption(POOL);
+      await page.getByLabel("Where: volume").selectOption("data");
+      await page.getByRole("button", { name: /Choose this folder/ }).click();
+      await page.getByRole("button", { name: "Run" }).click();
+      await page.locator('[data-testid="agent-tasks"] tr[data-state="SUCCESS"]').first().waitFor({ timeout: 60000 });
+      const result = page.getByTestId("result");
+      await result.waitFor({ timeout: T });
+      const text = await result.textContent();
+      if (!/\d B\b|[KMG]iB/.test(text)) throw new Error(`census result shows no humanised size: ${text.slice(0, 300)}`);
+      if (await result.locator("pre").isVisible()) throw new Error("raw JSON shown without asking");
+      await shots("agents-census");
+      census = "; PRISM census of the picked volume shown as a summary";
+    }
+    return `${count} agents listed; FORTRESS task finished${census}`;
   });
 
   await scenario("compression_job", ["sigmavault-compression", "sigmavault-storage"], async () => {

@@ -40,3 +40,37 @@ describe("SchemaForm", () => {
     expect(() => toParams(f, { path: "x", extra: "{" })).toThrow("Extra must be JSON");
   });
 });
+
+describe("SchemaForm pickers", () => {
+  const located = {
+    type: "object",
+    $defs: { Location: { type: "object", properties: { path: { type: "string" }, pool: { type: "string" }, volume: { type: "string" }, subpath: { type: "string" } } } },
+    properties: {
+      path: { anyOf: [{ type: "string" }, { type: "null" }] }, pool: { type: "string" }, volume: { type: "string" }, subpath: { type: "string", default: "" },
+      top: { type: "integer", default: 20, minimum: 1 },
+      target: { anyOf: [{ $ref: "#/$defs/Location" }, { type: "null" }], default: null },
+      sources: { type: "array", items: { $ref: "#/$defs/Location" } },
+      key_ids: { type: "array", items: { type: "string" } },
+      snapshot: { type: "string" },
+      target_pool: { type: "string" },
+    },
+  };
+
+  it("turns location-shaped params, pools, snapshots and key ids into pickers", () => {
+    const f = fieldsOf(located);
+    expect(f.map((x) => [x.name, x.kind])).toEqual([
+      ["__location__", "location"], ["top", "integer"], ["target", "location"], ["sources", "locations"],
+      ["key_ids", "keys"], ["snapshot", "snapshot"], ["target_pool", "pool"],
+    ]);
+  });
+
+  it("sends picked locations as pool/volume/subpath", () => {
+    const f = fieldsOf(located);
+    const here = { pool: "tank", volume: "media", path: "photos", type: "dir" as const };
+    expect(toParams(f, { __location__: here, top: "5", target: { ...here, path: "out" }, sources: [here], key_ids: ["k1"], snapshot: "", target_pool: "" })).toEqual({
+      pool: "tank", volume: "media", subpath: "photos", top: 5, target: { pool: "tank", volume: "media", subpath: "out" },
+      sources: [{ pool: "tank", volume: "media", subpath: "photos" }], key_ids: ["k1"],
+    });
+    expect(() => toParams(f, { __location__: null })).toThrow("Where: choose a file or folder");
+  });
+});

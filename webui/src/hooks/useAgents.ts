@@ -39,7 +39,14 @@ export function useSwarm(enabled = true) {
 /** One agent's task history; job events keep the visible tasks' state and progress current. */
 export function useAgentTasks(agent: string | null) {
   const qc = useQueryClient();
-  useWebSocket(["job.progress"], (e) => {
+  const invalidate = useThrottledInvalidate(500);
+  useWebSocket(["job.progress", "agent.status"], (e) => {
+    if (e.type === "agent.status") {
+      // a task of this agent ended: its final job event may have come before its row was listed
+      const ev = e.data as AgentStatusEvent;
+      if (ev.agent === agent && ev.state !== "busy") invalidate(["agents", "tasks", agent]);
+      return;
+    }
     const job = e.data as Job;
     const patch: Partial<AgentTask> & { id: string } = { id: job.id, state: job.state, error: job.error, result: job.result, finished_at: job.finished_at, progress: job.progress };
     upsertIn<AgentTask>(qc, ["agents", "tasks", agent], patch as AgentTask, (t) => t.job_id ?? t.id);

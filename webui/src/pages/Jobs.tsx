@@ -1,6 +1,8 @@
 import { useState } from "react";
 import { Badge, Card, Modal, ProgressBar, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
+import { ResultView } from "../components/ResultView";
+import { useSearchParams } from "react-router";
 import { useCancelJob, useJob, useJobLogs, useJobs } from "../hooks/useJobs";
 import { when } from "../lib/format";
 import { FINISHED, type JobState } from "../lib/types";
@@ -19,7 +21,9 @@ function JobDetail({ id, onClose }: { id: string; onClose: () => void }) {
             <p><Badge value={j.state} /> {j.kind} — {j.description}</p>
             <ProgressBar label="job progress" value={j.progress.percent} />
             {j.error && <p className="form-error">{j.error}</p>}
-            <pre className="json">{JSON.stringify({ params: j.params, result: j.result }, null, 2)}</pre>
+            <h3>What was asked</h3>
+            <ResultView data={j.params} />
+            {j.result != null && <><h3>Result</h3><ResultView data={j.result} /></>}
           </>
         )}
       </QueryState>
@@ -36,7 +40,9 @@ export default function Jobs() {
   const [state, setState] = useState<JobState | "">("");
   const [kind, setKind] = useState("");
   const [offset, setOffset] = useState(0);
-  const [open, setOpen] = useState<string | null>(null);
+  const [params, setParams] = useSearchParams();
+  const open = params.get("job");
+  const setOpen = (id: string | null) => setParams((p) => { const n = new URLSearchParams(p); if (id) n.set("job", id); else n.delete("job"); return n; });
   const jobs = useJobs({ state, kind, limit: LIMIT, offset });
   const cancel = useCancelJob();
   const confirm = useConfirm();
