@@ -109,8 +109,8 @@ try {
 
     await newUser("alice", "Alice Liddell", PASSWORDS.alice);
     await newUser("bob", "Bob Builder", PASSWORDS.bob, ["readers"]);
-    const bobGroups = await page.locator('[data-testid="user-bob"] td').nth(2).textContent();
-    if (bobGroups !== "readers") throw new Error(`bob's groups: ${bobGroups}`);
+    const bobGroups = await page.locator('[data-testid="user-bob"] [data-testid="user-groups"]').textContent();
+    if (bobGroups !== "Groupsreaders") throw new Error(`bob's groups: ${bobGroups}`);
     return `weak password refused: “${said}”`;
   });
 

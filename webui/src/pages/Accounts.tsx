@@ -8,6 +8,9 @@ import {
   useNasGroups, useNasUsers, useShareEvents, useUpdateGroup, useUpdateUser, type NasGroup, type NasUser,
 } from "../hooks/useShares";
 
+/** A list row: columns side by side on a wide screen, stacked on a phone. */
+const ROW = { display: "grid", gridTemplateColumns: "repeat(auto-fit, minmax(200px, 1fr))", gap: "6px 18px", alignItems: "start", padding: "10px 0" } as const;
+
 /** Tick boxes for names (groups of a user, members of a group): picked, never typed. */
 function NamePicker({ label, names, value, onChange, empty, error }: { label: string; names: string[]; value: string[]; onChange: (v: string[]) => void; empty: string; error?: string }) {
   return (
@@ -177,57 +180,50 @@ export default function Accounts() {
       <Card title="Users" actions={<button type="button" className="btn primary small needs-admin" onClick={() => setUserForm({ user: null })}>New user</button>}>
         <QueryState q={users} empty={(d) => d.length === 0 && "No users yet. Create one for every person who connects to shares."}>
           {(list) => (
-            <div style={{ overflowX: "auto" }}>
-              <table>
-                <thead><tr><th>User</th><th>Full name</th><th>Groups</th><th>State</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
-                <tbody>{list.map((u) => (
-                  <tr key={u.name} data-testid={`user-${u.name}`}>
-                    <td><strong>{u.name}</strong></td><td>{u.full_name || <span className="muted">—</span>}</td>
-                    <td>{u.groups.length ? u.groups.join(", ") : <span className="muted">none</span>}</td>
-                    <td><Badge value={u.enabled ? "enabled" : "disabled"} /></td>
-                    <td className="actions needs-admin">
-                      <button type="button" className="btn small" onClick={() => setUserForm({ user: u })}>Edit</button>{" "}
-                      <button type="button" className="btn small" onClick={() => setPwFor(u.name)}>Set password</button>{" "}
-                      <button type="button" className="btn small" onClick={() => update.mutate({ name: u.name, enabled: !u.enabled }, {
-                        onSuccess: () => toast.success(`${u.name} ${u.enabled ? "disabled: cannot connect any more" : "enabled"}`), onError: refused("user", u.name),
-                      })}>{u.enabled ? "Disable" : "Enable"}</button>{" "}
-                      <button type="button" className="btn small danger" onClick={async () => {
-                        if (await confirm({ title: `Delete user ${u.name}?`, message: <><b>{u.name}</b> can no longer connect to any share. Files they created stay.</>, confirmText: "Delete user", danger: true })) {
-                          setProblem(null);
-                          removeUser.mutate(u.name, { onSuccess: () => toast.success(`User ${u.name} deleted`), onError: refused("user", u.name) });
-                        }
-                      }}>Delete</button>
-                    </td>
-                  </tr>
-                ))}</tbody>
-              </table>
-            </div>
+            <ul className="plain" aria-label="Users">
+              {list.map((u) => (
+                <li key={u.name} data-testid={`user-${u.name}`} style={ROW}>
+                  <div><strong>{u.name}</strong> {!u.enabled && <Badge value="disabled" />}<br /><small className="muted">{u.full_name || "no full name"}</small></div>
+                  <div data-testid="user-groups"><small className="muted">Groups</small><br />{u.groups.length ? u.groups.join(", ") : <span className="muted">none</span>}</div>
+                  <div className="inline needs-admin" style={{ margin: 0, justifyContent: "flex-end" }}>
+                    <button type="button" className="btn small" onClick={() => setUserForm({ user: u })}>Edit</button>
+                    <button type="button" className="btn small" onClick={() => setPwFor(u.name)}>Set password</button>
+                    <button type="button" className="btn small" onClick={() => update.mutate({ name: u.name, enabled: !u.enabled }, {
+                      onSuccess: () => toast.success(`${u.name} ${u.enabled ? "disabled: cannot connect any more" : "enabled"}`), onError: refused("user", u.name),
+                    })}>{u.enabled ? "Disable" : "Enable"}</button>
+                    <button type="button" className="btn small danger" onClick={async () => {
+                      if (await confirm({ title: `Delete user ${u.name}?`, message: <><b>{u.name}</b> can no longer connect to any share. Files they created stay.</>, confirmText: "Delete user", danger: true })) {
+                        setProblem(null);
+                        removeUser.mutate(u.name, { onSuccess: () => toast.success(`User ${u.name} deleted`), onError: refused("user", u.name) });
+                      }
+                    }}>Delete</button>
+                  </div>
+                </li>
+              ))}
+            </ul>
           )}
         </QueryState>
       </Card>
       <Card title="Groups" actions={<button type="button" className="btn primary small needs-admin" onClick={() => setGroupForm({ group: null })}>New group</button>}>
         <QueryState q={groups} empty={(d) => d.length === 0 && "No groups yet. A group gives many users the same access at once."}>
           {(list) => (
-            <div style={{ overflowX: "auto" }}>
-              <table>
-                <thead><tr><th>Group</th><th>Members</th><th className="actions"><span className="sr-only">Actions</span></th></tr></thead>
-                <tbody>{list.map((g) => (
-                  <tr key={g.name} data-testid={`group-${g.name}`}>
-                    <td><strong>{g.name}</strong></td>
-                    <td>{g.members.length ? g.members.join(", ") : <span className="muted">nobody</span>}</td>
-                    <td className="actions needs-admin">
-                      <button type="button" className="btn small" onClick={() => setGroupForm({ group: g })}>Members</button>{" "}
-                      <button type="button" className="btn small danger" onClick={async () => {
-                        if (await confirm({ title: `Delete group ${g.name}?`, message: <>Its members lose the access the group gave them. The users themselves stay.</>, confirmText: "Delete group", danger: true })) {
-                          setProblem(null);
-                          removeGroup.mutate(g.name, { onSuccess: () => toast.success(`Group ${g.name} deleted`), onError: refused("group", g.name) });
-                        }
-                      }}>Delete</button>
-                    </td>
-                  </tr>
-                ))}</tbody>
-              </table>
-            </div>
+            <ul className="plain" aria-label="Groups">
+              {list.map((g) => (
+                <li key={g.name} data-testid={`group-${g.name}`} style={ROW}>
+                  <div><strong>{g.name}</strong></div>
+                  <div><small className="muted">Members</small><br />{g.members.length ? g.members.join(", ") : <span className="muted">nobody</span>}</div>
+                  <div className="inline needs-admin" style={{ margin: 0, justifyContent: "flex-end" }}>
+                    <button type="button" className="btn small" onClick={() => setGroupForm({ group: g })}>Members</button>
+                    <button type="button" className="btn small danger" onClick={async () => {
+                      if (await confirm({ title: `Delete group ${g.name}?`, message: <>Its members lose the access the group gave them. The users themselves stay.</>, confirmText: "Delete group", danger: true })) {
+                        setProblem(null);
+                        removeGroup.mutate(g.name, { onSuccess: () => toast.success(`Group ${g.name} deleted`), onError: refused("group", g.name) });
+                      }
+                    }}>Delete</button>
+                  </div>
+                </li>
+              ))}
+            </ul>
           )}
         </QueryState>
       </Card>
