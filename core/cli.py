@@ -1,4 +1,5 @@
-"""The ``sigmavault`` command: serve, plugins, config check, user, apikey."""
+"""The ``sigmavault`` command: serve, plugins, config check, user, apikey, backup, service,
+doctor."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any, Sequence
 
 from aiohttp import web
 
-from . import __version__, config as configuration, logs
+from . import __version__, backup, config as configuration, doctor, logs
 from .app import SigmaVault
 from .config import Config, ConfigError
 from .errors import APIError
@@ -63,10 +64,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _config(args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
                   tls_self_signed=args.tls_self_signed or None, log_format=args.log_format)
     logs.setup(cfg.log_format, cfg.log_level)
+    config_path = _config_path(args)
+    _apply_pending_restore(cfg, config_path)
     ssl_context = _tls_context(cfg)
 
     async def make() -> web.Application:
-        app = (await SigmaVault.create(cfg)).web
+        sv = await SigmaVault.create(cfg)
+        sv.config_path = config_path  # type: ignore[attr-defined]  # what a backup includes
+        app = sv.web
         app.on_startup.append(_settle_heap)
         return app
 
@@ -78,6 +83,120 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 print=lambda _: print(f"SigmaVault {__version__} on {scheme}://{cfg.host}:{cfg.port}/",
                                       file=sys.stderr, flush=True))
     return 0
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    path = getattr(args, "config", None) or os.environ.get(configuration.ENV_PREFIX + "CONFIG")
+    return Path(path) if path else None
+
+
+def _apply_pending_restore(cfg: Config, config_path: Path | None) -> None:
+    """A backup uploaded through the API is restored here, before the database opens."""
+    if not (cfg.data_dir / backup.PENDING).is_file():
+        return
+    pm = PluginManager(cfg.plugins.disabled, cfg.plugins.strict)
+    pm.load()
+    done = backup.apply_pending(cfg.data_dir, config_path, backup.known_schema_versions(pm))
+    if done:
+        print(f"restored the configuration backup of {done['hostname']} made {done['created_at']}"
+              + (f"; its config file is in {done['config_path']}" if done["config_path"] and
+                 config_path is None else ""), file=sys.stderr, flush=True)
+
+
+def _secret(args: argparse.Namespace, confirm: bool) -> tuple[str | None, list[str]]:
+    """(passphrase, identities or recipients) from the backup commands' options."""
+    keys = list(getattr(args, "recipient", None) or [])
+    if getattr(args, "identity", None):
+        keys += backup.identities_from_text(Path(args.identity).read_text())
+    if keys:
+        return None, keys
+    if args.passphrase_file:
+        return Path(args.passphrase_file).read_text().rstrip("\n"), []
+    if args.passphrase_stdin:
+        return sys.stdin.readline().rstrip("\n"), []
+    first = getpass.getpass("backup passphrase: ")
+    if confirm and getpass.getpass("again: ") != first:
+        raise APIError(400, "passphrase_mismatch", "the two passphrases differ")
+    return first, []
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    if args.backup_cmd == "create":
+        passphrase, recipients = _secret(args, confirm=True)
+        config_path = _config_path(args)
+
+        def make(app: SigmaVault) -> tuple[bytes, dict]:
+            return backup.create(app, passphrase=passphrase, recipients=recipients,
+                                 config_path=config_path)
+        data, manifest = asyncio.run(_audited(args, "system.backup.create", "", make, {}))
+        if args.output == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            out = Path(args.output or backup.archive_name(manifest))
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            print(f"wrote {out} ({len(data)} bytes; SigmaVault {manifest['sigmavault_version']}, "
+                  f"{len(manifest['members'])} files)", file=sys.stderr)
+        return 0
+    # restore: the config file named may not exist yet (a fresh install)
+    config_path = _config_path(args)
+    cfg = configuration.load(config_path if config_path and config_path.exists() else None,
+                             env={k: v for k, v in os.environ.items()
+                                  if k != configuration.ENV_PREFIX + "CONFIG"},
+                             overrides={"data_dir": args.data_dir})
+    passphrase, identities = _secret(args, confirm=False)
+    opened = backup.open_archive(Path(args.archive).read_bytes(), passphrase=passphrase,
+                                 identities=identities)
+    pm = PluginManager(cfg.plugins.disabled, cfg.plugins.strict)
+    pm.load()
+    backup.check_compatible(opened.manifest, backup.known_schema_versions(pm))
+    done = backup.restore(opened, cfg.data_dir, config_path=config_path, replace=args.force)
+    print(f"restored the backup of {done['hostname']} made {done['created_at']} (SigmaVault "
+          f"{done['sigmavault_version']}) into {done['data_dir']}")
+    if done["config_path"]:
+        print(f"config file: {done['config_path']}")
+    print("start (or restart) the daemon to use it")
+    return 0
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from . import service_unit
+    if args.service_cmd == "install":
+        lines = service_unit.install(args.root, enable=not args.no_enable)
+    else:
+        lines = service_unit.uninstall(args.root)
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    app = SigmaVault(cfg)
+    logging.disable(logging.ERROR)  # a failed plugin is a finding, not a traceback
+    try:
+        app.plugins.load()
+    finally:
+        logging.disable(logging.NOTSET)
+    sections: dict[str, type] = {}
+    for _, func in app.plugins.impls("register_config"):
+        func(register=sections.__setitem__)
+    configuration.load_sections(cfg, sections)
+    findings = asyncio.run(doctor.run_checks(app, serving=False))
+    status = doctor.verdict(findings)
+    if args.json:
+        print(json.dumps({"status": status, "findings": findings}, indent=2))
+    else:
+        marks = {"ok": "ok  ", "warning": "WARN", "critical": "FAIL"}
+        for f in findings:
+            print(f"{marks[f['status']]}  {f['title']}" + (f"\n      {f['detail']}" if f["detail"] and
+                                                        f["status"] != "ok" else "")
+                  + (f"\n      disables: {f['disables']}" if f["disables"] else ""))
+        print(f"\n{status}: {sum(f['status'] == 'critical' for f in findings)} critical, "
+              f"{sum(f['status'] == 'warning' for f in findings)} warnings")
+    return 1 if status == "critical" else 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -226,6 +345,48 @@ def parser() -> argparse.ArgumentParser:
     key.add_argument("--role", choices=["admin", "readonly"])
     key.add_argument("--expires-days", type=int)
     key.set_defaults(func=cmd_apikey)
+
+    backup_p = sub.add_parser("backup", help="configuration backup: create or restore an "
+                              "age-encrypted archive")
+    backup_sub = backup_p.add_subparsers(dest="backup_cmd", required=True)
+    create = backup_sub.add_parser("create", help="write a backup of the database, config, TLS "
+                                   "certificate, secrets and keystores (not pool data)")
+    restore = backup_sub.add_parser("restore", help="restore a backup into the data dir (stop "
+                                    "the daemon first)")
+    for bp in (create, restore):
+        _add_common(bp)
+        bp.add_argument("--passphrase-stdin", action="store_true",
+                        help="read the passphrase from the first line of standard input")
+        bp.add_argument("--passphrase-file", type=Path, help="read the passphrase from a file")
+    create.add_argument("--output", "-o", help="archive path (default: sigmavault-HOST-TIME"
+                        ".tar.gz.age here; - for standard output)")
+    create.add_argument("--recipient", "-r", action="append",
+                        help="encrypt to this age recipient (age1…) instead of a passphrase")
+    restore.add_argument("archive", type=Path)
+    restore.add_argument("--identity", "-i", type=Path,
+                         help="age identity file (for an archive made with --recipient)")
+    restore.add_argument("--force", action="store_true",
+                         help="replace the database and secrets of a data dir already in use")
+    backup_p.set_defaults(func=cmd_backup)
+
+    service = sub.add_parser("service", help="install or remove the systemd service")
+    service_sub = service.add_subparsers(dest="service_cmd", required=True)
+    for name, helptext in (("install", "write the unit, /etc/sigmavault/config.toml and "
+                            "/var/lib/sigmavault, then enable and start it"),
+                           ("uninstall", "stop and remove the unit (config and data are kept)")):
+        sp = service_sub.add_parser(name, help=helptext)
+        sp.add_argument("--root", type=Path, default=Path("/"),
+                        help="install under this directory instead of / (staging; no systemctl)")
+        if name == "install":
+            sp.add_argument("--no-enable", action="store_true",
+                            help="do not enable and start it (systemctl daemon-reload only)")
+    service.set_defaults(func=cmd_service)
+
+    doc = sub.add_parser("doctor", help="check programs, permissions, port, clock and free "
+                         "space; exit 1 when something critical fails")
+    _add_common(doc)
+    doc.add_argument("--json", action="store_true")
+    doc.set_defaults(func=cmd_doctor)
 
     logging.disable(logging.ERROR)  # load problems are reported by the command that runs
     try:

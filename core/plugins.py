@@ -27,6 +27,7 @@ BUILTIN_MODULES = (
     "sigmavault.builtin.jobs_routes",
     "sigmavault.builtin.auth_routes",
     "sigmavault.builtin.ui",
+    "sigmavault.builtin.system_routes",
 )
 
 

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   python3-venv python3-dev build-essential   # the project's virtualenv
   util-linux e2fsprogs kmod iproute2         # losetup, lsblk, ip netns
+  systemd                                    # systemd-analyze verify of the service unit (works without systemd as PID 1)
   btrfs-progs btrfs-compsize                 # BTRFS backend; compsize: on-disk compression ratio
   xfsprogs quota                             # dir backend project quotas (xfs_quota, setquota)
   zfs-fuse                                   # ZFS backend (userspace ZFS)

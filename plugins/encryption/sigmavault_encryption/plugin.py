@@ -63,3 +63,10 @@ def register_ui_pages(register: Callable[..., None]) -> None:
 @hookimpl
 def security_checks(app: "SigmaVault") -> list[dict[str, str]]:
     return app.services[EncryptionService].security_findings()
+
+
+@hookimpl
+def backup_paths(app: "SigmaVault") -> list[Any]:
+    """The keystore: the sealed identities live in files, not in the database."""
+    config: EncryptionConfig = app.config.section("encryption")
+    return [config.keystore_dir or app.data_dir / "encryption" / "keys"]

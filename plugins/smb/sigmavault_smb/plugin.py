@@ -25,3 +25,10 @@ def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
 @hookimpl
 def register_share_protocols(register: Callable[[Any], None], app: SigmaVault) -> None:
     register(app.services[SmbService])
+
+
+@hookimpl
+def backup_paths(app: SigmaVault) -> list[Any]:
+    """Samba's private dir: the NAS accounts' SMB password hashes (passdb.tdb) and the server's
+    secrets (secrets.tdb) live there, not in the database."""
+    return [app.data_dir / "smb" / "private"]
