@@ -166,6 +166,7 @@ class LocalCluster:
     name: str
     meta: dict[str, Any]
     daemons: dict[str, Daemon] = field(default_factory=dict)
+    supervised: bool = True   # how daemons added later run (as the cluster was started)
 
     @property
     def conf(self) -> Path:
@@ -217,6 +218,7 @@ class LocalCluster:
     async def start(self, supervised: bool = True, wait: float = 90.0) -> None:
         """Start every daemon of the cluster (after a reboot or a daemon restart) and wait until
         the monitor answers, every OSD is up and the MDS daemons registered."""
+        self.supervised = supervised
         await self.start_daemon("mon", "a", supervised)
         await self.wait_mon(wait)
         await self.start_daemon("mgr", "x", supervised)
@@ -279,7 +281,7 @@ class LocalCluster:
 
     # --- growing -------------------------------------------------------------------------------
 
-    async def add_osd(self, spec: Spec, supervised: bool) -> int:
+    async def add_osd(self, spec: Spec, supervised: bool | None = None) -> int:
         """A new BlueStore OSD on a sparse file of ``spec.osd_size`` bytes; returns its id."""
         cli = self.cli()
         osd_uuid = str(uuid.uuid4())
@@ -304,10 +306,11 @@ class LocalCluster:
                    "--mkfs", "--osd-uuid", osd_uuid, "--keyring", str(keyring)], timeout=180)
         self.meta["osds"].append(osd_id)
         self._save()
-        await self.start_daemon("osd", str(osd_id), supervised)
+        await self.start_daemon("osd", str(osd_id), self.supervised if supervised is None
+                                else supervised)
         return osd_id
 
-    async def add_mds(self, supervised: bool) -> str:
+    async def add_mds(self, supervised: bool | None = None) -> str:
         """A new MDS daemon (a standby until a file system takes it)."""
         taken = set(self.meta["mds"])
         ident = next(f"m{i}" for i in range(1000) if f"m{i}" not in taken)
@@ -319,7 +322,8 @@ class LocalCluster:
         os.chmod(data / "keyring", 0o600)
         self.meta["mds"].append(ident)
         self._save()
-        await self.start_daemon("mds", ident, supervised)
+        await self.start_daemon("mds", ident, self.supervised if supervised is None
+                                else supervised)
         return ident
 
 
@@ -338,7 +342,8 @@ async def bootstrap(root: Path, spec: Spec, supervised: bool = True) -> LocalClu
     mon_addr = f"v2:{spec.address}:{port}"
     cluster = LocalCluster(root=root, name=spec.name, meta={
         "name": spec.name, "fsid": str(uuid.uuid4()), "mon_addr": mon_addr, "osds": [],
-        "mds": [], "osd_blocks": {}, "spec": {k: v for k, v in vars(spec).items()}})
+        "mds": [], "osd_blocks": {}, "spec": {k: v for k, v in vars(spec).items()}},
+        supervised=supervised)
     cluster._write_conf(spec)
     mon_keyring = root / f"{spec.name}.mon.keyring"
     admin = cluster.admin_keyring
