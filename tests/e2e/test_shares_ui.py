@@ -38,7 +38,7 @@ IDS = range(3800, 3900)
 USERS = ("alice", "bob")
 GROUPS = ("readers",)
 PASSWORDS = {"alice": "wonder-land-42", "bob": "hammer-time-77"}  # as in shares.mjs
-STEPS = ["login", "accounts", "share_from_volume", "can_bob_write", "client_live", "account_in_use",
+STEPS = ["login", "accounts", "share_from_volume", "can_bob_write", "edit_share", "client_live", "account_in_use",
          "no_page_errors"]
 
 

@@ -160,6 +160,24 @@ try {
     return `${text} | ${reasons}`;
   });
 
+  await step("edit_share", async () => {
+    await page.locator('[data-testid="share-docs"]').getByRole("button", { name: "Edit" }).click();
+    const d = page.getByRole("dialog");
+    await d.getByTestId("picked").filter({ hasText: `${POOL} / ${VOLUME}` }).waitFor({ timeout: T });
+    await d.getByLabel("Read-only for everybody").check();
+    await d.getByRole("button", { name: "Save share" }).click();
+    const summary = page.locator('[data-testid="share-docs"] [data-testid="access-summary"]');
+    await summary.filter({ hasText: "(read-only share)" }).waitFor({ timeout: T });
+    await page.getByLabel("Check access for").selectOption("alice");
+    await page.getByTestId("access-headline").filter({ hasText: "read only, because the share is read-only" }).waitFor({ timeout: T });
+    // and back, for the smbclient checks that follow
+    await page.locator('[data-testid="share-docs"]').getByRole("button", { name: "Edit" }).click();
+    await d.getByLabel("Read-only for everybody").uncheck();
+    await d.getByRole("button", { name: "Save share" }).click();
+    await summary.filter({ hasText: "alice can write, readers can read, everyone else: no access" }).waitFor({ timeout: T });
+    return "read-only on and off again; the explainer followed";
+  });
+
   await step("client_live", async () => {
     if (!SMB_PORT) return "no SMB port given";
     // alice connects with the real client and stays: the row shows her without a reload

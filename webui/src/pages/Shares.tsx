@@ -196,7 +196,8 @@ function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => v
     if (smb.time_machine && smb.time_machine_max_size && !/^[1-9]\d{0,5}[KMGT]$/.test(smb.time_machine_max_size)) problems["options.smb.time_machine_max_size"] = "Enter a whole number above 0.";
     setLocal(problems);
     if (Object.keys(problems).length || !place) return;
-    const body: ShareBody = { ...f, name: f.name.trim(), pool: place.pool, volume: place.volume, subfolder: place.path || null };
+    const { path: _path, ...fields } = f as ShareBody & { path?: string | null }; // read-only, refused in an update
+    const body: ShareBody = { ...fields, name: f.name.trim(), pool: place.pool, volume: place.volume, subfolder: place.path || null };
     const cleanSmb: SmbOptions = { ...smb };
     if (!cleanSmb.time_machine) cleanSmb.time_machine_max_size = null;
     body.options = { ...f.options, smb: cleanSmb };
