@@ -1,10 +1,11 @@
 import { useState } from "react";
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { MemoryRouter } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { mockFetch, setup } from "../test/fakes";
+import { FakeWebSocket, mockFetch, setup } from "../test/fakes";
 import { ApiError } from "../lib/api";
 import { accessHeadline, accessSummary, inUseMessage, plainReason, shareFieldErrors, type AccessEntry, type NasGroup, type NasUser } from "../hooks/useShares";
-import { AccessEditor, ExplainPanel } from "./Shares";
+import Shares, { AccessEditor, ExplainPanel } from "./Shares";
 
 vi.mock("sonner", () => ({ toast: Object.assign(vi.fn(), { success: vi.fn(), error: vi.fn(), message: vi.fn() }) }));
 
@@ -109,5 +110,35 @@ describe("plain words", () => {
       .toEqual({ password: "A password needs at least 8 characters." });
     const e = shareFieldErrors(new ApiError(422, "validation_error", "x", { errors: [{ loc: ["options.smb", "encryption"], msg: "Input should be 'off', 'desired' or 'required'", type: "literal_error" }] }));
     expect(e["options.smb.encryption"]).toBe("Choose one of the offered values.");
+  });
+});
+
+describe("Shares page", () => {
+  it("shows the SMB service going down and a client connecting, live from share.event", async () => {
+    const server = { running: true, sessions: [] as unknown[] };
+    mockFetch((url) => {
+      switch (url.pathname) {
+        case "/api/v1/openapi.json": return { body: { paths: { "/api/v1/shares": {}, "/api/v1/smb/status": {}, "/api/v1/smb/sessions": {} } } };
+        case "/api/v1/plugins": case "/api/v1/ui/pages": case "/api/v1/shares/users": case "/api/v1/shares/groups": return { body: [] };
+        case "/api/v1/shares": return { body: [{ name: "docs", pool: "tank", volume: "team", subfolder: null, description: "", enabled: true, read_only: false, guest_ok: false, browseable: true, hosts_allow: [], hosts_deny: [], protocols: ["smb"], access: [{ kind: "user", name: "alice", level: "write" }], options: {}, path: "/p" }] };
+        case "/api/v1/smb/status": return { body: { enabled: true, running: server.running, pid: 1, port: 445, restarts: 0, version: null, shares: 1 } };
+        case "/api/v1/smb/sessions": return { body: { sessions: server.sessions, open_files: [] } };
+        default: return { status: 404, body: { error: { code: "not_found", message: url.pathname } } };
+      }
+    });
+    const { wrapper: Providers } = setup();
+    render(<MemoryRouter><Providers><Shares /></Providers></MemoryRouter>);
+    await screen.findByText("alice can write, everyone else: no access");
+    await screen.findByText("running");
+    await waitFor(() => expect(FakeWebSocket.instances.length).toBeGreaterThan(0));
+    const ws = FakeWebSocket.last();
+    act(() => ws.open(100));
+    await waitFor(() => expect(ws.sent).toContainEqual({ type: "client.subscribe", events: ["share.event"] }));
+    server.running = false;
+    act(() => ws.emit({ type: "share.event", seq: 101, data: { kind: "service_down", protocol: "smb", message: "smbd died" } }));
+    expect((await screen.findByTestId("smb-banner")).textContent).toContain("The SMB service is down.");
+    server.sessions = [{ session_id: "1", pid: 2, username: "alice", group: "users", uid: 3801, remote: "ipv4:192.168.1.20:50123", dialect: "SMB3_11", encryption: "-", signing: "-", shares: ["docs"] }];
+    act(() => ws.emit({ type: "share.event", seq: 102, data: { kind: "client_connected", share: "docs", user: "alice", remote: "192.168.1.20" } }));
+    await waitFor(() => expect(screen.getByTestId("share-clients").textContent).toBe("Connected nowalice (192.168.1.20)"), { timeout: 3000 });
   });
 });
