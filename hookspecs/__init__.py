@@ -368,7 +368,9 @@ def doctor_checks(app: "SigmaVault") -> list[dict]:
     the installed plugins; a plugin adds what only it can tell (a daemon it needs is reachable,
     a kernel module is loaded …).
 
-    :param app: the app (built; started when asked through the API, not when asked by the CLI).
+    :param app: the app. Through the API it is the running daemon; from ``sigmavault doctor`` it
+        is not built (plugins loaded and configured, no database, no services started): use
+        ``app.config`` and ``app.data_dir`` only, or check ``app.services.get(...)`` for ``None``.
     :return: a list of findings shaped like :func:`security_checks`' plus a status:
         ``{"id", "status", "title", "detail"}`` with ``status`` one of ``ok``, ``warning``
         (something is disabled or degraded) or ``critical`` (the daemon cannot work as
