@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { toast } from "sonner";
 import { Badge, Card, Field, FieldError, Modal, QueryState } from "../components/ui";
@@ -209,8 +209,14 @@ function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => v
     });
   };
   const placeError = errs.place ?? errs.pool ?? errs.volume ?? errs.subfolder;
+  // after a refused submit, bring the first marked field into view (the dialog scrolls)
+  const formRef = useRef<HTMLFormElement>(null);
+  const problems = Object.values(errs).filter(Boolean).length;
+  useEffect(() => {
+    if (problems) formRef.current?.querySelector(".field.invalid, [aria-invalid=\"true\"]")?.scrollIntoView?.({ block: "center" });
+  }, [problems, m.error]);
   return (
-    <form onSubmit={submit} noValidate className="form-grid" aria-label={editing ? `edit share ${initial.name}` : "new share"}>
+    <form ref={formRef} onSubmit={submit} noValidate className="form-grid" aria-label={editing ? `edit share ${initial.name}` : "new share"}>
       {!editing && (
         <Field label="Name" hint={<>What people see in their file browser. {SHARE_NAME_RULE}</>} error={errs.name}>
           <input autoFocus value={f.name} onChange={(e) => setF({ ...f, name: e.target.value })} aria-invalid={!!errs.name} />
@@ -261,6 +267,7 @@ function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => v
         <FieldError error={errs["options.smb"] && !Object.keys(errs).some((k) => k.startsWith("options.smb.")) ? errs["options.smb"] : null} />
       </fieldset>
       {general && <p className="form-error" role="alert">{general}</p>}
+      {!general && problems > 0 && <p className="form-error">Some fields need attention: they are marked in red above.</p>}
       <div className="modal-actions">
         <button type="button" className="btn" onClick={onDone}>Cancel</button>
         <button type="submit" className="btn primary" disabled={m.isPending}>{m.isPending ? "Saving…" : editing ? "Save share" : "Create share"}</button>
