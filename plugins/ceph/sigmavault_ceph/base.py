@@ -82,12 +82,11 @@ class CephBase:
         return status.filesystems(await cluster.cli.json("fs", "dump", what="fs dump") or {})
 
     async def locate(self, pool: str, joinable_only: bool = True) -> Cluster:
-        """The cluster that has file system ``pool`` (404 when none has it)."""
+        """The cluster that has file system ``pool`` (404 when none has it). A pool seen before
+        is trusted to stay where it was (a call on a vanished one fails with ENOENT → 404)."""
         fsid = self.owner.get(pool)
-        if fsid in self.clusters:
-            fs = await self.fs_names(self.clusters[fsid])
-            if pool in fs and (fs[pool]["joinable"] or not joinable_only):
-                return self.clusters[fsid]
+        if fsid in self.clusters and joinable_only:
+            return self.clusters[fsid]
         for cluster in list(self.clusters.values()):
             try:
                 fs = await self.fs_names(cluster)
@@ -96,6 +95,7 @@ class CephBase:
             if pool in fs and (fs[pool]["joinable"] or not joinable_only):
                 self.owner[pool] = cluster.fsid
                 return cluster
+        self.owner.pop(pool, None)
         raise not_found("pool", pool)
 
     def pick_cluster(self, options: dict[str, Any]) -> Cluster:

@@ -104,6 +104,8 @@ def render_conf(root: Path, name: str, fsid: str, mon_addr: str, spec: Spec,
         "mon warn on pool no redundancy = false",
         "mon pg warn min per osd = 0",
         "mgr stats period = 2",
+        "paxos propose interval = 0.1",   # one node: commit map changes at once, not each second
+        "mds beacon interval = 1",
         "[mon]",
         f"admin socket = {r}/run/$cluster-$name.asok",
         "[mgr]",
@@ -185,7 +187,7 @@ class LocalCluster:
                        cluster=self.name, timeout=timeout)
 
     @classmethod
-    def load(cls, root: Path) -> "LocalCluster":
+    def load(cls, root: Path) -> LocalCluster:
         meta = json.loads((root / MARKER).read_text())
         return cls(root=root, name=meta["name"], meta=meta)
 

@@ -22,4 +22,6 @@ class CephConfig(BaseModel):
     command_timeout: float = Field(60.0, gt=0, description="seconds before a ceph call is killed")
     default_pg_num: int = Field(8, ge=1, le=4096, description="placement groups of each pool a "
                                 "new file system gets (data and metadata)")
+    allow_bootstrap: bool = Field(False, description="allow POST /api/v1/ceph/clusters/bootstrap "
+                                  "to create a cluster on this host (daemons, sparse OSD files)")
     mds_wait: float = Field(60.0, gt=0, description="seconds to wait for a new file system's MDS")

@@ -46,19 +46,22 @@ class PoolOps(CephBase):
                 rows.append(status.pool_row(view, name, str(self.mounts.path(name))))
         return rows
 
+    def _present(self, view: status.View, name: str) -> None:
+        if name not in view.fs or not view.fs[name]["joinable"]:
+            self.owner.pop(name, None)
+            raise not_found("pool", name)
+
     async def pool_get(self, *, name: str) -> dict[str, Any]:
         cluster = await self.locate(name)
         view = await self.view(cluster)
-        if name not in view.fs:
-            raise not_found("pool", name)
+        self._present(view, name)
         mnt = await self.mount(name, cluster)
         return status.pool_row(view, name, str(mnt))
 
     async def pool_health(self, *, name: str) -> dict[str, Any]:
         cluster = await self.locate(name)
         view = await self.view(cluster, with_status=True)
-        if name not in view.fs:
-            raise not_found("pool", name)
+        self._present(view, name)
         return status.health_row(view, name)
 
     async def pool_devices(self, *, name: str) -> list[str]:
@@ -66,9 +69,10 @@ class PoolOps(CephBase):
 
     # --- create / destroy -------------------------------------------------------------------
 
-    async def _check_size(self, cluster: Cluster, options: dict[str, Any]) -> int:
-        osd = status.osd_counts(await cluster.cli.json("osd", "dump", what="osd dump") or {})
-        usable = osd["in"]
+    @staticmethod
+    def _size(osd_dump: dict[str, Any], options: dict[str, Any]) -> int:
+        """The replica count asked for (default min(3, OSDs in)), checked against the OSDs."""
+        usable = status.osd_counts(osd_dump)["in"]
         raw = options.get("size", min(3, usable) or 1)
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise bad_request("options.size (replicas) must be an integer", code="bad_size",
@@ -97,35 +101,30 @@ class PoolOps(CephBase):
         if isinstance(pg_num, bool) or not isinstance(pg_num, int) or not 1 <= pg_num <= 1024:
             raise bad_request("options.pg_num must be an integer from 1 to 1024",
                               code="bad_pg_num", field="options.pg_num")
-        size = await self._check_size(cluster, options)
         cli = cluster.cli
-        dump = await cli.json("fs", "dump", what="fs dump") or {}
-        if name in status.filesystems(dump):
+        dump, osd_dump = await asyncio.gather(cli.json("fs", "dump", what="fs dump"),
+                                              cli.json("osd", "dump", what="osd dump"))
+        size = self._size(osd_dump or {}, options)
+        if name in status.filesystems(dump or {}):
             raise conflict(f"a Ceph file system {name!r} already exists", code="pool_exists")
-        if not status.standby_count(dump):
+        meta, data = f"cephfs.{name}.meta", f"cephfs.{name}.data"
+        existing = {p["name"] for p in status.pool_sizes(osd_dump or {}).values()}
+        if meta in existing or data in existing:
+            raise conflict(f"RADOS pool {meta if meta in existing else data} already exists",
+                           code="pool_exists")
+        if not status.standby_count(dump or {}):
             if cluster.local is not None and cluster.local.daemons:
                 await cluster.local.add_mds()   # a cluster this daemon runs grows one
             else:
                 raise conflict("no standby MDS daemon is available to serve a new file system; "
                                "start one more ceph-mds", code="no_standby_mds")
-        meta, data = f"cephfs.{name}.meta", f"cephfs.{name}.data"
-        existing = {p["name"] for p in status.pool_sizes(
-            await cli.json("osd", "dump", what="osd dump") or {}).values()}
-        if meta in existing or data in existing:
-            raise conflict(f"RADOS pool {meta if meta in existing else data} already exists",
-                           code="pool_exists")
         made: list[str] = []
         try:
             for pool, pgs in ((meta, max(pg_num // 2, 1)), (data, pg_num)):
                 await cli.raw("osd", "pool", "create", pool, str(pgs), str(pgs), "replicated",
+                              "--size", str(size), "--autoscale-mode", "off",
                               what=f"create RADOS pool {pool}")
                 made.append(pool)
-                await cli.raw("osd", "pool", "set", pool, "pg_autoscale_mode", "off",
-                              what="pool autoscale off")
-                await cli.raw("osd", "pool", "set", pool, "size", str(size),
-                              "--yes-i-really-mean-it", what=f"{pool} size {size}")
-                await cli.raw("osd", "pool", "set", pool, "min_size", str(1 if size < 3 else 2),
-                              what=f"{pool} min_size")
             await cli.raw("fs", "new", name, meta, data, what=f"create file system {name}")
             made.append("fs")
             self.owner[name] = cluster.fsid
@@ -160,20 +159,18 @@ class PoolOps(CephBase):
 
     async def _remove_fs(self, cluster: Cluster, name: str, made_pools: list[str] | None = None,
                          fs: bool = True) -> None:
+        """Unmount, then fail and remove the file system and remove its RADOS pools (the
+        monitor's ``mon_allow_pool_delete`` decides; an adopted cluster may refuse: 409)."""
         cli = cluster.cli
         await self.mounts.release(name)
         pools: list[str] = list(made_pools or [])
         if fs:
-            try:
-                view = await self.view(cluster)
-                if name in view.fs:
-                    pools = [view.sizes[p]["name"] for p in view.pools_of(name)
-                             if p in view.sizes] or pools
-            except APIError:
-                pass
-            await cli.raw("fs", "fail", name, what=f"fail file system {name}", check=False)
-            await cli.raw("fs", "rm", name, "--yes-i-really-mean-it",
-                          what=f"remove file system {name}")
+            view = await self.view(cluster)
+            if name in view.fs:
+                pools = [view.sizes[p]["name"] for p in view.pools_of(name) if p in view.sizes]
+                await cli.raw("fs", "fail", name, what=f"fail file system {name}")
+                await cli.raw("fs", "rm", name, "--yes-i-really-mean-it",
+                              what=f"remove file system {name}")
         for pool in pools:
             await cli.raw("osd", "pool", "rm", pool, pool, "--yes-i-really-really-mean-it",
                           what=f"remove RADOS pool {pool}")
@@ -191,7 +188,8 @@ class PoolOps(CephBase):
             raise bad_request(f"ceph pools can change only 'size' (replicas), not "
                               f"{sorted(unknown)}", code="bad_options")
         if "size" in changes:
-            size = await self._check_size(cluster, changes)
+            size = self._size(await cluster.cli.json("osd", "dump", what="osd dump") or {},
+                              changes)
             view = await self.view(cluster)
             for p in view.pools_of(name):
                 pool = view.sizes[p]["name"]
@@ -205,6 +203,7 @@ class PoolOps(CephBase):
         cluster = await self.locate(name)
         await self.mounts.release(name)
         await cluster.cli.raw("fs", "fail", name, what=f"fail file system {name}")
+        self.owner.pop(name, None)
 
     async def pool_import(self, *, name: str, devices: list[str] | None,
                           options: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ MIGRATIONS = [
 class CephService:
     """``app.services[CephService]``: the backend (``.backend``) and the ``ceph.*`` operations."""
 
-    def __init__(self, app: "SigmaVault", config: CephConfig) -> None:
+    def __init__(self, app: SigmaVault, config: CephConfig) -> None:
         self.app = app
         self.config = config
         self.root = Path(app.data_dir) / "ceph"
@@ -150,7 +150,11 @@ class CephService:
                job=True, tags=TAGS)
     async def start_bootstrap(self, body: BootstrapBody) -> Job:
         """Bootstrap a one-node cluster under ``<data_dir>/ceph/<name>`` (monitor, manager,
-        BlueStore OSDs on sparse files, MDS daemons), supervised by this daemon; a job."""
+        BlueStore OSDs on sparse files, MDS daemons), supervised by this daemon; a job.
+        Only when ``[ceph] allow_bootstrap`` is true (it starts daemons and makes big files)."""
+        if not self.config.allow_bootstrap:
+            raise APIError(409, "bootstrap_disabled", "bootstrapping a Ceph cluster on this host "
+                           "is off: set [ceph] allow_bootstrap = true to allow it")
         try:
             addr = ipaddress.ip_address(body.address)
         except ValueError:

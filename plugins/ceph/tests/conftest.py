@@ -5,15 +5,14 @@ at the end: daemons stopped, ceph-fuse mounts gone, files removed."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from sigmavault.testing import require_root, require_tool
 
 OSDS = 2

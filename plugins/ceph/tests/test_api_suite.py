@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sigmavault.testing.backend_suite import BackendSuite
 
 pytestmark = pytest.mark.root
