@@ -6,8 +6,48 @@ import re
 
 from pydantic import BaseModel, Field, field_validator
 
+from .store import DEFAULT_TIERS, Tier, check_tiers
 from .thresholds import PulseParams
 from .units import DEFAULT_SERVICES, ServiceSpec
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def duration(value: object) -> object:
+    """Seconds from a number or a string like ``"10s"``, ``"5m"``, ``"30d"``, ``"2y"``."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+)\s*([smhdwy]?)\s*", value)
+        if not m:
+            raise ValueError("a duration is a number of seconds or like 10s, 5m, 1h, 30d, 2y")
+        return int(m.group(1)) * _UNITS[m.group(2) or "s"]
+    return value
+
+
+class TierConfig(BaseModel):
+    step: int = Field(ge=1, le=86400, description="seconds per bucket (10s, 5m, 1h …)")
+    keep: int = Field(ge=1, le=20 * 365 * 86400, description="how long this tier is kept (1d, 30d, 2y …)")
+
+    @field_validator("step", "keep", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return duration(value)
+
+
+class HistoryStoreConfig(BaseModel):
+    enabled: bool = Field(True, description="keep metrics history on disk (<data dir>/metrics.db)")
+    tiers: list[TierConfig] = Field(
+        default_factory=lambda: [TierConfig(step=t.step, keep=t.keep) for t in DEFAULT_TIERS],
+        description="finest first; each step a multiple of the previous one")
+    pool_interval: float = Field(300.0, ge=1, le=86400,
+                                 description="seconds between pool usage reads (storage plugin)")
+    prune_interval: float = Field(3600.0, ge=1, le=86400,
+                                  description="seconds between deletions of expired rows")
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, value: list[TierConfig]) -> list[TierConfig]:
+        check_tiers(tuple(Tier(t.step, t.keep) for t in value))
+        return value
 
 
 class SystemConfig(BaseModel):
@@ -26,6 +66,8 @@ class SystemConfig(BaseModel):
         "seconds between PULSE heartbeats run in-process (0: only when the agent is tasked)"))
     pulse: PulseParams = Field(default_factory=PulseParams,
                                description="default thresholds of agent PULSE")
+    history: HistoryStoreConfig = Field(default_factory=HistoryStoreConfig,
+                                        description="metrics history kept on disk, in tiers")
 
     @field_validator("disk_exclude", "net_exclude")
     @classmethod

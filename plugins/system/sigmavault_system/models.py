@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import time
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class CpuCore(BaseModel):
@@ -102,15 +104,92 @@ class Metrics(BaseModel):
     filesystems: list[FilesystemUsage]
 
 
+class HistorySeries(BaseModel):
+    metric: str = Field(description="cpu.percent, cpu.user, cpu.system, cpu.iowait, memory.used, "
+                        "memory.cached, memory.percent, swap.used, load.1, load.5, load.15, net.rx, "
+                        "net.tx, disk.read, disk.write, disk.busy, temperature, pool.used, pool.size")
+    label: str = Field(description="interface, device, pool or chip/sensor; empty for host-wide metrics")
+    avg: list[float | None] = Field(description="mean per bucket, aligned with timestamps (null: no data)")
+    min: list[float | None]
+    max: list[float | None]
+
+
 class MetricsHistory(BaseModel):
+    """Without ``from``: the live in-memory samples. With ``from``: aligned series from disk."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
     interval: float = Field(description="configured sampling interval in seconds")
-    capacity: int = Field(description="how many samples the history keeps")
-    samples: list[Metrics]
+    capacity: int = Field(description="how many samples the in-memory history keeps")
+    samples: list[Metrics] = Field(default_factory=list,
+                                   description="in-memory samples (empty when from is given)")
+    from_: float | None = Field(None, alias="from", description="start of the first bucket")
+    to: float | None = Field(None, description="end of the range asked for")
+    step: int | None = Field(None, description="seconds per bucket")
+    tier: int | None = Field(None, description="step of the stored tier the buckets come from")
+    timestamps: list[float] | None = Field(None, description="start of each bucket")
+    series: list[HistorySeries] | None = None
 
 
 class HistoryQuery(BaseModel):
-    seconds: float | None = Field(None, gt=0, description="only samples from the last N seconds")
-    step: int = Field(1, ge=1, le=3600, description="keep every Nth sample (downsampling)")
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: float | None = Field(None, alias="from", description=(
+        "start of the range, seconds since the epoch (0 or less: relative to now, -3600 = an hour "
+        "ago); reads the on-disk history instead of the in-memory samples"))
+    to: float | None = Field(None, description="end of the range (default now; 0 or less: relative "
+                             "to now); needs from")
+    seconds: float | None = Field(None, gt=0, description="in-memory only: the last N seconds")
+    step: int | None = Field(None, ge=1, le=366 * 86400, description=(
+        "without from: keep every Nth in-memory sample (default 1); with from: seconds per bucket "
+        "(rounded up to the tier's step; default about 400 buckets)"))
+    metrics: str | None = Field(None, pattern=r"^[a-z0-9_.]+(,[a-z0-9_.]+)*$", description=(
+        "with from: comma-separated metric names or prefixes (cpu, net.rx …); default all"))
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: float | None) -> float | None:
+        if value is None:
+            return None
+        now = time.time()
+        value = now + value if value <= 0 else value
+        if value > now + 60:
+            raise ValueError("is in the future")
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        start = info.data.get("from_")
+        if start is None:
+            raise ValueError("needs from")
+        value = time.time() + value if value <= 0 else value
+        if value <= start:
+            raise ValueError("must be later than from")
+        return value
+
+    @field_validator("seconds")
+    @classmethod
+    def _seconds(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("from_") is not None:
+            raise ValueError("is for the in-memory history; give from and to instead")
+        return value
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value > 3600 and info.data.get("from_") is None:
+            raise ValueError("without from, step counts samples and is at most 3600")
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("from_") is None:
+            raise ValueError("needs from (the in-memory samples are whole documents)")
+        return value
 
 
 class Status(BaseModel):

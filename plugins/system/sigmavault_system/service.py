@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from .config import SystemConfig
 from .models import (AlertOut, HistoryQuery, Interface, InterfacesQuery, Metrics, MetricsHistory,
                      ServiceState, Status)
 from .sampler import Sampler
+from .store import MetricsStore, QueryError, Tier, flatten, pool_values
 from .thresholds import PulseParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,13 +47,67 @@ class SystemService:
                                config.disk_exclude, config.net_exclude)
         self.registry = make_registry(self.sampler)
         self.encoded_status = EncodedStatus()
+        hc = config.history
+        self.store: MetricsStore | None = (
+            MetricsStore(app.data_dir / "metrics.db", [Tier(t.step, t.keep) for t in hc.tiers])
+            if hc.enabled else None)
+        self._store_tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start the sampler (and the PULSE heartbeat when ``pulse_interval`` > 0)."""
+        """Start the sampler (and the PULSE heartbeat when ``pulse_interval`` > 0), and the
+        on-disk history: every sample is accounted to it, closed buckets are written each step."""
         self.sampler.add_listener(self._publish)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.open)
+            await asyncio.to_thread(self.store.prune)
+            self.sampler.add_listener(self._record)
+            self._store_tasks = [self.app.spawn(self._store_loop()),
+                                 self.app.spawn(self._pool_loop())]
         self.app.spawn(self.sampler.run())
         if self.config.pulse_interval > 0:
             self.app.spawn(self._heartbeat())
+
+    async def stop(self) -> None:
+        """Write the open history buckets (a partial one too) and close ``metrics.db``."""
+        store, self.store = self.store, None
+        if store is None:
+            return
+        for task in self._store_tasks:
+            task.cancel()
+        await asyncio.gather(*self._store_tasks, return_exceptions=True)
+        await asyncio.to_thread(store.close)
+
+    def _record(self, metrics: dict[str, Any]) -> None:
+        if self.store is not None:
+            self.store.add(metrics["ts"], flatten(metrics))
+
+    async def _store_loop(self) -> None:
+        """Write each finest bucket once it has closed (one transaction), prune now and then."""
+        assert self.store is not None
+        store, step = self.store, self.store.tiers[0].step
+        prune_at = time.time() + self.config.history.prune_interval
+        while True:
+            now = time.time()
+            await asyncio.sleep(step - now % step + min(0.5, step / 10))
+            try:
+                await asyncio.to_thread(store.write, store.take(time.time()))
+                if time.time() >= prune_at:
+                    prune_at = time.time() + self.config.history.prune_interval
+                    await asyncio.to_thread(store.prune)
+            except Exception:
+                log.exception("writing the metrics history failed")
+
+    async def _pool_loop(self) -> None:
+        """Pool usage from the storage plugin (when present), every ``pool_interval`` seconds."""
+        while True:
+            if self.app.has_method("storage.pools.list") and self.store is not None:
+                try:
+                    values = pool_values(await self.app.call("storage.pools.list"))
+                    if values and self.store is not None:
+                        self.store.add(time.time(), values)
+                except Exception as exc:
+                    log.warning("pool usage for the metrics history: %s", exc)
+            await asyncio.sleep(self.config.history.pool_interval)
 
     def _publish(self, metrics: dict[str, Any]) -> None:
         if self.app.events.has_subscribers("system.metrics"):
@@ -80,17 +136,34 @@ class SystemService:
         return await self.current()
 
     @operation("system.metrics.history", get="/system/metrics/history", response=MetricsHistory,
-               query=HistoryQuery, tags=TAGS)
-    async def history(self, seconds: float | None = None, step: int = 1,
+               query=HistoryQuery, tags=TAGS, errors=[404])
+    async def history(self, seconds: float | None = None, step: int | None = None,
+                      from_: float | None = None, to: float | None = None,
+                      metrics: str | None = None,
                       request: web.Request | None = None) -> bytes | dict[str, Any]:
-        """The in-memory history of samples (oldest first), optionally a window and downsampled."""
-        samples = self.sampler.window_json(seconds, step)
+        """Without ``from``: the in-memory samples (oldest first), optionally the last ``seconds``
+        and every ``step``-th. With ``from`` (and ``to``): aligned series from the on-disk history,
+        ``step`` seconds per bucket, from the finest tier that still covers ``from``."""
+        head = {"interval": self.sampler.interval, "capacity": self.sampler.capacity}
+        if from_ is not None:
+            if self.store is None:
+                raise APIError(404, "disabled", "the on-disk metrics history is disabled "
+                               "([system.history] enabled = false)")
+            store = self.store
+            names = metrics.split(",") if metrics else None
+            try:
+                found = await asyncio.to_thread(store.query, from_, to or time.time(), step, names)
+            except QueryError as exc:
+                raise APIError(422, "validation_error", f"invalid query: {exc.field}: {exc}",
+                               {"errors": [{"loc": ["query", exc.field], "msg": str(exc),
+                                            "type": "value_error"}]}) from None
+            doc = {**head, "samples": [], **found}
+            return json.dumps(doc, separators=(",", ":")).encode() if request is not None else doc
+        samples = self.sampler.window_json(seconds, step or 1)
         if request is None:
-            return {"interval": self.sampler.interval, "capacity": self.sampler.capacity,
-                    "samples": [json.loads(s) for s in samples]}
+            return {**head, "samples": [json.loads(s) for s in samples]}
         # Samples are stored as the JSON of validated metrics: splice them, don't re-encode.
-        head = json.dumps({"interval": self.sampler.interval, "capacity": self.sampler.capacity})
-        return b"".join((head[:-1].encode(), b',"samples":[', b",".join(samples), b"]}"))
+        return b"".join((json.dumps(head)[:-1].encode(), b',"samples":[', b",".join(samples), b"]}"))
 
     @operation("system.interfaces.list", get="/system/network/interfaces", response=list[Interface],
                query=InterfacesQuery, tags=TAGS)
