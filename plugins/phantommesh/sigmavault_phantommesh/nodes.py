@@ -112,3 +112,23 @@ class NodeClient:
         headers["Authorization"] = f"Bearer {peer.remote_api_key}"
         return await self.post_json(str(base or peer.api_url).rstrip("/") + path, payload or {},
                                     headers, method=method, body=body)
+
+    async def signed_raw(self, peer: Peer, method: str, path: str, body: bytes, base: str,
+                         content_type: str, timeout: float) -> tuple[int, str, bytes]:
+        """A signed request to any ``/api/v1/`` path of a node peer (another plugin's node
+        endpoint); ``(status, content type, body)`` of the answer, whatever the status."""
+        if peer.peer_secret is None or peer.remote_api_key is None:
+            raise APIError(400, "not_a_node", f"peer {peer.name} is not a SigmaVault node")
+        headers = peerauth.sign(peer.peer_secret, self.store.identity()["public_key"],
+                                method, urlsplit(path).path, body)
+        headers["Authorization"] = f"Bearer {peer.remote_api_key}"
+        headers["Content-Type"] = content_type
+        session = await self._session()
+        try:
+            async with session.request(method, base.rstrip("/") + path,
+                                       data=body if method != "GET" else None, headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+                return r.status, r.content_type, await r.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise APIError(502, "peer_unreachable", f"cannot reach {urlsplit(base).netloc}: "
+                           f"{exc or type(exc).__name__}") from None

@@ -365,6 +365,39 @@ class MeshService:
                 "peers": len(st.peers), "peers_up": sum(p.up for p in st.peers),
                 "plugins": sorted(getattr(self.app.plugins, "infos", {}).keys())}
 
+    # --- signed node-to-node calls for other plugins (call-only: the pair's secret never leaves
+    # this plugin) ----------------------------------------------------------------------------
+
+    def mesh_base(self, peer: Peer) -> str:
+        """The peer's API over its mesh address (through the tunnel), else its API URL."""
+        assert peer.api_url is not None
+        port = urlsplit(peer.api_url).port or 80
+        return f"http://{peer.address}:{port}" if peer.address else peer.api_url
+
+    @operation("mesh.node.request")
+    async def node_request(self, peer: str, method: str, path: str, body: bytes = b"",
+                           content_type: str = "application/json",
+                           timeout: float = 60.0) -> dict[str, Any]:
+        """(peer, method, path, body=b"", content_type, timeout) -> {status, content_type, body}:
+        a request signed with the pair's secret to ``path`` (``/api/v1/...``, query allowed) of
+        node peer ``peer``, over the mesh; any answer comes back, a network failure is 502
+        ``peer_unreachable``. The receiver checks it with ``mesh.node.verify``."""
+        if method not in ("GET", "POST", "PUT", "PATCH", "DELETE") or not path.startswith("/api/v1/"):
+            raise APIError(400, "bad_request", "method must be an HTTP verb and path start with /api/v1/")
+        p = self.get_peer(peer)
+        if not p.is_node:
+            raise APIError(400, "not_a_node", f"peer {peer} is not a SigmaVault node")
+        status, ctype, data = await self.nodes.signed_raw(p, method, path, bytes(body),
+                                                          self.mesh_base(p), content_type, timeout)
+        return {"status": status, "content_type": ctype, "body": data}
+
+    @operation("mesh.node.verify")
+    async def node_verify(self, request: web.Request | None = None) -> dict[str, Any]:
+        """(request) -> {peer, public_key}: the node peer that signed this incoming request
+        (401 ``unsigned``, ``unknown_peer``, ``bad_signature``, ``stale_request``, ``replayed``)."""
+        peer = await self.nodes.verified(request)
+        return {"peer": peer.name, "public_key": peer.public_key}
+
     # --- node identity ---------------------------------------------------------------------------
 
     def api_url(self) -> str:
