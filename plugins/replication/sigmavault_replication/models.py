@@ -1,0 +1,140 @@
+"""Request and response models of the replication API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from sigmavault.validation import Name
+
+PeerName = Name
+
+
+class Retention(BaseModel):
+    keep_last: int = Field(0, ge=0, le=100000, description="snapshots kept on the target (0: all); "
+                           "the newest common snapshot is always kept")
+
+
+class TaskBody(BaseModel):
+    name: str = Field("", max_length=100, description="a label")
+    pool: Name = Field(description="source pool")
+    volume: Name = Field(description="source volume")
+    peer: PeerName = Field(description="target node: a PhantomMesh node peer")
+    target_pool: Name = Field(description="pool on the target node (the target must allow this "
+                              "node into it: /replication/targets there)")
+    target_volume: Name | None = Field(None, description="volume on the target (default: the "
+                                       "source volume's name)")
+    schedule: str | None = Field(None, max_length=100, description="5-field cron (UTC); null: run "
+                                 "only on request")
+    enabled: bool = True
+    match: str = Field("*", min_length=1, max_length=100, description="glob on snapshot names")
+    take_snapshot: bool = Field(False, description="take a snapshot (repl-YYYYmmddTHHMMSSZ) "
+                                "before each run")
+    retention: Retention = Field(default_factory=Retention)
+    bwlimit: int | None = Field(None, ge=16384, description="bytes per second on the wire (null: "
+                                "unlimited)")
+    encrypt: bool = Field(False, description="untrusted target: every stream sealed with age to "
+                          "this node's keys and stored there as opaque files")
+    recipients: list[str] = Field(default_factory=list, max_length=16, description="encryption "
+                                  "key ids (k-…) or age1…/age1pq1… recipients; empty: this "
+                                  "node's default keys (post-quantum ones when present)")
+
+
+class TaskUpdate(BaseModel):
+    name: str | None = Field(None, max_length=100)
+    schedule: str | None = Field(None, max_length=100)
+    enabled: bool | None = None
+    match: str | None = Field(None, min_length=1, max_length=100)
+    take_snapshot: bool | None = None
+    retention: Retention | None = None
+    bwlimit: int | None = Field(None, ge=0, description="0 removes the limit")
+
+
+class Task(TaskBody):
+    id: str
+    created: float
+    next_run: float | None = None
+    last_run: dict[str, Any] | None = None
+    running: bool = False
+
+
+class Run(BaseModel):
+    id: str
+    task: str
+    trigger: Literal["schedule", "manual"]
+    state: Literal["running", "success", "failed", "aborted", "skipped"]
+    job_id: str | None = None
+    started: float
+    ended: float | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class RunsQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class TargetBody(BaseModel):
+    peer: PeerName = Field(description="mesh node peer allowed to write")
+    pool: Name = Field(description="pool of this node it may write replicas into")
+
+
+class Target(TargetBody):
+    created: float
+
+
+class ReplicaQuery(BaseModel):
+    pass
+
+
+class RestoreBody(BaseModel):
+    snapshot: Name = Field(description="replica snapshot to restore from")
+    target_volume: Name | None = Field(None, description="new volume on the source pool "
+                                       "(whole-volume restore; must not exist)")
+    path: str | None = Field(None, max_length=4096, description="one file inside the snapshot: "
+                             "restored into the live source volume")
+    overwrite: bool = False
+
+
+# --- node to node (target side) ------------------------------------------------------------------
+
+class NodeRef(BaseModel):
+    pool: Name
+    volume: Name | None = None
+
+
+class UploadBegin(BaseModel):
+    pool: Name
+    volume: Name
+    kind: Literal["stream", "sealed"]
+    key: str = Field(pattern=r"^[A-Za-z0-9._:@-]{1,200}$", description="the sender's idempotency "
+                     "key: the same key resumes the same upload")
+    snapshot: Name | None = None
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ChunkQuery(BaseModel):
+    offset: int = Field(ge=0)
+
+
+class PruneBody(BaseModel):
+    pool: Name
+    volume: Name
+    snapshots: list[Name] = Field(default_factory=list, max_length=10000)
+    blobs: list[str] = Field(default_factory=list, max_length=10000)
+
+
+class ExportBody(BaseModel):
+    pool: Name
+    volume: Name
+    snapshot: Name | None = None
+    blob: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    path: str | None = Field(None, max_length=4096)
+
+
+class DownloadQuery(BaseModel):
+    offset: int = Field(0, ge=0)
+    length: int = Field(4 << 20, ge=1, le=12 << 20)

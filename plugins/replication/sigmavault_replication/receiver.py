@@ -1,0 +1,364 @@
+"""The target side: which peer may write into which pool (the allow-list), and the signed
+node-to-node endpoints a source node calls over the mesh to upload streams, list, prune and
+fetch back its replicas.
+
+Every node endpoint is reached with the readonly API key the peer got when the two nodes joined,
+and is signed with the pair's secret (``mesh.node.verify`` names the peer); the allow-list then
+decides whether that peer may touch the pool, and a replica volume belongs to the peer that
+created it (another peer, or this node's own volumes, are never written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from sigmavault import operation
+from sigmavault.errors import APIError, conflict
+from sigmavault.validation import inside
+
+from .models import (ChunkQuery, DownloadQuery, ExportBody, NodeRef, PruneBody, Target, TargetBody,
+                     UploadBegin)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
+
+NODE = "/replication/node"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+class ReceiverService:
+    """Allow-list and node endpoints (``app.services[ReceiverService]``)."""
+
+    def __init__(self, app: "SigmaVault") -> None:
+        self.app = app
+        self.root = app.data_dir / "replication"
+        self.exports: dict[str, dict[str, Any]] = {}
+
+    async def start(self) -> None:
+        for sub in ("inbox", "outbox", "exports", "restore"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        for leftover in (self.root / "exports").iterdir():   # exports live only in memory
+            leftover.unlink(missing_ok=True)
+
+    # --- the allow-list (admin) ------------------------------------------------------------------
+
+    @operation("replication.targets.list", get="/replication/targets", response=list[Target],
+               summary="Peers allowed to replicate into pools of this node")
+    async def list_targets(self) -> list[Target]:
+        return [Target(**r) for r in self.app.db.all(
+            "SELECT peer, pool, created FROM replication_targets ORDER BY peer, pool")]
+
+    @operation("replication.targets.create", post="/replication/targets", body=TargetBody,
+               response=Target, status=201, summary="Allow a mesh peer to write replicas into a pool")
+    async def add_target(self, peer: str, pool: str) -> Target:
+        peers = {p["name"]: p for p in await self.app.call("mesh.peers.list")}
+        if peer not in peers:
+            raise APIError(422, "unknown_peer", f"{peer} is not a PhantomMesh peer of this node",
+                           {"field": "peer"})
+        pools = {p["name"] for p in await self.app.call("storage.pools.list")}
+        if pool not in pools:
+            raise APIError(422, "unknown_pool", f"pool {pool} does not exist", {"field": "pool"})
+        if self.app.db.one("SELECT 1 AS x FROM replication_targets WHERE peer=? AND pool=?", (peer, pool)):
+            raise conflict(f"{peer} may already write into {pool}", code="target_exists")
+        now = time.time()
+        self.app.db.execute("INSERT INTO replication_targets(peer, pool, created) VALUES(?,?,?)",
+                            (peer, pool, now))
+        return Target(peer=peer, pool=pool, created=now)
+
+    @operation("replication.targets.delete", delete="/replication/targets/{peer}/{pool}",
+               summary="Stop accepting replicas from a peer into a pool (stored replicas stay)")
+    async def delete_target(self, peer: str, pool: str) -> None:
+        if not self.app.db.execute("DELETE FROM replication_targets WHERE peer=? AND pool=?",
+                                   (peer, pool)).rowcount:
+            raise APIError(404, "unknown_target", f"{peer} has no access to {pool}")
+
+    @operation("replication.replicas.list", get="/replication/replicas", response=list[dict],
+               summary="Replicas other nodes keep on this node")
+    async def list_replicas(self) -> list[dict[str, Any]]:
+        rows = self.app.db.all("SELECT peer, pool, volume, sealed, created FROM replication_replicas "
+                               "ORDER BY pool, volume")
+        for r in rows:
+            r["sealed"] = bool(r["sealed"])
+            r["blobs"] = self.app.db.value("SELECT COUNT(*) FROM replication_blobs WHERE pool=? AND "
+                                           "volume=?", (r["pool"], r["volume"])) if r["sealed"] else None
+        return rows
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    async def _peer(self, request: web.Request | None) -> str:
+        if not self.app.has_method("mesh.node.verify"):
+            raise APIError(503, "mesh_unavailable", "PhantomMesh is not installed on this node")
+        return str((await self.app.call("mesh.node.verify", request=request))["peer"])
+
+    def _allowed(self, peer: str, pool: str) -> None:
+        if not self.app.db.one("SELECT 1 AS x FROM replication_targets WHERE peer=? AND pool=?",
+                               (peer, pool)):
+            raise APIError(403, "not_authorised", f"this node does not accept replicas from {peer} "
+                           f"into pool {pool}", {"peer": peer, "pool": pool})
+
+    async def _volume_exists(self, pool: str, volume: str) -> bool:
+        try:
+            await self.app.call("storage.volume.get", pool=pool, volume=volume)
+            return True
+        except APIError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    async def _replica(self, peer: str, pool: str, volume: str) -> dict[str, Any] | None:
+        """The replica row of ``pool/volume``; 403 when it, or the volume, belongs to another."""
+        row = self.app.db.one("SELECT * FROM replication_replicas WHERE pool=? AND volume=?", (pool, volume))
+        if row is not None and row["peer"] != peer:
+            raise APIError(403, "not_your_replica", f"{pool}/{volume} holds another node's replica")
+        if row is None and await self._volume_exists(pool, volume):
+            raise APIError(403, "not_your_replica", f"{pool}/{volume} is a volume of this node, "
+                           "not a replica: choose another target volume")
+        return row
+
+    async def _claim(self, peer: str, pool: str, volume: str, sealed: bool) -> None:
+        row = await self._replica(peer, pool, volume)
+        if row is None:
+            self.app.db.execute("INSERT INTO replication_replicas(peer, pool, volume, sealed, created) "
+                                "VALUES(?,?,?,?,?)", (peer, pool, volume, int(sealed), time.time()))
+        elif bool(row["sealed"]) != sealed:
+            raise conflict(f"{pool}/{volume} is a{' sealed' if row['sealed'] else 'n open'} replica",
+                           code="replica_kind")
+
+    # --- node endpoints (signed) -----------------------------------------------------------------
+
+    @operation(post=NODE + "/hello", body=NodeRef, response=dict, role="readonly",
+               summary="Whether the signing peer may replicate into a pool (signed)")
+    async def node_hello(self, request: web.Request, body: NodeRef) -> dict[str, Any]:
+        peer = await self._peer(request)
+        self._allowed(peer, body.pool)
+        pools = {p["name"]: p for p in await self.app.call("storage.pools.list")}
+        return {"peer": peer, "pool": body.pool, "backend": (pools.get(body.pool) or {}).get("backend")}
+
+    @operation(post=NODE + "/inventory", body=NodeRef, response=dict, role="readonly",
+               summary="The signing peer's replica: snapshots or sealed blobs (signed)")
+    async def node_inventory(self, request: web.Request, body: NodeRef) -> dict[str, Any]:
+        peer = await self._peer(request)
+        self._allowed(peer, body.pool)
+        if body.volume is None:
+            raise APIError(422, "validation_error", "volume is required", {"field": "volume"})
+        row = await self._replica(peer, body.pool, body.volume)
+        if row is None:
+            return {"exists": False, "sealed": None, "snapshots": [], "blobs": []}
+        snaps = []
+        if await self._volume_exists(body.pool, body.volume):
+            for s in await self.app.call("storage.snapshot.list", pool=body.pool, volume=body.volume):
+                props = s.get("properties") or {}
+                snaps.append({"name": s["name"], "created": s.get("created"),
+                              "uuid": s.get("uuid") or props.get("uuid"),
+                              "received_uuid": s.get("received_uuid") or props.get("received_uuid")})
+        snaps.sort(key=lambda s: (str(s["created"]), s["name"]))
+        blobs = self.app.db.all("SELECT blob, size, created FROM replication_blobs WHERE pool=? AND "
+                                "volume=? ORDER BY created", (body.pool, body.volume))
+        return {"exists": True, "sealed": bool(row["sealed"]),
+                "snapshots": [] if row["sealed"] else snaps, "blobs": blobs}
+
+    @operation(post=NODE + "/uploads", body=UploadBegin, response=dict, role="readonly",
+               summary="Begin or resume an upload into a replica (signed)")
+    async def node_upload_begin(self, request: web.Request, body: UploadBegin) -> dict[str, Any]:
+        peer = await self._peer(request)
+        self._allowed(peer, body.pool)
+        row = self.app.db.one("SELECT * FROM replication_inbox WHERE peer=? AND key=?", (peer, body.key))
+        if row is not None and row["result"] is not None:
+            return {"session": row["id"], "offset": row["size"], "done": True,
+                    "result": json.loads(row["result"])}
+        if row is not None and (row["size"], row["sha256"], row["pool"], row["volume"]) != \
+                (body.size, body.sha256, body.pool, body.volume):
+            self._drop(row)
+            row = None
+        await self._replica(peer, body.pool, body.volume)
+        if row is None:
+            sid = secrets.token_hex(16)
+            spool = self.root / "inbox" / f"{sid}.part"
+            spool.touch(mode=0o600)
+            now = time.time()
+            self.app.db.execute(
+                "INSERT INTO replication_inbox(id, peer, key, pool, volume, kind, snapshot, size, sha256,"
+                " received, spool, created, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (sid, peer, body.key, body.pool, body.volume, body.kind, body.snapshot, body.size,
+                 body.sha256, 0, str(spool), now, now))
+            return {"session": sid, "offset": 0, "done": False}
+        spool = Path(row["spool"])
+        # after a crash the file may be shorter than recorded (unsynced tail): resume from what is there
+        have = min(row["received"], spool.stat().st_size if spool.exists() else 0)
+        if not spool.exists():
+            spool.touch(mode=0o600)
+        os.truncate(spool, have)
+        self.app.db.execute("UPDATE replication_inbox SET received=? WHERE id=?", (have, row["id"]))
+        return {"session": row["id"], "offset": have, "done": False}
+
+    def _drop(self, row: dict[str, Any]) -> None:
+        Path(row["spool"]).unlink(missing_ok=True)
+        self.app.db.execute("DELETE FROM replication_inbox WHERE id=?", (row["id"],))
+
+    def _session(self, peer: str, session: str) -> dict[str, Any]:
+        row = self.app.db.one("SELECT * FROM replication_inbox WHERE id=? AND peer=?", (session, peer))
+        if row is None:
+            raise APIError(404, "no_upload", f"no upload {session}")
+        self._allowed(peer, row["pool"])
+        return row
+
+    @operation(put=NODE + "/uploads/{session}", query=ChunkQuery, response=dict, role="readonly",
+               summary="One chunk of an upload at its offset (signed; raw bytes)")
+    async def node_upload_chunk(self, request: web.Request, session: str, offset: int) -> dict[str, Any]:
+        peer = await self._peer(request)
+        row = self._session(peer, session)
+        if row["result"] is not None:
+            return {"offset": row["size"]}
+        if offset != row["received"]:
+            raise APIError(409, "offset_mismatch", f"upload is at {row['received']}, not {offset}",
+                           {"offset": row["received"]})
+        data = await request.read()
+        if offset + len(data) > row["size"]:
+            raise APIError(400, "too_much_data", "chunk goes beyond the announced size")
+
+        def write() -> None:
+            with open(row["spool"], "r+b") as f:
+                f.seek(offset)
+                f.write(data)
+        await asyncio.to_thread(write)
+        self.app.db.execute("UPDATE replication_inbox SET received=?, updated=? WHERE id=?",
+                            (offset + len(data), time.time(), session))
+        return {"offset": offset + len(data)}
+
+    @operation(post=NODE + "/uploads/{session}/commit", response=dict, role="readonly",
+               summary="Check and apply a complete upload (signed)")
+    async def node_upload_commit(self, request: web.Request, session: str) -> dict[str, Any]:
+        peer = await self._peer(request)
+        row = self._session(peer, session)
+        if row["result"] is not None:
+            return dict(json.loads(row["result"]))
+        spool = Path(row["spool"])
+        if row["received"] != row["size"]:
+            raise conflict(f"upload has {row['received']} of {row['size']} bytes", code="incomplete")
+        digest = await asyncio.to_thread(sha256_file, spool)
+        if digest != row["sha256"]:
+            self._drop(row)
+            raise APIError(422, "checksum_mismatch", "the upload does not match its SHA-256; "
+                           "it was discarded, send it again")
+        sealed = row["kind"] == "sealed"
+        await self._claim(peer, row["pool"], row["volume"], sealed)
+        if sealed:
+            if not await self._volume_exists(row["pool"], row["volume"]):
+                await self.app.call("storage.volume.create", pool=row["pool"], name=row["volume"],
+                                    quota=None, compression=None)
+            root = Path(await self.app.call("storage.volume.path", pool=row["pool"], volume=row["volume"]))
+            blob = secrets.token_hex(16)
+            await asyncio.to_thread(shutil.move, str(spool), str(root / f"{blob}.age"))
+            self.app.db.execute("INSERT INTO replication_blobs(pool, volume, blob, size, created) "
+                                "VALUES(?,?,?,?,?)", (row["pool"], row["volume"], blob, row["size"], time.time()))
+            result: dict[str, Any] = {"blob": blob, "size": row["size"]}
+        else:
+            snap = await self.app.call("storage.snapshot.receive", pool=row["pool"], volume=row["volume"],
+                                       source=str(spool), snapshot=row["snapshot"])
+            snap = snap if isinstance(snap, dict) else snap.model_dump()
+            result = {"snapshot": snap["name"], "size": row["size"]}
+            spool.unlink(missing_ok=True)
+        self.app.db.execute("UPDATE replication_inbox SET result=?, updated=? WHERE id=?",
+                            (json.dumps(result), time.time(), session))
+        return result
+
+    @operation(post=NODE + "/prune", body=PruneBody, response=dict, role="readonly",
+               summary="Delete snapshots or blobs of the signing peer's replica (signed)")
+    async def node_prune(self, request: web.Request, body: PruneBody) -> dict[str, Any]:
+        peer = await self._peer(request)
+        self._allowed(peer, body.pool)
+        row = await self._replica(peer, body.pool, body.volume)
+        if row is None:
+            raise APIError(404, "no_replica", f"no replica {body.pool}/{body.volume}")
+        deleted: list[str] = []
+        for name in body.snapshots:
+            await self.app.call("storage.snapshot.delete", pool=body.pool, volume=body.volume, snapshot=name)
+            deleted.append(name)
+        if body.blobs:
+            root = Path(await self.app.call("storage.volume.path", pool=body.pool, volume=body.volume))
+            for blob in body.blobs:
+                if not self.app.db.execute("DELETE FROM replication_blobs WHERE pool=? AND volume=? AND "
+                                           "blob=?", (body.pool, body.volume, blob)).rowcount:
+                    continue
+                (root / f"{blob}.age").unlink(missing_ok=True)
+                deleted.append(blob)
+        return {"deleted": deleted}
+
+    @operation(post=NODE + "/exports", body=ExportBody, response=dict, role="readonly",
+               summary="Prepare a replica snapshot, blob or file for download (signed)")
+    async def node_export(self, request: web.Request, body: ExportBody) -> dict[str, Any]:
+        peer = await self._peer(request)
+        self._allowed(peer, body.pool)
+        row = await self._replica(peer, body.pool, body.volume)
+        if row is None:
+            raise APIError(404, "no_replica", f"no replica {body.pool}/{body.volume}")
+        eid = secrets.token_hex(16)
+        temp = True
+        path = self.root / "exports" / eid
+        if body.blob is not None:
+            if not self.app.db.one("SELECT 1 AS x FROM replication_blobs WHERE pool=? AND volume=? AND "
+                                   "blob=?", (body.pool, body.volume, body.blob)):
+                raise APIError(404, "no_blob", f"no blob {body.blob}")
+            root = Path(await self.app.call("storage.volume.path", pool=body.pool, volume=body.volume))
+            path, temp = root / f"{body.blob}.age", False
+        elif body.snapshot is not None and body.path is not None:
+            snap_root = Path(await self.app.call("storage.snapshot.path", pool=body.pool,
+                                                 volume=body.volume, snapshot=body.snapshot))
+            src = inside(snap_root, body.path)
+            if not src.is_file():
+                raise APIError(404, "no_file", f"{body.path} is not a file in {body.snapshot}")
+            await asyncio.to_thread(shutil.copyfile, src, path)
+        elif body.snapshot is not None:
+            await self.app.call("storage.snapshot.send", pool=body.pool, volume=body.volume,
+                                snapshot=body.snapshot, target=str(path), base=None)
+        else:
+            raise APIError(422, "validation_error", "name a snapshot or a blob", {"field": "snapshot"})
+        digest = await asyncio.to_thread(sha256_file, path)
+        self.exports[eid] = {"peer": peer, "path": path, "temp": temp}
+        return {"id": eid, "size": path.stat().st_size, "sha256": digest}
+
+    def _export(self, peer: str, eid: str) -> dict[str, Any]:
+        ex = self.exports.get(eid)
+        if ex is None or ex["peer"] != peer:
+            raise APIError(404, "no_export", f"no export {eid}")
+        return ex
+
+    @operation(get=NODE + "/exports/{export}", query=DownloadQuery, response=None, role="readonly",
+               content_type="application/octet-stream",
+               summary="A range of a prepared export (signed; raw bytes)")
+    async def node_download(self, request: web.Request, export: str, offset: int,
+                            length: int) -> web.Response:
+        peer = await self._peer(request)
+        ex = self._export(peer, export)
+
+        def read() -> bytes:
+            with open(ex["path"], "rb") as f:
+                f.seek(offset)
+                return f.read(length)
+        return web.Response(body=await asyncio.to_thread(read), content_type="application/octet-stream")
+
+    @operation(delete=NODE + "/exports/{export}", role="readonly",
+               summary="Forget a prepared export (signed)")
+    async def node_export_done(self, request: web.Request, export: str) -> None:
+        peer = await self._peer(request)
+        ex = self._export(peer, export)
+        del self.exports[export]
+        if ex["temp"]:
+            Path(ex["path"]).unlink(missing_ok=True)

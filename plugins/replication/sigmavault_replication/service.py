@@ -1,0 +1,329 @@
+"""The source side: replication tasks (CRUD, schedule, run now, history), browsing a task's replica
+on the target, restores, and the fleet view. The work itself is in :mod:`.transfer`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from croniter import croniter
+
+from sigmavault import operation
+from sigmavault.errors import APIError, conflict
+from sigmavault.jobs import Job
+
+from .config import ReplicationConfig
+from .models import RestoreBody, Run, RunsQuery, Task, TaskBody, TaskUpdate
+from . import transfer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sigmavault.app import SigmaVault
+
+log = logging.getLogger("sigmavault.replication")
+T = "/replication/{task}"
+COLUMNS = ("id, name, pool, volume, peer, target_pool, target_volume, schedule, enabled, match, "
+           "take_snapshot, retention, bwlimit, encrypt, recipients, created, next_run")
+
+
+def check_schedule(expr: str | None) -> str | None:
+    if expr is None:
+        return None
+    norm = " ".join(expr.split())
+    if len(norm.split()) != 5 or not croniter.is_valid(norm):
+        raise APIError(422, "invalid_schedule", f"{expr!r} is not a 5-field cron expression",
+                       {"field": "schedule"})
+    return norm
+
+
+def next_time(expr: str | None, after: float) -> float | None:
+    if expr is None:
+        return None
+    return float(croniter(expr, datetime.fromtimestamp(after, timezone.utc)).get_next(float))
+
+
+class ReplicationService:
+    """Replication tasks of this node (``app.services[ReplicationService]``)."""
+
+    route_defaults = {"errors": [502]}
+
+    def __init__(self, app: "SigmaVault", cfg: ReplicationConfig) -> None:
+        self.app, self.cfg = app, cfg
+        self.clock: Callable[[], float] = time.time
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        self.active: dict[str, str] = {}   # task id -> run id
+
+    async def start(self) -> None:
+        self.app.db.execute("UPDATE replication_runs SET state='aborted', ended=?, error=? "
+                            "WHERE state='running'", (self.clock(), "the daemon stopped during the run"))
+        if self.cfg.tick > 0:
+            self._loop = self.app.spawn(self._scheduler())
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+
+    # --- rows ------------------------------------------------------------------------------------
+
+    def _row(self, task: str) -> dict[str, Any]:
+        row = self.app.db.one(f"SELECT {COLUMNS} FROM replication_tasks WHERE id=?", (task,))
+        if row is None:
+            raise APIError(404, "unknown_task", f"no replication task {task}")
+        return row
+
+    def task_params(self, task: str) -> dict[str, Any]:
+        row = dict(self._row(task))
+        row["retention"] = json.loads(row["retention"])
+        row["recipients"] = json.loads(row["recipients"])
+        for k in ("enabled", "take_snapshot", "encrypt"):
+            row[k] = bool(row[k])
+        return row
+
+    def _view(self, task: str) -> Task:
+        row = self.task_params(task)
+        last = self.app.db.one("SELECT * FROM replication_runs WHERE task=? ORDER BY started DESC LIMIT 1",
+                               (task,))
+        return Task(**row, last_run=self._run_view(last).model_dump() if last else None,
+                    running=task in self.active)
+
+    @staticmethod
+    def _run_view(row: dict[str, Any]) -> Run:
+        r = dict(row)
+        r["result"] = json.loads(r["result"]) if r["result"] else None
+        return Run(**r)
+
+    async def _validate(self, body: TaskBody) -> None:
+        pools = {p["name"]: p for p in await self.app.call("storage.pools.list")}
+        if body.pool not in pools:
+            raise APIError(422, "unknown_pool", f"pool {body.pool} does not exist", {"field": "pool"})
+        vols = {v["name"] for v in await self.app.call("storage.volumes.list", pool=body.pool)}
+        if body.volume not in vols:
+            raise APIError(422, "unknown_volume", f"volume {body.pool}/{body.volume} does not exist",
+                           {"field": "volume"})
+        if not self.app.has_method("mesh.peers.list"):
+            raise APIError(503, "mesh_unavailable", "PhantomMesh is not installed on this node")
+        peers = {p["name"]: p for p in await self.app.call("mesh.peers.list")}
+        if body.peer not in peers:
+            raise APIError(422, "unknown_peer", f"{body.peer} is not a PhantomMesh peer",
+                           {"field": "peer"})
+        if body.encrypt:
+            if "encryptors" not in self.app.registries or "age" not in self.app.registries["encryptors"]:
+                raise APIError(400, "encryption_unavailable", "encrypted replicas need the "
+                               "encryption plugin", {"field": "encrypt"})
+            enc = self.app.registries["encryptors"]["age"]
+            if not (body.recipients or enc.default_recipients()):
+                raise APIError(422, "no_recipients", "no encryption key on this node: create one, or "
+                               "give recipients", {"field": "recipients"})
+        if body.match:
+            body.match = body.match.strip()
+
+    # --- CRUD ------------------------------------------------------------------------------------
+
+    @operation("replication.tasks.list", get="/replication", response=list[Task],
+               summary="Replication tasks of this node")
+    async def list_tasks(self) -> list[Task]:
+        return [self._view(r["id"]) for r in self.app.db.all(
+            "SELECT id FROM replication_tasks ORDER BY created")]
+
+    @operation("replication.task.create", post="/replication", body=TaskBody, response=Task,
+               status=201, summary="Create a replication task")
+    async def create_task(self, body: TaskBody) -> Task:
+        schedule = check_schedule(body.schedule)
+        await self._validate(body)
+        tid = "r-" + secrets.token_hex(6)
+        now = self.clock()
+        self.app.db.execute(
+            f"INSERT INTO replication_tasks({COLUMNS}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (tid, body.name, body.pool, body.volume, body.peer, body.target_pool,
+             body.target_volume or body.volume, schedule, int(body.enabled), body.match,
+             int(body.take_snapshot), body.retention.model_dump_json(), body.bwlimit, int(body.encrypt),
+             json.dumps(body.recipients), now, next_time(schedule, now) if body.enabled else None))
+        self._wake.set()
+        return self._view(tid)
+
+    @operation("replication.task.get", get=T, response=Task, summary="One replication task")
+    async def get_task(self, task: str) -> Task:
+        return self._view(task)
+
+    @operation("replication.task.update", patch=T, body=TaskUpdate, response=Task, status=200,
+               summary="Change a replication task (source and target stay)")
+    async def update_task(self, task: str, body: TaskUpdate) -> Task:
+        row = self.task_params(task)
+        changes = body.model_dump(exclude_unset=True)
+        if "schedule" in changes:
+            changes["schedule"] = check_schedule(changes["schedule"])
+        if "bwlimit" in changes and not changes["bwlimit"]:
+            changes["bwlimit"] = None
+        row.update(changes)
+        sets = {k: (json.dumps(v) if k == "retention" else int(v) if isinstance(v, bool) else v)
+                for k, v in changes.items()}
+        sets["next_run"] = next_time(row["schedule"], self.clock()) if row["enabled"] else None
+        self.app.db.execute(f"UPDATE replication_tasks SET {', '.join(f'{k}=?' for k in sets)} WHERE id=?",
+                            (*sets.values(), task))
+        self._wake.set()
+        return self._view(task)
+
+    @operation("replication.task.delete", delete=T, summary="Delete a replication task (the "
+               "replica on the target stays)")
+    async def delete_task(self, task: str) -> None:
+        self._row(task)
+        if task in self.active:
+            raise conflict("the task is running", code="task_running")
+        for row in self.app.db.all("SELECT spool FROM replication_outbox WHERE task=?", (task,)):
+            with contextlib.suppress(OSError):
+                __import__("os").unlink(row["spool"])
+        with self.app.db.transaction() as conn:
+            for table in ("replication_tasks", "replication_runs", "replication_outbox",
+                          "replication_catalog"):
+                conn.execute(f"DELETE FROM {table} WHERE {'id' if table == 'replication_tasks' else 'task'}=?",
+                             (task,))
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    @operation("replication.task.run", post=T + "/run", response=Run, status=202,
+               summary="Run a replication task now (its job in job_id)")
+    async def run_now(self, task: str) -> Run:
+        return self.start_run(task, "manual")
+
+    def start_run(self, task: str, trigger: str) -> Run:
+        self._row(task)
+        if task in self.active:
+            raise conflict("the task's previous run is still active", code="task_running",
+                           run=self.active[task])
+        rid = "run-" + secrets.token_hex(6)
+        now = self.clock()
+        self.app.db.execute("INSERT INTO replication_runs(id, task, trigger, state, started) "
+                            "VALUES(?,?,?,?,?)", (rid, task, trigger, "running", now))
+        self.active[task] = rid
+        params = self.task_params(task)
+        try:
+            job = self.app.jobs.submit("replication.run", self._job(task, rid),
+                                       params={"task": task, "run": rid, "peer": params["peer"]},
+                                       lock=f"replication:{task}",
+                                       description=f"replicate {params['pool']}/{params['volume']} to "
+                                                   f"{params['peer']}:{params['target_pool']}")
+        except Exception:
+            self.active.pop(task, None)
+            self.app.db.execute("DELETE FROM replication_runs WHERE id=?", (rid,))
+            raise
+        self.app.db.execute("UPDATE replication_runs SET job_id=? WHERE id=?", (job.id, rid))
+        return self._run_view(self.app.db.one("SELECT * FROM replication_runs WHERE id=?", (rid,)) or {})
+
+    def _job(self, task: str, rid: str) -> Callable[[Any], Any]:
+        async def job(ctx: Any) -> dict[str, Any]:
+            state, result, error = "failed", None, None
+            try:
+                result = await transfer.replicate(ctx, self, self.task_params(task))
+                state = "success"
+                return result
+            except asyncio.CancelledError:
+                state, error = "aborted", "cancelled"
+                raise
+            except APIError as exc:
+                error = f"{exc.code}: {exc.message}"
+                raise
+            except Exception as exc:
+                if type(exc).__name__ == "JobAborted":
+                    state, error = "aborted", "cancelled"
+                else:
+                    error = f"{type(exc).__name__}: {exc}"
+                raise
+            finally:
+                self.active.pop(task, None)
+                self.app.db.execute("UPDATE replication_runs SET state=?, ended=?, result=?, error=? "
+                                    "WHERE id=?", (state, self.clock(),
+                                                   json.dumps(result) if result else None, error, rid))
+        return job
+
+    @operation("replication.task.runs", get=T + "/runs", query=RunsQuery, response=list[Run],
+               summary="A task's runs, newest first")
+    async def runs(self, task: str, limit: int = 50, offset: int = 0) -> list[Run]:
+        self._row(task)
+        return [self._run_view(r) for r in self.app.db.all(
+            "SELECT * FROM replication_runs WHERE task=? ORDER BY started DESC LIMIT ? OFFSET ?",
+            (task, limit, offset))]
+
+    # --- the replica on the target ---------------------------------------------------------------
+
+    @operation("replication.task.replica", get=T + "/replica", response=dict,
+               summary="The task's replica on the target: its snapshots (over the mesh)")
+    async def replica(self, task: str) -> dict[str, Any]:
+        return await transfer.browse(self, self.task_params(task))
+
+    @operation("replication.task.restore", post=T + "/restore", body=RestoreBody, job=True,
+               summary="Restore a volume (as a new volume) or one file from the replica")
+    async def restore(self, task: str, body: RestoreBody) -> Job:
+        params = self.task_params(task)
+        if (body.target_volume is None) == (body.path is None):
+            raise APIError(422, "validation_error", "give target_volume (whole volume) or path "
+                           "(one file)", {"field": "target_volume"})
+        if body.target_volume is not None:
+            vols = {v["name"] for v in await self.app.call("storage.volumes.list", pool=params["pool"])}
+            if body.target_volume in vols:
+                raise conflict(f"volume {params['pool']}/{body.target_volume} exists",
+                               code="volume_exists", field="target_volume")
+        return self.app.jobs.submit("replication.restore", lambda ctx: transfer.restore(
+            ctx, self, params, body), params={"task": task, **body.model_dump()},
+            lock=f"replication:{task}", description=f"restore {body.snapshot} from {params['peer']}")
+
+    # --- fleet -----------------------------------------------------------------------------------
+
+    @operation("replication.fleet", get="/replication/fleet", response=list[dict],
+               summary="Mesh nodes with health, pools and the last replication to each")
+    async def fleet(self) -> list[dict[str, Any]]:
+        fed = await self.app.call("mesh.federation") if self.app.has_method("mesh.federation") else []
+        out = []
+        for node in fed:
+            peer = node.get("peer")
+            last = self.app.db.one(
+                "SELECT r.* FROM replication_runs r JOIN replication_tasks t ON t.id=r.task "
+                "WHERE t.peer=? ORDER BY r.started DESC LIMIT 1", (peer,))
+            storage = node.get("storage")
+            out.append({"peer": peer, "reachable": node.get("reachable", False),
+                        "latency_ms": node.get("latency_ms"),
+                        "node_name": (node.get("status") or {}).get("node_name"),
+                        "pools": [{"name": p.get("name"), "backend": p.get("backend"),
+                                   "state": p.get("state"), "size": p.get("size"), "free": p.get("free")}
+                                  for p in storage] if isinstance(storage, list) else [],
+                        "tasks": self.app.db.value("SELECT COUNT(*) FROM replication_tasks WHERE peer=?",
+                                                   (peer,)),
+                        "last_replication": self._run_view(last).model_dump() if last else None,
+                        "error": node.get("error")})
+        return out
+
+    # --- scheduler -------------------------------------------------------------------------------
+
+    async def _scheduler(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:
+                log.exception("replication scheduler tick failed")
+            nxt = self.app.db.value("SELECT MIN(next_run) FROM replication_tasks WHERE enabled=1 AND "
+                                    "next_run IS NOT NULL")
+            wait = self.cfg.tick if nxt is None else max(0.05, min(self.cfg.tick, nxt - self.clock()))
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def tick(self) -> None:
+        now = self.clock()
+        for row in self.app.db.all("SELECT id, schedule FROM replication_tasks WHERE enabled=1 AND "
+                                   "next_run IS NOT NULL AND next_run<=?", (now,)):
+            self.app.db.execute("UPDATE replication_tasks SET next_run=? WHERE id=?",
+                                (next_time(row["schedule"], now), row["id"]))
+            if row["id"] in self.active:
+                self.app.db.execute("INSERT INTO replication_runs(id, task, trigger, state, started, "
+                                    "ended, error) VALUES(?,?,?,?,?,?,?)",
+                                    ("run-" + secrets.token_hex(6), row["id"], "schedule", "skipped",
+                                     now, now, "the previous run is still active"))
+                continue
+            self.start_run(row["id"], "schedule")

@@ -1,0 +1,329 @@
+"""What a run does: find the newest common snapshot, send what the target lacks (incremental where
+the backend can), sealed with age when the task says so, through resumable chunked uploads; apply
+retention on the target. And the way back: browse and restore."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import secrets
+import shutil
+import tarfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sigmavault.errors import APIError, conflict
+from sigmavault.files import atomic_write
+from sigmavault.jobs import ProgressDetail
+from sigmavault.validation import inside
+
+from .receiver import sha256_file
+from .wire import Link
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .models import RestoreBody
+    from .service import ReplicationService
+
+
+def link_for(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -> Link:
+    return Link(svc.app, task["peer"], timeout=svc.cfg.request_timeout,
+                retry_seconds=svc.cfg.retry_seconds, chunk=svc.cfg.chunk_bytes,
+                bwlimit=task.get("bwlimit"),
+                on_wait=(lambda msg: (ctx.log(msg), ctx.progress(description=msg))) if ctx else None,
+                check=ctx.check if ctx else None)
+
+
+async def _capabilities(app: Any, pool: str) -> dict[str, Any]:
+    pools = {p["name"]: p for p in await app.call("storage.pools.list")}
+    backend = (pools.get(pool) or {}).get("backend")
+    for b in await app.call("storage.backends.list"):
+        if b.get("name") == backend:
+            return {"backend": backend, **(b.get("capabilities") or {})}
+    return {"backend": backend}
+
+
+def _sorted(snaps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(snaps, key=lambda s: (str(s.get("created")), s["name"]))
+
+
+async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -> dict[str, Any]:
+    app, db = svc.app, svc.app.db
+    link = link_for(ctx, svc, task)
+    tpool, tvol = task["target_pool"], task["target_volume"]
+    caps = await _capabilities(app, task["pool"])
+    if not caps.get("send_receive"):
+        raise APIError(400, "not_supported", f"the {caps['backend']} backend cannot send snapshots")
+    incremental = bool(caps.get("incremental_send"))
+    if task["take_snapshot"]:
+        name = datetime.now(timezone.utc).strftime("repl-%Y%m%dT%H%M%SZ")
+        await app.call("storage.snapshot.create", pool=task["pool"], volume=task["volume"], name=name)
+        ctx.log(f"took snapshot {name}")
+    source = _sorted([s for s in await app.call("storage.snapshot.list", pool=task["pool"],
+                                                volume=task["volume"])
+                      if fnmatch.fnmatchcase(s["name"], task["match"])])
+    inv = await link.retrying("inventory", lambda: link.request(
+        "POST", "/inventory", {"pool": tpool, "volume": tvol}))
+    if inv["exists"] and inv["sealed"] != task["encrypt"]:
+        raise conflict(f"{tpool}/{tvol} on {task['peer']} is a{' sealed' if inv['sealed'] else 'n open'}"
+                       " replica; this task needs the other kind", code="replica_kind")
+    if task["encrypt"]:
+        blobs = {b["blob"] for b in inv["blobs"]}
+        catalog = {r["snapshot"]: r for r in db.all("SELECT * FROM replication_catalog WHERE task=?",
+                                                    (task["id"],))}
+        have = {name for name, r in catalog.items() if r["blob"] in blobs}
+        lost = [n for n, r in catalog.items() if r["blob"] not in blobs]
+        if lost:
+            db.execute(f"DELETE FROM replication_catalog WHERE task=? AND snapshot IN "
+                       f"({','.join('?' * len(lost))})", (task["id"], *lost))
+    else:
+        have = {s["name"] for s in inv["snapshots"]}
+    common_idx = max((i for i, s in enumerate(source) if s["name"] in have), default=-1)
+    todo = source[common_idx + 1:]
+    base = source[common_idx]["name"] if common_idx >= 0 and incremental else None
+    ctx.log(f"{task['pool']}/{task['volume']} → {task['peer']}:{tpool}/{tvol}: common="
+            f"{source[common_idx]['name'] if common_idx >= 0 else None}, to send={[s['name'] for s in todo]}")
+    outdir = app.data_dir / "replication" / "outbox"
+    outdir.mkdir(parents=True, exist_ok=True)
+    sent: list[dict[str, Any]] = []
+    started = time.monotonic()
+    for n, snap in enumerate(todo):
+        ctx.check()
+        name = snap["name"]
+        row = db.one("SELECT * FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
+        if row is not None and (row["base"] != base or not Path(row["spool"]).exists()):
+            Path(row["spool"]).unlink(missing_ok=True)
+            db.execute("DELETE FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
+            row = None
+        if row is None:
+            ctx.progress(percent=100 * n / len(todo), description=f"preparing {name}")
+            spool = outdir / f"{task['id']}-{secrets.token_hex(8)}.stream"
+            info = await app.call("storage.snapshot.send", pool=task["pool"], volume=task["volume"],
+                                  snapshot=name, target=str(spool), base=base)
+            plain_size, fmt = spool.stat().st_size, info.get("format", "stream")
+            if task["encrypt"]:
+                sealed = spool.with_suffix(".age")
+                enc = app.registries["encryptors"]["age"]
+                await enc.encrypt_file(spool, sealed, task["recipients"] or None)
+                spool.unlink()
+                spool = sealed
+            digest = await asyncio.to_thread(sha256_file, spool)
+            db.execute("INSERT INTO replication_outbox(task, snapshot, base, spool, size, sha256, "
+                       "plain_size, created) VALUES(?,?,?,?,?,?,?,?)",
+                       (task["id"], name, base, str(spool), spool.stat().st_size, digest,
+                        plain_size, time.time()))
+            row = db.one("SELECT * FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
+            assert row is not None
+            row = {**row, "format": fmt}
+        else:
+            ctx.log(f"{name}: resuming the prepared stream ({row['size']} bytes)")
+        spool = Path(row["spool"])
+        begin = {"pool": tpool, "volume": tvol, "kind": "sealed" if task["encrypt"] else "stream",
+                 "key": f"{task['id']}.{row['sha256'][:40]}", "size": row["size"], "sha256": row["sha256"],
+                 "snapshot": None if task["encrypt"] else name}
+
+        def progress(done: int, total: int, resumed: int, n: int = n, name: str = name) -> None:
+            elapsed = time.monotonic() - started
+            speed = (link.wire_bytes / elapsed) if elapsed > 0 else None
+            ctx.progress(percent=100 * (n + done / max(total, 1)) / len(todo),
+                         description=f"sending {name}" + (f" (resumed at {resumed} bytes)" if resumed else ""),
+                         bytes_done=done, bytes_total=total,
+                         detail=ProgressDetail(bytes_out=link.wire_bytes, speed_bps=speed,
+                                               elapsed_s=elapsed,
+                                               eta_s=(total - done) / speed if speed else None))
+        result = await link.upload(begin, spool, progress)
+        if task["encrypt"]:
+            db.execute("INSERT OR REPLACE INTO replication_catalog(task, snapshot, base, blob, size, "
+                       "plain_size, format, created) VALUES(?,?,?,?,?,?,?,?)",
+                       (task["id"], name, base, result["blob"], row["size"], row["plain_size"],
+                        row.get("format") or ("tar" if caps["backend"] == "dir" else caps["backend"]),
+                        time.time()))
+        spool.unlink(missing_ok=True)
+        db.execute("DELETE FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
+        sent.append({"snapshot": name, "base": base, "bytes": row["size"],
+                     "plain_bytes": row["plain_size"], "resumed_from": result.get("resumed_from", 0),
+                     "blob": result.get("blob")})
+        ctx.log(f"sent {name} ({row['size']} bytes, base {base}, resumed from "
+                f"{result.get('resumed_from', 0)})")
+        if incremental:
+            base = name
+    pruned = await _retention(link, svc, task, source)
+    return {"source": f"{task['pool']}/{task['volume']}", "target": f"{task['peer']}:{tpool}/{tvol}",
+            "encrypted": task["encrypt"], "incremental": incremental,
+            "common": source[common_idx]["name"] if common_idx >= 0 else None,
+            "sent": sent, "bytes": sum(s["bytes"] for s in sent), "wire_bytes": link.wire_bytes,
+            "retries": link.retries, "up_to_date": not todo, "pruned": pruned,
+            "seconds": round(time.monotonic() - started, 3)}
+
+
+async def _retention(link: Link, svc: "ReplicationService", task: dict[str, Any],
+                     source: list[dict[str, Any]]) -> list[str]:
+    keep = int(task["retention"].get("keep_last") or 0)
+    if keep <= 0:
+        return []
+    tpool, tvol = task["target_pool"], task["target_volume"]
+    if not task["encrypt"]:
+        inv = await link.retrying("inventory", lambda: link.request(
+            "POST", "/inventory", {"pool": tpool, "volume": tvol}))
+        names = [s["name"] for s in _sorted(inv["snapshots"])]
+        drop = names[:-keep]
+        if drop:
+            await link.retrying("prune", lambda: link.request(
+                "POST", "/prune", {"pool": tpool, "volume": tvol, "snapshots": drop}))
+        return drop
+    # sealed: incremental blobs need their bases; keep the newest `keep` and their chains
+    rows = {r["snapshot"]: r for r in svc.app.db.all("SELECT * FROM replication_catalog WHERE task=?",
+                                                     (task["id"],))}
+    order = sorted(rows.values(), key=lambda r: r["created"])
+    needed: set[str] = set()
+    for r in order[-keep:]:
+        cur: dict[str, Any] | None = r
+        while cur is not None and cur["snapshot"] not in needed:
+            needed.add(cur["snapshot"])
+            cur = rows.get(cur["base"]) if cur["base"] else None
+    drop_rows = [r for r in order if r["snapshot"] not in needed]
+    if drop_rows:
+        await link.retrying("prune", lambda: link.request(
+            "POST", "/prune", {"pool": tpool, "volume": tvol, "blobs": [r["blob"] for r in drop_rows]}))
+        svc.app.db.execute(f"DELETE FROM replication_catalog WHERE task=? AND snapshot IN "
+                           f"({','.join('?' * len(drop_rows))})",
+                           (task["id"], *[r["snapshot"] for r in drop_rows]))
+    return [r["snapshot"] for r in drop_rows]
+
+
+async def browse(svc: "ReplicationService", task: dict[str, Any]) -> dict[str, Any]:
+    link = link_for(None, svc, task)
+    link.retry_seconds = 0
+    inv = await link.request("POST", "/inventory", {"pool": task["target_pool"],
+                                                    "volume": task["target_volume"]})
+    if task["encrypt"]:
+        blobs = {b["blob"]: b for b in inv["blobs"]}
+        snaps = [{"name": r["snapshot"], "created": r["created"], "base": r["base"],
+                  "stored_bytes": r["size"], "plain_bytes": r["plain_size"], "blob": r["blob"],
+                  "present": r["blob"] in blobs}
+                 for r in svc.app.db.all("SELECT * FROM replication_catalog WHERE task=? ORDER BY created",
+                                         (task["id"],))]
+        return {"peer": task["peer"], "pool": task["target_pool"], "volume": task["target_volume"],
+                "encrypted": True, "exists": inv["exists"], "snapshots": snaps,
+                "blobs_on_target": len(blobs)}
+    return {"peer": task["peer"], "pool": task["target_pool"], "volume": task["target_volume"],
+            "encrypted": False, "exists": inv["exists"], "snapshots": _sorted(inv["snapshots"])}
+
+
+async def _fetch(ctx: Any, link: Link, svc: "ReplicationService", task: dict[str, Any],
+                 export_body: dict[str, Any], dest: Path) -> None:
+    ex = await link.retrying("export", lambda: link.request(
+        "POST", "/exports", {"pool": task["target_pool"], "volume": task["target_volume"], **export_body}))
+    await link.download(ex, dest, lambda done, total: ctx.progress(
+        percent=100 * done / max(total, 1), description="fetching from " + task["peer"],
+        bytes_done=done, bytes_total=total))
+    if await asyncio.to_thread(sha256_file, dest) != ex["sha256"]:
+        dest.unlink(missing_ok=True)
+        raise APIError(502, "checksum_mismatch", "the download does not match the target's SHA-256")
+
+
+async def restore(ctx: Any, svc: "ReplicationService", task: dict[str, Any],
+                  body: "RestoreBody") -> dict[str, Any]:
+    app = svc.app
+    link = link_for(ctx, svc, task)
+    work = app.data_dir / "replication" / "restore" / ctx.job_id
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if not task["encrypt"]:
+            dest = work / "data"
+            if body.path is not None:
+                await _fetch(ctx, link, svc, task, {"snapshot": body.snapshot, "path": body.path}, dest)
+                return await _place_file(app, task, body, dest)
+            await _fetch(ctx, link, svc, task, {"snapshot": body.snapshot}, dest)
+            snap = await app.call("storage.snapshot.receive", pool=task["pool"], volume=body.target_volume,
+                                  source=str(dest), snapshot=body.snapshot)
+            return {"volume": f"{task['pool']}/{body.target_volume}", "snapshot": snap["name"],
+                    "bytes": dest.stat().st_size}
+        rows = {r["snapshot"]: r for r in app.db.all("SELECT * FROM replication_catalog WHERE task=?",
+                                                     (task["id"],))}
+        if body.snapshot not in rows:
+            raise APIError(404, "unknown_snapshot", f"the replica has no snapshot {body.snapshot}")
+        chain: list[dict[str, Any]] = []
+        cur: dict[str, Any] | None = rows[body.snapshot]
+        while cur is not None:
+            chain.insert(0, cur)
+            cur = rows.get(cur["base"]) if cur["base"] else None
+        if chain[0]["base"]:
+            raise APIError(409, "broken_chain", f"the base {chain[0]['base']} of the chain is gone")
+        enc = app.registries["encryptors"]["age"]
+        if body.path is not None and len(chain) == 1 and chain[0]["format"] == "tar":
+            sealed, plain = work / "0.age", work / "0.tar"
+            await _fetch(ctx, link, svc, task, {"blob": chain[0]["blob"]}, sealed)
+            await enc.decrypt_file(sealed, plain)
+            sealed.unlink()
+            member = await asyncio.to_thread(_extract, plain, body.path, work / "data")
+            if not member:
+                raise APIError(404, "no_file", f"{body.path} is not a file in {body.snapshot}")
+            return await _place_file(app, task, body, work / "data")
+        volume = body.target_volume or f"restore-{secrets.token_hex(4)}"
+        received = []
+        for i, r in enumerate(chain):
+            sealed, plain = work / f"{i}.age", work / f"{i}.stream"
+            await _fetch(ctx, link, svc, task, {"blob": r["blob"]}, sealed)
+            await enc.decrypt_file(sealed, plain)
+            sealed.unlink()
+            await app.call("storage.snapshot.receive", pool=task["pool"], volume=volume,
+                           source=str(plain), snapshot=r["snapshot"])
+            plain.unlink()
+            received.append(r["snapshot"])
+        if body.path is None:
+            return {"volume": f"{task['pool']}/{volume}", "snapshot": body.snapshot, "chain": received}
+        # one file out of a decrypted chain received into a temporary volume
+        try:
+            root = Path(await app.call("storage.snapshot.path", pool=task["pool"], volume=volume,
+                                       snapshot=body.snapshot))
+            src = inside(root, body.path)
+            if not src.is_file():
+                raise APIError(404, "no_file", f"{body.path} is not a file in {body.snapshot}")
+            await asyncio.to_thread(shutil.copyfile, src, work / "data")
+            return await _place_file(app, task, body, work / "data")
+        finally:
+            for name in reversed(received):
+                try:
+                    await app.call("storage.snapshot.delete", pool=task["pool"], volume=volume, snapshot=name)
+                except APIError:
+                    pass
+            try:
+                await app.call("storage.volume.destroy", pool=task["pool"], volume=volume)
+            except APIError:
+                pass
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work, True)
+
+
+def _extract(tar_path: Path, relpath: str, dest: Path) -> bool:
+    want = os.path.normpath(relpath.lstrip("/"))
+    with tarfile.open(tar_path) as tar:
+        for m in tar:
+            if os.path.normpath(m.name.lstrip("./") or ".") == want and m.isfile():
+                f = tar.extractfile(m)
+                assert f is not None
+                with open(dest, "wb") as out:
+                    shutil.copyfileobj(f, out, 1 << 20)
+                return True
+    return False
+
+
+async def _place_file(app: Any, task: dict[str, Any], body: "RestoreBody", data: Path) -> dict[str, Any]:
+    root = Path(await app.call("storage.volume.path", pool=task["pool"], volume=task["volume"]))
+    assert body.path is not None
+    target = inside(root, body.path)
+    if target.exists() and not body.overwrite:
+        raise conflict(f"{body.path} exists in {task['pool']}/{task['volume']}; pass overwrite",
+                       code="target_exists")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def place() -> int:
+        with open(data, "rb") as src, atomic_write(target) as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        return target.stat().st_size
+    size = await asyncio.to_thread(place)
+    return {"restored": f"{task['pool']}/{task['volume']}/{body.path}", "snapshot": body.snapshot,
+            "bytes": size}

@@ -1,0 +1,1 @@
+"""Replication tests: the core's fixtures come from sigmavault.testing (root conftest)."""
