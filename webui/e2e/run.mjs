@@ -211,7 +211,7 @@ try {
       const result = page.getByTestId("result");
       await result.waitFor({ timeout: T });
       const text = await result.textContent();
-      if (!/\d B\b|[KMG]iB/.test(text)) throw new Error(`census result shows no humanised size: ${text.slice(0, 300)}`);
+      if (!/\d B|[KMG]iB/.test(text)) throw new Error(`census result shows no humanised size: ${text.slice(0, 300)}`);
       if (await result.locator("pre").isVisible()) throw new Error("raw JSON shown without asking");
       await shots("agents-census");
       census = "; PRISM census of the picked volume shown as a summary";

@@ -5,7 +5,7 @@ import { onUnauthorized } from "./lib/api";
 import { useLogout, useMe } from "./hooks/useAuth";
 import { useCapabilities } from "./hooks/useCapabilities";
 import { useJobToasts } from "./hooks/useJobs";
-import { EventSocketProvider, useSocketStatus } from "./hooks/useWebSocket";
+import { EventSocketProvider, useConnectionLost, useSocketStatus } from "./hooks/useWebSocket";
 import { ConfirmProvider } from "./components/confirm";
 import { NotificationCentre } from "./components/NotificationCentre";
 import { ErrorState, Loading } from "./components/ui";
@@ -49,6 +49,7 @@ function Shell() {
   const logout = useLogout();
   const [theme, toggleTheme] = useTheme();
   const [menuOpen, setMenuOpen] = useState(false);
+  const lost = useConnectionLost();
   const location = useLocation();
   useEffect(() => setMenuOpen(false), [location.pathname]);
   useJobToasts();
@@ -73,7 +74,12 @@ function Shell() {
         <ul>{visible.filter((n) => n.section === "admin").map((n) => link(n.path, n.title, n.icon, n.id))}
           {extra.filter((p) => p.section === "admin").map((p) => link(`/p/${p.id}`, p.title, "◇", p.id))}</ul>
       </nav>
-      <div className="main-col">
+      <div className={`main-col${lost ? " stale" : ""}`}>
+        {lost && (
+          <div className="conn-banner" role="alert" data-testid="connection-lost">
+            <span className="spinner" aria-hidden /> Connection to SigmaVault lost — reconnecting… The figures below may be out of date.
+          </div>
+        )}
         <header className="topbar">
           <button type="button" className="btn small menu-toggle" aria-expanded={menuOpen} aria-controls="main-nav" onClick={() => setMenuOpen((o) => !o)}>
             ☰ Menu

@@ -47,7 +47,25 @@ export default function Chart({ title, x, series, format = (v) => v.toFixed(1), 
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, lo, hi) => [Math.min(0, lo), max ?? Math.max(hi * 1.1, 1e-9)] } },
-      axes: [axis, { ...axis, size: 70, values: (_u, vals) => vals.map((v) => fmt.current(v)) }],
+      axes: [axis, {
+        ...axis,
+        values: (_u, vals) => vals.map((v) => fmt.current(v)),
+        // as wide as the longest label (measured), so no digit is clipped
+        size: (u, values, axisIdx, cycleNum) => {
+          const a = u.axes[axisIdx] as uPlot.Axis & { _size?: number; font?: unknown; ticks?: { size?: number }; gap?: number };
+          if (cycleNum > 1 && a._size) return a._size;
+          const longest = (values ?? []).map(String).reduce((acc, v) => (v.length > acc.length ? v : acc), "");
+          let size = (a.ticks?.size ?? 10) + (a.gap ?? 5) + 6;
+          if (longest) {
+            const f = a.font;
+            u.ctx.save();
+            u.ctx.font = Array.isArray(f) ? String(f[0]) : typeof f === "string" ? f : "12px system-ui";
+            size += u.ctx.measureText(longest).width / (Array.isArray(f) ? devicePixelRatio : 1);
+            u.ctx.restore();
+          }
+          return Math.ceil(size);
+        },
+      }],
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, points: { show: false }, value: (_u: uPlot, v: number | null) => (v == null ? "—" : fmt.current(v)) }))],
     };
     plot.current = new uPlot(opts, [x, ...series.map((s) => s.values)] as uPlot.AlignedData, el);

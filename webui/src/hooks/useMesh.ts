@@ -21,6 +21,8 @@ export interface MeshPeer {
 }
 
 export interface MeshState {
+  /** false: the [phantommesh] section does not allow the interface to come up */
+  enabled?: boolean;
   node_name: string;
   interface: string;
   driver: string | null;

@@ -57,3 +57,26 @@ export function useSocketStatus(): SocketStatus {
   }, [sock]);
   return status;
 }
+
+/**
+ * True while the event stream, once open, has been down for more than `graceMs` (the data on
+ * screen may be stale). When it comes back every active query is refetched.
+ */
+export function useConnectionLost(graceMs = 1500): boolean {
+  const status = useSocketStatus();
+  const qc = useQueryClient();
+  const [lost, setLost] = useState(false);
+  const wasOpen = useRef(false);
+  useEffect(() => {
+    if (status === "open") {
+      if (lost) void qc.invalidateQueries({ type: "active" });
+      wasOpen.current = true;
+      setLost(false);
+      return;
+    }
+    if (!wasOpen.current) return;
+    const t = setTimeout(() => setLost(true), graceMs);
+    return () => clearTimeout(t);
+  }, [status, graceMs, lost, qc]);
+  return lost;
+}

@@ -4,6 +4,7 @@ import { Badge, Card, QueryState } from "../components/ui";
 import { get } from "../lib/api";
 import { when } from "../lib/format";
 import type { Page } from "../lib/types";
+import { AUDIT_AREAS, describeAudit, outcomeWords } from "../lib/auditWords";
 
 interface AuditRecord { id: number; ts: string; actor: string; address: string; action: string; target: string; outcome: string; details: Record<string, unknown> }
 const LIMIT = 50;
@@ -19,8 +20,10 @@ export default function Audit() {
       <h1>Audit log</h1>
       <Card actions={
         <div className="inline">
-          <input aria-label="actor" placeholder="actor" value={actor} onChange={(e) => { setActor(e.target.value); setOffset(0); }} />
-          <input aria-label="action" placeholder="action, e.g. storage.*" value={action} onChange={(e) => { setAction(e.target.value); setOffset(0); }} />
+          <input aria-label="who (user name)" placeholder="who (user name)" value={actor} onChange={(e) => { setActor(e.target.value); setOffset(0); }} />
+          <select aria-label="area" value={action} onChange={(e) => { setAction(e.target.value); setOffset(0); }}>
+            {AUDIT_AREAS.map(([v, text]) => <option key={v} value={v}>{text}</option>)}
+          </select>
           <button type="button" className="btn small" onClick={() => void verify.refetch()}>Verify chain</button>
           {verify.data && <Badge value={verify.data.ok ? `intact (${verify.data.checked})` : `tampered at #${verify.data.first_bad_id}`} />}
         </div>
@@ -29,9 +32,14 @@ export default function Audit() {
           {(page) => (
             <>
               <table>
-                <thead><tr><th>#</th><th>Time</th><th>Actor</th><th>Address</th><th>Action</th><th>Target</th><th>Outcome</th></tr></thead>
+                <thead><tr><th>When</th><th>Who</th><th>What</th><th>Result</th><th>From</th></tr></thead>
                 <tbody>{page.items.map((r) => (
-                  <tr key={r.id}><td>{r.id}</td><td>{when(r.ts)}</td><td>{r.actor}</td><td>{r.address}</td><td className="wrap">{r.action}</td><td className="wrap">{r.target}</td><td><Badge value={r.outcome} /></td></tr>
+                  <tr key={r.id}>
+                    <td>{when(r.ts)}</td><td>{r.actor}</td>
+                    <td className="wrap"><span title={`${r.action} ${r.target}`}>{describeAudit(r)}</span>{Number((r as { count?: number }).count ?? 1) > 1 && <small className="muted"> ×{String((r as { count?: number }).count)}</small>}</td>
+                    <td><Badge value={r.outcome === "ok" ? "ok" : r.outcome.includes("5") && /5\d\d/.test(r.outcome) ? "failed" : "warning"} /> <small>{outcomeWords(r.outcome)}</small></td>
+                    <td><small className="muted">{r.address}</small></td>
+                  </tr>
                 ))}</tbody>
               </table>
               <div className="pager">

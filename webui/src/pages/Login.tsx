@@ -6,6 +6,12 @@ export default function LoginPage() {
   const login = useLogin();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
+  // why the last session ended (set before the sign-out, e.g. after changing your own password)
+  const [note] = useState(() => {
+    const n = sessionStorage.getItem("sv-signed-out-note");
+    sessionStorage.removeItem("sv-signed-out-note");
+    return n;
+  });
   const submit = (e: FormEvent) => {
     e.preventDefault();
     login.mutate({ username, password });
@@ -15,6 +21,7 @@ export default function LoginPage() {
       <form className="card login" onSubmit={submit} aria-labelledby="login-title">
         <h1 id="login-title">Σ SigmaVault</h1>
         <p className="muted">Sign in to manage this NAS.</p>
+        {note && <p className="notice" role="status">{note}</p>}
         <label className="field">
           <span className="field-label">Username</span>
           <input name="username" autoComplete="username" autoFocus required value={username} onChange={(e) => setUsername(e.target.value)} />

@@ -75,13 +75,18 @@ function Mesh() {
   const updown = useMeshUpDown();
   const confirm = useConfirm();
   return (
-    <Card title="PhantomMesh" actions={mesh.data && (
+    <Card title="PhantomMesh" actions={mesh.data && mesh.data.enabled !== false && (
       <button type="button" className="btn small needs-admin" onClick={async () => {
         if (!mesh.data!.running || await confirm({ title: "Take the mesh down?", message: "Every tunnel of this node closes.", confirmText: "Take down", danger: true })) updown.mutate(!mesh.data!.running);
       }}>{mesh.data.running ? "Take down" : "Bring up"}</button>
     )}>
       <QueryState q={mesh}>
-        {(m) => (
+        {(m) => m.enabled === false ? (
+          <div data-testid="mesh-disabled">
+            <p><Badge value="disabled" /> PhantomMesh, the private network between your SigmaVault machines, is switched off on this machine.</p>
+            <p className="muted">To use it, set <code>enabled = true</code> in the <code>[phantommesh]</code> section of the configuration file (<code>/etc/sigmavault/config.toml</code> on a packaged install) and restart SigmaVault. Then bring the mesh up here and invite your other machines.</p>
+          </div>
+        ) : (
           <>
             <p>
               <Badge value={m.running ? "up" : "down"} /> <strong>{m.node_name}</strong> · {m.interface} · driver {m.driver ?? "—"} · {m.address ?? "no address"} in {m.mesh_cidr} · port {m.listen_port}

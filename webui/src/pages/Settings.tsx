@@ -6,9 +6,14 @@ import { useOptimisticMutation } from "../hooks/cache";
 import { useMe } from "../hooks/useAuth";
 import { del, get, post, put } from "../lib/api";
 import { when } from "../lib/format";
+import BackupCard from "./Backup";
+import { fieldErrors } from "../lib/errors";
 
 interface User { id: number; username: string; role: string; created_at: string; password_changed_at: string }
-interface PasswordChange { username: string; password: string; current_password?: string }
+interface PasswordChange { username: string; password: string; current_password?: string; repeat?: string }
+
+/** Shown on the sign-in page after your own password change ended your session. */
+export const SIGNED_OUT_NOTE = "sv-signed-out-note";
 interface ApiKey { id: string; name: string; role: string; username: string; created_at: string; expires_at: string | null; last_used_at: string | null; revoked: boolean }
 
 function Users() {
@@ -33,8 +38,9 @@ function Users() {
     mutationFn: ({ username, password, current_password }) =>
       put(`auth/users/${encodeURIComponent(username)}/password`, current_password ? { password, current_password } : { password }),
     queryKey: ["auth", "users"],
-    success: (_d, b) => (b.current_password ? "Password changed; sign in again" : "Password changed"),
+    success: (_d, b) => (b.current_password ? null : "Password changed"),
   });
+  const [changedOwn, setChangedOwn] = useState(false);
   const [form, setForm] = useState({ username: "", password: "", role: "readonly" });
   const [pw, setPw] = useState<PasswordChange | null>(null);
   const own = !!pw && pw.username === me.data?.username;
@@ -71,14 +77,40 @@ function Users() {
         </select>
         <button type="submit" className="btn primary small">Add user</button>
       </form>
-      <Modal open={!!pw} title={`Password for ${pw?.username}`} onClose={() => setPw(null)}>
-        {pw && (
-          <form onSubmit={(e) => { e.preventDefault(); setPassword.mutate(own ? pw : { username: pw.username, password: pw.password }, { onSuccess: () => setPw(null) }); }}>
-            {own && <Field label="Current password"><input type="password" autoFocus autoComplete="current-password" required value={pw.current_password ?? ""} onChange={(e) => setPw({ ...pw, current_password: e.target.value })} /></Field>}
-            <Field label="New password"><input type="password" autoFocus={!own} autoComplete="new-password" minLength={8} required value={pw.password} onChange={(e) => setPw({ ...pw, password: e.target.value })} /></Field>
-            <div className="modal-actions"><button type="button" className="btn" onClick={() => setPw(null)}>Cancel</button><button type="submit" className="btn primary">Save</button></div>
-          </form>
-        )}
+      <Modal open={!!pw || changedOwn} title={changedOwn ? "Password changed" : `Password for ${pw?.username}`} onClose={() => { setPw(null); if (changedOwn) window.location.reload(); }}>
+        {changedOwn ? (
+          <>
+            <p role="status">Your password is changed. For safety this signs you out everywhere, including here: sign in again with the new password.</p>
+            <div className="modal-actions"><button type="button" className="btn primary" autoFocus onClick={() => window.location.reload()}>Sign in again</button></div>
+          </>
+        ) : pw && (() => {
+          const tooShort = pw.password !== "" && pw.password.length < 8;
+          const differs = (pw.repeat ?? "") !== "" && pw.repeat !== pw.password;
+          const errs = fieldErrors(setPassword.error);
+          const wrongCurrent = (setPassword.error as { status?: number } | null)?.status === 403 || (setPassword.error as { code?: string } | null)?.code === "wrong_password";
+          return (
+            <form noValidate onSubmit={(e) => {
+              e.preventDefault();
+              if (pw.password.length < 8 || pw.repeat !== pw.password || (own && !pw.current_password)) { setPw({ ...pw, repeat: pw.repeat ?? "" }); return; }
+              const body = own ? { username: pw.username, password: pw.password, current_password: pw.current_password } : { username: pw.username, password: pw.password };
+              setPassword.mutate(body, {
+                onSuccess: () => {
+                  setPw(null);
+                  if (own) {
+                    sessionStorage.setItem(SIGNED_OUT_NOTE, "Your password was changed: sign in with the new one.");
+                    setChangedOwn(true);
+                  }
+                },
+              });
+            }}>
+              {own && <p className="muted">Changing your own password signs you out everywhere; you will sign in again with the new one.</p>}
+              {own && <Field label="Current password" error={errs.current_password ?? (wrongCurrent ? "This is not your current password." : undefined)}><input type="password" autoFocus autoComplete="current-password" value={pw.current_password ?? ""} onChange={(e) => setPw({ ...pw, current_password: e.target.value })} /></Field>}
+              <Field label="New password" hint="at least 8 characters" error={tooShort ? "Use at least 8 characters." : errs.password}><input type="password" autoFocus={!own} autoComplete="new-password" value={pw.password} aria-invalid={tooShort} onChange={(e) => setPw({ ...pw, password: e.target.value })} /></Field>
+              <Field label="Repeat new password" error={differs ? "The two passwords differ." : undefined}><input type="password" autoComplete="new-password" value={pw.repeat ?? ""} aria-invalid={differs} onChange={(e) => setPw({ ...pw, repeat: e.target.value })} /></Field>
+              <div className="modal-actions"><button type="button" className="btn" onClick={() => setPw(null)}>Cancel</button><button type="submit" className="btn primary" disabled={setPassword.isPending || pw.password.length < 8 || pw.repeat !== pw.password || (own && !pw.current_password)}>Save</button></div>
+            </form>
+          );
+        })()}
       </Modal>
     </Card>
   );
@@ -147,6 +179,7 @@ export default function Settings() {
       <h1>Users & API keys</h1>
       <Users />
       <Keys />
+      <BackupCard />
     </div>
   );
 }

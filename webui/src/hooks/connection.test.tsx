@@ -1,0 +1,24 @@
+import { act, renderHook, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FakeWebSocket, setup } from "../test/fakes";
+import { useConnectionLost } from "./useWebSocket";
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("connection lost", () => {
+  it("is reported after the grace time, and the data is refetched when the stream is back", async () => {
+    const { qc, wrapper } = setup();
+    const refetch = vi.spyOn(qc, "invalidateQueries");
+    const { result } = renderHook(() => useConnectionLost(30), { wrapper });
+    await waitFor(() => expect(FakeWebSocket.instances.length).toBe(1));
+    act(() => FakeWebSocket.last().open());
+    expect(result.current).toBe(false);
+    act(() => FakeWebSocket.last().drop());
+    expect(result.current).toBe(false); // not at once: a blip is not news
+    await waitFor(() => expect(result.current).toBe(true));
+    await waitFor(() => expect(FakeWebSocket.instances.length).toBeGreaterThan(1));
+    act(() => FakeWebSocket.last().open());
+    await waitFor(() => expect(result.current).toBe(false));
+    expect(refetch).toHaveBeenCalledWith({ type: "active" });
+  });
+});
