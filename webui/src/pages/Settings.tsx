@@ -7,7 +7,6 @@ import { useMe } from "../hooks/useAuth";
 import { del, get, post, put } from "../lib/api";
 import { when } from "../lib/format";
 import BackupCard from "./Backup";
-import BackupCard from "./Backup";
 import { fieldErrors } from "../lib/errors";
 
 interface User { id: number; username: string; role: string; created_at: string; password_changed_at: string }
@@ -180,7 +179,6 @@ export default function Settings() {
       <h1>Users & API keys</h1>
       <Users />
       <Keys />
-      <BackupCard />
       <BackupCard />
     </div>
   );
