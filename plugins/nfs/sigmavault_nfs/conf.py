@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -191,11 +191,16 @@ def render_export(e: Export, settings: GaneshaSettings) -> list[str]:
 
 
 def render(settings: GaneshaSettings, exports: Sequence[Export], *, port: int | None = None,
-           bind_addr: str | None = None, recovery_dir: Path | None = None) -> str:
+           bind_addr: str | None = None, recovery_dir: Path | None = None,
+           probe: bool = False) -> str:
     """The whole ganesha.conf (``port``/``bind_addr``/``recovery_dir`` override the settings for
-    a probe instance). ``ValueError`` when the exports clash or a value cannot be written."""
+    a probe instance, and ``probe`` serves NFSv4 only: a probe must not register with rpcbind
+    over the live server). ``ValueError`` when the exports clash or a value cannot be written."""
     check_exports(exports)
     versions = tuple(sorted(set(settings.versions)))
+    if probe:
+        settings = replace(settings, versions=(4,))
+        versions = (4,)
     if not versions or any(v not in (3, 4) for v in versions):
         raise ValueError(f"NFS versions {versions} (use 3 and/or 4)")
     bind = bind_addr or settings.bind_addr
@@ -208,6 +213,7 @@ def render(settings: GaneshaSettings, exports: Sequence[Export], *, port: int | 
            f"    Bind_Addr = {bind};",
            f"    Protocols = {', '.join(str(v) for v in versions)};",
            f"    Enable_NLM = {'true' if v3 else 'false'};",
+           *(["    mount_path_pseudo = true;"] if v3 else []),  # v3 mounts /<share> too
            "    Enable_RQUOTA = false;",
            "    Enable_UDP = false;",
            "}",

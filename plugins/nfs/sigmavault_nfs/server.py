@@ -91,7 +91,7 @@ class GaneshaServer:
         work.mkdir(mode=0o700)
         try:
             text = render(self.settings, exports, port=free_loopback_port(),
-                          bind_addr="127.0.0.1", recovery_dir=work / "recovery")
+                          bind_addr="127.0.0.1", recovery_dir=work / "recovery", probe=True)
         except ValueError as exc:
             shutil.rmtree(work, ignore_errors=True)
             status, code = (409, "nfs_export_clash") if isinstance(exc, ExportClash) else \
