@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sigmavault import hookimpl
 from sigmavault.backends import StorageBackend
@@ -25,11 +26,11 @@ def register_migrations(register: Callable[[str, list[str]], None]) -> None:
 
 
 @hookimpl
-def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> None:
+def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
     register(CephService(app, app.config.section("ceph")))
 
 
 @hookimpl
-def register_storage_backends(register: Callable[[Any], None], app: "SigmaVault") -> None:
+def register_storage_backends(register: Callable[[Any], None], app: SigmaVault) -> None:
     backend: StorageBackend = app.services[CephService].backend
     register(backend)

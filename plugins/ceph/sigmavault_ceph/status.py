@@ -8,7 +8,7 @@ replay recorded answers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 BAD = ("down", "incomplete", "stale", "inactive", "unknown", "creating", "peering",
@@ -19,7 +19,7 @@ DEGRADED = ("degraded", "undersized", "recovering", "recovery", "backfill", "rem
 def rfc3339(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ceph_time(text: str | None) -> float | None:
@@ -33,7 +33,7 @@ def ceph_time(text: str | None) -> float | None:
         except ValueError:
             continue
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
+            dt = dt.replace(tzinfo=UTC)
         return dt.timestamp()
     return None
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sigmavault.testing import require_root, require_tool
+from sigmavault.testing import load_module, require_root, require_tool
 
-OSDS = 2
+OSDS = load_module(Path(__file__).with_name("cephtest.py")).OSDS
 
 
 @pytest.fixture(scope="session")
@@ -55,11 +55,3 @@ def sv_config_overrides(ceph_cluster, tmp_path):
            "ceph": {"conf": str(ceph_cluster.conf), "keyring": str(ceph_cluster.admin_keyring),
                     "client_id": "admin"}}
     unmount_under(tmp_path)
-
-
-def ceph(cluster: Any, *args: str) -> str:
-    """The ceph CLI for checks from tests (synchronous)."""
-    out = subprocess.run(["ceph", "--cluster", cluster.name, "-c", str(cluster.conf), *args],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
