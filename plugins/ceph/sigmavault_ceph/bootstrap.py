@@ -103,6 +103,7 @@ def render_conf(root: Path, name: str, fsid: str, mon_addr: str, spec: Spec,
         "mon allow pool delete = true",
         "mon warn on pool no redundancy = false",
         "mon pg warn min per osd = 0",
+        "mon data avail warn = 5",        # the host's disk is not the cluster's business here
         "mgr stats period = 2",
         "paxos propose interval = 0.1",   # one node: commit map changes at once, not each second
         "mds beacon interval = 1",
