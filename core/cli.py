@@ -96,7 +96,12 @@ def _apply_pending_restore(cfg: Config, config_path: Path | None) -> None:
         return
     pm = PluginManager(cfg.plugins.disabled, cfg.plugins.strict)
     pm.load()
-    done = backup.apply_pending(cfg.data_dir, config_path, backup.known_schema_versions(pm))
+    try:
+        done = backup.apply_pending(cfg.data_dir, config_path, backup.known_schema_versions(pm))
+    except APIError as exc:
+        raise APIError(exc.status, exc.code, f"the configuration backup uploaded for restore cannot "
+                       f"be applied: {exc.message}. Remove {cfg.data_dir / backup.PENDING} to start "
+                       "with the current state") from None
     if done:
         print(f"restored the configuration backup of {done['hostname']} made {done['created_at']}"
               + (f"; its config file is in {done['config_path']}" if done["config_path"] and
