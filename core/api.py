@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Awaitable, Callable, Generic, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Generic, Mapping, Sequence, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -65,6 +65,7 @@ class Route:
     absolute: bool = False
     content_type: str | None = None  # for non-JSON responses (the handler returns a web.Response)
     errors: tuple[int, ...] = ()  # statuses the handler itself may answer (see error_statuses)
+    params: dict[str, Any] = field(default_factory=dict)  # path parameter -> type (default: str)
 
     @property
     def url(self) -> str:
@@ -117,13 +118,17 @@ class Api:
               query: type[BaseModel] | None = None, response: Any = None, status: int | None = None,
               role: str | None = None, public: bool = False, tags: list[str] | None = None,
               absolute: bool = False, content_type: str | None = None,
-              errors: Sequence[int] = ()) -> Callable[[Handler], Handler]:
+              errors: Sequence[int] = (),
+              params: Mapping[str, Any] | None = None) -> Callable[[Handler], Handler]:
         """Declare a route; ``path`` is relative to ``/api/v1`` and may hold ``{name}`` params.
 
         ``absolute=True`` mounts ``path`` as is (for ``/metrics``-style well-known URLs);
         ``content_type`` documents a non-JSON response the handler returns itself; ``errors``
         lists the error statuses the handler raises (e.g. ``[404, 409]``), beyond those the
-        declaration implies (see :func:`error_statuses`).
+        declaration implies (see :func:`error_statuses`); ``params`` gives path parameters a
+        type (e.g. ``{"pool": Name}``): the value is validated before the handler runs (``400
+        invalid_name`` naming the parameter) and the OpenAPI document states the type's schema
+        (its pattern and lengths). Undeclared path parameters are plain non-empty strings.
 
         The handler is called as ``handler(request, **path_params[, body=...][, query=...])``.
         ``role`` defaults to ``readonly`` for GET and ``admin`` otherwise; ``public=True`` means
@@ -132,6 +137,9 @@ class Api:
         method = method.upper()
         if not path.startswith("/"):
             raise ValueError(f"route path must start with '/': {path!r}")
+        unknown = set(params or {}) - set(_PATH_PARAM.findall(path))
+        if unknown:
+            raise ValueError(f"{method} {path}: params {sorted(unknown)} are not in the path")
 
         def decorator(handler: Handler) -> Handler:
             doc = inspect.getdoc(handler) or ""
@@ -143,6 +151,7 @@ class Api:
                 role=None if public else (role or ("readonly" if method == "GET" else "admin")),
                 tags=tags or [path.strip("/").split("/")[0] or "core"], plugin=self.current_plugin,
                 absolute=absolute, content_type=content_type, errors=tuple(errors),
+                params=dict(params or {}),
             ))
             return handler
 
@@ -173,8 +182,21 @@ class Api:
               wrap: Callable[[Route | None, Handler], Handler]) -> None:
         """Add every declared route to the aiohttp router, each handler behind ``wrap`` (the
         request pipeline)."""
+        fixed: dict[str, list[str]] = {}  # URL without parameters -> its methods
         for r in self.routes:
-            web_app.router.add_resource(r.url).add_route(r.method, wrap(r, _wrap(r)))
+            if not r.path_params:
+                fixed.setdefault(r.url, []).append(r.method)
+        for r in sorted(self.routes, key=lambda r: bool(r.path_params)):  # fixed URLs first
+            pattern = _url_pattern(r.url) if r.path_params else None
+            shadowed = {url: sorted(methods) for url, methods in fixed.items()
+                        if pattern is not None and pattern.fullmatch(url)}
+            web_app.router.add_resource(r.url).add_route(r.method, wrap(r, _wrap(r, shadowed)))
+
+
+def _url_pattern(url: str) -> re.Pattern[str]:
+    """What aiohttp's ``{name}`` (one segment) matches in ``url``."""
+    parts = re.split(r"(\{\w+\})", url)
+    return re.compile("".join("[^{}/]+" if p.startswith("{") else re.escape(p) for p in parts))
 
 
 JSON_CONTENT_TYPE = "application/json"
@@ -236,9 +258,30 @@ async def read_json(request: web.Request) -> Any:
     return parse_json(text)
 
 
-def _wrap(r: Route) -> Handler:
+def _path_value(name: str, tp: Any, value: str) -> Any:
+    """A path parameter checked against its declared type: ``400 invalid_name`` naming it (the
+    same answer as :func:`sigmavault.validation.check_name`) when it does not fit."""
+    try:
+        return _adapter(tp).validate_python(value)
+    except ValidationError as exc:
+        why = exc.errors(include_url=False, include_context=False)[0]["msg"]
+        why = why.removeprefix("Value error, ")
+        raise APIError(400, "invalid_name", f"invalid {name} {value!r}: {why}",
+                       {"field": name}) from None
+
+
+def _wrap(r: Route, shadowed: dict[str, list[str]] | None = None) -> Handler:
+    """The handler of ``r``. ``shadowed``: the parameter-free URLs its path also matches, with
+    their methods. As in OpenAPI, such a URL is that route's, not an object of that name, so a
+    method it does not have is 405 there (``DELETE /storage/pools/import`` does not delete a pool
+    named ``import``)."""
     async def handler(request: web.Request) -> web.StreamResponse:
+        if shadowed and request.path in shadowed:
+            raise APIError(405, "method_not_allowed", f"{request.method} is not allowed on "
+                           f"{request.path}", {"allowed": shadowed[request.path]})
         kwargs: dict[str, Any] = dict(request.match_info)
+        for name, tp in r.params.items():
+            kwargs[name] = _path_value(name, tp, kwargs[name])
         if r.body is not None:
             try:
                 kwargs["body"] = r.body.model_validate(await read_json(request))
@@ -272,6 +315,8 @@ def _schemas(api: Api) -> tuple[dict[tuple[Any, str], Any], dict[str, Any]]:
                                ("response", r.response, "serialization")):
             if tp is not None:
                 inputs.append(((part, i), mode, _adapter(tp)))
+        for name, tp in r.params.items():
+            inputs.append(((f"path:{name}", i), "validation", _adapter(tp)))
     by_key, defs = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
     return {key: schema for (key, _), schema in by_key.items()}, defs.get("$defs", {})
 
@@ -283,6 +328,13 @@ def _query_params(schema: dict[str, Any], components: dict[str, Any]) -> list[di
     return [{"name": name, "in": "query", "required": name in required,
              "schema": {k: v for k, v in prop.items() if k != "title"}}
             for name, prop in schema.get("properties", {}).items()]
+
+
+def _param_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """A path parameter's schema: its declared type's, else a non-empty string."""
+    if schema is None:
+        return {"type": "string", "minLength": 1}
+    return {k: v for k, v in schema.items() if k not in ("title", "examples")}
 
 
 _NO_CONTENT = {101: "switching protocols", 204: "done"}
@@ -309,6 +361,8 @@ def error_statuses(r: Route) -> list[int]:
         codes.add(422)
     if r.path_params:
         codes.add(404)
+    if r.params:
+        codes.add(400)  # a path parameter that does not fit its type
     return sorted(codes)
 
 
@@ -334,7 +388,8 @@ def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
         }
         if r.description:
             op["description"] = r.description
-        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+        params = [{"name": p, "in": "path", "required": True,
+                   "schema": _param_schema(schemas.get((f"path:{p}", i)))}
                   for p in r.path_params]
         if r.query is not None:
             params += _query_params(schemas[("query", i)], components)

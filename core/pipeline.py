@@ -171,12 +171,16 @@ def _harden(request: web.Request, response: web.StreamResponse) -> None:
 async def unmatched(request: web.Request) -> web.StreamResponse:
     """An ``/api/`` path no declared route matched: 405 when another method would, else 404."""
     allowed: set[str] = set()
+    fixed: set[str] = set()  # a route's own URL without parameters wins over a pattern's (OpenAPI)
     for resource in request.app.router.resources():
         if resource.canonical == "/api/{tail}":
             continue
         match, methods = await resource.resolve(request)
         if match is None:
             allowed |= methods
+            if resource.canonical == request.path:
+                fixed |= methods
+    allowed = fixed or allowed
     if allowed:
         raise APIError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}",
                        {"allowed": sorted(allowed)})

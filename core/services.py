@@ -8,6 +8,12 @@ response models, role, status) — the idea of TrueNAS middleware's ``@api_metho
 
 The core calls a service's optional ``async start()`` when the daemon starts (in registration
 order) and ``async stop()`` when it stops (in reverse order).
+
+What every REST operation of a service shares is said once on its class, as ``route_defaults``:
+``errors`` (statuses any of its operations may answer through a shared helper, e.g. storage's 409
+``pool_busy``, 501 ``tool_missing``, 504 ``command_timeout``; added to each operation's own
+``errors``) and ``params`` (path-parameter types by name, e.g. ``{"pool": Name}``; used where an
+operation's path has that parameter and the operation does not type it itself).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from .api import validation_error
+from .api import _PATH_PARAM, validation_error
 from .errors import APIError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -237,6 +243,24 @@ def _route(app: "SigmaVault", spec: Operation, bound: Callable[..., Any]) -> Non
     handler.__name__ = bound.__name__
     handler.__doc__ = spec.description or None
     assert spec.method is not None and spec.path is not None
+    options = _with_defaults(spec, getattr(bound, "__self__", None))
     app.api.route(spec.method, spec.path, summary=spec.summary, body=spec.body, query=spec.query,
                   response=spec.response, status=spec.status, role=spec.role, public=spec.public,
-                  **spec.route_options)(handler)
+                  **options)(handler)
+
+
+def _with_defaults(spec: Operation, service: Any) -> dict[str, Any]:
+    """The operation's route options with its service class's ``route_defaults`` merged in."""
+    options = dict(spec.route_options)
+    defaults: dict[str, Any] = getattr(type(service), "route_defaults", None) or {}
+    unknown = set(defaults) - {"errors", "params"}
+    if unknown:
+        raise ValueError(f"{type(service).__name__}.route_defaults: unknown keys {sorted(unknown)}")
+    if defaults.get("errors"):
+        options["errors"] = sorted({*defaults["errors"], *options.get("errors", ())})
+    in_path = set(_PATH_PARAM.findall(spec.path or ""))
+    params = {k: v for k, v in (defaults.get("params") or {}).items() if k in in_path}
+    params.update(options.get("params") or {})
+    if params:
+        options["params"] = params
+    return options

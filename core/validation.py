@@ -11,6 +11,9 @@ from pydantic import AfterValidator, Field
 from .errors import APIError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+# NAME_RE without '..', written without look-around so that every JSON Schema tool (and the
+# fuzzer's generator) can use it; the length (1-64) is stated by minLength/maxLength.
+NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_:-]|\.[A-Za-z0-9_:-])*\.?$"
 
 
 def check_name(value: str, what: str = "name") -> str:
@@ -29,7 +32,10 @@ def _pydantic_name(value: str) -> str:
     return value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=64, examples=["tank"]),
+# The pattern is stated in the schema (json_schema_extra) but checked by _pydantic_name, whose
+# message says the rule in words.
+Name = Annotated[str, Field(min_length=1, max_length=64, examples=["tank"],
+                            json_schema_extra={"pattern": NAME_PATTERN}),
                  AfterValidator(_pydantic_name)]
 
 
