@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -91,6 +93,31 @@ async def run_task(s: aiohttp.ClientSession, task: str, timeout: float = 120) ->
     runs = await api_call(s, "GET", f"/replication/{task}/runs")
     assert runs[0]["id"] == r["id"] and runs[0]["state"] == "success", runs[0]
     return job["result"]
+
+
+# `ip netns exec` gives each daemon its own mount namespace: its btrfs mounts are seen from inside
+TREE = ("import hashlib, json, os, sys\nout = {}\nfor d, _, fs in os.walk(sys.argv[1]):\n"
+        "    for f in fs:\n        p = os.path.join(d, f)\n"
+        "        out[os.path.relpath(p, sys.argv[1])] = hashlib.sha256(open(p, 'rb').read()).hexdigest()\n"
+        "print(json.dumps(out))")
+
+
+async def in_mounts(d: Daemon, *argv: str) -> str:
+    assert d.proc is not None
+    return (await run(["nsenter", "-t", str(d.proc.pid), "-m", *argv], timeout=60)).stdout
+
+
+async def tree_in(d: Daemon, root: str) -> dict[str, str]:
+    return json.loads(await in_mounts(d, sys.executable, "-c", TREE, root))
+
+
+async def write_in(d: Daemon, path: str, data: bytes | None = None, random_mib: int = 0) -> None:
+    if random_mib:
+        await in_mounts(d, "dd", "if=/dev/urandom", f"of={path}", "bs=1M", f"count={random_mib}",
+                        "status=none")
+    else:
+        await in_mounts(d, sys.executable, "-c", "import sys; open(sys.argv[1], 'wb').write("
+                        "bytes.fromhex(sys.argv[2]))", path, (data or b"").hex())
 
 
 async def run_fails(s: aiohttp.ClientSession, task: str, code: str) -> dict[str, Any]:
@@ -216,3 +243,99 @@ async def test_dir_replication_allow_list_incremental_retention_restore_and_seal
         assert fleet[0]["peer"] == "beta" and fleet[0]["reachable"]
         assert "backup" in {p["name"] for p in fleet[0]["pools"]}
         assert fleet[0]["last_replication"]["state"] == "success"
+
+
+@pytest.fixture
+async def loops(tmp_path: Path) -> AsyncIterator[list[str]]:
+    """Two loop devices on sparse 512 MiB files (one pool per node), detached after the test."""
+    require_tool("losetup", "mkfs.btrfs", "btrfs")
+    devs = []
+    for i in range(2):
+        image = tmp_path / f"node{i}.img"
+        with open(image, "wb") as f:
+            f.truncate(512 << 20)
+        devs.append((await run(["losetup", "-f", "--show", str(image)])).stdout.strip())
+    try:
+        yield devs
+    finally:
+        for dev in devs:
+            await run(["losetup", "-d", dev], check=False)
+
+
+async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daemon: Any,
+                                                                        loops: list[str]) -> None:
+    async with two_nodes(sv_daemon, "10.231.42") as n:
+        a, b = n.a, n.b
+        try:
+            await api_call(a, "POST", "/storage/pools", 201, json={
+                "name": "rsrc", "backend": "btrfs", "topology": {"layout": "single"}, "devices": [loops[0]]})
+            await api_call(b, "POST", "/storage/pools", 201, json={
+                "name": "rdst", "backend": "btrfs", "topology": {"layout": "single"}, "devices": [loops[1]]})
+            await api_call(b, "POST", "/replication/targets", 201, json={"peer": "alpha", "pool": "rdst"})
+            await api_call(a, "POST", "/storage/pools/rsrc/volumes", 201, json={"name": "data"})
+            vol = (await api_call(a, "GET", "/storage/pools/rsrc/volumes/data"))["path"]
+            await write_in(n.da, f"{vol}/big.bin", random_mib=8)
+            await write_in(n.da, f"{vol}/notes.txt", b"first\n")
+            await snap(a, "rsrc", "data", "b1")
+            task = await api_call(a, "POST", "/replication", 201, json={
+                "pool": "rsrc", "volume": "data", "peer": "beta", "target_pool": "rdst",
+                "bwlimit": 4 << 20})
+            res = await run_task(a, task["id"])
+            assert res["incremental"] and res["sent"][0]["base"] is None, res
+
+            await write_in(n.da, f"{vol}/more.bin", random_mib=24)
+            await write_in(n.da, f"{vol}/notes.txt", b"second\n")
+            await snap(a, "rsrc", "data", "b2")
+            r = await api_call(a, "POST", f"/replication/{task['id']}/run", 202)
+            deadline = time.monotonic() + 60
+            while True:   # cut the link once a few MiB of the incremental stream went through
+                job = await api_call(a, "GET", f"/jobs/{r['job_id']}")
+                if (job["progress"].get("bytes_done") or 0) >= 4 << 20:
+                    break
+                assert job["state"] == "RUNNING" and time.monotonic() < deadline, job
+                await asyncio.sleep(0.2)
+            await n.pair.a.run("ip", "link", "set", n.pair.a.veth, "down")
+            await asyncio.sleep(10)
+            cut = await api_call(a, "GET", f"/jobs/{r['job_id']}")
+            assert cut["state"] == "RUNNING", cut
+            await n.pair.a.run("ip", "link", "set", n.pair.a.veth, "up")
+            job = await wait_job(a, r["job_id"], 120)
+            assert job["state"] == "SUCCESS", job
+            res = job["result"]
+            assert [(x["snapshot"], x["base"]) for x in res["sent"]] == [("b2", "b1")], res
+            assert res["retries"] > 0, res
+            stream = res["sent"][0]["bytes"]
+            assert stream < 30 << 20                     # incremental: not the 32 MiB volume
+            assert res["wire_bytes"] < stream + (8 << 20), res   # resumed, not started again
+            logs = await api_call(a, "GET", f"/jobs/{r['job_id']}/logs")
+            assert any("link to beta down" in str(line) for line in logs), logs
+            got = (await api_call(b, "GET", "/storage/pools/rdst/volumes/data/snapshots/b2"))["path"]
+            source_tree = await tree_in(n.da, vol)
+            assert len(source_tree) == 3 and await tree_in(n.db, got) == source_tree
+
+            # untrusted target: a sealed chain (full b1 + incremental b2), restored as a new volume
+            await api_call(a, "POST", "/encryption/keys", 201, json={
+                "name": "replica", "passphrase": "correct horse battery"})
+            sealed = await api_call(a, "POST", "/replication", 201, json={
+                "pool": "rsrc", "volume": "data", "peer": "beta", "target_pool": "rdst",
+                "target_volume": "data-sealed", "encrypt": True})
+            res = await run_task(a, sealed["id"])
+            assert [(x["snapshot"], x["base"]) for x in res["sent"]] == [("b1", None), ("b2", "b1")]
+            sealed_vol = (await api_call(b, "GET", "/storage/pools/rdst/volumes/data-sealed"))["path"]
+            marker = "second"   # notes.txt's content, in the b2 stream as plain bytes when unsealed
+            found = await in_mounts(n.db, sys.executable, "-c", "import os, sys\nfor f in sorted("
+                                    "os.listdir(sys.argv[1])):\n    d = open(os.path.join(sys.argv[1], f), 'rb')"
+                                    ".read()\n    print(f, d.startswith(b'age-encryption.org/v1\\n-> "
+                                    "mlkem768x25519 '), sys.argv[2].encode() in d)", sealed_vol, marker)
+            rows = [line.split() for line in found.splitlines()]
+            assert len(rows) == 2 and all(r[0].endswith(".age") and r[1:] == ["True", "False"]
+                                          for r in rows), found
+            job = await api_call(a, "POST", f"/replication/{sealed['id']}/restore", 202, json={
+                "snapshot": "b2", "target_volume": "data-back"})
+            assert (await wait_job(a, job["id"], 120))["state"] == "SUCCESS", job
+            back = (await api_call(a, "GET", "/storage/pools/rsrc/volumes/data-back"))["path"]
+            assert await tree_in(n.da, back) == source_tree
+        finally:
+            for s, pool in ((a, "rsrc"), (b, "rdst")):
+                resp = await s.delete(f"/api/v1/storage/pools/{pool}", params={"confirm": pool})
+                assert resp.status in (204, 404), await resp.text()

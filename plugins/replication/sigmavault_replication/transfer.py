@@ -273,6 +273,10 @@ async def restore(ctx: Any, svc: "ReplicationService", task: dict[str, Any],
                            source=str(plain), snapshot=r["snapshot"])
             plain.unlink()
             received.append(r["snapshot"])
+        if len(received) > 1:
+            # the volume was made from the chain's first (full) snapshot: bring it to the last
+            await app.call("storage.snapshot.rollback", pool=task["pool"], volume=volume,
+                           snapshot=body.snapshot, force=True)
         if body.path is None:
             return {"volume": f"{task['pool']}/{volume}", "snapshot": body.snapshot, "chain": received}
         # one file out of a decrypted chain received into a temporary volume
