@@ -36,7 +36,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from aiohttp import web
-
 from sigmavault.app import SigmaVault
 from sigmavault.commands import Process, run, start_process
 from sigmavault.config import Config

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 ClientAccess = Literal["ro", "rw", "none"]
 Squash = Literal["none", "root", "all"]

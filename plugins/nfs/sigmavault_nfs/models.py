@@ -44,7 +44,7 @@ class NfsOptions(BaseModel):
                             "read-only at /.snapshots/<share>/<snapshot>")
 
     @model_validator(mode="after")
-    def _anon_for_all(self) -> "NfsOptions":
+    def _anon_for_all(self) -> NfsOptions:
         if self.squash == "all" and self.anon_user is None:
             raise ValueError("squash 'all' maps every user to anon_user: name a NAS user")
         return self

@@ -3,7 +3,8 @@ registration as the ``nfs`` share protocol. Hooks only; the work is in ``service
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sigmavault import hookimpl
 from sigmavault.app import SigmaVault

@@ -20,8 +20,8 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from sigmavault.commands import start_process
 from sigmavault.errors import APIError
@@ -124,6 +124,13 @@ class GaneshaServer:
         finally:
             await proc.stop(5)
             shutil.rmtree(work, ignore_errors=True)
+
+    def verified(self, exports: Sequence[Export]) -> None:
+        """Note that a probe accepted ``exports`` (configure() need not probe them again)."""
+        try:
+            self._verified = render(self.settings, exports)
+        except ValueError:
+            pass
 
     # --- live configuration ------------------------------------------------------------------------
 

@@ -24,11 +24,11 @@ import ipaddress
 import logging
 import pwd
 import socket
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pydantic import ValidationError
-
 from sigmavault import operation
 from sigmavault.api import validation_error
 from sigmavault.app import SigmaVault
@@ -158,6 +158,9 @@ class NfsService:
             self._poller = None
         await self.server.stop()
         self._supervised = False
+        if self.rpcbind is not None:  # ours, for NFSv3: nothing registers with it now
+            await self.rpcbind.stop()
+            self.rpcbind = None
         self._share_event(kind="service_down", message=f"ganesha.nfsd stopped: {why}")
 
     # --- shares → exports --------------------------------------------------------------------------
@@ -269,8 +272,8 @@ class NfsService:
                 continue
             rules = self._rules(r, opts)
             uid, gid = self._anon(opts, accounts)
-            common = dict(clients=rules, squash=opts.squash, anon_uid=uid, anon_gid=gid,
-                          share=r.name)
+            common = {"clients": rules, "squash": opts.squash, "anon_uid": uid,
+                      "anon_gid": gid, "share": r.name}
             path = Path(r.path)
             if probing:
                 path = _existing(path, Path(r.volume_path))
@@ -304,6 +307,8 @@ class NfsService:
             raise
         if self.config.enabled and self.config.check_config and exports:
             await self.server.probe(exports)
+            if all(Path(r.path).exists() for r in shares):  # what apply() renders: probed
+                self.server.verified(self._convert(shares, accounts, store=False))
 
     async def apply(self, shares: list[ResolvedShare], accounts: list[ShareAccount]) -> None:
         async with self.lock:
@@ -422,8 +427,9 @@ class NfsService:
         out = {"share": share, "address": address, "user": user, "client_rule": None,
                "acts_as": None}
         if r is None or export is None:
-            return AccessOut(access="none", reasons=[f"share {share} is not exported over NFS "
-                             "(unknown, disabled, or 'nfs' not in its protocols)"], **out)
+            why = (f"share {share} is not exported over NFS (unknown, disabled, or 'nfs' not in "
+                   "its protocols)")
+            return AccessOut(access="none", reasons=[why], **out)
         names: list[str] = []
         if any(not self._matches(h, address, []) and "/" not in h and h != "*"
                for c in export.clients for h in c.hosts):
@@ -479,7 +485,7 @@ class NfsService:
         if fs is not None and RANK[fs[0]] < RANK[level]:
             reasons.append(fs[1])
             level = fs[0]
-        return AccessOut(access=level, reasons=reasons, **out)  # type: ignore[arg-type]
+        return AccessOut(access=level, reasons=reasons, **out)
 
     @staticmethod
     def _mode_bits_level(folder: Path, user: str | None) -> tuple[str, str] | None:

@@ -9,11 +9,10 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from sigmavault.testing import require_root, require_tool
 
 FIRST, LAST, PREFIX = 3000, 3099, "svn"
@@ -22,10 +21,10 @@ FIRST, LAST, PREFIX = 3000, 3099, "svn"
 def sweep() -> None:
     for p in pwd.getpwall():
         if FIRST <= p.pw_uid <= LAST and p.pw_name.startswith(PREFIX):
-            subprocess.run(["userdel", p.pw_name], capture_output=True)
+            subprocess.run(["userdel", p.pw_name], check=False, capture_output=True)
     for g in grp.getgrall():
         if FIRST <= g.gr_gid <= LAST and g.gr_name.startswith(PREFIX):
-            subprocess.run(["groupdel", g.gr_name], capture_output=True)
+            subprocess.run(["groupdel", g.gr_name], check=False, capture_output=True)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ rpcbind. Each call answers whether the server allowed it."""
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 from urllib.parse import quote
 
 from sigmavault.commands import run
@@ -19,7 +18,7 @@ class Nfs:
     gid: int = 0
     host: str = "127.0.0.1"
     version: int = 4
-    netns: Optional[str] = None  # run the client inside this network namespace
+    netns: str | None = None  # run the client inside this network namespace
 
     def url(self, path: str) -> str:
         return (f"nfs://{self.host}/{quote(path.lstrip('/'))}?version={self.version}"
@@ -28,7 +27,7 @@ class Nfs:
     def _argv(self, *argv: str) -> list[str]:
         return ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
 
-    async def read(self, path: str) -> Optional[str]:
+    async def read(self, path: str) -> str | None:
         """The file's text, or None when refused."""
         res = await run(self._argv("nfs-cat", self.url(path)), check=False, timeout=60)
         return res.stdout if res.returncode == 0 else None
@@ -53,7 +52,7 @@ class Nfs:
                         timeout=600)
         return res.returncode == 0
 
-    async def ls(self, path: str) -> Optional[list]:
+    async def ls(self, path: str) -> list | None:
         res = await run(self._argv("nfs-ls", self.url(path)), check=False, timeout=60)
         if res.returncode != 0:
             return None

@@ -6,10 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from sigmavault_nfs.clients import parse_proc_tcp, parse_record, v4_clients
-from sigmavault_nfs.conf import (ClientRule, Export, ExportClash, GaneshaSettings, check_exports,
-                                 client_spec, config_problems, render)
+from sigmavault_nfs.conf import (
+    ClientRule,
+    Export,
+    ExportClash,
+    GaneshaSettings,
+    check_exports,
+    client_spec,
+    config_problems,
+    render,
+)
 from sigmavault_nfs.models import NfsOptions
 
 DATA = Path(__file__).parent / "data"

@@ -13,9 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sigmavault.commands import run
-from sigmavault.testing import api_call, free_port, load_module, next_event, require_tool
+from sigmavault.testing import (
+    api_call,
+    free_port,
+    load_module,
+    next_event,
+    require_tool,
+)
 
 Nfs = load_module(Path(__file__).parent / "nfs_clients.py", "nfs_plugin_test_clients").Nfs
 
@@ -44,11 +49,17 @@ def nfs_bind() -> str:
 
 
 @pytest.fixture
+def nfs_versions() -> list[int]:
+    return [4]
+
+
+@pytest.fixture
 def sv_config_overrides(share_root: Path, nfs_port: int, smb_port: int,
-                        nfs_bind: str) -> dict[str, Any]:
+                        nfs_bind: str, nfs_versions: list[int]) -> dict[str, Any]:
     require_tool("ganesha.nfsd", "nfs-cat", "nfs-cp", "nfs-ls", "setfacl", "getfacl")
     return {"shares": {"first_id": 3000, "last_id": 3099},
             "nfs": {"port": nfs_port, "bind_addr": nfs_bind, "grace_period": 0,
+                    "versions": nfs_versions,
                     "clients_poll_interval": 0.2},
             "smb": {"port": smb_port, "interfaces": ["127.0.0.1"], "sessions_poll_interval": 0,
                     "previous_versions_dir": str(share_root / "previous-versions")},
@@ -277,7 +288,7 @@ async def test_ganesha_killed_is_restarted_with_alert(nfs_accounts, client, shar
     assert await until(served)
 
     # a client holding a connection is seen (TCP table) and reported as a share event
-    reader, writer = await asyncio.open_connection("127.0.0.1", nfs_port)
+    _, writer = await asyncio.open_connection("127.0.0.1", nfs_port)
     try:
         connected = await next_event(ws, share_event("client_connected"))
         assert connected["data"]["remote"].startswith("127.0.0.1:")
@@ -400,8 +411,8 @@ def netns() -> Any:
         ip("-n", name, "link", "set", "lo", "up")
         yield name
     finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_if], check=False, capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
 
 
 @pytest.mark.parametrize("nfs_bind", [HOST_IP])
@@ -474,3 +485,32 @@ async def _reads(client, path: str, text: str) -> bool:
 
 async def _refused(client, path: str) -> bool:
     return await client.read(path) is None
+
+
+@pytest.mark.parametrize("nfs_versions", [[3, 4]])
+async def test_nfsv3_brings_rpcbind(nfs_accounts, client, share_root: Path, nfs_port: int,
+                                    tmp_path: Path, nfs_versions: list[int]) -> None:
+    require_tool("rpcbind", "rpcinfo")
+    from sigmavault_nfs.server import rpcbind_running
+    if rpcbind_running():
+        pytest.skip("an rpcbind runs already: this test starts and stops its own")
+    await setup_nas(client)
+    status = await api_call(client, "GET", "/nfs/status", 200)
+    assert status["versions"] == [3, 4] and status["rpcbind"] is True
+    registered = (await run(["rpcinfo", "-p", "127.0.0.1"], timeout=30)).stdout.split("\n")
+    assert any(line.split()[1:] == ["3", "tcp", str(nfs_port), "nfs"] for line in registered
+               if line.strip()), registered
+    assert any(line.split()[-1] == "mountd" for line in registered if line.strip())
+    # NFSv3 through rpcbind (MOUNT of the pseudo path), and a write bigger than libnfs's
+    # NFSv4 WRITE can carry
+    v3 = Nfs(nfs_port, USERS["svnalice"], pwd.getpwnam("svnalice").pw_gid, version=3)
+    data = os.urandom(256 << 10)
+    assert await v3.write("data/v3.bin", data, tmp_path)
+    assert (Path(share_root / "pools" / "tank" / "vol" / "team" / "v3.bin")).read_bytes() == data
+    assert await v3.read("data/existing.txt") == "existing\n"
+    # NFSv4 still goes straight to the port
+    assert await as_user(nfs_port, "svnbob").read("data/existing.txt") == "existing\n"
+    # the last share gone: Ganesha stops, and so does the rpcbind the plugin started
+    await api_call(client, "DELETE", "/shares/data", 204)
+    assert not (await api_call(client, "GET", "/nfs/status", 200))["running"]
+    assert not rpcbind_running()
