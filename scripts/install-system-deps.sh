@@ -17,6 +17,7 @@ packages=(
   rsync                                      # anchor of the storage agents' tree benchmark
   chromium                                   # UI end-to-end tests
   glances python3-bottle wrk                 # system benchmark anchor (bottle: glances -w), load generator
+  rrdtool                                    # metrics history benchmark anchor (collectd's store)
   ceph-mon ceph-mgr ceph-osd ceph-mds ceph-fuse ceph-common  # Ceph backend: one-host cluster, CephFS via ceph-fuse (~55 MB download)
   nodejs                                     # web UI build (npm ships with it where nodejs comes from NodeSource)
 )
