@@ -339,3 +339,62 @@ async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daem
             for s, pool in ((a, "rsrc"), (b, "rdst")):
                 resp = await s.delete(f"/api/v1/storage/pools/{pool}", params={"confirm": pool})
                 assert resp.status in (204, 404), await resp.text()
+
+
+async def _wait_bytes(s: aiohttp.ClientSession, job_id: str, at_least: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        job = await api_call(s, "GET", f"/jobs/{job_id}")
+        if (job["progress"].get("bytes_done") or 0) >= at_least:
+            return job
+        assert job["state"] == "RUNNING" and time.monotonic() < deadline, job
+        await asyncio.sleep(0.2)
+
+
+async def test_dir_replication_resumes_after_either_node_restarts(sv_daemon: Any) -> None:
+    async with two_nodes(sv_daemon, "10.231.43") as n:
+        a, b = n.a, n.b
+        await api_call(a, "POST", "/storage/pools", 201, json={"name": "src", "backend": "dir"})
+        await api_call(b, "POST", "/storage/pools", 201, json={"name": "backup", "backend": "dir"})
+        await api_call(b, "POST", "/replication/targets", 201, json={"peer": "alpha", "pool": "backup"})
+        await api_call(a, "POST", "/storage/pools/src/volumes", 201, json={"name": "media"})
+        vol = Path((await api_call(a, "GET", "/storage/pools/src/volumes/media"))["path"])
+        (vol / "one.bin").write_bytes(os.urandom(24 << 20))
+        await snap(a, "src", "media", "m1")
+        task = await api_call(a, "POST", "/replication", 201, json={
+            "pool": "src", "volume": "media", "peer": "beta", "target_pool": "backup",
+            "bwlimit": 3 << 20})
+
+        # the target dies mid-stream (SIGKILL) and comes back: the same run carries on
+        r = await api_call(a, "POST", f"/replication/{task['id']}/run", 202)
+        job = await _wait_bytes(a, r["job_id"], 6 << 20)
+        detail = job["progress"]["detail"]
+        assert detail["speed_bps"] > 0 and detail["bytes_out"] >= 6 << 20, job["progress"]
+        assert detail["speed_bps"] < 4.5 * (1 << 20), detail     # the bandwidth limit holds
+        n.db.kill()
+        await asyncio.sleep(3)
+        await asyncio.to_thread(n.db.start, 60)
+        job = await wait_job(a, r["job_id"], 120)
+        assert job["state"] == "SUCCESS", job
+        sent = job["result"]["sent"][0]
+        assert sent["resumed_at"] and sent["resumed_at"][0] >= 4 << 20, sent
+        assert job["result"]["wire_bytes"] < sent["bytes"] + (4 << 20), job["result"]
+        m1 = Path((await api_call(b, "GET", "/storage/pools/backup/volumes/media/snapshots/m1"))["path"])
+        assert tree(m1) == tree(vol)
+
+        # the source dies mid-stream: the run is recorded aborted, the next run resumes the
+        # prepared stream at the offset the target has
+        (vol / "two.bin").write_bytes(os.urandom(24 << 20))
+        await snap(a, "src", "media", "m2")
+        r = await api_call(a, "POST", f"/replication/{task['id']}/run", 202)
+        await _wait_bytes(a, r["job_id"], 6 << 20)
+        n.da.kill()
+        await asyncio.to_thread(n.da.start, 60)
+        runs = await api_call(a, "GET", f"/replication/{task['id']}/runs")
+        assert runs[0]["state"] == "aborted", runs[0]
+        res = await run_task(a, task["id"], 120)
+        sent = res["sent"][0]
+        assert sent["snapshot"] == "m2" and sent["resumed_from"] >= 4 << 20, res
+        m2 = Path((await api_call(b, "GET", "/storage/pools/backup/volumes/media/snapshots/m2"))["path"])
+        assert tree(m2) == tree(vol)
+        assert list((n.da.data_dir / "replication" / "outbox").iterdir()) == []

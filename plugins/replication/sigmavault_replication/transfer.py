@@ -144,6 +144,7 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
         db.execute("DELETE FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
         sent.append({"snapshot": name, "base": base, "bytes": row["size"],
                      "plain_bytes": row["plain_size"], "resumed_from": result.get("resumed_from", 0),
+                     "resumed_at": result.get("resumed_at", []),
                      "blob": result.get("blob")})
         ctx.log(f"sent {name} ({row['size']} bytes, base {base}, resumed from "
                 f"{result.get('resumed_from', 0)})")

@@ -94,14 +94,16 @@ class Link:
     async def upload(self, begin: dict[str, Any], spool: Path,
                      progress: Callable[[int, int, int], None]) -> dict[str, Any]:
         """Send ``spool`` as the upload ``begin`` describes; resumes at the target's offset.
-        ``progress(done, total, resumed_from)``. Returns the target's commit result and
-        ``resumed_from`` (bytes the target already had)."""
+        ``progress(done, total, resumed_from)``. Returns the target's commit result,
+        ``resumed_from`` (bytes the target already had) and ``resumed_at`` (the offsets this call
+        resumed at after a broken link)."""
         size = begin["size"]
         info = await self.retrying("begin upload", lambda: self.request("POST", "/uploads", begin))
         if info.get("done"):
-            return {**info["result"], "resumed_from": size}
+            return {**info["result"], "resumed_from": size, "resumed_at": []}
         session, offset = info["session"], int(info["offset"])
         resumed_from = offset
+        resumed_at: list[int] = []
         started, sent = time.monotonic(), 0
         progress(offset, size, resumed_from)
         with open(spool, "rb") as f:
@@ -126,13 +128,15 @@ class Link:
                     info = await self.retrying("resume upload",
                                                lambda: self.request("POST", "/uploads", begin))
                     if info.get("done"):
-                        return {**info["result"], "resumed_from": resumed_from}
+                        return {**info["result"], "resumed_from": resumed_from,
+                                "resumed_at": resumed_at}
                     session, offset = info["session"], int(info["offset"])
+                    resumed_at.append(offset)
                 progress(offset, size, resumed_from)
                 await self._pace(started, sent)
         result = await self.retrying("commit upload",
                                      lambda: self.request("POST", f"/uploads/{session}/commit", {}))
-        return {**result, "resumed_from": resumed_from}
+        return {**result, "resumed_from": resumed_from, "resumed_at": resumed_at}
 
     async def download(self, export: dict[str, Any], dest: Path,
                        progress: Callable[[int, int], None]) -> None:
