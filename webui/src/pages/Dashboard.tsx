@@ -1,10 +1,10 @@
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { Link } from "react-router";
 import Chart from "../components/Chart";
 import PluginWidgets from "../components/PluginWidgets";
 import { Badge, Card, Empty, ErrorState, Loading, ProgressBar, QueryState } from "../components/ui";
 import { useCapabilities } from "../hooks/useCapabilities";
-import { useAlerts, useMetrics, useSystemStatus } from "../hooks/useSystem";
+import { HISTORY_RANGES, useAlerts, useMetrics, useMetricsHistory, useSystemStatus, type HistoryRange, type MetricsRange, type StoredHistory } from "../hooks/useSystem";
 import { usePools } from "../hooks/useStorage";
 import { bytes, duration, percent, rate } from "../lib/format";
 import type { Metrics } from "../lib/types";
@@ -102,6 +102,83 @@ function LiveCharts() {
   );
 }
 
+const RANGE_OPTIONS: [MetricsRange, string][] = [["live", "Live"], ...Object.entries(HISTORY_RANGES).map(([k, r]) => [k as HistoryRange, r.label] as [MetricsRange, string])];
+
+/** Live (in-memory, moving with events) or a stored range: 1 h, 24 h, 7 d, 30 d, 1 y. */
+export function RangeSelector({ value, onChange }: { value: MetricsRange; onChange: (r: MetricsRange) => void }) {
+  return (
+    <div className="inline" role="tablist" aria-label="Metrics range">
+      {RANGE_OPTIONS.map(([id, label]) => (
+        <button key={id} type="button" role="tab" aria-selected={value === id} className={`btn${value === id ? " primary" : ""}`} onClick={() => onChange(id)}>
+          {label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** Chart series from stored series: `pick` names the line of a series, or null to leave it out. */
+export function storedSeries(h: StoredHistory | undefined, pick: (metric: string, label: string) => string | null) {
+  const out: { label: string; values: (number | null)[] }[] = [];
+  for (const s of h?.series ?? []) {
+    const name = pick(s.metric, s.label);
+    if (name !== null) out.push({ label: name, values: s.avg });
+  }
+  return out;
+}
+
+const STORED_CPU: Record<string, string> = { "cpu.percent": "busy", "cpu.user": "user", "cpu.system": "system", "cpu.iowait": "iowait" };
+const STORED_MEM: Record<string, string> = { "memory.used": "used", "memory.cached": "cached", "swap.used": "swap" };
+
+function stepLabel(seconds: number): string {
+  if (seconds % 86400 === 0) return `${seconds / 86400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+function HistoryCharts({ range }: { range: HistoryRange }) {
+  const h = useMetricsHistory(range);
+  const d = h.data;
+  const x = d?.timestamps ?? [];
+  const cpu = useMemo(() => storedSeries(d, (m) => STORED_CPU[m] ?? null), [d]);
+  const mem = useMemo(() => storedSeries(d, (m) => STORED_MEM[m] ?? null), [d]);
+  const net = useMemo(() => storedSeries(d, (m, l) => (l !== "lo" && m.startsWith("net.") ? `${l} ${m === "net.rx" ? "rx" : "tx"}` : null)), [d]);
+  const disk = useMemo(() => storedSeries(d, (m, l) => (m === "disk.read" ? `${l} read` : m === "disk.write" ? `${l} write` : null)), [d]);
+  const load = useMemo(() => storedSeries(d, (m) => (m.startsWith("load.") ? `${m.slice(5)} min` : null)), [d]);
+  const temps = useMemo(() => storedSeries(d, (m, l) => (m === "temperature" ? l : null)), [d]);
+  const pools = useMemo(() => storedSeries(d, (m, l) => (m === "pool.used" ? l : null)), [d]);
+  if (h.isLoading) return <Loading label="Loading history…" />;
+  if (h.error && !d) return <ErrorState error={h.error} retry={() => void h.refetch()} />;
+  const points = cpu[0]?.values.filter((v) => v !== null).length ?? 0;
+  return (
+    <>
+      <p className="muted" data-testid="history-info">
+        {HISTORY_RANGES[range].label} · one point per {stepLabel(d?.step ?? HISTORY_RANGES[range].step)} (stored every {stepLabel(d?.tier ?? 10)}) · {points} of {x.length} points have data{h.isFetching ? " · updating…" : ""}
+      </p>
+      <div className="grid2">
+        <Card><Chart title="CPU (%)" x={x} series={cpu} format={(v) => `${v.toFixed(0)}%`} max={100} /></Card>
+        <Card><Chart title="Memory" x={x} series={mem} format={(v) => bytes(v, 0)} /></Card>
+        <Card><Chart title="Network I/O" x={x} series={net} format={(v) => rate(v)} /></Card>
+        <Card><Chart title="Disk I/O" x={x} series={disk} format={(v) => rate(v)} /></Card>
+        <Card><Chart title="Load" x={x} series={load} format={(v) => v.toFixed(2)} /></Card>
+        {temps.length > 0 && <Card><Chart title="Temperatures (°C)" x={x} series={temps} format={(v) => `${v.toFixed(0)}°`} /></Card>}
+        {pools.length > 0 && <Card><Chart title="Pool usage" x={x} series={pools} format={(v) => bytes(v, 0)} /></Card>}
+      </div>
+    </>
+  );
+}
+
+function MetricsSection() {
+  const [range, setRange] = useState<MetricsRange>("live");
+  return (
+    <>
+      <RangeSelector value={range} onChange={setRange} />
+      {range === "live" ? <LiveCharts /> : <HistoryCharts range={range} />}
+    </>
+  );
+}
+
 function PoolUsage() {
   const pools = usePools();
   return (
@@ -153,7 +230,7 @@ export default function Dashboard() {
               <strong>{status.data.hostname}</strong> · {status.data.os} · kernel {status.data.kernel} · {status.data.cpu_count} CPUs · up {duration(status.data.uptime)}
             </p>
           )}
-          <LiveCharts />
+          <MetricsSection />
         </>
       ) : (
         <Empty>System metrics need the system plugin.</Empty>
