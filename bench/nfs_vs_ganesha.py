@@ -11,11 +11,12 @@ recovery dir), nothing else. The daemon runs in this process with only shares, s
 on a dir pool, "everyone: write", squash none, the client runs as root.
 
 Reads: the same file (random bytes, not sparse) copied with ``nfs-cp`` over NFSv4 from each
-server to a file on ``/dev/shm`` (nfs-cp cannot write to /dev/null), the servers taking turns
-going first. Writes: a file on ``/dev/shm`` copied to a new name over NFSv3 (libnfs 4.0 cannot
-encode NFSv4 WRITEs beyond ~4 KiB), through rpcbind, so one server at a time: ours (the plugin
-serves NFSv3 too here), then the minimal config restarted with NFSv3. rpcbind is started for
-the run when none runs. The best of ``--repeat`` runs is compared. A ratio is our throughput
+server to a file on ``/dev/shm`` (nfs-cp cannot write to /dev/null). Writes: a file on
+``/dev/shm`` copied to a new name over NFSv3 (libnfs 4.0 cannot encode NFSv4 WRITEs beyond
+~4 KiB), both ports named in the URL: ours serves NFSv3 here (it registers with rpcbind, which
+is started for the run when none runs), the minimal config on a fixed MOUNT port (its rpcbind
+registration fails, harmlessly). The servers take turns going first, each write's file is
+deleted and the disk synced before the next, and the best of ``--repeat`` rounds is compared. A ratio is our throughput
 divided by the minimal config's (>= 0.95 is the target).
 
     .venv/bin/python bench/nfs_vs_ganesha.py              # 1 GiB
@@ -43,14 +44,15 @@ from sigmavault_nfs.server import rpcbind_running
 
 TARGET = 0.95
 MINIMAL = """NFS_CORE_PARAM {{
-  NFS_Port = {port}; Bind_Addr = 127.0.0.1; Protocols = {protocols}; mount_path_pseudo = true;
+  NFS_Port = {port}; MNT_Port = {mnt}; Bind_Addr = 127.0.0.1; Protocols = 3, 4;
+  mount_path_pseudo = true;
   Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false;
 }}
 NFS_KRB5 {{ Active_krb5 = false; }}
 NFSv4 {{ RecoveryBackend = fs; RecoveryRoot = "{work}/recovery"; Graceless = true; }}
 EXPORT {{
   Export_Id = 1; Path = "{path}"; Pseudo = /data; Access_Type = RW; Squash = No_Root_Squash;
-  SecType = sys; Protocols = {protocols}; Transports = TCP;
+  SecType = sys; Protocols = 3, 4; Transports = TCP;
   FSAL {{ Name = VFS; }}
 }}
 """
@@ -66,17 +68,20 @@ def url(port: int, name: str) -> str:
     return f"nfs://127.0.0.1/data/{name}?version=4&nfsport={port}&uid=0&gid=0"
 
 
-def url3(name: str) -> str:
-    """NFSv3 through rpcbind (libnfs 4.0's NFSv4 WRITE fails to encode beyond ~4 KiB:
+def url3(port: int, mnt: int, name: str) -> str:
+    """NFSv3 with both ports named (libnfs 4.0's NFSv4 WRITE fails to encode beyond ~4 KiB:
     'ZDR error: Failed to encode COMPOUND4args'; its NFSv3 writes work)."""
-    return f"nfs://127.0.0.1/data/{name}?version=3&uid=0&gid=0"
+    return (f"nfs://127.0.0.1/data/{name}?version=3&nfsport={port}&mountport={mnt}"
+            "&uid=0&gid=0")
 
 
-async def unregister() -> None:
-    """Forget NFS/MOUNT/NLM registrations with rpcbind (a stopped server may leave them)."""
-    for prog, vers in (("100003", "3"), ("100003", "4"), ("100005", "1"), ("100005", "3"),
-                       ("100021", "4")):
-        await run(["rpcinfo", "-d", prog, vers], check=False, timeout=30)
+def mount_port(nfs_port: int, rpcinfo: str) -> int:
+    """The MOUNT v3 TCP port registered with rpcbind (ours: Ganesha picks it)."""
+    for line in rpcinfo.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0] == "100005" and f[1] == "3" and f[2] == "tcp":
+            return int(f[3])
+    raise SystemExit(f"no MOUNT v3 registered with rpcbind (NFS on {nfs_port}):\n{rpcinfo}")
 
 
 async def copy(src: str, dst: str) -> float:
@@ -133,7 +138,6 @@ async def main() -> int:
     runner = web.AppRunner(app.web)
     await runner.setup()
     anchor: Process | None = None
-    stopped = False
     try:
         await app.call("storage.pool.create", body={"name": "bench", "backend": "dir"})
         await app.call("storage.volume.create", pool="bench", name="vol")
@@ -154,56 +158,51 @@ async def main() -> int:
                 left -= chunk
         shutil.copyfile(source, folder / "big.bin")
 
+        os.sync()  # the prepared file's writeback must not land in a measurement
+
+        # the minimal Ganesha serves NFSv3 too, on fixed ports; ours registered with rpcbind
+        # first, so the minimal one's registration fails (harmless) and clients name the ports
         work = root / "anchor"
         (work / "recovery").mkdir(parents=True)
-
-        async def start_anchor(protocols: str) -> Process:
-            (work / "ganesha.conf").write_text(MINIMAL.format(
-                port=anchor_port, work=work, path=folder, protocols=protocols))
-            proc = start_process(["ganesha.nfsd", "-F", "-f", work / "ganesha.conf", "-L",
-                                  work / "ganesha.log", "-p", work / "pid"], new_session=True,
-                                 die_with_parent=True)
-            try:
-                await wait_port(anchor_port)
-            except OSError:
-                lines = (work / "ganesha.log").read_text().splitlines()
-                raise SystemExit("the minimal Ganesha did not start:\n" + "\n".join(
-                    ln for ln in lines if ":MAJ :" in ln or ":FATAL :" in ln or
-                    ":CRIT :" in ln and ":DBUS :" not in ln)) from None
-            return proc
-
-        anchor = await start_anchor("4")
+        anchor_mnt = free_port()
+        (work / "ganesha.conf").write_text(MINIMAL.format(
+            port=anchor_port, mnt=anchor_mnt, work=work, path=folder))
+        anchor = start_process(["ganesha.nfsd", "-F", "-f", work / "ganesha.conf", "-L",
+                                work / "ganesha.log", "-p", work / "pid"], new_session=True,
+                               die_with_parent=True)
+        try:
+            await wait_port(anchor_port)
+        except OSError:
+            lines = (work / "ganesha.log").read_text().splitlines()
+            raise SystemExit("the minimal Ganesha did not start:\n" + "\n".join(
+                ln for ln in lines if ":MAJ :" in ln or ":FATAL :" in ln or
+                ":CRIT :" in ln and ":DBUS :" not in ln)) from None
         await wait_port(ours_port)
+        ours_mnt = mount_port(ours_port, (await run(["rpcinfo", "-p", "127.0.0.1"],
+                                                    timeout=30)).stdout)
+        ports = {"ours": (ours_port, ours_mnt), "anchor": (anchor_port, anchor_mnt)}
         best = {("ours", "read"): 1e9, ("anchor", "read"): 1e9,
                 ("ours", "write"): 1e9, ("anchor", "write"): 1e9}
-        ports = {"ours": ours_port, "anchor": anchor_port}
-        # reads: NFSv4 from both servers, taking turns
+        n = 0
         for rnd in range(args.repeat):
-            for who in (["ours", "anchor"] if rnd % 2 == 0 else ["anchor", "ours"]):
-                t = await copy(url(ports[who], "big.bin"), str(sink))
+            order = ["ours", "anchor"] if rnd % 2 == 0 else ["anchor", "ours"]
+            for who in order:  # reads over NFSv4
+                t = await copy(url(ports[who][0], "big.bin"), str(sink))
                 best[who, "read"] = min(best[who, "read"], t)
                 if sink.stat().st_size != size:
                     print(f"read from {who} gave {sink.stat().st_size} bytes")
                     return 1
                 sink.unlink()
-
-        # writes: NFSv3 (see url3), one server registered with rpcbind at a time
-        async def writes(who: str) -> None:
-            for n in range(args.repeat):
+            for who in order:  # writes over NFSv3 (see url3)
+                n += 1
                 name = f"up-{who}-{n}.bin"
-                t = await copy(str(source), url3(name))
+                t = await copy(str(source), url3(*ports[who], name))
                 best[who, "write"] = min(best[who, "write"], t)
                 if (folder / name).stat().st_size != size:
-                    raise SystemExit(f"write to {who} left {(folder / name).stat().st_size} "
-                                     "bytes")
+                    print(f"write to {who} left {(folder / name).stat().st_size} bytes")
+                    return 1
                 (folder / name).unlink()
-        await anchor.stop(10)
-        await writes("ours")
-        await runner.cleanup()
-        stopped = True
-        await unregister()
-        anchor = await start_anchor("3, 4")
-        await writes("anchor")
+                os.sync()
         mib = size / (1 << 20)
         print(f"{'':28}{'seconds':>10}{'MiB/s':>10}")
         for (who, op), t in sorted(best.items()):
@@ -225,10 +224,8 @@ async def main() -> int:
     finally:
         if anchor is not None:
             await anchor.stop(10)
-        if not stopped:
-            await runner.cleanup()
+        await runner.cleanup()
         if rpcbind is not None:
-            await unregister()
             await rpcbind.stop(10)
         shutil.rmtree(root, ignore_errors=True)
         for p in (Path(f"/dev/shm/svbench-nfs-{os.getpid()}.src"),
