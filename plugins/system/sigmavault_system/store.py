@@ -131,7 +131,9 @@ class MetricsStore:
         self._db: sqlite3.Connection | None = None
         self._ids: dict[Key, int] = {}
         self._open: dict[int, dict[Key, list[float]]] = {}  # bucket ts -> key -> [sum, count]
+        self._taken_until = 0  # buckets before this were handed to write(): later samples are late
         self.rows_written = 0
+        self.late_samples = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -167,7 +169,13 @@ class MetricsStore:
     def add(self, ts: float, values: dict[Key, float]) -> None:
         """Account one sample's values to the finest bucket holding ``ts`` (memory only, cheap)."""
         step = self.tiers[0].step
-        bucket = self._open.setdefault(int(ts // step) * step, {})
+        start = int(ts // step) * step
+        if start < self._taken_until:
+            # its bucket is written already: dropping one late sample beats replacing the
+            # bucket's mean with that one sample
+            self.late_samples += 1
+            return
+        bucket = self._open.setdefault(start, {})
         for key, v in values.items():
             acc = bucket.get(key)
             if acc is None:
@@ -180,6 +188,8 @@ class MetricsStore:
         """Remove and return the buckets closed at ``now`` as ``(ts, {key: mean})``."""
         step = self.tiers[0].step
         closed = sorted(b for b in self._open if b + step <= now)
+        if closed:
+            self._taken_until = max(self._taken_until, closed[-1] + step)
         return [(b, {k: s / n for k, (s, n) in self._open.pop(b).items()}) for b in closed]
 
     def write(self, buckets: list[tuple[int, dict[Key, float]]]) -> None:

@@ -114,3 +114,13 @@ def test_flatten_keeps_the_series_the_dashboard_charts():
     assert f[("net.rx", "eth0")] == 100 and f[("disk.write", "sda")] == 2
     assert ("disk.busy", "sda") not in f and f[("temperature", "coretemp/Package id 0")] == 40
     assert f[("load.15", "")] == 0.3 and len(f) == 11 + 2 + 2 + 1
+
+
+def test_a_late_sample_does_not_replace_its_written_bucket(tmp_path):
+    store = MetricsStore(tmp_path / "metrics.db", TIERS).open()
+    feed(store, 0, 20)
+    store.add(T0 + 5, {KEY: 1000.0})  # bucket T0..T0+9 is on disk already
+    store.write(store.take(T0 + 30))
+    assert store.late_samples == 1
+    assert series(store.query(T0, T0 + 19, 10, now=T0 + 30))["avg"] == [4.5, 14.5]
+    store.close()
