@@ -130,6 +130,10 @@ try {
     await page.getByRole("button", { name: "Create snapshot" }).click();
     const row = page.locator('[data-testid="snapshot-snap1"]');
     await row.waitFor({ timeout: T });
+    // the selection is in the URL: a reload (or Back from another page) comes back to it
+    if (!page.url().includes(`pool=${POOL}`) || !page.url().includes("volume=data")) throw new Error(`selection not in the URL: ${page.url()}`);
+    await page.reload();
+    await row.waitFor({ timeout: T });
     const snaps = await api(`storage/pools/${POOL}/volumes/data/snapshots`);
     if (!snaps.items.some((s) => s.name === "snap1")) throw new Error("snapshot not on the server");
     // change the volume (new inode, as editors save), then roll back through the confirmation dialog
@@ -359,7 +363,13 @@ try {
       await page.waitForLoadState("networkidle").catch(() => {});
       await page.waitForTimeout(400);
       await shot(file);
+      await shots(file.replace(/^\d+-/, ""));
     }
+    await go("/");
+    await page.waitForTimeout(1500);
+    await shots("dashboard");
+    await go("/compression");
+    await shots("compression");
     // a page contributed by a plugin through register_ui_pages, rendered generically
     const extra = page.locator('nav a[href^="#/p/"]').first();
     if (await extra.count()) {

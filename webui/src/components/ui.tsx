@@ -55,7 +55,7 @@ export function ProgressBar({ value, label }: { value: number | null | undefined
 const TONE: Record<string, string> = {
   online: "ok", protected: "ok", pq: "ok", active: "ok", intact: "ok", healthy: "ok", ok: "ok", success: "ok", up: "ok", idle: "ok", loaded: "ok", unlocked: "ok", passed: "ok", finished: "ok", true: "ok",
   running: "info", busy: "info", waiting: "info", creating: "info", scrubbing: "info",
-  degraded: "warn", warning: "warn", locked: "warn", aborted: "warn", disabled: "warn", unknown: "warn",
+  degraded: "warn", warning: "warn", refused: "warn", locked: "warn", aborted: "warn", disabled: "warn", unknown: "warn",
   failed: "bad", faulted: "bad", error: "bad", critical: "bad", down: "bad", missing: "bad", false: "bad",
 };
 
@@ -143,7 +143,7 @@ function Value({ v }: { v: unknown }) {
     return (
       <ul className="plain nested">
         {Object.entries(v as Record<string, unknown>).map(([k, x]) => (
-          <li key={k}><span className="muted">{k.replace(/_/g, " ")}:</span> {typeof x === "object" && x !== null ? <code className="json">{JSON.stringify(x)}</code> : String(x ?? "—")}</li>
+          <li key={k}><span className="muted">{k.replace(/_/g, " ")}:</span> {Array.isArray(x) && x.every((y) => typeof y !== "object" || y === null) ? (x.length ? x.join(", ") : "—") : typeof x === "object" && x !== null ? <code className="json">{JSON.stringify(x)}</code> : String(x ?? "—")}</li>
         ))}
       </ul>
     );

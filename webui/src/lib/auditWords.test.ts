@@ -12,6 +12,8 @@ describe("audit records in words", () => {
     expect(describeAudit(r("POST /api/v1/agents/{id}/task", { id: "WAVE" }))).toBe("Ran a task of WAVE");
     expect(describeAudit(r("PUT /api/v1/auth/users/{username}/password", { username: "ann" }))).toBe("Changed the password of user ann");
     expect(describeAudit(r("auth.login", {}, "error 401"))).toBe("Failed sign-in");
+    expect(describeAudit(r("POST /api/v1/encryption/jobs/decrypt"))).toBe("Started decrypting files");
+    expect(describeAudit(r("POST /api/v1/compression/jobs"))).toBe("Started a compression job");
   });
   it("says outcomes in words", () => {
     expect(outcomeWords("ok")).toBe("done");

@@ -47,6 +47,8 @@ export function describeAudit(r: AuditLike): string {
   const endsWithParam = segs[segs.length - 1]!.startsWith("{");
   const values = params.map((p) => [p, r.details[p]] as const);
   const last = statics[statics.length - 1];
+  if (!endsWithParam && (last === "encrypt" || last === "decrypt") && method === "POST") return `Started ${last}ing files`;
+  if (!endsWithParam && last === "jobs" && method === "POST") return `Started a ${statics[0] ?? ""} job`.replace("  ", " ");
   if (!endsWithParam && last && SPECIAL[last] && method !== "DELETE") {
     const obj = values.length ? values.map(([p, v]) => named(p, v)).reverse().join(" in ") : singular(statics[statics.length - 2]);
     return `${SPECIAL[last]} ${obj}`;

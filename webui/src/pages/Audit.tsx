@@ -37,7 +37,7 @@ export default function Audit() {
                   <tr key={r.id}>
                     <td>{when(r.ts)}</td><td>{r.actor}</td>
                     <td className="wrap"><span title={`${r.action} ${r.target}`}>{describeAudit(r)}</span>{Number((r as { count?: number }).count ?? 1) > 1 && <small className="muted"> ×{String((r as { count?: number }).count)}</small>}</td>
-                    <td><Badge value={r.outcome === "ok" ? "ok" : r.outcome.includes("5") && /5\d\d/.test(r.outcome) ? "failed" : "warning"} /> <small>{outcomeWords(r.outcome)}</small></td>
+                    <td><Badge value={r.outcome === "ok" ? "ok" : /5\d\d|404/.test(r.outcome) ? "failed" : "refused"} /> <small>{outcomeWords(r.outcome).replace(/^(refused|failed): /, "")}</small></td>
                     <td><small className="muted">{r.address}</small></td>
                   </tr>
                 ))}</tbody>
