@@ -137,4 +137,4 @@ class ExportBody(BaseModel):
 
 class DownloadQuery(BaseModel):
     offset: int = Field(0, ge=0)
-    length: int = Field(4 << 20, ge=1, le=12 << 20)
+    length: int = Field(8 << 20, ge=1, le=12 << 20)

@@ -28,5 +28,6 @@ def register_migrations(register: Callable[[str, list[str]], None]) -> None:
 @hookimpl
 def register_services(app: "SigmaVault", register: Callable[[Any], None]) -> None:
     # the receiver first: its fixed paths (/replication/targets …) before /replication/{task}
-    register(ReceiverService(app))
-    register(ReplicationService(app, app.config.section("replication")))
+    cfg: ReplicationConfig = app.config.section("replication")
+    register(ReceiverService(app, cfg.inbox_ttl_seconds))
+    register(ReplicationService(app, cfg))

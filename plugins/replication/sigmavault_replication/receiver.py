@@ -46,8 +46,9 @@ def sha256_file(path: Path) -> str:
 class ReceiverService:
     """Allow-list and node endpoints (``app.services[ReceiverService]``)."""
 
-    def __init__(self, app: "SigmaVault") -> None:
+    def __init__(self, app: "SigmaVault", inbox_ttl: float = 7 * 86400) -> None:
         self.app = app
+        self.inbox_ttl = inbox_ttl
         self.root = app.data_dir / "replication"
         self.exports: dict[str, dict[str, Any]] = {}
 
@@ -56,6 +57,9 @@ class ReceiverService:
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         for leftover in (self.root / "exports").iterdir():   # exports live only in memory
             leftover.unlink(missing_ok=True)
+        for row in self.app.db.all("SELECT * FROM replication_inbox WHERE updated<?",
+                                   (time.time() - self.inbox_ttl,)):
+            self._drop(row)   # abandoned uploads (and old records of finished ones)
 
     # --- the allow-list (admin) ------------------------------------------------------------------
 
@@ -250,6 +254,7 @@ class ReceiverService:
         if row["result"] is not None:
             return dict(json.loads(row["result"]))
         spool = Path(row["spool"])
+        t0 = time.monotonic()
         if row["received"] != row["size"]:
             raise conflict(f"upload has {row['received']} of {row['size']} bytes", code="incomplete")
         digest = await asyncio.to_thread(sha256_file, spool)
@@ -275,6 +280,7 @@ class ReceiverService:
             snap = snap if isinstance(snap, dict) else snap.model_dump()
             result = {"snapshot": snap["name"], "size": row["size"]}
             spool.unlink(missing_ok=True)
+        result["apply_s"] = round(time.monotonic() - t0, 3)
         self.app.db.execute("UPDATE replication_inbox SET result=?, updated=? WHERE id=?",
                             (json.dumps(result), time.time(), session))
         return result

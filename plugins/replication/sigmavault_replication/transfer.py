@@ -97,6 +97,7 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
             Path(row["spool"]).unlink(missing_ok=True)
             db.execute("DELETE FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
             row = None
+        t_prep = time.monotonic()
         if row is None:
             ctx.progress(percent=100 * n / len(todo), description=f"preparing {name}")
             spool = outdir / f"{task['id']}-{secrets.token_hex(8)}.stream"
@@ -133,7 +134,9 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
                          detail=ProgressDetail(bytes_out=link.wire_bytes, speed_bps=speed,
                                                elapsed_s=elapsed,
                                                eta_s=(total - done) / speed if speed else None))
+        t_up = time.monotonic()
         result = await link.upload(begin, spool, progress)
+        t_done = time.monotonic()
         if task["encrypt"]:
             db.execute("INSERT OR REPLACE INTO replication_catalog(task, snapshot, base, blob, size, "
                        "plain_size, format, created) VALUES(?,?,?,?,?,?,?,?)",
@@ -145,6 +148,8 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
         sent.append({"snapshot": name, "base": base, "bytes": row["size"],
                      "plain_bytes": row["plain_size"], "resumed_from": result.get("resumed_from", 0),
                      "resumed_at": result.get("resumed_at", []),
+                     "prepare_s": round(t_up - t_prep, 3), "transfer_s": round(t_done - t_up, 3),
+                     "apply_s": result.get("apply_s"),
                      "blob": result.get("blob")})
         ctx.log(f"sent {name} ({row['size']} bytes, base {base}, resumed from "
                 f"{result.get('resumed_from', 0)})")
