@@ -215,10 +215,6 @@ async def test_smb_and_nfs_see_the_same_files(nfs_accounts, client, share_root: 
     assert down.read_text() == "existing\n"
 
 
-@pytest.mark.xfail(strict=True, reason="a NAS user's file is group 'users' with the shares "
-                   "plugin's group::--- entry: the kernel (smbd) refuses the other NAS users, "
-                   "Ganesha (mode bits: the ACL mask) lets them in. Fixed when the shares ACL "
-                   "gives the owning group the 'everyone' level")
 async def test_smb_and_nfs_agree_on_each_others_files(nfs_accounts, client, share_root: Path,
                                                       nfs_port: int, smb_port: int,
                                                       tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ def acl_spec(access: Iterable[AccessEntry]) -> str:
         else:
             tag = "u" if e.kind == "user" else "g"
             named.append(f"{tag}:{e.name}:{PERMS[e.level]}")
-    return ",".join(["u::rwX", "g::---", f"o::{PERMS[everyone]}", *named, "m::rwX"])
+    # the owning group gets the "everyone" level: files NAS users create belong to their primary
+    # group, and a narrower g:: entry would match before "other" and shut the others out
+    return ",".join(["u::rwX", f"g::{PERMS[everyone]}", f"o::{PERMS[everyone]}", *named, "m::rwX"])
 
 
 async def apply_share_acl(path: Path | str, access: Iterable[AccessEntry],

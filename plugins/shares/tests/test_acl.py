@@ -49,7 +49,7 @@ async def as_user(user: User, *argv: str) -> bool:
 def test_spec() -> None:
     share = Share(name="s", pool="p", volume="v", access=ACCESS + [
         {"kind": "everyone", "level": "read"}])
-    assert acl_spec(share.access) == ("u::rwX,g::---,o::r-X,u:svtalice:rwX,g:svtreaders:r-X,"
+    assert acl_spec(share.access) == ("u::rwX,g::r-X,o::r-X,u:svtalice:rwX,g:svtreaders:r-X,"
                                       "u:svtdave:---,m::rwX")
 
 
