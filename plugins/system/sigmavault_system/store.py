@@ -31,9 +31,11 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 Key = tuple[str, str]  # (metric, label)
 
@@ -137,7 +139,7 @@ class MetricsStore:
 
     # --- lifecycle -------------------------------------------------------------------------------
 
-    def open(self) -> "MetricsStore":
+    def open(self) -> MetricsStore:
         _create_private(self.path)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
@@ -200,7 +202,7 @@ class MetricsStore:
             db = self._conn()
             db.execute("BEGIN")
             try:
-                rows = []
+                rows: list[tuple[int, int, float]] = []
                 for ts, values in buckets:
                     rows.extend((ts, self._id(db, k), v) for k, v in values.items())
                 db.executemany(f"INSERT OR REPLACE INTO {self.tiers[0].table} VALUES (?,?,?)",
@@ -228,7 +230,7 @@ class MetricsStore:
     def _rollup(self, db: sqlite3.Connection, complete: int) -> None:
         """Roll up every coarse bucket that ends at or before ``complete`` (the finest tier holds
         everything before it); each coarse tier's watermark then completes the next one."""
-        for finer, tier in zip(self.tiers, self.tiers[1:]):
+        for finer, tier in pairwise(self.tiers):
             end = complete // tier.step * tier.step
             row = db.execute("SELECT value FROM meta WHERE key=?", (tier.table,)).fetchone()
             start = row[0] if row else 0
@@ -325,7 +327,7 @@ class MetricsStore:
 def check_tiers(tiers: tuple[Tier, ...]) -> None:
     if not tiers:
         raise ValueError("at least one tier is needed")
-    for finer, tier in zip(tiers, tiers[1:]):
+    for finer, tier in pairwise(tiers):
         if tier.step <= finer.step or tier.step % finer.step:
             raise ValueError(f"tier step {tier.step} must be a multiple of {finer.step} and larger")
         if finer.keep < tier.step:

@@ -9,7 +9,6 @@ import time
 from importlib.metadata import entry_points
 
 import pytest
-
 from sigmavault_system.models import MetricsHistory
 
 NEEDED = {"sigmavault-system", "sigmavault-agents"}

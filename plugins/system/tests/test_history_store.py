@@ -6,7 +6,6 @@ import os
 import stat
 
 import pytest
-
 from sigmavault_system.store import MetricsStore, QueryError, Tier, flatten
 
 TIERS = [Tier(10, 3600), Tier(60, 7200), Tier(300, 86400)]
