@@ -29,7 +29,7 @@ from .services import Services
 log = logging.getLogger("sigmavault")
 
 APP_KEY = web.AppKey("sigmavault", object)
-REGISTRIES = ("storage_backends", "codecs", "agents", "network_drivers", "encryptors",
+REGISTRIES = ("storage_backends", "codecs", "agents", "network_drivers", "encryptors", "tools",
               "share_protocols")
 UI_KINDS = ("page", "widget")  # a sidebar page, or a card on the dashboard
 SHUTDOWN_GRACE = 5.0  # seconds background tasks get to finish after cancellation

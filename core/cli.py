@@ -189,7 +189,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for _, func in app.plugins.impls("register_config"):
         func(register=sections.__setitem__)
     configuration.load_sections(cfg, sections)
-    findings = asyncio.run(doctor.run_checks(app, serving=False))
+
+    async def check() -> list[dict]:
+        await app._per_plugin("register_tools", app._registry_kwargs("tools"))
+        return await doctor.run_checks(app, serving=False)
+
+    findings = asyncio.run(check())
     status = doctor.verdict(findings)
     if args.json:
         print(json.dumps({"status": status, "findings": findings}, indent=2))

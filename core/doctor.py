@@ -2,9 +2,9 @@
 
 Each finding is ``{"id", "status", "title", "detail", "disables"}`` with status ``ok``,
 ``warning`` (something is disabled or degraded) or ``critical`` (the daemon cannot work as
-configured). The core checks the external programs of the installed plugins, the data dir's
-permissions and free space, the listening port and the clock; plugins add findings through the
-``doctor_checks`` hook.
+configured). The core checks the external programs plugins name (``register_tools``), the data
+dir's permissions and free space, the listening port and the clock; plugins add findings through
+the ``doctor_checks`` hook.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import shutil
 import socket
 import stat
 import urllib.request
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .hookspecs import Tool
 from .commands import CommandError, run
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,60 +35,23 @@ LOW_SPACE = 1 << 30  # below this free in the data dir's file system: a warning
 NO_SPACE = 100 << 20  # below this: critical (the database cannot grow, backups fail)
 
 
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    version_argv: tuple[str, ...]  # () : the program tells no version
-    plugins: tuple[str, ...]  # the distributions that use it ("" : the core)
-    disables: str
-
-
-# What each program serves. A tool is checked when one of its plugins is loaded; when none is, it
-# is reported as not needed.
-TOOLS = (
-    Tool("btrfs", ("btrfs", "--version"), ("sigmavault-btrfs",),
-         "BTRFS pools cannot be created, mounted or scrubbed"),
-    Tool("zpool", ("zpool", "--version"), ("sigmavault-zfs",), "ZFS pools cannot be used"),
-    Tool("zfs", ("zfs", "--version"), ("sigmavault-zfs",), "ZFS datasets and snapshots cannot be used"),
-    Tool("smbd", ("smbd", "--version"), ("sigmavault-smb",), "SMB shares cannot be served"),
-    Tool("testparm", ("testparm", "--version"), ("sigmavault-smb",),
-         "the SMB configuration cannot be validated before it is applied"),
-    Tool("smbpasswd", (), ("sigmavault-smb",),
-         "NAS accounts get no SMB password"),
-    Tool("ganesha.nfsd", ("ganesha.nfsd", "-v"), ("sigmavault-nfs",),
-         "NFS exports cannot be served where the kernel NFS server is absent"),
-    Tool("wg", ("wg", "--version"), ("sigmavault-phantommesh",),
-         "the PhantomMesh VPN cannot configure WireGuard"),
-    Tool("wireguard-go", ("wireguard-go", "--version"), ("sigmavault-phantommesh",),
-         "PhantomMesh cannot run where the kernel has no WireGuard module"),
-    Tool("smartctl", ("smartctl", "--version"), ("sigmavault-storage", "sigmavault-system"),
-         "disk health (SMART) cannot be read"),
-    Tool("lsblk", ("lsblk", "--version"), ("sigmavault-storage", "sigmavault-system"),
-         "disks cannot be listed"),
-    Tool("age", ("age", "--version"), ("sigmavault-encryption",),
-         "nothing in SigmaVault (it encrypts itself); files cannot be checked with the age CLI"),
-    Tool("zstd", ("zstd", "--version"), ("sigmavault-compression",),
-         "nothing in SigmaVault (codecs are libraries); the zstd CLI is a benchmark anchor"),
-    Tool("openssl", ("openssl", "version"), ("",),
-         "serve --tls-self-signed cannot make a certificate"),
-)
+# The core's own program; every plugin names its own through ``register_tools``.
+CORE_TOOLS = (Tool("openssl", "serve --tls-self-signed cannot make a certificate",
+                   ("openssl", "version")),)
 
 
 def finding(id: str, status: str, title: str, detail: str = "", disables: str = "") -> dict[str, Any]:
     return {"id": id, "status": status, "title": title, "detail": detail, "disables": disables}
 
 
-async def _tool(tool: Tool, loaded: set[str]) -> dict[str, Any]:
-    needed = [p for p in tool.plugins if p == "" or p in loaded]
+async def _tool(tool: Tool) -> dict[str, Any]:
     fid = f"tool.{tool.name}"
     path = shutil.which(tool.name)
+    owner = getattr(tool, "plugin", None) or "the core"
     if path is None:
-        if not needed:
-            return finding(fid, "ok", f"{tool.name}: not installed (not needed: "
-                           f"{', '.join(tool.plugins)} not loaded)")
         return finding(fid, "warning", f"{tool.name}: not found on PATH",
-                       f"install it (scripts/install-system-deps.sh) and restart; "
-                       f"used by {', '.join(p or 'the core' for p in needed)}", tool.disables)
+                       f"install it (scripts/install-system-deps.sh) and restart; used by {owner}",
+                       tool.disables)
     version = "installed"
     if tool.version_argv:
         try:
@@ -178,8 +141,8 @@ async def _clock() -> dict[str, Any]:
 
 async def run_checks(app: "SigmaVault", *, serving: bool) -> list[dict[str, Any]]:
     """Every finding: the core's, then each plugin's ``doctor_checks``."""
-    loaded = {i.name for i in app.plugins.list() if i.status == "loaded"}
-    findings = list(await asyncio.gather(*(_tool(t, loaded) for t in TOOLS)))
+    tools = [*CORE_TOOLS, *app.registries["tools"].values()]
+    findings = list(await asyncio.gather(*(_tool(t) for t in tools)))
     findings += _data_dir(Path(app.data_dir))
     findings.append(await asyncio.to_thread(_port, app.config.host, app.config.port, serving))
     findings.append(await _clock())

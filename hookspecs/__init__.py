@@ -94,6 +94,17 @@ class ResolvedShare:
     snapshots: tuple[ShareSnapshot, ...] = ()
 
 
+@dataclass
+class Tool:
+    """What ``register_tools`` registers: an external program a plugin needs, for
+    ``sigmavault doctor`` (present? which version? what is lost without it)."""
+
+    name: str  # the program, looked up on PATH
+    disables: str  # what does not work without it, in words
+    version_argv: tuple[str, ...] = ()  # how it tells its version (empty: it does not)
+    plugin: str = ""  # set by the core: the distribution that registered it
+
+
 # --- lifecycle -----------------------------------------------------------------------------------
 
 
@@ -292,6 +303,18 @@ def register_network_drivers(register: Callable[[Any], None], app: "SigmaVault")
     :param register: ``register(driver)``; ``driver`` has ``name``, ``available()`` and the
         interface documented by the phantommesh plugin.
     :param app: the app being built (its services are registered already).
+    """
+
+
+@hookspec
+def register_tools(register: Callable[[Any], None], app: "SigmaVault") -> None:
+    """Name the external programs this plugin runs, so that ``sigmavault doctor`` and
+    ``GET /api/v1/system/doctor`` report whether each is installed, its version, and what is lost
+    without it.
+
+    :param register: ``register(tool)`` with a :class:`Tool`; a program two plugins need is
+        registered by the one that owns it (one entry per program).
+    :param app: the app being built.
     """
 
 

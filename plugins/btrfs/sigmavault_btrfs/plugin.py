@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from sigmavault import hookimpl
+from sigmavault.hookspecs import Tool
 
 from .base import MIGRATIONS
 from .config import BtrfsConfig
@@ -37,3 +38,12 @@ def register_storage_backends(register: Callable[[Any], None], app: "SigmaVault"
 @hookimpl
 def security_checks(app: "SigmaVault") -> list[dict[str, Any]]:
     return app.services[BtrfsService].security_findings()
+
+
+@hookimpl
+def register_tools(register: Callable[[Any], None]) -> None:
+    for tool in (
+        Tool("btrfs", "BTRFS pools cannot be created, mounted or scrubbed", ("btrfs", "--version")),
+        Tool("compsize", "BTRFS volumes show no compression ratio"),
+    ):
+        register(tool)

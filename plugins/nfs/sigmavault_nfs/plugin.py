@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sigmavault import hookimpl
+from sigmavault.hookspecs import Tool
 from sigmavault.app import SigmaVault
 
 from .config import NfsConfig
@@ -31,3 +32,13 @@ def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
 @hookimpl
 def register_share_protocols(register: Callable[[Any], None], app: SigmaVault) -> None:
     register(app.services[NfsService])
+
+
+@hookimpl
+def register_tools(register: Callable[[Any], None]) -> None:
+    for tool in (
+        Tool("ganesha.nfsd", "NFS exports cannot be served where the kernel NFS server is absent",
+             ("ganesha.nfsd", "-v")),
+        Tool("rpcbind", "NFSv3 exports cannot be served"),
+    ):
+        register(tool)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from sigmavault import hookimpl
+from sigmavault.hookspecs import Tool
 
 from .agents import AGENTS
 from .config import MeshConfig
@@ -77,3 +78,13 @@ def security_checks(app: "SigmaVault") -> list[dict[str, str]]:
                                  "title": f"peer {p.name} has no post-quantum pre-shared key",
                                  "detail": "rotate with POST /api/v1/network/phantommesh/rotate"})
     return findings
+
+
+@hookimpl
+def register_tools(register: Callable[[Any], None]) -> None:
+    for tool in (
+        Tool("wg", "the PhantomMesh VPN cannot configure WireGuard", ("wg", "--version")),
+        Tool("wireguard-go", "PhantomMesh cannot run where the kernel has no WireGuard module",
+             ("wireguard-go", "--version")),
+    ):
+        register(tool)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sigmavault import hookimpl
+from sigmavault.hookspecs import Tool
 from sigmavault.app import SigmaVault
 
 from .config import SharesConfig
@@ -69,3 +70,14 @@ def event_published(app: SigmaVault, event: dict) -> None:
         shares = app.services.get(ShareService)
         if shares is not None and shares.store.shares():
             app.spawn(shares.refresh())
+
+
+@hookimpl
+def register_tools(register: Callable[[Any], None]) -> None:
+    for tool in (
+        Tool("setfacl", "share access lists cannot be applied to folders",
+             ("setfacl", "--version")),
+        Tool('getfacl', "the access explainer cannot read folders' ACLs", ('getfacl', '--version')),
+        Tool("useradd", "NAS accounts cannot be created on the system"),
+    ):
+        register(tool)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from sigmavault import hookimpl
+from sigmavault.hookspecs import Tool
 
 from .config import StorageConfig
 from .dirbackend import DirBackend
@@ -59,3 +60,14 @@ def register_ui_pages(register: Callable[..., None]) -> None:
     register(id="storage", title="Storage", path="/storage", icon="hard-drive", section="main")
     register(id="disks", title="Disks", path="/storage/disks", icon="disc", section="main")
     register(id="protection", title="Data protection", path="/protection", icon="shield", section="main")
+
+
+@hookimpl
+def register_tools(register: Callable[[Any], None]) -> None:
+    for tool in (
+        Tool("smartctl", "disk health (SMART) cannot be read", ("smartctl", "--version")),
+        Tool("lsblk", "disks cannot be listed", ("lsblk", "--version")),
+        Tool("blkid", "disks carrying a filesystem are not recognised as in use",
+             ("blkid", "--version")),
+    ):
+        register(tool)

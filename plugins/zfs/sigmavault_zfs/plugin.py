@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from sigmavault import hookimpl
+from sigmavault.hookspecs import Tool
 
 from .agents import lattice
 from .config import ZfsConfig
@@ -32,3 +33,12 @@ def register_storage_backends(register: Callable[[Any], None], app: "SigmaVault"
 @hookimpl
 def register_agents(register: Callable[[Any], None], app: "SigmaVault") -> None:
     register(lattice.agent())
+
+
+@hookimpl
+def register_tools(register: Callable[[Any], None]) -> None:
+    for tool in (
+        Tool("zpool", "ZFS pools cannot be used"),
+        Tool("zfs", "ZFS datasets and snapshots cannot be used"),
+    ):
+        register(tool)
