@@ -171,6 +171,19 @@ try {
     await page.waitForTimeout(500);
     await shot("03-storage");
     await shots("storage");
+    // SMART: a disk that reports none says so and offers no self-test
+    const smartButton = page.getByRole("button", { name: "SMART details" }).first();
+    if (await smartButton.count()) {
+      const disk = (await api("storage/disks"))[0] ?? (await api("storage/disks")).items?.[0];
+      await smartButton.click();
+      const smartDialog = page.getByRole("dialog");
+      await smartDialog.getByText("Health:").waitFor({ timeout: T });
+      const smart = await api(`storage/disks/${encodeURIComponent(disk.name)}/smart`);
+      const offered = await smartDialog.getByRole("button", { name: "Run short self-test" }).count();
+      if (smart.supported === false && offered) throw new Error("self-test offered on a disk without SMART");
+      await shots("storage-smart");
+      await smartDialog.getByRole("button", { name: "Close" }).click();
+    }
     // a second pool, exported through its confirmation dialog: it leaves the list and the API
     const other = `${POOL}x`;
     await page.getByRole("button", { name: "New pool" }).click();

@@ -53,7 +53,7 @@ function Body({ data, depth }: { data: unknown; depth: number }): ReactNode {
   }
   const entries = Object.entries(data as Record<string, unknown>);
   const flat = entries.filter(([, v]) => isScalar(v));
-  const nested = entries.filter(([, v]) => !isScalar(v));
+  const nested = entries.filter(([, v]) => !isScalar(v) && Object.keys(v as object).length > 0);
   return (
     <>
       {flat.length > 0 && (

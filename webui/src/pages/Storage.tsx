@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from "react";
 import { useSearchParams } from "react-router";
 import { LocationPicker, type PickedLocation } from "../components/FilePicker";
+import { ResultView } from "../components/ResultView";
 import { fieldErrors, NAME_RULE } from "../lib/errors";
-import { Badge, Card, Field, FieldError, KeyValues, Modal, ProgressBar, QueryState } from "../components/ui";
+import { Badge, Card, Field, FieldError, Modal, ProgressBar, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
 import { useCapabilities } from "../hooks/useCapabilities";
 import {
@@ -275,7 +276,8 @@ function SmartView({ report }: { report: Record<string, unknown> }) {
     <>
       {report.supported === false && <p className="muted">This disk does not report SMART data (a virtual disk, or one behind a controller that hides it): no health figures or self-tests.</p>}
       <p>Health: <Badge value={String(report.health ?? "unknown")} /> {report.temperature != null && <>· {String(report.temperature)} °C</>} {report.power_on_hours != null && <>· {String(report.power_on_hours)} h powered on</>}</p>
-      <KeyValues data={report} skip={["attributes", "tests", "health", "messages"]} />
+      {Array.isArray(report.messages) && report.messages.length > 0 && <ul className="plain">{(report.messages as string[]).map((m) => <li key={m}>{m}</li>)}</ul>}
+      {report.supported !== false && <ResultView data={Object.fromEntries(Object.entries(report).filter(([k]) => !["attributes", "tests", "health", "messages", "supported"].includes(k)))} />}
       {attrs.length > 0 && (
         <table>
           <thead><tr><th>ID</th><th>Attribute</th><th>Value</th><th>Worst</th><th>Threshold</th><th>Raw</th><th>Failed</th></tr></thead>
