@@ -43,6 +43,8 @@ from sigmavault_system.store import DEFAULT_TIERS, MetricsStore, flatten, pool_v
 DISK_BUDGET_MB = 50.0
 CPU_BUDGET_PCT = 1.0
 DAY = 86400
+RANGES = [("1h", 3600, 10), ("24h", DAY, 300), ("7d", 7 * DAY, 1800), ("30d", 30 * DAY, 7200),
+          ("1y", 365 * DAY, DAY)]
 
 
 def node_sample(rng: random.Random, nics: int, disks: int, temps: int) -> dict:
@@ -90,11 +92,18 @@ def simulate_year(path: Path, days: int, args: argparse.Namespace) -> dict:
         store.prune(now=base + 3600)
     elapsed = time.perf_counter() - t0
     stats = store.stats()
+    end = start + days * DAY
+    queries = {}
+    for name, seconds, step in RANGES:  # the dashboard's ranges, all series
+        c = time.process_time()
+        doc = store.query(end - seconds, end, step, now=end)
+        queries[name] = (1000 * (time.process_time() - c), doc["tier"], len(doc["timestamps"]))
     db = store._conn()
     hourly = db.execute("SELECT sum(pgsize) FROM dbstat WHERE name = 'tier_3600'").fetchone()[0]
     store.close()
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     return {"series": series, "bytes": size, "rows": stats["rows"], "elapsed": elapsed,
+            "queries": queries,
             "hourly_row_bytes": hourly / max(1, stats["rows"][3600])}
 
 
@@ -188,6 +197,9 @@ def main() -> None:
         print(f"ours: {sim['series']} series, metrics.db after {args.days} days: {mb:.1f} MB "
               f"(rows per tier {sim['rows']}; {sim['hourly_row_bytes']:.1f} B per 1 h row); "
               f"simulated in {sim['elapsed']:.0f} s")
+        print("ours: dashboard range queries (all series), CPU: " + ", ".join(
+            f"{k} {ms:.0f} ms ({n} buckets from the {tier} s tier)"
+            for k, (ms, tier, n) in sim["queries"].items()))
         if args.days < 365:
             if args.days <= 31:
                 sys.exit("--days must be over 31 to extrapolate (the 5 min tier fills in 30 days)")

@@ -256,28 +256,30 @@ class MetricsStore:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def pick_tier(self, start: float, now: float) -> Tier:
-        """The finest tier whose retention still covers ``start`` (else the coarsest)."""
-        for tier in self.tiers:
-            if start >= now - tier.keep:
-                return tier
-        return self.tiers[-1]
+    def pick_tier(self, start: float, now: float, step: int | None = None) -> Tier:
+        """The tier to read from ``start`` on at ``step`` seconds per bucket: among the tiers
+        whose retention still covers ``start``, the coarsest whose step is at most ``step`` (the
+        fewest rows for that resolution), else the finest covering one; the coarsest tier when
+        none covers ``start``."""
+        covering = [t for t in self.tiers if start >= now - t.keep] or [self.tiers[-1]]
+        fitting = [t for t in covering if step is not None and t.step <= step]
+        return fitting[-1] if fitting else covering[0]
 
     def query(self, start: float, end: float, step: int | None = None,
               metrics: list[str] | None = None, now: float | None = None,
               max_points: int = DEFAULT_MAX_POINTS) -> dict[str, Any]:
         """Aligned series between ``start`` and ``end`` (epoch seconds) in ``step``-second buckets.
 
-        The tier is the finest covering ``start``; ``step`` is rounded up to a multiple of its
-        step (default: about ``AUTO_POINTS`` buckets). ``metrics`` keeps the named metrics (``net``
+        The tier is picked by :meth:`pick_tier`; ``step`` (default: about ``AUTO_POINTS``
+        buckets) is rounded up to a multiple of the tier's step. ``metrics`` keeps the named metrics (``net``
         keeps ``net.rx`` and ``net.tx``). Buckets without data are ``None``.
         """
         now = time.time() if now is None else now
         if end <= start:
             raise QueryError("to", "must be later than from")
-        tier = self.pick_tier(start, now)
         if step is None:
             step = max(1, math.ceil((end - start) / AUTO_POINTS))
+        tier = self.pick_tier(start, now, step)
         step = max(tier.step, math.ceil(step / tier.step) * tier.step)
         first = int(start // step) * step
         n = int((end - first) // step) + 1
@@ -295,11 +297,14 @@ class MetricsStore:
             else:
                 wanted = set(names)
             only = f" AND series IN ({','.join(map(str, sorted(wanted)))})" if metrics else ""
-            rows = db.execute(
-                f"SELECT (ts - ?) / ? AS i, series, avg(a), min(lo), max(hi) FROM "
-                f"(SELECT ts, series, {cols} FROM {tier.table} WHERE ts >= ? AND ts <= ?{only}) "
-                f"GROUP BY i, series",
-                (first, step, first, int(end))).fetchall()
+            if step == tier.step:  # one row per bucket already: a plain range scan
+                sql = (f"SELECT (ts - ?) / ?, series, {cols} FROM {tier.table} "
+                       f"WHERE ts >= ? AND ts <= ?{only}")
+            else:
+                sql = (f"SELECT (ts - ?) / ? AS i, series, avg(a), min(lo), max(hi) FROM "
+                       f"(SELECT ts, series, {cols} FROM {tier.table} WHERE ts >= ? AND ts <= ?"
+                       f"{only}) GROUP BY i, series")
+            rows = db.execute(sql, (first, step, first, int(end))).fetchall()
         out: dict[int, dict[str, list[float | None]]] = {}
         for i, sid, a, lo, hi in rows:
             if sid not in wanted or i >= n:
