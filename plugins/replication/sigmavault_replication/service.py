@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import time
 from datetime import datetime, timezone
@@ -179,7 +180,7 @@ class ReplicationService:
             raise conflict("the task is running", code="task_running")
         for row in self.app.db.all("SELECT spool FROM replication_outbox WHERE task=?", (task,)):
             with contextlib.suppress(OSError):
-                __import__("os").unlink(row["spool"])
+                os.unlink(row["spool"])
         with self.app.db.transaction() as conn:
             for table in ("replication_tasks", "replication_runs", "replication_outbox",
                           "replication_catalog"):
@@ -257,6 +258,18 @@ class ReplicationService:
                summary="The task's replica on the target: its snapshots (over the mesh)")
     async def replica(self, task: str) -> dict[str, Any]:
         return await transfer.browse(self, self.task_params(task))
+
+    @operation("replication.task.check", get=T + "/check", response=dict,
+               summary="Ask the target whether it accepts this task's replica (over the mesh)")
+    async def check(self, task: str) -> dict[str, Any]:
+        """{ok, backend?, error?}: the target's answer to a signed hello for the task's pool."""
+        params = self.task_params(task)
+        link = transfer.link_for(None, self, params)
+        try:
+            hello = await link.request("POST", "/hello", {"pool": params["target_pool"]})
+        except APIError as exc:
+            return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+        return {"ok": True, "backend": hello.get("backend")}
 
     @operation("replication.task.restore", post=T + "/restore", body=RestoreBody, job=True,
                summary="Restore a volume (as a new volume) or one file from the replica")

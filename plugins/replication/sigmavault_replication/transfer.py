@@ -179,17 +179,8 @@ async def _retention(link: Link, svc: "ReplicationService", task: dict[str, Any]
             await link.retrying("prune", lambda: link.request(
                 "POST", "/prune", {"pool": tpool, "volume": tvol, "snapshots": drop}))
         return drop
-    # sealed: incremental blobs need their bases; keep the newest `keep` and their chains
-    rows = {r["snapshot"]: r for r in svc.app.db.all("SELECT * FROM replication_catalog WHERE task=?",
-                                                     (task["id"],))}
-    order = sorted(rows.values(), key=lambda r: r["created"])
-    needed: set[str] = set()
-    for r in order[-keep:]:
-        cur: dict[str, Any] | None = r
-        while cur is not None and cur["snapshot"] not in needed:
-            needed.add(cur["snapshot"])
-            cur = rows.get(cur["base"]) if cur["base"] else None
-    drop_rows = [r for r in order if r["snapshot"] not in needed]
+    drop_rows = sealed_retention(svc.app.db.all("SELECT * FROM replication_catalog WHERE task=?",
+                                                (task["id"],)), keep)
     if drop_rows:
         await link.retrying("prune", lambda: link.request(
             "POST", "/prune", {"pool": tpool, "volume": tvol, "blobs": [r["blob"] for r in drop_rows]}))
@@ -197,6 +188,20 @@ async def _retention(link: Link, svc: "ReplicationService", task: dict[str, Any]
                            f"({','.join('?' * len(drop_rows))})",
                            (task["id"], *[r["snapshot"] for r in drop_rows]))
     return [r["snapshot"] for r in drop_rows]
+
+
+def sealed_retention(catalog: list[dict[str, Any]], keep: int) -> list[dict[str, Any]]:
+    """The catalog rows (``snapshot``, ``base``, ``created``) a sealed replica may drop: all but
+    the newest ``keep`` and the chains of incremental bases they need to be restored."""
+    rows = {r["snapshot"]: r for r in catalog}
+    order = sorted(catalog, key=lambda r: r["created"])
+    needed: set[str] = set()
+    for r in order[-keep:] if keep > 0 else order:
+        cur: dict[str, Any] | None = r
+        while cur is not None and cur["snapshot"] not in needed:
+            needed.add(cur["snapshot"])
+            cur = rows.get(cur["base"]) if cur["base"] else None
+    return [r for r in order if r["snapshot"] not in needed]
 
 
 async def browse(svc: "ReplicationService", task: dict[str, Any]) -> dict[str, Any]:

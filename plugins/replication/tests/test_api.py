@@ -58,3 +58,50 @@ async def test_node_endpoints_refuse_unsigned_and_readonly_cannot_change(client:
 
 async def test_fleet_without_peers_is_empty(client: Any) -> None:
     assert await api_call(client, "GET", "/replication/fleet") == []
+
+
+def test_sealed_retention_keeps_the_chains_of_kept_snapshots() -> None:
+    from sigmavault_replication.transfer import sealed_retention
+
+    def row(name: str, base: str | None, t: int) -> dict:
+        return {"snapshot": name, "base": base, "created": t}
+    # full a, incrementals b c; full d, incremental e
+    cat = [row("a", None, 1), row("b", "a", 2), row("c", "b", 3), row("d", None, 4), row("e", "d", 5)]
+    assert [r["snapshot"] for r in sealed_retention(cat, 2)] == ["a", "b", "c"]
+    assert sealed_retention(cat, 3) == []            # c is kept, and needs b and a
+    assert sealed_retention(cat, 0) == []
+    chain = [row("a", None, 1), row("b", "a", 2), row("c", "b", 3)]
+    assert sealed_retention(chain, 1) == []          # c needs b needs a
+
+
+async def test_scheduler_starts_due_runs_and_skips_overlaps(sv_app: Any, client: Any) -> None:
+    from sigmavault_replication.service import ReplicationService
+    await _volume(client)
+    svc = sv_app.services[ReplicationService]
+    sv_app.db.execute(
+        "INSERT INTO replication_tasks(id, name, pool, volume, peer, target_pool, target_volume, "
+        "schedule, enabled, match, take_snapshot, retention, bwlimit, encrypt, recipients, created, "
+        "next_run) VALUES('r-0123456789ab','','p1','docs','beta','backup','docs','*/5 * * * *',1,'*',0,"
+        "'{\"keep_last\": 0}',NULL,0,'[]',0,?)", (svc.clock() - 1,))
+    svc.tick()
+    runs = await api_call(client, "GET", "/replication/r-0123456789ab/runs")
+    assert runs[0]["trigger"] == "schedule" and runs[0]["job_id"]
+    task = await api_call(client, "GET", "/replication/r-0123456789ab")
+    assert task["next_run"] > svc.clock()
+    # a run that fails (no such mesh peer here) is recorded failed with its code
+    from sigmavault.testing import wait_job
+    await wait_job(client, runs[0]["job_id"], 30)
+    runs = await api_call(client, "GET", "/replication/r-0123456789ab/runs")
+    assert runs[0]["state"] == "failed" and runs[0]["error"], runs[0]
+    # overlapping: a scheduled run while one is active is recorded skipped
+    svc.active["r-0123456789ab"] = "run-x"
+    sv_app.db.execute("UPDATE replication_tasks SET next_run=? WHERE id='r-0123456789ab'", (svc.clock() - 1,))
+    svc.tick()
+    runs = await api_call(client, "GET", "/replication/r-0123456789ab/runs")
+    assert runs[0]["state"] == "skipped"
+    await api_call(client, "POST", "/replication/r-0123456789ab/run", 409)
+    svc.active.clear()
+    await api_call(client, "PATCH", "/replication/r-0123456789ab", 200, json={"enabled": False})
+    assert (await api_call(client, "GET", "/replication/r-0123456789ab"))["next_run"] is None
+    await api_call(client, "DELETE", "/replication/r-0123456789ab")
+    await api_call(client, "GET", "/replication/r-0123456789ab", 404)
