@@ -20,6 +20,7 @@ from . import rows
 from .errors import translate
 from .listing import parse_get, parse_list_as_get, parse_pool_list
 from .status import parse_status, parse_status_json
+from .units import parse_size
 from .zfs_tool import ZfsCli
 
 log = logging.getLogger("sigmavault.zfs")
@@ -101,11 +102,23 @@ class ZfsBase:
             raise translate(CommandError(res, res.stderr.strip() or "zpool list failed"))
         return parse_pool_list(res.stdout, cols)
 
-    async def _mountpoints(self, names: list[str]) -> dict[str, str]:
+    async def _roots(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The root datasets of the pools ``names``: ``{pool: {"mountpoint", "used",
+        "available"}}`` (sizes in bytes, None where unreadable), in one ``zfs get -Hp`` call."""
         if not names:
             return {}
-        res = await self.cli.zfs("get", "-H", "-o", "name,value", "mountpoint", *names, check=False)
-        return dict(line.split("\t", 1) for line in res.stdout.splitlines() if "\t" in line)
+        res = await self.cli.zfs("get", "-Hp", "-o", "name,property,value",
+                                 ",".join(rows.ROOT_PROPS), *names, check=False)
+        out: dict[str, dict[str, Any]] = {}
+        for ds, props in parse_get(res.stdout).items():
+            root: dict[str, Any] = {"mountpoint": props.get("mountpoint", (None,))[0]}
+            for key in ("used", "available"):
+                try:
+                    root[key] = parse_size(props[key][0]) if key in props else None
+                except ValueError:
+                    root[key] = None
+            out[ds] = root
+        return out
 
     def _observe(self, status: dict[str, Any]) -> None:
         """Publish a change event when the pool state or a device's error counters move."""

@@ -111,17 +111,18 @@ class PoolOps(ZfsBase):
         if not listed:
             return []
         statuses = await self._statuses()
-        mounts = await self._mountpoints([r["name"] for r in listed])
+        roots = await self._roots([r["name"] for r in listed])
         for st in statuses.values():
             self._observe(st)
-        return [rows.pool_dict(r, statuses.get(r["name"]), mounts.get(r["name"])) for r in listed]
+        return [rows.pool_dict(r, statuses.get(r["name"]), roots.get(r["name"], {}).get("mountpoint"),
+                               roots.get(r["name"])) for r in listed]
 
     async def pool_get(self, *, name: str) -> Row:
         """One pool with topology, device error counters and scan state."""
         listed = await self._pool_rows(name)
         status = await self._status(name)
-        mounts = await self._mountpoints([name])
-        return rows.pool_dict(listed[0], status, mounts.get(name))
+        root = (await self._roots([name])).get(name, {})
+        return rows.pool_dict(listed[0], status, root.get("mountpoint"), root)
 
     async def pool_update(self, *, name: str, changes: dict[str, Any]) -> Row:
         """Set pool properties (``autoexpand``, ``autoreplace``, ``failmode`` …)."""

@@ -21,7 +21,8 @@ DEVICE_STATE = {"ONLINE": "online", "DEGRADED": "online", "FAULTED": "faulted",
 
 VOLUME_PROPS = ("type", "used", "available", "referenced", "quota", "compression", "compressratio",
                 "recordsize", "atime", "readonly", "mountpoint", "mounted", "origin", "creation",
-                "usedbysnapshots")
+                "usedbysnapshots", "usedbydataset")
+ROOT_PROPS = ("mountpoint", "used", "available")   # of a pool's root dataset (``zfs get -Hp``)
 SNAPSHOT_PROPS = ("type", "creation", "used", "referenced", "userrefs")
 
 
@@ -71,13 +72,30 @@ def _topology(vdevs: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "note": v["note"], "children": _topology(v["children"])} for v in vdevs]
 
 
-def pool_dict(row: dict[str, Any], status: dict[str, Any] | None, mountpoint: str | None) -> dict[str, Any]:
-    """``zpool list`` row + parsed status + root dataset mountpoint → Pool."""
+def pool_dict(row: dict[str, Any], status: dict[str, Any] | None, mountpoint: str | None,
+              root: dict[str, int | None] | None = None) -> dict[str, Any]:
+    """``zpool list`` row + parsed status + root dataset mountpoint (+ the root dataset's
+    ``used`` and ``available``) → Pool.
+
+    ``size``/``used``/``free`` are the root dataset's accounting when known: ``used`` = its
+    ``used`` (every dataset and snapshot of the pool), ``free`` = its ``available`` (what can
+    still be written, after raidz parity, metadata and the pool's slop reservation),
+    ``size`` = their sum — the figures ``zfs list``/``df`` show. ``zpool list``'s raw vdev
+    space (parity included, nothing reserved) stays in ``properties.raw_size``/``raw_allocated``
+    /``raw_free``; without the dataset figures (root not readable) those are the pool's size."""
     health = row.get("health") or (status or {}).get("state", "UNKNOWN")
-    size, used = row.get("size") or 0, row.get("allocated") or 0
+    raw_size, raw_used = row.get("size") or 0, row.get("allocated") or 0
+    raw_free: int = row["free"] if row.get("free") is not None else max(raw_size - raw_used, 0)
+    root = root or {}
+    if root.get("used") is not None and root.get("available") is not None:
+        used, free = int(root["used"] or 0), int(root["available"] or 0)
+        size, source = used + free, "dataset"
+    else:
+        size, used, free, source = raw_size, raw_used, raw_free, "zpool"
     devices = pool_devices(status) if status else []
     props: dict[str, Any] = {"guid": row.get("guid"), "health": health,
-                             "altroot": row.get("altroot")}
+                             "altroot": row.get("altroot"), "capacity_source": source,
+                             "raw_size": raw_size, "raw_allocated": raw_used, "raw_free": raw_free}
     if status:
         props.update(
             topology={k: _topology(status.get(k, [])) for k in
@@ -89,7 +107,7 @@ def pool_dict(row: dict[str, Any], status: dict[str, Any] | None, mountpoint: st
     return {"name": row["name"], "backend": "zfs", "state": POOL_STATE.get(health, "unknown"),
             "layout": layout_of(status["vdevs"]) if status else "unknown",
             "mountpoint": mountpoint if mountpoint not in (None, "-", "none", "legacy") else None,
-            "size": size, "used": used, "free": row.get("free") or max(size - used, 0),
+            "size": size, "used": used, "free": free,
             "devices": [_public_device(d) for d in devices], "properties": props}
 
 
@@ -159,6 +177,7 @@ def volume_dict(pool: str, dataset: str, props: dict[str, tuple[str, str]]) -> d
                 "available": parse_size(_prop(props, "available") or "-"),
                 "referenced": parse_size(_prop(props, "referenced") or "-"),
                 "usedbysnapshots": parse_size(_prop(props, "usedbysnapshots") or "-"),
+                "usedbydataset": parse_size(_prop(props, "usedbydataset") or "-"),
                 "compressratio": parse_ratio(_prop(props, "compressratio") or "-"),
                 "recordsize": parse_size(_prop(props, "recordsize") or "-"),
                 "atime": _prop(props, "atime"), "readonly": _prop(props, "readonly"),
