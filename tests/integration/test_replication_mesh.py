@@ -151,6 +151,8 @@ async def test_dir_replication_allow_list_incremental_retention_restore_and_seal
             "retention": {"keep_last": 2}})
         # beta has not authorised alpha: refused, nothing written
         await run_fails(a, task["id"], "not_authorised")
+        check = await api_call(a, "GET", f"/replication/{task['id']}/check")
+        assert check == {"ok": False, "error": check["error"]} and check["error"]["code"] == "not_authorised"
         assert await api_call(b, "GET", "/storage/pools/backup/volumes") == []
 
         await api_call(b, "POST", "/replication/targets", 201, json={"peer": "alpha", "pool": "backup"})
@@ -160,6 +162,7 @@ async def test_dir_replication_allow_list_incremental_retention_restore_and_seal
             "pool": "src", "volume": "docs", "peer": "beta", "target_pool": "private"})
         await run_fails(a, other["id"], "not_authorised")
 
+        assert await api_call(a, "GET", f"/replication/{task['id']}/check") == {"ok": True, "backend": "dir"}
         res = await run_task(a, task["id"])
         assert [x["snapshot"] for x in res["sent"]] == ["s1"], res
         target_vol = Path((await api_call(b, "GET", "/storage/pools/backup/volumes/docs"))["path"])
@@ -235,6 +238,19 @@ async def test_dir_replication_allow_list_incremental_retention_restore_and_seal
         assert (await wait_job(a, job["id"], 60))["state"] == "SUCCESS", job
         back = Path((await api_call(a, "GET", "/storage/pools/src/volumes/docs-unsealed"))["path"])
         assert tree(back) == tree(vol)
+
+        # a target that changes a sealed blob is caught before anything is decrypted or written
+        blob = next(x["blob"] for x in rep["snapshots"] if x["name"] == "s4")
+        victim = sealed_vol / f"{blob}.age"
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        victim.write_bytes(bytes(data))
+        (vol / "a.txt").write_bytes(b"current")
+        job = await api_call(a, "POST", f"/replication/{sealed['id']}/restore", 202, json={
+            "snapshot": "s4", "path": "a.txt", "overwrite": True})
+        job = await wait_job(a, job["id"], 60)
+        assert job["state"] == "FAILED" and "changed or replaced on the target" in job["error"], job
+        assert (vol / "a.txt").read_bytes() == b"current"
 
         # the target's view and the fleet view
         replicas = await api_call(b, "GET", "/replication/replicas")
@@ -398,3 +414,4 @@ async def test_dir_replication_resumes_after_either_node_restarts(sv_daemon: Any
         m2 = Path((await api_call(b, "GET", "/storage/pools/backup/volumes/media/snapshots/m2"))["path"])
         assert tree(m2) == tree(vol)
         assert list((n.da.data_dir / "replication" / "outbox").iterdir()) == []
+

@@ -33,5 +33,5 @@ CREATE TABLE replication_blobs (
 CREATE TABLE replication_catalog (
     task TEXT NOT NULL, snapshot TEXT NOT NULL, base TEXT, blob TEXT NOT NULL,
     size INTEGER NOT NULL, plain_size INTEGER NOT NULL, format TEXT NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (task, snapshot));
+    created REAL NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (task, snapshot));
 """]

@@ -139,10 +139,10 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
         t_done = time.monotonic()
         if task["encrypt"]:
             db.execute("INSERT OR REPLACE INTO replication_catalog(task, snapshot, base, blob, size, "
-                       "plain_size, format, created) VALUES(?,?,?,?,?,?,?,?)",
+                       "plain_size, format, created, sha256) VALUES(?,?,?,?,?,?,?,?,?)",
                        (task["id"], name, base, result["blob"], row["size"], row["plain_size"],
                         row.get("format") or ("tar" if caps["backend"] == "dir" else caps["backend"]),
-                        time.time()))
+                        time.time(), row["sha256"]))
         spool.unlink(missing_ok=True)
         db.execute("DELETE FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
         sent.append({"snapshot": name, "base": base, "bytes": row["size"],
@@ -224,13 +224,21 @@ async def browse(svc: "ReplicationService", task: dict[str, Any]) -> dict[str, A
 
 
 async def _fetch(ctx: Any, link: Link, svc: "ReplicationService", task: dict[str, Any],
-                 export_body: dict[str, Any], dest: Path) -> None:
+                 export_body: dict[str, Any], dest: Path, expect: str | None = None) -> None:
+    """Download an export into ``dest``; ``expect``: the SHA-256 this node recorded when it sent
+    the blob (a target that changed or swapped it is caught before anything is decrypted)."""
     ex = await link.retrying("export", lambda: link.request(
         "POST", "/exports", {"pool": task["target_pool"], "volume": task["target_volume"], **export_body}))
     await link.download(ex, dest, lambda done, total: ctx.progress(
         percent=100 * done / max(total, 1), description="fetching from " + task["peer"],
         bytes_done=done, bytes_total=total))
-    if await asyncio.to_thread(sha256_file, dest) != ex["sha256"]:
+    got = await asyncio.to_thread(sha256_file, dest)
+    if expect is not None and got != expect:
+        dest.unlink(missing_ok=True)
+        raise APIError(502, "replica_tampered", f"the blob {export_body.get('blob')} on "
+                       f"{task['peer']} is not the one this node sent (SHA-256 differs): it was "
+                       "changed or replaced on the target")
+    if got != ex["sha256"]:
         dest.unlink(missing_ok=True)
         raise APIError(502, "checksum_mismatch", "the download does not match the target's SHA-256")
 
@@ -266,7 +274,7 @@ async def restore(ctx: Any, svc: "ReplicationService", task: dict[str, Any],
         enc = app.registries["encryptors"]["age"]
         if body.path is not None and len(chain) == 1 and chain[0]["format"] == "tar":
             sealed, plain = work / "0.age", work / "0.tar"
-            await _fetch(ctx, link, svc, task, {"blob": chain[0]["blob"]}, sealed)
+            await _fetch(ctx, link, svc, task, {"blob": chain[0]["blob"]}, sealed, chain[0]["sha256"])
             await enc.decrypt_file(sealed, plain)
             sealed.unlink()
             member = await asyncio.to_thread(_extract, plain, body.path, work / "data")
@@ -277,7 +285,7 @@ async def restore(ctx: Any, svc: "ReplicationService", task: dict[str, Any],
         received = []
         for i, r in enumerate(chain):
             sealed, plain = work / f"{i}.age", work / f"{i}.stream"
-            await _fetch(ctx, link, svc, task, {"blob": r["blob"]}, sealed)
+            await _fetch(ctx, link, svc, task, {"blob": r["blob"]}, sealed, r["sha256"])
             await enc.decrypt_file(sealed, plain)
             sealed.unlink()
             await app.call("storage.snapshot.receive", pool=task["pool"], volume=volume,
