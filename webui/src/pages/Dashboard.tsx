@@ -130,6 +130,12 @@ export function storedSeries(h: StoredHistory | undefined, pick: (metric: string
 const STORED_CPU: Record<string, string> = { "cpu.percent": "busy", "cpu.user": "user", "cpu.system": "system", "cpu.iowait": "iowait" };
 const STORED_MEM: Record<string, string> = { "memory.used": "used", "memory.cached": "cached", "swap.used": "swap" };
 
+/** Lines in the order of `names` (busy before user …), not the server's alphabetical one. */
+function inOrder<T extends { label: string }>(lines: T[], names: Record<string, string>): T[] {
+  const rank = Object.values(names);
+  return [...lines].sort((a, b) => rank.indexOf(a.label) - rank.indexOf(b.label));
+}
+
 function stepLabel(seconds: number): string {
   if (seconds % 86400 === 0) return `${seconds / 86400} d`;
   if (seconds % 3600 === 0) return `${seconds / 3600} h`;
@@ -141,8 +147,8 @@ function HistoryCharts({ range }: { range: HistoryRange }) {
   const h = useMetricsHistory(range);
   const d = h.data;
   const x = d?.timestamps ?? [];
-  const cpu = useMemo(() => storedSeries(d, (m) => STORED_CPU[m] ?? null), [d]);
-  const mem = useMemo(() => storedSeries(d, (m) => STORED_MEM[m] ?? null), [d]);
+  const cpu = useMemo(() => inOrder(storedSeries(d, (m) => STORED_CPU[m] ?? null), STORED_CPU), [d]);
+  const mem = useMemo(() => inOrder(storedSeries(d, (m) => STORED_MEM[m] ?? null), STORED_MEM), [d]);
   const net = useMemo(() => storedSeries(d, (m, l) => (l !== "lo" && m.startsWith("net.") ? `${l} ${m === "net.rx" ? "rx" : "tx"}` : null)), [d]);
   const disk = useMemo(() => storedSeries(d, (m, l) => (m === "disk.read" ? `${l} read` : m === "disk.write" ? `${l} write` : null)), [d]);
   const load = useMemo(() => storedSeries(d, (m) => (m.startsWith("load.") ? `${m.slice(5)} min` : null)), [d]);
