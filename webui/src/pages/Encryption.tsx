@@ -3,14 +3,18 @@ import { Badge, Card, Field, KeyValues, Modal, QueryState } from "../components/
 import { useConfirm } from "../components/confirm";
 import { isLocked, useLockAll, useCreateKey, useDeleteKey, useEncryptionStatus, useKeys, useLockKey, type Identity } from "../hooks/useEncryption";
 import { when } from "../lib/format";
+import { errorMessage } from "../lib/api";
+import { fieldErrors } from "../lib/errors";
 import { DecryptFiles, EncryptFiles } from "./EncryptionFiles";
 
 function Unlock({ id, onDone }: { id: string; onDone: () => void }) {
   const lock = useLockKey();
   const [passphrase, setPassphrase] = useState("");
+  const [empty, setEmpty] = useState(false);
+  const refused = lock.error ? (fieldErrors(lock.error).passphrase ?? errorMessage(lock.error)) : null;
   return (
-    <form onSubmit={(e) => { e.preventDefault(); lock.mutate({ id, lock: false, passphrase }, { onSuccess: onDone }); }}>
-      <Field label="Passphrase"><input type="password" autoFocus required value={passphrase} onChange={(e) => setPassphrase(e.target.value)} /></Field>
+    <form noValidate onSubmit={(e) => { e.preventDefault(); if (!passphrase) { setEmpty(true); return; } lock.mutate({ id, lock: false, passphrase }, { onSuccess: onDone }); }}>
+      <Field label="Passphrase" error={empty && !passphrase ? "Enter the passphrase this key was created with." : refused}><input type="password" autoFocus value={passphrase} onChange={(e) => { setPassphrase(e.target.value); setEmpty(false); }} /></Field>
       <div className="modal-actions">
         <button type="button" className="btn" onClick={onDone}>Cancel</button>
         <button type="submit" className="btn primary">Unlock</button>
@@ -24,20 +28,26 @@ function NewKey({ onDone }: { onDone: () => void }) {
   const [name, setName] = useState("");
   const [kind, setKind] = useState("mlkem768x25519");
   const [passphrase, setPassphrase] = useState("");
+  const [tried, setTried] = useState(false);
+  const errs = fieldErrors(create.error);
+  const nameProblem = tried && !name.trim() ? "Give the key a name you will recognise." : errs.name;
+  const passProblem = tried && passphrase.length < 8 ? "Use at least 8 characters." : errs.passphrase;
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    setTried(true);
+    if (!name.trim() || passphrase.length < 8) return;
     create.mutate({ name, kind, passphrase }, { onSuccess: onDone });
   };
   return (
-    <form onSubmit={submit} className="form-grid">
-      <Field label="Name"><input required value={name} onChange={(e) => setName(e.target.value)} /></Field>
+    <form onSubmit={submit} className="form-grid" noValidate>
+      <Field label="Name" hint="how you will pick this key when encrypting, e.g. “office backups”" error={nameProblem}><input value={name} aria-invalid={!!nameProblem} onChange={(e) => setName(e.target.value)} /></Field>
       <Field label="Kind">
         <select value={kind} onChange={(e) => setKind(e.target.value)}>
           <option value="mlkem768x25519">ML-KEM-768 + X25519 (post-quantum hybrid)</option>
           <option value="x25519">X25519 (age)</option>
         </select>
       </Field>
-      <Field label="Passphrase" hint="protects the identity at rest"><input type="password" required minLength={8} value={passphrase} onChange={(e) => setPassphrase(e.target.value)} /></Field>
+      <Field label="Passphrase" hint="at least 8 characters; protects the key on disk — without it the key cannot be unlocked" error={passProblem}><input type="password" value={passphrase} aria-invalid={!!passProblem} onChange={(e) => setPassphrase(e.target.value)} /></Field>
       <div className="modal-actions">
         <button type="button" className="btn" onClick={onDone}>Cancel</button>
         <button type="submit" className="btn primary">Create identity</button>

@@ -1,6 +1,8 @@
 import { useState } from "react";
-import { Badge, Card, Modal, QueryState } from "../components/ui";
+import { Badge, Card, FieldError, Modal, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
+import { errorMessage } from "../lib/api";
+import { fieldErrors, NAME_RULE } from "../lib/errors";
 import { useCapabilities } from "../hooks/useCapabilities";
 import { useCreateInvite, useJoinMesh, useMesh, useMeshUpDown, usePeerConfig, useRemovePeer } from "../hooks/useMesh";
 import { useInterfaces } from "../hooks/useSystem";
@@ -35,8 +37,11 @@ function Invite() {
   const [token, setToken] = useState<string | null>(null);
   return (
     <>
-      <form className="inline needs-admin" onSubmit={(e) => { e.preventDefault(); invite.mutate({ name }, { onSuccess: (r) => { setToken(r.invite); setName(""); } }); }}>
-        <input aria-label="invite peer name" placeholder="new node name" required value={name} onChange={(e) => setName(e.target.value)} />
+      <form className="inline needs-admin" noValidate onSubmit={(e) => { e.preventDefault(); invite.mutate({ name }, { onSuccess: (r) => { setToken(r.invite); setName(""); } }); }}>
+        <label className="field">
+          <input aria-label="invite peer name" placeholder="new node name" value={name} aria-invalid={!!fieldErrors(invite.error).name} onChange={(e) => setName(e.target.value)} />
+          {fieldErrors(invite.error).name ? <FieldError error={fieldErrors(invite.error).name} /> : <span className="hint">{NAME_RULE}</span>}
+        </label>
         <button type="submit" className="btn small primary">Issue invite</button>
       </form>
       {token && <><p className="muted">One-time invite (redeem it on the other node):</p><pre className="json">{token}</pre></>}
@@ -48,8 +53,11 @@ function Join() {
   const join = useJoinMesh();
   const [invite, setInvite] = useState("");
   return (
-    <form className="inline needs-admin" onSubmit={(e) => { e.preventDefault(); join.mutate(invite.trim(), { onSuccess: () => setInvite("") }); }}>
-      <input aria-label="invite to redeem" placeholder="invite from another node" required minLength={8} value={invite} onChange={(e) => setInvite(e.target.value)} style={{ minWidth: "24em" }} />
+    <form className="inline needs-admin" noValidate onSubmit={(e) => { e.preventDefault(); if (invite.trim().length >= 8) join.mutate(invite.trim(), { onSuccess: () => setInvite("") }); }}>
+      <label className="field">
+        <input aria-label="invite to redeem" placeholder="paste the invite from another node" value={invite} onChange={(e) => setInvite(e.target.value)} style={{ minWidth: "min(24em, 100%)" }} />
+        {join.error ? <FieldError error={errorMessage(join.error)} /> : <span className="hint">the text shown by “Issue invite” on the other machine</span>}
+      </label>
       <button type="submit" className="btn small" disabled={join.isPending}>Join mesh</button>
     </form>
   );
