@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -79,6 +80,18 @@ def free_port() -> int:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sv_config(overrides): configuration for the sv_app fixture")
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A folder under /tmp that other accounts can traverse (``tmp_path``'s parents are 0700):
+    pools whose shares NAS users reach in a test. Removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="svt-public-"))
+    os.chmod(root, 0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ removed at teardown whatever the test did) and a folder every test account can r
 from __future__ import annotations
 
 import grp
-import os
 import pwd
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,11 +37,5 @@ def nfs_accounts() -> Iterator[None]:
 
 
 @pytest.fixture
-def share_root() -> Iterator[Path]:
-    """A folder under /tmp that test accounts can traverse (tmp_path's parent is 0700)."""
-    root = Path(tempfile.mkdtemp(prefix="svt-nfs-"))
-    os.chmod(root, 0o755)
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def share_root(public_dir: Path) -> Path:
+    return public_dir

@@ -6,10 +6,8 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,20 +19,10 @@ PASSWORD = "Correct-Horse-42"
 
 
 @pytest.fixture
-def pools_root() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="svt-shares-"))
-    os.chmod(root, 0o755)
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root)
-
-
-@pytest.fixture
-def sv_config_overrides(pools_root: Path) -> dict[str, Any]:
+def sv_config_overrides(public_dir: Path) -> dict[str, Any]:
     require_tool("setfacl", "getfacl")
     return {"shares": {"first_id": 3900, "last_id": 3999},
-            "storage": {"pools_root": str(pools_root), "monitor_interval": 0}}
+            "storage": {"pools_root": str(public_dir), "monitor_interval": 0}}
 
 
 def groups_of(user: str) -> list[str]:
@@ -82,7 +70,7 @@ async def test_accounts_follow_the_database(nas_accounts, client) -> None:
 
 
 async def test_share_acl_explainer_and_restart(nas_accounts, sv_app, client, tmp_path: Path,
-                                               pools_root: Path) -> None:
+                                               public_dir: Path) -> None:
     await api_call(client, "POST", "/shares/groups", 201, json={"name": "svtreaders"})
     for name, groups in (("svtalice", []), ("svtbob", ["svtreaders"])):
         await api_call(client, "POST", "/shares/users", 201,
@@ -93,7 +81,7 @@ async def test_share_acl_explainer_and_restart(nas_accounts, sv_app, client, tmp
         "name": "Docs", "pool": "tank", "volume": "vol", "subfolder": "a/b", "protocols": [],
         "access": [{"kind": "user", "name": "svtalice", "level": "write"},
                    {"kind": "group", "name": "svtreaders", "level": "read"}]})
-    folder = pools_root / "tank" / "vol" / "a" / "b"
+    folder = public_dir / "tank" / "vol" / "a" / "b"
     assert share["path"] == str(folder) and folder.is_dir()
     acl = await api_call(client, "GET", "/shares/docs/access?user=svtbob", 200)
     assert acl["access"] == "read" and acl["reasons"][0] == "via group svtreaders: read"
@@ -113,7 +101,7 @@ async def test_share_acl_explainer_and_restart(nas_accounts, sv_app, client, tmp
     assert uids.keys() == {"svtalice"}
     again = await SigmaVault.create(Config.model_validate({
         "data_dir": sv_app.data_dir, "shares": {"first_id": 3900, "last_id": 3999},
-        "storage": {"pools_root": str(pools_root), "monitor_interval": 0}}))
+        "storage": {"pools_root": str(public_dir), "monitor_interval": 0}}))
     await again.services.start()
     try:
         names = sorted(p.pw_name for p in pwd.getpwall() if p.pw_name.startswith("svt"))

@@ -3,13 +3,9 @@ and repaired on request."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,20 +15,10 @@ PASSWORD = "Correct-Horse-42"
 
 
 @pytest.fixture
-def pools_root() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="svt-bridge-"))
-    os.chmod(root, 0o755)
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root)
-
-
-@pytest.fixture
-def sv_config_overrides(pools_root: Path) -> dict[str, Any]:
+def sv_config_overrides(public_dir: Path) -> dict[str, Any]:
     require_tool("setfacl", "getfacl")
     return {"shares": {"first_id": 3900, "last_id": 3999},
-            "storage": {"pools_root": str(pools_root), "monitor_interval": 0}}
+            "storage": {"pools_root": str(public_dir), "monitor_interval": 0}}
 
 
 async def bridge(client, **params: Any) -> dict:

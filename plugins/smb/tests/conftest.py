@@ -3,11 +3,8 @@ account can reach, and real smbd servers on free loopback ports."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator
+from typing import AsyncIterator, Callable
 
 import pytest
 
@@ -21,14 +18,8 @@ nas_accounts = load_module(HERE.parent.parent / "shares" / "tests" / "nas_fixtur
 
 
 @pytest.fixture
-def share_root() -> Iterator[Path]:
-    """A folder under /tmp that test accounts can traverse (tmp_path's parent is 0700)."""
-    root = Path(tempfile.mkdtemp(prefix="svt-smb-"))
-    os.chmod(root, 0o755)
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root)
+def share_root(public_dir: Path) -> Path:
+    return public_dir
 
 
 @pytest.fixture
