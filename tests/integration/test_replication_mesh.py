@@ -213,7 +213,9 @@ async def test_dir_replication_allow_list_incremental_retention_restore_and_seal
         assert res["encrypted"] and [x["snapshot"] for x in res["sent"]] == ["s1", "s2", "s3", "s4"]
         sealed_vol = Path((await api_call(b, "GET", "/storage/pools/backup/volumes/docs-sealed"))["path"])
         names = sorted(p.name for p in sealed_vol.iterdir())
-        assert len(names) == 4 and all(x.endswith(".age") and "s4" not in x for x in names), names
+        assert "manifest.age" in names, names     # the sealed catalog, for recovery without alpha's DB
+        names.remove("manifest.age")
+        assert len(names) == 4 and all(len(x) == 36 and x.endswith(".age") for x in names), names
         for p in sealed_vol.iterdir():
             assert p.read_bytes().startswith(b"age-encryption.org/v1\n")
         # no plaintext anywhere in beta's data dir outside the open replica "docs" (scan all files)
@@ -252,13 +254,33 @@ async def test_dir_replication_allow_list_incremental_retention_restore_and_seal
         assert job["state"] == "FAILED" and "changed or replaced on the target" in job["error"], job
         assert (vol / "a.txt").read_bytes() == b"current"
 
+        # alpha loses the task (and its catalog): with its keys, the sealed manifest on beta is
+        # enough to rebuild the volume
+        await api_call(a, "DELETE", f"/replication/{sealed['id']}")
+        job = await api_call(a, "POST", "/replication/recover", 202, json={
+            "peer": "beta", "target_pool": "backup", "target_volume": "docs-sealed",
+            "pool": "src", "volume": "docs-recovered", "snapshot": "s3"})   # s4's blob was changed
+        job = await wait_job(a, job["id"], 60)
+        assert job["state"] == "SUCCESS", (job["error"], job)
+        assert job["result"]["snapshot"] == "s3" and job["result"]["chain"] == ["s3"], job["result"]
+        assert job["result"]["manifest"]["snapshots"] == ["s1", "s2", "s3", "s4"]
+        recovered = Path((await api_call(a, "GET", "/storage/pools/src/volumes/docs-recovered"))["path"])
+        assert tree(recovered) == tree(Path(snap_path))
+        # a replica can be handed over to the node that replaces a lost source
+        err = await api_call(b, "PUT", "/replication/replicas/backup/docs-sealed/owner", 422,
+                             json={"peer": "nobody"})
+        assert err["error"]["details"]["field"] == "peer"
+        await api_call(b, "PUT", "/replication/replicas/backup/docs-sealed/owner", 200, json={"peer": "alpha"})
+
         # the target's view and the fleet view
         replicas = await api_call(b, "GET", "/replication/replicas")
         assert {(r["volume"], r["sealed"]) for r in replicas} == {("docs", False), ("docs-sealed", True)}
         fleet = await api_call(a, "GET", "/replication/fleet")
         assert fleet[0]["peer"] == "beta" and fleet[0]["reachable"]
         assert "backup" in {p["name"] for p in fleet[0]["pools"]}
-        assert fleet[0]["last_replication"]["state"] == "success"
+        last = fleet[0]["last_replication"]       # the sealed task is gone: the clash's run is last
+        assert (last["task"], last["state"]) == (clash["id"], "failed"), last
+        assert fleet[0]["tasks"] == 3
 
 
 @pytest.fixture
@@ -344,8 +366,8 @@ async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daem
                                     ".read()\n    print(f, d.startswith(b'age-encryption.org/v1\\n-> "
                                     "mlkem768x25519 '), sys.argv[2].encode() in d)", sealed_vol, marker)
             rows = [line.split() for line in found.splitlines()]
-            assert len(rows) == 2 and all(r[0].endswith(".age") and r[1:] == ["True", "False"]
-                                          for r in rows), found
+            assert len(rows) == 3 and all(r[0].endswith(".age") and r[1:] == ["True", "False"]
+                                          for r in rows), found       # 2 blobs + manifest.age
             job = await api_call(a, "POST", f"/replication/{sealed['id']}/restore", 202, json={
                 "snapshot": "b2", "target_volume": "data-back"})
             assert (await wait_job(a, job["id"], 120))["state"] == "SUCCESS", job

@@ -98,6 +98,20 @@ class RestoreBody(BaseModel):
     overwrite: bool = False
 
 
+class RecoverBody(BaseModel):
+    peer: PeerName = Field(description="the node holding the sealed replica")
+    target_pool: Name = Field(description="its pool")
+    target_volume: Name = Field(description="the replica volume there")
+    pool: Name = Field(description="pool of this node to restore into")
+    volume: Name = Field(description="new volume (must not exist)")
+    snapshot: Name | None = Field(None, description="default: the newest in the manifest")
+
+
+class ReplicaOwner(BaseModel):
+    peer: PeerName = Field(description="the mesh peer that owns the replica from now on (e.g. "
+                           "the node that replaces a lost source)")
+
+
 # --- node to node (target side) ------------------------------------------------------------------
 
 class NodeRef(BaseModel):
@@ -108,7 +122,7 @@ class NodeRef(BaseModel):
 class UploadBegin(BaseModel):
     pool: Name
     volume: Name
-    kind: Literal["stream", "sealed"]
+    kind: Literal["stream", "sealed", "manifest"]
     key: str = Field(pattern=r"^[A-Za-z0-9._:@-]{1,200}$", description="the sender's idempotency "
                      "key: the same key resumes the same upload")
     snapshot: Name | None = None
@@ -133,6 +147,7 @@ class ExportBody(BaseModel):
     snapshot: Name | None = None
     blob: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
     path: str | None = Field(None, max_length=4096)
+    manifest: bool = False
 
 
 class DownloadQuery(BaseModel):

@@ -26,8 +26,8 @@ from sigmavault import operation
 from sigmavault.errors import APIError, conflict
 from sigmavault.validation import inside
 
-from .models import (ChunkQuery, DownloadQuery, ExportBody, NodeRef, PruneBody, Target, TargetBody,
-                     UploadBegin)
+from .models import (ChunkQuery, DownloadQuery, ExportBody, NodeRef, PruneBody, ReplicaOwner, Target,
+                     TargetBody, UploadBegin)
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -104,6 +104,19 @@ class ReceiverService:
                                            "volume=?", (r["pool"], r["volume"])) if r["sealed"] else None
         return rows
 
+    @operation("replication.replica.owner", put="/replication/replicas/{pool}/{volume}/owner",
+               body=ReplicaOwner, response=dict, summary="Hand a replica over to another mesh peer "
+               "(the node that replaces a lost source)")
+    async def set_owner(self, pool: str, volume: str, peer: str) -> dict[str, Any]:
+        if not self.app.db.one("SELECT 1 AS x FROM replication_replicas WHERE pool=? AND volume=?",
+                               (pool, volume)):
+            raise APIError(404, "no_replica", f"{pool}/{volume} is not a replica")
+        if peer not in {p["name"] for p in await self.app.call("mesh.peers.list")}:
+            raise APIError(422, "unknown_peer", f"{peer} is not a PhantomMesh peer", {"field": "peer"})
+        self.app.db.execute("UPDATE replication_replicas SET peer=? WHERE pool=? AND volume=?",
+                            (peer, pool, volume))
+        return {"pool": pool, "volume": volume, "peer": peer}
+
     # --- checks ----------------------------------------------------------------------------------
 
     async def _peer(self, request: web.Request | None) -> str:
@@ -175,8 +188,12 @@ class ReceiverService:
         snaps.sort(key=lambda s: (str(s["created"]), s["name"]))
         blobs = self.app.db.all("SELECT blob, size, created FROM replication_blobs WHERE pool=? AND "
                                 "volume=? ORDER BY created", (body.pool, body.volume))
+        manifest = False
+        if row["sealed"] and await self._volume_exists(body.pool, body.volume):
+            root = Path(await self.app.call("storage.volume.path", pool=body.pool, volume=body.volume))
+            manifest = (root / "manifest.age").exists()
         return {"exists": True, "sealed": bool(row["sealed"]),
-                "snapshots": [] if row["sealed"] else snaps, "blobs": blobs}
+                "snapshots": [] if row["sealed"] else snaps, "blobs": blobs, "manifest": manifest}
 
     @operation(post=NODE + "/uploads", body=UploadBegin, response=dict, role="readonly",
                summary="Begin or resume an upload into a replica (signed)")
@@ -262,18 +279,21 @@ class ReceiverService:
             self._drop(row)
             raise APIError(422, "checksum_mismatch", "the upload does not match its SHA-256; "
                            "it was discarded, send it again")
-        sealed = row["kind"] == "sealed"
+        sealed = row["kind"] in ("sealed", "manifest")
         await self._claim(peer, row["pool"], row["volume"], sealed)
-        if sealed:
-            if not await self._volume_exists(row["pool"], row["volume"]):
-                await self.app.call("storage.volume.create", pool=row["pool"], name=row["volume"],
-                                    quota=None, compression=None)
-            root = Path(await self.app.call("storage.volume.path", pool=row["pool"], volume=row["volume"]))
+        if row["kind"] == "manifest":
+            root = await self._sealed_root(row["pool"], row["volume"])
+            tmp = root / f".manifest.{secrets.token_hex(4)}.tmp"
+            await asyncio.to_thread(shutil.move, str(spool), str(tmp))
+            os.replace(tmp, root / "manifest.age")
+            result: dict[str, Any] = {"manifest": True, "size": row["size"]}
+        elif sealed:
+            root = await self._sealed_root(row["pool"], row["volume"])
             blob = secrets.token_hex(16)
             await asyncio.to_thread(shutil.move, str(spool), str(root / f"{blob}.age"))
             self.app.db.execute("INSERT INTO replication_blobs(pool, volume, blob, size, created) "
                                 "VALUES(?,?,?,?,?)", (row["pool"], row["volume"], blob, row["size"], time.time()))
-            result: dict[str, Any] = {"blob": blob, "size": row["size"]}
+            result = {"blob": blob, "size": row["size"]}
         else:
             snap = await self.app.call("storage.snapshot.receive", pool=row["pool"], volume=row["volume"],
                                        source=str(spool), snapshot=row["snapshot"])
@@ -284,6 +304,12 @@ class ReceiverService:
         self.app.db.execute("UPDATE replication_inbox SET result=?, updated=? WHERE id=?",
                             (json.dumps(result), time.time(), session))
         return result
+
+    async def _sealed_root(self, pool: str, volume: str) -> Path:
+        if not await self._volume_exists(pool, volume):
+            await self.app.call("storage.volume.create", pool=pool, name=volume, quota=None,
+                                compression=None)
+        return Path(await self.app.call("storage.volume.path", pool=pool, volume=volume))
 
     @operation(post=NODE + "/prune", body=PruneBody, response=dict, role="readonly",
                summary="Delete snapshots or blobs of the signing peer's replica (signed)")
@@ -324,6 +350,11 @@ class ReceiverService:
                 raise APIError(404, "no_blob", f"no blob {body.blob}")
             root = Path(await self.app.call("storage.volume.path", pool=body.pool, volume=body.volume))
             path, temp = root / f"{body.blob}.age", False
+        elif body.manifest:
+            root = Path(await self.app.call("storage.volume.path", pool=body.pool, volume=body.volume))
+            path, temp = root / "manifest.age", False
+            if not row["sealed"] or not path.exists():
+                raise APIError(404, "no_manifest", f"{body.pool}/{body.volume} has no manifest")
         elif body.snapshot is not None and body.path is not None:
             snap_root = Path(await self.app.call("storage.snapshot.path", pool=body.pool,
                                                  volume=body.volume, snapshot=body.snapshot))

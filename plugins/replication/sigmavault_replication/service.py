@@ -20,7 +20,7 @@ from sigmavault.errors import APIError, conflict
 from sigmavault.jobs import Job
 
 from .config import ReplicationConfig
-from .models import RestoreBody, Run, RunsQuery, Task, TaskBody, TaskUpdate
+from .models import RecoverBody, RestoreBody, Run, RunsQuery, Task, TaskBody, TaskUpdate
 from . import transfer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -286,6 +286,20 @@ class ReplicationService:
         return self.app.jobs.submit("replication.restore", lambda ctx: transfer.restore(
             ctx, self, params, body), params={"task": task, **body.model_dump()},
             lock=f"replication:{task}", description=f"restore {body.snapshot} from {params['peer']}")
+
+    @operation("replication.recover", post="/replication/recover", body=RecoverBody, job=True,
+               summary="Rebuild a volume from a sealed replica after the source was lost (its "
+               "keys imported here)")
+    async def recover(self, body: RecoverBody) -> Job:
+        vols = {v["name"] for v in await self.app.call("storage.volumes.list", pool=body.pool)}
+        if body.volume in vols:
+            raise conflict(f"volume {body.pool}/{body.volume} exists", code="volume_exists", field="volume")
+        if "age" not in self.app.registries.get("encryptors", {}):
+            raise APIError(400, "encryption_unavailable", "recovering a sealed replica needs the "
+                           "encryption plugin and the source's keys")
+        return self.app.jobs.submit("replication.recover", lambda ctx: transfer.recover(ctx, self, body),
+                                    params=body.model_dump(), lock=f"replication:recover:{body.pool}/{body.volume}",
+                                    description=f"recover {body.pool}/{body.volume} from {body.peer}")
 
     # --- fleet -----------------------------------------------------------------------------------
 

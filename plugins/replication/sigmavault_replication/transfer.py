@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import json
 import os
 import secrets
 import shutil
@@ -156,6 +157,8 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
         if incremental:
             base = name
     pruned = await _retention(link, svc, task, source)
+    if task["encrypt"] and (sent or pruned or not inv.get("manifest")):
+        await _send_manifest(ctx, link, svc, task)
     return {"source": f"{task['pool']}/{task['volume']}", "target": f"{task['peer']}:{tpool}/{tvol}",
             "encrypted": task["encrypt"], "incremental": incremental,
             "common": source[common_idx]["name"] if common_idx >= 0 else None,
@@ -188,6 +191,31 @@ async def _retention(link: Link, svc: "ReplicationService", task: dict[str, Any]
                            f"({','.join('?' * len(drop_rows))})",
                            (task["id"], *[r["snapshot"] for r in drop_rows]))
     return [r["snapshot"] for r in drop_rows]
+
+
+MANIFEST_FORMAT = "sigmavault-replication-manifest/1"
+
+
+async def _send_manifest(ctx: Any, link: Link, svc: "ReplicationService", task: dict[str, Any]) -> None:
+    """The catalog, sealed like the blobs, as ``manifest.age`` on the target: with this node's keys
+    (exported), another node can rebuild the volume after this one is lost (``recover``)."""
+    rows = svc.app.db.all("SELECT snapshot, base, blob, size, plain_size, format, created, sha256 FROM "
+                          "replication_catalog WHERE task=? ORDER BY created", (task["id"],))
+    doc = {"format": MANIFEST_FORMAT, "source": {"pool": task["pool"], "volume": task["volume"]},
+           "written": time.time(), "snapshots": rows}
+    work = svc.app.data_dir / "replication" / "outbox"
+    plain, sealed = work / f"{task['id']}-manifest.json", work / f"{task['id']}-manifest.age"
+    try:
+        plain.write_text(json.dumps(doc))
+        await svc.app.registries["encryptors"]["age"].encrypt_file(plain, sealed, task["recipients"] or None)
+        digest = await asyncio.to_thread(sha256_file, sealed)
+        await link.upload({"pool": task["target_pool"], "volume": task["target_volume"], "kind": "manifest",
+                           "key": f"{task['id']}.manifest.{digest[:32]}", "size": sealed.stat().st_size,
+                           "sha256": digest, "snapshot": None}, sealed, lambda *_: None)
+        ctx.log(f"manifest with {len(rows)} snapshots stored on {task['peer']}")
+    finally:
+        plain.unlink(missing_ok=True)
+        sealed.unlink(missing_ok=True)
 
 
 def sealed_retention(catalog: list[dict[str, Any]], keep: int) -> list[dict[str, Any]]:
@@ -262,61 +290,96 @@ async def restore(ctx: Any, svc: "ReplicationService", task: dict[str, Any],
                     "bytes": dest.stat().st_size}
         rows = {r["snapshot"]: r for r in app.db.all("SELECT * FROM replication_catalog WHERE task=?",
                                                      (task["id"],))}
-        if body.snapshot not in rows:
-            raise APIError(404, "unknown_snapshot", f"the replica has no snapshot {body.snapshot}")
-        chain: list[dict[str, Any]] = []
-        cur: dict[str, Any] | None = rows[body.snapshot]
-        while cur is not None:
-            chain.insert(0, cur)
-            cur = rows.get(cur["base"]) if cur["base"] else None
-        if chain[0]["base"]:
-            raise APIError(409, "broken_chain", f"the base {chain[0]['base']} of the chain is gone")
-        enc = app.registries["encryptors"]["age"]
-        if body.path is not None and len(chain) == 1 and chain[0]["format"] == "tar":
-            sealed, plain = work / "0.age", work / "0.tar"
-            await _fetch(ctx, link, svc, task, {"blob": chain[0]["blob"]}, sealed, chain[0]["sha256"])
-            await enc.decrypt_file(sealed, plain)
-            sealed.unlink()
-            member = await asyncio.to_thread(_extract, plain, body.path, work / "data")
-            if not member:
-                raise APIError(404, "no_file", f"{body.path} is not a file in {body.snapshot}")
-            return await _place_file(app, task, body, work / "data")
-        volume = body.target_volume or f"restore-{secrets.token_hex(4)}"
-        received = []
-        for i, r in enumerate(chain):
-            sealed, plain = work / f"{i}.age", work / f"{i}.stream"
-            await _fetch(ctx, link, svc, task, {"blob": r["blob"]}, sealed, r["sha256"])
-            await enc.decrypt_file(sealed, plain)
-            sealed.unlink()
-            await app.call("storage.snapshot.receive", pool=task["pool"], volume=volume,
-                           source=str(plain), snapshot=r["snapshot"])
-            plain.unlink()
-            received.append(r["snapshot"])
-        if len(received) > 1:
-            # the volume was made from the chain's first (full) snapshot: bring it to the last
-            await app.call("storage.snapshot.rollback", pool=task["pool"], volume=volume,
-                           snapshot=body.snapshot, force=True)
-        if body.path is None:
-            return {"volume": f"{task['pool']}/{volume}", "snapshot": body.snapshot, "chain": received}
-        # one file out of a decrypted chain received into a temporary volume
-        try:
-            root = Path(await app.call("storage.snapshot.path", pool=task["pool"], volume=volume,
-                                       snapshot=body.snapshot))
-            src = inside(root, body.path)
-            if not src.is_file():
-                raise APIError(404, "no_file", f"{body.path} is not a file in {body.snapshot}")
-            await asyncio.to_thread(shutil.copyfile, src, work / "data")
-            return await _place_file(app, task, body, work / "data")
-        finally:
-            for name in reversed(received):
-                try:
-                    await app.call("storage.snapshot.delete", pool=task["pool"], volume=volume, snapshot=name)
-                except APIError:
-                    pass
+        return await _restore_sealed(ctx, svc, link, task, rows, body.snapshot, body.target_volume,
+                                     body.path, body, work)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work, True)
+
+
+async def _restore_sealed(ctx: Any, svc: "ReplicationService", link: Link, task: dict[str, Any],
+                          rows: dict[str, dict[str, Any]], snapshot: str, target_volume: str | None,
+                          path: str | None, place_body: Any, work: Path) -> dict[str, Any]:
+    """Fetch, check, decrypt and receive the chain of sealed blobs ending at ``snapshot`` into
+    ``target_volume`` (or one file of it, placed into the task's live volume)."""
+    app = svc.app
+    if snapshot not in rows:
+        raise APIError(404, "unknown_snapshot", f"the replica has no snapshot {snapshot}")
+    chain: list[dict[str, Any]] = []
+    cur: dict[str, Any] | None = rows[snapshot]
+    while cur is not None:
+        chain.insert(0, cur)
+        cur = rows.get(cur["base"]) if cur["base"] else None
+    if chain[0]["base"]:
+        raise APIError(409, "broken_chain", f"the base {chain[0]['base']} of the chain is gone")
+    enc = app.registries["encryptors"]["age"]
+    if path is not None and len(chain) == 1 and chain[0]["format"] == "tar":
+        sealed, plain = work / "0.age", work / "0.tar"
+        await _fetch(ctx, link, svc, task, {"blob": chain[0]["blob"]}, sealed, chain[0]["sha256"])
+        await enc.decrypt_file(sealed, plain)
+        sealed.unlink()
+        member = await asyncio.to_thread(_extract, plain, path, work / "data")
+        if not member:
+            raise APIError(404, "no_file", f"{path} is not a file in {snapshot}")
+        return await _place_file(app, task, place_body, work / "data")
+    volume = target_volume or f"restore-{secrets.token_hex(4)}"
+    received = []
+    for i, r in enumerate(chain):
+        sealed, plain = work / f"{i}.age", work / f"{i}.stream"
+        await _fetch(ctx, link, svc, task, {"blob": r["blob"]}, sealed, r["sha256"])
+        await enc.decrypt_file(sealed, plain)
+        sealed.unlink()
+        await app.call("storage.snapshot.receive", pool=task["pool"], volume=volume,
+                       source=str(plain), snapshot=r["snapshot"])
+        plain.unlink()
+        received.append(r["snapshot"])
+    if len(received) > 1:
+        # the volume was made from the chain's first (full) snapshot: bring it to the last
+        await app.call("storage.snapshot.rollback", pool=task["pool"], volume=volume,
+                       snapshot=snapshot, force=True)
+    if path is None:
+        return {"volume": f"{task['pool']}/{volume}", "snapshot": snapshot, "chain": received}
+    # one file out of a decrypted chain received into a temporary volume
+    try:
+        root = Path(await app.call("storage.snapshot.path", pool=task["pool"], volume=volume,
+                                   snapshot=snapshot))
+        src = inside(root, path)
+        if not src.is_file():
+            raise APIError(404, "no_file", f"{path} is not a file in {snapshot}")
+        await asyncio.to_thread(shutil.copyfile, src, work / "data")
+        return await _place_file(app, task, place_body, work / "data")
+    finally:
+        for name in reversed(received):
             try:
-                await app.call("storage.volume.destroy", pool=task["pool"], volume=volume)
+                await app.call("storage.snapshot.delete", pool=task["pool"], volume=volume, snapshot=name)
             except APIError:
                 pass
+        try:
+            await app.call("storage.volume.destroy", pool=task["pool"], volume=volume)
+        except APIError:
+            pass
+
+
+async def recover(ctx: Any, svc: "ReplicationService", body: Any) -> dict[str, Any]:
+    """Rebuild a volume from a sealed replica with nothing but this node's (imported) keys: the
+    target's sealed manifest names the blobs, their bases and checksums."""
+    app = svc.app
+    task = {"peer": body.peer, "target_pool": body.target_pool, "target_volume": body.target_volume,
+            "pool": body.pool, "volume": body.volume, "bwlimit": None}
+    link = link_for(ctx, svc, task)
+    work = app.data_dir / "replication" / "restore" / ctx.job_id
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        await _fetch(ctx, link, svc, task, {"manifest": True}, work / "manifest.age")
+        await app.registries["encryptors"]["age"].decrypt_file(work / "manifest.age", work / "manifest.json")
+        doc = json.loads((work / "manifest.json").read_text())
+        if doc.get("format") != MANIFEST_FORMAT:
+            raise APIError(422, "bad_manifest", f"unknown manifest format {doc.get('format')!r}")
+        rows = {r["snapshot"]: r for r in doc["snapshots"]}
+        if not rows:
+            raise APIError(404, "unknown_snapshot", "the manifest lists no snapshot")
+        snapshot = body.snapshot or max(rows.values(), key=lambda r: r["created"])["snapshot"]
+        result = await _restore_sealed(ctx, svc, link, task, rows, snapshot, body.volume, None, None, work)
+        return {**result, "manifest": {"source": doc.get("source"), "snapshots": sorted(rows)}}
     finally:
         await asyncio.to_thread(shutil.rmtree, work, True)
 
