@@ -23,6 +23,7 @@ from sigmavault.errors import APIError, not_found
 
 from . import parsers
 from .snapdir import SnapshotDirs
+from .usage import UsageMeter
 
 RAID_LEVELS = ["single", "dup", "raid0", "raid1", "raid1c3", "raid10"]
 MIN_DEVICES = {"single": 1, "dup": 1, "raid0": 2, "raid1": 2, "raid1c3": 3, "raid10": 4}
@@ -56,6 +57,21 @@ def is_read_only(path: str) -> bool:
     return bool(struct.unpack("=Q", buf)[0] & _SUBVOL_RDONLY)
 
 
+def quota_state(uuid: str) -> str | None:
+    """The filesystem's qgroup accounting from sysfs: ``"on"``, ``"off"``, ``"inconsistent"``
+    (a rescan runs or is needed: the figures are not to be trusted) or None (no sysfs)."""
+    base = Path(f"/sys/fs/btrfs/{uuid}")
+    if not base.is_dir():
+        return None
+    try:
+        if (base / "qgroups" / "enabled").read_text().strip() != "1":
+            return "off"
+        inconsistent = (base / "qgroups" / "inconsistent").read_text().strip() == "1"
+    except OSError:
+        return "off"
+    return "inconsistent" if inconsistent else "on"
+
+
 def btrfs(*args: str) -> list[str]:
     """The argv of ``btrfs <args>``."""
     return ["btrfs", *args]
@@ -80,6 +96,7 @@ class BtrfsBase:
         self._scrub_total: dict[str, int] = {}   # pool → used bytes when its scrub started
         self._snapdirs = SnapshotDirs()          # snapshot directory reads (:mod:`.snapdir`)
         self._compsize_kept: dict[str, tuple[int, dict[str, Any]]] = {}  # subvolume → (gen, figures)
+        self.usage = UsageMeter()                # measured volume usage while quotas are off
 
     # --- records ---------------------------------------------------------------------------------
 

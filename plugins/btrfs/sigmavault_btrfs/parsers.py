@@ -109,10 +109,15 @@ def parse_device_stats(text: str) -> dict[str, dict[str, int]]:
 def parse_filesystem_usage(text: str) -> dict[str, Any]:
     """``btrfs filesystem usage -b <mnt>`` → sizes in bytes and the block-group profiles.
 
-    ``{"size", "allocated", "unallocated", "missing", "used", "free", "data_ratio",
-    "metadata_ratio", "multiple_profiles": bool, "profiles": {"data": ["RAID1", ...], ...}}``
+    ``{"size", "allocated", "unallocated", "missing", "used", "free", "free_min", "data_ratio",
+    "metadata_ratio", "multiple_profiles": bool, "profiles": {"data": ["RAID1", ...], ...},
+    "logical_used"}``: ``size``/``used`` are raw device bytes (every copy of raid1 counted),
+    ``free`` btrfs's estimate of what may still be written (data chunk space left plus
+    unallocated space divided by the data profile's ratio: raid1 halves it), ``logical_used``
+    the sum of the block groups' ``Used`` (data, metadata and system, each copy once; None
+    when no block group line was found).
     """
-    out: dict[str, Any] = {"profiles": {}, "multiple_profiles": False}
+    out: dict[str, Any] = {"profiles": {}, "multiple_profiles": False, "logical_used": None}
     keys = {"Device size": "size", "Device allocated": "allocated",
             "Device unallocated": "unallocated", "Device missing": "missing", "Used": "used",
             "Free (estimated)": "free", "Data ratio": "data_ratio",
@@ -124,6 +129,9 @@ def parse_filesystem_usage(text: str) -> dict[str, Any]:
             value = m.group(2)
             key = keys[m.group(1)]
             out[key] = float(value) if key.endswith("ratio") else parse_size(value)
+            low = re.search(r"\(min:\s*([^\s)]+)\)", line)
+            if key == "free" and low:
+                out["free_min"] = parse_size(low.group(1))
             continue
         m = re.match(r"^\s{4}Multiple profiles:\s+(\w+)", line)
         if m:
@@ -132,6 +140,9 @@ def parse_filesystem_usage(text: str) -> dict[str, Any]:
         m = re.match(r"^(Data\+Metadata|Data|Metadata|System),\s*(\w+):", line)
         if m:
             overall = False
+            used = re.search(r"Used:\s*([^\s,(]+)", line)
+            if used:
+                out["logical_used"] = (out["logical_used"] or 0) + parse_size(used.group(1))
             # mixed block groups (small filesystems, mkfs --mixed) hold data and metadata
             for kind in m.group(1).lower().split("+"):
                 out["profiles"].setdefault(kind, []).append(m.group(2).lower())

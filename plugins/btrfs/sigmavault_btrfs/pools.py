@@ -12,7 +12,7 @@ from sigmavault.commands import run
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 
 from . import parsers
-from .base import MIN_DEVICES, SNAPDIR, BtrfsBase, PoolRow, btrfs
+from .base import MIN_DEVICES, SNAPDIR, BtrfsBase, PoolRow, btrfs, quota_state
 
 
 class PoolOps(BtrfsBase):
@@ -32,7 +32,7 @@ class PoolOps(BtrfsBase):
 
     async def pool_create(self, *, name: str, topology: dict[str, Any], devices: list[str],
                           options: dict[str, Any]) -> Row:
-        unknown = set(options) - {"mount_options"}
+        unknown = set(options) - {"mount_options", "quotas"}
         if unknown:
             raise bad_request(f"unknown btrfs pool options: {sorted(unknown)}", code="bad_options")
         layout = topology.get("layout") or "single"
@@ -63,7 +63,8 @@ class PoolOps(BtrfsBase):
             await run(["mount", "-t", "btrfs", "-o", ",".join(opts) or "defaults", devices[0],
                        str(mnt)], timeout=self.timeout)
             try:
-                await self._sh("btrfs", "quota", "enable", str(mnt))
+                if options.get("quotas", True) is not False:
+                    await self._sh("btrfs", "quota", "enable", str(mnt))
                 (mnt / SNAPDIR).mkdir(exist_ok=True)
             except BaseException:
                 await run(["umount", str(mnt)], check=False, timeout=self.timeout)
@@ -141,23 +142,50 @@ class PoolOps(BtrfsBase):
         if self._mounted(row):
             usage = parsers.parse_filesystem_usage(
                 await self._sh("btrfs", "filesystem", "usage", "-b", row["mountpoint"]))
-            info.update(size=usage.get("size"), used=usage.get("used"), free=usage.get("free"))
-            info["properties"].update(profiles=usage["profiles"],
-                                      multiple_profiles=usage["multiple_profiles"])
+            info.update(self._capacity(usage))
+            quotas = quota_state(row["uuid"])
+            info["properties"].update(
+                profiles=usage["profiles"], multiple_profiles=usage["multiple_profiles"],
+                raw_size=usage.get("size"), raw_used=usage.get("used"),
+                unallocated=usage.get("unallocated"), free_min=usage.get("free_min"),
+                data_ratio=usage.get("data_ratio"), metadata_ratio=usage.get("metadata_ratio"),
+                quotas=quotas in ("on", "inconsistent"), quotas_state=quotas)
             info["state"] = "degraded" if fs["missing"] else "online"
         else:
             info["state"] = "unavailable"
         return info
 
+    @staticmethod
+    def _capacity(usage: dict[str, Any]) -> dict[str, int | None]:
+        """``size``/``used``/``free`` a user can act on, from ``btrfs filesystem usage -b``:
+        ``free`` = "Free (estimated)" (space left in data block groups plus unallocated device
+        space divided by the data profile's ratio: raid1 halves it, raid1c3 thirds it); ``used``
+        = the block groups' own used bytes (data + metadata + system, each copy once); ``size``
+        = used + free. The raw device figures (every copy counted) go to properties."""
+        free, used = usage.get("free"), usage.get("logical_used")
+        if used is None and usage.get("used") is not None:   # -T layout: no block group lines
+            used = round(usage["used"] / (usage.get("data_ratio") or 1.0))
+        if free is None or used is None:
+            return {"size": usage.get("size"), "used": usage.get("used"), "free": free}
+        return {"size": used + free, "used": used, "free": free}
+
     async def pool_update(self, *, name: str, changes: dict[str, Any]) -> Row:
+        """``mount``: mount/unmount; ``quotas``: turn qgroup accounting on (``btrfs quota
+        enable``: volume and snapshot usage from qgroups, volume quotas; the existing data is
+        rescanned in the background, meanwhile usage is measured) or off."""
         row = self._row(name)
-        unknown = set(changes) - {"mount"}
+        unknown = set(changes) - {"mount", "quotas"}
         if unknown:
             raise bad_request(f"unknown btrfs pool changes: {sorted(unknown)}", code="bad_options")
+        if "quotas" in changes and not isinstance(changes["quotas"], bool):
+            raise bad_request("quotas must be true or false", code="bad_options")
         if changes.get("mount") is True:
             await self.ensure_mounted(name)
         elif changes.get("mount") is False and self._mounted(row):
             await run(["umount", row["mountpoint"]], timeout=self.timeout)
+        if "quotas" in changes:
+            await self._sh("btrfs", "quota", "enable" if changes["quotas"] else "disable",
+                           self._mnt(row))
         return await self.pool_get(name=name)
 
     async def pool_destroy(self, *, name: str) -> None:

@@ -48,6 +48,11 @@ class DirRead:
     children: dict[int, subvols.Child]
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)   # see :func:`snapshot_dicts`
     rows_for: tuple[str, str, str] | None = None                      # (pool, volume, path)
+    # qgroup figures {id: (referenced, exclusive)} of the quota tree as of ``usage_generation``
+    # (None: quotas off, inconsistent or rescanning; the rows then carry used=None)
+    usage: dict[int, tuple[int, int]] | None = None
+    usage_generation: int | None = None
+    usage_flags: int | None = None
 
 
 def generation(uuid: str) -> int | None:
@@ -68,7 +73,8 @@ def _patched(kept: DirRead, serial: int, stat: tuple[int, ...], gen: int,
     change (:func:`.subvols.refresh` keeps those ``Child`` objects)."""
     old = kept.children
     rows = {sid: row for sid, row in kept.rows.items() if children.get(sid) is old[sid]}
-    return DirRead(serial, stat, gen, kept.where, children, rows, kept.rows_for)
+    return DirRead(serial, stat, gen, kept.where, children, rows, kept.rows_for, kept.usage,
+                   kept.usage_generation, kept.usage_flags)
 
 
 class SnapshotDirs:
@@ -82,8 +88,66 @@ class SnapshotDirs:
         self._guard = threading.Lock()
 
     def read(self, path: str | os.PathLike[str], uuid: str) -> DirRead:
+        """The directory's children, with the qgroup figures of each when quotas are on (see
+        :meth:`_with_usage`). Blocking (ioctls): run it in a thread."""
+        key = f"{uuid}:{path}"
+        with self._guard:
+            kept = self._reads.get(key)
+        before = (kept.usage, kept.usage_generation, kept.usage_flags) if kept else None
+        gen = generation(uuid)
+        read = self._read_children(path, uuid)
+        if read is kept and before is not None:
+            read.usage, read.usage_generation, read.usage_flags = before
+        return self._keep(key, self._with_usage(read, path, gen))
+
+    def _with_usage(self, read: DirRead, path: str | os.PathLike[str], gen: int | None
+                    ) -> DirRead:
+        """``read`` with the qgroup figures of its children brought up to date: a search of the
+        quota tree, from ``read.usage_generation`` on when the read has figures (a few leaves:
+        the items of the qgroups changed since), else all of it. When a child's figures moved,
+        a copy with a new serial and without that child's row (``snapshot_dicts`` builds it again)
+        replaces the read; otherwise the read itself is returned. Quotas off, inconsistent or
+        rescanning: no figures (``used`` None)."""
+        if read.stat is None or gen is None:
+            return read
+        known = read.usage
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return read
+        try:
+            found = subvols.qgroups(fd, read.usage_generation if known is not None
+                                    and read.usage_generation is not None else 0)
+        finally:
+            os.close(fd)
+        flags = None if found is None else (
+            found.flags if found.flags is not None else read.usage_flags)
+        usable = (found is not None and flags is not None and flags & subvols.QGROUP_STATUS_ON
+                  and not flags & (subvols.QGROUP_STATUS_RESCAN
+                                   | subvols.QGROUP_STATUS_INCONSISTENT))
+        children = read.children
+        if not usable or found is None:
+            if known is None:
+                read.usage_flags = flags
+                return read
+            usage, changed = None, set(children)
+        elif known is None:
+            usage = {sid: fig for sid, fig in found.usage.items() if sid in children}
+            changed = set(children)
+        else:
+            changed = {sid for sid, fig in found.usage.items()
+                       if sid in children and known.get(sid) != fig}
+            if not changed:
+                read.usage_generation, read.usage_flags = gen, flags
+                return read
+            usage = {**known, **{sid: found.usage[sid] for sid in changed}}
+        rows = {sid: row for sid, row in read.rows.items() if sid not in changed}
+        return DirRead(next(self._serials), read.stat, read.generation, read.where,
+                       children, rows, read.rows_for, usage, gen, flags)
+
+    def _read_children(self, path: str | os.PathLike[str], uuid: str) -> DirRead:
         """The directory's children: the kept read while it is valid (see the module
-        docstring), otherwise a new one. Blocking (ioctls): run it in a thread."""
+        docstring), otherwise a new one."""
         key = f"{uuid}:{path}"
         with self._guard:
             kept = self._reads.get(key)
@@ -150,16 +214,20 @@ def snapshot_dicts(read: DirRead, pool: str, volume: str, path: str) -> list[dic
     rows, out = read.rows, []
     prefix = os.path.join(path, "")
     utc = _UTC.get
+    usage = read.usage or {}
     for sid, raw, readonly, snapshot, otime in read.children.values():
         row = rows.get(sid)
         if row is None:
             if not (snapshot or readonly):
                 continue
             name = raw.decode("utf-8", "replace")
+            figures = usage.get(sid)
             row = rows[sid] = {
                 "name": name, "pool": pool, "volume": volume,
                 "created": None if otime is None else utc(otime) or utc_seconds(otime),
-                "writable": not readonly, "used": None, "path": prefix + name,
-                "properties": {"subvolume_id": sid}}
+                "writable": not readonly, "used": None if figures is None else figures[1],
+                "path": prefix + name,
+                "properties": {"subvolume_id": sid} if figures is None else
+                {"subvolume_id": sid, "referenced": figures[0]}}
         out.append(row)
     return out

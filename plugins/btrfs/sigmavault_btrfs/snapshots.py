@@ -13,7 +13,7 @@ from sigmavault.backends import Row
 from sigmavault.errors import APIError, conflict, not_found
 
 from . import parsers
-from .base import SNAPDIR, PoolRow
+from .base import SNAPDIR, PoolRow, quota_state
 from .snapdir import DirRead, snapshot_dicts
 from .volumes import VolumeOps
 
@@ -78,10 +78,17 @@ class SnapshotOps(VolumeOps):
         show = parsers.parse_subvolume_show(await self._sh("btrfs", "subvolume", "show", str(path)))
         if show["id"] is None:
             raise not_found("snapshot", f"{pool}/{volume}@{name}")
+        props: dict[str, Any] = {"subvolume_id": show["id"], "uuid": show["uuid"],
+                                 "received_uuid": show["received_uuid"]}
+        used = None
+        if quota_state(row["uuid"]) in ("on", None):   # exclusive: what deleting it frees
+            q = (await self._qgroups(row["mountpoint"])).get(show["id"])
+            if q is not None:
+                used = q["exclusive"]
+                props["referenced"] = q["referenced"]
         return {"name": name, "pool": pool, "volume": volume, "created": show["created"],
-                "writable": not show["readonly"], "used": None, "path": str(path),
-                "properties": {"subvolume_id": show["id"], "uuid": show["uuid"],
-                               "received_uuid": show["received_uuid"]}}
+                "writable": not show["readonly"], "used": used, "path": str(path),
+                "properties": props}
 
     async def snapshot_delete(self, *, pool: str, volume: str, name: str) -> None:
         row = self._row(pool)

@@ -213,3 +213,58 @@ def refresh(fd: int, where: Located, known: dict[int, Child], min_transid: int,
             item = old[2:]
         out[sid] = new(Child, (sid, name, *item))
     return out
+
+
+# --- qgroup figures: the quota tree ----------------------------------------------------------------
+
+QUOTA_TREE = btrfs.ctree.QUOTA_TREE_OBJECTID
+QGROUP_STATUS = btrfs.ctree.QGROUP_STATUS_KEY
+QGROUP_INFO = btrfs.ctree.QGROUP_INFO_KEY
+LEVEL0_MAX = (1 << btrfs.ctree.QGROUP_LEVEL_SHIFT) - 1
+QGROUP_STATUS_ON, QGROUP_STATUS_RESCAN, QGROUP_STATUS_INCONSISTENT = 1, 2, 4
+_INFO_ITEM = struct.Struct("=8xQ8xQ8x")       # btrfs_qgroup_info_item: gen, rfer, rfer_cmpr, excl, excl_cmpr
+_STATUS_FLAGS = struct.Struct("=16xQ")       # btrfs_qgroup_status_item: version, generation, flags
+
+
+class Qgroups(NamedTuple):
+    """What the quota tree says (as of its last commit): ``flags`` of its status item (None when
+    a ``min_transid`` search did not meet it) and ``{subvolume id: (referenced, exclusive)}`` of
+    the level-0 qgroups found."""
+    flags: int | None
+    usage: dict[int, tuple[int, int]]
+
+
+def qgroups(fd: int, min_transid: int = 0) -> Qgroups | None:
+    """The status item and level-0 ``QGROUP_INFO`` items of the quota tree in one search (only
+    the leaves written in or after ``min_transid``); None when quotas are off (no quota tree).
+    10,000 snapshots: 10,000 items of 40 bytes, ~45 leaves."""
+    buf = _buffer()
+    header, key_of, info_of = _HEADER.unpack_from, _KEY.unpack_from, _INFO_ITEM.unpack_from
+    lo = (0, QGROUP_STATUS, 0)
+    flags: int | None = None
+    usage: dict[int, tuple[int, int]] = {}
+    while True:
+        _KEY.pack_into(buf, 0, QUOTA_TREE, 0, 0, lo[2], LEVEL0_MAX, min_transid, U64_MAX,
+                       lo[1], QGROUP_INFO, 0xFFFFFFFF)
+        _BUF_SIZE.pack_into(buf, _KEY.size, BUF_SIZE)
+        try:
+            fcntl.ioctl(fd, btrfs.ioctl.IOC_TREE_SEARCH_V2, buf)
+        except FileNotFoundError:   # ENOENT: no quota tree, quotas are off
+            return None
+        count = key_of(buf, 0)[9]
+        if not count:
+            break
+        pos = _RESULTS
+        typ = offset = 0
+        for _ in range(count):
+            _transid, _objectid, offset, typ, length = header(buf, pos)
+            pos += _HEADER.size
+            if typ == QGROUP_INFO and length >= _INFO_ITEM.size:
+                usage[offset] = info_of(buf, pos)
+            elif typ == QGROUP_STATUS and length >= _STATUS_FLAGS.size:
+                flags = _STATUS_FLAGS.unpack_from(buf, pos)[0]
+            pos += length
+        if (typ, offset) >= (QGROUP_INFO, LEVEL0_MAX):
+            break
+        lo = (0, typ, offset + 1)
+    return Qgroups(flags, usage)

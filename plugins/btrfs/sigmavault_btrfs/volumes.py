@@ -9,10 +9,10 @@ from typing import Any
 
 from sigmavault.backends import Row
 from sigmavault.commands import CommandError, run
-from sigmavault.errors import conflict, not_found
+from sigmavault.errors import APIError, conflict, not_found
 
 from . import parsers
-from .base import SNAPDIR, BtrfsBase, PoolRow, btrfs
+from .base import SNAPDIR, BtrfsBase, PoolRow, btrfs, quota_state
 from .snapdir import generation
 
 
@@ -28,17 +28,36 @@ class VolumeOps(BtrfsBase):
         return parsers.parse_qgroup_show(out.stdout) if out.ok else {}
 
     async def _volume_info(self, row: PoolRow, name: str, sub: dict[str, Any] | None,
-                           qgroups: dict[int, dict[str, Any]], created: str | None = None
-                           ) -> Row:
+                           qgroups: dict[int, dict[str, Any]], created: str | None = None,
+                           measure: bool = False) -> Row:
+        """A volume's row. ``used``: its qgroup's referenced bytes (what it holds, shared with
+        snapshots or not: ``du``'s figure, compressed extents at their on-disk size) while
+        quotas are on and consistent, with ``properties.exclusive`` (what only it holds);
+        otherwise the last measurement of its tree (``properties.used_measured_at``; with
+        ``measure`` a fresh one when there is none yet). ``properties.used_source`` says which."""
         path = Path(row["mountpoint"]) / name
         comp = await run(btrfs("property", "get", str(path), "compression"), check=False,
                          timeout=60)
         q = qgroups.get(sub["id"]) if sub else None
         props: dict[str, Any] = {"subvolume_id": sub["id"] if sub else None,
                                  "uuid": sub.get("uuid") if sub else None}
+        state = quota_state(row["uuid"])
+        used: int | None
+        if q is not None and state in ("on", None):
+            used = q["referenced"]
+            props.update(used_source="qgroup", referenced=q["referenced"],
+                         exclusive=q["exclusive"])
+        else:
+            measured = self.usage.cached(path)
+            if measured is None and measure:
+                measured = await self.usage.measure(path)
+            used = measured.used if measured else None
+            props.update(used_source="measured",
+                         used_measured_at=measured.measured_at if measured else None,
+                         quotas_state=state)
         props.update(await self._compsize(path, sub, row["uuid"]))
         return {"name": name, "pool": row["name"], "path": str(path),
-                "used": q["referenced"] if q else None, "quota": q["max_referenced"] if q else None,
+                "used": used, "quota": q["max_referenced"] if q else None,
                 "compression": parsers.parse_property(comp.stdout, "compression"),
                 "origin": None, "created": created, "properties": props}
 
@@ -97,11 +116,19 @@ class VolumeOps(BtrfsBase):
     async def _apply(self, path: Path, changes: dict[str, Any]) -> None:
         if "quota" in changes:
             quota = changes["quota"]
+            if quota and not await self._quotas_on(path):
+                raise APIError(400, "not_supported", "quotas are off on this btrfs pool: turn "
+                               "them on first (PATCH the pool with options {\"quotas\": true})",
+                               {"reason": "btrfs quotas (qgroups) are not enabled"})
             await self._sh("btrfs", "qgroup", "limit", str(quota) if quota else "none", str(path))
         if "compression" in changes:
             comp = changes["compression"]
             await self._sh("btrfs", "property", "set", str(path), "compression",
                            "" if comp in (None, "off") else comp)
+
+    async def _quotas_on(self, path: Path) -> bool:
+        out = await run(btrfs("qgroup", "show", "--raw", str(path)), check=False, timeout=60)
+        return out.ok
 
     async def volume_list(self, *, pool: str) -> list[Row]:
         row = self._row(pool)
@@ -118,7 +145,7 @@ class VolumeOps(BtrfsBase):
             raise not_found("volume", f"{pool}/{name}")
         show = parsers.parse_subvolume_show(await self._sh("btrfs", "subvolume", "show", str(path)))
         return await self._volume_info(row, name, subs[name], await self._qgroups(row["mountpoint"]),
-                                       show["created"])
+                                       show["created"], measure=True)
 
     async def volume_update(self, *, pool: str, name: str, changes: dict[str, Any]) -> Row:
         row = self._row(pool)
@@ -133,6 +160,7 @@ class VolumeOps(BtrfsBase):
             raise conflict(f"volume {pool}/{name} has snapshots; delete them first",
                            code="volume_has_snapshots")
         await self._sh("btrfs", "subvolume", "delete", str(path))
+        self.usage.forget(path)
         if snaps.is_dir():
             snaps.rmdir()
 

@@ -112,6 +112,7 @@ GIB, MIB = 2**30, 2**20
 @pytest.mark.parametrize("name,expected", [
     ("v6.2/filesystem_usage_b.txt", {
         "size": 838860800, "used": 336330752, "free": 171999232, "missing": 0, "data_ratio": 2.0,
+        "logical_used": 168165376, "free_min": 171999232,
         "metadata_ratio": 2.0, "multiple_profiles": False,
         "profiles": {"data": ["raid1"], "metadata": ["raid1"], "system": ["raid1"]}}),
     ("v5.10.1/filesystem_usage.txt", {
@@ -121,12 +122,15 @@ GIB, MIB = 2**30, 2**20
     # mixed block groups, run unprivileged (5.13 then showed "Device missing" = size: a bug)
     ("v5.13.1/filesystem_usage_mixed_unprivileged.txt", {
         "size": round(411.35 * GIB), "used": round(31.99 * GIB), "free": round(379.16 * GIB),
+        # Data+Metadata counted once: 31.99 GiB + the system block group's 12 KiB
+        "logical_used": round(31.99 * GIB) + 12 * 1024,
         "missing": round(411.35 * GIB), "data_ratio": 1.0, "metadata_ratio": 1.0,
         "multiple_profiles": False,
         "profiles": {"data": ["single"], "metadata": ["single"], "system": ["single"]}}),
     # -T (table) layout: the overall figures only, no per-profile lines
     ("v5.16.2/filesystem_usage_T_degraded.txt", {
         "size": round(1.46 * GIB), "used": round(801.16 * MIB), "free": 292 * MIB,
+        "logical_used": None, "free_min": 292 * MIB,
         "missing": 500 * MIB, "data_ratio": 2.0, "metadata_ratio": 2.0,
         "multiple_profiles": False, "profiles": {}}),
 ])

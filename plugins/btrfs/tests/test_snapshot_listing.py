@@ -143,13 +143,16 @@ async def test_unusual_names_and_fields_match_subvolume_show(client, volume):
         want = sorted(got.values(), key=lambda s: (s["created"], s["name"]),
                       reverse=order == "desc")
         assert [s["name"] for s in page["items"]] == [s["name"] for s in want]
+    qgroups = parsers.parse_qgroup_show(btrfs("qgroup", "show", "--raw", "-re", str(volume)))
     for name, snap in got.items():
         assert snap["path"] == str(snapdir / name) and Path(snap["path"]).is_dir()
         show = parsers.parse_subvolume_show(btrfs("subvolume", "show", snap["path"]))
         assert snap["properties"]["subvolume_id"] == show["id"]
         assert snap["created"] == show["created"]
         assert snap["writable"] is (not show["readonly"]) is False
-        assert snap["pool"] == "lst" and snap["volume"] == "v" and snap["used"] is None
+        assert snap["pool"] == "lst" and snap["volume"] == "v"
+        assert snap["used"] == qgroups[show["id"]]["exclusive"]   # quotas are on in new pools
+        assert snap["properties"]["referenced"] == qgroups[show["id"]]["referenced"]
     one = await ok(await client.get(f"{SNAPS}/a:b.c-d_e"))
     assert one["created"] == got["a:b.c-d_e"]["created"]
 
