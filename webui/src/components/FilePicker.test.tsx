@@ -42,18 +42,18 @@ describe("LocationPicker", () => {
     const { wrapper: Providers } = setup();
     render(<Providers><Harness accept="file" onPick={picked} /></Providers>);
     const pool = await screen.findByLabelText("Target: pool");
-    await screen.findByRole("option", { name: "other" });
+    await screen.findByRole("option", { name: "other" }, { timeout: 8000 });
     fireEvent.change(pool, { target: { value: "tank" } });
     // the pool's only volume is chosen for the user
-    await screen.findByRole("button", { name: "open folder docs" });
+    await screen.findByRole("button", { name: "open folder docs" }, { timeout: 8000 });
     expect(screen.queryByRole("button", { name: /Choose this folder/ })).toBeNull(); // files only
     fireEvent.click(screen.getByRole("button", { name: "open folder docs" }));
     fireEvent.click(await screen.findByRole("button", { name: "choose report.txt" }));
     expect(picked).toHaveBeenLastCalledWith({ pool: "tank", volume: "media", path: "docs/report.txt", type: "file" });
     // the breadcrumb leads back to the volume's root
     fireEvent.click(screen.getByRole("button", { name: "media" }));
-    await screen.findByRole("button", { name: "choose top.bin" });
-  });
+    await screen.findByRole("button", { name: "choose top.bin" }, { timeout: 8000 });
+  }, 20000);
 
   it("chooses folders, and pages through a big one", async () => {
     serve();
@@ -61,9 +61,9 @@ describe("LocationPicker", () => {
     const { wrapper: Providers } = setup();
     render(<Providers><Harness accept="dir" onPick={picked} /></Providers>);
     const pool = await screen.findByLabelText("Target: pool");
-    await screen.findByRole("option", { name: "other" });
+    await screen.findByRole("option", { name: "other" }, { timeout: 8000 });
     fireEvent.change(pool, { target: { value: "tank" } });
-    fireEvent.click(await screen.findByRole("button", { name: "open folder big" }));
+    fireEvent.click(await screen.findByRole("button", { name: "open folder big" }, { timeout: 8000 }));
     await screen.findByText("f199");
     expect(screen.queryByText("f200")).toBeNull();
     expect(screen.getByText("f000").closest("button")!.disabled).toBe(true); // files not choosable

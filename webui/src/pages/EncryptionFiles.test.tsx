@@ -29,7 +29,7 @@ function storage(url: URL, init: RequestInit, answer: () => { status?: number; b
 }
 
 /** Choose ``name`` in the picker of the form. */
-const pick = async (name: string) => fireEvent.click(await screen.findByRole("button", { name: `choose ${name}` }));
+const pick = async (name: string) => fireEvent.click(await screen.findByRole("button", { name: `choose ${name}` }, { timeout: 8000 }));
 
 function posted(fetch: ReturnType<typeof mockFetch>, path: string) {
   const call = fetch.mock.calls.find(([u, init]) => String(u).endsWith(path) && init?.method === "POST");
@@ -57,19 +57,19 @@ describe("encryption file forms", () => {
     await waitFor(() => expect(posted(fetch, "/api/v1/encryption/jobs/encrypt")).toEqual({
       source: { pool: "tank", volume: "v", subpath: "report.pdf" }, armor: true, overwrite: false, passphrase: "correct horse",
     }));
-  });
+  }, 20000);
 
   it("encrypts to the chosen keys when no passphrase is asked for", async () => {
     const fetch = mockFetch((u, i) => storage(u, i, () => ({ status: 202, body: job })));
     const { wrapper: Providers } = setup();
     render(<Providers><EncryptFiles keys={[key]} /></Providers>);
-    fireEvent.click(await screen.findByRole("button", { name: /Choose this folder/ }));
+    fireEvent.click(await screen.findByRole("button", { name: /Choose this folder/ }, { timeout: 8000 }));
     fireEvent.click(screen.getByLabelText("main", { exact: false }));
     fireEvent.click(screen.getByRole("button", { name: "Encrypt" }));
     await waitFor(() => expect(posted(fetch, "/api/v1/encryption/jobs/encrypt")).toEqual({
       source: { pool: "tank", volume: "v", subpath: "" }, armor: false, overwrite: false, key_ids: [key.id],
     }));
-  });
+  }, 20000);
 
   it("decrypts with the file's passphrase", async () => {
     const fetch = mockFetch((u, i) => storage(u, i, () => ({ status: 202, body: { ...job, kind: "encryption.decrypt" } })));
@@ -84,7 +84,7 @@ describe("encryption file forms", () => {
     await waitFor(() => expect(posted(fetch, "/api/v1/encryption/jobs/decrypt")).toEqual({
       source: { pool: "tank", volume: "v", subpath: "report.pdf.age" }, overwrite: false, passphrase: "s3cret words",
     }));
-  });
+  }, 20000);
 
   it("builds bodies with keys or a passphrase, never both", () => {
     expect(encryptBody({ source: " /a ", keyIds: ["k"], passphrase: "p", armor: false })).toEqual({ source: { path: "/a" }, armor: false, overwrite: false, passphrase: "p" });
