@@ -29,12 +29,14 @@ function parentOf(path: string): string {
 }
 
 /** The folder listing with a breadcrumb: folders open, files (when accepted) are chosen. */
-export function FileBrowser({ source, value, accept, onPick, startPath = "" }: {
+export function FileBrowser({ source, value, accept, onPick, startPath = "", rootChoosable = true }: {
   source: FileSource;
   value: PickedLocation | null;
   accept: Accept;
   onPick: (l: PickedLocation) => void;
   startPath?: string;
+  /** false: the volume (or snapshot) root itself cannot be chosen, only what is in it */
+  rootChoosable?: boolean;
 }) {
   const [dir, setDir] = useState(startPath);
   useEffect(() => setDir(startPath), [source.pool, source.volume, source.snapshot, startPath]);
@@ -57,7 +59,7 @@ export function FileBrowser({ source, value, accept, onPick, startPath = "" }: {
           })}
         </ol>
       </nav>
-      {accept !== "file" && (
+      {accept !== "file" && (dir !== "" || rootChoosable) && (
         <button type="button" className={`btn small${isChosen(dir) ? " primary" : ""}`} onClick={() => onPick(here)} aria-pressed={isChosen(dir)}>
           {isChosen(dir) ? "✓ This folder is chosen" : `Choose this folder${dir ? "" : " (the whole volume)"}`}
         </button>
@@ -101,7 +103,7 @@ export function FileBrowser({ source, value, accept, onPick, startPath = "" }: {
  * Pick a file or folder: pool → volume → folders, with a breadcrumb. Everything is a button or a
  * select, so it works from the keyboard alone. `fixed` browses one volume (or snapshot) only.
  */
-export function LocationPicker({ label, value, onChange, accept = "any", fixed, hint, error, name }: {
+export function LocationPicker({ label, value, onChange, accept = "any", fixed, hint, error, name, rootChoosable = true }: {
   label: string;
   value: PickedLocation | null;
   onChange: (l: PickedLocation | null) => void;
@@ -110,6 +112,7 @@ export function LocationPicker({ label, value, onChange, accept = "any", fixed, 
   hint?: string;
   error?: string | null;
   name?: string;
+  rootChoosable?: boolean;
 }) {
   const id = useId();
   const pools = usePools(!fixed);
@@ -145,7 +148,7 @@ export function LocationPicker({ label, value, onChange, accept = "any", fixed, 
           </label>
         </div>
       )}
-      {source && <FileBrowser source={source} value={value} accept={accept} onPick={onChange} startPath={value && value.pool === source.pool && value.volume === source.volume ? (value.type === "dir" ? value.path : parentOf(value.path)) : ""} />}
+      {source && <FileBrowser source={source} value={value} accept={accept} onPick={onChange} rootChoosable={rootChoosable} startPath={value && value.pool === source.pool && value.volume === source.volume ? (value.type === "dir" ? value.path : parentOf(value.path)) : ""} />}
       {hint && <span className="hint">{hint}</span>}
       {error && <span className="field-error" role="alert">{error}</span>}
     </fieldset>

@@ -179,7 +179,7 @@ function RestoreForm({ pool, volume, snapshot, onDone }: { pool: string; volume:
       restore.mutate({ snapshot, path: picked.path, overwrite }, { onSuccess: onDone });
     }}>
       <p className="muted">Browse the snapshot as it was and choose what to bring back. It returns to the same place in <b>{volume}</b>, with its permissions, owner and times.</p>
-      <LocationPicker name="restore" label="File or folder in the snapshot" accept="any" fixed={{ pool, volume, snapshot }} value={picked} onChange={(l) => { setPicked(l); setProblem(null); }} error={problem ?? errs.path ?? null} />
+      <LocationPicker name="restore" label="File or folder in the snapshot" accept="any" rootChoosable={false} fixed={{ pool, volume, snapshot }} value={picked} onChange={(l) => { setPicked(l); setProblem(null); }} error={problem ?? errs.path ?? null} />
       <label className="check"><input type="checkbox" name="restore-overwrite" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Replace the live copy if it exists</label>
       {exists && !overwrite && <p className="field-error" role="alert">Something with this name is already in the volume. Tick “Replace the live copy” to overwrite it.</p>}
       <div className="modal-actions">
