@@ -43,3 +43,16 @@ async def test_resolve_checks_existence_and_kind(sv_app, tmp_path):
         await resolve(sv_app, Location(path=str(tmp_path / "missing")), [tmp_path])
     assert exc.value.status == 404
     assert await resolve(sv_app, Location(path=str(tmp_path / "new")), [tmp_path], must_exist=False)
+
+
+async def test_errors_name_the_field(sv_app, tmp_path):
+    with pytest.raises(APIError) as exc:
+        within_roots("/etc/passwd", [tmp_path], "output")
+    assert exc.value.details["field"] == "output" and "output" in exc.value.message
+    with pytest.raises(APIError) as exc:
+        await resolve(sv_app, Location(path="/etc/passwd"), [tmp_path], field="source")
+    assert exc.value.details["field"] == "source.path" and "source.path" in exc.value.message
+    with pytest.raises(APIError) as exc:
+        await resolve(sv_app, Location(pool="tank", volume="v", subpath="/abs"), [tmp_path],
+                      field="target")
+    assert exc.value.details["field"] == "target.subpath"
