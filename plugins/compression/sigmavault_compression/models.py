@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
+
+from sigmavault.locations import Location
 
 Operation = Literal["compress", "decompress", "recompress", "verify"]
 
 
+PathText = Annotated[str, Field(min_length=1, max_length=4096,
+                                 description="absolute path inside the allowed roots")]
+# a file or folder: an absolute path (as before) or the location every plugin takes
+# ({"pool", "volume", "subpath"} inside a storage volume, or {"path"})
+Where = Union[PathText, Location]
+MaybeWhere = Union[Annotated[str, Field(max_length=4096)], Location, None]  # "" = not given
+
+
 class JobRequest(BaseModel):
-    """One compression job. Paths are absolute and must lie inside the allowed roots."""
+    """One compression job. ``source`` and ``target`` are absolute paths inside the allowed
+    roots, or locations (``{"pool", "volume", "subpath"}``, the model encryption and the agents
+    take)."""
 
     model_config = {"extra": "forbid"}
 
     operation: Operation = Field(..., description="compress a file or folder (tar), decompress or "
                                  "extract, recompress with another codec/level, or verify")
-    source: str = Field(..., min_length=1, max_length=4096, description="absolute path")
-    target: str | None = Field(None, max_length=4096, description="absolute path; default: beside "
-                               "the source (x → x.zst, folder → folder.tar.zst, x.gz → x, "
-                               "x.tar.zst extracts into the archive's folder)")
+    source: Where = Field(..., description="absolute path, or {pool, volume, subpath}")
+    target: MaybeWhere = Field(
+        None, description="absolute path, or {pool, volume, subpath}; "
+        "default (also for an empty string): beside the source in its volume or allowed root "
+        "(x → x.zst, folder → folder.tar.zst, x.gz → x, x.tar.zst extracts into the archive's "
+        "folder)")
     codec: str | None = Field(None, max_length=32, description="codec name; compress/recompress "
                               "default to the configured codec, decompress/verify detect it")
     level: int | None = Field(None, description="codec level; default: the codec's default")

@@ -19,7 +19,7 @@ from . import engine, stats
 from .codecs import Codec, CodecError, CodecRegistry, CorruptArchive, UnsupportedArchive
 from .config import CompressionConfig
 from .models import CodecInfo, Deleted, JobRequest, JobsQuery, Stats
-from .paths import contained, default_target, storage_paths
+from .paths import Resolved, default_target, resolve_given, storage_paths
 from .progress import CheckFn, ProgressFn, publish_events, reporter
 from .storage_ratios import storage_ratios
 
@@ -49,10 +49,20 @@ class Plan:
     replace_source: bool = False
     keep_smaller: bool = False
     overwrite: bool = False
+    where: Resolved | None = None  # the source as given (and its volume/root)
+    target_given: Any = None  # the target as given; None: the default (or no target)
 
     def params(self) -> dict[str, Any]:
-        return {"operation": self.operation, "source": str(self.source),
-                "target": str(self.target) if self.target else None, "codec": self.codec.name,
+        """The job's parameters: ``source``/``target`` as given (a path or a location; a default
+        target in the source's form), ``source_path``/``target_path`` resolved."""
+        source: Any = self.where.report() if self.where else str(self.source)
+        target: Any = self.target_given
+        if target is None and self.target is not None:
+            target = self.where.sibling(self.target) if self.where else str(self.target)
+        return {"operation": self.operation, "source": source, "target": target,
+                "source_path": str(self.source),
+                "target_path": str(self.target) if self.target else None,
+                "codec": self.codec.name,
                 "source_codec": self.old.name if self.old else None, "level": self.level,
                 "threads": self.threads, "extract": self.extract, "verify": self.verify,
                 "replace_source": self.replace_source, "keep_smaller": self.keep_smaller,
@@ -183,21 +193,23 @@ class CompressionService:
     async def plan(self, req: JobRequest) -> Plan:
         """Validate ``req`` completely (4xx on any problem) before a job is started."""
         roots = await self.roots()
-        source = contained(req.source, roots, "source")
-        if not source.exists():
-            raise APIError(404, "not_found", f"source {req.source!r} does not exist",
-                           {"kind": "path", "name": req.source})
-        target = contained(req.target, roots, "target") if req.target else None
+        where = await resolve_given(self.app, req.source, roots, "source", must_exist=True)
+        source = where.path
+        given = req.target or None
+        target = (await resolve_given(self.app, given, roots, "target")).path if given else None
         op = req.operation
+        label = req.source if isinstance(req.source, str) else req.source.label()
         if op != "compress" and not source.is_file():
-            raise bad_request(f"source {req.source!r} is not a regular file", "not_a_file")
+            raise bad_request(f"source {label!r} is not a regular file", "not_a_file",
+                              field="source")
         if op == "compress" and not (source.is_file() or source.is_dir()):
-            raise bad_request(f"source {req.source!r} is neither a file nor a folder", "not_a_file")
+            raise bad_request(f"source {label!r} is neither a file nor a folder", "not_a_file",
+                              field="source")
 
         if op == "compress":
             codec = self.codec(req.codec)
             target = target or default_target(engine.default_compress_target(source, codec),
-                                              source, roots)
+                                              where)
             plan = Plan(op, source, target, codec, verify=req.verify, overwrite=req.overwrite)
             if source.is_dir() and (target == source or source in target.parents):
                 raise bad_request("the target must not lie inside the folder being compressed",
@@ -215,7 +227,7 @@ class CompressionService:
             extract = is_tar if extract is None else extract
             if target is None:
                 target = default_target(source.parent if extract else source.with_name(
-                    engine.strip_codec_suffix(source, codec)), source, roots)
+                    engine.strip_codec_suffix(source, codec)), where)
             plan = Plan(op, source, target, codec, extract=extract, overwrite=req.overwrite)
             if extract and target.exists() and not target.is_dir():
                 raise conflict(f"target {target} exists and is not a folder", "target_exists")
@@ -223,7 +235,7 @@ class CompressionService:
             old = self.detect(source, None)
             codec = self.codec(req.codec)
             target = target or default_target(
-                engine.default_recompress_target(source, old, codec), source, roots)
+                engine.default_recompress_target(source, old, codec), where)
             plan = Plan(op, source, target, codec, old=old, replace_source=req.replace_source,
                         keep_smaller=req.keep_smaller, overwrite=req.overwrite or target == source)
         else:
@@ -248,6 +260,10 @@ class CompressionService:
                                "target_exists", target=str(plan.target))
             if not plan.target.parent.is_dir():
                 raise bad_request(f"folder {plan.target.parent} does not exist", "no_such_folder")
+        plan.where = where
+        if given is not None and plan.target is not None:
+            plan.target_given = given if isinstance(given, str) else given.model_dump(
+                exclude_unset=True)
         return plan
 
     # --- running ---------------------------------------------------------------------------------

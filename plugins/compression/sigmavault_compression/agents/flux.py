@@ -13,7 +13,8 @@ from sigmavault.jobs import JobContext
 
 from ..codecs import Codec
 from ..filetypes import FileType, classify, head, sample, walk_files
-from ..paths import contained
+from ..models import MaybeWhere
+from ..paths import resolve_given
 from ..progress import BatchProgress, format_ratio
 from ..service import CompressionService
 from .axiom import sample_ratio
@@ -26,8 +27,9 @@ LEVELS = {"text": 9, "application/x-sqlite3": 6, "image/bmp": 6, "image/tiff": 6
 
 
 class FluxParams(Target):
-    output: str | None = Field(None, max_length=4096, description="folder for the compressed "
-                               "copies (mirrors the tree); leave empty with in_place=true")
+    output: MaybeWhere = Field(None, description="folder for the compressed copies (mirrors the "
+                               "tree), an absolute path or {pool, volume, subpath}; leave empty "
+                               "with in_place=true")
     in_place: bool = Field(False, description="replace each file by its verified .zst")
     min_ratio: float = Field(1.05, ge=1.0, le=100, description="skip files whose sampled ratio "
                              "is below this")
@@ -43,7 +45,8 @@ class FluxParams(Target):
     async def preflight(self, app: Any) -> None:
         root = await self.resolve(app, "dir")
         if self.output:
-            out = contained(self.output, await app.services[CompressionService].roots(), "output")
+            roots = await app.services[CompressionService].roots()
+            out = (await resolve_given(app, self.output, roots, "output")).path
             if out == root or root in out.parents:
                 raise bad_request("output must not lie inside the folder being compressed",
                                   "target_inside_source")
@@ -106,7 +109,8 @@ async def run_flux(ctx: JobContext, p: FluxParams) -> dict[str, Any]:
     await p.preflight(ctx.app)
     root = await p.resolve(ctx.app, "dir")
     svc = ctx.app.services[CompressionService]
-    output = contained(p.output, await svc.roots(), "output") if p.output else None
+    output = (await resolve_given(ctx.app, p.output, await svc.roots(), "output")).path \
+        if p.output else None
     codec = svc.codec("zstd")
     tasks, skipped, by_type, labels = await ctx.to_thread(plan, root, output, codec, p.min_ratio,
                                                           p.threads, p.max_files)

@@ -14,7 +14,8 @@ from sigmavault.jobs import JobContext
 
 from ..codecs import Codec
 from ..filetypes import head, walk_files
-from ..paths import contained
+from ..models import MaybeWhere
+from ..paths import resolve_given
 from ..progress import BatchProgress
 from ..service import CompressionService
 from .batch import FileTask, cpu_workers, run_batch, summarize
@@ -25,8 +26,9 @@ class SparkParams(Target):
     codec: str = Field("zstd", max_length=32)
     level: int | None = Field(None, description="default: the codec's default level")
     workers: int = Field(0, ge=0, le=256, description="files compressed at once; 0 = every core")
-    output: str | None = Field(None, max_length=4096, description="folder for the archives "
-                               "(mirrors the tree); default: beside each file")
+    output: MaybeWhere = Field(None, description="folder for the archives (mirrors the tree), "
+                               "an absolute path or {pool, volume, subpath}; default: beside "
+                               "each file")
     remove_source: bool = Field(False, description="delete each file once its archive is verified")
     min_size: int = Field(0, ge=0, description="skip files smaller than this many bytes")
     max_files: int = Field(100_000, ge=1, le=10_000_000)
@@ -40,7 +42,7 @@ class SparkParams(Target):
         except ValueError as exc:
             raise bad_request(f"{codec.name}: {exc}", "invalid_level") from None
         if self.output:
-            out = contained(self.output, await svc.roots(), "output")
+            out = (await resolve_given(app, self.output, await svc.roots(), "output")).path
             if root.is_dir() and (out == root or root in out.parents):
                 raise bad_request("output must not lie inside the folder being compressed",
                                   "target_inside_source")
@@ -78,7 +80,8 @@ async def run_spark(ctx: JobContext, p: SparkParams) -> dict[str, Any]:
     await p.preflight(ctx.app)
     root = await p.resolve(ctx.app)
     svc = ctx.app.services[CompressionService]
-    output = contained(p.output, await svc.roots(), "output") if p.output else None
+    output = (await resolve_given(ctx.app, p.output, await svc.roots(), "output")).path \
+        if p.output else None
     codec = svc.codec(p.codec)
     level = codec.levels.check(p.level)
     tasks, skipped = await ctx.to_thread(plan, root, output, codec, level, p.remove_source,
