@@ -57,6 +57,7 @@ class CephBase:
         self.mds_wait = mds_wait
         self.scrubs: dict[str, dict[str, Any]] = {}
         self._snap_rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._vol_dirs: dict[tuple[str, str, int], str] = {}   # (pool, volume, inode) -> uuid
 
     # --- clusters and views ----------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ class CephBase:
         return status.View(
             fs=status.filesystems(fs_dump or {}), sizes=status.pool_sizes(osd_dump or {}),
             usage=status.pool_usage(df or {}), pgs=status.pg_states(pgs),
+            acting={p: [a for _, a in rows] for p, rows in status.pg_rows(pgs).items()},
             osds=status.osd_counts(osd_dump or {}),
             checks=((st or {}).get("health") or {}).get("checks") or {},
             health=((st or {}).get("health") or {}).get("status"), fsid=cluster.fsid)

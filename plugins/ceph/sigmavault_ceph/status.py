@@ -91,11 +91,17 @@ def pool_usage(df: dict[str, Any]) -> dict[int, dict[str, int]]:
 
 def pg_states(pg_dump: Any) -> dict[int, list[str]]:
     """``{pool id: [state, ...]}`` from ``pg dump pgs_brief`` (a list, or ``{"pg_stats": [...]}``)."""
+    return {pool: [state for state, _ in rows] for pool, rows in pg_rows(pg_dump).items()}
+
+
+def pg_rows(pg_dump: Any) -> dict[int, list[tuple[str, list[int]]]]:
+    """``{pool id: [(state, acting OSD ids), ...]}`` from ``pg dump pgs_brief``."""
     rows = pg_dump.get("pg_stats", []) if isinstance(pg_dump, dict) else (pg_dump or [])
-    out: dict[int, list[str]] = {}
+    out: dict[int, list[tuple[str, list[int]]]] = {}
     for r in rows:
         pool = int(str(r["pgid"]).split(".", 1)[0])
-        out.setdefault(pool, []).append(str(r.get("state", "unknown")))
+        out.setdefault(pool, []).append((str(r.get("state", "unknown")),
+                                         [int(o) for o in r.get("acting") or []]))
     return out
 
 
@@ -111,6 +117,7 @@ class View:
     checks: dict[str, Any] = field(default_factory=dict)
     health: str | None = None
     fsid: str | None = None
+    acting: dict[int, list[list[int]]] = field(default_factory=dict)  # pool -> PGs' acting OSDs
 
     def pools_of(self, name: str) -> list[int]:
         fs = self.fs[name]
@@ -139,25 +146,41 @@ def fs_state(view: View, name: str) -> tuple[str, list[dict[str, Any]]]:
         states = ", ".join(f"{m['name']}: {m['state']}" for m in fs["mds"])
         problems.append({"severity": "warning", "device": None,
                          "message": f"MDS not active yet ({states})"})
-    bad = degraded = total = 0
+    # faulted: data unreachable (down/incomplete, or stale with every acting OSD down);
+    # degraded: fewer copies or moving (undersized, recovering, peering after an OSD change…)
+    down_ids = {int(o.split(".", 1)[1]) for o in view.osds.get("down", [])}
+    bad = degraded = inconsistent = total = 0
     for pool in view.pools_of(name):
-        for s in view.pgs.get(pool, []):
+        actings = view.acting.get(pool, [])
+        for i, s in enumerate(view.pgs.get(pool, [])):
             total += 1
             parts = set(s.split("+"))
-            if "active" not in parts or parts & {"down", "incomplete", "stale", "inconsistent"}:
+            acting = actings[i] if i < len(actings) else []
+            if parts & {"down", "incomplete"} or ("stale" in parts and acting
+                                                 and set(acting) <= down_ids):
                 bad += 1
-            elif any(any(d in part for d in DEGRADED) for part in parts):
+            elif "active" not in parts or "stale" in parts or any(
+                    any(d in part for d in DEGRADED) for part in parts):
                 degraded += 1
+            if "inconsistent" in parts:
+                inconsistent += 1
     if bad:
         state = "faulted"
         problems.append({"severity": "critical", "device": None,
-                         "message": f"{bad} of {total} placement groups inactive or inconsistent"})
+                         "message": f"{bad} of {total} placement groups down or without a "
+                                    f"running OSD"})
     elif degraded:
         if state == "online":
             state = "degraded"
         problems.append({"severity": "warning", "device": None,
-                         "message": f"{degraded} of {total} placement groups degraded or "
-                                    f"recovering"})
+                         "message": f"{degraded} of {total} placement groups degraded, "
+                                    f"recovering or peering"})
+    if inconsistent:
+        if state == "online":
+            state = "degraded"
+        problems.append({"severity": "critical", "device": None,
+                         "message": f"{inconsistent} placement group(s) inconsistent (scrub "
+                                    f"found errors: ceph pg repair)"})
     for osd in view.osds.get("down", []):
         problems.append({"severity": "warning", "device": osd, "message": f"{osd} is down"})
     for code, check in (view.checks or {}).items():

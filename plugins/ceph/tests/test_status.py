@@ -26,6 +26,8 @@ def view(tag: str, fs_dump=None) -> status.View:
                        sizes=status.pool_sizes(load(tag, "osd_dump")),
                        usage=status.pool_usage(load(tag, "df")),
                        pgs=status.pg_states(load(tag, "pg_dump_pgs_brief")),
+                       acting={p: [a for _, a in r] for p, r in
+                               status.pg_rows(load(tag, "pg_dump_pgs_brief")).items()},
                        osds=status.osd_counts(load(tag, "osd_dump")),
                        checks=st["health"]["checks"], health=st["health"]["status"],
                        fsid=st["fsid"])
@@ -53,6 +55,7 @@ def test_a_down_osd_makes_the_pool_degraded_and_names_it():
     assert state == "degraded"
     assert any(p["device"] == "osd.1" for p in problems)
     assert any("placement groups degraded" in p["message"] for p in problems)
+    assert not [p for p in problems if p["severity"] == "critical"]
     assert any(p["message"].startswith("OSD_DOWN") for p in problems)
 
 
@@ -68,6 +71,18 @@ def test_a_failed_file_system_is_unavailable_and_an_inactive_pg_faults():
     v.pgs[pool][0] = "down+peering"
     state, problems = status.fs_state(v, "tank")
     assert state == "faulted" and problems[0]["severity"] == "critical"
+    # stale while an acting OSD still runs: peering will move it (degraded); with every acting
+    # OSD down the data is out of reach (faulted)
+    v = view("online")
+    v.pgs[pool][0] = "stale+active+clean"
+    v.acting[pool][0] = [0, 1]
+    v.osds = {**v.osds, "down": ["osd.1"]}
+    assert status.fs_state(v, "tank")[0] == "degraded"
+    v.acting[pool][0] = [1]
+    assert status.fs_state(v, "tank")[0] == "faulted"
+    v = view("online")
+    v.pgs[pool][0] = "peering"
+    assert status.fs_state(v, "tank")[0] == "degraded"
 
 
 def test_scrub_progress_counts_pgs_scrubbed_since_the_start():
