@@ -8,8 +8,6 @@ from pydantic import BaseModel, Field
 
 from sigmavault.validation import Name
 
-PeerName = Name
-
 
 class Retention(BaseModel):
     keep_last: int = Field(0, ge=0, le=100000, description="snapshots kept on the target (0: all); "
@@ -20,7 +18,7 @@ class TaskBody(BaseModel):
     name: str = Field("", max_length=100, description="a label")
     pool: Name = Field(description="source pool")
     volume: Name = Field(description="source volume")
-    peer: PeerName = Field(description="target node: a PhantomMesh node peer")
+    peer: Name = Field(description="target node: a PhantomMesh node peer")
     target_pool: Name = Field(description="pool on the target node (the target must allow this "
                               "node into it: /replication/targets there)")
     target_volume: Name | None = Field(None, description="volume on the target (default: the "
@@ -77,7 +75,7 @@ class RunsQuery(BaseModel):
 
 
 class TargetBody(BaseModel):
-    peer: PeerName = Field(description="mesh node peer allowed to write")
+    peer: Name = Field(description="mesh node peer allowed to write")
     pool: Name = Field(description="pool of this node it may write replicas into")
 
 
@@ -99,7 +97,7 @@ class RestoreBody(BaseModel):
 
 
 class RecoverBody(BaseModel):
-    peer: PeerName = Field(description="the node holding the sealed replica")
+    peer: Name = Field(description="the node holding the sealed replica")
     target_pool: Name = Field(description="its pool")
     target_volume: Name = Field(description="the replica volume there")
     pool: Name = Field(description="pool of this node to restore into")
@@ -108,7 +106,7 @@ class RecoverBody(BaseModel):
 
 
 class ReplicaOwner(BaseModel):
-    peer: PeerName = Field(description="the mesh peer that owns the replica from now on (e.g. "
+    peer: Name = Field(description="the mesh peer that owns the replica from now on (e.g. "
                            "the node that replaces a lost source)")
 
 

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from sigmavault import operation
 from sigmavault.errors import APIError, conflict
-from sigmavault.validation import inside
+from sigmavault.validation import Name, inside
 
 from .models import (ChunkQuery, DownloadQuery, ExportBody, NodeRef, PruneBody, ReplicaOwner, Target,
                      TargetBody, UploadBegin)
@@ -45,6 +45,8 @@ def sha256_file(path: Path) -> str:
 
 class ReceiverService:
     """Allow-list and node endpoints (``app.services[ReceiverService]``)."""
+
+    route_defaults = {"params": {"pool": Name, "volume": Name, "peer": Name}}
 
     def __init__(self, app: "SigmaVault", inbox_ttl: float = 7 * 86400) -> None:
         self.app = app

@@ -30,10 +30,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def link_for(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -> Link:
+    def on_wait(msg: str) -> None:
+        ctx.log(msg)
+        ctx.progress(description=msg)
     return Link(svc.app, task["peer"], timeout=svc.cfg.request_timeout,
                 retry_seconds=svc.cfg.retry_seconds, chunk=svc.cfg.chunk_bytes,
-                bwlimit=task.get("bwlimit"),
-                on_wait=(lambda msg: (ctx.log(msg), ctx.progress(description=msg))) if ctx else None,
+                bwlimit=task.get("bwlimit"), on_wait=on_wait if ctx else None,
                 check=ctx.check if ctx else None)
 
 
