@@ -22,3 +22,14 @@ describe("connection lost", () => {
     expect(refetch).toHaveBeenCalledWith({ type: "active" });
   });
 });
+
+import { liveOf, type CompressionJob } from "./useCompression";
+
+describe("compression job figures after a refetch", () => {
+  it("reads in → out from the finished job's result", () => {
+    const job = { id: "j", kind: "compression.compress", state: "SUCCESS", params: {}, result: { operation: "compress", uncompressed: 1000, compressed: 250, ratio_text: "4.00x" } } as unknown as CompressionJob;
+    expect(liveOf(job)).toMatchObject({ bytes_in: 1000, bytes_out: 250, ratio_text: "4.00x" });
+    const back = { ...job, kind: "compression.decompress", result: { operation: "decompress", uncompressed: 1000, compressed: 250 } } as unknown as CompressionJob;
+    expect(liveOf(back)).toMatchObject({ bytes_in: 250, bytes_out: 1000 });
+  });
+});

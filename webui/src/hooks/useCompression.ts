@@ -143,6 +143,23 @@ export function useCancelCompressionJob() {
 
 /** Live figures, or the finished job's result when the events were not seen (e.g. after a reload). */
 export function liveOf(j: CompressionJob): CompressionLive {
-  const result = j.result && typeof j.result === "object" ? (j.result as CompressionLive) : {};
-  return { ...result, ...j.live };
+  const raw = j.result && typeof j.result === "object" ? (j.result as CompressionLive & { uncompressed?: number; compressed?: number; operation?: string }) : {};
+  const result: CompressionLive = { ...raw };
+  // a finished job's result names its sizes uncompressed/compressed: in → out by operation
+  if (raw.bytes_in == null && typeof raw.uncompressed === "number" && typeof raw.compressed === "number") {
+    const unpacking = (raw.operation ?? j.kind).includes("decompress");
+    result.bytes_in = unpacking ? raw.compressed : raw.uncompressed;
+    result.bytes_out = unpacking ? raw.uncompressed : raw.compressed;
+  }
+  // the job's own progress detail (bytes written, ratio, speed, ETA) when no event carried it
+  const detail = (j as { progress?: { bytes_done?: number | null; detail?: { bytes_out?: number | null; ratio?: number | null; speed_bps?: number | null; eta_s?: number | null } | null } }).progress;
+  const fromJob: CompressionLive = {};
+  if (detail?.detail) {
+    if (detail.bytes_done != null) fromJob.bytes_in = detail.bytes_done;
+    if (detail.detail.bytes_out != null) fromJob.bytes_out = detail.detail.bytes_out;
+    if (detail.detail.speed_bps != null) fromJob.throughput = detail.detail.speed_bps;
+    if (detail.detail.eta_s != null) fromJob.eta_seconds = detail.detail.eta_s;
+    if (detail.detail.ratio != null) { fromJob.ratio = detail.detail.ratio; fromJob.ratio_text = `${detail.detail.ratio.toFixed(2)}x`; }
+  }
+  return { ...fromJob, ...result, ...j.live };
 }
