@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,8 +15,8 @@ PathText = Annotated[str, Field(min_length=1, max_length=4096,
                                  description="absolute path inside the allowed roots")]
 # a file or folder: an absolute path (as before) or the location every plugin takes
 # ({"pool", "volume", "subpath"} inside a storage volume, or {"path"})
-Where = Union[PathText, Location]
-MaybeWhere = Union[Annotated[str, Field(max_length=4096)], Location, None]  # "" = not given
+Where = PathText | Location
+MaybeWhere = Annotated[str, Field(max_length=4096)] | Location | None  # "" = not given
 
 
 class JobRequest(BaseModel):

@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from sigmavault.errors import APIError
 from sigmavault.locations import Location, resolve as resolve_location, within_roots
@@ -43,7 +43,7 @@ def as_dict(item: Any) -> dict[str, Any]:
 
 contained = within_roots  # (raw, roots, what) → the resolved path, or a 400
 
-Given = Union[str, Location]  # what a client sent: an absolute path or a location
+Given = str | Location  # what a client sent: an absolute path or a location
 
 
 @dataclass
