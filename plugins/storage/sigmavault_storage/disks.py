@@ -14,7 +14,7 @@ from sigmavault.validation import check_name
 
 from . import inventory, smart
 from .models import Disk, DiskQuery, SmartReport, SmartTestStart
-from .pools import PoolService
+from .pools import PoolService, ROUTES
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -36,6 +36,8 @@ def describe_use(in_use_by: dict[str, Any] | None) -> str:
 
 
 class DiskService:
+    route_defaults = ROUTES
+
     def __init__(self, app: "SigmaVault") -> None:
         self.app = app
         self.smart_health: dict[str, str] = {}

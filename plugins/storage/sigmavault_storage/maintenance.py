@@ -11,7 +11,7 @@ from sigmavault.errors import APIError, bad_request, conflict
 
 from .disks import DiskService
 from .models import Balance, DeviceRemove, DeviceReplace, Pool, ScrubStatus
-from .pools import P, PoolService
+from .pools import P, PoolService, ROUTES
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -31,6 +31,8 @@ def _device_ref(value: str, field: str) -> str:
 
 
 class MaintenanceService:
+    route_defaults = ROUTES
+
     def __init__(self, app: "SigmaVault") -> None:
         self.app = app
 

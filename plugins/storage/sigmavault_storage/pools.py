@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from sigmavault import operation
 from sigmavault.backends import StorageBackend, check_device_path, not_supported, supports
 from sigmavault.errors import APIError, bad_request, conflict, not_found
-from sigmavault.validation import check_name
+from sigmavault.validation import Name, check_name
 
 from . import inventory
 from .config import StorageConfig
@@ -53,6 +53,11 @@ MIGRATIONS = [
     CREATE INDEX storage_protection_runs_task ON storage_protection_runs(task_id, id);""",
 ]
 P = "/storage/pools/{pool}"
+# What every storage route may answer through the shared helpers (a pool, volume, device or
+# directory a body names missing 404, a busy pool or another conflict 409, a missing tool 501, a
+# command over its time 504) and its path parameters' names.
+ROUTES: dict = {"errors": (404, 409, 501, 504),
+                "params": {"pool": Name, "volume": Name, "snapshot": Name, "disk": Name}}
 
 
 def utcnow() -> str:
@@ -62,6 +67,8 @@ def utcnow() -> str:
 class PoolService:
     """The pools of every backend, and what the other storage services share: the backend that
     owns a pool, a lock per pool, the last seen pool states and ``storage.event``."""
+
+    route_defaults = ROUTES
 
     def __init__(self, app: "SigmaVault", config: StorageConfig) -> None:
         self.app = app

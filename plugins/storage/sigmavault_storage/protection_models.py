@@ -82,6 +82,20 @@ PARAMS: dict[str, type[BaseModel]] = {
     "replication": MirrorParams,
 }
 
+
+def _cron_field(values: str) -> str:
+    one = rf"(?:\*|(?:{values})(?:-(?:{values}))?)(?:/[1-9][0-9]?)?"
+    return rf"{one}(?:,{one})*"
+
+
+# What check_schedule accepts, as far as a pattern can say it (the schema states it; croniter
+# decides): five fields of numbers in range, ranges, steps, lists, '*', month and day names.
+SCHEDULE_PATTERN = "^ *" + " +".join(_cron_field(v) for v in (
+    r"[0-5]?[0-9]", r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]",
+    r"0?[1-9]|1[0-2]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",
+    r"[0-7]|sun|mon|tue|wed|thu|fri|sat")) + " *$"
+SCHEDULE: dict[str, Any] = {"description": SCHEDULE_DESCRIPTION, "json_schema_extra": {"pattern": SCHEDULE_PATTERN}}
+
 PARAMS_DESCRIPTION = ("by kind — snapshot: {pool, volume, naming_schema, retention: {keep_last, "
                       "hourly, daily, weekly, monthly, yearly}}; scrub: {pool}; smart_test: "
                       "{disk, type: short|long|conveyance|offline}; replication: MIRROR's params "
@@ -91,7 +105,7 @@ PARAMS_DESCRIPTION = ("by kind — snapshot: {pool, volume, naming_schema, reten
 class TaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: TaskKind
-    schedule: str = Field(min_length=1, max_length=200, description=SCHEDULE_DESCRIPTION)
+    schedule: str = Field(min_length=1, max_length=200, **SCHEDULE)
     params: dict[str, Any] = Field(description=PARAMS_DESCRIPTION)
     enabled: bool = True
     name: str = Field("", max_length=100, description="a label (default: none)")
@@ -101,7 +115,7 @@ class TaskUpdate(BaseModel):
     """Fields left out keep their value; ``params`` replaces the params (the kind stays)."""
 
     model_config = ConfigDict(extra="forbid")
-    schedule: str | None = Field(None, min_length=1, max_length=200, description=SCHEDULE_DESCRIPTION)
+    schedule: str | None = Field(None, min_length=1, max_length=200, **SCHEDULE)
     params: dict[str, Any] | None = Field(None, description=PARAMS_DESCRIPTION)
     enabled: bool | None = None
     name: str | None = Field(None, max_length=100)
@@ -156,7 +170,7 @@ class ProtectionTask(BaseModel):
 
 class SchedulePreview(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    schedule: str = Field(min_length=1, max_length=200, description=SCHEDULE_DESCRIPTION)
+    schedule: str = Field(min_length=1, max_length=200, **SCHEDULE)
     count: int = Field(5, ge=1, le=50)
 
 

@@ -17,7 +17,7 @@ from . import treeops
 from .listing import SNAPSHOT_ROWS, SnapshotListing
 from .models import (Clone, DiffQuery, Restore, Restored, Rollback, Snapshot, SnapshotCreate,
                      SnapshotPage, SnapshotQuery, Volume)
-from .pools import PoolService
+from .pools import PoolService, ROUTES
 from .volumes import V, VolumeService
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +28,8 @@ LISTINGS_KEPT = 64
 
 
 class SnapshotService:
+    route_defaults = ROUTES
+
     def __init__(self, app: "SigmaVault") -> None:
         self.app = app
         self._listings: dict[tuple[str, str], SnapshotListing] = {}

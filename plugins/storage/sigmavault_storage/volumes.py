@@ -10,7 +10,7 @@ from sigmavault.errors import bad_request
 from sigmavault.validation import check_name
 
 from .models import Volume, VolumeCreate, VolumeUpdate
-from .pools import P, PoolService
+from .pools import P, PoolService, ROUTES
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -32,6 +32,8 @@ def _check_options(b: StorageBackend, quota: int | None, compression: str | None
 
 
 class VolumeService:
+    route_defaults = ROUTES
+
     def __init__(self, app: "SigmaVault") -> None:
         self.app = app
 
