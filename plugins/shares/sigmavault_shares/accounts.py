@@ -20,7 +20,7 @@ from sigmavault.hookspecs import ShareAccount
 from . import unix_accounts as unix
 from .config import SharesConfig
 from .explain import memberships
-from .models import (Group, NasGroupCreate, NasGroup, NasGroupUpdate, User, NasUserCreate, NasUser,
+from .models import (AccountName, Group, NasGroupCreate, NasGroup, NasGroupUpdate, User, NasUserCreate, NasUser,
                      NasUserUpdate, check_password, next_id)
 
 from .store import Store, _now, field_error, protocols
@@ -63,6 +63,9 @@ def _system_clash(kind: str, name: str, number: int | None, managed: set[str],
 
 class AccountService:
     """NAS users and groups (``/shares/users``, ``/shares/groups``)."""
+
+    # 409: a name or id taken, an account in use; 404: a member or group named in a body
+    route_defaults = {"errors": (404, 409), "params": {"user": AccountName, "group": AccountName}}
 
     def __init__(self, app: SigmaVault, config: SharesConfig) -> None:
         self.app, self.config = app, config

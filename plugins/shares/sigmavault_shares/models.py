@@ -23,6 +23,7 @@ HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:/_-]{0,252}$")
 FIRST_ID = 3000
 LAST_ID = 59999
 MIN_PASSWORD = 8
+MAX_ID = 2**32 - 2  # uid_t/gid_t; (uid_t)-1 means "no change" to chown
 
 Level = Literal["none", "read", "write", "full"]
 LEVELS: tuple[str, ...] = ("none", "read", "write", "full")
@@ -34,7 +35,8 @@ def _account_name(value: str) -> str:
     return value
 
 
-AccountName = Annotated[str, Field(examples=["alice"]), AfterValidator(_account_name)]
+AccountName = Annotated[str, Field(examples=["alice"], json_schema_extra={"pattern": ACCOUNT_RE.pattern}),
+                        AfterValidator(_account_name)]
 
 
 def _full_name(value: str) -> str:
@@ -121,6 +123,10 @@ def next_id(taken: set[int], first: int = FIRST_ID, last: int = LAST_ID) -> int:
     raise ValueError(f"no free id left in {first}-{last}")
 
 
+# What a schema can say of check_password (the rest: not the user name, 3 different characters).
+PASSWORD_SCHEMA: dict = {"minLength": MIN_PASSWORD, "pattern": "^[^\\n\\r\\x00]*$"}
+
+
 def check_password(user: str, password: str) -> None:
     """Refuse a weak password with a reason a person can act on (``ValueError``)."""
     if len(password) < MIN_PASSWORD:
@@ -162,12 +168,19 @@ def _host(value: str) -> str:
     return value
 
 
-class AccessEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Host = Annotated[str, Field(json_schema_extra={"pattern": HOST_RE.pattern}), AfterValidator(_host)]
 
+
+class AccessEntry(BaseModel):
     kind: Literal["user", "group", "everyone"]
     name: AccountName | None = None
     level: Level
+
+    # the rule of _name_matches_kind, stated
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"properties": {"kind": {"const": "everyone"}, "name": {"type": "null"}}},
+        {"properties": {"kind": {"enum": ["user", "group"]}, "name": {"type": "string"}},
+         "required": ["name"]}]})
 
     @model_validator(mode="after")
     def _name_matches_kind(self) -> "AccessEntry":
@@ -188,8 +201,8 @@ class Share(BaseModel):
     read_only: bool = False
     guest_ok: bool = False
     browseable: bool = True
-    hosts_allow: list[Annotated[str, AfterValidator(_host)]] = Field(default_factory=list)
-    hosts_deny: list[Annotated[str, AfterValidator(_host)]] = Field(default_factory=list)
+    hosts_allow: list[Host] = Field(default_factory=list)
+    hosts_deny: list[Host] = Field(default_factory=list)
     protocols: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]] = ["smb"]
     access: list[AccessEntry] = Field(default_factory=list)
 
@@ -214,9 +227,11 @@ class NasUserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: AccountName
-    password: SecretStr = Field(description="checked for strength; never stored or logged, only "
+    password: SecretStr = Field(json_schema_extra=PASSWORD_SCHEMA,
+                                description="checked for strength; never stored or logged, only "
                                 "handed to every share protocol to store its own hash")
-    uid: int | None = Field(None, description="default: the lowest free id of [shares] first_id.."
+    uid: int | None = Field(None, ge=0, le=MAX_ID,
+                            description="default: the lowest free id of [shares] first_id.."
                             "last_id")
     full_name: FullName = ""
     groups: list[AccountName] = Field(default_factory=list, max_length=256)
@@ -229,7 +244,7 @@ class NasUserUpdate(BaseModel):
     full_name: FullName | None = None
     groups: list[AccountName] | None = Field(None, max_length=256)
     enabled: bool | None = None
-    password: SecretStr | None = None
+    password: SecretStr | None = Field(None, json_schema_extra=PASSWORD_SCHEMA)
 
 
 class NasUser(BaseModel):
@@ -244,7 +259,8 @@ class NasGroupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: AccountName
-    gid: int | None = Field(None, description="default: the lowest free id of the range")
+    gid: int | None = Field(None, ge=0, le=MAX_ID,
+                            description="default: the lowest free id of the range")
     members: list[AccountName] = Field(default_factory=list, max_length=4096)
 
 
@@ -279,8 +295,8 @@ class ShareUpdate(BaseModel):
     read_only: bool | None = None
     guest_ok: bool | None = None
     browseable: bool | None = None
-    hosts_allow: list[Annotated[str, AfterValidator(_host)]] | None = None
-    hosts_deny: list[Annotated[str, AfterValidator(_host)]] | None = None
+    hosts_allow: list[Host] | None = None
+    hosts_deny: list[Host] | None = None
     protocols: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]] | None = None
     access: list[AccessEntry] | None = None
     options: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")],

@@ -22,7 +22,7 @@ from sigmavault.validation import inside
 from .acl import apply_share_acl, read_acl
 from .config import SharesConfig
 from .explain import explain, guest_level, resolve_levels
-from .models import (AccessOut, AccessQuery, Group, Share,
+from .models import (ShareName, AccessOut, AccessQuery, Group, Share,
                      ShareCreate, ShareOut, ShareUpdate, User)
 
 from .accounts import AccountService
@@ -62,6 +62,9 @@ def grant_traverse(folder: Path, stop: Path | None = None) -> list[str]:
 
 class ShareService:
     """Protocol-neutral shares (``/shares``): stored, applied as ACLs, served by protocols."""
+
+    # 404: the pool or volume named in a body; 409: a share of that name exists
+    route_defaults = {"errors": (404, 409), "params": {"share": ShareName}}
 
     def __init__(self, app: SigmaVault, config: SharesConfig) -> None:
         self.app, self.config = app, config
