@@ -65,6 +65,9 @@ def _opening_error(exc: BaseException, passphrase: SecretStr | None) -> BaseExce
 class FileJobService:
     """Plans and runs the jobs of ``/api/v1/encryption/jobs``."""
 
+    # 404: a key, pool, volume or file a request names; 409: a key locked, a target that exists
+    route_defaults = {"errors": (404, 409)}
+
     def __init__(self, app: "SigmaVault") -> None:
         self.app = app
 

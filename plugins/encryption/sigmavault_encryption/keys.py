@@ -25,6 +25,9 @@ K = "/encryption/keys/{key_id}"
 class KeyService:
     """Create, import, unlock, lock, rotate, rename, delete, export and import keys."""
 
+    # 404: a key, pool, volume or file a request names; 409: a key locked, a target that exists
+    route_defaults = {"errors": (404, 409)}
+
     def __init__(self, app: "SigmaVault") -> None:
         self.app = app
 
@@ -70,7 +73,7 @@ class KeyService:
         return self.core.key_out(keystore_call(self.core.keystore.rename, key_id, name))
 
     @operation("encryption.key.delete", delete=K, query=DeleteQuery, response=KeyOut,
-               summary="Delete a key",
+               summary="Delete a key", errors=[400],  # 400: without confirm=true
                description="Destroys the sealed identity: files encrypted only to it can no longer "
                            "be opened.")
     async def delete_key(self, key_id: str, confirm: bool = False) -> KeyOut:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from sigmavault.locations import Location
 from sigmavault.validation import Name
@@ -31,16 +31,21 @@ class KeyOut(BaseModel):
     replaced_by: str | None = None
 
 
+# what the keystore requires of a passphrase that seals (MIN_PASSPHRASE), stated in the schema
+SEALING: dict = {"minLength": 8}
+
+
 class KeyCreate(BaseModel):
     name: Name
     kind: KeyKind = "mlkem768x25519"
-    passphrase: SecretStr = Field(description="seals the identity (scrypt); at least 8 characters")
+    passphrase: SecretStr = Field(description="seals the identity (scrypt); at least 8 characters",
+                                  json_schema_extra=SEALING)
 
 
 class KeyImport(BaseModel):
     name: Name
     identity: SecretStr = Field(description="AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1… (age-keygen output)")
-    passphrase: SecretStr
+    passphrase: SecretStr = Field(json_schema_extra=SEALING)
 
 
 class KeyPatch(BaseModel):
@@ -53,12 +58,13 @@ class Passphrase(BaseModel):
 
 class PassphraseChange(BaseModel):
     passphrase: SecretStr
-    new_passphrase: SecretStr
+    new_passphrase: SecretStr = Field(json_schema_extra=SEALING)
 
 
 class Rotate(BaseModel):
     passphrase: SecretStr
-    new_passphrase: SecretStr | None = Field(None, description="seal the new key differently (default: same)")
+    new_passphrase: SecretStr | None = Field(None, description="seal the new key differently (default: same)",
+                                             json_schema_extra=SEALING)
 
 
 class DeleteQuery(BaseModel):
@@ -71,7 +77,8 @@ class LockResult(BaseModel):
 
 class ExportRequest(BaseModel):
     key_ids: list[str] = Field(min_length=1, max_length=256)
-    passphrase: SecretStr = Field(description="protects the bundle (age scrypt)")
+    passphrase: SecretStr = Field(description="protects the bundle (age scrypt)",
+                                  json_schema_extra=SEALING)
 
 
 class ExportResult(BaseModel):
@@ -82,7 +89,8 @@ class ExportResult(BaseModel):
 class ImportRequest(BaseModel):
     bundle: str = Field(max_length=4 * 1024 * 1024, description="base64 of an export bundle")
     passphrase: SecretStr
-    new_passphrase: SecretStr = Field(description="seals the imported identities in this keystore")
+    new_passphrase: SecretStr = Field(description="seals the imported identities in this keystore",
+                                      json_schema_extra=SEALING)
 
 
 FilePassphrase = SecretStr  # an age file's passphrase (scrypt stanza); never stored or echoed
@@ -91,7 +99,20 @@ FILE_PASSPHRASE_DESCRIPTION = ("encrypt with this passphrase (an scrypt stanza, 
                                "instead of keys or recipients")
 
 
+def _one_of_lists(*fields: str) -> list[dict]:
+    """JSON Schema: at least one of ``fields`` is a non-empty list."""
+    return [{"required": [f], "properties": {f: {"minItems": 1}}} for f in fields]
+
+
 class EncryptRequest(BaseModel):
+    # the rule of check_encrypt_to, stated: a passphrase alone, or keys and/or recipients
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["passphrase"], "properties": {
+            "passphrase": {"type": "string"}, "key_ids": {"maxItems": 0},
+            "recipients": {"maxItems": 0}}},
+        {"properties": {"passphrase": {"type": "null"}},
+         "anyOf": _one_of_lists("key_ids", "recipients")}]})
+
     source: Target
     target: Target | None = Field(None, description="default: the source path + '.age' ('.tar.age' for folders)")
     key_ids: list[str] = Field(default_factory=list, max_length=64, description="keystore keys to encrypt to")
@@ -134,6 +155,8 @@ class VerifyRequest(BaseModel):
 
 
 class RewrapRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"anyOf": _one_of_lists("key_ids", "recipients")})
+
     sources: list[Target] = Field(min_length=1, max_length=1000)
     key_ids: list[str] = Field(default_factory=list, max_length=64)
     recipients: list[str] = Field(default_factory=list, max_length=64)
