@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
 
 from sigmavault.errors import bad_request
+from sigmavault.validation import Name
 
 POOL_RESERVED = re.compile(r"^(mirror|raidz\d?|spare|log|cache|special|dedup|draid|c\d.*)$")
 
@@ -18,6 +21,20 @@ def check_pool_name(name: str) -> str:
                           "reserved words mirror, raidz, spare, log, cache, special, dedup",
                           code="invalid_name", field="name")
     return name
+
+
+def _pool_rule(name: str) -> str:
+    if not name[:1].isalpha() or POOL_RESERVED.match(name):
+        raise ValueError("a ZFS pool name starts with a letter and avoids the reserved words "
+                         "mirror, raidz, spare, log, cache, special, dedup")
+    return name
+
+
+# A pool name as ZFS takes it: a Name, plus check_pool_name's rules stated in the schema.
+ZfsPoolName = Annotated[Name, AfterValidator(_pool_rule), Field(json_schema_extra={
+    "not": {"anyOf": [{"pattern": "^[^A-Za-z]"}, {"pattern": "^c[0-9]"}, {"enum": [
+        "mirror", "raidz", *(f"raidz{i}" for i in range(10)), "spare", "log", "cache", "special",
+        "dedup", "draid"]}]}})]
 
 
 SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt",

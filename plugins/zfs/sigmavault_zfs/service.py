@@ -12,11 +12,11 @@ from sigmavault import operation
 from sigmavault.backends import check_block_device
 from sigmavault.errors import APIError, bad_request, conflict
 from sigmavault.jobs import Job, JobContext
-from sigmavault.validation import check_name
+from sigmavault.validation import Name, check_name
 
 from . import daemon, rows
 from .backend import ZfsBackend
-from .checks import check_pool_name
+from .checks import ZfsPoolName, check_pool_name
 from .config import ZfsConfig
 from .models import (AddBody, AttachBody, ClearBody, DeviceBody, Generation, HoldBody,
                      Importable, ImportableQuery, OfflineBody, PoolStatus, SnapshotHolds,
@@ -59,6 +59,11 @@ def storage_event(pool: str, data: dict[str, Any]) -> dict[str, Any]:
 class ZfsService:
     """``app.services[ZfsService]``: the zfs backend (``.backend``), the zfs-fuse daemon this
     process started or found (``.daemon``), and the ``zfs.*`` operations."""
+
+    # 400: a device or option the tools refuse; 409: ZFS not running, a busy pool; 501: a tool
+    # missing; 504: a command over its time
+    route_defaults = {"errors": (400, 409, 501, 504), "params": {
+        "pool": ZfsPoolName, "volume": Name, "snapshot": Name, "tag": Name}}
 
     def __init__(self, app: "SigmaVault", config: ZfsConfig) -> None:
         self.app = app
