@@ -137,7 +137,7 @@ class Runtime:
                                  created_by=_user(request))
 
     @operation("agents.tasks.list", get="/agents/tasks", query=AllTasksQuery, response=Page[Task],
-               tags=TAGS)
+               tags=TAGS, errors=[404])  # 404: no such agent
     async def list_tasks(self, agent: str | None = None, state: TaskState | None = None,
                          limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """Task history of the whole swarm, newest first."""
