@@ -73,15 +73,16 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
-    def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._conn.execute(sql, params)
 
-    def all(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict[str, Any]]:
+    def all(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(r) for r in self._conn.execute(sql, params).fetchall()]
 
-    def one(self, sql: str, params: Sequence[Any] | dict = ()) -> dict[str, Any] | None:
+    def one(self, sql: str,
+            params: Sequence[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute(sql, params).fetchone()
         return dict(row) if row else None
