@@ -21,6 +21,11 @@ names (``ROOT_REF`` items) and takes the root items from the kept read and that 
 moved in from elsewhere makes a full read.
 
 Without the sysfs generation nothing is reused (every call reads the directory again).
+
+With quotas on, each read also carries the qgroup figures (referenced, exclusive) of its
+children from the quota tree (:func:`.subvols.qgroups`), brought up to date the same way (a
+``min_transid`` search from the generation of the last check); a child whose figures moved gets
+a new row and the read a new serial, so the listing token moves exactly when a ``used`` does.
 """
 
 from __future__ import annotations
@@ -90,15 +95,9 @@ class SnapshotDirs:
     def read(self, path: str | os.PathLike[str], uuid: str) -> DirRead:
         """The directory's children, with the qgroup figures of each when quotas are on (see
         :meth:`_with_usage`). Blocking (ioctls): run it in a thread."""
-        key = f"{uuid}:{path}"
-        with self._guard:
-            kept = self._reads.get(key)
-        before = (kept.usage, kept.usage_generation, kept.usage_flags) if kept else None
-        gen = generation(uuid)
+        gen = generation(uuid)   # before both searches: later commits are found next time
         read = self._read_children(path, uuid)
-        if read is kept and before is not None:
-            read.usage, read.usage_generation, read.usage_flags = before
-        return self._keep(key, self._with_usage(read, path, gen))
+        return self._keep(f"{uuid}:{path}", self._with_usage(read, path, gen))
 
     def _with_usage(self, read: DirRead, path: str | os.PathLike[str], gen: int | None
                     ) -> DirRead:

@@ -3,6 +3,8 @@ property and, where ``compsize`` is installed, their on-disk compression figures
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,10 @@ from sigmavault.backends import Row
 from sigmavault.commands import CommandError, run
 from sigmavault.errors import APIError, conflict, not_found
 
-from . import parsers
+from . import parsers, subvols
 from .base import SNAPDIR, BtrfsBase, PoolRow, btrfs, quota_state
 from .snapdir import generation
+from .subvols import U64_MAX
 
 
 class VolumeOps(BtrfsBase):
@@ -24,8 +27,27 @@ class VolumeOps(BtrfsBase):
         return parsers.parse_subvolume_list(await self._sh(*args))
 
     async def _qgroups(self, mnt: str) -> dict[int, dict[str, Any]]:
-        out = await run(btrfs("qgroup", "show", "--raw", "-re", mnt), check=False, timeout=60)
-        return parsers.parse_qgroup_show(out.stdout) if out.ok else {}
+        """``{subvolume id: {"referenced", "exclusive", "max_referenced", "max_exclusive"}}``
+        of the level-0 qgroups (what ``btrfs qgroup show --raw -re`` prints), read from the
+        quota tree by one ioctl search (:func:`.subvols.qgroups`: milliseconds where the tool
+        takes most of a second with 10,000 snapshots); empty when quotas are off."""
+        def read() -> subvols.Qgroups | None:
+            fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                return subvols.qgroups(fd, limits=True)
+            finally:
+                os.close(fd)
+
+        try:
+            found = await asyncio.to_thread(read)
+        except OSError:
+            return {}
+        if found is None:
+            return {}
+        return {sid: {"referenced": rfer, "exclusive": excl,
+                      "max_referenced": found.limits.get(sid, (None, None))[0],
+                      "max_exclusive": found.limits.get(sid, (None, None))[1]}
+                for sid, (rfer, excl) in found.usage.items()}
 
     async def _volume_info(self, row: PoolRow, name: str, sub: dict[str, Any] | None,
                            qgroups: dict[int, dict[str, Any]], created: str | None = None,
@@ -127,8 +149,13 @@ class VolumeOps(BtrfsBase):
                            "" if comp in (None, "off") else comp)
 
     async def _quotas_on(self, path: Path) -> bool:
-        out = await run(btrfs("qgroup", "show", "--raw", str(path)), check=False, timeout=60)
-        return out.ok
+        def read() -> bool:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                return subvols.qgroups(fd, min_transid=U64_MAX) is not None
+            finally:
+                os.close(fd)
+        return await asyncio.to_thread(read)
 
     async def volume_list(self, *, pool: str) -> list[Row]:
         row = self._row(pool)

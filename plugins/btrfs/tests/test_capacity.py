@@ -139,4 +139,6 @@ async def test_quotas_off_measures_volumes_and_can_be_turned_on(client, mnt):
     assert got["properties"]["used_source"] == "qgroup" and close(got["used"], du(vol))
     [snap] = (await ok(await client.get(f"{VOL}/snapshots")))["items"]
     assert snap["used"] is not None and snap["used"] < MiB   # shares everything with v
-    await ok(await client.patch(VOL, json={"quota": 64 * MiB}))
+    got = await ok(await client.patch(VOL, json={"quota": 64 * MiB}))
+    assert got["quota"] == 64 * MiB
+    assert (await ok(await client.patch(VOL, json={"quota": None})))["quota"] is None
