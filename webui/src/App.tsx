@@ -86,7 +86,7 @@ function Shell() {
           </button>
           <SocketDot />
           <div className="spacer" />
-          <NotificationCentre />
+          <NotificationCentre pageHref="#/notifications" />
           <button type="button" className="btn small" onClick={toggleTheme} aria-label={`switch to ${theme === "dark" ? "light" : "dark"} theme`}>
             {theme === "dark" ? "☀ Light" : "☾ Dark"}
           </button>
@@ -139,6 +139,7 @@ const router = createHashRouter([
       { path: "jobs", element: <Jobs /> },
       { path: "audit", element: <Audit /> },
       { path: "plugins", element: <Plugins /> },
+      { path: "notifications", Component: lazy(() => import("./pages/Notifications")) },
       { path: "settings", element: <Settings /> },
       { path: "shares", element: <Shares /> }, { path: "accounts", element: <Accounts /> },
       { path: "p/:id", element: <PluginPage /> },

@@ -28,6 +28,7 @@ export const NAV: NavItem[] = [
   { id: "accounts", title: "Share accounts", path: "/accounts", needs: ["/shares/users"], section: "main", icon: "☺" },
   { id: "jobs", title: "Jobs", path: "/jobs", needs: [], section: "main", icon: "☰" },
   { id: "audit", title: "Audit log", path: "/audit", needs: ["/audit"], section: "admin", admin: true, icon: "✎" },
+  { id: "notifications", title: "Notifications", path: "/notifications", needs: ["/notifications"], section: "admin", icon: "⚑" },
   { id: "plugins", title: "Plugins", path: "/plugins", needs: [], section: "admin", icon: "▣" },
   { id: "settings", title: "Users & API keys", path: "/settings", needs: ["/auth/users"], section: "admin", admin: true, icon: "⚙" },
 ];

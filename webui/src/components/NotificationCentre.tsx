@@ -1,11 +1,9 @@
-import { lazy, Suspense, useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useCapabilities } from "../hooks/useCapabilities";
 import { useAck, useAckAll, useNotificationEvents, useNotifications, type Notification } from "../hooks/useNotifications";
 import { errorMessage } from "../lib/api";
 import { ago, when } from "../lib/format";
 import { Badge, Loading } from "./ui";
-
-const Notifications = lazy(() => import("../pages/Notifications"));
 
 function BellIcon() {
   return (
@@ -39,10 +37,10 @@ export const BELL_LIMIT = 8;
 /**
  * The bell in the top bar: the notification centre's unread count, live from the `notification`
  * event, and a panel with the latest notifications to acknowledge. Shown only when the daemon
- * serves `/notifications` (the sigmavault-notifications plugin). With `pageHref` the panel links
- * to the Notifications page; without, it opens the page in a dialog.
+ * serves `/notifications` (the sigmavault-notifications plugin). The panel links to the
+ * Notifications page (`pageHref`, the `#/notifications` route by default).
  */
-export function NotificationCentre({ pageHref }: { pageHref?: string }) {
+export function NotificationCentre({ pageHref = "#/notifications" }: { pageHref?: string }) {
   const caps = useCapabilities();
   const available = caps.has("/notifications");
   useNotificationEvents(available);
@@ -50,7 +48,6 @@ export function NotificationCentre({ pageHref }: { pageHref?: string }) {
   const ack = useAck();
   const ackAll = useAckAll();
   const [open, setOpen] = useState(false);
-  const [page, setPage] = useState(false);
   const box = useRef<HTMLSpanElement>(null);
   useEffect(() => {
     if (!open) return;
@@ -83,33 +80,11 @@ export function NotificationCentre({ pageHref }: { pageHref?: string }) {
             )
           )}
           <div style={{ marginTop: 8 }}>
-            {pageHref ? <a href={pageHref} onClick={() => setOpen(false)}>All notifications, channels and rules →</a>
-              : <button type="button" className="btn small" onClick={() => { setOpen(false); setPage(true); }}>All notifications, channels and rules…</button>}
+            <a href={pageHref} onClick={() => setOpen(false)}>All notifications, channels and rules →</a>
           </div>
         </div>
       )}
-      {!pageHref && <PageDialog open={page} onClose={() => setPage(false)} />}
     </span>
   );
 }
 
-/** The Notifications page in a wide dialog (until the app has a route for it). */
-function PageDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (open && !d.open) d.showModal?.();
-    if (!open && d.open) d.close();
-  }, [open]);
-  return (
-    <dialog ref={ref} className="modal" aria-label="Notifications" onClose={onClose} onCancel={onClose} style={{ width: "min(1200px, 96vw)", maxWidth: "96vw" }}>
-      {open && (
-        <Suspense fallback={<Loading />}>
-          <Notifications />
-          <div className="modal-actions"><button type="button" className="btn" onClick={onClose}>Close</button></div>
-        </Suspense>
-      )}
-    </dialog>
-  );
-}

@@ -4,6 +4,7 @@ import { FakeWebSocket, mockFetch, setup } from "../test/fakes";
 import { NotificationCentre } from "../components/NotificationCentre";
 import Notifications, { ChannelForm, RuleForm } from "./Notifications";
 import type { Channel, Notification } from "../hooks/useNotifications";
+import { coveredByNav, NAV, pageHref } from "../nav";
 
 vi.mock("sonner", () => ({ toast: Object.assign(vi.fn(), { success: vi.fn(), error: vi.fn(), message: vi.fn() }) }));
 
@@ -141,6 +142,18 @@ describe("NotificationCentre (the bell)", () => {
     await waitFor(() => expect(screen.getByTestId("unread-count").textContent).toBe("3"));
     fireEvent.click(screen.getByRole("button", { name: /notifications: 3 unread/ }));
     expect(await screen.findByText("pool tank is DEGRADED 2")).toBeTruthy();
+    // the panel links to the page's own route, not a dialog
+    const all = screen.getByRole("link", { name: /All notifications, channels and rules/ });
+    expect(all.getAttribute("href")).toBe("#/notifications");
+    fireEvent.click(all);
+    expect(screen.queryByRole("dialog", { name: "Notifications" })).toBeNull();
+  });
+
+  it("has a sidebar entry: the plugin's registered page is the built-in route, not the generic one", () => {
+    const page = { id: "notifications", path: "/notifications" };
+    expect(coveredByNav(page)).toBe(true);
+    expect(pageHref(page)).toBe("/notifications");
+    expect(NAV.find((n) => n.id === "notifications")).toMatchObject({ needs: ["/notifications"], section: "admin" });
   });
 
   it("is absent when the daemon has no notifications plugin", async () => {
