@@ -32,6 +32,28 @@ export interface CompressionProgress extends CompressionLive {
 
 type JobsCache = Page<CompressionJob> | undefined;
 
+/** A compression `source`/`target` as the API takes it: an absolute path, or a location. */
+export type CompressionLocation = string | { pool?: string; volume?: string; subpath?: string | null; path?: string | null };
+
+/** A location in words: "/srv/x" as it is, `{pool, volume, subpath}` as "tank / media / photos". */
+export function locationWords(l: unknown): string {
+  if (typeof l === "string") return l;
+  if (!l || typeof l !== "object") return "";
+  const o = l as Exclude<CompressionLocation, string>;
+  if (typeof o.path === "string" && o.path) return o.path;
+  const sub = (o.subpath ?? "").replace(/^\/+|\/+$/g, "");
+  return [o.pool, o.volume, ...(sub ? [sub] : [])].filter((x): x is string => typeof x === "string" && x !== "").join(" / ");
+}
+
+/** Where a job reads and writes, for the jobs table: the resolved paths the daemon reports
+ * (`source_path`/`target_path`), or the locations in words (an optimistic placeholder). */
+export function jobPaths(j: Pick<Job, "params">): { source: string; target: string } {
+  const p = j.params;
+  const source = typeof p.source_path === "string" && p.source_path ? p.source_path : locationWords(p.source);
+  const target = typeof p.target_path === "string" && p.target_path ? p.target_path : locationWords(p.target);
+  return { source, target };
+}
+
 /** Merge a `compression.progress` event into the cached job list. */
 export function applyCompressionProgress(old: JobsCache, ev: CompressionProgress): JobsCache {
   if (!old) return old;
@@ -56,7 +78,8 @@ export function applyCompressionJob(old: JobsCache, job: Job): JobsCache {
   if (old.items.some((j) => j.id === job.id)) {
     return { ...old, items: old.items.map((j) => (j.id === job.id ? { ...j, ...job, live: j.live } : j)) };
   }
-  const rest = old.items.filter((j) => !(j.id.startsWith("pending-") && j.params.source === job.params.source));
+  const same = locationWords(job.params.source);
+  const rest = old.items.filter((j) => !(j.id.startsWith("pending-") && locationWords(j.params.source) === same));
   return { ...old, items: [job, ...rest].slice(0, old.limit), total: old.total + 1 - (old.items.length - rest.length) };
 }
 
@@ -121,7 +144,7 @@ export function useCreateCompressionJob() {
     update: (old, body) => old && {
       ...old,
       items: [{
-        id: `pending-${Date.now()}`, kind: `compression.${String(body.operation)}`, description: `${String(body.operation)} ${String(body.source)}`,
+        id: `pending-${Date.now()}`, kind: `compression.${String(body.operation)}`, description: `${String(body.operation)} ${locationWords(body.source)}`,
         state: "WAITING", params: body, owner: "", created_by: null, result: null, error: null,
         progress: { percent: 0, description: "", bytes_done: null, bytes_total: null }, created_at: new Date().toISOString(), started_at: null, finished_at: null,
       }, ...old.items],

@@ -1,19 +1,16 @@
 import { useState, type FormEvent } from "react";
 import { Badge, Card, Field, Modal, ProgressBar, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
-import { liveOf, percentOf, useCancelCompressionJob, useCodecs, useCompressionJobs, useCompressionStats, useCreateCompressionJob, type CodecTotals } from "../hooks/useCompression";
+import { jobPaths, liveOf, percentOf, useCancelCompressionJob, useCodecs, useCompressionJobs, useCompressionStats, useCreateCompressionJob, type CodecTotals } from "../hooks/useCompression";
 import { bytes, duration, percent, rate, when } from "../lib/format";
 import { LocationPicker, type PickedLocation } from "../components/FilePicker";
-import { errorMessage, get } from "../lib/api";
 import { fieldErrors } from "../lib/errors";
-import { FINISHED, type Volume } from "../lib/types";
+import { FINISHED } from "../lib/types";
 
-/** The compression API takes absolute paths: a picked location is turned into one through its
- * volume's mount path (until the plugin accepts pool/volume locations). */
-async function absolutePath(l: PickedLocation): Promise<string> {
-  const vol = await get<Volume>(`storage/pools/${encodeURIComponent(l.pool)}/volumes/${encodeURIComponent(l.volume)}`);
-  if (!vol.path) throw new Error(`volume ${l.pool}/${l.volume} has no mount path`);
-  return l.path ? `${vol.path.replace(/\/$/, "")}/${l.path}` : vol.path;
+/** The picked location as the compression API takes it: `{pool, volume, subpath}` (relative to
+ * the volume; "" is the whole volume). */
+export function sourceOf(l: PickedLocation): { pool: string; volume: string; subpath: string } {
+  return { pool: l.pool, volume: l.volume, subpath: l.path };
 }
 
 const OPERATIONS: [string, string][] = [
@@ -23,7 +20,7 @@ const OPERATIONS: [string, string][] = [
   ["verify", "Verify: check that a compressed file decodes"],
 ];
 
-function NewJob({ onDone }: { onDone: () => void }) {
+export function NewJob({ onDone }: { onDone: () => void }) {
   const create = useCreateCompressionJob();
   const codecs = useCodecs();
   const names = codecs.data?.map((c) => c.name) ?? ["zstd", "gzip", "xz", "bz2"];
@@ -32,19 +29,12 @@ function NewJob({ onDone }: { onDone: () => void }) {
   const [problem, setProblem] = useState<string | null>(null);
   const errs = fieldErrors(create.error);
   const set = (k: keyof typeof f) => (e: { target: { value: string } }) => setF((o) => ({ ...o, [k]: e.target.value }));
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     if (!source) { setProblem("Choose the file or folder first."); return; }
-    if (f.level && !/^-?\d+$/.test(f.level)) { setProblem(null); return; }
-    let path: string;
-    try {
-      path = await absolutePath(source);
-    } catch (err) {
-      setProblem(errorMessage(err));
-      return;
-    }
     setProblem(null);
-    const body: Record<string, unknown> = { operation: f.operation, source: path };
+    if (f.level && !/^-?\d+$/.test(f.level)) return;
+    const body: Record<string, unknown> = { operation: f.operation, source: sourceOf(source) };
     if (f.operation === "compress" || f.operation === "recompress") body.codec = f.codec;
     if (f.level) body.level = Number(f.level);
     if (f.threads) body.threads = Number(f.threads);
@@ -53,13 +43,13 @@ function NewJob({ onDone }: { onDone: () => void }) {
   const needsCodec = f.operation === "compress" || f.operation === "recompress";
   const levelBad = f.level !== "" && !/^-?\d+$/.test(f.level);
   return (
-    <form onSubmit={(e) => void submit(e)} className="form-grid" noValidate>
+    <form onSubmit={submit} className="form-grid" noValidate>
       <Field label="Operation" error={errs.operation}>
         <select name="operation" value={f.operation} onChange={set("operation")}>
           {OPERATIONS.map(([o, text]) => <option key={o} value={o}>{text}</option>)}
         </select>
       </Field>
-      <LocationPicker name="compression-source" label={f.operation === "compress" ? "File or folder to compress" : "Compressed file"} accept={f.operation === "compress" ? "any" : "file"} value={source} onChange={(l) => { setSource(l); setProblem(null); }} error={problem ?? errs.source} hint="The result is written beside it (x → x.zst, a folder → folder.tar.zst)." />
+      <LocationPicker name="compression-source" label={f.operation === "compress" ? "File or folder to compress" : "Compressed file"} accept={f.operation === "compress" ? "any" : "file"} value={source} onChange={(l) => { setSource(l); setProblem(null); }} error={problem ?? errs["source.subpath"] ?? errs.source ?? (errs.target ? `The result: ${errs["target.subpath"] ?? errs.target}` : undefined)} hint="The result is written beside it (x → x.zst, a folder → folder.tar.zst)." />
       {needsCodec && (
         <Field label="Codec" error={errs.codec}>
           <select name="codec" value={f.codec} onChange={set("codec")}>{names.map((n) => <option key={n}>{n}</option>)}</select>
@@ -111,7 +101,7 @@ export default function Compression() {
               <tbody>{page.items.map((j) => (
                 <tr key={j.id} data-testid={`cjob-${j.id}`} data-state={j.state}>
                   <td><code title={j.id}>{j.id.slice(0, 8)}</code> <span className="muted">{j.kind.replace(/^compression\./, "")}</span></td>
-                  <td className="small">{String(j.params.source ?? "")}</td>
+                  <td className="small" data-testid="cjob-source">{jobPaths(j).source}{jobPaths(j).target && <div className="muted">→ {jobPaths(j).target}</div>}</td>
                   <td>{String(j.params.codec ?? "—")}{j.params.level != null && ` ${String(j.params.level)}`}</td>
                   <td><Badge value={j.state} />{j.error && <div className="form-error small">{j.error}</div>}</td>
                   <td><ProgressBar label={`compression ${j.id.slice(0, 8)}`} value={percentOf(j)} /></td>

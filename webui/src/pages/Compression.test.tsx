@@ -1,0 +1,122 @@
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { mockFetch, setup } from "../test/fakes";
+import { ConfirmProvider } from "../components/confirm";
+import Compression, { NewJob } from "./Compression";
+import { applyCompressionJob, jobPaths, locationWords } from "../hooks/useCompression";
+import type { Job } from "../lib/types";
+
+vi.mock("sonner", () => ({ toast: Object.assign(vi.fn(), { success: vi.fn(), error: vi.fn(), message: vi.fn() }) }));
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+const entries = [
+  { name: "photos", path: "photos", type: "dir", size: 4096, mtime: "2026-01-01T00:00:00+00:00", mode: "0755" },
+  { name: "big.txt", path: "big.txt", type: "file", size: 2048, mtime: "2026-01-01T00:00:00+00:00", mode: "0644" },
+];
+
+const job = (over: Partial<Job> = {}): Job => ({
+  id: "c0ffee00-0000", kind: "compression.compress", description: "", state: "SUCCESS", owner: "admin", created_by: null, result: null, error: null,
+  params: { operation: "compress", codec: "zstd", source: { pool: "tank", volume: "media", subpath: "photos" }, target: { pool: "tank", volume: "media", subpath: "photos.tar.zst" },
+    source_path: "/srv/tank/media/photos", target_path: "/srv/tank/media/photos.tar.zst" },
+  progress: { percent: 100, description: "", bytes_done: null, bytes_total: null }, created_at: "2026-12-06T10:00:00Z", started_at: null, finished_at: null,
+  ...over,
+} as Job);
+
+/** The storage API the picker browses (one pool, one volume: chosen for the user); POSTs answered by ``answer``. */
+function route(answer: () => { status?: number; body?: unknown }) {
+  return (url: URL, init: RequestInit) => {
+    if (url.pathname.endsWith("/storage/pools")) return { body: [{ name: "tank", backend: "dir", state: "online" }] };
+    if (url.pathname.endsWith("/storage/pools/tank/volumes")) return { body: [{ name: "media", pool: "tank" }] };
+    if (url.pathname.endsWith("/files")) return { body: { path: "", parent: null, items: entries, total: entries.length, limit: 200, offset: 0 } };
+    if (url.pathname.endsWith("/compression/codecs")) return { body: [{ name: "zstd", levels: {} }, { name: "xz", levels: {} }] };
+    if (url.pathname.endsWith("/compression/jobs") && init.method === "POST") return answer();
+    return { body: { items: [], total: 0, limit: 50, offset: 0 } };
+  };
+}
+
+function posted(fetch: ReturnType<typeof mockFetch>) {
+  const call = fetch.mock.calls.find(([u, init]) => String(u).endsWith("/compression/jobs") && init?.method === "POST");
+  return call && JSON.parse(String(call[1]!.body));
+}
+
+describe("new compression job", () => {
+  it("sends the picked file as a {pool, volume, subpath} location, resolving nothing itself", async () => {
+    const fetch = mockFetch(route(() => ({ status: 202, body: job({ state: "WAITING" }) })));
+    const { wrapper: P } = setup();
+    const done = vi.fn();
+    render(<P><NewJob onDone={done} /></P>);
+    fireEvent.click(await screen.findByRole("button", { name: "choose big.txt" }, { timeout: 8000 }));
+    fireEvent.change(screen.getByLabelText(/^Level/), { target: { value: "19" } });
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    await waitFor(() => expect(done).toHaveBeenCalled());
+    expect(posted(fetch)).toEqual({ operation: "compress", codec: "zstd", level: 19, source: { pool: "tank", volume: "media", subpath: "big.txt" } });
+    // the volume's mount path is not looked up any more
+    expect(fetch.mock.calls.some(([u]) => /\/volumes\/media$/.test(new URL(String(u), "http://localhost/").pathname))).toBe(false);
+  }, 20000);
+
+  it("a whole volume is subpath \"\"", async () => {
+    const fetch = mockFetch(route(() => ({ status: 202, body: job({ state: "WAITING" }) })));
+    const { wrapper: P } = setup();
+    render(<P><NewJob onDone={() => undefined} /></P>);
+    fireEvent.click(await screen.findByRole("button", { name: /Choose this folder/ }, { timeout: 8000 }));
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    await waitFor(() => expect(posted(fetch)?.source).toEqual({ pool: "tank", volume: "media", subpath: "" }));
+  }, 20000);
+
+  it("shows a source.subpath refusal under the source picker and keeps the form", async () => {
+    mockFetch(route(() => ({ status: 400, body: { error: { code: "path_outside_volume", message: "source leaves its volume", details: { field: "source.subpath" } } } })));
+    const { wrapper: P } = setup();
+    const done = vi.fn();
+    render(<P><NewJob onDone={done} /></P>);
+    fireEvent.click(await screen.findByRole("button", { name: "choose big.txt" }, { timeout: 8000 }));
+    fireEvent.change(screen.getByLabelText(/^Level/), { target: { value: "7" } });
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    const err = await screen.findByText("Source leaves its volume.");
+    expect(err.closest("fieldset, label, .field")?.textContent).toContain("File or folder to compress");
+    expect((screen.getByLabelText(/^Level/) as HTMLInputElement).value).toBe("7");
+    expect(done).not.toHaveBeenCalled();
+  }, 20000);
+
+  it("shows a target refusal (the default target) with the source, as the result's problem", async () => {
+    mockFetch(route(() => ({ status: 400, body: { error: { code: "path_outside_volume", message: "target leaves its volume", details: { field: "target.subpath" } } } })));
+    const { wrapper: P } = setup();
+    render(<P><NewJob onDone={() => undefined} /></P>);
+    fireEvent.click(await screen.findByRole("button", { name: "choose big.txt" }, { timeout: 8000 }));
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    expect(await screen.findByText("The result: Target leaves its volume.")).toBeTruthy();
+  }, 20000);
+});
+
+describe("compression jobs table", () => {
+  it("shows the resolved source and target paths, not objects", async () => {
+    mockFetch((url) => {
+      if (url.pathname.endsWith("/compression/jobs")) return { body: { items: [job()], total: 1, limit: 50, offset: 0 } };
+      if (url.pathname.endsWith("/compression/stats")) return { body: { codecs: [], total: { codec: null, jobs: 0, bytes_in: 0, bytes_out: 0, ratio: null, ratio_text: null, saved_percent: null, mean_throughput: null }, storage_available: false, storage: [], available_codecs: [] } };
+      return { body: [] };
+    });
+    const { wrapper: P } = setup();
+    render(<P><ConfirmProvider><Compression /></ConfirmProvider></P>);
+    const cell = await screen.findByTestId("cjob-source");
+    expect(cell.textContent).toBe("/srv/tank/media/photos→ /srv/tank/media/photos.tar.zst");
+    expect(document.body.textContent).not.toContain("[object Object]");
+  });
+
+  it("puts a location in words when no resolved path is known", () => {
+    expect(locationWords({ pool: "tank", volume: "media", subpath: "photos" })).toBe("tank / media / photos");
+    expect(locationWords({ pool: "tank", volume: "media", subpath: "" })).toBe("tank / media");
+    expect(locationWords({ path: "/srv/x" })).toBe("/srv/x");
+    expect(locationWords("/srv/y")).toBe("/srv/y");
+    expect(jobPaths({ params: { source: { pool: "tank", volume: "media", subpath: "a" } } })).toEqual({ source: "tank / media / a", target: "" });
+  });
+
+  it("replaces the optimistic placeholder when the job's first event names the same location", () => {
+    const placeholder = job({ id: "pending-1", state: "WAITING", params: { operation: "compress", source: { pool: "tank", volume: "media", subpath: "photos" } } });
+    const next = applyCompressionJob({ items: [placeholder], total: 1, limit: 50, offset: 0 }, job({ state: "RUNNING" }));
+    expect(next!.items.map((j) => j.id)).toEqual(["c0ffee00-0000"]);
+    expect(next!.total).toBe(1);
+  });
+});
