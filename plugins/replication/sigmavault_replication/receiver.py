@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
 
 NODE = "/replication/node"
+MAX_AHEAD = 256 << 20   # bytes an out-of-order chunk may start beyond the contiguous prefix
 
 
 def sha256_file(path: Path) -> str:
@@ -53,6 +54,7 @@ class ReceiverService:
         self.inbox_ttl = inbox_ttl
         self.root = app.data_dir / "replication"
         self.exports: dict[str, dict[str, Any]] = {}
+        self.ahead: dict[str, dict[int, int]] = {}   # session -> chunks written past the prefix
 
     async def start(self) -> None:
         for sub in ("inbox", "outbox", "exports", "restore"):
@@ -223,6 +225,7 @@ class ReceiverService:
                  body.sha256, 0, str(spool), now, now))
             return {"session": sid, "offset": 0, "done": False}
         spool = Path(row["spool"])
+        self.ahead.pop(row["id"], None)    # chunks past the prefix are sent again
         # after a crash the file may be shorter than recorded (unsynced tail): resume from what is there
         have = min(row["received"], spool.stat().st_size if spool.exists() else 0)
         if not spool.exists():
@@ -249,9 +252,13 @@ class ReceiverService:
         row = self._session(peer, session)
         if row["result"] is not None:
             return {"offset": row["size"]}
-        if offset != row["received"]:
-            raise APIError(409, "offset_mismatch", f"upload is at {row['received']}, not {offset}",
-                           {"offset": row["received"]})
+        received = row["received"]
+        ahead = self.ahead.setdefault(session, {})
+        # chunks may arrive out of order (a sender keeps several in flight): any offset from the
+        # contiguous prefix on, up to MAX_AHEAD beyond it; `received` stays the contiguous prefix
+        if offset < received or offset in ahead or offset > received + MAX_AHEAD:
+            raise APIError(409, "offset_mismatch", f"upload is at {received}, not {offset}",
+                           {"offset": received})
         data = await request.read()
         if offset + len(data) > row["size"]:
             raise APIError(400, "too_much_data", "chunk goes beyond the announced size")
@@ -261,9 +268,19 @@ class ReceiverService:
                 f.seek(offset)
                 f.write(data)
         await asyncio.to_thread(write)
+        if self.ahead.get(session) is not ahead:     # the upload was restarted meanwhile
+            raise APIError(409, "offset_mismatch", "the upload was resumed elsewhere",
+                           {"offset": self._received(session)})
+        ahead[offset] = len(data)
+        received = self._received(session)
+        while received in ahead:
+            received += ahead.pop(received)
         self.app.db.execute("UPDATE replication_inbox SET received=?, updated=? WHERE id=?",
-                            (offset + len(data), time.time(), session))
-        return {"offset": offset + len(data)}
+                            (received, time.time(), session))
+        return {"offset": received}
+
+    def _received(self, session: str) -> int:
+        return int(self.app.db.value("SELECT received FROM replication_inbox WHERE id=?", (session,)) or 0)
 
     @operation(post=NODE + "/uploads/{session}/commit", response=dict, role="readonly",
                summary="Check and apply a complete upload (signed)")
@@ -302,6 +319,7 @@ class ReceiverService:
             snap = snap if isinstance(snap, dict) else snap.model_dump()
             result = {"snapshot": snap["name"], "size": row["size"]}
             spool.unlink(missing_ok=True)
+        self.ahead.pop(session, None)
         result["apply_s"] = round(time.monotonic() - t0, 3)
         self.app.db.execute("UPDATE replication_inbox SET result=?, updated=? WHERE id=?",
                             (json.dumps(result), time.time(), session))

@@ -36,7 +36,7 @@ def link_for(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -> Link:
     return Link(svc.app, task["peer"], timeout=svc.cfg.request_timeout,
                 retry_seconds=svc.cfg.retry_seconds, chunk=svc.cfg.chunk_bytes,
                 bwlimit=task.get("bwlimit"), on_wait=on_wait if ctx else None,
-                check=ctx.check if ctx else None)
+                check=ctx.check if ctx else None, inflight=svc.cfg.inflight)
 
 
 async def _capabilities(app: Any, pool: str) -> dict[str, Any]:

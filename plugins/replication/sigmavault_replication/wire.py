@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
@@ -31,13 +32,14 @@ class Link:
     def __init__(self, app: "SigmaVault", peer: str, *, timeout: float, retry_seconds: float,
                  chunk: int, bwlimit: int | None = None,
                  on_wait: Callable[[str], None] | None = None,
-                 check: Callable[[], None] | None = None) -> None:
+                 check: Callable[[], None] | None = None, inflight: int = 1) -> None:
         self.app, self.peer = app, peer
         self.timeout, self.retry_seconds = timeout, retry_seconds
         self.chunk = chunk if not bwlimit else max(64 << 10, min(chunk, bwlimit // 4))
         self.bwlimit = bwlimit
         self.on_wait = on_wait or (lambda _msg: None)
         self.check = check or (lambda: None)
+        self.inflight = max(1, inflight)
         self.wire_bytes = 0          # payload bytes put on the wire (re-sent ones count twice)
         self.retries = 0
 
@@ -106,34 +108,51 @@ class Link:
         resumed_at: list[int] = []
         started, sent = time.monotonic(), 0
         progress(offset, size, resumed_from)
-        with open(spool, "rb") as f:
+        fd = os.open(spool, os.O_RDONLY)
+        try:
             while offset < size:
-                self.check()
-                f.seek(offset)
-                data = await asyncio.to_thread(f.read, min(self.chunk, size - offset))
-                try:
-                    reply = await self.request("PUT", f"/uploads/{session}", raw=data,
-                                               query={"offset": offset})
-                    self.wire_bytes += len(data)
-                    sent += len(data)
-                    offset = int(reply["offset"])
-                except APIError as exc:
-                    if exc.code == "offset_mismatch" and "offset" in (exc.details or {}):
-                        offset = int(exc.details["offset"])
-                        continue
-                    if not retryable(exc):
-                        raise
-                    self.wire_bytes += len(data)
-                    # the link broke: ask again where the target is (retrying until it answers)
-                    info = await self.retrying("resume upload",
-                                               lambda: self.request("POST", "/uploads", begin))
-                    if info.get("done"):
-                        return {**info["result"], "resumed_from": resumed_from,
-                                "resumed_at": resumed_at}
-                    session, offset = info["session"], int(info["offset"])
+                # up to `inflight` chunks at once from the target's contiguous offset on; the
+                # target answers its new contiguous offset after each
+                inflight: dict[asyncio.Task[Any], int] = {}
+                nxt, confirmed, broken = offset, offset, None
+                while (nxt < size or inflight) and broken is None:
+                    self.check()
+                    while nxt < size and len(inflight) < self.inflight:
+                        length = min(self.chunk, size - nxt)
+                        data = await asyncio.to_thread(os.pread, fd, length, nxt)
+                        task = asyncio.ensure_future(self.request(
+                            "PUT", f"/uploads/{session}", raw=data, query={"offset": nxt}))
+                        inflight[task] = nxt
+                        nxt += length
+                        sent += length
+                        self.wire_bytes += length
+                        await self._pace(started, sent)
+                    done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        inflight.pop(task)
+                        try:
+                            confirmed = max(confirmed, int(task.result()["offset"]))
+                        except APIError as exc:
+                            if exc.code == "offset_mismatch":
+                                continue        # the target has it already, or will say where it is
+                            broken = exc
+                    progress(confirmed, size, resumed_from)
+                for task in inflight:
+                    task.cancel()
+                await asyncio.gather(*inflight, return_exceptions=True)
+                if broken is not None and not retryable(broken):
+                    raise broken
+                # where the target really is (after a broken link, or a gap) — retried until it answers
+                info = await self.retrying("resume upload",
+                                           lambda: self.request("POST", "/uploads", begin))
+                if info.get("done"):
+                    return {**info["result"], "resumed_from": resumed_from, "resumed_at": resumed_at}
+                session, offset = info["session"], int(info["offset"])
+                if broken is not None:
                     resumed_at.append(offset)
                 progress(offset, size, resumed_from)
-                await self._pace(started, sent)
+        finally:
+            os.close(fd)
         result = await self.retrying("commit upload",
                                      lambda: self.request("POST", f"/uploads/{session}/commit", {}))
         return {**result, "resumed_from": resumed_from, "resumed_at": resumed_at}
