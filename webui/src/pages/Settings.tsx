@@ -1,13 +1,30 @@
 import { useState, type FormEvent } from "react";
 import { useQuery } from "@tanstack/react-query";
-import { Badge, Card, Field, Modal, QueryState } from "../components/ui";
+import { Badge, Card, Field, FieldError, Modal, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
 import { useOptimisticMutation } from "../hooks/cache";
 import { useMe } from "../hooks/useAuth";
 import { del, get, post, put } from "../lib/api";
 import { when } from "../lib/format";
 import BackupCard from "./Backup";
-import { fieldErrors } from "../lib/errors";
+import { fieldErrors, NAME_RULE, plainError } from "../lib/errors";
+import { ApiError } from "../lib/api";
+
+/** The server's refusal of a create form, field → message: 422 details, plus the refusals that
+ * name no field but are about one (a taken name, a weak password, a role not allowed). */
+function createErrors(e: unknown, byCode: Record<string, string>): Record<string, string> {
+  const errs = fieldErrors(e);
+  if (e instanceof ApiError && byCode[e.code] && !errs[byCode[e.code]!]) errs[byCode[e.code]!] = plainError(e);
+  return errs;
+}
+
+/** A rule written under an inline input, or the problem with it. */
+function Under({ rule, error }: { rule: string; error?: string | null }) {
+  return error ? <FieldError error={error} /> : <span className="hint">{rule}</span>;
+}
+
+const USER_RULES = { username: NAME_RULE, password: "at least 8 characters" };
+const KEY_RULES = { name: "1–64 characters", expires: "whole days, 1–3650; empty: never" };
 
 interface User { id: number; username: string; role: string; created_at: string; password_changed_at: string }
 interface PasswordChange { username: string; password: string; current_password?: string; repeat?: string }
@@ -42,11 +59,24 @@ function Users() {
   });
   const [changedOwn, setChangedOwn] = useState(false);
   const [form, setForm] = useState({ username: "", password: "", role: "readonly" });
+  const [checked, setChecked] = useState(false);
   const [pw, setPw] = useState<PasswordChange | null>(null);
   const own = !!pw && pw.username === me.data?.username;
+  const serverErrs = createErrors(create.error, { user_exists: "username", weak_password: "password", invalid_role: "role" });
+  const mine = {
+    username: form.username.trim() === "" ? "Enter a username." : undefined,
+    password: form.password.length < 8 ? "Use at least 8 characters." : undefined,
+  };
+  const errs = {
+    username: (checked ? mine.username : undefined) ?? serverErrs.username,
+    password: (checked || form.password !== "" ? mine.password : undefined) ?? serverErrs.password,
+    role: serverErrs.role,
+  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    create.mutate(form, { onSuccess: () => setForm({ username: "", password: "", role: "readonly" }) });
+    setChecked(true);
+    if (mine.username || mine.password) return;
+    create.mutate(form, { onSuccess: () => { setForm({ username: "", password: "", role: "readonly" }); setChecked(false); } });
   };
   return (
     <Card title="Users">
@@ -69,13 +99,22 @@ function Users() {
           </table>
         )}
       </QueryState>
-      <form className="inline" onSubmit={submit} aria-label="new user">
-        <input aria-label="new username" placeholder="username" required value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} />
-        <input aria-label="new password" placeholder="password (8+)" type="password" minLength={8} required value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
-        <select aria-label="role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
-          <option>readonly</option><option>admin</option>
-        </select>
-        <button type="submit" className="btn primary small">Add user</button>
+      <form className="inline" style={{ alignItems: "flex-start" }} onSubmit={submit} aria-label="new user" noValidate>
+        <label className="field">
+          <input aria-label="new username" name="new-username" placeholder="username" autoComplete="off" value={form.username} aria-invalid={!!errs.username} onChange={(e) => setForm({ ...form, username: e.target.value })} />
+          <Under rule={USER_RULES.username} error={errs.username} />
+        </label>
+        <label className="field">
+          <input aria-label="new password" name="new-password" placeholder="password" type="password" autoComplete="new-password" value={form.password} aria-invalid={!!errs.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
+          <Under rule={USER_RULES.password} error={errs.password} />
+        </label>
+        <label className="field">
+          <select aria-label="role" value={form.role} aria-invalid={!!errs.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
+            <option value="readonly">readonly: can look</option><option value="admin">admin: can change everything</option>
+          </select>
+          <Under rule="what the user may do" error={errs.role} />
+        </label>
+        <button type="submit" className="btn primary small" disabled={create.isPending}>Add user</button>
       </form>
       <Modal open={!!pw || changedOwn} title={changedOwn ? "Password changed" : `Password for ${pw?.username}`} onClose={() => { setPw(null); if (changedOwn) window.location.reload(); }}>
         {changedOwn ? (
@@ -121,6 +160,7 @@ function Keys() {
   const confirm = useConfirm();
   const [secret, setSecret] = useState<string | null>(null);
   const [form, setForm] = useState({ name: "", role: "", expires_days: "" });
+  const [checked, setChecked] = useState(false);
   const create = useOptimisticMutation<{ name: string; role: string | null; expires_days: number | null }, ApiKey[], ApiKey & { key: string }>({
     mutationFn: (b) => post("auth/keys", b),
     queryKey: ["auth", "keys"],
@@ -132,6 +172,17 @@ function Keys() {
     update: (old, id) => old?.map((k) => (k.id === id ? { ...k, revoked: true } : k)),
     success: "Key revoked",
   });
+  const serverErrs = createErrors(create.error, { invalid_role: "role" });
+  const days = form.expires_days.trim();
+  const mine = {
+    name: form.name.trim() === "" ? "Enter a name for the key." : form.name.length > 64 ? "Use at most 64 characters." : undefined,
+    expires_days: days !== "" && !(/^\d+$/.test(days) && Number(days) >= 1 && Number(days) <= 3650) ? "Enter a whole number of days from 1 to 3650." : undefined,
+  };
+  const errs = {
+    name: (checked || form.name.length > 64 ? mine.name : undefined) ?? serverErrs.name,
+    expires_days: mine.expires_days ?? serverErrs.expires_days,
+    role: serverErrs.role,
+  };
   return (
     <Card title="API keys">
       <QueryState q={keys} empty={(d) => d.length === 0 && "No API keys."}>
@@ -150,16 +201,27 @@ function Keys() {
           </table>
         )}
       </QueryState>
-      <form className="inline" aria-label="new API key" onSubmit={(e) => {
+      <form className="inline" style={{ alignItems: "flex-start" }} aria-label="new API key" noValidate onSubmit={(e) => {
         e.preventDefault();
-        create.mutate({ name: form.name, role: form.role || null, expires_days: form.expires_days ? Number(form.expires_days) : null }, { onSuccess: () => setForm({ name: "", role: "", expires_days: "" }) });
+        setChecked(true);
+        if (mine.name || mine.expires_days) return;
+        create.mutate({ name: form.name, role: form.role || null, expires_days: days ? Number(days) : null }, { onSuccess: () => { setForm({ name: "", role: "", expires_days: "" }); setChecked(false); } });
       }}>
-        <input aria-label="key name" placeholder="key name" required value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
-        <select aria-label="key role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
-          <option value="">my role</option><option>readonly</option><option>admin</option>
-        </select>
-        <input aria-label="expires in days" placeholder="expires (days)" style={{ width: "9em" }} type="number" min={1} max={3650} value={form.expires_days} onChange={(e) => setForm({ ...form, expires_days: e.target.value })} />
-        <button type="submit" className="btn primary small">Create key</button>
+        <label className="field">
+          <input aria-label="key name" name="key-name" placeholder="key name" autoComplete="off" value={form.name} aria-invalid={!!errs.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
+          <Under rule={KEY_RULES.name} error={errs.name} />
+        </label>
+        <label className="field">
+          <select aria-label="key role" value={form.role} aria-invalid={!!errs.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
+            <option value="">my role</option><option value="readonly">readonly</option><option value="admin">admin</option>
+          </select>
+          <Under rule="a key cannot do more than you" error={errs.role} />
+        </label>
+        <label className="field">
+          <input aria-label="expires in days" name="expires-days" placeholder="expires (days)" style={{ width: "9em" }} inputMode="numeric" value={form.expires_days} aria-invalid={!!errs.expires_days} onChange={(e) => setForm({ ...form, expires_days: e.target.value })} />
+          <Under rule={KEY_RULES.expires} error={errs.expires_days} />
+        </label>
+        <button type="submit" className="btn primary small" disabled={create.isPending}>Create key</button>
       </form>
       <Modal open={!!secret} title="New API key" onClose={() => setSecret(null)}>
         <p>Copy it now: it is not shown again.</p>
