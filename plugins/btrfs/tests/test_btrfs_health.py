@@ -117,14 +117,20 @@ async def test_pool_profiles(client, loop_devices, layout, count, metadata):
         assert pool["properties"]["profiles"] == {"data": [layout], "metadata": [metadata],
                                                   "system": [metadata]}
         assert sorted(d["path"] for d in pool["devices"]) == sorted(devices)
-        # raid0 stripes: the pool is the sum of its devices; mirrors hold data twice or thrice
+        # raid0 stripes: the raw space is the sum of its devices; mirrors hold data twice or
+        # thrice, so what may be written (size, free) is the raw space divided by the copies,
+        # less the metadata/system block groups' unused room (~20 % of these tiny devices)
         copies = {"raid0": 1, "raid1c3": 3, "raid10": 2}[layout]
-        assert abs(pool["size"] - count * (192 << 20)) < (1 << 20)
+        raw = pool["properties"]["raw_size"]
+        assert abs(raw - count * (192 << 20)) < (1 << 20)
+        assert 0.75 * raw / copies <= pool["size"] <= raw / copies, (pool["size"], raw, copies)
+        assert pool["size"] == pool["used"] + pool["free"]
         vol = await ok(await client.post(f"{API}/pools/{name}/volumes", json={"name": "v"}), 201)
         (Path(vol["path"]) / "f.bin").write_bytes(os.urandom(8 << 20))
         os.sync()
-        used = (await ok(await client.get(f"{API}/pools/{name}")))["used"]
-        assert used >= copies * (8 << 20), (used, copies)
+        got = await ok(await client.get(f"{API}/pools/{name}"))
+        assert got["used"] >= 8 << 20, got["used"]           # each byte once
+        assert got["properties"]["raw_used"] >= copies * (8 << 20), (got["properties"], copies)
         rejected = await client.post(f"{API}/pools", json={
             "name": "h6few", "backend": "btrfs", "topology": {"layout": layout},
             "devices": loop_devices(count - 1, size=192 << 20)})
@@ -163,7 +169,8 @@ async def test_compressed_volume_reports_compsize_figures(client, loop_devices, 
         assert raw["compressratio"] == "1.00x" and raw["compressed_bytes"] == 4 << 20
 
         # once a later transaction has committed, the figures of the unchanged volume are kept:
-        # compsize walks it once more, then not again
+        # compsize walks it at most once more (none when a listing after the commit kept them
+        # already), then not again
         (Path(plain["path"]) / "later.bin").write_bytes(os.urandom(4096))
         os.sync()
         caplog.set_level(logging.INFO, "sigmavault.commands")
@@ -172,6 +179,6 @@ async def test_compressed_volume_reports_compsize_figures(client, loop_devices, 
             assert again["properties"]["compressratio"] == props["compressratio"]
         walks = [r for r in caplog.records if getattr(r, "argv", [""])[0] == "compsize"
                  and r.argv[-1] == vol["path"]]
-        assert len(walks) == 1, walks
+        assert len(walks) <= 1, walks
     finally:
         await destroy(client, "h6comp")
