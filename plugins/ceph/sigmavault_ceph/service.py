@@ -64,12 +64,13 @@ class CephService:
         for row in self.app.db.all("SELECT conf, keyring, client_id FROM ceph_clusters"):
             sources.append((row["conf"], row["keyring"], row["client_id"], "adopted"))
         for conf, keyring, client_id, source in sources:
-            try:
+            try:   # a short wait: a cluster that is down must not hold up the daemon's start
                 cli, info = await check_cluster(conf, keyring, client_id,
-                                                timeout=self.config.command_timeout)
+                                                timeout=min(10.0, self.config.command_timeout))
             except APIError as exc:
                 log.warning("ceph cluster of %s not adopted: %s", conf, exc.message)
                 continue
+            cli.timeout = self.config.command_timeout
             if info["fsid"] not in self.backend.clusters:
                 self._add(Cluster(fsid=info["fsid"], cli=cli, source=source))
                 self.warnings[info["fsid"]] = info["warnings"]
