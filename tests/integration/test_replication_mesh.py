@@ -356,9 +356,13 @@ async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daem
                 "name": "replica", "passphrase": "correct horse battery"})
             sealed = await api_call(a, "POST", "/replication", 201, json={
                 "pool": "rsrc", "volume": "data", "peer": "beta", "target_pool": "rdst",
-                "target_volume": "data-sealed", "encrypt": True})
+                "target_volume": "data-sealed", "encrypt": True, "pad": True})
             res = await run_task(a, sealed["id"])
             assert [(x["snapshot"], x["base"]) for x in res["sent"]] == [("b1", None), ("b2", "b1")]
+            from sigmavault_replication.transfer import padme
+            for x in (await api_call(a, "GET", f"/replication/{sealed['id']}/replica"))["snapshots"]:
+                # the target sees the padded size (+ age's overhead), not the stream's
+                assert x["stored_bytes"] >= padme(x["plain_bytes"] + 16) > x["plain_bytes"], x
             sealed_vol = (await api_call(b, "GET", "/storage/pools/rdst/volumes/data-sealed"))["path"]
             marker = "second"   # notes.txt's content, in the b2 stream as plain bytes when unsealed
             found = await in_mounts(n.db, sys.executable, "-c", "import os, sys\nfor f in sorted("

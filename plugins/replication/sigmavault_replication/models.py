@@ -34,6 +34,8 @@ class TaskBody(BaseModel):
                                 "unlimited)")
     encrypt: bool = Field(False, description="untrusted target: every stream sealed with age to "
                           "this node's keys and stored there as opaque files")
+    pad: bool = Field(False, description="sealed replicas: pad every stream (Padmé, at most "
+                      "+12 %) so the target sees only a rounded size")
     recipients: list[str] = Field(default_factory=list, max_length=16, description="encryption "
                                   "key ids (k-…) or age1…/age1pq1… recipients; empty: this "
                                   "node's default keys (post-quantum ones when present)")

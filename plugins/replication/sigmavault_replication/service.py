@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("sigmavault.replication")
 T = "/replication/{task}"
 COLUMNS = ("id, name, pool, volume, peer, target_pool, target_volume, schedule, enabled, match, "
-           "take_snapshot, retention, bwlimit, encrypt, recipients, created, next_run")
+           "take_snapshot, retention, bwlimit, encrypt, pad, recipients, created, next_run")
 
 
 def check_schedule(expr: str | None) -> str | None:
@@ -84,7 +84,7 @@ class ReplicationService:
         row = dict(self._row(task))
         row["retention"] = json.loads(row["retention"])
         row["recipients"] = json.loads(row["recipients"])
-        for k in ("enabled", "take_snapshot", "encrypt"):
+        for k in ("enabled", "take_snapshot", "encrypt", "pad"):
             row[k] = bool(row[k])
         return row
 
@@ -142,11 +142,11 @@ class ReplicationService:
         tid = "r-" + secrets.token_hex(6)
         now = self.clock()
         self.app.db.execute(
-            f"INSERT INTO replication_tasks({COLUMNS}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO replication_tasks({COLUMNS}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (tid, body.name, body.pool, body.volume, body.peer, body.target_pool,
              body.target_volume or body.volume, schedule, int(body.enabled), body.match,
              int(body.take_snapshot), body.retention.model_dump_json(), body.bwlimit, int(body.encrypt),
-             json.dumps(body.recipients), now, next_time(schedule, now) if body.enabled else None))
+             int(body.pad and body.encrypt), json.dumps(body.recipients), now, next_time(schedule, now) if body.enabled else None))
         self._wake.set()
         return self._view(tid)
 

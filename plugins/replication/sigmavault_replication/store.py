@@ -7,7 +7,8 @@ CREATE TABLE replication_tasks (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, pool TEXT NOT NULL, volume TEXT NOT NULL,
     peer TEXT NOT NULL, target_pool TEXT NOT NULL, target_volume TEXT NOT NULL,
     schedule TEXT, enabled INTEGER NOT NULL, match TEXT NOT NULL, take_snapshot INTEGER NOT NULL,
-    retention TEXT NOT NULL, bwlimit INTEGER, encrypt INTEGER NOT NULL, recipients TEXT NOT NULL,
+    retention TEXT NOT NULL, bwlimit INTEGER, encrypt INTEGER NOT NULL, pad INTEGER NOT NULL,
+    recipients TEXT NOT NULL,
     created REAL NOT NULL, next_run REAL);
 CREATE TABLE replication_runs (
     id TEXT PRIMARY KEY, task TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL,
@@ -21,7 +22,7 @@ CREATE TABLE replication_replicas (
 CREATE TABLE replication_outbox (
     task TEXT NOT NULL, snapshot TEXT NOT NULL, base TEXT, spool TEXT NOT NULL,
     size INTEGER NOT NULL, sha256 TEXT NOT NULL, plain_size INTEGER NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (task, snapshot));
+    format TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (task, snapshot));
 CREATE TABLE replication_inbox (
     id TEXT PRIMARY KEY, peer TEXT NOT NULL, key TEXT NOT NULL, pool TEXT NOT NULL,
     volume TEXT NOT NULL, kind TEXT NOT NULL, snapshot TEXT, size INTEGER NOT NULL,

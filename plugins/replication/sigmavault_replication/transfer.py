@@ -107,6 +107,9 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
             info = await app.call("storage.snapshot.send", pool=task["pool"], volume=task["volume"],
                                   snapshot=name, target=str(spool), base=base)
             plain_size, fmt = spool.stat().st_size, info.get("format", "stream")
+            if task["encrypt"] and task["pad"]:
+                spool = await asyncio.to_thread(pad_file, spool)
+                fmt += "+pad"
             if task["encrypt"]:
                 sealed = spool.with_suffix(".age")
                 enc = app.registries["encryptors"]["age"]
@@ -115,12 +118,11 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
                 spool = sealed
             digest = await asyncio.to_thread(sha256_file, spool)
             db.execute("INSERT INTO replication_outbox(task, snapshot, base, spool, size, sha256, "
-                       "plain_size, created) VALUES(?,?,?,?,?,?,?,?)",
+                       "plain_size, format, created) VALUES(?,?,?,?,?,?,?,?,?)",
                        (task["id"], name, base, str(spool), spool.stat().st_size, digest,
-                        plain_size, time.time()))
+                        plain_size, fmt, time.time()))
             row = db.one("SELECT * FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
             assert row is not None
-            row = {**row, "format": fmt}
         else:
             ctx.log(f"{name}: resuming the prepared stream ({row['size']} bytes)")
         spool = Path(row["spool"])
@@ -144,7 +146,7 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
             db.execute("INSERT OR REPLACE INTO replication_catalog(task, snapshot, base, blob, size, "
                        "plain_size, format, created, sha256) VALUES(?,?,?,?,?,?,?,?,?)",
                        (task["id"], name, base, result["blob"], row["size"], row["plain_size"],
-                        row.get("format") or ("tar" if caps["backend"] == "dir" else caps["backend"]),
+                        row["format"],
                         time.time(), row["sha256"]))
         spool.unlink(missing_ok=True)
         db.execute("DELETE FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
@@ -193,6 +195,50 @@ async def _retention(link: Link, svc: "ReplicationService", task: dict[str, Any]
                            f"({','.join('?' * len(drop_rows))})",
                            (task["id"], *[r["snapshot"] for r in drop_rows]))
     return [r["snapshot"] for r in drop_rows]
+
+
+PAD_MAGIC = b"SVRPAD1\0"
+
+
+def padme(length: int) -> int:
+    """Padmé (Nikitin et al., PETS 2019): round up so that only O(log log L) bits of the length
+    remain; at most +12 %."""
+    if length < 2:
+        return length
+    e = length.bit_length() - 1
+    s = e.bit_length()
+    mask = (1 << (e - s)) - 1
+    return (length + mask) & ~mask
+
+
+def pad_file(src: Path) -> Path:
+    """``magic, u64 length, stream, zeros`` to the Padmé size; ``src`` is replaced."""
+    length = src.stat().st_size
+    dst = src.with_suffix(".padded")
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        out.write(PAD_MAGIC + length.to_bytes(8, "big"))
+        shutil.copyfileobj(f, out, 1 << 20)
+        out.truncate(padme(length + 16))
+    src.unlink()
+    return dst
+
+
+def unpad_file(src: Path) -> None:
+    """Undo :func:`pad_file` in place (a copy of the stream, then a rename)."""
+    tmp = src.with_suffix(".unpadded")
+    with open(src, "rb") as f:
+        head = f.read(16)
+        if head[:8] != PAD_MAGIC:
+            raise APIError(422, "bad_padding", "a padded stream without its header")
+        left = int.from_bytes(head[8:], "big")
+        with open(tmp, "wb") as out:
+            while left:
+                block = f.read(min(left, 1 << 20))
+                if not block:
+                    raise APIError(422, "bad_padding", "a padded stream shorter than its header says")
+                out.write(block)
+                left -= len(block)
+    os.replace(tmp, src)
 
 
 MANIFEST_FORMAT = "sigmavault-replication-manifest/1"
@@ -314,11 +360,13 @@ async def _restore_sealed(ctx: Any, svc: "ReplicationService", link: Link, task:
     if chain[0]["base"]:
         raise APIError(409, "broken_chain", f"the base {chain[0]['base']} of the chain is gone")
     enc = app.registries["encryptors"]["age"]
-    if path is not None and len(chain) == 1 and chain[0]["format"] == "tar":
+    if path is not None and len(chain) == 1 and chain[0]["format"].split("+")[0] == "tar":
         sealed, plain = work / "0.age", work / "0.tar"
         await _fetch(ctx, link, svc, task, {"blob": chain[0]["blob"]}, sealed, chain[0]["sha256"])
         await enc.decrypt_file(sealed, plain)
         sealed.unlink()
+        if chain[0]["format"].endswith("+pad"):
+            await asyncio.to_thread(unpad_file, plain)
         member = await asyncio.to_thread(_extract, plain, path, work / "data")
         if not member:
             raise APIError(404, "no_file", f"{path} is not a file in {snapshot}")
@@ -330,6 +378,8 @@ async def _restore_sealed(ctx: Any, svc: "ReplicationService", link: Link, task:
         await _fetch(ctx, link, svc, task, {"blob": r["blob"]}, sealed, r["sha256"])
         await enc.decrypt_file(sealed, plain)
         sealed.unlink()
+        if r["format"].endswith("+pad"):
+            await asyncio.to_thread(unpad_file, plain)
         await app.call("storage.snapshot.receive", pool=task["pool"], volume=volume,
                        source=str(plain), snapshot=r["snapshot"])
         plain.unlink()

@@ -80,9 +80,9 @@ async def test_scheduler_starts_due_runs_and_skips_overlaps(sv_app: Any, client:
     svc = sv_app.services[ReplicationService]
     sv_app.db.execute(
         "INSERT INTO replication_tasks(id, name, pool, volume, peer, target_pool, target_volume, "
-        "schedule, enabled, match, take_snapshot, retention, bwlimit, encrypt, recipients, created, "
+        "schedule, enabled, match, take_snapshot, retention, bwlimit, encrypt, pad, recipients, created, "
         "next_run) VALUES('r-0123456789ab','','p1','docs','beta','backup','docs','*/5 * * * *',1,'*',0,"
-        "'{\"keep_last\": 0}',NULL,0,'[]',0,?)", (svc.clock() - 1,))
+        "'{\"keep_last\": 0}',NULL,0,0,'[]',0,?)", (svc.clock() - 1,))
     svc.tick()
     runs = await api_call(client, "GET", "/replication/r-0123456789ab/runs")
     assert runs[0]["trigger"] == "schedule" and runs[0]["job_id"]
@@ -105,3 +105,20 @@ async def test_scheduler_starts_due_runs_and_skips_overlaps(sv_app: Any, client:
     assert (await api_call(client, "GET", "/replication/r-0123456789ab"))["next_run"] is None
     await api_call(client, "DELETE", "/replication/r-0123456789ab")
     await api_call(client, "GET", "/replication/r-0123456789ab", 404)
+
+
+def test_padme_and_padding_round_trip(tmp_path: Any) -> None:
+    import os
+    from sigmavault_replication.transfer import pad_file, padme, unpad_file
+    assert [padme(n) for n in (0, 1, 2, 9, 1000, 1 << 20, (1 << 20) + 1)] == \
+        [0, 1, 2, 10, 1024, 1 << 20, (1 << 20) + (1 << 15)]
+    for n in (3, 65_537, 10_000_019):
+        assert n <= padme(n) <= n * 1.12 + 1
+    for size in (0, 5, 123_457):
+        src = tmp_path / f"s{size}.stream"
+        data = os.urandom(size)
+        src.write_bytes(data)
+        padded = pad_file(src)
+        assert padded.stat().st_size == padme(size + 16) and not src.exists()
+        unpad_file(padded)
+        assert padded.read_bytes() == data
