@@ -58,6 +58,7 @@ class CephBase:
         self.scrubs: dict[str, dict[str, Any]] = {}
         self._snap_rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self._vol_dirs: dict[tuple[str, str, int], str] = {}   # (pool, volume, inode) -> uuid
+        self._version: str | None = None
 
     # --- clusters and views ----------------------------------------------------------------------
 

@@ -31,7 +31,12 @@ class PoolOps(CephBase):
                     "reason": "no Ceph cluster configured: adopt one ([ceph] conf and keyring, or "
                               "POST /api/v1/ceph/clusters) or bootstrap one "
                               "(POST /api/v1/ceph/clusters/bootstrap)"}
-        return {"available": True, "reason": None, "version": "ceph"}
+        if self._version is None:
+            from sigmavault.commands import run
+            res = await run(["ceph", "--version"], check=False, timeout=30)
+            words = res.stdout.split()   # "ceph version 16.2.15 (…) pacific (stable)"
+            self._version = words[2] if res.ok and len(words) > 2 else ""
+        return {"available": True, "reason": None, "version": self._version or None}
 
     # --- listing --------------------------------------------------------------------------------
 
