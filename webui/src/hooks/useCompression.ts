@@ -45,13 +45,19 @@ export function locationWords(l: unknown): string {
   return [o.pool, o.volume, ...(sub ? [sub] : [])].filter((x): x is string => typeof x === "string" && x !== "").join(" / ");
 }
 
-/** Where a job reads and writes, for the jobs table: the resolved paths the daemon reports
- * (`source_path`/`target_path`), or the locations in words (an optimistic placeholder). */
-export function jobPaths(j: Pick<Job, "params">): { source: string; target: string } {
+/** Where a job reads and writes, for the jobs table: a location given as `{pool, volume, subpath}`
+ * in words ("tank / media / photos"), a path as the path; `*Title` the resolved host paths the daemon
+ * reports (`source_path`/`target_path`). A target beside its source is just its name. */
+export function jobPaths(j: Pick<Job, "params">): { source: string; target: string; sourceTitle: string; targetTitle: string } {
   const p = j.params;
-  const source = typeof p.source_path === "string" && p.source_path ? p.source_path : locationWords(p.source);
-  const target = typeof p.target_path === "string" && p.target_path ? p.target_path : locationWords(p.target);
-  return { source, target };
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  const sourceTitle = str(p.source_path) || locationWords(p.source);
+  const targetTitle = str(p.target_path) || locationWords(p.target);
+  const source = typeof p.source === "object" && p.source ? locationWords(p.source) : sourceTitle;
+  let target = typeof p.target === "object" && p.target ? locationWords(p.target) : targetTitle;
+  const dir = (x: string) => x.replace(/\/[^/]*$/, "");
+  if (sourceTitle.startsWith("/") && targetTitle.startsWith("/") && dir(sourceTitle) === dir(targetTitle)) target = targetTitle.slice(dir(targetTitle).length + 1);
+  return { source, target, sourceTitle, targetTitle };
 }
 
 /** Merge a `compression.progress` event into the cached job list. */

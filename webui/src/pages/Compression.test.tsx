@@ -101,7 +101,9 @@ describe("compression jobs table", () => {
     const { wrapper: P } = setup();
     render(<P><ConfirmProvider><Compression /></ConfirmProvider></P>);
     const cell = await screen.findByTestId("cjob-source");
-    expect(cell.textContent).toBe("/srv/tank/media/photos→ /srv/tank/media/photos.tar.zst");
+    // given as locations: in words, the host paths on hover; the result beside it by its name
+    expect(cell.textContent).toBe("tank / media / photos→ photos.tar.zst");
+    expect(cell.querySelector("[title]")!.getAttribute("title")).toBe("/srv/tank/media/photos");
     expect(document.body.textContent).not.toContain("[object Object]");
   });
 
@@ -110,7 +112,10 @@ describe("compression jobs table", () => {
     expect(locationWords({ pool: "tank", volume: "media", subpath: "" })).toBe("tank / media");
     expect(locationWords({ path: "/srv/x" })).toBe("/srv/x");
     expect(locationWords("/srv/y")).toBe("/srv/y");
-    expect(jobPaths({ params: { source: { pool: "tank", volume: "media", subpath: "a" } } })).toEqual({ source: "tank / media / a", target: "" });
+    expect(jobPaths({ params: { source: { pool: "tank", volume: "media", subpath: "a" } } })).toMatchObject({ source: "tank / media / a", target: "" });
+    // given as paths: the resolved paths; a target elsewhere in full
+    expect(jobPaths({ params: { source: "/srv/a/x", source_path: "/srv/a/x", target_path: "/srv/b/x.zst" } })).toEqual({
+      source: "/srv/a/x", target: "/srv/b/x.zst", sourceTitle: "/srv/a/x", targetTitle: "/srv/b/x.zst" });
   });
 
   it("replaces the optimistic placeholder when the job's first event names the same location", () => {

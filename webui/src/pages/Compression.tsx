@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Badge, Card, Field, Modal, ProgressBar, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
-import { jobPaths, liveOf, percentOf, useCancelCompressionJob, useCodecs, useCompressionJobs, useCompressionStats, useCreateCompressionJob, type CodecTotals } from "../hooks/useCompression";
+import { jobPaths, liveOf, percentOf, useCancelCompressionJob, useCodecs, useCompressionJobs, useCompressionStats, useCreateCompressionJob, type CodecTotals, type CompressionJob } from "../hooks/useCompression";
 import { bytes, duration, percent, rate, when } from "../lib/format";
 import { LocationPicker, type PickedLocation } from "../components/FilePicker";
 import { fieldErrors } from "../lib/errors";
@@ -71,6 +71,17 @@ function StatsRow({ t, label }: { t: CodecTotals; label: string }) {
   );
 }
 
+/** Source (and where the result went) of a job row; the host paths on hover. */
+function JobPaths({ j }: { j: CompressionJob }) {
+  const p = jobPaths(j);
+  return (
+    <>
+      <span title={p.sourceTitle}>{p.source}</span>
+      {p.target && <div className="muted" title={p.targetTitle}>→ {p.target}</div>}
+    </>
+  );
+}
+
 export default function Compression() {
   const jobs = useCompressionJobs();
   const stats = useCompressionStats();
@@ -101,7 +112,7 @@ export default function Compression() {
               <tbody>{page.items.map((j) => (
                 <tr key={j.id} data-testid={`cjob-${j.id}`} data-state={j.state}>
                   <td><code title={j.id}>{j.id.slice(0, 8)}</code> <span className="muted">{j.kind.replace(/^compression\./, "")}</span></td>
-                  <td className="small" data-testid="cjob-source">{jobPaths(j).source}{jobPaths(j).target && <div className="muted">→ {jobPaths(j).target}</div>}</td>
+                  <td className="small" data-testid="cjob-source" style={{ overflowWrap: "anywhere" }}><JobPaths j={j} /></td>
                   <td>{String(j.params.codec ?? "—")}{j.params.level != null && ` ${String(j.params.level)}`}</td>
                   <td><Badge value={j.state} />{j.error && <div className="form-error small">{j.error}</div>}</td>
                   <td><ProgressBar label={`compression ${j.id.slice(0, 8)}`} value={percentOf(j)} /></td>
