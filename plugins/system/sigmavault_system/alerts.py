@@ -22,7 +22,23 @@ MIGRATIONS = [
         threshold REAL NOT NULL,
         raised_at REAL NOT NULL
     );""",
+    # thresholds set through the API; they override [system.pulse] from the config file
+    """CREATE TABLE system_thresholds (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        params TEXT NOT NULL
+    );""",
 ]
+
+
+def stored_thresholds(db: "Database", configured: PulseParams) -> PulseParams:
+    """``[system.pulse]`` with what was set through the API on top."""
+    saved = db.value("SELECT params FROM system_thresholds WHERE id = 1")
+    return PulseParams.model_validate_json(saved) if saved else configured
+
+
+def store_thresholds(db: "Database", params: PulseParams) -> None:
+    db.execute("INSERT OR REPLACE INTO system_thresholds(id, params) VALUES (1, ?)",
+               (params.model_dump_json(),))
 
 
 def active_alerts(db: "Database") -> dict[str, dict[str, Any]]:

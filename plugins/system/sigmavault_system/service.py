@@ -14,7 +14,7 @@ from aiohttp import web
 from sigmavault import operation
 from sigmavault.errors import APIError
 
-from .alerts import active_alerts, check_thresholds
+from .alerts import active_alerts, check_thresholds, store_thresholds, stored_thresholds
 from .interfaces import list_interfaces
 from .prometheus import CONTENT_TYPE, exposition, make_registry
 from .status import EncodedStatus
@@ -202,11 +202,26 @@ class SystemService:
 
     # --- PULSE -----------------------------------------------------------------------------------
 
+    def thresholds(self) -> PulseParams:
+        return stored_thresholds(self.app.db, self.config.pulse)
+
+    @operation("system.thresholds.get", get="/system/alerts/thresholds", response=PulseParams,
+               tags=TAGS, summary="The thresholds PULSE raises alerts at")
+    async def get_thresholds(self) -> PulseParams:
+        return self.thresholds()
+
+    @operation("system.thresholds.update", put="/system/alerts/thresholds", body=PulseParams,
+               response=PulseParams, tags=TAGS, summary="Change the thresholds PULSE raises "
+               "alerts at (kept in the database, over [system.pulse]); the next beat uses them")
+    async def set_thresholds(self, body: PulseParams) -> PulseParams:
+        store_thresholds(self.app.db, body)
+        return body
+
     async def pulse(self, params: PulseParams,
                     progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
         """Check the thresholds (``[system.pulse]`` overridden by the fields set in ``params``)
         against the recent samples; raise and clear ``alert`` events."""
-        configured = self.config.pulse
+        configured = self.thresholds()
         effective = configured.model_copy(
             update={k: getattr(params, k) for k in params.model_fields_set})
         report = progress or (lambda percent, description: None)
@@ -229,7 +244,7 @@ class SystemService:
             if self.sampler.latest is None:
                 continue
             try:
-                p = self.config.pulse
+                p = self.thresholds()
                 check_thresholds(self.app, self.sampler.window(p.window_seconds), p)
             except Exception:
                 log.exception("PULSE heartbeat failed")

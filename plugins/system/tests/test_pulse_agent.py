@@ -93,3 +93,28 @@ async def test_heartbeat_raises_configured_alerts_without_a_task(sv_app, client)
         assert jobs["total"] == 0  # the heartbeat runs no job
     finally:
         await ws.close()
+
+
+@pytest.mark.sv_config({"system": {"interval": 0.2, "pulse_interval": 0.3, "pulse": {
+    "cpu_percent": None, "memory_percent": 100, "filesystem_percent": None,
+    "temperature_celsius": None}}})
+async def test_thresholds_changed_through_the_api_drive_the_heartbeat(sv_app, client, readonly_client):
+    configured = await (await client.get("/api/v1/system/alerts/thresholds")).json()
+    assert configured["memory_percent"] == 100 and configured["cpu_percent"] is None
+    bad = await client.put("/api/v1/system/alerts/thresholds", json={"memory_percent": 150})
+    assert bad.status == 422 and "memory_percent" in (await bad.json())["error"]["message"]
+    denied = await readonly_client.put("/api/v1/system/alerts/thresholds", json={})
+    assert denied.status == 403
+    ws = await client.ws_connect("/api/v1/ws")
+    try:
+        await ws.send_json({"type": "client.subscribe", "events": ["alert"]})
+        await next_event(ws, "client.subscribed")
+        changed = await client.put("/api/v1/system/alerts/thresholds", json={
+            **configured, "memory_percent": 0})
+        assert changed.status == 200 and (await changed.json())["memory_percent"] == 0
+        event = await next_event(ws, "alert", timeout=5)   # the next beat uses the new threshold
+        assert event["data"]["id"] == "system.memory" and event["data"]["threshold"] == 0
+    finally:
+        await ws.close()
+    kept = await (await readonly_client.get("/api/v1/system/alerts/thresholds")).json()
+    assert kept["memory_percent"] == 0

@@ -183,3 +183,27 @@ export function useDeliveries(filter: { limit?: number; offset?: number; channel
     refetchInterval: 10000,
   });
 }
+
+/** PULSE's alert thresholds (the system plugin): percent values 0-100, null = not checked. */
+export interface Thresholds {
+  cpu_percent: number | null;
+  memory_percent: number | null;
+  filesystem_percent: number | null;
+  temperature_celsius: number | null;
+  window_seconds: number;
+  hysteresis: number;
+}
+
+const THRESHOLDS = "/system/alerts/thresholds";
+
+export function useThresholds() {
+  return useQuery({ queryKey: ["system", "thresholds"], queryFn: () => get<Thresholds>(THRESHOLDS) });
+}
+
+export function useSaveThresholds() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (body: Thresholds) => put<Thresholds>(THRESHOLDS, body),
+    onSuccess: (saved) => qc.setQueryData(["system", "thresholds"], saved),
+  });
+}

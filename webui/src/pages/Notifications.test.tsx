@@ -2,7 +2,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-libra
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FakeWebSocket, mockFetch, setup } from "../test/fakes";
 import { NotificationCentre } from "../components/NotificationCentre";
-import Notifications, { ChannelForm, RuleForm } from "./Notifications";
+import Notifications, { ChannelForm, RuleForm, ThresholdsForm } from "./Notifications";
 import type { Channel, Notification } from "../hooks/useNotifications";
 import { coveredByNav, NAV, pageHref } from "../nav";
 
@@ -164,5 +164,26 @@ describe("NotificationCentre (the bell)", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(container.querySelector("[data-testid=notification-centre]")).toBeNull();
     expect(fetch.mock.calls.some(([u]) => String(u).includes("/api/v1/notifications"))).toBe(false);
+  });
+});
+
+describe("ThresholdsForm", () => {
+  const SAVED = { cpu_percent: 90, memory_percent: 90, filesystem_percent: 90, temperature_celsius: 85, window_seconds: 60, hysteresis: 5 };
+
+  it("sends an emptied box as 'not checked' and shows the server's error on its field", async () => {
+    const fetch = mockFetch((_url, init) => init?.method === "PUT"
+      ? { status: 422, body: { error: { code: "validation_error", message: "invalid body: memory_percent: …", details: { errors: [{ loc: ["body", "memory_percent"], msg: "Input should be less than or equal to 100", type: "less_than_equal" }] } } } }
+      : { body: SAVED });
+    const { wrapper: P } = setup();
+    render(<P><ThresholdsForm admin /></P>);
+    const cpu = await screen.findByLabelText(/CPU busy/);
+    fireEvent.change(cpu, { target: { value: "" } });
+    fireEvent.change(screen.getByLabelText(/Memory used/), { target: { value: "150" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save thresholds" }));
+    await screen.findByText("Enter a number of at most 100.");
+    const [path, body] = bodies(fetch, "PUT")[0]!;
+    expect(path).toBe("/api/v1/system/alerts/thresholds");
+    expect(body).toEqual({ ...SAVED, cpu_percent: null, memory_percent: 150 });
+    expect((screen.getByLabelText(/Memory used/) as HTMLInputElement).value).toBe("150");
   });
 });

@@ -5,8 +5,9 @@ import { useConfirm } from "../components/confirm";
 import { useMe } from "../hooks/useAuth";
 import {
   MASK, SEVERITIES, useAck, useAckAll, useChannels, useDeleteChannel, useDeleteRule, useDeliveries, useNotifications,
-  useRules, useSaveChannel, useSaveRule, useSources, useTestChannel,
+  useRules, useSaveChannel, useSaveRule, useSaveThresholds, useSources, useTestChannel, useThresholds,
   type Channel, type ChannelBody, type EmailSettings, type Rule, type RuleBody, type Severity, type TestResult,
+  type Thresholds,
 } from "../hooks/useNotifications";
 import { errorMessage } from "../lib/api";
 import { fieldErrors } from "../lib/errors";
@@ -318,9 +319,47 @@ function Rules({ admin }: { admin: boolean }) {
         </Modal>
       </Card>
       <Card title="Alert thresholds">
-        <p className="muted">PULSE's thresholds (CPU, memory, filesystem fill, temperature, averaging window, hysteresis) are the <code>[system] pulse</code> settings of the system plugin's configuration; the system plugin offers no API to change them yet, so they cannot be edited here.</p>
+        <p className="muted">When the health heartbeat (PULSE) raises an alert. An empty box turns that check off.</p>
+        <ThresholdsForm admin={admin} />
       </Card>
     </>
+  );
+}
+
+const THRESHOLD_FIELDS: [keyof Thresholds, string, string, boolean][] = [
+  ["cpu_percent", "CPU busy (%)", "0 to 100, averaged over the window", true],
+  ["memory_percent", "Memory used (%)", "0 to 100, averaged over the window", true],
+  ["filesystem_percent", "Filesystem full (%)", "0 to 100, any mounted filesystem", true],
+  ["temperature_celsius", "Temperature (°C)", "0 to 200; a sensor's own critical value counts too", true],
+  ["window_seconds", "Averaging window (seconds)", "more than 0, at most 3600: a spike alone does not alert", false],
+  ["hysteresis", "Clears below by (points)", "0 to 50: an alert clears only this far below its threshold", false],
+];
+
+export function ThresholdsForm({ admin }: { admin: boolean }) {
+  const q = useThresholds();
+  const save = useSaveThresholds();
+  const [draft, setDraft] = useState<Record<string, string> | null>(null);
+  const errs = fieldErrors(save.error);
+  const values = draft ?? Object.fromEntries(THRESHOLD_FIELDS.map(([k]) => [k, q.data?.[k] == null ? "" : String(q.data?.[k])]));
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const body = Object.fromEntries(THRESHOLD_FIELDS.map(([k, , , optional]) => {
+      const text = (values[k] ?? "").trim();
+      return [k, text === "" && optional ? null : Number(text)];
+    })) as unknown as Thresholds;
+    save.mutate(body, { onSuccess: () => { toast.success("Thresholds saved: the next heartbeat uses them"); setDraft(null); } });
+  };
+  if (q.isError) return <p className="muted">The system plugin is not installed: there are no thresholds to set.</p>;
+  if (!q.data) return <p className="muted">Loading…</p>;
+  return (
+    <form className="form-grid" onSubmit={submit} noValidate>
+      {THRESHOLD_FIELDS.map(([k, label, hint]) => (
+        <Field key={k} label={label} hint={hint} error={errs[k]}>
+          <input inputMode="decimal" value={values[k]} disabled={!admin} onChange={(e) => setDraft({ ...values, [k]: e.target.value })} />
+        </Field>
+      ))}
+      {admin && <div className="inline"><button type="submit" className="btn primary" disabled={save.isPending || draft === null}>Save thresholds</button></div>}
+    </form>
   );
 }
 
