@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sigmavault import hookimpl
 from sigmavault.backends import StorageBackend
+from sigmavault.hookspecs import Tool
 
 from .config import CephConfig
 from .service import MIGRATIONS, CephService
@@ -34,3 +35,16 @@ def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
 def register_storage_backends(register: Callable[[Any], None], app: SigmaVault) -> None:
     backend: StorageBackend = app.services[CephService].backend
     register(backend)
+
+
+@hookimpl
+def register_tools(register: Callable[[Any], None]) -> None:
+    for tool in (
+        Tool("ceph", "Ceph clusters cannot be reached (pools on CephFS are unavailable)",
+             ("ceph", "--version")),
+        Tool("ceph-fuse", "CephFS file systems cannot be mounted"),
+        Tool("ceph-mon", "a Ceph cluster cannot be bootstrapped here"),
+        Tool("ceph-osd", "this node cannot hold Ceph OSDs"),
+        Tool("ceph-mds", "CephFS needs a metadata server: none can run here"),
+    ):
+        register(tool)
