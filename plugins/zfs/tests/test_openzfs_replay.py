@@ -4,7 +4,7 @@ OpenZFS needs its kernel module, which this machine cannot load (only zfs-fuse r
 these tests replace ``zpool``/``zfs`` with a replay of OpenZFS output: real output copied from
 public sources where one exists (``fixtures/openzfs-2.x/real``, see its SOURCES.md), synthetic
 samples (``fixtures/openzfs-2.x/synthetic``, ``WRITTEN_*``) only for the shapes no public capture
-was found for, and inline rows for the one-line ``zpool list``/``zfs get mountpoint`` answers the
+was found for, and inline rows for the short ``zpool list``/``zfs get`` (root dataset) answers the
 backend needs alongside. The real zfs-fuse path is tested in test_backend_real.py.
 """
 
@@ -58,7 +58,8 @@ def openzfs_21(tmp_path: Path) -> ZfsBackend:
         "zpool list -H -p -o name,size,allocated,free,health,altroot,guid tank":
             "tank\t4227858432\t1048576\t4226809856\tDEGRADED\t-\t501630275724724435\n",
         "zpool status -P tank": str(OZ / "zpool_status_degraded_faulted_file__pr16217.txt"),
-        "zfs get -H -o name,value mountpoint tank": "tank\t/tank\n",
+        "zfs get -Hp -o name,property,value mountpoint,used,available tank":
+            "tank\tmountpoint\t/tank\ntank\tused\t10936320\ntank\tavailable\t4064282624\n",
     })
 
 
@@ -89,7 +90,8 @@ def openzfs_doc_json(tmp_path: Path) -> ZfsBackend:
         "zpool list -H -p -o name,size,allocated,free,health,altroot,guid tank":
             "tank\t16492674416640\t67216769024\t16425457647616\tONLINE\t-\t3920273586464696295\n",
         "zpool status -j --json-int -P tank": str(OZ / "zpool_status_j_example__man_zpool-status.8.json"),
-        "zfs get -H -o name,value mountpoint tank": "tank\t/tank\n",
+        "zfs get -Hp -o name,property,value mountpoint,used,available tank":
+            "tank\tmountpoint\t/tank\ntank\tused\t10936320\ntank\tavailable\t4064282624\n",
     })
 
 
@@ -110,12 +112,13 @@ def openzfs(tmp_path: Path):
         "zpool list -H -p -o name,size,allocated,free,health,altroot,guid tank":
             "tank\t4227858432\t1048576\t4226809856\tONLINE\t-\t1234567890123456789\n",
         "zpool status -j --json-int -P tank": str(SYN / "WRITTEN_zpool_status_j_json_int.json"),
-        "zfs get -H -o name,value mountpoint tank": "tank\t/tank\n",
+        "zfs get -Hp -o name,property,value mountpoint,used,available tank":
+            "tank\tmountpoint\t/tank\ntank\tused\t10936320\ntank\tavailable\t4064282624\n",
         "zfs list -Hp -t snapshot -d 1 -o name,creation,used,referenced,userrefs tank/data":
             str(SYN / "WRITTEN_zfs_list_Hp_snapshots.txt"),
         "zfs get -Hp -o name,property,value,source type,used,available,referenced,quota,"
         "compression,compressratio,recordsize,atime,readonly,mountpoint,mounted,origin,creation,"
-        "usedbysnapshots tank/data":
+        "usedbysnapshots,usedbydataset tank/data":
             "tank/data\ttype\tfilesystem\t-\ntank/data\tused\t10838016\t-\n"
             "tank/data\tmountpoint\t/tank/data\tdefault\ntank/data\tcreation\t1795788000\t-\n"
             "tank/data\tcompression\tlz4\tlocal\ntank/data\tcompressratio\t1.89x\t-\n"
@@ -133,7 +136,12 @@ async def test_openzfs_pool_from_json_status(openzfs):
     gen = await openzfs.cli.generation()
     assert (gen.name, gen.version, gen.json, gen.parsable) == ("openzfs", "2.3.1", True, True)
     pool = await openzfs.pool_get(name="tank")
-    assert pool["size"] == 4227858432 and pool["layout"] == "mirror" and pool["mountpoint"] == "/tank"
+    assert pool["layout"] == "mirror" and pool["mountpoint"] == "/tank"
+    # what may be written: the root dataset's used + available, not zpool list's raw space
+    assert (pool["size"], pool["used"], pool["free"]) == (10936320 + 4064282624, 10936320,
+                                                          4064282624)
+    assert pool["properties"]["raw_size"] == 4227858432
+    assert pool["properties"]["capacity_source"] == "dataset"
     assert [d["errors"]["checksum"] for d in pool["devices"] if d["path"] in ("/dev/loop3", "/dev/loop4")] == [0, 1300]
     assert pool["properties"]["topology"]["logs"][0]["path"] == "/dev/loop5"
     scrub = await openzfs.scrub_status(pool="tank")
