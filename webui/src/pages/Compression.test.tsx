@@ -58,13 +58,22 @@ describe("new compression job", () => {
     expect(fetch.mock.calls.some(([u]) => /\/volumes\/media$/.test(new URL(String(u), "http://localhost/").pathname))).toBe(false);
   }, 20000);
 
-  it("a whole volume is subpath \"\"", async () => {
+  it("sends a picked folder; the whole volume is not offered (its result would land outside it)", async () => {
     const fetch = mockFetch(route(() => ({ status: 202, body: job({ state: "WAITING" }) })));
     const { wrapper: P } = setup();
     render(<P><NewJob onDone={() => undefined} /></P>);
-    fireEvent.click(await screen.findByRole("button", { name: /Choose this folder/ }, { timeout: 8000 }));
+    fireEvent.click(await screen.findByRole("button", { name: "open folder photos" }, { timeout: 8000 }));
+    fireEvent.click(await screen.findByRole("button", { name: /^Choose this folder$/ }));
     fireEvent.click(screen.getByRole("button", { name: "Start" }));
-    await waitFor(() => expect(posted(fetch)?.source).toEqual({ pool: "tank", volume: "media", subpath: "" }));
+    await waitFor(() => expect(posted(fetch)?.source).toEqual({ pool: "tank", volume: "media", subpath: "photos" }));
+  }, 20000);
+
+  it("does not offer the whole volume as the source", async () => {
+    mockFetch(route(() => ({ status: 202, body: job() })));
+    const { wrapper: P } = setup();
+    render(<P><NewJob onDone={() => undefined} /></P>);
+    await screen.findByRole("button", { name: "choose big.txt" }, { timeout: 8000 });
+    expect(screen.queryByRole("button", { name: /Choose this folder/ })).toBeNull();
   }, 20000);
 
   it("shows a source.subpath refusal under the source picker and keeps the form", async () => {

@@ -20,6 +20,9 @@ const OPERATIONS: [string, string][] = [
   ["verify", "Verify: check that a compressed file decodes"],
 ];
 
+/** The new-job form. The source is a file or a folder inside a volume, not a whole volume: the
+ * result is written beside the source, which for a whole volume is outside it (the daemon
+ * refuses that default target), and the form gives no target of its own. */
 export function NewJob({ onDone }: { onDone: () => void }) {
   const create = useCreateCompressionJob();
   const codecs = useCodecs();
@@ -49,7 +52,7 @@ export function NewJob({ onDone }: { onDone: () => void }) {
           {OPERATIONS.map(([o, text]) => <option key={o} value={o}>{text}</option>)}
         </select>
       </Field>
-      <LocationPicker name="compression-source" label={f.operation === "compress" ? "File or folder to compress" : "Compressed file"} accept={f.operation === "compress" ? "any" : "file"} value={source} onChange={(l) => { setSource(l); setProblem(null); }} error={problem ?? errs["source.subpath"] ?? errs.source ?? (errs.target ? `The result: ${errs["target.subpath"] ?? errs.target}` : undefined)} hint="The result is written beside it (x → x.zst, a folder → folder.tar.zst)." />
+      <LocationPicker name="compression-source" label={f.operation === "compress" ? "File or folder to compress" : "Compressed file"} accept={f.operation === "compress" ? "any" : "file"} rootChoosable={false} value={source} onChange={(l) => { setSource(l); setProblem(null); }} error={problem ?? errs["source.subpath"] ?? errs.source ?? (errs.target ? `The result: ${errs["target.subpath"] ?? errs.target}` : undefined)} hint="The result is written beside it (x → x.zst, a folder → folder.tar.zst)." />
       {needsCodec && (
         <Field label="Codec" error={errs.codec}>
           <select name="codec" value={f.codec} onChange={set("codec")}>{names.map((n) => <option key={n}>{n}</option>)}</select>
