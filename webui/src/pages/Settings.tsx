@@ -100,7 +100,7 @@ function Users() {
         )}
       </QueryState>
       <form className="inline" style={{ alignItems: "flex-start" }} onSubmit={submit} aria-label="new user" noValidate>
-        <label className="field">
+        <label className="field" style={{ width: "min(20em, 100%)" }}>
           <input aria-label="new username" name="new-username" placeholder="username" autoComplete="off" value={form.username} aria-invalid={!!errs.username} onChange={(e) => setForm({ ...form, username: e.target.value })} />
           <Under rule={USER_RULES.username} error={errs.username} />
         </label>
