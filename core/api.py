@@ -258,6 +258,27 @@ async def read_json(request: web.Request) -> Any:
     return parse_json(text)
 
 
+def validate_body(model: type[BaseModel], data: Any) -> BaseModel:
+    """``data`` (parsed JSON) as ``model``, read the way its JSON Schema says: strictly, so that
+    ``"5"`` is not a number nor ``"true"`` a boolean (strings still give enums, dates and paths,
+    as JSON must), where a number with no fraction (``5.0``) is an integer as in JSON Schema;
+    422 naming the field otherwise."""
+    try:
+        return model.model_validate_json(json.dumps(_whole_numbers(data)), strict=True)
+    except ValidationError as exc:
+        raise validation_error(exc, "body") from None
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def _path_value(name: str, tp: Any, value: str) -> Any:
     """A path parameter checked against its declared type: ``400 invalid_name`` naming it (the
     same answer as :func:`sigmavault.validation.check_name`) when it does not fit."""
@@ -283,10 +304,7 @@ def _wrap(r: Route, shadowed: dict[str, list[str]] | None = None) -> Handler:
         for name, tp in r.params.items():
             kwargs[name] = _path_value(name, tp, kwargs[name])
         if r.body is not None:
-            try:
-                kwargs["body"] = r.body.model_validate(await read_json(request))
-            except ValidationError as exc:
-                raise validation_error(exc, "body") from None
+            kwargs["body"] = validate_body(r.body, await read_json(request))
         if r.query is not None:
             try:
                 kwargs["query"] = r.query.model_validate(dict(request.query))
@@ -396,7 +414,9 @@ def openapi(api: Api, title: str, version: str) -> dict[str, Any]:
         if params:
             op["parameters"] = params
         if r.body is not None:
-            op["requestBody"] = {"required": True, "content": {
+            # a body whose every field has a default may be left out (read as {})
+            required = any(f.is_required() for f in r.body.model_fields.values())
+            op["requestBody"] = {"required": required, "content": {
                 "application/json": {"schema": schemas[("body", i)]}}}
         responses: dict[str, Any] = {}
         if r.content_type is not None:

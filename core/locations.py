@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import APIError
 from .validation import Name, inside
@@ -19,6 +19,13 @@ if TYPE_CHECKING:  # pragma: no cover
 class Location(BaseModel):
     """A file or folder: ``path`` (absolute, inside the plugin's allowed roots) or a storage
     volume ``pool``/``volume`` with an optional ``subpath`` inside it."""
+
+    # the rule of _one_kind, stated for clients and fuzzers
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["path"], "properties": {"path": {"type": "string"}, "pool": {"type": "null"},
+                                              "volume": {"type": "null"}}},
+        {"required": ["pool", "volume"], "properties": {
+            "path": {"type": "null"}, "pool": {"type": "string"}, "volume": {"type": "string"}}}]})
 
     path: str | None = Field(None, max_length=4096, description="absolute path inside an allowed root")
     pool: Name | None = None

@@ -51,7 +51,8 @@ def register_routes(app: Any) -> None:
         """Wait up to ``timeout`` seconds for the job to finish, then return it."""
         return await get_app(request).jobs.wait(job_id, query.timeout)
 
-    @app.api.post("/jobs/{job_id}/cancel", response=Job, status=202, tags=["jobs"])
+    @app.api.post("/jobs/{job_id}/cancel", response=Job, status=202, tags=["jobs"],
+                  errors=[409])  # already finished
     async def cancel_job(request: web.Request, job_id: str) -> Job:
         """Ask a waiting or running job to stop; it ends ABORTED."""
         sv = get_app(request)
