@@ -73,6 +73,9 @@ class CompressionService:
     """Codecs, compression jobs and their statistics; reach it as
     ``app.services[CompressionService]``."""
 
+    # 404: a pool, volume or file a job names; 409: a target that exists
+    route_defaults = {"errors": (404, 409)}
+
     def __init__(self, app: "SigmaVault", config: CompressionConfig) -> None:
         self.app = app
         self.config = config
