@@ -26,6 +26,9 @@ class InviteService:
     """Invites of this node and joining other nodes' meshes; reached as
     ``app.services[InviteService]``."""
 
+    # 404: a peer a request names; 409: the mesh disabled, a peer or invite that exists
+    route_defaults = {"errors": (404, 409)}
+
     def __init__(self, app: "SigmaVault", mesh: MeshService) -> None:
         self.app = app
         self.mesh = mesh

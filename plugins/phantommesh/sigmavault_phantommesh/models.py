@@ -46,7 +46,9 @@ def _ifname(value: str) -> str:
     return value
 
 
-WGKey = Annotated[str, AfterValidator(_key)]
+# base64 of 32 bytes, as keys.decode takes it (stated in the schema)
+WGKey = Annotated[str, Field(json_schema_extra={"pattern": "^[A-Za-z0-9+/]{43}=$"}),
+                  AfterValidator(_key)]
 CIDR = Annotated[str, AfterValidator(_cidr)]
 Endpoint = Annotated[str, AfterValidator(_endpoint)]
 HttpURL = Annotated[str, AfterValidator(_http_url)]

@@ -30,6 +30,9 @@ log = logging.getLogger("sigmavault.phantommesh")
 class RotationService:
     """Key and PSK rotation; reached as ``app.services[RotationService]``."""
 
+    # 404: a peer a request names; 409: the mesh disabled, a peer or invite that exists
+    route_defaults = {"errors": (404, 409)}
+
     def __init__(self, app: "SigmaVault", mesh: MeshService) -> None:
         self.app = app
         self.mesh = mesh

@@ -36,6 +36,9 @@ class MeshService:
     """One per daemon, reached as ``app.services[MeshService]``: the node's identity, its
     interface and the peers on it (the DB is the source of truth the device is synced from)."""
 
+    # 404: a peer a request names; 409: the mesh disabled, a peer or invite that exists
+    route_defaults = {"errors": (404, 409)}
+
     def __init__(self, app: "SigmaVault", cfg: MeshConfig) -> None:
         self.app = app
         self.cfg = cfg
