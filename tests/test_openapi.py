@@ -100,3 +100,47 @@ def test_route_defaults_add_errors_and_type_only_the_path_parameters_present():
     assert one["errors"] == [409, 501, 504] and one["params"] == {"pool": Name}
     two = _with_defaults(ops["t.other"], _Pools())
     assert two["params"] == {"pool": Name, "volume": str}  # the operation's own type wins
+
+
+@pytest.mark.parametrize("body", [{"path": "/a"}, {"pool": "p", "volume": "v"},
+                                  {"pool": "p", "volume": "v", "subpath": "x"}, {"pool": "p"},
+                                  {"path": "/a", "pool": "p", "volume": "v"}, {},
+                                  {"path": None, "pool": "p", "volume": "v"}])
+def test_the_location_schema_states_its_one_of_rule(body):
+    from jsonschema import Draft202012Validator
+    from pydantic import ValidationError
+
+    from sigmavault.locations import Location
+    stated = Draft202012Validator(Location.model_json_schema()).is_valid(body)
+    try:
+        Location.model_validate(body)
+        enforced = True
+    except ValidationError:
+        enforced = False
+    assert stated == enforced
+
+
+def test_bodies_are_read_as_strictly_as_their_schema():
+    from pydantic import BaseModel
+
+    from sigmavault.api import validate_body
+
+    class Body(BaseModel):
+        n: int
+        x: float = 0
+        on: bool = False
+
+    assert validate_body(Body, {"n": 5.0, "x": 1}).n == 5  # 5.0 is an integer in JSON Schema
+    for wrong in ({"n": "5"}, {"n": 1, "on": "true"}, {"n": 1.5}):
+        with pytest.raises(APIError) as caught:
+            validate_body(Body, wrong)
+        assert caught.value.status == 422, wrong
+
+
+async def test_a_body_with_only_defaults_is_optional(client):
+    spec = await (await client.get("/api/v1/openapi.json")).json()
+    login = spec["paths"]["/api/v1/auth/login"]["post"]["requestBody"]
+    assert login["required"] is True
+    optional = [op["requestBody"]["required"] for ops in spec["paths"].values()
+                for op in ops.values() if "requestBody" in op]
+    assert False in optional  # e.g. POST /network/phantommesh/rotate {"what": "all"} by default
