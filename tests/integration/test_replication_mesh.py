@@ -351,12 +351,19 @@ async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daem
             source_tree = await tree_in(n.da, vol)
             assert len(source_tree) == 3 and await tree_in(n.db, got) == source_tree
 
+            # a snapshot named like the source's but made on the target is not the same snapshot
+            # (its received UUID says so): never taken as the common one, never overwritten
+            await snap(b, "rdst", "data", "b3")
+            await snap(a, "rsrc", "data", "b3")
+            res = await run_task(a, task["id"])
+            assert res["common"] == "b2" and res["sent"] == [] and res["skipped_name_taken"] == ["b3"], res
+
             # untrusted target: a sealed chain (full b1 + incremental b2), restored as a new volume
             await api_call(a, "POST", "/encryption/keys", 201, json={
                 "name": "replica", "passphrase": "correct horse battery"})
             sealed = await api_call(a, "POST", "/replication", 201, json={
                 "pool": "rsrc", "volume": "data", "peer": "beta", "target_pool": "rdst",
-                "target_volume": "data-sealed", "encrypt": True, "pad": True})
+                "target_volume": "data-sealed", "encrypt": True, "pad": True, "match": "b[12]"})
             res = await run_task(a, sealed["id"])
             assert [(x["snapshot"], x["base"]) for x in res["sent"]] == [("b1", None), ("b2", "b1")]
             from sigmavault_replication.transfer import padme

@@ -117,6 +117,8 @@ class ReplicaOwner(BaseModel):
 class NodeRef(BaseModel):
     pool: Name
     volume: Name | None = None
+    identify: list[Name] = Field(default_factory=list, max_length=32, description="snapshots "
+                                 "whose origin (btrfs received UUID) the answer should name")
 
 
 class UploadBegin(BaseModel):

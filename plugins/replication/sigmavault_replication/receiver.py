@@ -192,12 +192,23 @@ class ReceiverService:
         snaps.sort(key=lambda s: (str(s["created"]), s["name"]))
         blobs = self.app.db.all("SELECT blob, size, created FROM replication_blobs WHERE pool=? AND "
                                 "volume=? ORDER BY created", (body.pool, body.volume))
+        identities: dict[str, Any] = {}
+        for name in body.identify if not row["sealed"] else []:
+            try:
+                got = await self.app.call("storage.snapshot.get", pool=body.pool, volume=body.volume,
+                                          snapshot=name)
+            except APIError:
+                continue
+            props = got.get("properties") or {}
+            if "received_uuid" in props:
+                identities[name] = props["received_uuid"]
         manifest = False
         if row["sealed"] and await self._volume_exists(body.pool, body.volume):
             root = Path(await self.app.call("storage.volume.path", pool=body.pool, volume=body.volume))
             manifest = (root / "manifest.age").exists()
         return {"exists": True, "sealed": bool(row["sealed"]),
-                "snapshots": [] if row["sealed"] else snaps, "blobs": blobs, "manifest": manifest}
+                "snapshots": [] if row["sealed"] else snaps, "blobs": blobs, "manifest": manifest,
+                "identities": identities}
 
     @operation(post=NODE + "/uploads", body=UploadBegin, response=dict, role="readonly",
                summary="Begin or resume an upload into a replica (signed)")

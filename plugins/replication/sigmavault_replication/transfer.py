@@ -83,8 +83,8 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
                        f"({','.join('?' * len(lost))})", (task["id"], *lost))
     else:
         have = {s["name"] for s in inv["snapshots"]}
-    common_idx = max((i for i, s in enumerate(source) if s["name"] in have), default=-1)
-    todo = source[common_idx + 1:]
+    common_idx, conflicting = await _common(app, link, task, source, have)
+    todo = [s for s in source[common_idx + 1:] if s["name"] not in conflicting]
     base = source[common_idx]["name"] if common_idx >= 0 and incremental else None
     ctx.log(f"{task['pool']}/{task['volume']} → {task['peer']}:{tpool}/{tvol}: common="
             f"{source[common_idx]['name'] if common_idx >= 0 else None}, to send={[s['name'] for s in todo]}")
@@ -168,7 +168,34 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
             "common": source[common_idx]["name"] if common_idx >= 0 else None,
             "sent": sent, "bytes": sum(s["bytes"] for s in sent), "wire_bytes": link.wire_bytes,
             "retries": link.retries, "up_to_date": not todo, "pruned": pruned,
+            "skipped_name_taken": conflicting,
             "seconds": round(time.monotonic() - started, 3)}
+
+
+async def _common(app: Any, link: Link, task: dict[str, Any], source: list[dict[str, Any]],
+                  have: set[str]) -> tuple[int, list[str]]:
+    """Index of the newest source snapshot the replica has — the same snapshot, not just the same
+    name, where the backend can tell (btrfs: the replica's received UUID is the source's UUID) —
+    and the names the replica holds with another origin (they cannot be sent)."""
+    named = [i for i, s in enumerate(source) if s["name"] in have]
+    if not named or task["encrypt"]:
+        return (named[-1] if named else -1), []
+    recent = named[-32:]
+    inv = await link.retrying("identify", lambda: link.request("POST", "/inventory", {
+        "pool": task["target_pool"], "volume": task["target_volume"],
+        "identify": [source[i]["name"] for i in recent]}))
+    ids = inv.get("identities") or {}
+    conflicting: list[str] = []
+    for i in reversed(recent):
+        name = source[i]["name"]
+        if name not in ids:
+            return i, conflicting               # no identity to compare: the name decides
+        src = await app.call("storage.snapshot.get", pool=task["pool"], volume=task["volume"], snapshot=name)
+        props = src.get("properties") or {}
+        if ids[name] is not None and ids[name] in (props.get("uuid"), props.get("received_uuid")):
+            return i, conflicting
+        conflicting.insert(0, name)
+    return -1, conflicting
 
 
 async def _retention(link: Link, svc: "ReplicationService", task: dict[str, Any],
