@@ -23,7 +23,7 @@ from sigmavault.errors import APIError, not_found
 
 from . import parsers
 from .snapdir import SnapshotDirs
-from .usage import UsageMeter
+from sigmavault.usage import UsageMeter
 
 RAID_LEVELS = ["single", "dup", "raid0", "raid1", "raid1c3", "raid10"]
 MIN_DEVICES = {"single": 1, "dup": 1, "raid0": 2, "raid1": 2, "raid1c3": 3, "raid10": 4}

@@ -27,11 +27,11 @@ from typing import Any
 
 from sigmavault.commands import run
 from sigmavault.backends import not_supported
+from sigmavault.usage import UsageMeter, walk_used
 from sigmavault.errors import APIError, bad_request, conflict, not_found
 from sigmavault.files import atomic_write
 
 from . import projquota, treeops
-from .usage import UsageMeter, walk_used
 
 MARKER = ".sigmavault-pool.json"
 EXPORTED_MARKER = ".sigmavault-pool.exported.json"

@@ -1,6 +1,7 @@
-"""Space used under directories, for backends whose filesystem keeps no account of it (``dir``):
-measured by a walk in a worker thread, kept with the time of the measurement, and refreshed in
-the background once stale, so a listing never waits for a walk."""
+"""Space used under directories, for storage backends whose filesystem keeps no account of it
+(``dir``; btrfs with quotas off): measured by a walk in a worker thread, kept with the time of
+the measurement, and refreshed in the background once stale, so a listing never waits for a walk.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +12,34 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-log = logging.getLogger("sigmavault.storage")
+log = logging.getLogger("sigmavault.usage")
 
 Inodes = frozenset[tuple[int, int]]
 
 
 def walk_used(root: Path, shared: Inodes = frozenset()) -> tuple[int, Inodes]:
-    """Bytes allocated under ``root`` (hard links counted once; inodes in ``shared`` not at all)
-    and the inodes seen."""
+    """Bytes allocated under ``root`` on its own file system (hard links counted once; inodes in
+    ``shared`` not at all; nested mounts and btrfs subvolumes, which have another ``st_dev``, left
+    out) and the inodes seen."""
+    top = os.lstat(root).st_dev
     seen: set[tuple[int, int]] = set()
     total = 0
-    for dirpath, _dirs, filenames in os.walk(root):
+    for dirpath, dirs, filenames in os.walk(root):
+        keep = []
+        for name in dirs:
+            try:
+                if os.lstat(os.path.join(dirpath, name)).st_dev == top:
+                    keep.append(name)
+            except OSError:
+                continue
+        dirs[:] = keep
         for name in [*filenames, "."]:
             try:
                 st = os.lstat(os.path.join(dirpath, name))
             except OSError:
                 continue
             key = (st.st_dev, st.st_ino)
-            if key in seen:
+            if st.st_dev != top or key in seen:
                 continue
             seen.add(key)
             if key not in shared:
