@@ -24,6 +24,9 @@ from .errors import APIError
 from .plugins import PluginLoadError, PluginManager
 
 
+log = logging.getLogger("sigmavault")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", type=Path, help="TOML config file (or SIGMAVAULT_CONFIG)")
     p.add_argument("--data-dir", type=Path, help="state directory (default ./var in a checkout)")
@@ -80,8 +83,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # whole request head has arrived by then: slow or dribbled headers cannot hold sockets open
     web.run_app(make(), host=cfg.host, port=cfg.port, ssl_context=ssl_context, access_log=None,
                 shutdown_timeout=10, keepalive_timeout=cfg.header_timeout_seconds,
-                print=lambda _: print(f"SigmaVault {__version__} on {scheme}://{cfg.host}:{cfg.port}/",
-                                      file=sys.stderr, flush=True))
+                print=lambda _: log.info("SigmaVault %s serving on %s://%s:%s/", __version__,
+                                         scheme, cfg.host, cfg.port))
     return 0
 
 
