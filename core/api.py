@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable, Generic, Mapping, Sequence, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic.json_schema import JsonSchemaMode
 
 from .errors import APIError
 
@@ -324,13 +325,19 @@ def _wrap(r: Route, shadowed: dict[str, list[str]] | None = None) -> Handler:
 # --- OpenAPI -------------------------------------------------------------------------------------
 
 
-def _schemas(api: Api) -> tuple[dict[tuple[Any, str], Any], dict[str, Any]]:
+SchemaKey = tuple[str, int]  # (part: body/query/response/path:<name>, route index)
+
+
+def _schemas(api: Api) -> tuple[dict[SchemaKey, Any], dict[str, Any]]:
     """Every body, query and response schema in one pydantic run, so that same-named models of
     different plugins get distinct component names instead of overwriting each other."""
-    inputs: list[tuple[Any, str, TypeAdapter]] = [(("error", 0), "serialization", _adapter(ErrorEnvelope))]
+    inputs: list[tuple[SchemaKey, JsonSchemaMode, TypeAdapter]] = [
+        (("error", 0), "serialization", _adapter(ErrorEnvelope))]
     for i, r in enumerate(api.routes):
-        for part, tp, mode in (("body", r.body, "validation"), ("query", r.query, "validation"),
-                               ("response", r.response, "serialization")):
+        parts: tuple[tuple[str, Any, JsonSchemaMode], ...] = (
+            ("body", r.body, "validation"), ("query", r.query, "validation"),
+            ("response", r.response, "serialization"))
+        for part, tp, mode in parts:
             if tp is not None:
                 inputs.append(((part, i), mode, _adapter(tp)))
         for name, tp in r.params.items():

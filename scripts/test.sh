@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up everything and run every test: the web UI's unit tests, then core, plugins, example
+# Set up everything and run every test: the web UI's unit tests, the type checker (mypy), then
+# core, plugins, example
 # plugin and browser tests (pytest), then the end-to-end suite (scripts/integration-test.sh). As
 # root it installs the Debian packages the real components need. Extra args go to one pytest run
 # over everything instead (e.g. scripts/test.sh -k storage).
@@ -14,6 +15,7 @@ status=0
 if [ -d webui/node_modules ]; then
   (cd webui && npm test --silent) || status=$?
 fi
+bash scripts/typecheck.sh || status=$?
 .venv/bin/python -m pytest --ignore=tests/integration || status=$?
 SIGMAVAULT_SKIP_SYSTEM_DEPS=1 SIGMAVAULT_SKIP_BOOTSTRAP=1 bash scripts/integration-test.sh || status=$?
 exit $status

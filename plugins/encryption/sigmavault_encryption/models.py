@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, model_validator
 
 from sigmavault.locations import Location
 from sigmavault.validation import Name
@@ -99,7 +99,7 @@ FILE_PASSPHRASE_DESCRIPTION = ("encrypt with this passphrase (an scrypt stanza, 
                                "instead of keys or recipients")
 
 
-def _one_of_lists(*fields: str) -> list[dict]:
+def _one_of_lists(*fields: str) -> list[JsonValue]:
     """JSON Schema: at least one of ``fields`` is a non-empty list."""
     return [{"required": [f], "properties": {f: {"minItems": 1}}} for f in fields]
 
