@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything and run every test: the web UI's unit tests, the type checker (mypy), then
-# core, plugins, example
-# plugin and browser tests (pytest), then the end-to-end suite (scripts/integration-test.sh). As
+# core, plugins, example plugin and browser tests (pytest), then the end-to-end suite
+# (scripts/integration-test.sh). As
 # root it installs the Debian packages the real components need. Extra args go to one pytest run
 # over everything instead (e.g. scripts/test.sh -k storage).
 set -euo pipefail
