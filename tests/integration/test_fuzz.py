@@ -104,10 +104,20 @@ def schemathesis(daemon: Daemon, report_dir: Path, *, include: list[str], exclud
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=report_dir)
 
 
+def findings(output: str) -> str:
+    """Every failing operation with its checks and the answer that failed them, one line each
+    (schemathesis' own report repeats curl lines and bodies at length)."""
+    failures = output.split("FAILURES", 1)[-1].split("SUMMARY", 1)[0]
+    keep = re.compile(r"^(_{3,} .+ _{3,}|- ST\d+ .+|\s+(Received|Documented|Expected|Invalid "
+                      r"component|Actual):.*|\[\d{3}\] .+|\s+`.+)$")
+    return "\n".join(line.strip()[:240] for line in failures.splitlines() if keep.match(line))
+
+
 def _check(result: subprocess.CompletedProcess[str], daemon: Daemon, *, at_least: int) -> None:
     """No problem found, and at least ``at_least`` operations were really tested."""
-    tail = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, f"schemathesis found problems:\n{tail}\n--- daemon log ---\n{daemon.log()}"
+    summary = (result.stdout + result.stderr)[-2500:]
+    assert result.returncode == 0, (f"schemathesis found problems:\n{findings(result.stdout)}\n"
+                                    f"{summary}\n--- daemon log ---\n{daemon.log()}")
     tested = re.search(r"^\s*Tested: (\d+)", result.stdout, re.M)
     assert tested and int(tested.group(1)) >= at_least, tail
 
