@@ -84,13 +84,28 @@ class AgentStatusEvent(BaseModel):
 
 
 CRON_DESCRIPTION = "5 fields (min hour dom month dow) or 6 with seconds last"
+
+
+def _cron_field(values: str) -> str:
+    one = rf"(?:\*|(?:{values})(?:-(?:{values}))?)(?:/[1-9][0-9]?)?"
+    return rf"{one}(?:,{one})*"
+
+
+_MINUTE = _cron_field(r"[0-5]?[0-9]")
+# What cron.validate accepts, as far as a pattern can say it (stated in the schema; croniter
+# decides): numbers in range, ranges, steps, lists, '*', month and day names; seconds last.
+CRON_PATTERN = ("^ *" + " +".join([_MINUTE] + [_cron_field(v) for v in (
+    r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]",
+    r"0?[1-9]|1[0-2]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",
+    r"[0-7]|sun|mon|tue|wed|thu|fri|sat")]) + f"(?: +{_MINUTE})? *$")
+CRON: dict[str, Any] = {"description": CRON_DESCRIPTION, "json_schema_extra": {"pattern": CRON_PATTERN}}
 SECRETS_DESCRIPTION = ("validated by the agent's params schema; its secrets are stored sealed and shown as "
                        "'**********'")
 
 
 class ScheduleCreate(BaseModel):
     agent: str = Field(min_length=1, max_length=64)
-    cron: str = Field(min_length=9, max_length=200, description=CRON_DESCRIPTION)
+    cron: str = Field(min_length=9, max_length=200, **CRON)
     params: dict[str, Any] = Field(default_factory=dict, description=SECRETS_DESCRIPTION)
     priority: int = Field(0, ge=-100, le=100)
     name: str = Field("", max_length=100)
@@ -99,7 +114,7 @@ class ScheduleCreate(BaseModel):
 
 class ScheduleUpdate(BaseModel):
     """Fields left out keep their value."""
-    cron: str | None = Field(None, min_length=9, max_length=200, description=CRON_DESCRIPTION)
+    cron: str | None = Field(None, min_length=9, max_length=200, **CRON)
     params: dict[str, Any] | None = Field(
         None, description="replace the params; a secret sent as '**********' keeps the stored secret")
     priority: int | None = Field(None, ge=-100, le=100)
