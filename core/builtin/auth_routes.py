@@ -141,7 +141,8 @@ def register_routes(app: Any) -> None:
         """All local users."""
         return get_app(request).auth.list_users()
 
-    @api.post("/auth/users", body=UserCreate, response=User, tags=["auth"])
+    @api.post("/auth/users", body=UserCreate, response=User, tags=["auth"],
+              errors=[409])  # the user exists
     async def create_user(request: web.Request, body: UserCreate) -> dict:
         """Create a local user (password hashed with argon2id)."""
         return get_app(request).auth.create_user(body.username, body.password, body.role)
