@@ -14,7 +14,8 @@ from sigmavault.testing import Daemon
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = {"sigmavault-system", "sigmavault-storage", "sigmavault-btrfs", "sigmavault-zfs",
            "sigmavault-agents", "sigmavault-compression", "sigmavault-encryption",
-           "sigmavault-phantommesh"}
+           "sigmavault-phantommesh", "sigmavault-shares", "sigmavault-smb", "sigmavault-nfs",
+           "sigmavault-notifications", "sigmavault-ceph", "sigmavault-replication"}
 
 
 def test_all_bundle_installs_from_wheels(tmp_path):
