@@ -72,7 +72,7 @@ class Scheduler:
         return [_schedule(r) for r in self.db.all("SELECT * FROM agents_schedules ORDER BY created_at")]
 
     @operation("agents.schedule.create", post=SCHEDULES, body=ScheduleCreate, response=Schedule,
-               status=201, tags=TAGS)
+               status=201, tags=TAGS, errors=[404])  # 404: no such agent
     def create(self, agent: str, cron: str, params: dict[str, Any], priority: int = 0,
                name: str = "", enabled: bool = True) -> dict[str, Any]:
         """Run an agent task on a cron schedule (params are validated now)."""
