@@ -36,15 +36,14 @@ SHUTDOWN_GRACE = 5.0  # seconds background tasks get to finish after cancellatio
 
 
 def _private_dir(path: Path) -> None:
-    """Create the data directory 0700, or tighten one that others can list or write. Search
-    permission for others alone (0701) is kept: the shares plugin grants it so that share users
-    pass through to pools kept under the data directory, without seeing anything in it."""
+    """Create the data directory 0700, or tighten one that others can list or write to 0700.
+    Search permission for others alone (0701) is kept: the shares plugin grants it so that share
+    users pass through to pools kept under the data directory, without seeing anything in it."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o076:
-        log.warning("data directory %s had mode %04o; tightened to %04o", path, mode,
-                    0o700 | (mode & 0o001))
-        path.chmod(0o700 | (mode & 0o001))
+        log.warning("data directory %s had mode %04o; tightened to 0700", path, mode)
+        path.chmod(0o700)
 
 
 def get_app(request: web.Request) -> "SigmaVault":

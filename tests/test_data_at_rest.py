@@ -14,9 +14,13 @@ from sigmavault.testing import ADMIN_PASSWORD, Daemon
 
 
 def exposed(root: Path) -> list[str]:
-    """Every path under ``root`` (itself included) with a group or other permission bit."""
+    """Every path under ``root`` (itself included) with a group or other permission bit, but the
+    ``dir`` backend's pools (``pools/``, 0755 on purpose: share users pass through them)."""
     found = []
+    pools = root / "pools"
     for path in [root, *root.rglob("*")]:
+        if path == pools or pools in path.parents:
+            continue
         mode = stat.S_IMODE(os.lstat(path).st_mode)
         if mode & 0o077 and not path.is_symlink():
             found.append(f"{path.relative_to(root.parent)} {mode:04o}")
