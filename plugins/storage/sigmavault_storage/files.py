@@ -25,6 +25,7 @@ from sigmavault.backends import kind_of
 from sigmavault.errors import APIError, bad_request, not_found
 from sigmavault.validation import inside
 
+from .pools import ROUTES
 from .snapshots import S, SnapshotService
 from .volumes import V, VolumeService
 
@@ -86,6 +87,8 @@ def _scan(directory: Path) -> list[str]:
 
 
 class FileService:
+    route_defaults = ROUTES
+
     def __init__(self, app: "SigmaVault") -> None:
         self.app = app
         self._names: OrderedDict[tuple[str, int, int, int], list[str]] = OrderedDict()
