@@ -148,7 +148,7 @@ class CephService:
         self.app.audit("ceph.cluster.forget", fsid)
 
     @operation("ceph.cluster.bootstrap", post="/ceph/clusters/bootstrap", body=BootstrapBody,
-               job=True, tags=TAGS)
+               job=True, tags=TAGS, errors=[409])
     async def start_bootstrap(self, body: BootstrapBody) -> Job:
         """Bootstrap a one-node cluster under ``<data_dir>/ceph/<name>`` (monitor, manager,
         BlueStore OSDs on sparse files, MDS daemons), supervised by this daemon; a job.

@@ -15,6 +15,13 @@ CENTRE_ID = "centre"  # the built-in, always-on channel: the in-browser notifica
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9._:\[\]-]{1,253}$")
 _GLOB = re.compile(r"^[^\x00-\x1f]{1,200}$")
+EMAIL_PATTERN = r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$"
+# a glob entry: 1 to 200 characters, none a control character, not blank at either end (the
+# server strips the ends, so an entry that is all blanks would be empty)
+GLOB_PATTERN = r"^[^\x00-\x1f\s]([^\x00-\x1f]{0,198}[^\x00-\x1f\s])?$"
+MAX_ROW_ID = 2 ** 62  # offsets and ids beyond SQLite's integers are refused (422 naming the field)
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
+Glob = Annotated[str, Field(min_length=1, max_length=200, pattern=GLOB_PATTERN)]
 
 
 def at_least(severity: str, minimum: str) -> bool:
@@ -63,7 +70,7 @@ class EmailSettings(BaseModel):
     username: str | None = Field(None, max_length=200, description="log in with AUTH when set")
     password: SecretStr | None = None
     sender: str = Field(max_length=254, description="the From address", examples=["nas@example.net"])
-    to: list[str] = Field(min_length=1, max_length=50, description="recipient addresses")
+    to: list[Email] = Field(min_length=1, max_length=50, description="recipient addresses")
 
     @field_validator("host")
     @classmethod
@@ -145,9 +152,9 @@ class RuleBody(BaseModel):
 
     name: str = Field(min_length=1, max_length=64, examples=["storage to on-call"])
     enabled: bool = True
-    sources: list[str] = Field(default_factory=lambda: ["*"], min_length=1, max_length=50,
+    sources: list[Glob] = Field(default_factory=lambda: ["*"], min_length=1, max_length=50,
                                examples=[["SENTRY", "PULSE"]])
-    alert_ids: list[str] = Field(default_factory=lambda: ["*"], min_length=1, max_length=50,
+    alert_ids: list[Glob] = Field(default_factory=lambda: ["*"], min_length=1, max_length=50,
                                  examples=[["sentry:pool:*"]])
     min_severity: Severity = "info"
     channels: list[str] = Field(min_length=1, max_length=50, description="channel ids")
@@ -194,7 +201,7 @@ class Notification(BaseModel):
 
 class NotificationQuery(BaseModel):
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_ROW_ID)
     unread: bool | None = Field(None, description="only unacknowledged (true) or acknowledged (false)")
     severity: Severity | None = None
     source: str | None = Field(None, max_length=100)
@@ -209,8 +216,8 @@ class NotificationPage(BaseModel):
 
 
 class AckAllBody(BaseModel):
-    up_to: int | None = Field(None, ge=0, description="acknowledge only notifications with id <= this "
-                              "(what the user has seen); all when omitted")
+    up_to: int | None = Field(None, ge=0, le=MAX_ROW_ID, description=(
+        "acknowledge only notifications with id <= this (what the user has seen); all when omitted"))
 
 
 class AckResult(BaseModel):
@@ -238,7 +245,7 @@ class Delivery(BaseModel):
 
 class DeliveryQuery(BaseModel):
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_ROW_ID)
     channel: str | None = Field(None, max_length=64)
     status: Literal["pending", "retrying", "delivered", "failed"] | None = None
 

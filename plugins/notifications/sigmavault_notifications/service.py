@@ -185,7 +185,7 @@ class NotificationService:
         return self._channel(self._channel_row(id))
 
     @operation("notifications.channel.create", post="/notifications/channels", body=ChannelBody,
-               response=Channel, status=201, role="admin", tags=TAGS)
+               response=Channel, status=201, role="admin", tags=TAGS, errors=[409])
     async def create_channel(self, body: ChannelBody) -> Channel:
         """Add a webhook or email channel. It gets alerts through the rules that name it."""
         self._unique("notification_channels", body.name, None)
@@ -200,7 +200,7 @@ class NotificationService:
         return self._channel(self._channel_row(channel_id))
 
     @operation("notifications.channel.update", put="/notifications/channels/{id}", body=ChannelBody,
-               response=Channel, role="admin", tags=TAGS)
+               response=Channel, role="admin", tags=TAGS, errors=[400, 409])
     async def update_channel(self, id: str, body: ChannelBody) -> Channel:
         """Replace a channel's settings; a secret sent as the mask keeps the stored one."""
         if id == CENTRE_ID:
@@ -216,7 +216,7 @@ class NotificationService:
         return self._channel(self._channel_row(id))
 
     @operation("notifications.channel.delete", delete="/notifications/channels/{id}", status=204,
-               role="admin", tags=TAGS)
+               role="admin", tags=TAGS, errors=[400, 409])
     async def delete_channel(self, id: str) -> None:
         """Remove a channel; refused (409) while a rule still sends to it."""
         if id == CENTRE_ID:
@@ -297,7 +297,7 @@ class NotificationService:
         return self._rule_row(id)
 
     @operation("notifications.rule.create", post="/notifications/rules", body=RuleBody, response=Rule,
-               status=201, role="admin", tags=TAGS)
+               status=201, role="admin", tags=TAGS, errors=[409])
     async def create_rule(self, body: RuleBody) -> Rule:
         """Add a rule: alerts matching its sources, ids and severity go to its channels."""
         self._unique("notification_rules", body.name, None)
@@ -311,7 +311,7 @@ class NotificationService:
         return self._rule_row(rule_id)
 
     @operation("notifications.rule.update", put="/notifications/rules/{id}", body=RuleBody,
-               response=Rule, role="admin", tags=TAGS)
+               response=Rule, role="admin", tags=TAGS, errors=[409])
     async def update_rule(self, id: str, body: RuleBody) -> Rule:
         """Replace a rule."""
         self._rule_row(id)

@@ -74,15 +74,16 @@ class ReceiverService:
             "SELECT peer, pool, created FROM replication_targets ORDER BY peer, pool")]
 
     @operation("replication.targets.create", post="/replication/targets", body=TargetBody,
-               response=Target, status=201, summary="Allow a mesh peer to write replicas into a pool")
+               response=Target, status=201, errors=[404, 409],
+               summary="Allow a mesh peer to write replicas into a pool")
     async def add_target(self, peer: str, pool: str) -> Target:
         peers = {p["name"]: p for p in await self.app.call("mesh.peers.list")}
         if peer not in peers:
-            raise APIError(422, "unknown_peer", f"{peer} is not a PhantomMesh peer of this node",
+            raise APIError(404, "unknown_peer", f"{peer} is not a PhantomMesh peer of this node",
                            {"field": "peer"})
         pools = {p["name"] for p in await self.app.call("storage.pools.list")}
         if pool not in pools:
-            raise APIError(422, "unknown_pool", f"pool {pool} does not exist", {"field": "pool"})
+            raise APIError(404, "unknown_pool", f"pool {pool} does not exist", {"field": "pool"})
         if self.app.db.one("SELECT 1 AS x FROM replication_targets WHERE peer=? AND pool=?", (peer, pool)):
             raise conflict(f"{peer} may already write into {pool}", code="target_exists")
         now = time.time()

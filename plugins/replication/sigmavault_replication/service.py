@@ -104,16 +104,16 @@ class ReplicationService:
     async def _validate(self, body: TaskBody) -> None:
         pools = {p["name"]: p for p in await self.app.call("storage.pools.list")}
         if body.pool not in pools:
-            raise APIError(422, "unknown_pool", f"pool {body.pool} does not exist", {"field": "pool"})
+            raise APIError(404, "unknown_pool", f"pool {body.pool} does not exist", {"field": "pool"})
         vols = {v["name"] for v in await self.app.call("storage.volumes.list", pool=body.pool)}
         if body.volume not in vols:
-            raise APIError(422, "unknown_volume", f"volume {body.pool}/{body.volume} does not exist",
+            raise APIError(404, "unknown_volume", f"volume {body.pool}/{body.volume} does not exist",
                            {"field": "volume"})
         if not self.app.has_method("mesh.peers.list"):
             raise APIError(503, "mesh_unavailable", "PhantomMesh is not installed on this node")
         peers = {p["name"]: p for p in await self.app.call("mesh.peers.list")}
         if body.peer not in peers:
-            raise APIError(422, "unknown_peer", f"{body.peer} is not a PhantomMesh peer",
+            raise APIError(404, "unknown_peer", f"{body.peer} is not a PhantomMesh peer",
                            {"field": "peer"})
         if body.encrypt:
             if "encryptors" not in self.app.registries or "age" not in self.app.registries["encryptors"]:
@@ -135,7 +135,7 @@ class ReplicationService:
             "SELECT id FROM replication_tasks ORDER BY created")]
 
     @operation("replication.task.create", post="/replication", body=TaskBody, response=Task,
-               status=201, summary="Create a replication task")
+               status=201, errors=[404], summary="Create a replication task")
     async def create_task(self, body: TaskBody) -> Task:
         schedule = check_schedule(body.schedule)
         await self._validate(body)
@@ -288,6 +288,7 @@ class ReplicationService:
             lock=f"replication:{task}", description=f"restore {body.snapshot} from {params['peer']}")
 
     @operation("replication.recover", post="/replication/recover", body=RecoverBody, job=True,
+               errors=[404, 409],
                summary="Rebuild a volume from a sealed replica after the source was lost (its "
                "keys imported here)")
     async def recover(self, body: RecoverBody) -> Job:

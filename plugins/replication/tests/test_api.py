@@ -19,11 +19,11 @@ async def _volume(client: Any, pool: str = "p1", volume: str = "docs") -> None:
 async def test_task_validation_names_the_field(client: Any) -> None:
     await _volume(client)
     base = {"pool": "p1", "volume": "docs", "peer": "beta", "target_pool": "backup"}
-    err = await api_call(client, "POST", "/replication", 422, json={**base, "pool": "nope"})
+    err = await api_call(client, "POST", "/replication", 404, json={**base, "pool": "nope"})
     assert err["error"]["details"]["field"] == "pool"
-    err = await api_call(client, "POST", "/replication", 422, json={**base, "volume": "nope"})
+    err = await api_call(client, "POST", "/replication", 404, json={**base, "volume": "nope"})
     assert err["error"]["details"]["field"] == "volume"
-    err = await api_call(client, "POST", "/replication", 422, json=base)
+    err = await api_call(client, "POST", "/replication", 404, json=base)
     assert err["error"]["code"] == "unknown_peer" and err["error"]["details"]["field"] == "peer"
     err = await api_call(client, "POST", "/replication", 422, json={**base, "schedule": "every day"})
     assert err["error"]["code"] == "invalid_schedule"
@@ -35,7 +35,7 @@ async def test_task_validation_names_the_field(client: Any) -> None:
 
 async def test_allow_list_validation(client: Any) -> None:
     await _volume(client)
-    err = await api_call(client, "POST", "/replication/targets", 422, json={"peer": "beta", "pool": "p1"})
+    err = await api_call(client, "POST", "/replication/targets", 404, json={"peer": "beta", "pool": "p1"})
     assert err["error"]["details"]["field"] == "peer"
     assert await api_call(client, "GET", "/replication/targets") == []
     await api_call(client, "DELETE", "/replication/targets/beta/p1", 404)
