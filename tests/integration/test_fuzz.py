@@ -59,6 +59,8 @@ REFUSES_VALID_BODIES = {
     "POST /api/v1/encryption/jobs/encrypt": "age recipients carry a Bech32 checksum",
     "POST /api/v1/encryption/jobs/rewrap": "age recipients carry a Bech32 checksum",
     "POST /api/v1/encryption/keys/import": "an age identity carries a Bech32 checksum",
+    "POST /api/v1/notifications/rules": "channels are channels that exist (not the built-in centre)",
+    "PUT /api/v1/notifications/rules/{id}": "channels are channels that exist (not the built-in centre)",
 }
 
 
