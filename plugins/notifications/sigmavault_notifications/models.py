@@ -15,10 +15,13 @@ CENTRE_ID = "centre"  # the built-in, always-on channel: the in-browser notifica
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9._:\[\]-]{1,253}$")
 _GLOB = re.compile(r"^[^\x00-\x1f]{1,200}$")
-EMAIL_PATTERN = r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$"
+# Python's whitespace (what str.strip removes), spelled out: \s differs between Python, Rust
+# (pydantic) and ECMA (the schema's readers) regexes
+_WS = r"\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+EMAIL_PATTERN = rf"^[^@{_WS}<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$"
 # a glob entry: 1 to 200 characters, none a control character, not blank at either end (the
 # server strips the ends, so an entry that is all blanks would be empty)
-GLOB_PATTERN = r"^[^\x00-\x1f\s]([^\x00-\x1f]{0,198}[^\x00-\x1f\s])?$"
+GLOB_PATTERN = rf"^[^{_WS}]([^\x00-\x1f]{{0,198}}[^{_WS}])?$"
 MAX_ROW_ID = 2 ** 62  # offsets and ids beyond SQLite's integers are refused (422 naming the field)
 Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
 Glob = Annotated[str, Field(min_length=1, max_length=200, pattern=GLOB_PATTERN)]
@@ -33,7 +36,7 @@ class WebhookSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["webhook"] = "webhook"
+    type: Literal["webhook"]
     url: str = Field(max_length=2000, examples=["https://hooks.example.net/sigmavault"])
     secret: SecretStr | None = Field(None, description=(
         "when set, X-SigmaVault-Signature: sha256=<hex HMAC-SHA256 of the body under this secret>"))
@@ -61,7 +64,7 @@ class EmailSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["email"] = "email"
+    type: Literal["email"]
     host: str = Field(max_length=253, examples=["smtp.example.net"])
     port: int = Field(587, ge=1, le=65535)
     security: Literal["none", "starttls", "tls"] = Field("starttls", description=(
@@ -69,7 +72,7 @@ class EmailSettings(BaseModel):
     verify_tls: bool = Field(True, description="check the server's certificate and name")
     username: str | None = Field(None, max_length=200, description="log in with AUTH when set")
     password: SecretStr | None = None
-    sender: str = Field(max_length=254, description="the From address", examples=["nas@example.net"])
+    sender: str = Field(max_length=254, pattern=EMAIL_PATTERN, description="the From address", examples=["nas@example.net"])
     to: list[Email] = Field(min_length=1, max_length=50, description="recipient addresses")
 
     @field_validator("host")

@@ -9,6 +9,20 @@ from pydantic import BaseModel, Field
 from sigmavault.validation import Name
 
 
+def _cron_field(values: str) -> str:
+    one = rf"(?:\*|(?:{values})(?:-(?:{values}))?)(?:/[1-9][0-9]?)?"
+    return rf"{one}(?:,{one})*"
+
+
+# A 5-field cron expression as far as a pattern can say it (stated in the schema; croniter
+# decides): numbers in range, ranges, steps, lists, '*', month and day names.
+CRON_PATTERN = "^ *" + " +".join(_cron_field(v) for v in (
+    r"[0-5]?[0-9]", r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]",
+    r"0?[1-9]|1[0-2]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",
+    r"[0-7]|sun|mon|tue|wed|thu|fri|sat")) + " *$"
+CRON: dict[str, Any] = {"json_schema_extra": {"pattern": CRON_PATTERN}}
+
+
 class Retention(BaseModel):
     keep_last: int = Field(0, ge=0, le=100000, description="snapshots kept on the target (0: all); "
                            "the newest common snapshot is always kept")
@@ -24,7 +38,7 @@ class TaskBody(BaseModel):
     target_volume: Name | None = Field(None, description="volume on the target (default: the "
                                        "source volume's name)")
     schedule: str | None = Field(None, max_length=100, description="5-field cron (UTC); null: run "
-                                 "only on request")
+                                 "only on request", **CRON)
     enabled: bool = True
     match: str = Field("*", min_length=1, max_length=100, description="glob on snapshot names")
     take_snapshot: bool = Field(False, description="take a snapshot (repl-YYYYmmddTHHMMSSZ) "
@@ -43,7 +57,7 @@ class TaskBody(BaseModel):
 
 class TaskUpdate(BaseModel):
     name: str | None = Field(None, max_length=100)
-    schedule: str | None = Field(None, max_length=100)
+    schedule: str | None = Field(None, max_length=100, **CRON)
     enabled: bool | None = None
     match: str | None = Field(None, min_length=1, max_length=100)
     take_snapshot: bool | None = None
