@@ -99,7 +99,9 @@ class ClientsOut(BaseModel):
 
 
 class AccessQuery(BaseModel):
-    address: str = Field(description="the client's IP address")
+    # stated as the formats the handler checks (ipaddress.ip_address; 422 invalid_address)
+    address: str = Field(description="the client's IP address", json_schema_extra={
+        "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
     user: Annotated[str, Field(pattern=ACCOUNT_PATTERN)] | None = Field(
         None, description="a NAS user (the uid the client sends); omitted: root (uid 0)")
 

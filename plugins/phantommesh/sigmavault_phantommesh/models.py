@@ -6,7 +6,7 @@ import ipaddress
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from sigmavault.validation import Name
 
@@ -49,9 +49,27 @@ def _ifname(value: str) -> str:
 # base64 of 32 bytes, as keys.decode takes it (stated in the schema)
 WGKey = Annotated[str, Field(json_schema_extra={"pattern": "^[A-Za-z0-9+/]{43}=$"}),
                   AfterValidator(_key)]
-CIDR = Annotated[str, AfterValidator(_cidr)]
-Endpoint = Annotated[str, AfterValidator(_endpoint)]
-HttpURL = Annotated[str, AfterValidator(_http_url)]
+# The schema states what the validators take (the fuzz run generates from these patterns): an
+# IPv4 or IPv6 address with an optional prefix length; IP:PORT or [IPv6]:PORT; an http(s) URL
+# of a host name or a bracketed IPv6 address, an optional port 1-65535 and a path, without
+# credentials or query.
+_H = "[0-9A-Fa-f]{1,4}"
+_V6 = ("(?:(?:%(h)s:){7}%(h)s|(?:%(h)s:){1,7}:|(?:%(h)s:){1,6}:%(h)s|(?:%(h)s:){1,5}(?::%(h)s){1,2}"
+       "|(?:%(h)s:){1,4}(?::%(h)s){1,3}|(?:%(h)s:){1,3}(?::%(h)s){1,4}|(?:%(h)s:){1,2}(?::%(h)s){1,5}"
+       "|%(h)s:(?::%(h)s){1,6}|:(?:(?::%(h)s){1,7}|:))") % {"h": _H}
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_V4 = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+CIDR_PATTERN = (rf"^(?:{_V4}(?:/(?:3[0-2]|[12]?[0-9]))?"
+                rf"|{_V6}(?:/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$")
+_PORT = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+HTTP_URL_PATTERN = (rf"^https?://(?:[A-Za-z0-9.-]+|\[{_V6}\])(?::{_PORT})?"
+                    r"(?:/[A-Za-z0-9._~%/-]*)?$")
+
+ENDPOINT_PATTERN = rf"^(?:{_V4}|\[{_V6}\]):{_PORT}$"
+
+CIDR = Annotated[str, StringConstraints(pattern=CIDR_PATTERN), AfterValidator(_cidr)]
+Endpoint = Annotated[str, StringConstraints(pattern=ENDPOINT_PATTERN), AfterValidator(_endpoint)]
+HttpURL = Annotated[str, StringConstraints(pattern=HTTP_URL_PATTERN), AfterValidator(_http_url)]
 IfName = Annotated[str, AfterValidator(_ifname)]
 
 

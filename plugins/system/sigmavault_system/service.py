@@ -166,7 +166,7 @@ class SystemService:
         return b"".join((json.dumps(head)[:-1].encode(), b',"samples":[', b",".join(samples), b"]}"))
 
     @operation("system.interfaces.list", get="/system/network/interfaces", response=list[Interface],
-               query=InterfacesQuery, tags=TAGS)
+               query=InterfacesQuery, tags=TAGS, errors=[404])
     async def interfaces(self, netns: str | None = None) -> list[dict[str, Any]]:
         """Network interfaces over netlink; ``?netns=NAME`` reads a named namespace (ip netns)."""
         return await list_interfaces(netns)
