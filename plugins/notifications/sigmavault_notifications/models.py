@@ -38,7 +38,7 @@ class WebhookSettings(BaseModel):
 
     type: Literal["webhook"]
     url: str = Field(max_length=2000, examples=["https://hooks.example.net/sigmavault"])
-    secret: SecretStr | None = Field(None, description=(
+    secret: SecretStr | None = Field(None, min_length=1, max_length=500, description=(
         "when set, X-SigmaVault-Signature: sha256=<hex HMAC-SHA256 of the body under this secret>"))
 
     @field_validator("url")
