@@ -129,7 +129,7 @@ def _check(result: subprocess.CompletedProcess[str], daemon: Daemon, *, at_least
     assert result.returncode == 0, (f"schemathesis found problems:\n{findings(result.stdout)}\n"
                                     f"{summary}\n--- daemon log ---\n{daemon.log()}")
     tested = re.search(r"^\s*Tested: (\d+)", result.stdout, re.M)
-    assert tested and int(tested.group(1)) >= at_least, tail
+    assert tested and int(tested.group(1)) >= at_least, summary
 
 
 def test_every_check_finds_nothing(daemon, tmp_path):
