@@ -37,8 +37,14 @@ SELF_ENDING = [
 # The backup restore takes a multipart upload (archive, and passphrase or identity) that the
 # document does not describe (no JSON body): a random request is 415 or a refused archive, never
 # a restore (the upload is tested in tests/test_operations.py).
+# A notification channel's "send test", a rule that routes alerts to channels, and joining a mesh
+# (it calls the inviting node at the address inside the invite) would send to whatever address a
+# random request names, outside this machine: only loopback is a target here (deliveries and joins
+# are tested against local servers and namespaces in their plugins' tests).
 NEVER = ["^POST /api/v1/agents/\\{id\\}/task$", "^GET /api/v1/ws$",
-         "^POST /api/v1/system/backup/restore$"]
+         "^POST /api/v1/system/backup/restore$",
+         "^POST /api/v1/notifications/channels/\\{id\\}/test$",
+         "^(POST|PUT) /api/v1/notifications/rules", "^POST /api/v1/network/phantommesh/join$"]
 
 SEED = "20261127"
 MAX_RESPONSE_SECONDS = 65
@@ -63,8 +69,10 @@ REFUSES_VALID_BODIES = {
     "POST /api/v1/encryption/jobs/encrypt": "age recipients carry a Bech32 checksum",
     "POST /api/v1/encryption/jobs/rewrap": "age recipients carry a Bech32 checksum",
     "POST /api/v1/encryption/keys/import": "an age identity carries a Bech32 checksum",
-    "POST /api/v1/notifications/rules": "channels are channels that exist (not the built-in centre)",
-    "PUT /api/v1/notifications/rules/{id}": "channels are channels that exist (not the built-in centre)",
+    "POST /api/v1/notifications/channels": "a webhook URL's host is checked by Python's URL and "
+                                             "address parsers (IPv6 literals), beyond a pattern",
+    "PUT /api/v1/notifications/channels/{id}": "a webhook URL's host is checked by Python's URL "
+                                               "and address parsers (IPv6 literals)",
     "POST /api/v1/system/backup": "age recipients carry a Bech32 checksum",
     "GET /api/v1/system/metrics/history": "query fields depend on each other: to, metrics and a "
                                           "step over 3600 need from, seconds excludes from, to is "
