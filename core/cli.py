@@ -81,8 +81,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     scheme = "https" if ssl_context else "http"
     # aiohttp's keep-alive timer also runs from the moment a connection opens and closes it if no
     # whole request head has arrived by then: slow or dribbled headers cannot hold sockets open
+    # a request line may carry a file path of PATH_MAX (4096) characters, percent-encoded (up to
+    # 12 bytes each): past aiohttp's 8190 it would be a plain-text 400 before any handler runs
     web.run_app(make(), host=cfg.host, port=cfg.port, ssl_context=ssl_context, access_log=None,
                 shutdown_timeout=10, keepalive_timeout=cfg.header_timeout_seconds,
+                handler_args={"max_line_size": 64 * 1024},
                 print=lambda _: log.info("SigmaVault %s serving on %s://%s:%s/", __version__,
                                          scheme, cfg.host, cfg.port))
     return 0
