@@ -20,6 +20,7 @@ from pydantic.json_schema import JsonSchemaMode
 from .errors import APIError
 
 PREFIX = "/api/v1"
+MAX_LINE = 64 * 1024  # the longest request line the server reads (``sigmavault serve``)
 T = TypeVar("T")
 Handler = Callable[..., Awaitable[Any]]
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -383,17 +384,19 @@ def error_statuses(r: Route) -> list[int]:
     if r.body is not None:
         codes |= {400, 413, 415, 422}
     if r.query is not None:
-        codes.add(422)
+        codes |= {400, 422}  # 400: a URL longer than the HTTP layer reads (see _error_response)
     if r.path_params:
-        codes.add(404)
-    if r.params:
-        codes.add(400)  # a path parameter that does not fit its type
+        codes |= {400, 404}
     return sorted(codes)
 
 
 def _error_response(code: int, error_ref: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"description": _ERRORS.get(code, "error"),
                            "content": {"application/json": {"schema": error_ref}}}
+    if code == 400:  # refused by the HTTP layer before any route runs: aiohttp answers in text
+        out["description"] += ("; a request line or header longer than the server reads "
+                               f"({MAX_LINE // 1024} KiB) is refused in plain text")
+        out["content"]["text/plain"] = {"schema": {"type": "string"}}
     if code == 429:
         out["headers"] = {"Retry-After": {"description": "seconds to wait",
                                           "schema": {"type": "integer"}}}

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from aiohttp import web
 
-from . import __version__, backup, config as configuration, doctor, logs
+from . import __version__, api, backup, config as configuration, doctor, logs
 from .app import SigmaVault
 from .config import Config, ConfigError
 from .errors import APIError
@@ -85,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # 12 bytes each): past aiohttp's 8190 it would be a plain-text 400 before any handler runs
     web.run_app(make(), host=cfg.host, port=cfg.port, ssl_context=ssl_context, access_log=None,
                 shutdown_timeout=10, keepalive_timeout=cfg.header_timeout_seconds,
-                handler_args={"max_line_size": 64 * 1024},
+                max_line_size=api.MAX_LINE,
                 print=lambda _: log.info("SigmaVault %s serving on %s://%s:%s/", __version__,
                                          scheme, cfg.host, cfg.port))
     return 0
