@@ -1,5 +1,6 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createMemoryRouter, MemoryRouter, RouterProvider } from "react-router";
 import { FakeWebSocket, mockFetch, setup } from "../test/fakes";
 import { NotificationCentre } from "../components/NotificationCentre";
 import Notifications, { ChannelForm, RuleForm, ThresholdsForm } from "./Notifications";
@@ -73,7 +74,7 @@ describe("Notifications page", () => {
   it("sends a test and shows the reason it failed", async () => {
     serve({ status: 502, body: { error: { code: "auth_failed", message: "SMTP server smtp.example.net:587 refused the login for 'nas': 535 5.7.8 Authentication credentials invalid", details: { reason: "auth_failed" } } } });
     const { wrapper: P } = setup();
-    render(<P><Notifications initialTab="channels" /></P>);
+    render(<MemoryRouter initialEntries={["/notifications?tab=channels"]}><P><Notifications /></P></MemoryRouter>);
     await screen.findByText("on-call mail");
     const row = screen.getByText("on-call mail").closest("tr")!;
     fireEvent.click(row.querySelector("button")!);
@@ -84,7 +85,7 @@ describe("Notifications page", () => {
   it("sends a test and shows what the server answered", async () => {
     serve({ body: { delivered: true, channel: "m1", kind: "email", detail: "accepted: 250 OK queued", seconds: 0.12 } });
     const { wrapper: P } = setup();
-    render(<P><Notifications initialTab="channels" /></P>);
+    render(<MemoryRouter initialEntries={["/notifications?tab=channels"]}><P><Notifications /></P></MemoryRouter>);
     await screen.findByText("on-call mail");
     fireEvent.click(screen.getByText("on-call mail").closest("tr")!.querySelector("button")!);
     expect((await screen.findByTestId("test-result-m1")).textContent).toContain("✓ delivered: accepted: 250 OK queued");
@@ -93,10 +94,49 @@ describe("Notifications page", () => {
   it("lists the centre with its unread count", async () => {
     serve({ body: {} });
     const { wrapper: P } = setup();
-    render(<P><Notifications /></P>);
+    render(<MemoryRouter><P><Notifications /></P></MemoryRouter>);
     expect(await screen.findByText("1 unread")).toBeTruthy();
     expect(screen.getByText("pool tank is DEGRADED 2")).toBeTruthy();
     expect(screen.getAllByRole("button", { name: /mark “.*” read/ })).toHaveLength(1);
+  });
+});
+
+describe("Notifications tabs in the URL", () => {
+  it("puts the selected tab in the URL; Back, Forward and a reload keep it", async () => {
+    mockFetch((url) => {
+      switch (url.pathname) {
+        case "/api/v1/auth/me": return { body: { username: "admin", role: "admin", via: "session", csrf_token: "t" } };
+        case "/api/v1/notifications/channels": return { body: [CENTRE, MAIL] };
+        case "/api/v1/notifications": return { body: { items: [note(1)], total: 1, unread: 1, limit: 25, offset: 0 } };
+        default: return { body: { items: [], total: 0, limit: 25, offset: 0 } };
+      }
+    });
+    const { wrapper: P } = setup();
+    const routes = [{ path: "/notifications", element: <P><Notifications /></P> }];
+    const router = createMemoryRouter(routes, { initialEntries: ["/notifications"] });
+    render(<RouterProvider router={router} />);
+    const selected = () => screen.getByRole("tab", { selected: true }).textContent;
+    expect(selected()).toBe("Notifications");
+    fireEvent.click(screen.getByRole("tab", { name: "Channels" }));
+    expect(router.state.location.search).toBe("?tab=channels");
+    expect(await screen.findByText("on-call mail")).toBeTruthy();
+    fireEvent.click(screen.getByRole("tab", { name: "Delivery history" }));
+    expect(router.state.location.search).toBe("?tab=deliveries");
+    await act(() => router.navigate(-1));
+    expect(router.state.location.search).toBe("?tab=channels");
+    expect(selected()).toBe("Channels");
+    await act(() => router.navigate(-1));
+    expect(selected()).toBe("Notifications");
+    await act(() => router.navigate(1));
+    expect(selected()).toBe("Channels");
+    cleanup();
+    // a reload (or a shared link) opens the tab the URL names; an unknown one falls back to the centre
+    const again = createMemoryRouter(routes, { initialEntries: ["/notifications?tab=rules"] });
+    render(<RouterProvider router={again} />);
+    expect(selected()).toBe("Rules");
+    cleanup();
+    render(<RouterProvider router={createMemoryRouter(routes, { initialEntries: ["/notifications?tab=nope"] })} />);
+    expect(selected()).toBe("Notifications");
   });
 });
 

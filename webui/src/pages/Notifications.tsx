@@ -1,4 +1,5 @@
 import { useState, type FormEvent, type ReactNode } from "react";
+import { useSearchParams } from "react-router";
 import { toast } from "sonner";
 import { Badge, Card, Field, Modal, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
@@ -16,6 +17,7 @@ import { NotificationLine } from "../components/NotificationCentre";
 
 type Tab = "centre" | "channels" | "rules" | "deliveries";
 const TABS: [Tab, string][] = [["centre", "Notifications"], ["channels", "Channels"], ["rules", "Rules"], ["deliveries", "Delivery history"]];
+const isTab = (v: string | null): v is Tab => TABS.some(([id]) => id === v);
 const PAGE = 25;
 
 function Tabs({ tab, setTab }: { tab: Tab; setTab: (t: Tab) => void }) {
@@ -393,8 +395,16 @@ function Deliveries() {
   );
 }
 
-export default function Notifications({ initialTab = "centre" }: { initialTab?: Tab }) {
-  const [tab, setTab] = useState<Tab>(initialTab);
+/** The selected tab lives in the URL (`?tab=channels`): Back, Forward and reload keep it. */
+export default function Notifications() {
+  const [params, setParams] = useSearchParams();
+  const asked = params.get("tab");
+  const tab: Tab = isTab(asked) ? asked : "centre";
+  const setTab = (t: Tab) => setParams((p) => {
+    const n = new URLSearchParams(p);
+    if (t === "centre") n.delete("tab"); else n.set("tab", t);
+    return n;
+  });
   const me = useMe();
   const admin = me.data?.role === "admin";
   return (
