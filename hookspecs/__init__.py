@@ -94,6 +94,26 @@ class ResolvedShare:
     snapshots: tuple[ShareSnapshot, ...] = ()
 
 
+@dataclass(frozen=True)
+class AccessStep:
+    """One step of a share protocol's access explanation (its ``explain``): a reason and what it
+    does to the verdict. ``sigmavault-shares`` combines the steps with the access list's own
+    chain (entry, group, disabled account, read-only share, folder ACL); the answer is the lowest
+    of that chain's level and every ``cap``.
+
+    ``acts_as`` (a NAS user), ``as_other`` (somebody with no NAS account: the ``everyone`` entry,
+    the folder ACL's "other") and ``superuser`` (the access list and ACL do not apply) change whose
+    rights the chain resolves, as a squash or a guest mapping does; the last such step counts.
+    """
+
+    reason: str
+    cap: str | None = None  # "none" / "read" / "write": the most this step allows; None: none
+    acts_as: str | None = None
+    as_other: bool = False
+    superuser: bool = False
+    after: bool = False  # listed after the access list's reasons (a check made on its outcome)
+
+
 @dataclass
 class Tool:
     """What ``register_tools`` registers: an external program a plugin needs, for
@@ -353,6 +373,13 @@ def register_share_protocols(register: Callable[[Any], None], app: "SigmaVault")
         - optionally ``async drift(shares, accounts) -> list[str]``: how what is served differs
           from what ``apply`` would serve, in words (``[]``: nothing); BRIDGE, the share health
           agent, reports it and repairs it with ``apply``.
+        - optionally ``async explain(share: ResolvedShare, user: ShareAccount | None,
+          client: str | None) -> list[AccessStep]``: what this protocol adds to the explainer
+          (``GET /shares/{share}/access?user=&protocol=&address=``) for ``user`` (``None``: no
+          user named; the protocol says what that means, a guest for SMB, root for NFS)
+          connecting from the IP address ``client`` (``None``: not given): client rules, squash,
+          guest mapping, refused logins … as :class:`AccessStep` s that may cap the level and
+          change whose rights apply. Without it the access list's answer stands.
     :param app: the app being built (its services are registered already).
     """
 
