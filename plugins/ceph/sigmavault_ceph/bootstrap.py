@@ -284,20 +284,26 @@ class LocalCluster:
 
     # --- growing -------------------------------------------------------------------------------
 
-    async def add_osd(self, spec: Spec, supervised: bool | None = None) -> int:
-        """A new BlueStore OSD on a sparse file of ``spec.osd_size`` bytes; returns its id."""
+    async def add_osd(self, spec: Spec, supervised: bool | None = None,
+                      block: str | None = None) -> int:
+        """A new BlueStore OSD on a sparse file of ``spec.osd_size`` bytes; returns its id.
+        ``block``: a block device, or a file path (made sparse when missing), to use instead."""
         cli = self.cli()
         osd_uuid = str(uuid.uuid4())
         secret = (await run(["ceph-authtool", "--gen-print-key"])).stdout.strip()
         osd_id = int((await cli.raw("osd", "new", osd_uuid, "-i", "-", what="osd new",
                                     input=json.dumps({"cephx_secret": secret}).encode())
                       ).stdout.strip())
-        disk_dir = Path(spec.disk_dir) if spec.disk_dir else self.root / "disks"
-        disk_dir.mkdir(parents=True, exist_ok=True)
-        block = disk_dir / f"{self.name}-{osd_id}.img"
-        with open(block, "wb") as f:
-            f.truncate(spec.osd_size)
-        self.meta["osd_blocks"][str(osd_id)] = str(block)
+        if block is None:
+            disk_dir = Path(spec.disk_dir) if spec.disk_dir else self.root / "disks"
+            disk_dir.mkdir(parents=True, exist_ok=True)
+            block = str(disk_dir / f"{self.name}-{osd_id}.img")
+            with open(block, "wb") as f:
+                f.truncate(spec.osd_size)
+        elif not os.path.exists(block):
+            with open(block, "wb") as f:
+                f.truncate(spec.osd_size)
+        self.meta["osd_blocks"][str(osd_id)] = block
         self._write_conf(spec)
         data = self.root / "osd" / f"{self.name}-{osd_id}"
         data.mkdir(parents=True, exist_ok=True)
