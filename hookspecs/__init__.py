@@ -427,3 +427,20 @@ def doctor_checks(app: "SigmaVault") -> list[dict]:
         configured: the CLI exits non-zero), and optionally ``"disables"``: what does not work
         until it is fixed, in words.
     """
+
+
+@hookspec
+def disk_roles(app: "SigmaVault") -> dict[str, dict]:
+    """Say which disks of this host a plugin uses outside of storage pools, for the disk
+    inventory (``GET /api/v1/storage/disks``) and the check that a disk is free before a pool or
+    an OSD takes it. Pool members need no hook: the storage plugin asks each pool's backend
+    (``pool_devices``).
+
+    :param app: the running app.
+    :return: ``{device path: role}``; the path is resolved (symlinks such as
+        ``/dev/disk/by-id/…`` are fine) and may name a whole disk or a partition. ``role`` is a
+        JSON-able dict with at least ``"kind"`` (for example ``"ceph_osd"``) and what names the
+        owner, e.g. ``{"kind": "ceph_osd", "backend": "ceph", "cluster": fsid, "osd": 3}``. The
+        inventory shows it as the disk's ``in_use_by``. A plugin that cannot tell right now (a
+        cluster does not answer) leaves those disks out rather than failing the listing.
+    """
