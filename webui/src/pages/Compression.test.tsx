@@ -1,8 +1,8 @@
-import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { mockFetch, setup } from "../test/fakes";
 import { ConfirmProvider } from "../components/confirm";
-import Compression, { NewJob } from "./Compression";
+import Compression, { archiveTarget, isWholeVolume, NewJob } from "./Compression";
 import { applyCompressionJob, jobPaths, locationWords } from "../hooks/useCompression";
 import type { Job } from "../lib/types";
 
@@ -58,23 +58,61 @@ describe("new compression job", () => {
     expect(fetch.mock.calls.some(([u]) => /\/volumes\/media$/.test(new URL(String(u), "http://localhost/").pathname))).toBe(false);
   }, 20000);
 
-  it("sends a picked folder; the whole volume is not offered (its result would land outside it)", async () => {
+  it("sends a picked folder (its result beside it: no target)", async () => {
     const fetch = mockFetch(route(() => ({ status: 202, body: job({ state: "WAITING" }) })));
     const { wrapper: P } = setup();
     render(<P><NewJob onDone={() => undefined} /></P>);
     fireEvent.click(await screen.findByRole("button", { name: "open folder photos" }, { timeout: 8000 }));
     fireEvent.click(await screen.findByRole("button", { name: /^Choose this folder$/ }));
+    expect(screen.queryByTestId("picker-compression-target")).toBeNull();
     fireEvent.click(screen.getByRole("button", { name: "Start" }));
     await waitFor(() => expect(posted(fetch)?.source).toEqual({ pool: "tank", volume: "media", subpath: "photos" }));
+    expect(posted(fetch).target).toBeUndefined();
   }, 20000);
 
-  it("does not offer the whole volume as the source", async () => {
-    mockFetch(route(() => ({ status: 202, body: job() })));
+  it("offers the whole volume; its archive goes to a folder picked in another volume", async () => {
+    const base = route(() => ({ status: 202, body: job({ state: "WAITING" }) }));
+    const fetch = mockFetch((url, init) => url.pathname.endsWith("/storage/pools/tank/volumes")
+      ? { body: [{ name: "media", pool: "tank" }, { name: "backup", pool: "tank" }] } : base(url, init));
     const { wrapper: P } = setup();
-    render(<P><NewJob onDone={() => undefined} /></P>);
-    await screen.findByRole("button", { name: "choose big.txt" }, { timeout: 8000 });
-    expect(screen.queryByRole("button", { name: /Choose this folder/ })).toBeNull();
+    const done = vi.fn();
+    render(<P><NewJob onDone={done} /></P>);
+    const src = screen.getByTestId("picker-compression-source");
+    const volumeSelect = async (picker: HTMLElement, name: string) => {
+      const sel = within(picker).getByRole("combobox", { name: /: volume$/ });
+      await within(picker).findByRole("option", { name }, { timeout: 8000 });
+      fireEvent.change(sel, { target: { value: name } });
+    };
+    await volumeSelect(src, "media");
+    fireEvent.click(await within(src).findByRole("button", { name: "Choose this folder (the whole volume)" }));
+    expect(within(src).getByTestId("picked").textContent).toBe("tank / media");
+    // no folder for the archive yet: said on that picker, nothing sent
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    const dst = await screen.findByTestId("picker-compression-target");
+    expect(within(dst).getByRole("alert").textContent).toBe("Choose the folder that takes the archive.");
+    // the same volume is refused before sending (the archive would be inside what it archives)
+    await volumeSelect(dst, "media");
+    fireEvent.click(await within(dst).findByRole("button", { name: "Choose this folder (the whole volume)" }));
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    expect(within(dst).getByRole("alert").textContent).toMatch(/another volume/);
+    expect(posted(fetch)).toBeUndefined();
+    await volumeSelect(dst, "backup");
+    fireEvent.click(await within(dst).findByRole("button", { name: "open folder photos" }));
+    fireEvent.click(await within(dst).findByRole("button", { name: /^Choose this folder$/ }));
+    expect(dst.textContent).toContain("media.tar.zst");
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    await waitFor(() => expect(done).toHaveBeenCalled());
+    expect(posted(fetch)).toEqual({ operation: "compress", codec: "zstd", source: { pool: "tank", volume: "media", subpath: "" },
+      target: { pool: "tank", volume: "backup", subpath: "photos/media.tar.zst" } });
   }, 20000);
+
+  it("names a whole volume's archive after the volume and the codec", () => {
+    const vol = { pool: "tank", volume: "media", path: "", type: "dir" as const };
+    expect(isWholeVolume(vol)).toBe(true);
+    expect(isWholeVolume({ ...vol, path: "photos" })).toBe(false);
+    expect(isWholeVolume(null)).toBe(false);
+    expect(archiveTarget(vol, { pool: "cold", volume: "archive", path: "", type: "dir" }, ".xz")).toEqual({ pool: "cold", volume: "archive", subpath: "media.tar.xz" });
+  });
 
   it("shows a source.subpath refusal under the source picker and keeps the form", async () => {
     mockFetch(route(() => ({ status: 400, body: { error: { code: "path_outside_volume", message: "source leaves its volume", details: { field: "source.subpath" } } } })));
@@ -85,7 +123,7 @@ describe("new compression job", () => {
     fireEvent.change(screen.getByLabelText(/^Level/), { target: { value: "7" } });
     fireEvent.click(screen.getByRole("button", { name: "Start" }));
     const err = await screen.findByText("Source leaves its volume.");
-    expect(err.closest("fieldset, label, .field")?.textContent).toContain("File or folder to compress");
+    expect(err.closest("fieldset, label, .field")?.textContent).toContain("File, folder or whole volume to compress");
     expect((screen.getByLabelText(/^Level/) as HTMLInputElement).value).toBe("7");
     expect(done).not.toHaveBeenCalled();
   }, 20000);

@@ -20,31 +20,56 @@ const OPERATIONS: [string, string][] = [
   ["verify", "Verify: check that a compressed file decodes"],
 ];
 
-/** The new-job form. The source is a file or a folder inside a volume, not a whole volume: the
- * result is written beside the source, which for a whole volume is outside it (the daemon
- * refuses that default target), and the form gives no target of its own. */
+const EXTENSIONS: Record<string, string> = { zstd: ".zst", gzip: ".gz", xz: ".xz", bz2: ".bz2" };
+
+/** The whole volume (the root of one), not a file or folder inside it. */
+export const isWholeVolume = (l: PickedLocation | null): boolean => !!l && l.path === "" && l.type === "dir";
+
+/** Where the archive of a whole volume goes: `<volume>.tar<ext>` in the picked folder. */
+export function archiveTarget(source: PickedLocation, folder: PickedLocation, extension: string) {
+  const name = `${source.volume}.tar${extension}`;
+  return { pool: folder.pool, volume: folder.volume, subpath: folder.path ? `${folder.path}/${name}` : name };
+}
+
+/** The new-job form. The source is a file, a folder or a whole volume. A file's or folder's
+ * result is written beside it; a whole volume has no "beside" inside it, so the form asks for the
+ * folder (in another volume) that takes its archive. */
 export function NewJob({ onDone }: { onDone: () => void }) {
   const create = useCreateCompressionJob();
   const codecs = useCodecs();
   const names = codecs.data?.map((c) => c.name) ?? ["zstd", "gzip", "xz", "bz2"];
   const [f, setF] = useState({ operation: "compress", codec: "zstd", level: "", threads: "" });
   const [source, setSource] = useState<PickedLocation | null>(null);
+  const [folder, setFolder] = useState<PickedLocation | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  const [folderProblem, setFolderProblem] = useState<string | null>(null);
   const errs = fieldErrors(create.error);
   const set = (k: keyof typeof f) => (e: { target: { value: string } }) => setF((o) => ({ ...o, [k]: e.target.value }));
+  const compress = f.operation === "compress";
+  const whole = compress && isWholeVolume(source);
+  const codecInfo = codecs.data?.find((c) => c.name === f.codec) as { extension?: string } | undefined;
+  const extension = codecInfo?.extension ?? EXTENSIONS[f.codec] ?? `.${f.codec}`;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (!source) { setProblem("Choose the file or folder first."); return; }
+    if (!source) { setProblem("Choose the file, folder or volume first."); return; }
     setProblem(null);
+    if (whole && !folder) { setFolderProblem("Choose the folder that takes the archive."); return; }
+    if (whole && folder && folder.pool === source.pool && folder.volume === source.volume) {
+      setFolderProblem("The archive cannot go inside the volume it is made of: choose a folder in another volume.");
+      return;
+    }
+    setFolderProblem(null);
     if (f.level && !/^-?\d+$/.test(f.level)) return;
     const body: Record<string, unknown> = { operation: f.operation, source: sourceOf(source) };
-    if (f.operation === "compress" || f.operation === "recompress") body.codec = f.codec;
+    if (whole && folder) body.target = archiveTarget(source, folder, extension);
+    if (compress || f.operation === "recompress") body.codec = f.codec;
     if (f.level) body.level = Number(f.level);
     if (f.threads) body.threads = Number(f.threads);
     create.mutate(body, { onSuccess: onDone });
   };
-  const needsCodec = f.operation === "compress" || f.operation === "recompress";
+  const needsCodec = compress || f.operation === "recompress";
   const levelBad = f.level !== "" && !/^-?\d+$/.test(f.level);
+  const targetError = errs["target.subpath"] ?? errs.target;
   return (
     <form onSubmit={submit} className="form-grid" noValidate>
       <Field label="Operation" error={errs.operation}>
@@ -52,7 +77,14 @@ export function NewJob({ onDone }: { onDone: () => void }) {
           {OPERATIONS.map(([o, text]) => <option key={o} value={o}>{text}</option>)}
         </select>
       </Field>
-      <LocationPicker name="compression-source" label={f.operation === "compress" ? "File or folder to compress" : "Compressed file"} accept={f.operation === "compress" ? "any" : "file"} rootChoosable={false} value={source} onChange={(l) => { setSource(l); setProblem(null); }} error={problem ?? errs["source.subpath"] ?? errs.source ?? (errs.target ? `The result: ${errs["target.subpath"] ?? errs.target}` : undefined)} hint="The result is written beside it (x → x.zst, a folder → folder.tar.zst)." />
+      <LocationPicker name="compression-source" label={compress ? "File, folder or whole volume to compress" : "Compressed file"} accept={compress ? "any" : "file"} value={source} onChange={(l) => { setSource(l); setProblem(null); }}
+        error={problem ?? errs["source.subpath"] ?? errs.source ?? (targetError && !whole ? `The result: ${targetError}` : undefined)}
+        hint={compress ? "A file or folder: the result is written beside it (x → x.zst, a folder → folder.tar.zst). The whole volume: “Choose this folder (the whole volume)” at its top." : "The result is written beside it."} />
+      {whole && source && (
+        <LocationPicker name="compression-target" label="Folder for the volume's archive" accept="dir" value={folder} onChange={(l) => { setFolder(l); setFolderProblem(null); }}
+          error={folderProblem ?? targetError}
+          hint={`The whole volume ${source.volume} becomes ${source.volume}.tar${extension} in this folder; pick one in another volume.`} />
+      )}
       {needsCodec && (
         <Field label="Codec" error={errs.codec}>
           <select name="codec" value={f.codec} onChange={set("codec")}>{names.map((n) => <option key={n}>{n}</option>)}</select>
