@@ -10,6 +10,7 @@ from sigmavault.backends import StorageBackend
 from sigmavault.hookspecs import Tool
 
 from .config import CephConfig
+from .join import CephJoinService
 from .service import MIGRATIONS, CephService
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,7 +29,9 @@ def register_migrations(register: Callable[[str, list[str]], None]) -> None:
 
 @hookimpl
 def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
-    register(CephService(app, app.config.section("ceph")))
+    ceph = CephService(app, app.config.section("ceph"))
+    register(ceph)
+    register(CephJoinService(app, ceph))
 
 
 @hookimpl
