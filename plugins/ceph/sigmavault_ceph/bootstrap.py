@@ -68,6 +68,7 @@ class Spec:
     osd_memory_target: int = 896 << 20      # Ceph's minimum
     mds_cache_memory_limit: int = 128 << 20
     disk_dir: str | None = None              # where the OSDs' sparse files go (default <root>/disks)
+    crush_host: str | None = None            # the OSDs' CRUSH host bucket (default: the hostname)
 
 
 def render_conf(root: Path, name: str, fsid: str, mon_addr: str, spec: Spec,
@@ -119,6 +120,7 @@ def render_conf(root: Path, name: str, fsid: str, mon_addr: str, spec: Spec,
         f"osd memory target = {spec.osd_memory_target}",
         "osd scrub backoff ratio = 0",
         "osd max scrubs = 2",
+        *([f"crush location = root=default host={spec.crush_host}"] if spec.crush_host else []),
         "[mds]",
         f"admin socket = {r}/run/$cluster-$name.asok",
         f"mds cache memory limit = {spec.mds_cache_memory_limit}",
@@ -180,11 +182,26 @@ class LocalCluster:
         return self.root / f"{self.name}.client.admin.keyring"
 
     @property
+    def member(self) -> bool:
+        """OSDs only, joined to a cluster whose monitor runs on another node (``join.py``)."""
+        return self.meta.get("role") == "member"
+
+    @property
+    def client_id(self) -> str:
+        """The key this node uses: ``admin`` where it bootstrapped the cluster, ``bootstrap-osd``
+        on a member."""
+        return str(self.meta.get("client_id", "admin"))
+
+    @property
+    def keyring(self) -> Path:
+        return self.root / f"{self.name}.client.{self.client_id}.keyring"
+
+    @property
     def fsid(self) -> str:
         return str(self.meta["fsid"])
 
     def cli(self, timeout: float = 60.0) -> CephCli:
-        return CephCli(conf=str(self.conf), keyring=str(self.admin_keyring), client_id="admin",
+        return CephCli(conf=str(self.conf), keyring=str(self.keyring), client_id=self.client_id,
                        cluster=self.name, timeout=timeout)
 
     @classmethod
@@ -222,6 +239,11 @@ class LocalCluster:
         """Start every daemon of the cluster (after a reboot or a daemon restart) and wait until
         the monitor answers, every OSD is up and the MDS daemons registered."""
         self.supervised = supervised
+        if self.member:
+            for osd_id in self.meta["osds"]:
+                await self.start_daemon("osd", str(osd_id), supervised)
+            await self.wait_own_osds(wait)
+            return
         await self.start_daemon("mon", "a", supervised)
         await self.wait_mon(wait)
         await self.start_daemon("mgr", "x", supervised)
@@ -272,6 +294,18 @@ class LocalCluster:
             return int(stat.get("num_up_osds", 0)) >= count and int(stat.get("num_in_osds", 0)) >= count
 
         await self._poll(f"{count} OSD(s) were not up", up, wait)
+
+    async def wait_own_osds(self, wait: float = 60.0) -> None:
+        """Until every OSD of this node is up and in (the osdmap, as any key may read it)."""
+        cli = self.cli(timeout=10)
+        mine = {int(i) for i in self.meta["osds"]}
+
+        async def up() -> bool:
+            dump = await cli.json("osd", "dump", what="osd dump")
+            states = {int(o["osd"]): (o.get("up"), o.get("in")) for o in dump.get("osds", [])}
+            return all(states.get(i) == (1, 1) for i in mine)
+
+        await self._poll(f"OSD(s) {sorted(mine)} were not up", up, wait)
 
     async def wait_mgr(self, wait: float = 60.0) -> None:
         cli = self.cli(timeout=10)
