@@ -329,8 +329,7 @@ class Daemon:
             self.provision()
         argv = [self.python, "-m", "sigmavault.cli", "serve", "--host", self.host, "--port",
                 str(self.port), "--data-dir", str(self.data_dir), "--config", str(self.config_path)]
-        if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
+        argv = self._in_netns(argv)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                      start_new_session=True)
@@ -344,12 +343,19 @@ class Daemon:
         self.kill()
         raise RuntimeError(f"daemon not healthy after {timeout} s: {self.log()}")
 
+    def _in_netns(self, argv: list[str]) -> list[str]:
+        # only the network namespace: `ip netns exec` would also give the process its own mount
+        # namespace (remounting /sys), where it cannot see the mounts of a FUSE daemon (zfs-fuse)
+        # outside, nor they its own
+        if not self.netns:
+            return argv
+        return ["nsenter", f"--net=/run/netns/{self.netns}", "--", *argv]
+
     def healthy(self) -> bool:
         argv = [sys.executable, "-c", "import ssl,sys,urllib.request;urllib.request.urlopen(sys.argv[1],"
                 "timeout=1,context=ssl._create_unverified_context())", f"{self.url}/api/v1/health"]
         if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
-            return subprocess.run(argv, capture_output=True).returncode == 0
+            return subprocess.run(self._in_netns(argv), capture_output=True).returncode == 0
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5):
                 pass
