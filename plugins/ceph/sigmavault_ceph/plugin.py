@@ -11,6 +11,7 @@ from sigmavault.hookspecs import Tool
 
 from .config import CephConfig
 from .join import CephJoinService
+from .osds import CephOsdService
 from .service import MIGRATIONS, CephService
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,12 +33,18 @@ def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
     ceph = CephService(app, app.config.section("ceph"))
     register(ceph)
     register(CephJoinService(app, ceph))
+    register(CephOsdService(app))
 
 
 @hookimpl
 def register_storage_backends(register: Callable[[Any], None], app: SigmaVault) -> None:
     backend: StorageBackend = app.services[CephService].backend
     register(backend)
+
+
+@hookimpl
+async def disk_roles(app: SigmaVault) -> dict[str, dict[str, Any]]:
+    return await app.services[CephOsdService].disk_roles()
 
 
 @hookimpl

@@ -247,3 +247,64 @@ def scrub_progress(pgs: Any, pools: list[int], since: float) -> dict[str, Any]:
         stat = r.get("stat_sum") or {}
         errors += int(stat.get("num_scrub_errors", 0) or 0)
     return {"total": total, "done": done, "scrubbing": scrubbing, "errors": errors}
+
+
+def osd_rows(fsid: str, osd_dump: dict[str, Any], osd_df: dict[str, Any],
+             osd_tree: dict[str, Any], metadata: list[dict[str, Any]],
+             local_blocks: dict[int, str]) -> list[dict[str, Any]]:
+    """The OSDs of a cluster (an ``OsdInfo`` each), by host then id, from ``osd dump``, ``osd
+    df``, ``osd tree`` and ``osd metadata``. ``local_blocks``: OSD id → block device or file of
+    the OSDs SigmaVault runs here (also known while an OSD is down)."""
+    df = {int(n["id"]): n for n in osd_df.get("nodes") or [] if n.get("type") == "osd"}
+    meta = {int(m["id"]): m for m in metadata or [] if "id" in m}
+    host_of: dict[int, str] = {}
+    for node in osd_tree.get("nodes") or []:
+        if node.get("type") == "host":
+            for child in node.get("children") or []:
+                host_of[int(child)] = str(node.get("name"))
+    rows = []
+    for o in osd_dump.get("osds") or []:
+        i = int(o["osd"])
+        d, m = df.get(i, {}), meta.get(i, {})
+        kb = d.get("kb")
+        rows.append({
+            "id": i, "name": f"osd.{i}", "fsid": fsid,
+            "host": host_of.get(i) or m.get("hostname"),
+            "up": bool(o.get("up")), "in": bool(o.get("in")),
+            "device": local_blocks.get(i) or m.get("bluestore_bdev_path"),
+            "devices": [x for x in str(m.get("devices") or "").split(",") if x],
+            "device_class": d.get("device_class") or m.get("default_device_class"),
+            "size": int(kb) * 1024 if kb else None,
+            "used": int(d["kb_used"]) * 1024 if kb and "kb_used" in d else None,
+            "utilization": round(float(d["utilization"]), 2) if kb and "utilization" in d
+            else None,
+            "pgs": d.get("pgs"), "local": i in local_blocks})
+    rows.sort(key=lambda r: (r["host"] or "", r["id"]))
+    return rows
+
+
+RECOVERY_KEYS = ("degraded_objects", "degraded_total", "degraded_ratio", "misplaced_objects",
+                 "misplaced_total", "misplaced_ratio", "unfound_objects",
+                 "recovering_objects_per_sec", "recovering_bytes_per_sec")
+
+
+def pg_summary(fsid: str, st: dict[str, Any]) -> dict[str, Any]:
+    """A ``PgSummary`` from ``ceph status``: health, PG states with counts, recovery rates and
+    the manager's progress events (recovery and rebalancing, 0..1)."""
+    health = st.get("health") or {}
+    pgmap = st.get("pgmap") or {}
+    osd = st.get("osdmap") or {}
+    osd = osd.get("osdmap", osd)  # older releases nest it
+    events = st.get("progress_events") or {}
+    return {
+        "fsid": fsid, "health": health.get("status"),
+        "checks": {k: ((v.get("summary") or {}).get("message") or k)
+                   for k, v in (health.get("checks") or {}).items()},
+        "osds": {"total": int(osd.get("num_osds", 0)), "up": int(osd.get("num_up_osds", 0)),
+                 "in": int(osd.get("num_in_osds", 0))},
+        "num_pgs": int(pgmap.get("num_pgs", 0)),
+        "states": {s["state_name"]: int(s["count"]) for s in pgmap.get("pgs_by_state") or []},
+        "recovery": {k: pgmap[k] for k in RECOVERY_KEYS if k in pgmap},
+        "progress": [{"id": k, "message": v.get("message"), "progress": v.get("progress")}
+                     for k, v in sorted(events.items())],
+    }
