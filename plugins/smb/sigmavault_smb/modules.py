@@ -7,6 +7,8 @@ it in ``samba-vfs-modules``); smbd then refuses every connection to that share w
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from sigmavault.commands import run
@@ -36,13 +38,28 @@ def missing(conf_text: str, modules_dir: Path) -> list[str]:
     return sorted(m for m in vfs_objects(conf_text) if not (modules_dir / "vfs" / f"{m}.so").exists())
 
 
+# smbd binary (path, mtime) → its MODULESDIR: ``smbd -b`` once per installed Samba, not per apply
+_modules_dirs: dict[tuple[str, int], Path] = {}
+
+
+async def modules_dir() -> Path:
+    binary = shutil.which("smbd") or "smbd"
+    try:
+        key = (binary, os.stat(binary).st_mtime_ns)
+    except OSError:
+        key = (binary, 0)
+    if key not in _modules_dirs:
+        result = await run([binary, "-b"], timeout=30)
+        _modules_dirs[key] = parse_modules_dir(result.stdout)
+    return _modules_dirs[key]
+
+
 async def check_vfs_modules(conf_text: str) -> None:
     """Raise 501 ``smb_module_missing`` when a needed VFS module is not installed."""
     needed = vfs_objects(conf_text)
     if not needed:
         return
-    result = await run(["smbd", "-b"], timeout=30)
-    absent = missing(conf_text, parse_modules_dir(result.stdout))
+    absent = missing(conf_text, await modules_dir())
     if absent:
         raise APIError(501, "smb_module_missing",
                        f"Samba VFS module(s) not installed: {', '.join(absent)} "
