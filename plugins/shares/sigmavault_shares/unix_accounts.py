@@ -105,10 +105,17 @@ def _refuse_foreign(users: Sequence[User], groups: Sequence[Group], ids: IdRange
                            code="account_foreign")
 
 
-async def _expired(name: str) -> bool:
-    result = await run(["getent", "shadow", name], timeout=30)
-    fields = result.stdout.strip().split(":")
-    return len(fields) > 7 and fields[7] != ""
+async def _expired(names: Sequence[str]) -> set[str]:
+    """Which of ``names`` have an expiry date set (one ``getent shadow`` for all)."""
+    if not names:
+        return set()
+    result = await run(["getent", "shadow", *names], timeout=30, check=False)
+    out = set()
+    for line in result.stdout.splitlines():
+        fields = line.strip().split(":")
+        if len(fields) > 7 and fields[7] != "":
+            out.add(fields[0])
+    return out
 
 
 async def reconcile(users: Sequence[User], groups: Sequence[Group], *,
@@ -139,8 +146,11 @@ async def reconcile(users: Sequence[User], groups: Sequence[Group], *,
 
     have_users = managed_users(ids)
     members = desired_memberships(users, groups)
-    current_groups = {u: sorted(g.gr_name for g in grp.getgrall() if u in g.gr_mem)
+    all_groups = grp.getgrall()
+    current_groups = {u: sorted(g.gr_name for g in all_groups if u in g.gr_mem)
                       for u in want_users}
+    existing = [u.name for u in users if u.name in have_users]
+    expired = await _expired(existing)
     for u in users:
         home = u.home or NO_HOME
         supplementary = ",".join(members[u.name])
@@ -164,6 +174,7 @@ async def reconcile(users: Sequence[User], groups: Sequence[Group], *,
                 change += ["--groups", supplementary]
             if change:
                 await do("usermod", *change, u.name)
-        if await _expired(u.name) == u.enabled:
+        # a user just added has no expiry date
+        if (u.name in expired if entry is not None else False) == u.enabled:
             await do("usermod", "--expiredate", "" if u.enabled else "1", u.name)
     return done
