@@ -1,6 +1,8 @@
 """Bootstrapping a cluster through the API: a job, daemons supervised by the daemon (a killed
-OSD comes back), everything under the data dir with private keyrings, a pool on it, and nothing
-left running once the daemon stops."""
+OSD comes back), everything under the data dir with private keyrings, OSDs added on a loop
+device and on a sparse file (jobs; bad devices refused with nothing created; the loop device
+shown as an OSD in the disk inventory), a pool on it, and nothing left running once the daemon
+stops."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sigmavault.testing import require_root, require_tool, wait_job
-from sigmavault.testing.backend_suite import API, ok
+from sigmavault.testing.backend_suite import API, error, ok
 
 pytestmark = pytest.mark.root
 
@@ -40,10 +42,62 @@ def no_leftovers(tmp_path):
 
 @pytest.fixture
 def sv_config_overrides(no_leftovers):
-    return {"storage": {"monitor_interval": 0}, "ceph": {"allow_bootstrap": True}}
+    return {"storage": {"monitor_interval": 0, "include_loop_devices": True},
+            "ceph": {"allow_bootstrap": True}}
 
 
-async def test_bootstrap_job_supervised_daemons_and_a_pool(client, sv_app):
+async def add_osds(client, fsid: str, loops, tmp_path: Path) -> None:
+    """Bad requests answer 4xx naming the field and create nothing; a loop device and a sparse
+    file become OSDs through jobs; the disk inventory shows the loop device as an OSD."""
+    url = f"/api/v1/ceph/clusters/{fsid}/osds"
+    [small, disk] = [loops(1, 256 << 20)[0], loops(1, 2 << 30)[0]]
+    bad = [({}, 400, "device"), ({"device": "/nonexistent/sdz"}, 400, "device"),
+           ({"device": "dev/sda"}, 400, "device"), ({"device": "/etc/hostname"}, 400, "device"),
+           ({"device": small}, 400, "device"), ({"device": disk, "size": 2 << 30}, 400, "size"),
+           ({"file": str(tmp_path / "o.img")}, 400, "device"),
+           ({"file": "/etc/hostname", "size": 2 << 30}, 409, "file"),
+           ({"size": 1 << 20}, 422, None), ({"bogus": 1}, 422, None)]
+    for body, status, field in bad:
+        resp = await client.post(url, json=body)
+        err = (await resp.json())["error"]
+        assert resp.status == status, (body, resp.status, err)
+        if field:
+            assert err["details"].get("field") == field, (body, err)
+    assert (await client.post("/api/v1/ceph/clusters/nope/osds",
+                              json={"size": 2 << 30})).status == 404
+    assert len(await ok(await client.get(url))) == 1   # nothing half-created
+
+    started = time.monotonic()
+    job = await ok(await client.post(url, json={"device": disk}), 202)
+    done = await wait_job(client, job["id"], timeout=180)
+    assert done["state"] == "SUCCESS", done
+    print(f"\nOSD on {disk}: {time.monotonic() - started:.1f} s")
+    osd = done["result"]["osd"]
+    file_ = tmp_path / "extra-osd.img"
+    job = await ok(await client.post(url, json={"file": str(file_), "size": 2 << 30}), 202)
+    done = await wait_job(client, job["id"], timeout=180)
+    assert done["state"] == "SUCCESS", done
+    assert file_.stat().st_size == 2 << 30 and file_.stat().st_blocks * 512 < (1 << 30)
+
+    osds = {o["id"]: o for o in await ok(await client.get(url))}
+    assert len(osds) == 3 and all(o["up"] and o["in"] and o["local"] for o in osds.values())
+    assert osds[osd]["device"] == disk and osds[osd]["size"] == 2 << 30
+    assert osds[done["result"]["osd"]]["device"] == str(file_)
+    assert all(o["fsid"] == fsid and o["host"] and o["used"] > 0 for o in osds.values()), osds
+    disks = {d["path"]: d for d in await ok(await client.get("/api/v1/storage/disks"))}
+    role = disks[disk]["in_use_by"]
+    assert disks[disk]["in_use"] and role["kind"] == "ceph_osd", disks[disk]
+    assert role["cluster"] == fsid and role["osd"] == osd
+    assert not disks[small]["in_use"]
+    err = await error(await client.post(url, json={"device": disk}), 409, "device_in_use")
+    assert err["details"]["field"] == "device"
+    pgs = await ok(await client.get(f"/api/v1/ceph/clusters/{fsid}/pgs"))
+    assert pgs["osds"] == {"total": 3, "up": 3, "in": 3}
+    assert sum(pgs["states"].values()) == pgs["num_pgs"]
+
+
+async def test_bootstrap_job_supervised_daemons_and_a_pool(loop_devices, client, sv_app,
+                                                           tmp_path):
     started = time.monotonic()
     job = await ok(await client.post("/api/v1/ceph/clusters/bootstrap", json={
         "name": "svb", "osds": 1, "osd_size": 2 << 30, "mds": 1}), 202)
@@ -77,6 +131,8 @@ async def test_bootstrap_job_supervised_daemons_and_a_pool(client, sv_app):
             break
     else:
         pytest.fail(f"osd.0 not back: {now}")
+
+    await add_osds(client, info["fsid"], loop_devices, tmp_path)
 
     name = "boot1"
     pool = await ok(await client.post(f"{API}/pools", json={

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import os
 import stat
 from typing import TYPE_CHECKING, Any
@@ -21,11 +23,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.jobs import Job, JobContext
 
 D = "/storage/disks/{disk}"
+log = logging.getLogger("sigmavault.storage")
 
 
 def describe_use(in_use_by: dict[str, Any] | None) -> str:
     if not in_use_by:
         return "unknown"
+    if in_use_by.get("description"):
+        return str(in_use_by["description"])
     if in_use_by.get("kind") == "pool":
         return f"by pool {in_use_by.get('pool')} ({in_use_by.get('backend')})"
     if in_use_by.get("kind") == "mounted":
@@ -33,6 +38,17 @@ def describe_use(in_use_by: dict[str, Any] | None) -> str:
     if in_use_by.get("kind") == "filesystem":
         return f"has a {in_use_by.get('fstype')} signature"
     return str(in_use_by.get("kind"))
+
+
+def apply_roles(disks: list[dict[str, Any]], roles: dict[str, dict[str, Any]]) -> None:
+    """Mark disks (or a disk whose partition) a plugin's ``disk_roles`` names as in use by it."""
+    for disk in disks:
+        role = roles.get(inventory.real(disk["path"])) or next(
+            (roles[r] for p in disk["partitions"] if (r := inventory.real(p["path"] or "")) in roles),
+            None)
+        if role is not None:
+            disk["in_use"] = True
+            disk["in_use_by"] = role
 
 
 class DiskService:
@@ -61,10 +77,28 @@ class DiskService:
                 owners[inventory.real(dev)] = {"pool": p.name, "backend": p.backend}
         return owners
 
+    async def device_roles(self) -> dict[str, dict[str, Any]]:
+        """Real device path -> role of the disks plugins use outside pools (``disk_roles`` hook:
+        Ceph OSDs …). A plugin whose hook fails is left out of the listing, logged."""
+        roles: dict[str, dict[str, Any]] = {}
+        for plugin, call in self.app.plugins.impls("disk_roles"):
+            try:
+                got = call(app=self.app)
+                if inspect.isawaitable(got):
+                    got = await got
+            except Exception:
+                log.exception("disk_roles of %s failed", plugin)
+                continue
+            for dev, role in (got or {}).items():
+                roles[inventory.real(dev)] = dict(role)
+        return roles
+
     @operation("storage.disks.list", get="/storage/disks", query=DiskQuery, response=list[Disk],
-               summary="Disk inventory (lsblk/udev) with what uses each disk")
+               summary="Disk inventory (lsblk/udev) with what uses each disk (pools, and roles "
+                       "plugins report such as Ceph OSDs)")
     async def list_disks(self, available: bool | None = None) -> list[dict[str, Any]]:
         found = await inventory.scan(self.pools.config.include_loop_devices)
+        apply_roles(found, await self.device_roles())
         inventory.apply_pools(found, await self.device_owners())
         if available is not None:
             found = [d for d in found if (not d["in_use"]) == available]
