@@ -96,21 +96,3 @@ class ClientsOut(BaseModel):
     v4_clients: list[V4ClientOut] = Field(description="NFSv4 clients holding state (Ganesha's "
                                           "recovery records; kept until their lease ends)")
     source: str
-
-
-class AccessQuery(BaseModel):
-    # stated as the formats the handler checks (ipaddress.ip_address; 422 invalid_address)
-    address: str = Field(description="the client's IP address", json_schema_extra={
-        "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
-    user: Annotated[str, Field(pattern=ACCOUNT_PATTERN)] | None = Field(
-        None, description="a NAS user (the uid the client sends); omitted: root (uid 0)")
-
-
-class AccessOut(BaseModel):
-    access: Literal["none", "read", "write"]
-    reasons: list[str]
-    share: str
-    address: str
-    user: str | None
-    client_rule: str | None = Field(description="the export rule that matched the address")
-    acts_as: str | None = Field(description="the account Ganesha acts as after squashing")

@@ -18,12 +18,8 @@ valid, across changes and restarts.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
-import grp
-import ipaddress
 import logging
 import pwd
-import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,18 +30,18 @@ from sigmavault.api import validation_error
 from sigmavault.app import SigmaVault
 from sigmavault.commands import run
 from sigmavault.errors import APIError
-from sigmavault.hookspecs import ResolvedShare, ShareAccount
+from sigmavault.hookspecs import AccessStep, ResolvedShare, ShareAccount
 from sigmavault.supervisor import Supervisor
 
 from .clients import connections, v4_clients
 from .conf import SNAPSHOT_ROOT, ClientRule, Export, GaneshaSettings, client_spec
 from .config import NfsConfig
-from .models import AccessOut, AccessQuery, ClientsOut, ExportOut, NfsOptions, NfsStatus
+from .explain import nfs_steps
+from .models import ClientsOut, ExportOut, NfsOptions, NfsStatus
 from .server import GaneshaServer, kernel_nfsd_present, rpcbind_running
 
 log = logging.getLogger("sigmavault.nfs")
 ALERT_ID = "nfs:ganesha"
-RANK = {"none": 0, "read": 1, "write": 2}
 CHECK = ("rendered from validated models, clashes refused, then served by a throwaway "
          "ganesha.nfsd on a free loopback port whose log must show no CONFIG/EXPORT/FSAL error")
 
@@ -341,6 +337,15 @@ class NfsService:
     async def status(self) -> dict[str, Any]:
         return (await self.get_status()).model_dump()
 
+    async def explain(self, share: ResolvedShare, user: ShareAccount | None,
+                      client: str | None) -> list[AccessStep]:
+        """The explainer's NFS steps, from what Ganesha serves now (:mod:`.explain`)."""
+        export = next((e for e in self.live if e.snapshot is None and e.share == share.name),
+                      None)
+        return await nfs_steps(export, share.name, user, client, self.accounts,
+                               one_level=self.config.per_user_access == "refuse",
+                               not_exported=self.left_out.get(share.name))
+
     # --- clients -----------------------------------------------------------------------------------
 
     async def _poll_clients(self) -> None:
@@ -396,117 +401,3 @@ class NfsService:
                           squash=e.squash, anon_uid=e.anon_uid, anon_gid=e.anon_gid,
                           read_only=e.read_only or e.snapshot is not None)
                 for e in self.live]
-
-    @staticmethod
-    def _matches(spec: str, address: str, names: list[str]) -> bool:
-        if spec == "*":
-            return True
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        if "/" in spec:
-            return ip in ipaddress.ip_network(spec)
-        try:
-            return ip == ipaddress.ip_address(spec)
-        except ValueError:
-            return any(fnmatch.fnmatchcase(n.lower(), spec) for n in names)
-
-    @operation("nfs.access", get="/nfs/shares/{share}/access", query=AccessQuery,
-               response=AccessOut, summary="Why a client address and NAS user can or cannot "
-               "read or write a share over NFS: client rule, squash, access list, folder ACL")
-    async def access(self, share: str, address: str, user: str | None = None) -> AccessOut:
-        try:
-            address = str(ipaddress.ip_address(address))
-        except ValueError:
-            raise field_error(422, "invalid_address", "address",
-                              f"{address!r} is not an IP address") from None
-        r = next((s for n, s in self.shares.items() if n.lower() == share.lower()), None)
-        export = next((e for e in self.live if e.snapshot is None and r is not None
-                       and e.share == r.name), None)
-        out = {"share": share, "address": address, "user": user, "client_rule": None,
-               "acts_as": None}
-        if r is None or export is None:
-            why = (f"share {share} is not exported over NFS (unknown, disabled, or 'nfs' not in "
-                   "its protocols)")
-            return AccessOut(access="none", reasons=[why], **out)
-        names: list[str] = []
-        if any(not self._matches(h, address, []) and "/" not in h and h != "*"
-               for c in export.clients for h in c.hosts):
-            try:
-                host, aliases, _ = await asyncio.to_thread(socket.gethostbyaddr, address)
-                names = [host, *aliases]
-            except OSError:
-                names = []
-        rule = next(((h, c.access) for c in export.clients for h in c.hosts
-                     if self._matches(h, address, names)), None)
-        reasons = []
-        if rule is None or rule[1] == "none":
-            why = "no client rule matches" if rule is None else f"client rule {rule[0]} refuses"
-            return AccessOut(access="none", reasons=[f"{address}: {why}"],
-                             **{**out, "client_rule": rule[0] if rule else None})
-        out["client_rule"] = f"{rule[0]} ({rule[1]})"
-        cap = "read" if rule[1] == "ro" or export.read_only else "write"
-        reasons.append(f"{address} matches client rule {rule[0]}: {rule[1]}"
-                       + (" (share is read-only)" if export.read_only and rule[1] == "rw" else ""))
-        anon = next((a.name for a in self.accounts if a.uid == export.anon_uid), None) \
-            if export.anon_uid is not None else None
-        acting: str | None = user
-        if export.squash == "all":
-            acting = anon
-            reasons.append(f"squash all: every uid acts as {anon}")
-        elif user is None:
-            if export.squash == "root":
-                acting = anon
-                reasons.append(f"squash root: uid 0 acts as {anon or 'nobody (65534)'}")
-            else:
-                reasons.append("no squash: uid 0 is root on the server (the access list does "
-                               "not apply)")
-                return AccessOut(access=cap, reasons=reasons, **{**out, "acts_as": "root"})
-        out["acts_as"] = acting
-        if self.config.per_user_access == "refuse":
-            most = "read" if export.read_only else "write"
-            reasons.append("NFS-Ganesha checks mode bits, not POSIX ACLs: the export carries the "
-                           f"one level every NAS user has on this share ({most} at most)")
-        if acting is None:
-            level = r.guest
-            reasons.append(f"nobody (65534) is no NAS user: gets what a guest gets ({level})")
-        elif self.app.has_method("shares.access"):
-            verdict = await self.app.call("shares.access", share=r.name, user=acting)
-            level = verdict["access"]
-            reasons += [f"{acting}: {why}" for why in verdict["reasons"]]
-        else:
-            level = r.levels.get(acting, "none")
-            reasons.append(f"access list: {acting} has {level}")
-        if RANK[level] > RANK[cap]:
-            reasons.append(f"capped at {cap} by the client rule")
-            level = cap
-        fs = self._mode_bits_level(Path(r.path), acting)
-        if fs is not None and RANK[fs[0]] < RANK[level]:
-            reasons.append(fs[1])
-            level = fs[0]
-        return AccessOut(access=level, reasons=reasons, **out)
-
-    @staticmethod
-    def _mode_bits_level(folder: Path, user: str | None) -> tuple[str, str] | None:
-        """What Ganesha's own check (mode bits; the ACL mask shows as the group bits) gives
-        ``user`` (None: nobody) on the share's folder, with the reason."""
-        try:
-            st = folder.stat()
-        except OSError:
-            return None
-        try:
-            pw = pwd.getpwnam(user or "nobody")
-        except KeyError:
-            return None
-        groups = {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if pw.pw_name in g.gr_mem}
-        if pw.pw_uid == st.st_uid:
-            bits, who = (st.st_mode >> 6) & 7, "its owner"
-        elif st.st_gid in groups:
-            bits, who = (st.st_mode >> 3) & 7, "in its group (the ACL mask applies)"
-        else:
-            bits, who = st.st_mode & 7, "neither its owner nor in its group ('other' applies)"
-        level = "write" if bits & 7 == 7 else "read" if bits & 5 == 5 else "none"
-        perms = "".join(c if bits & b else "-" for c, b in (("r", 4), ("w", 2), ("x", 1)))
-        return level, (f"NFS-Ganesha checks mode bits, not the ACL: {pw.pw_name} is {who} of "
-                       f"the share folder, {perms}")

@@ -90,6 +90,12 @@ async def setup_nas(client, share: Any = None) -> dict[str, Any]:
     return created
 
 
+async def explain(client, user: str | None, address: str = "127.0.0.1") -> dict[str, Any]:
+    """The shares explainer over NFS for ``user`` (None: root) from ``address``."""
+    query = f"protocol=nfs&address={address}" + (f"&user={user}" if user else "")
+    return await api_call(client, "GET", f"/shares/data/access?{query}", 200)
+
+
 def share_event(kind: str, **data: Any):
     return lambda e: e["type"] == "share.event" and e["data"]["kind"] == kind and all(
         e["data"].get(k) == v for k, v in data.items())
@@ -133,6 +139,13 @@ async def test_levels_clients_and_ownership_over_nfs(nfs_accounts, client, share
     root = as_user(nfs_port, None)
     assert await root.write("data/by-root.txt", b"root\n", tmp_path)
     assert (folder / "by-root.txt").stat().st_uid == pwd.getpwnam("nobody").pw_uid
+    # the one explainer says what each client just experienced
+    for name in (*USERS, None):
+        why = await explain(client, name)
+        assert why["access"] == "write" and why["protocol"] == "nfs", why
+        assert why["reasons"][0] == "127.0.0.1 matches client rule 127.0.0.1: rw", why
+    assert "squash root: uid 0 acts as nobody (65534)" in why["reasons"], why
+    assert "no NAS account: everyone has write" in why["reasons"], why
 
     # a read-only level for everyone: the export is read-only
     await api_call(client, "PATCH", "/shares/data", 200, json={"access": EVERYONE_READ})
@@ -143,15 +156,24 @@ async def test_levels_clients_and_ownership_over_nfs(nfs_accounts, client, share
     assert [(e["share"], e["pseudo"], e["read_only"]) for e in exports] == [
         ("data", "/data", True)]
 
-    # the explainers agree
-    why = await api_call(client, "GET", "/nfs/shares/data/access?address=127.0.0.1"
-                         "&user=svnbob", 200)
-    assert why["access"] == "read" and why["client_rule"] == "127.0.0.1 (rw)", why
+    # the explainer agrees, with and without the protocol's steps
+    for name in USERS:
+        why = await explain(client, name)
+        assert why["access"] == "read", why
+        assert why["reasons"][0] == "127.0.0.1 matches client rule 127.0.0.1: rw (the export " \
+            "is read-only)", why
     acl = await api_call(client, "GET", "/shares/data/access?user=svnbob", 200)
-    assert acl["access"] == "read"
-    outside = await api_call(client, "GET", "/nfs/shares/data/access?address=10.9.9.9"
-                             "&user=svnalice", 200)
-    assert outside["access"] == "none" and "no client rule" in outside["reasons"][0]
+    assert acl["access"] == "read" and acl["protocol"] is None
+    outside = await explain(client, "svnalice", "10.9.9.9")
+    assert outside["access"] == "none" and outside["reasons"] == [
+        "10.9.9.9: no client rule matches"], outside
+    for query, field in (("protocol=nfs&address=10.9.9", "address"),
+                         ("protocol=webdav", "protocol"), ("address=10.9.9.9", "protocol")):
+        err = await api_call(client, "GET", f"/shares/data/access?{query}", 422)
+        assert err["error"]["message"].startswith(field) or \
+            field in str(err["error"].get("details")), err
+    smb_only = await api_call(client, "GET", "/shares/data/access?protocol=smb&user=svnbob", 200)
+    assert smb_only["access"] == "none" and "not served over smb" in smb_only["reasons"][0]
 
     # different rights per user: Ganesha cannot enforce them (mode bits, not ACLs): refused
     async with client.patch("/api/v1/shares/data", json={"access": ACCESS}) as resp:
@@ -173,9 +195,9 @@ async def test_levels_clients_and_ownership_over_nfs(nfs_accounts, client, share
     # file can be left behind; nothing is written into it)
     assert not (folder / "as-alice.txt").exists() or \
         (folder / "as-alice.txt").read_bytes() == b""
-    why = await api_call(client, "GET", "/nfs/shares/data/access?address=127.0.0.1"
-                         "&user=svncarol", 200)
+    why = await explain(client, "svncarol")
     assert why["access"] == "read" and why["acts_as"] == "svnalice", why
+    assert "squash all: every uid acts as svnalice" in why["reasons"], why
     assert "checks mode bits" in why["reasons"][-1], why
     # with "everyone: write" the squashed write goes through, and the file is alice's
     await api_call(client, "PATCH", "/shares/data", 200, json={"access": EVERYONE_WRITE})
@@ -421,21 +443,23 @@ async def test_client_outside_the_rules_is_refused(nfs_accounts, netns, client,
     assert await here.read("data/existing.txt") == "existing\n"
     assert await there.read("data/existing.txt") is None
     assert not await there.write("data/from-ns.txt", b"ns\n", tmp_path)
-    why = await api_call(client, "GET", f"/nfs/shares/data/access?address={NS_IP}"
-                         "&user=svnalice", 200)
+    why = await explain(client, "svnalice", NS_IP)
     assert why["access"] == "none", why
+    assert (await explain(client, "svnalice", HOST_IP))["access"] == "write"
     # the namespace's network, read-only: it reads, and cannot write
     await api_call(client, "PATCH", "/shares/data", 200, json={"options": {"nfs": {"clients": [
         {"host": HOST_IP}, {"host": "10.213.7.0/30", "access": "ro"}]}}})
     assert await there.read("data/existing.txt") == "existing\n"
     assert not await there.write("data/from-ns.txt", b"ns\n", tmp_path)
     assert await here.write("data/from-host.txt", b"host\n", tmp_path)
-    why = await api_call(client, "GET", f"/nfs/shares/data/access?address={NS_IP}"
-                         "&user=svnalice", 200)
-    assert why["access"] == "read" and why["client_rule"] == "10.213.7.0/30 (ro)", why
+    why = await explain(client, "svnalice", NS_IP)
+    assert why["access"] == "read" and f"{NS_IP} matches client rule 10.213.7.0/30: ro" in \
+        why["reasons"], why
     # a denied host beats every rule
     await api_call(client, "PATCH", "/shares/data", 200, json={"hosts_deny": [NS_IP]})
     assert await there.read("data/existing.txt") is None
+    assert (await explain(client, "svnalice", NS_IP))["reasons"] == [
+        f"{NS_IP}: client rule {NS_IP} refuses"]
 
 
 async def test_daemon_restart_serves_again(nfs_accounts, sv_daemon, share_root: Path) -> None:

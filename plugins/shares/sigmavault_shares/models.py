@@ -7,6 +7,7 @@ every protocol renders and the ACL on the folder give the same answer.
 from __future__ import annotations
 
 import grp
+import ipaddress
 import pwd
 import re
 from typing import Annotated, Any, Literal
@@ -307,14 +308,35 @@ class ShareOut(ShareCreate):
     path: str | None = Field(None, description="the shared folder (None: its volume is gone)")
 
 
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+ProtocolName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+
+
 class AccessQuery(BaseModel):
-    user: AccountName | None = Field(None, description="a NAS user; omitted: a guest")
+    user: AccountName | None = Field(None, description="a NAS user; omitted: a guest (over NFS: "
+                                     "root, uid 0)")
+    protocol: ProtocolName | None = Field(
+        None, description="explain access over this share protocol too (its client rules, "
+        "squash, guest mapping …); omitted: the access list and folder ACL alone")
+    address: Annotated[str, AfterValidator(_ip), Field(json_schema_extra={
+        "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})] | None = Field(
+        None, description="the client's IP address, for the protocol's client rules")
 
 
 class AccessOut(BaseModel):
     access: Literal["none", "read", "write"]
     reasons: list[str]
     user: str | None
+    protocol: str | None = None
+    address: str | None = None
+    acts_as: str | None = Field(None, description="the NAS user whose rights apply after the "
+                                "protocol's mapping (NFS squash), when that is not ``user``")
     path: str
     acl: list[str] = Field(default_factory=list, description="the folder's access ACL as read "
                            "back (getfacl entries, e.g. user:alice:rwx)")

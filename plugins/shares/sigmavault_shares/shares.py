@@ -16,12 +16,12 @@ from sigmavault import operation
 from sigmavault.api import validation_error
 from sigmavault.app import SigmaVault
 from sigmavault.errors import APIError
-from sigmavault.hookspecs import ResolvedShare, ShareSnapshot
+from sigmavault.hookspecs import AccessStep, ResolvedShare, ShareSnapshot
 from sigmavault.validation import inside
 
 from .acl import apply_share_acl, read_acl
 from .config import SharesConfig
-from .explain import explain, guest_level, resolve_levels
+from .explain import combine, explain, explain_other, guest_level, resolve_levels, whose
 from .models import (ShareName, AccessOut, AccessQuery, Group, Share,
                      ShareCreate, ShareOut, ShareUpdate, User)
 
@@ -305,16 +305,57 @@ class ShareService:
 
     @operation("shares.access", get="/shares/{share}/access", query=AccessQuery,
                response=AccessOut, summary="Why a user (or a guest) can or cannot read or write "
-               "a share, the folder's ACL included")
-    async def access(self, share: str, user: str | None = None) -> AccessOut:
+               "a share: the access list, the folder's ACL and, given a protocol, its own rules "
+               "(NFS client rules and squash, SMB hosts, guest and encryption)",
+               errors=(404, 422))
+    async def access(self, share: str, user: str | None = None, protocol: str | None = None,
+                     address: str | None = None) -> AccessOut:
         s = self.store.share(share)
         who = self.store.user(user) if user is not None else None
         _, folder = await self.folder(s)
         acl = await read_acl(folder) if folder.exists() else None
-        verdict = explain(s, who, self.store.groups(), acl)
+        steps = await self._protocol_steps(s, who, protocol, address)
+        subject = whose(steps)
+        acting = subject.acts_as if subject is not None and subject.acts_as else None
+        if subject is not None and subject.superuser:
+            chain = None
+        elif subject is not None and subject.as_other:
+            chain = explain_other(s, acl)
+        elif acting is not None:
+            chain = explain(s, self.store.user(acting), self.store.groups(), acl)
+            chain["reasons"] = [f"{acting}: {why}" for why in chain["reasons"]]
+        else:
+            chain = explain(s, who, self.store.groups(), acl)
+        verdict = combine(steps, chain)
         if acl is None:
             verdict["reasons"].append(f"folder {folder} does not exist")
             verdict["access"] = "none"
         entries = [f"{e.tag}:{e.qualifier or ''}:{e.perms}" for e in acl.access] if acl else []
         return AccessOut(access=verdict["access"], reasons=verdict["reasons"], user=user,
-                         path=str(folder), acl=entries)
+                         protocol=protocol, address=address, acts_as=acting, path=str(folder),
+                         acl=entries)
+
+    async def _protocol_steps(self, share: ShareCreate, user: User | None, protocol: str | None,
+                              address: str | None) -> list[AccessStep]:
+        """What ``protocol`` adds to the explanation (nothing when it has no ``explain``)."""
+        if protocol is None:
+            if address is not None:
+                raise field_error(422, "protocol_required", "protocol", "a client address is "
+                                  "explained by a protocol's rules: name the protocol")
+            return []
+        registered = protocols(self.app)
+        proto = registered.get(protocol)
+        if proto is None:
+            raise field_error(422, "unknown_protocol", "protocol",
+                              f"no share protocol {protocol} is installed (have: "
+                              f"{', '.join(sorted(registered)) or 'none'})")
+        if protocol not in share.protocols:
+            return [AccessStep(f"share {share.name} is not served over {protocol} (its "
+                               f"protocols: {', '.join(share.protocols) or 'none'})", cap="none")]
+        explain_protocol = getattr(proto, "explain", None)
+        if explain_protocol is None:
+            return []
+        resolved = await self.resolve(share, self.store.users(), self.store.groups(), proto)
+        account = next((a for a in self.accounts.accounts() if user and a.name == user.name),
+                       None)
+        return list(await explain_protocol(resolved, account, address))

@@ -1,0 +1,129 @@
+"""The NFS steps of the shares explainer (``GET /shares/{share}/access?protocol=nfs&address=``):
+which client rule of the live export the address matches, squash (whose rights a request gets),
+and what Ganesha's own mode-bit check gives on the share folder.
+
+sec=sys has no login: a request carries a uid, so ``user`` is the NAS user whose uid the client
+sends, and no user means root (uid 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import grp
+import ipaddress
+import pwd
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+from sigmavault.hookspecs import AccessStep, ShareAccount
+
+from .conf import Export
+
+RANK = {"none": 0, "read": 1, "write": 2}
+
+
+def matches(spec: str, address: str, names: Sequence[str]) -> bool:
+    """Whether the client spec (``*``, an address, a CIDR or a host pattern) covers ``address``
+    (whose reverse-DNS names are ``names``)."""
+    if spec == "*":
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if "/" in spec:
+        return ip in ipaddress.ip_network(spec)
+    try:
+        return ip == ipaddress.ip_address(spec)
+    except ValueError:
+        return any(fnmatch.fnmatchcase(n.lower(), spec) for n in names)
+
+
+async def _names(export: Export, address: str) -> list[str]:
+    """The address's reverse-DNS names, looked up only when a host-name rule needs them."""
+    if not any(h != "*" and "/" not in h and not matches(h, address, [])
+               for c in export.clients for h in c.hosts):
+        return []
+    try:
+        host, aliases, _ = await asyncio.to_thread(socket.gethostbyaddr, address)
+        return [host, *aliases]
+    except OSError:
+        return []
+
+
+def mode_bits_level(folder: Path, user: str | None) -> tuple[str, str] | None:
+    """What Ganesha's own check (mode bits; the ACL mask shows as the group bits) gives ``user``
+    (None: nobody) on the share's folder, with the reason."""
+    try:
+        st = folder.stat()
+        pw = pwd.getpwnam(user or "nobody")
+    except (OSError, KeyError):
+        return None
+    groups = {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if pw.pw_name in g.gr_mem}
+    if pw.pw_uid == st.st_uid:
+        bits, who = (st.st_mode >> 6) & 7, "its owner"
+    elif st.st_gid in groups:
+        bits, who = (st.st_mode >> 3) & 7, "in its group (the ACL mask applies)"
+    else:
+        bits, who = st.st_mode & 7, "neither its owner nor in its group ('other' applies)"
+    level = "write" if bits & 7 == 7 else "read" if bits & 5 == 5 else "none"
+    perms = "".join(c if bits & b else "-" for c, b in (("r", 4), ("w", 2), ("x", 1)))
+    return level, (f"NFS-Ganesha checks mode bits, not the ACL: {pw.pw_name} is {who} of the "
+                   f"share folder, {perms}")
+
+
+async def nfs_steps(export: Export | None, share: str, user: ShareAccount | None,
+                    client: str | None, accounts: Sequence[ShareAccount],
+                    one_level: bool, not_exported: str | None = None) -> list[AccessStep]:
+    """The explainer's NFS steps for ``user`` (None: root) from ``client`` on the live
+    ``export`` of ``share`` (None: not exported, ``not_exported`` says why when known).
+
+    :param one_level: the export carries the one level every NAS user has (``[nfs]
+        per_user_access = "refuse"``): said, since Ganesha itself tells no NAS users apart.
+    """
+    if export is None:
+        why = not_exported or "unknown, disabled, or refused by NFS"
+        return [AccessStep(f"share {share} is not exported over NFS ({why})", cap="none")]
+    steps: list[AccessStep] = []
+    cap = "read" if export.read_only else "write"
+    if client is None:
+        steps.append(AccessStep("no client address given: the export's client rules are not "
+                                "checked", cap=cap))
+    else:
+        names = await _names(export, client)
+        rule = next(((h, c.access) for c in export.clients for h in c.hosts
+                     if matches(h, client, names)), None)
+        if rule is None:
+            return [AccessStep(f"{client}: no client rule matches", cap="none")]
+        if rule[1] == "none":
+            return [AccessStep(f"{client}: client rule {rule[0]} refuses", cap="none")]
+        cap = "read" if rule[1] == "ro" else cap
+        note = " (the export is read-only)" if export.read_only and rule[1] == "rw" else ""
+        steps.append(AccessStep(f"{client} matches client rule {rule[0]}: {rule[1]}{note}",
+                                cap=cap))
+    anon = next((a.name for a in accounts if a.uid == export.anon_uid), None) \
+        if export.anon_uid is not None else None
+    anon_text = anon or f"nobody ({export.anon_uid or 65534})"
+    acting = user.name if user is not None else None
+    if export.squash == "all":
+        acting = anon
+        steps.append(AccessStep(f"squash all: every uid acts as {anon_text}", acts_as=anon,
+                                as_other=anon is None))
+    elif user is None and export.squash == "root":
+        steps.append(AccessStep(f"squash root: uid 0 acts as {anon_text}", acts_as=anon,
+                                as_other=anon is None))
+        acting = anon
+    elif user is None:
+        steps.append(AccessStep("no squash: uid 0 is root on the server (the access list does "
+                                "not apply)", superuser=True))
+        return steps
+    if one_level:
+        steps.append(AccessStep("NFS-Ganesha checks mode bits, not POSIX ACLs: the export "
+                                f"carries the one level every NAS user has on this share "
+                                f"({'read' if export.read_only else 'write'} at most)"))
+    fs = mode_bits_level(export.path, acting)
+    if fs is not None and RANK[fs[0]] < RANK[cap]:
+        steps.append(AccessStep(fs[1], cap=fs[0], after=True))
+    return steps
