@@ -127,6 +127,10 @@ class VolumeOps(BtrfsBase):
         if path.exists():
             raise conflict(f"volume {pool}/{name} already exists", code="volume_exists")
         await self._sh("btrfs", "subvolume", "create", str(path))
+        # the subvolume's root takes the daemon's umask (077); its read-only snapshots keep that
+        # mode for good, so share users could never enter them (Previous Versions): 0755 like the
+        # dir backend's volumes, which get their access from ACLs
+        path.chmod(0o755)
         try:
             await self._apply(path, {k: v for k, v in {"quota": quota,
                                                        "compression": compression}.items() if v})
