@@ -29,6 +29,7 @@ from .accounts import AccountService
 from .store import Store, _now, field_error, protocols, publish
 
 log = logging.getLogger("sigmavault.shares")
+Volumes = dict[tuple[str, str], tuple[Path, tuple[ShareSnapshot, ...]]]
 
 
 def _gmt_ok(created: str) -> bool:
@@ -85,10 +86,11 @@ class ShareService:
                 raise field_error(exc.status, exc.code, field, exc.message) from None
             raise
 
-    async def folder(self, share: Share) -> tuple[Path, Path]:
+    async def folder(self, share: Share, vol: Path | None = None) -> tuple[Path, Path]:
         """(volume path, the share's folder), the subfolder checked to stay inside the
-        volume (400 naming ``subfolder``)."""
-        vol = await self._volume_path(share.pool, share.volume)
+        volume (400 naming ``subfolder``); ``vol``: the volume's path, when known."""
+        if vol is None:
+            vol = await self._volume_path(share.pool, share.volume)
         if not share.subfolder:
             return vol, vol
         try:
@@ -117,8 +119,16 @@ class ShareService:
         return model.model_validate(raw).model_dump() if model is not None else dict(raw)
 
     async def resolve(self, share: ShareCreate, users: list[User], groups: list[Group],
-                      proto: Any) -> ResolvedShare:
-        vol, folder = await self.folder(share)
+                      proto: Any, volumes: Volumes | None = None) -> ResolvedShare:
+        """``volumes``: (pool, volume) → its path and snapshots, filled and reused across the
+        shares of one apply (many shares on one volume list its snapshots once)."""
+        memo: Volumes = {} if volumes is None else volumes
+        key = (share.pool, share.volume)
+        if key not in memo:
+            memo[key] = (await self._volume_path(share.pool, share.volume),
+                         await self._snapshots(share.pool, share.volume))
+        vol, snapshots = memo[key]
+        vol, folder = await self.folder(share, vol)
         return ResolvedShare(
             name=share.name, path=str(folder), pool=share.pool, volume=share.volume,
             volume_path=str(vol), subfolder=share.subfolder,
@@ -126,7 +136,7 @@ class ShareService:
             description=share.description, read_only=share.read_only, guest_ok=share.guest_ok,
             browseable=share.browseable, hosts_allow=tuple(share.hosts_allow),
             hosts_deny=tuple(share.hosts_deny), options=self._options(share, proto),
-            snapshots=await self._snapshots(share.pool, share.volume))
+            snapshots=snapshots)
 
     async def resolved(self, shares: list[ShareCreate], proto: Any, strict: str | None = None
                         ) -> list[ResolvedShare]:
@@ -134,11 +144,12 @@ class ShareService:
         gone) is left out and logged, except ``strict`` (the share being changed) which raises."""
         users, groups = self.store.users(), self.store.groups()
         out = []
+        volumes: Volumes = {}
         for s in shares:
             if not s.enabled or proto.name not in s.protocols:
                 continue
             try:
-                out.append(await self.resolve(s, users, groups, proto))
+                out.append(await self.resolve(s, users, groups, proto, volumes))
             except APIError:
                 if strict is not None and s.name.lower() == strict.lower():
                     raise
