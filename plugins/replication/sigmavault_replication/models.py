@@ -142,8 +142,17 @@ class UploadBegin(BaseModel):
     key: str = Field(pattern=r"^[A-Za-z0-9._:@-]{1,200}$", description="the sender's idempotency "
                      "key: the same key resumes the same upload")
     snapshot: Name | None = None
-    size: int = Field(ge=0)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int | None = Field(None, ge=0, description="null: a stream still being written on the "
+                             "source (the commit then says its size and SHA-256)")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    replaces: str | None = Field(None, pattern=r"^[A-Za-z0-9._:@-]{1,200}$", description="the key "
+                                 "of an unfinished upload of this peer to drop (its stream is gone "
+                                 "on the source)")
+
+
+class UploadEnd(BaseModel):
+    size: int | None = Field(None, ge=0, description="required when the upload began without")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 class ChunkQuery(BaseModel):

@@ -27,13 +27,14 @@ from sigmavault.errors import APIError, conflict
 from sigmavault.validation import Name, inside
 
 from .models import (ChunkQuery, DownloadQuery, ExportBody, NodeRef, PruneBody, ReplicaOwner, Target,
-                     TargetBody, UploadBegin)
+                     TargetBody, UploadBegin, UploadEnd)
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
 
 NODE = "/replication/node"
 MAX_AHEAD = 256 << 20   # bytes an out-of-order chunk may start beyond the contiguous prefix
+GROWING = -1            # replication_inbox.size of an upload whose size the commit will say
 
 
 def sha256_file(path: Path) -> str:
@@ -42,6 +43,31 @@ def sha256_file(path: Path) -> str:
         while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
+
+
+class PrefixDigest:
+    """SHA-256 of an upload's contiguous prefix, kept up as the prefix grows, so that the commit
+    need not read the whole stream again (lost with the process: the commit then reads it)."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.done = 0
+        self.lock = asyncio.Lock()
+
+    async def advance(self, path: str, upto: int) -> None:
+        async with self.lock:
+            if upto > self.done:
+                await asyncio.to_thread(self._read, path, upto)
+
+    def _read(self, path: str, upto: int) -> None:
+        with open(path, "rb") as f:
+            f.seek(self.done)
+            while self.done < upto:
+                block = f.read(min(1 << 20, upto - self.done))
+                if not block:
+                    raise OSError(f"{path} ends at {self.done}, before {upto}")
+                self.sha.update(block)
+                self.done += len(block)
 
 
 class ReceiverService:
@@ -55,6 +81,7 @@ class ReceiverService:
         self.root = app.data_dir / "replication"
         self.exports: dict[str, dict[str, Any]] = {}
         self.ahead: dict[str, dict[int, int]] = {}   # session -> chunks written past the prefix
+        self.digests: dict[str, PrefixDigest] = {}
 
     async def start(self) -> None:
         for sub in ("inbox", "outbox", "exports", "restore"):
@@ -216,12 +243,18 @@ class ReceiverService:
     async def node_upload_begin(self, request: web.Request, body: UploadBegin) -> dict[str, Any]:
         peer = await self._peer(request)
         self._allowed(peer, body.pool)
+        if body.replaces is not None:
+            old = self.app.db.one("SELECT * FROM replication_inbox WHERE peer=? AND key=? AND result IS "
+                                  "NULL", (peer, body.replaces))
+            if old is not None:
+                self._drop(old)
         row = self.app.db.one("SELECT * FROM replication_inbox WHERE peer=? AND key=?", (peer, body.key))
         if row is not None and row["result"] is not None:
             return {"session": row["id"], "offset": row["size"], "done": True,
                     "result": json.loads(row["result"])}
-        if row is not None and (row["size"], row["sha256"], row["pool"], row["volume"]) != \
-                (body.size, body.sha256, body.pool, body.volume):
+        size = GROWING if body.size is None else body.size
+        if row is not None and ((row["pool"], row["volume"]) != (body.pool, body.volume) or
+                                body.size is not None and (row["size"], row["sha256"]) != (body.size, body.sha256)):
             self._drop(row)
             row = None
         await self._replica(peer, body.pool, body.volume)
@@ -233,8 +266,9 @@ class ReceiverService:
             self.app.db.execute(
                 "INSERT INTO replication_inbox(id, peer, key, pool, volume, kind, snapshot, size, sha256,"
                 " received, spool, created, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sid, peer, body.key, body.pool, body.volume, body.kind, body.snapshot, body.size,
-                 body.sha256, 0, str(spool), now, now))
+                (sid, peer, body.key, body.pool, body.volume, body.kind, body.snapshot, size,
+                 body.sha256 or "", 0, str(spool), now, now))
+            self.digests[sid] = PrefixDigest()
             return {"session": sid, "offset": 0, "done": False}
         spool = Path(row["spool"])
         self.ahead.pop(row["id"], None)    # chunks past the prefix are sent again
@@ -243,10 +277,14 @@ class ReceiverService:
         if not spool.exists():
             spool.touch(mode=0o600)
         os.truncate(spool, have)
+        digest = self.digests.get(row["id"])
+        if digest is not None and digest.done > have:
+            del self.digests[row["id"]]
         self.app.db.execute("UPDATE replication_inbox SET received=? WHERE id=?", (have, row["id"]))
         return {"session": row["id"], "offset": have, "done": False}
 
     def _drop(self, row: dict[str, Any]) -> None:
+        self.digests.pop(row["id"], None)
         Path(row["spool"]).unlink(missing_ok=True)
         self.app.db.execute("DELETE FROM replication_inbox WHERE id=?", (row["id"],))
 
@@ -272,7 +310,7 @@ class ReceiverService:
             raise APIError(409, "offset_mismatch", f"upload is at {received}, not {offset}",
                            {"offset": received})
         data = await request.read()
-        if offset + len(data) > row["size"]:
+        if row["size"] != GROWING and offset + len(data) > row["size"]:
             raise APIError(400, "too_much_data", "chunk goes beyond the announced size")
 
         def write() -> None:
@@ -289,27 +327,41 @@ class ReceiverService:
             received += ahead.pop(received)
         self.app.db.execute("UPDATE replication_inbox SET received=?, updated=? WHERE id=?",
                             (received, time.time(), session))
+        if (digest := self.digests.get(session)) is not None:
+            await digest.advance(row["spool"], received)
         return {"offset": received}
 
     def _received(self, session: str) -> int:
         return int(self.app.db.value("SELECT received FROM replication_inbox WHERE id=?", (session,)) or 0)
 
-    @operation(post=NODE + "/uploads/{session}/commit", response=dict, role="readonly",
+    @operation(post=NODE + "/uploads/{session}/commit", body=UploadEnd, response=dict, role="readonly",
                summary="Check and apply a complete upload (signed)")
-    async def node_upload_commit(self, request: web.Request, session: str) -> dict[str, Any]:
+    async def node_upload_commit(self, request: web.Request, session: str,
+                                 body: UploadEnd) -> dict[str, Any]:
         peer = await self._peer(request)
         row = self._session(peer, session)
         if row["result"] is not None:
             return dict(json.loads(row["result"]))
+        if row["size"] == GROWING:
+            if body.size is None or body.sha256 is None:
+                raise APIError(422, "validation_error", "this upload began without a size: the "
+                               "commit must say its size and SHA-256", {"field": "size"})
+            row["size"], row["sha256"] = body.size, body.sha256
         spool = Path(row["spool"])
         t0 = time.monotonic()
         if row["received"] != row["size"]:
             raise conflict(f"upload has {row['received']} of {row['size']} bytes", code="incomplete")
-        digest = await asyncio.to_thread(sha256_file, spool)
+        prefix = self.digests.pop(session, None)
+        if prefix is not None:
+            await prefix.advance(str(spool), row["size"])
+        digest = prefix.sha.hexdigest() if prefix is not None and prefix.done == row["size"] else \
+            await asyncio.to_thread(sha256_file, spool)
         if digest != row["sha256"]:
             self._drop(row)
             raise APIError(422, "checksum_mismatch", "the upload does not match its SHA-256; "
                            "it was discarded, send it again")
+        self.app.db.execute("UPDATE replication_inbox SET size=?, sha256=? WHERE id=?",
+                            (row["size"], row["sha256"], session))
         sealed = row["kind"] in ("sealed", "manifest")
         await self._claim(peer, row["pool"], row["volume"], sealed)
         if row["kind"] == "manifest":

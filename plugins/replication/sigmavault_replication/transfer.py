@@ -22,6 +22,7 @@ from sigmavault.jobs import ProgressDetail
 from sigmavault.validation import inside
 
 from .receiver import sha256_file
+from .spool import Spool, discard
 from .wire import Link
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,65 +96,98 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
     for n, snap in enumerate(todo):
         ctx.check()
         name = snap["name"]
+        # open replicas: the stream goes out while it is being written; sealed ones are
+        # encrypted (and padded) whole first
+        streamed = not task["encrypt"]
+        replaces = None
         row = db.one("SELECT * FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
-        if row is not None and (row["base"] != base or not Path(row["spool"]).exists()):
-            Path(row["spool"]).unlink(missing_ok=True)
+        if row is not None and (row["base"] != base or not row["sha256"] or not Path(row["spool"]).exists()):
+            # prepared from another base, its preparation cut short (this node stopped), or lost
+            if streamed:
+                replaces = _stream_key(Path(row["spool"]))
+            await asyncio.to_thread(discard, Path(row["spool"]), outdir)
             db.execute("DELETE FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
             row = None
         t_prep = time.monotonic()
-        if row is None:
+        prepared_s: list[float] = []
+        if row is None and streamed:
+            ctx.progress(percent=100 * n / len(todo), description=f"sending {name}")
+            work = outdir / f"{task['id']}-{secrets.token_hex(8)}"
+            work.mkdir(mode=0o700)
+            path = work / "stream"
+            db.execute("INSERT INTO replication_outbox(task, snapshot, base, spool, size, sha256, "
+                       "plain_size, format, created) VALUES(?,?,?,?,-1,'',-1,'',?)",
+                       (task["id"], name, base, str(path), time.time()))
+
+            def prepared(sp: Spool, name: str = name) -> None:
+                prepared_s.append(time.monotonic() - t_prep)
+                db.execute("UPDATE replication_outbox SET size=?, sha256=?, plain_size=?, format=? "
+                           "WHERE task=? AND snapshot=?", (sp.available, sp.sha256, sp.available,
+                                                           sp.info.get("format", "stream"), task["id"], name))
+            async def write(path: Path = path, name: str = name, base: str | None = base) -> dict[str, Any]:
+                return dict(await app.call("storage.snapshot.send", pool=task["pool"], volume=task["volume"],
+                                           snapshot=name, target=str(path), base=base))
+            stream = Spool.follow(path, write, prepared)
+        elif row is None:
             ctx.progress(percent=100 * n / len(todo), description=f"preparing {name}")
             spool = outdir / f"{task['id']}-{secrets.token_hex(8)}.stream"
             info = await app.call("storage.snapshot.send", pool=task["pool"], volume=task["volume"],
                                   snapshot=name, target=str(spool), base=base)
             plain_size, fmt = spool.stat().st_size, info.get("format", "stream")
-            if task["encrypt"] and task["pad"]:
+            if task["pad"]:
                 spool = await asyncio.to_thread(pad_file, spool)
                 fmt += "+pad"
-            if task["encrypt"]:
-                sealed = spool.with_suffix(".age")
-                enc = app.registries["encryptors"]["age"]
-                await enc.encrypt_file(spool, sealed, task["recipients"] or None)
-                spool.unlink()
-                spool = sealed
+            sealed = spool.with_suffix(".age")
+            enc = app.registries["encryptors"]["age"]
+            await enc.encrypt_file(spool, sealed, task["recipients"] or None)
+            spool.unlink()
+            spool = sealed
             digest = await asyncio.to_thread(sha256_file, spool)
             db.execute("INSERT INTO replication_outbox(task, snapshot, base, spool, size, sha256, "
                        "plain_size, format, created) VALUES(?,?,?,?,?,?,?,?,?)",
                        (task["id"], name, base, str(spool), spool.stat().st_size, digest,
                         plain_size, fmt, time.time()))
-            row = db.one("SELECT * FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
-            assert row is not None
+            prepared_s.append(time.monotonic() - t_prep)
+            stream = Spool.prepared(spool, digest)
         else:
             ctx.log(f"{name}: resuming the prepared stream ({row['size']} bytes)")
-        spool = Path(row["spool"])
+            stream = Spool.prepared(Path(row["spool"]), row["sha256"])
         begin = {"pool": tpool, "volume": tvol, "kind": "sealed" if task["encrypt"] else "stream",
-                 "key": f"{task['id']}.{row['sha256'][:40]}", "size": row["size"], "sha256": row["sha256"],
-                 "snapshot": None if task["encrypt"] else name}
+                 "snapshot": None if task["encrypt"] else name, "replaces": replaces,
+                 **({"key": _stream_key(stream.path), "size": None, "sha256": None} if streamed else
+                    {"key": f"{task['id']}.{str(stream.sha256)[:40]}", "size": stream.available,
+                     "sha256": stream.sha256})}
 
-        def progress(done: int, total: int, resumed: int, n: int = n, name: str = name) -> None:
+        def progress(done: int, total: int | None, resumed: int, n: int = n, name: str = name) -> None:
             elapsed = time.monotonic() - started
             speed = (link.wire_bytes / elapsed) if elapsed > 0 else None
-            ctx.progress(percent=100 * (n + done / max(total, 1)) / len(todo),
+            ctx.progress(percent=100 * (n + (done / max(total, 1) if total else 0)) / len(todo),
                          description=f"sending {name}" + (f" (resumed at {resumed} bytes)" if resumed else ""),
                          bytes_done=done, bytes_total=total,
                          detail=ProgressDetail(bytes_out=link.wire_bytes, speed_bps=speed,
                                                elapsed_s=elapsed,
-                                               eta_s=(total - done) / speed if speed else None))
+                                               eta_s=(total - done) / speed if speed and total else None))
         t_up = time.monotonic()
-        result = await link.upload(begin, spool, progress)
+        try:
+            result = await link.upload(begin, stream, progress)
+        finally:
+            await stream.close()
         t_done = time.monotonic()
+        row = db.one("SELECT * FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
+        assert row is not None and row["sha256"]
         if task["encrypt"]:
             db.execute("INSERT OR REPLACE INTO replication_catalog(task, snapshot, base, blob, size, "
                        "plain_size, format, created, sha256) VALUES(?,?,?,?,?,?,?,?,?)",
                        (task["id"], name, base, result["blob"], row["size"], row["plain_size"],
                         row["format"],
                         time.time(), row["sha256"]))
-        spool.unlink(missing_ok=True)
+        await asyncio.to_thread(discard, stream.path, outdir)
         db.execute("DELETE FROM replication_outbox WHERE task=? AND snapshot=?", (task["id"], name))
         sent.append({"snapshot": name, "base": base, "bytes": row["size"],
                      "plain_bytes": row["plain_size"], "resumed_from": result.get("resumed_from", 0),
                      "resumed_at": result.get("resumed_at", []),
-                     "prepare_s": round(t_up - t_prep, 3), "transfer_s": round(t_done - t_up, 3),
+                     "prepare_s": round(prepared_s[0], 3) if prepared_s else 0.0,
+                     "transfer_s": round(t_done - t_up, 3),
                      "apply_s": result.get("apply_s"),
                      "blob": result.get("blob")})
         ctx.log(f"sent {name} ({row['size']} bytes, base {base}, resumed from "
@@ -170,6 +204,11 @@ async def replicate(ctx: Any, svc: "ReplicationService", task: dict[str, Any]) -
             "retries": link.retries, "up_to_date": not todo, "pruned": pruned,
             "skipped_name_taken": conflicting,
             "seconds": round(time.monotonic() - started, 3)}
+
+
+def _stream_key(spool: Path) -> str:
+    """The upload key of a stream sent while prepared: its spool directory's name (random)."""
+    return spool.parent.name
 
 
 async def _common(app: Any, link: Link, task: dict[str, Any], source: list[dict[str, Any]],
@@ -284,9 +323,14 @@ async def _send_manifest(ctx: Any, link: Link, svc: "ReplicationService", task: 
         plain.write_text(json.dumps(doc))
         await svc.app.registries["encryptors"]["age"].encrypt_file(plain, sealed, task["recipients"] or None)
         digest = await asyncio.to_thread(sha256_file, sealed)
-        await link.upload({"pool": task["target_pool"], "volume": task["target_volume"], "kind": "manifest",
-                           "key": f"{task['id']}.manifest.{digest[:32]}", "size": sealed.stat().st_size,
-                           "sha256": digest, "snapshot": None}, sealed, lambda *_: None)
+        stream = Spool.prepared(sealed, digest)
+        try:
+            await link.upload({"pool": task["target_pool"], "volume": task["target_volume"],
+                               "kind": "manifest", "key": f"{task['id']}.manifest.{digest[:32]}",
+                               "size": stream.available, "sha256": digest, "snapshot": None},
+                              stream, lambda *_: None)
+        finally:
+            await stream.close()
         ctx.log(f"manifest with {len(rows)} snapshots stored on {task['peer']}")
     finally:
         plain.unlink(missing_ok=True)

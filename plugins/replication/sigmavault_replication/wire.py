@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlencode
 
 from sigmavault.errors import APIError
+
+from .spool import Spool
 
 if TYPE_CHECKING:  # pragma: no cover
     from sigmavault.app import SigmaVault
@@ -93,68 +94,81 @@ class Link:
             if ahead > 0:
                 await asyncio.sleep(ahead)
 
-    async def upload(self, begin: dict[str, Any], spool: Path,
-                     progress: Callable[[int, int, int], None]) -> dict[str, Any]:
-        """Send ``spool`` as the upload ``begin`` describes; resumes at the target's offset.
-        ``progress(done, total, resumed_from)``. Returns the target's commit result,
-        ``resumed_from`` (bytes the target already had) and ``resumed_at`` (the offsets this call
-        resumed at after a broken link)."""
-        size = begin["size"]
+    async def upload(self, begin: dict[str, Any], source: Spool,
+                     progress: Callable[[int, int | None, int], None]) -> dict[str, Any]:
+        """Send ``source`` as the upload ``begin`` describes; resumes at the target's offset.
+        A ``source`` still being written is sent as it grows (``begin`` then has no size and no
+        SHA-256: the commit carries them). ``progress(done, total or None, resumed_from)``.
+        Returns the target's commit result, ``resumed_from`` (bytes the target already had) and
+        ``resumed_at`` (the offsets this call resumed at after a broken link)."""
         info = await self.retrying("begin upload", lambda: self.request("POST", "/uploads", begin))
         if info.get("done"):
-            return {**info["result"], "resumed_from": size, "resumed_at": []}
+            return {**info["result"], "resumed_from": info["offset"], "resumed_at": []}
         session, offset = info["session"], int(info["offset"])
         resumed_from = offset
         resumed_at: list[int] = []
         started, sent = time.monotonic(), 0
-        progress(offset, size, resumed_from)
-        fd = os.open(spool, os.O_RDONLY)
-        try:
-            while offset < size:
-                # up to `inflight` chunks at once from the target's contiguous offset on; the
-                # target answers its new contiguous offset after each
-                inflight: dict[asyncio.Task[Any], int] = {}
-                nxt, confirmed, broken = offset, offset, None
-                while (nxt < size or inflight) and broken is None:
-                    self.check()
-                    while nxt < size and len(inflight) < self.inflight:
-                        length = min(self.chunk, size - nxt)
-                        data = await asyncio.to_thread(os.pread, fd, length, nxt)
-                        task = asyncio.ensure_future(self.request(
-                            "PUT", f"/uploads/{session}", raw=data, query={"offset": nxt}))
-                        inflight[task] = nxt
-                        nxt += length
-                        sent += length
-                        self.wire_bytes += length
-                        await self._pace(started, sent)
-                    done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        inflight.pop(task)
-                        try:
-                            confirmed = max(confirmed, int(task.result()["offset"]))
-                        except APIError as exc:
-                            if exc.code == "offset_mismatch":
-                                continue        # the target has it already, or will say where it is
-                            broken = exc
-                    progress(confirmed, size, resumed_from)
-                for task in inflight:
-                    task.cancel()
-                await asyncio.gather(*inflight, return_exceptions=True)
-                if broken is not None and not retryable(broken):
-                    raise broken
-                # where the target really is (after a broken link, or a gap) — retried until it answers
-                info = await self.retrying("resume upload",
-                                           lambda: self.request("POST", "/uploads", begin))
-                if info.get("done"):
-                    return {**info["result"], "resumed_from": resumed_from, "resumed_at": resumed_at}
-                session, offset = info["session"], int(info["offset"])
-                if broken is not None:
-                    resumed_at.append(offset)
-                progress(offset, size, resumed_from)
-        finally:
-            os.close(fd)
+
+        def total() -> int | None:
+            return source.available if source.complete else None
+        progress(offset, total(), resumed_from)
+        while not (source.complete and offset >= source.available):
+            # up to `inflight` chunks at once from the target's contiguous offset on; the
+            # target answers its new contiguous offset after each
+            inflight: dict[asyncio.Future[Any], int] = {}
+            nxt, confirmed, broken = offset, offset, None
+            while broken is None:
+                self.check()
+                while len(inflight) < self.inflight and (
+                        source.available - nxt >= self.chunk or (source.complete and nxt < source.available)):
+                    length = min(self.chunk, source.available - nxt)
+                    data = await asyncio.to_thread(source.read, nxt, length)
+                    task: asyncio.Future[Any] = asyncio.ensure_future(self.request(
+                        "PUT", f"/uploads/{session}", raw=data, query={"offset": nxt}))
+                    inflight[task] = nxt
+                    nxt += length
+                    sent += length
+                    self.wire_bytes += length
+                    await self._pace(started, sent)
+                if not inflight and source.complete and nxt >= source.available:
+                    break
+                more = None if source.complete else asyncio.ensure_future(source.wait())
+                try:
+                    done, _ = await asyncio.wait([*inflight, *([more] if more else [])],
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if more is not None and not more.done():
+                        more.cancel()
+                if more is not None and more in done:
+                    more.result()               # raises when the stream's writer failed
+                for task in done:
+                    if task is more:
+                        continue
+                    inflight.pop(task)
+                    try:
+                        confirmed = max(confirmed, int(task.result()["offset"]))
+                    except APIError as exc:
+                        if exc.code == "offset_mismatch":
+                            continue        # the target has it already, or will say where it is
+                        broken = exc
+                progress(confirmed, total(), resumed_from)
+            for task in inflight:
+                task.cancel()
+            await asyncio.gather(*inflight, return_exceptions=True)
+            if broken is not None and not retryable(broken):
+                raise broken
+            # where the target really is (after a broken link, or a gap) — retried until it answers
+            info = await self.retrying("resume upload",
+                                       lambda: self.request("POST", "/uploads", begin))
+            if info.get("done"):
+                return {**info["result"], "resumed_from": resumed_from, "resumed_at": resumed_at}
+            session, offset = info["session"], int(info["offset"])
+            if broken is not None:
+                resumed_at.append(offset)
+            progress(offset, total(), resumed_from)
+        end = {"size": source.available, "sha256": source.sha256}
         result = await self.retrying("commit upload",
-                                     lambda: self.request("POST", f"/uploads/{session}/commit", {}))
+                                     lambda: self.request("POST", f"/uploads/{session}/commit", end))
         return {**result, "resumed_from": resumed_from, "resumed_at": resumed_at}
 
     async def download(self, export: dict[str, Any], dest: Path,
