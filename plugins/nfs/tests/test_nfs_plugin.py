@@ -205,10 +205,74 @@ async def test_levels_clients_and_ownership_over_nfs(nfs_accounts, client, share
     assert (folder / "as-alice-2.txt").stat().st_uid == USERS["svnalice"]
 
 
-async def smbclient(port: int, user: str, command: str) -> bool:
-    res = await run(["smbclient", "//127.0.0.1/data", "-p", str(port), "-U", user,
+async def smbclient(port: int, user: str | None, command: str) -> bool:
+    """``smbclient`` on share "data" as ``user`` (None: a guest)."""
+    auth = ["-U", user] if user else ["-N"]
+    res = await run(["smbclient", "//127.0.0.1/data", "-p", str(port), *auth,
                      "-c", command], env={"PASSWD": PASSWORD}, check=False, timeout=60)
     return res.returncode == 0 and "NT_STATUS_" not in res.stdout + res.stderr
+
+
+async def experienced(smb_port: int, nfs_port: int, name: str | None, tmp_path: Path,
+                      case: int) -> dict[str, str]:
+    """What ``name`` (None: an SMB guest, NFS root) can do over each protocol: write, read or
+    none, found by writing and reading a file."""
+    up = tmp_path / "probe.txt"
+    up.write_text("probe\n")
+    tag = f"{name or 'anon'}-{case}"
+    smb = "write" if await smbclient(smb_port, name, f"put {up} smb-{tag}.txt") else \
+        "read" if await smbclient(smb_port, name, "ls") else "none"
+    nfs_client = as_user(nfs_port, name)
+    nfs = "write" if await nfs_client.write(f"data/nfs-{tag}.txt", b"probe\n", tmp_path) else \
+        "read" if await nfs_client.read("data/existing.txt") is not None else "none"
+    return {"smb": smb, "nfs": nfs}
+
+
+async def explained(client, name: str | None) -> dict[str, dict[str, Any]]:
+    out = {}
+    for proto in ("smb", "nfs"):
+        query = f"protocol={proto}&address=127.0.0.1" + (f"&user={name}" if name else "")
+        out[proto] = await api_call(client, "GET", f"/shares/data/access?{query}", 200)
+    return out
+
+
+async def test_one_explainer_agrees_with_smb_and_nfs_clients(nfs_accounts, client,
+                                                              share_root: Path, nfs_port: int,
+                                                              smb_port: int,
+                                                              tmp_path: Path) -> None:
+    """For each case, the explainer's verdict per protocol is what smbclient and nfs-cp get."""
+    require_tool("smbd", "smbclient")
+    await setup_nas(client, {"protocols": ["smb", "nfs"]})
+    cases = [
+        ("everyone writes; no guests", {}, {
+            "svnalice": {"smb": "write", "nfs": "write"},
+            None: {"smb": "none", "nfs": "write"}}),  # nfs: root, squashed to nobody
+        ("guests on, SMB encryption required", {
+            "guest_ok": True, "options": {"nfs": LOCAL, "smb": {"encryption": "required"}}}, {
+            "svnalice": {"smb": "write", "nfs": "write"},
+            None: {"smb": "none", "nfs": "write"}}),
+        ("guests on, no encryption", {
+            "options": {"nfs": LOCAL, "smb": {"encryption": "off"}}}, {
+            None: {"smb": "write", "nfs": "write"}}),
+        ("this host denied", {"hosts_deny": ["127.0.0.1"]}, {
+            "svnalice": {"smb": "none", "nfs": "none"}}),
+    ]
+    for case, (title, change, wants) in enumerate(cases):
+        if change:
+            await api_call(client, "PATCH", "/shares/data", 200, json=change)
+        for name, want in wants.items():
+            why = await explained(client, name)
+            said = {p: v["access"] for p, v in why.items()}
+            got = await experienced(smb_port, nfs_port, name, tmp_path, case)
+            assert said == got == want, (title, name, said, got, why)
+            if title.startswith("guests on, SMB") and name is None:
+                assert "guest sessions cannot encrypt" in why["smb"]["reasons"][0], why
+            if title.startswith("this host"):
+                assert why["smb"]["reasons"] == [
+                    "smbd refuses the connection: hosts deny 127.0.0.1 refuses 127.0.0.1 "
+                    "(loopback too)"], why
+                assert why["nfs"]["reasons"] == [
+                    "127.0.0.1: client rule 127.0.0.1 refuses"], why
 
 
 async def test_smb_and_nfs_see_the_same_files(nfs_accounts, client, share_root: Path,

@@ -10,6 +10,7 @@ from sigmavault.hookspecs import Tool
 from sigmavault.app import SigmaVault
 
 from .config import SmbConfig
+from .explain import SmbProtocol
 from .service import SmbService
 
 
@@ -25,7 +26,7 @@ def register_services(app: SigmaVault, register: Callable[[Any], None]) -> None:
 
 @hookimpl
 def register_share_protocols(register: Callable[[Any], None], app: SigmaVault) -> None:
-    register(app.services[SmbService])
+    register(SmbProtocol(app.services[SmbService]))
 
 
 @hookimpl
