@@ -42,9 +42,11 @@ class GlobalSettings:
 class Snapshots:
     """Where a volume's snapshots are and how their names map to times (``shadow_copy2``).
 
-    :param snapdir: absolute folder holding one folder per snapshot of the volume (dir backend:
-        ``<pool>/.snapshots/<volume>``; btrfs: the snapshot subvolumes' parent; ZFS: the
-        ``.zfs/snapshot`` folder of the dataset).
+    :param snapdir: absolute folder holding one folder (or a link to one) per snapshot of the
+        volume; the SMB service keeps a folder of ``@GMT-`` links to wherever the backend keeps
+        them (dir: ``<pool>/.snapshots/<volume>/<name>``, btrfs: the read-only subvolume
+        ``<mount>/.snapshots/<volume>/<name>``, OpenZFS: ``.zfs/snapshot/<name>``, zfs-fuse: a
+        read-only clone the zfs plugin mounts).
     :param basedir: the folder each snapshot is a copy of (the volume's root); a share on a
         subfolder finds its files at the same relative path inside every snapshot.
     :param format: ``strftime`` format of the time part of a snapshot's name.

@@ -11,7 +11,10 @@ Previous Versions: ``shadow_copy2`` needs snapshot folders named by time. Snapsh
 (``before-upgrade``), so for each share a folder of links named
 ``@GMT-YYYY.MM.DD-HH.MM.SS`` (the snapshot's ``created`` time in UTC) → the snapshot's copy of the
 volume root is kept under ``previous_versions_dir`` and rebuilt on every apply (the shares plugin
-applies again when a snapshot is created or deleted). Works the same for every backend.
+applies again when a snapshot is created or deleted), so smbd picks up a new snapshot without a
+reload. Works the same for every backend, wherever it keeps snapshots (``storage.snapshot.path``:
+btrfs outside the volume, zfs-fuse a read-only clone as it has no ``.zfs``). smbd reads them as
+the connected user: a snapshot's root keeps the mode the volume root had when it was taken.
 """
 
 from __future__ import annotations
