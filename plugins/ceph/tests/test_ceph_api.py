@@ -1,7 +1,9 @@
 """Ceph-only behaviour through the API, on the session cluster of conftest.py (2 OSDs):
 replica count checked against the OSDs, names Ceph refuses, quota enforced by CephFS through
-the mount, adoption refused for a weak key, a file system made with the plain Ceph tools listed
-without change, and a stopped OSD seen as a degraded pool (storage.event) and back."""
+the mount, adoption refused for a weak key, a cluster with a file system made with the plain Ceph
+tools adopted by a daemon that did not know it (conf + keyring) and listed (pools, volumes,
+health, OSDs, PGs) without change, and a stopped OSD seen as a degraded pool (storage.event)
+and back."""
 
 from __future__ import annotations
 
@@ -131,7 +133,21 @@ async def test_adopt_refuses_a_weak_key_and_a_known_cluster(client, ceph_cluster
         ceph(ceph_cluster, "auth", "rm", "client.svweak")
 
 
-async def test_a_file_system_made_with_the_ceph_tools_is_listed_unchanged(client, ceph_cluster):
+def cluster_state(cluster) -> dict:
+    """What must not change when a cluster is adopted and listed: the map epochs, the pools,
+    the file systems, the OSDs."""
+    st = json.loads(ceph(cluster, "status", "--format", "json"))
+    osd = json.loads(ceph(cluster, "osd", "dump", "--format", "json"))
+    return {"fsmap": st["fsmap"]["epoch"], "monmap": st["monmap"]["epoch"],
+            "osdmap": osd["epoch"], "pools": sorted(p["pool_name"] for p in osd["pools"]),
+            "osds": [(o["osd"], o["up"], o["in"]) for o in osd["osds"]],
+            "fs": json.loads(ceph(cluster, "fs", "ls", "--format", "json"))}
+
+
+# a second daemon that knows no cluster: it adopts the running one with a conf and a keyring
+@pytest.mark.sv_config({"storage": {"monitor_interval": 0}, "ceph": {}})
+async def test_a_cluster_made_with_the_ceph_tools_is_adopted_and_listed_unchanged(
+        client, ceph_cluster, tmp_path):
     name = unique("plain")
     meta, data = f"{name}_meta", f"{name}_data"
     ceph(ceph_cluster, "osd", "pool", "create", meta, "4", "4", "replicated", "--size", "1",
@@ -139,6 +155,10 @@ async def test_a_file_system_made_with_the_ceph_tools_is_listed_unchanged(client
     ceph(ceph_cluster, "osd", "pool", "create", data, "4", "4", "replicated", "--size", "1",
          "--autoscale-mode", "off")
     ceph(ceph_cluster, "fs", "new", name, meta, data)
+    keyring = tmp_path / "adopt.keyring"   # just the capabilities the backend asks for
+    ceph(ceph_cluster, "auth", "get-or-create", "client.svadopt", "mon", "allow *", "mgr",
+         "allow rw", "osd", "allow rw", "mds", "allow rwps", "-o", str(keyring))
+    os.chmod(keyring, 0o600)
     try:
         for _ in range(120):
             fs = json.loads(ceph(ceph_cluster, "fs", "status", name, "--format", "json"))
@@ -146,20 +166,44 @@ async def test_a_file_system_made_with_the_ceph_tools_is_listed_unchanged(client
                 break
             await asyncio.sleep(0.5)
         ceph(ceph_cluster, "fs", "subvolume", "create", name, "legacy")
-        before = (json.loads(ceph(ceph_cluster, "fs", "dump", "--format", "json"))["epoch"],
-                  json.loads(ceph(ceph_cluster, "osd", "dump", "--format", "json"))["epoch"])
+        assert await ok(await client.get("/api/v1/ceph/clusters")) == []
+        before = cluster_state(ceph_cluster)
+
+        info = await ok(await client.post("/api/v1/ceph/clusters", json={
+            "conf": str(ceph_cluster.conf), "keyring": str(keyring), "client_id": "svadopt"}),
+            201)
+        assert info["fsid"] == ceph_cluster.fsid and info["source"] == "adopted"
+        assert info["client_id"] == "svadopt" and info["warnings"] == []
+        assert name in info["filesystems"] and info["osds_up"] == OSDS
+        assert info["health"] in ("HEALTH_OK", "HEALTH_WARN") and not info["daemons"]
         pools = {x["name"]: x for x in await ok(await client.get(f"{API}/pools"))}
         assert pools[name]["backend"] == "ceph" and pools[name]["state"] in ("online", "degraded")
         assert pools[name]["properties"]["data_pool"] == data
+        assert pools[name]["properties"]["cluster"] == ceph_cluster.fsid
+        health = await ok(await client.get(f"{API}/pools/{name}/health"))
+        assert health["state"] in ("online", "degraded"), health
         vols = await ok(await client.get(f"{API}/pools/{name}/volumes"))
         assert [v["name"] for v in vols] == ["legacy"] and Path(vols[0]["path"]).is_dir()
-        after = (json.loads(ceph(ceph_cluster, "fs", "dump", "--format", "json"))["epoch"],
-                 json.loads(ceph(ceph_cluster, "osd", "dump", "--format", "json"))["epoch"])
-        assert after == before   # listing (and mounting) changed nothing in the cluster
+        osds = await ok(await client.get(f"/api/v1/ceph/clusters/{ceph_cluster.fsid}/osds"))
+        assert [o["id"] for o in osds] == list(range(OSDS))
+        assert all(o["up"] and o["in"] and not o["local"] and o["size"] == 4 << 30
+                   and o["device"] for o in osds), osds
+        pgs = await ok(await client.get(f"/api/v1/ceph/clusters/{ceph_cluster.name}/pgs"))
+        assert pgs["num_pgs"] >= 8 and sum(pgs["states"].values()) == pgs["num_pgs"]
+        # OSDs are added only where SigmaVault runs the cluster's daemons
+        await error(await client.post(f"/api/v1/ceph/clusters/{ceph_cluster.fsid}/osds",
+                                      json={"size": 2 << 30}), 409, "not_local")
+        await ok(await client.delete(f"/api/v1/ceph/clusters/{ceph_cluster.fsid}"), 204)
+        # the storage plugin remembers a pool it served: it stays listed, unavailable
+        gone = {x["name"]: x for x in await ok(await client.get(f"{API}/pools"))}.get(name)
+        assert gone is None or gone["state"] == "unavailable", gone
+        # adopting, listing (and mounting) and forgetting changed nothing in the cluster
+        assert cluster_state(ceph_cluster) == before
     finally:
         subprocess.run(["umount", "-l", "--", *[ln.split()[4] for ln in open("/proc/self/mountinfo")
                                                if ln.split()[4].endswith(f"/{name}")]],
                        capture_output=True)
+        ceph(ceph_cluster, "auth", "rm", "client.svadopt")
         ceph(ceph_cluster, "fs", "fail", name)
         ceph(ceph_cluster, "fs", "rm", name, "--yes-i-really-mean-it")
         for pool in (meta, data):
