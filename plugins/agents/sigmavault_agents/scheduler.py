@@ -13,7 +13,6 @@ routes and the swarm overview of ``/api/v1/agents``; it runs its loop between ``
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -24,11 +23,11 @@ from pydantic import BaseModel
 
 from sigmavault import operation, secret_params
 from sigmavault.errors import APIError
+from sigmavault.schedule import DueLoop, next_after, normalise
 from sigmavault.sealed import KEY_FILE, SealError, sealer_for
 
 from .models import Schedule, ScheduleCreate, ScheduleUpdate, Swarm
 from .runtime import TAGS, iso
-from .cron import next_after, validate as validate_cron
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Runtime
@@ -46,18 +45,15 @@ class Scheduler:
         self.db = runtime.app.db
         self.interval = interval
         self.sealer = sealer_for(runtime.app.data_dir)
-        self._wake = asyncio.Event()
-        self._loop: asyncio.Task[None] | None = None
+        self.due_loop = DueLoop(self.run_due, self._next_due, lambda: self.interval,
+                            name="agents scheduler")
 
     async def start(self) -> None:
         """Run due schedules from now on (one missed while the daemon was down runs at once)."""
-        self._loop = self.runtime.app.spawn(self.loop())
+        self.due_loop.start(self.runtime.app.spawn)
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.wait({self._loop}, timeout=5)
-            self._loop = None
+        await self.due_loop.stop()
 
     # --- operations ------------------------------------------------------------------------------
 
@@ -86,7 +82,7 @@ class Scheduler:
             " next_run, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
             (sid, name, slot.agent.name.upper(), expr, json.dumps(public), sealed, priority,
              int(enabled), next_after(expr, now), now))
-        self._wake.set()
+        self.due_loop.wake()
         return self.get(sid)
 
     @operation("agents.schedule.get", get=SCHEDULES + "/{schedule}", response=Schedule, tags=TAGS)
@@ -131,7 +127,7 @@ class Scheduler:
         if fields:
             cols = ", ".join(f"{k}=?" for k in fields)
             self.db.execute(f"UPDATE agents_schedules SET {cols} WHERE id=?", (*fields.values(), sid))
-            self._wake.set()
+            self.due_loop.wake()
         return self.get(sid)
 
     def get(self, sid: str) -> dict[str, Any]:
@@ -181,29 +177,14 @@ class Scheduler:
                                 (next_run, now, exc.message, row["id"]))
         return started
 
-    async def loop(self) -> None:
-        """Run due schedules until cancelled, waking early when a schedule changes."""
-        while True:
-            try:
-                self.run_due()
-            except Exception:
-                log.exception("scheduler tick failed")
-            row = self.db.one("SELECT min(next_run) AS t FROM agents_schedules WHERE enabled=1")
-            wait = self.interval if row is None or row["t"] is None else \
-                max(0.05, min(self.interval, row["t"] - time.time()))
-            self._wake.clear()
-            # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancel that
-            # arrives as its timeout fires, and the daemon would never finish shutting down
-            waiter = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({waiter}, timeout=wait)
-            finally:
-                waiter.cancel()
+    def _next_due(self) -> float | None:
+        row = self.db.one("SELECT min(next_run) AS t FROM agents_schedules WHERE enabled=1")
+        return None if row is None else row["t"]
 
 
 def _valid_cron(expr: str) -> str:
     try:
-        return validate_cron(expr)
+        return normalise(expr, seconds=True)
     except ValueError as exc:
         raise APIError(422, "invalid_cron", str(exc), {"cron": expr}) from None
 

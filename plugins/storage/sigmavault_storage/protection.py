@@ -23,13 +23,13 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from croniter import croniter
 from pydantic import BaseModel, ValidationError
 
 from sigmavault import operation
 from sigmavault.api import validation_error
 from sigmavault.errors import APIError, conflict, not_found
 from sigmavault.jobs import FINISHED, JobAborted, JobState
+from sigmavault.schedule import DueLoop, next_after, normalise, upcoming
 
 from .agents.harbor import HarborParams, preview_volume
 from .agents.mirror import MirrorParams, run_mirror
@@ -66,16 +66,10 @@ def _now_iso() -> str:
 
 def check_schedule(expr: str, field: str = "schedule") -> str:
     """``expr`` normalised, or a 422 naming ``field``."""
-    norm = " ".join(expr.split())
-    if len(norm.split()) != 5 or not croniter.is_valid(norm):
-        raise APIError(422, "invalid_schedule", f"{field}: not a valid cron expression (5 fields: "
-                       f"minute hour day-of-month month day-of-week): {expr!r}", {"field": field})
-    return norm
-
-
-def next_after(expr: str, after: float) -> float:
-    """The first time (epoch seconds, UTC) strictly after ``after`` that matches ``expr``."""
-    return float(croniter(expr, datetime.fromtimestamp(after, timezone.utc)).get_next(float))
+    try:
+        return normalise(expr)
+    except ValueError as exc:
+        raise APIError(422, "invalid_schedule", f"{field}: {exc}", {"field": field}) from None
 
 
 def _field_error(status: int, code: str, message: str, field: str, **details: Any) -> APIError:
@@ -111,8 +105,8 @@ class ProtectionService:
         self.app = app
         self.clock: Callable[[], float] = time.time   # the scheduler's "now" (a seam for tests)
         self.active: dict[str, str] = {}             # task id -> job id of its current run
-        self._wake = asyncio.Event()
-        self._loop: asyncio.Task[None] | None = None
+        self.due_loop = DueLoop(self._tick, self._next_due, lambda: self.tick,
+                                clock=lambda: self.clock(), name="protection scheduler")
 
     @property
     def db(self) -> Any:
@@ -125,13 +119,10 @@ class ProtectionService:
     async def start(self) -> None:
         self._reconcile()
         if self.tick > 0:
-            self._loop = self.app.spawn(self.loop())
+            self.due_loop.start(self.app.spawn)
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.wait({self._loop}, timeout=5)
-            self._loop = None
+        await self.due_loop.stop()
 
     # --- operations ------------------------------------------------------------------------------
 
@@ -160,7 +151,7 @@ class ProtectionService:
             "next_run, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?)",
             (tid, body.kind, body.name, json.dumps(params), expr, int(body.enabled),
              next_after(expr, self.clock()), now, now))
-        self._wake.set()
+        self.due_loop.wake()
         return self.get(tid)
 
     @operation("storage.protection.task.get", get=T, response=ProtectionTask, tags=TAGS,
@@ -190,7 +181,7 @@ class ProtectionService:
             cols = ", ".join(f"{k}=?" for k in fields)
             self.db.execute(f"UPDATE storage_protection_tasks SET {cols} WHERE id=?",
                             (*fields.values(), task))
-            self._wake.set()
+            self.due_loop.wake()
         return self.get(task)
 
     @operation("storage.protection.task.delete", delete=T, tags=TAGS,
@@ -228,8 +219,7 @@ class ProtectionService:
                summary="Check a cron expression and list its next run times (UTC)")
     async def preview_schedule(self, schedule: str, count: int = 5) -> dict[str, Any]:
         expr = check_schedule(schedule)
-        it = croniter(expr, datetime.fromtimestamp(self.clock(), timezone.utc))
-        return {"schedule": expr, "next": [_iso(float(it.get_next(float))) for _ in range(count)]}
+        return {"schedule": expr, "next": [_iso(t) for t in upcoming(expr, self.clock(), count)]}
 
     # --- validation ------------------------------------------------------------------------------
 
@@ -462,24 +452,14 @@ class ProtectionService:
                 log.exception("protection task %s could not start", row["id"])
         return runs
 
-    async def loop(self) -> None:
-        """Run due tasks until cancelled, waking early when a task changes."""
-        while True:
-            try:
-                self._reconcile()
-                self.run_due()
-            except Exception:
-                log.exception("protection scheduler tick failed")
-            row = self.db.one("SELECT min(next_run) AS t FROM storage_protection_tasks "
-                              "WHERE enabled=1")
-            wait = self.tick if row is None or row["t"] is None else \
-                max(0.05, min(self.tick, row["t"] - self.clock()))
-            self._wake.clear()
-            waiter = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({waiter}, timeout=wait)
-            finally:
-                waiter.cancel()
+    def _tick(self) -> None:
+        self._reconcile()
+        self.run_due()
+
+    def _next_due(self) -> float | None:
+        row = self.db.one("SELECT min(next_run) AS t FROM storage_protection_tasks "
+                          "WHERE enabled=1")
+        return None if row is None else row["t"]
 
 
 def _run(row: dict[str, Any]) -> dict[str, Any]:
