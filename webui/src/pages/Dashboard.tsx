@@ -2,6 +2,7 @@ import { useMemo, useState } from "react";
 import { Link } from "react-router";
 import Chart from "../components/Chart";
 import PluginWidgets from "../components/PluginWidgets";
+import { Fleet } from "../components/Fleet";
 import { Badge, Card, Empty, ErrorState, Loading, ProgressBar, QueryState } from "../components/ui";
 import { useCapabilities } from "../hooks/useCapabilities";
 import { HISTORY_RANGES, useAlerts, useMetrics, useMetricsHistory, useSystemStatus, type HistoryRange, type MetricsRange, type StoredHistory } from "../hooks/useSystem";
@@ -245,6 +246,7 @@ export default function Dashboard() {
         {caps.has("/storage/pools") && <PoolUsage />}
         {caps.has("/system/alerts") && <Alerts />}
       </div>
+      {caps.has("/replication/fleet") && <Fleet />}
       <PluginWidgets />
     </div>
   );

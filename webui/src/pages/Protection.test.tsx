@@ -110,3 +110,29 @@ describe("schedules", () => {
     expect(describeCron("*/5 * * * *")).toBe("cron */5 * * * *");
   });
 });
+
+describe("replication to other nodes", () => {
+  it("has its section, and the allow-list of this node, only when the daemon has the replication plugin", async () => {
+    const answer = (paths: Record<string, unknown>) => mockFetch((url) => {
+      switch (url.pathname) {
+        case "/api/v1/openapi.json": return { body: { paths } };
+        case "/api/v1/storage/protection/tasks": return { body: [nightly] };
+        case "/api/v1/replication/targets": return { body: [{ peer: "beta", pool: "tank", created: 1796000000 }] };
+        default: return { body: [] };
+      }
+    });
+    answer({ "/api/v1/storage/protection/tasks": {} });
+    const first = setup();
+    render(<first.wrapper><Protection /></first.wrapper>);
+    await screen.findByTestId("task-t1");
+    await waitFor(() => expect(first.qc.getQueryData(["meta", "openapi"])).toBeTruthy());
+    expect(screen.queryByText("Replication to other nodes")).toBeNull();
+    cleanup();
+    answer({ "/api/v1/storage/protection/tasks": {}, "/api/v1/replication": {}, "/api/v1/replication/targets": {} });
+    const { wrapper: P } = setup();
+    render(<P><Protection /></P>);
+    expect(await screen.findByText("Replication to other nodes")).toBeTruthy();
+    expect(await screen.findByText("No replication to another node yet.")).toBeTruthy();
+    expect((await screen.findByTestId("repl-target-beta-tank")).textContent).toContain("Revoke");
+  });
+});

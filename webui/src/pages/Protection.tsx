@@ -9,6 +9,9 @@ import { useBackends, useDisks, usePools, useVolumes } from "../hooks/useStorage
 import { errorMessage } from "../lib/api";
 import { fieldErrors } from "../lib/errors";
 import { ago, when } from "../lib/format";
+import { useCapabilities } from "../hooks/useCapabilities";
+import { ReplicationSection } from "../components/Replication";
+import { ReplicationTargets } from "../components/ReplicationTargets";
 
 const KINDS: TaskKind[] = ["snapshot", "scrub", "smart_test", "replication"];
 const RULES: { key: keyof Retention; label: string }[] = [
@@ -340,6 +343,8 @@ export default function Protection() {
   const tasks = useProtectionTasks();
   const [editing, setEditing] = useState<{ task: ProtectionTask | null; kind: TaskKind } | null>(null);
   const [history, setHistory] = useState<ProtectionTask | null>(null);
+  const caps = useCapabilities();
+  const toNodes = caps.has("/replication");
   return (
     <div className="page">
       <div className="inline" style={{ justifyContent: "space-between" }}>
@@ -361,6 +366,8 @@ export default function Protection() {
           </>
         )}
       </QueryState>
+      {toNodes && <ReplicationSection />}
+      {toNodes && <ReplicationTargets />}
       <Modal open={!!editing} title={editing?.task ? `Edit ${label(editing.task)}` : "New data protection task"} onClose={() => setEditing(null)}>
         {editing && <TaskForm key={editing.task?.id ?? editing.kind} task={editing.task} kind={editing.kind} onDone={() => setEditing(null)} />}
       </Modal>

@@ -1,0 +1,208 @@
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { MemoryRouter } from "react-router";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FakeWebSocket, mockFetch, setup } from "../test/fakes";
+import { ConfirmProvider } from "./confirm";
+import { ReplicationForm, ReplicationSection, runSummary } from "./Replication";
+import { Fleet, nodeHealth } from "./Fleet";
+import type { FleetNode, ReplRun, ReplTask } from "./ReplicationApi";
+
+vi.mock("sonner", () => ({ toast: Object.assign(vi.fn(), { success: vi.fn(), error: vi.fn(), message: vi.fn() }) }));
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+const run = (over: Partial<ReplRun> = {}): ReplRun => ({
+  id: "run-1", task: "r-1", trigger: "manual", state: "success", job_id: "j1", started: 1796000000, ended: 1796000010,
+  result: { bytes: 3 * 1048576, sent: [{ snapshot: "s1" }, { snapshot: "s2" }], up_to_date: false, seconds: 10, retries: 0 }, error: null, ...over,
+});
+
+const task = (over: Partial<ReplTask> = {}): ReplTask => ({
+  id: "r-1", name: "", pool: "tank", volume: "docs", peer: "beta", target_pool: "backup", target_volume: "docs", schedule: "0 2 * * *",
+  enabled: true, match: "*", take_snapshot: true, retention: { keep_last: 0 }, bwlimit: null, encrypt: false, pad: false, recipients: [],
+  created: 1796000000, next_run: 1796086400, last_run: run(), running: false, ...over,
+});
+
+const beta: FleetNode = {
+  peer: "beta", reachable: true, latency_ms: 3.2, node_name: "beta", tasks: 1, last_replication: run(), error: null,
+  pools: [{ name: "backup", backend: "btrfs", state: "online", size: 4 * 2 ** 30, free: 3 * 2 ** 30 }, { name: "cold", backend: "dir", state: "online", size: null, free: null }],
+};
+
+function serve(extra: (key: string, url: URL, init: RequestInit) => { status?: number; body?: unknown } | undefined = () => undefined) {
+  return mockFetch((url, init) => {
+    const key = `${init.method ?? "GET"} ${url.pathname.replace(/^\/api\/v1/, "")}`;
+    const own = extra(key, url, init);
+    if (own) return own;
+    switch (key) {
+      case "GET /replication": return { body: [task()] };
+      case "GET /replication/fleet": return { body: [beta] };
+      case "GET /network/phantommesh": return { body: { node_name: "alpha", running: true, peers: [
+        { name: "beta", node: true, up: true }, { name: "laptop", node: false, up: true }, { name: "gamma", node: true, up: false }] } };
+      case "GET /storage/pools": return { body: [{ name: "tank", backend: "btrfs", state: "online" }, { name: "plain", backend: "dir", state: "online" }] };
+      case "GET /storage/backends": return { body: [{ name: "btrfs", capabilities: { send_receive: true } }, { name: "dir", capabilities: { send_receive: false } }] };
+      case "GET /storage/pools/tank/volumes": return { body: [{ name: "docs", pool: "tank" }, { name: "media", pool: "tank" }] };
+      default: return { status: 404, body: { error: { code: "not_found", message: key, details: {} } } };
+    }
+  });
+}
+
+const sent = (fetch: ReturnType<typeof mockFetch>, method: string, suffix: string) =>
+  fetch.mock.calls.filter(([u, init]) => init?.method === method && new URL(String(u), "http://x/").pathname.endsWith(suffix)).map(([, init]) => JSON.parse(String(init!.body)));
+
+describe("replication tasks", () => {
+  it("lists a task in words and follows a running one's progress from its job's events", async () => {
+    serve((key) => {
+      if (key === "GET /replication") return { body: [task(), task({ id: "r-2", volume: "media", schedule: null, running: true, last_run: run({ id: "run-2", state: "running", job_id: "j2", ended: null, result: null }) })] };
+      if (key === "GET /jobs/j2") return { body: { id: "j2", kind: "replication.run", state: "RUNNING", progress: { percent: 40, description: "sending s3", bytes_done: 1048576, bytes_total: 4194304 } } };
+      return undefined;
+    });
+    const { wrapper: P } = setup();
+    render(<P><ConfirmProvider><ReplicationSection /></ConfirmProvider></P>);
+    const row = await screen.findByTestId("repl-r-1");
+    expect(row.textContent).toContain("tank / docs");
+    expect(row.textContent).toContain("beta");
+    expect(row.textContent).toContain("pool backup");
+    expect(row.textContent).toContain("every day at 02:00");
+    expect(within(row).getByTestId("repl-state").textContent).toContain("2 snapshots sent, 3.0 MiB");
+    const other = screen.getByTestId("repl-r-2");
+    expect(other.textContent).toContain("by hand");
+    const bar = await within(other).findByRole("progressbar");
+    await waitFor(() => expect(bar.getAttribute("aria-valuenow")).toBe("40"));
+    expect(other.textContent).toContain("sending s3 · 1.0 MiB of 4.0 MiB");
+    const ws = FakeWebSocket.last();
+    act(() => ws.open());
+    act(() => ws.emit({ type: "job.progress", seq: 2, data: { id: "j2", kind: "replication.run", state: "RUNNING", progress: { percent: 75, description: "sending s4", bytes_done: 3145728, bytes_total: 4194304 } } }));
+    await waitFor(() => expect(within(other).getByRole("progressbar").getAttribute("aria-valuenow")).toBe("75"));
+    expect(within(other).getByRole("button", { name: "Run now" })).toHaveProperty("disabled", true);
+  });
+
+  it("runs a task now and shows its history", async () => {
+    const fetch = serve((key) => {
+      if (key === "POST /replication/r-1/run") return { status: 202, body: run({ id: "run-9", state: "running", job_id: "j9" }) };
+      if (key === "GET /replication/r-1/runs") return { body: [run({ id: "run-9", state: "failed", error: "peer_unreachable: beta: timed out", result: null }), run()] };
+      return undefined;
+    });
+    const { wrapper: P } = setup();
+    render(<P><ConfirmProvider><ReplicationSection /></ConfirmProvider></P>);
+    const row = await screen.findByTestId("repl-r-1");
+    fireEvent.click(within(row).getByRole("button", { name: "Run now" }));
+    await waitFor(() => expect(fetch.mock.calls.some(([u, i]) => i?.method === "POST" && String(u).endsWith("/replication/r-1/run"))).toBe(true));
+    fireEvent.click(within(row).getByRole("button", { name: "History" }));
+    const runs = await screen.findAllByTestId("repl-run");
+    expect(runs[0]!.textContent).toContain("beta: timed out");
+    expect(runs[1]!.textContent).toContain("2 snapshots sent");
+  });
+
+  it("says a run in words", () => {
+    expect(runSummary(run({ result: { up_to_date: true, sent: [] } }))).toBe("already up to date");
+    expect(runSummary(run({ state: "failed", result: null, error: "not_authorised: beta: this node does not accept replicas" }))).toBe("beta: this node does not accept replicas");
+    expect(runSummary(run({ result: { bytes: 1024, sent: [{ snapshot: "a" }], seconds: 2, retries: 1 } }))).toBe("1 snapshot sent, 1.0 KiB in 2.0 s, 1 retries");
+  });
+});
+
+describe("new replication", () => {
+  it("is made of pickers: source pool and volume, a node by name, that node's pool; only mesh nodes offered", async () => {
+    const fetch = serve((key) => (key === "POST /replication" ? { status: 201, body: task({ id: "r-3", volume: "media" }) } : undefined));
+    const { wrapper: P } = setup();
+    const done = vi.fn();
+    render(<P><ReplicationForm onDone={done} /></P>);
+    const pool = screen.getByRole("combobox", { name: /^Source pool/ });
+    await waitFor(() => expect(within(pool).getAllByRole("option").map((o) => o.textContent)).toEqual(["Choose a pool", "tank (btrfs)", "plain (dir) — cannot send snapshots"]));
+    fireEvent.change(pool, { target: { value: "tank" } });
+    const volume = screen.getByRole("combobox", { name: /^Source volume/ });
+    await within(volume).findByRole("option", { name: "media" });
+    fireEvent.change(volume, { target: { value: "media" } });
+    const peer = screen.getByRole("combobox", { name: /Target node/ });
+    await waitFor(() => expect(within(peer).getAllByRole("option").map((o) => o.textContent)).toEqual(["Choose a node", "beta", "gamma (not connected)"]));
+    fireEvent.change(peer, { target: { value: "beta" } });
+    const tpool = screen.getByRole("combobox", { name: /Pool on the target node/ });
+    await waitFor(() => expect(within(tpool).getAllByRole("option").map((o) => o.textContent)).toEqual(["Choose a pool", "backup (btrfs) — 3.0 GiB free", "cold (dir)"]));
+    fireEvent.change(tpool, { target: { value: "backup" } });
+    fireEvent.change(screen.getByRole("combobox", { name: "Repeat" }), { target: { value: "weekly" } });
+    fireEvent.change(screen.getByRole("combobox", { name: "Weekday" }), { target: { value: "6" } });
+    fireEvent.change(screen.getByLabelText("Time (UTC)"), { target: { value: "03:15" } });
+    expect(screen.getByText("every Saturday at 03:15 (UTC)")).toBeTruthy();
+    fireEvent.change(screen.getByLabelText(/Snapshots kept on the target/), { target: { value: "5" } });
+    fireEvent.change(screen.getByLabelText(/Bandwidth limit/), { target: { value: "2" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create" }));
+    await waitFor(() => expect(done).toHaveBeenCalled());
+    expect(sent(fetch, "POST", "/replication")).toEqual([{ name: "", pool: "tank", volume: "media", peer: "beta", target_pool: "backup", schedule: "15 3 * * 6",
+      take_snapshot: true, retention: { keep_last: 5 }, bwlimit: 2 * 1048576, encrypt: false }]);
+  });
+
+  it("names what is missing, and puts the server's refusal on its field", async () => {
+    const fetch = serve((key) => (key === "POST /replication"
+      ? { status: 404, body: { error: { code: "unknown_peer", message: "gamma is not a PhantomMesh peer", details: { field: "peer" } } } } : undefined));
+    const { wrapper: P } = setup();
+    const done = vi.fn();
+    render(<P><ReplicationForm onDone={done} /></P>);
+    fireEvent.click(screen.getByRole("button", { name: "Create" }));
+    expect(screen.getByText("Choose the pool to replicate from.")).toBeTruthy();
+    expect(screen.getByText("Choose a pool on that node.")).toBeTruthy();
+    expect(sent(fetch, "POST", "/replication")).toEqual([]);
+    const pool = screen.getByRole("combobox", { name: /^Source pool/ });
+    await within(pool).findByRole("option", { name: "tank (btrfs)" });
+    fireEvent.change(pool, { target: { value: "tank" } });
+    await within(screen.getByRole("combobox", { name: /^Source volume/ })).findByRole("option", { name: "docs" });
+    fireEvent.change(screen.getByRole("combobox", { name: /^Source volume/ }), { target: { value: "docs" } });
+    await within(screen.getByRole("combobox", { name: /Target node/ })).findByRole("option", { name: "beta" });
+    fireEvent.change(screen.getByRole("combobox", { name: /Target node/ }), { target: { value: "beta" } });
+    await within(screen.getByRole("combobox", { name: /Pool on the target node/ })).findByRole("option", { name: /backup/ });
+    fireEvent.change(screen.getByRole("combobox", { name: /Pool on the target node/ }), { target: { value: "backup" } });
+    fireEvent.change(screen.getByLabelText(/Label/), { target: { value: "offsite" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create" }));
+    const err = await screen.findByText(/gamma is not a PhantomMesh peer/i);
+    expect(err.closest("label")?.textContent).toContain("Target node");
+    expect((screen.getByLabelText(/Label/) as HTMLInputElement).value).toBe("offsite");
+    expect(done).not.toHaveBeenCalled();
+  });
+});
+
+describe("restore from the replica", () => {
+  it("lists the target's snapshots; restores a volume, or one file picked in this node's snapshot of the same name", async () => {
+    const fetch = serve((key, url) => {
+      if (key === "GET /replication/r-1/replica") return { body: { peer: "beta", pool: "backup", volume: "docs", encrypted: false, exists: true,
+        snapshots: [{ name: "s1", created: "2026-12-01T00:00:00Z" }, { name: "s0", created: "2026-11-01T00:00:00Z" }] } };
+      if (key === "GET /storage/pools/tank/volumes/docs/snapshots") return { body: [{ name: "s1", created: "2026-12-01T00:00:00Z" }] };
+      if (key === "GET /storage/pools/tank/volumes/docs/snapshots/s1/files" && (url.searchParams.get("path") ?? "") === "")
+        return { body: { path: "", parent: null, items: [{ name: "report.txt", path: "report.txt", type: "file", size: 12, mtime: "2026-12-01T00:00:00Z", mode: "0644" }], total: 1, limit: 200, offset: 0 } };
+      if (key === "POST /replication/r-1/restore") return { status: 202, body: { id: "j5", kind: "replication.restore", state: "WAITING", progress: { percent: 0 } } };
+      return undefined;
+    });
+    const { wrapper: P } = setup();
+    render(<P><ConfirmProvider><ReplicationSection /></ConfirmProvider></P>);
+    fireEvent.click(within(await screen.findByTestId("repl-r-1")).getByRole("button", { name: "Restore…" }));
+    const s0 = await screen.findByTestId("replica-snap-s0");
+    await waitFor(() => expect(within(screen.getByTestId("replica-snap-s1")).getByRole("button", { name: "Restore a file…", hidden: true })).toHaveProperty("disabled", false));
+    expect(within(s0).getByRole("button", { name: "Restore a file…", hidden: true })).toHaveProperty("disabled", true);  // no local copy to list
+    fireEvent.click(within(s0).getByRole("button", { name: "Restore volume…", hidden: true }));
+    fireEvent.change(screen.getByLabelText(/New volume in tank/), { target: { value: "docs-back" } });
+    fireEvent.click(screen.getByRole("button", { name: "Restore the volume", hidden: true }));
+    await waitFor(() => expect(sent(fetch, "POST", "/replication/r-1/restore")).toEqual([{ snapshot: "s0", target_volume: "docs-back" }]));
+    fireEvent.click(within(await screen.findByTestId("repl-r-1")).getByRole("button", { name: "Restore…" }));
+    fireEvent.click(within(await screen.findByTestId("replica-snap-s1")).getByRole("button", { name: "Restore a file…", hidden: true }));
+    fireEvent.click(await screen.findByRole("button", { name: "choose report.txt", hidden: true }));
+    fireEvent.click(screen.getByRole("button", { name: "Restore report.txt", hidden: true }));
+    await waitFor(() => expect(sent(fetch, "POST", "/replication/r-1/restore")[1]).toEqual({ snapshot: "s1", path: "report.txt", overwrite: false }));
+  });
+});
+
+describe("fleet", () => {
+  it("shows every node with its health, pools and the last replication to it", async () => {
+    serve((key) => (key === "GET /replication/fleet" ? { body: [beta,
+      { ...beta, peer: "gamma", node_name: "gamma", reachable: false, latency_ms: null, pools: [], tasks: 0, last_replication: null, error: "timed out" },
+      { ...beta, peer: "delta", node_name: "delta", pools: [{ name: "z", backend: "zfs", state: "DEGRADED", size: null, free: null }], last_replication: null, tasks: 2 }] } : undefined));
+    const { wrapper: P } = setup();
+    render(<MemoryRouter><P><Fleet /></P></MemoryRouter>);
+    const b = await screen.findByTestId("fleet-beta");
+    expect(b.textContent).toContain("healthy");
+    expect(b.textContent).toContain("backup btrfs · 1.0 GiB of 4.0 GiB used");
+    expect(b.textContent).toContain("2 snapshots sent");
+    expect(screen.getByTestId("fleet-gamma").textContent).toContain("down");
+    expect(screen.getByTestId("fleet-gamma").textContent).toContain("timed out");
+    expect(screen.getByTestId("fleet-delta").textContent).toMatch(/degraded.*DEGRADED.*not run yet/);
+    expect(nodeHealth({ ...beta, reachable: false })).toBe("down");
+  });
+});
