@@ -85,6 +85,11 @@ SUMS = ("import hashlib, json, os, sys\nout = {}\nfor f in sorted(os.listdir(sys
         "print(json.dumps(out))")
 
 
+def rss_mib(pid: int | None) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(ln.split()[1]) // 1024 for ln in f if ln.startswith("VmRSS:"))
+
+
 async def in_mounts(d: Daemon, *argv: str) -> str:
     """A command in the daemon's mount namespace (its ceph-fuse mount is only seen there)."""
     assert d.proc is not None
@@ -119,6 +124,14 @@ async def test_second_node_joins_over_the_mesh_and_keeps_a_copy(sv_daemon: Any) 
         decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
         assert entry["key"] not in tok["token"] and entry["key"] not in decoded
         await api_call(b, "POST", "/ceph/join", 400, json={"token": "svceph1.garbage"})
+        # a token id alpha never issued: alpha refuses over the mesh, beta keeps nothing
+        forged = json.loads(decoded) | {"id": "not-issued"}
+        forged_token = "svceph1." + base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        job = await api_call(b, "POST", "/ceph/join", 202, json={"token": forged_token})
+        failed = await wait_job(b, job["id"], timeout=60)
+        assert failed["state"] == "FAILED" and "unknown, used or expired" in failed["error"], failed
+        assert await api_call(b, "GET", "/ceph/joined") == []
+        assert not (nodes["beta"].data_dir / "ceph" / "joined" / fsid).exists()
 
         job = await api_call(b, "POST", "/ceph/join", 202, json={
             "token": tok["token"], "osds": 1, "osd_size": OSD_SIZE})
@@ -150,6 +163,10 @@ async def test_second_node_joins_over_the_mesh_and_keeps_a_copy(sv_daemon: Any) 
         acting = [sorted(pg["acting"]) for pg in pgs if int(pg["pgid"].split(".")[0]) in pool_ids]
         osd_a = hosts[next(h for h in hosts if h != "beta")]
         assert acting and all(len(s) == 2 and osd_b in s and set(s) & set(osd_a) for s in acting), acting
+        rule = await ceph(pair.a, root, "svmesh", "osd", "crush", "rule", "dump", "replicated_host")
+        assert {"op": "chooseleaf_firstn", "num": 0, "type": "host"} in rule["steps"], rule
+        detail = await ceph(pair.a, root, "svmesh", "osd", "pool", "ls", "detail")
+        assert {p["crush_rule"] for p in detail if p["pool_id"] in pool_ids} == {rule["rule_id"]}
 
         vol = await api_call(a, "POST", "/storage/pools/span/volumes", 201, json={"name": "docs"})
         for i in range(3):
@@ -177,8 +194,18 @@ async def test_second_node_joins_over_the_mesh_and_keeps_a_copy(sv_daemon: Any) 
             t_ok = time.monotonic() - t_start
         assert json.loads(await in_mounts(nodes["alpha"], sys.executable, "-c", SUMS,
                                           vol["path"])) == sums
+        pids = {**info[0]["daemons"], **{f"osd.{k} (beta)": v for k, v in restarted["osds"].items()}}
+        rss = {k: rss_mib(v) for k, v in pids.items()}
+
+        # beta's daemon restarted: it starts its OSDs of the joined cluster again
+        await asyncio.to_thread(nodes["beta"].stop)
+        await asyncio.to_thread(nodes["beta"].start, 60)
+        [row] = await api_call(b, "GET", "/ceph/joined")
+        assert row["fsid"] == fsid and all(row["osds"].values()), row
+        await until(lambda: api_call(a, "GET", "/ceph/clusters"), lambda cs: cs[0]["osds_up"] == 2,
+                    60)
         await api_call(a, "DELETE", "/storage/pools/span", 204, params={"confirm": "span"})
         print(f"\nceph over the mesh: mesh {t_mesh - started:.1f} s, bootstrap {t_boot - t_mesh:.1f} s, "
               f"join {t_join - t_boot:.1f} s, degraded after {t_degraded:.1f} s, HEALTH_OK after "
-              f"{t_ok:.1f} s, total {time.monotonic() - started:.1f} s")
+              f"{t_ok:.1f} s, total {time.monotonic() - started:.1f} s; RSS MiB {rss}")
     assert not ours & set(namespaces())   # (other tests may hold namespaces of their own)

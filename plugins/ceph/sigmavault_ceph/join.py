@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,15 +268,23 @@ class CephJoinService:
             grant = json.loads(r["body"])
             if grant["fsid"] != token["fsid"]:
                 raise APIError(502, "peer_error", f"{token['node']} answered for another cluster")
-            local = await self._make_member(grant, token["node"], spec)
+            root = self.root / grant["fsid"]
+            if (root / MARKER).exists():
+                raise conflict(f"this node is already part of cluster {grant['fsid']}",
+                               code="already_joined")
+            local = LocalCluster(root=root, name=spec.name, supervised=True, meta={
+                "name": spec.name, "fsid": grant["fsid"], "mon_addr": grant["mon"], "osds": [],
+                "mds": [], "osd_blocks": {}, "role": "member", "client_id": grant["client"],
+                "mesh_node": token["node"], "spec": dict(vars(spec))})
             self.joined[local.fsid] = local
             try:
+                await self._write_member(local, spec, grant["key"])
                 for i in range(body.osds):
                     ctx.progress(percent=10 + 80 * i // body.osds, description=f"OSD {i + 1}")
                     await local.add_osd(spec, supervised=True)
                 await local.wait_own_osds(120)
             except BaseException:
-                await local.stop()
+                await self._undo(local)
                 raise
             return self._row(local).model_dump()
 
@@ -286,24 +295,28 @@ class CephJoinService:
                                     lock=f"ceph-join:{token['fsid']}",
                                     description=f"join Ceph cluster {token['fsid']}")
 
-    async def _make_member(self, grant: dict[str, Any], node: str, spec: Spec) -> LocalCluster:
-        root = self.root / grant["fsid"]
-        if (root / MARKER).exists():
-            raise conflict(f"this node is already part of cluster {grant['fsid']}",
-                           code="already_joined")
+    async def _write_member(self, local: LocalCluster, spec: Spec, key: str) -> None:
+        """The member's directory: its conf (public address on the mesh, CRUSH host) and the
+        bootstrap-osd keyring (0600)."""
         for sub in ("run", "log", "osd"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        os.chmod(root, 0o700)
-        local = LocalCluster(root=root, name=spec.name, supervised=True, meta={
-            "name": spec.name, "fsid": grant["fsid"], "mon_addr": grant["mon"], "osds": [],
-            "mds": [], "osd_blocks": {}, "role": "member", "client_id": grant["client"],
-            "mesh_node": node, "spec": dict(vars(spec))})
+            (local.root / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(local.root, 0o700)
         await run(["ceph-authtool", "--create-keyring", str(local.keyring), "--name",
-                   f"client.{grant['client']}", "--add-key", grant["key"]])
+                   f"client.{local.client_id}", "--add-key", key])
         os.chmod(local.keyring, 0o600)
         local._write_conf(spec)
         local._save()
-        return local
+
+    async def _undo(self, local: LocalCluster) -> None:
+        """A failed join leaves nothing: daemons stopped, OSD ids that never came up removed from
+        the cluster (``osd purge-new``, which the bootstrap-osd key may do), files gone."""
+        await local.stop()
+        for osd_id in local.meta["osd_blocks"]:
+            await local.cli(timeout=20).raw("osd", "purge-new", f"osd.{osd_id}",
+                                            "--yes-i-really-mean-it", what="osd purge-new",
+                                            check=False)
+        self.joined.pop(local.fsid, None)
+        shutil.rmtree(local.root, ignore_errors=True)
 
     # --- node B: its part --------------------------------------------------------------------
 
