@@ -81,7 +81,12 @@ class CephOsdService:
             cli.json("osd", "tree", what="osd tree"),
             cli.json("osd", "metadata", what="osd metadata"))
         blocks = {i: os.path.realpath(b) for i, b in local_blocks(cluster).items()}
-        return status.osd_rows(cluster.fsid, dump or {}, df or {}, tree or {}, meta or [], blocks)
+        rows = status.osd_rows(cluster.fsid, dump or {}, df or {}, tree or {}, meta or [], blocks)
+        host = socket.gethostname()
+        for r in rows:   # an OSD of this host that another tool runs: its real block device
+            if not r["local"] and r["host"] == host and r["device"]:
+                r["device"] = os.path.realpath(r["device"])
+        return rows
 
     @operation("ceph.cluster.osds", get=C + "/osds", response=list[OsdInfo], tags=TAGS)
     async def osds(self, fsid: str) -> list[dict[str, Any]]:

@@ -119,3 +119,31 @@ def test_caps_and_cluster_names():
     assert cluster_name_of("/etc/ceph/ceph.conf") == "ceph"
     assert cluster_name_of("/srv/x/backup.conf") == "backup"
     assert cluster_name_of("/srv/x/config") == "ceph"
+
+
+def osds(tag: str, local: dict[int, str] | None = None) -> list[dict]:
+    return status.osd_rows(load(tag, "status")["fsid"], load(tag, "osd_dump"), load(tag, "osd_df"),
+                           load(tag, "osd_tree"), load(tag, "osd_metadata"), local or {})
+
+
+def test_osds_by_host_with_state_device_and_usage():
+    rows = osds("down", {1: "/dev/loop7"})
+    assert [(r["name"], r["host"], r["up"], r["in"]) for r in rows] == [
+        ("osd.0", "vm", True, True), ("osd.1", "vm", False, True)]
+    assert rows[0]["size"] == 3 << 30 and 0 < rows[0]["used"] < rows[0]["size"]
+    assert rows[0]["device"].endswith("/osd/h7r-0/block") and not rows[0]["local"]
+    assert rows[1]["device"] == "/dev/loop7" and rows[1]["local"]   # known here while down
+    assert {r["fsid"] for r in rows} == {load("down", "status")["fsid"]}
+
+
+def test_pg_states_and_recovery_from_status():
+    s = status.pg_summary("f", load("recovering", "status"))
+    assert s["health"] == "HEALTH_WARN" and "PG_DEGRADED" in s["checks"]
+    assert s["osds"] == {"total": 2, "up": 2, "in": 2}
+    assert sum(s["states"].values()) == s["num_pgs"] == 17
+    assert any("recovering" in k for k in s["states"])
+    r = s["recovery"]
+    assert r["degraded_objects"] <= r["degraded_total"] and r["recovering_bytes_per_sec"] > 0
+    down = status.pg_summary("f", load("down", "status"))
+    assert down["osds"]["up"] == 1 and "OSD_DOWN" in down["checks"]
+    assert "recovering_bytes_per_sec" not in down["recovery"]
