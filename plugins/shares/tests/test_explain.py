@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sigmavault_shares.acl import AclEntry, effective_level, parse_getfacl
-from sigmavault_shares.explain import explain, list_level
+from sigmavault.hookspecs import AccessStep
+from sigmavault_shares.explain import combine, explain, explain_other, list_level, whose
 from sigmavault_shares.models import Group, Share, User
 
 DATA = Path(__file__).parent / "data"
@@ -96,3 +97,21 @@ def test_mask_caps_named_entries_and_explain_says_so() -> None:
     result = explain(share(user("svtalice", "write")), alice, [], reading)
     assert result == {"access": "read", "reasons": [
         "entry for user svtalice: write", "filesystem ACL on the folder allows only read"]}
+
+
+def test_protocol_steps_cap_and_wrap_the_chain() -> None:
+    chain = explain(share(user("alice", "write")), ALICE)
+    steps = [AccessStep("client rule ro", cap="read"), AccessStep("mode bits", after=True)]
+    assert combine(steps, chain) == {"access": "read", "reasons": [
+        "client rule ro", "entry for user alice: write", "mode bits"]}
+    assert combine([AccessStep("no client rule", cap="none")], chain) == {
+        "access": "none", "reasons": ["no client rule"]}  # refused before the list: it ends
+    assert combine([AccessStep("root", superuser=True)], None) == {
+        "access": "write", "reasons": ["root"]}
+    squash = [AccessStep("squash root", as_other=True), AccessStep("info")]
+    assert whose(squash) is squash[0] and whose(steps) is None
+    # somebody with no NAS account gets "everyone", whatever guest_ok says
+    assert explain_other(share(everyone("write"))) == {
+        "access": "write", "reasons": ["no NAS account: everyone has write"]}
+    assert explain_other(share(everyone("write"), read_only=True))["access"] == "read"
+    assert explain_other(share(user("alice", "write")))["access"] == "none"
