@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { LocationPicker, type PickedLocation } from "../components/FilePicker";
 import { ResultView } from "../components/ResultView";
@@ -10,8 +11,105 @@ import {
   useBackends, useCreatePool, useCreateSnapshot, useCreateVolume, useDeletePool, useDeleteSnapshot, useDeleteVolume,
   useDisks, useExportPool, usePoolHealth, usePools, useRestore, useRollback, useScrub, useScrubStart, useSmart, useSmartTest, useSnapshotDiff, useSnapshots, useVolumes,
 } from "../hooks/useStorage";
+import { get } from "../lib/api";
 import { bytes, when } from "../lib/format";
 import type { Pool } from "../lib/types";
+
+/** `GET /ceph/clusters/{fsid}/osds` rows (the ceph plugin's OsdInfo). */
+export interface CephOsd {
+  id: number; name: string; fsid: string; host: string | null; up: boolean; in: boolean;
+  device: string | null; size: number | null; used: number | null; utilization: number | null; pgs: number | null; local: boolean;
+}
+
+/** `GET /ceph/clusters/{fsid}/pgs` (the ceph plugin's PgSummary). */
+export interface CephPgs {
+  fsid: string; health: string | null; checks: Record<string, string>; osds: { total?: number; up?: number; in?: number };
+  num_pgs: number; states: Record<string, number>; recovery: Record<string, number>;
+  progress: { id: string; message: string | null; progress: number | null }[];
+}
+
+const CEPH_HEALTH: Record<string, string> = { HEALTH_OK: "ok", HEALTH_WARN: "warning", HEALTH_ERR: "error" };
+
+/** OSDs grouped by host, hosts in name order (the API sorts OSDs by host, then id). */
+export function osdsByHost(osds: CephOsd[]): [string, CephOsd[]][] {
+  const hosts = new Map<string, CephOsd[]>();
+  for (const o of osds) {
+    const h = o.host ?? "unknown host";
+    hosts.set(h, [...(hosts.get(h) ?? []), o]);
+  }
+  return [...hosts.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+function Recovery({ r }: { r: Record<string, number> }) {
+  const parts: string[] = [];
+  if (r.degraded_objects) parts.push(`${r.degraded_objects} of ${r.degraded_total} object copies degraded (${((r.degraded_ratio ?? 0) * 100).toFixed(1)} %)`);
+  if (r.misplaced_objects) parts.push(`${r.misplaced_objects} of ${r.misplaced_total} misplaced (${((r.misplaced_ratio ?? 0) * 100).toFixed(1)} %)`);
+  if (r.unfound_objects) parts.push(`${r.unfound_objects} unfound`);
+  if (r.recovering_bytes_per_sec) parts.push(`recovering ${bytes(r.recovering_bytes_per_sec)}/s, ${r.recovering_objects_per_sec ?? 0} objects/s`);
+  return parts.length ? <ul className="plain" aria-label="recovery">{parts.map((p) => <li key={p}>{p}</li>)}</ul> : null;
+}
+
+/** A Ceph pool's cluster: health, placement-group states, recovery progress, OSDs per host. */
+export function CephCluster({ fsid }: { fsid: string }) {
+  const path = `ceph/clusters/${encodeURIComponent(fsid)}`;
+  const pgs = useQuery({ queryKey: ["ceph", "pgs", fsid], queryFn: () => get<CephPgs>(`${path}/pgs`), refetchInterval: 5000, retry: false });
+  const osds = useQuery({ queryKey: ["ceph", "osds", fsid], queryFn: () => get<CephOsd[]>(`${path}/osds`), refetchInterval: 5000, retry: false });
+  return (
+    <Card title="Ceph cluster">
+      <QueryState q={pgs}>
+        {(s) => (
+          <>
+            <p>
+              Health <Badge value={CEPH_HEALTH[s.health ?? ""] ?? s.health ?? "unknown"} /> · OSDs {s.osds.up ?? 0} up, {s.osds.in ?? 0} in of {s.osds.total ?? 0}
+              {" "}· <small className="muted">cluster {s.fsid}</small>
+            </p>
+            {Object.keys(s.checks).length > 0 && (
+              <ul className="plain" aria-label="Ceph health checks">
+                {Object.entries(s.checks).map(([code, msg]) => <li key={code}><code>{code}</code> {msg}</li>)}
+              </ul>
+            )}
+            <table aria-label="placement groups">
+              <thead><tr><th>Placement-group state</th><th>PGs</th></tr></thead>
+              <tbody>
+                {Object.entries(s.states).sort(([, a], [, b]) => b - a).map(([state, n]) => (
+                  <tr key={state}><td>{state.split("+").map((p) => <Badge key={p} value={p === "clean" ? "ok" : p} />)}</td><td>{n} of {s.num_pgs}</td></tr>
+                ))}
+              </tbody>
+            </table>
+            <Recovery r={s.recovery} />
+            {s.progress.map((e) => (
+              <div key={e.id} className="ceph-progress">
+                <small>{e.message}</small>
+                <ProgressBar label={e.message ?? "recovery"} value={(e.progress ?? 0) * 100} />
+              </div>
+            ))}
+          </>
+        )}
+      </QueryState>
+      <QueryState q={osds} empty={(d) => d.length === 0 && "No OSDs."}>
+        {(list) => (
+          <table aria-label="OSDs per host">
+            <thead><tr><th>OSD</th><th>State</th><th>Device</th><th>Usage</th><th>PGs</th></tr></thead>
+            {osdsByHost(list).map(([host, rows]) => (
+              <tbody key={host}>
+                <tr className="group"><th colSpan={5} scope="rowgroup">{host} — {rows.filter((o) => o.up).length} of {rows.length} up, {rows.filter((o) => o.in).length} in</th></tr>
+                {rows.map((o) => (
+                  <tr key={o.id} data-testid={`osd-${o.id}`}>
+                    <td>{o.name}</td>
+                    <td><Badge value={o.up ? "up" : "down"} /> {o.in ? "in" : "out"}</td>
+                    <td><code>{o.device ?? "—"}</code></td>
+                    <td className="usage"><ProgressBar label={`${o.name} usage`} value={o.utilization} /><small>{bytes(o.used)} / {bytes(o.size)}</small></td>
+                    <td>{o.pgs ?? "—"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            ))}
+          </table>
+        )}
+      </QueryState>
+    </Card>
+  );
+}
 
 function CreatePool({ onDone }: { onDone: () => void }) {
   const backends = useBackends();
@@ -226,6 +324,7 @@ function PoolDetail({ pool }: { pool: Pool }) {
         )}
         {caps.scrub === true && <Scrub pool={pool.name} />}
       </Card>
+      {pool.backend === "ceph" && typeof pool.properties?.cluster === "string" && <CephCluster fsid={pool.properties.cluster} />}
       <Card title="Volumes">
         <form className="inline needs-admin" noValidate onSubmit={(e) => {
           e.preventDefault();
@@ -293,6 +392,15 @@ function SmartTestButton({ disk }: { disk: string }) {
   return <button type="button" className="btn needs-admin" disabled={test.isPending} onClick={() => test.mutate("short")}>Run short self-test</button>;
 }
 
+type DiskUse = { pool?: string; kind?: string; osd?: number; cluster_name?: string; description?: string };
+
+/** What uses a disk: its pool, or a role a plugin reports (a Ceph OSD …). */
+export function diskUse(u: DiskUse | null): string {
+  if (u?.pool) return u.pool;
+  if (u?.kind === "ceph_osd") return `Ceph osd.${u.osd} (${u.cluster_name ?? "cluster"})`;
+  return u?.description ?? "in use";
+}
+
 function Disks() {
   const disks = useDisks();
   const [disk, setDisk] = useState<string | null>(null);
@@ -306,7 +414,7 @@ function Disks() {
             <tbody>{list.map((d) => (
               <tr key={d.name}>
                 <td>{d.path ?? d.name}</td><td>{d.model ?? "—"}</td><td>{d.serial ?? "—"}</td><td>{bytes(d.size as number)}</td>
-                <td>{d.type ?? (d.rotational ? "hdd" : "ssd")}</td><td>{d.in_use ? String((d.in_use_by as { pool?: string } | null)?.pool ?? "in use") : "—"}</td>
+                <td>{d.type ?? (d.rotational ? "hdd" : "ssd")}</td><td>{d.in_use ? diskUse(d.in_use_by as DiskUse | null) : "—"}</td>
                 <td className="actions"><button type="button" className="btn small" onClick={() => setDisk(d.name)}>SMART details</button></td>
               </tr>
             ))}</tbody>
