@@ -7,11 +7,24 @@ execute on directories and on files that already had it. The owning user keeps `
 can change a file's mode anyway); the owning group gets nothing, ``other`` gets the ``everyone``
 level, and the mask is ``rwX`` so named entries are not cut down. Symbolic links are not followed.
 Runs ``setfacl``/``getfacl`` (Debian ``acl``) through :func:`sigmavault.commands.run`.
+
+A file system without POSIX ACLs (zfs-fuse refuses every extended attribute) gets Unix mode bits
+instead, when the list can be expressed by them (:func:`mode_plan`): the one user with a level
+above none owns everything (else root), the one group entry is the owning group (else root's
+group, with the ``everyone`` level as on the ACL path) and directories get the setgid bit so new
+files keep that group, ``everyone`` is "other"; levels map to bits as to ACL entries
+(:data:`LEVEL_BITS`, read back by :func:`bits_level`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import grp
 import os
+import pwd
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
@@ -42,12 +55,146 @@ def acl_spec(access: Iterable[AccessEntry]) -> str:
 async def apply_share_acl(path: Path | str, access: Iterable[AccessEntry],
                           timeout: float = 3600.0) -> None:
     """Set the access list as the access ACL of everything under ``path`` and the default ACL of
-    every directory there (replacing what was set before). Users and groups must exist."""
-    spec = acl_spec(list(access))
+    every directory there (replacing what was set before); on a file system without POSIX ACLs,
+    as mode bits (:func:`mode_plan`, ``NoPosixAcls`` when the list cannot be). Users and groups
+    must exist."""
+    access = list(access)
+    if not posix_acls(path):
+        await asyncio.to_thread(apply_mode_plan, Path(path), mode_plan(access, fs_name(path)))
+        return
+    spec = acl_spec(access)
     target = os.fspath(path)
     await run(["setfacl", "-R", "-P", "--set", spec, "--", target], timeout=timeout)
     await run(["setfacl", "-R", "-P", "-d", "--set", spec, "--", target], timeout=timeout)
 
+
+# --- file systems without POSIX ACLs: mode bits --------------------------------------------------
+
+LEVEL_BITS = {"none": 0, "read": 0o5, "write": 0o7, "full": 0o7}  # on directories; files drop x
+
+
+def bits_level(bits: int) -> Access:
+    """The level one class of mode bits (owner, group or other: ``0..7``) gives on a folder."""
+    return "write" if bits & 7 == 7 else "read" if bits & 5 == 5 else "none"
+
+
+def _existing(path: Path | str) -> Path:
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def posix_acls(path: Path | str) -> bool:
+    """Whether the file system holding ``path`` (or its nearest existing ancestor) has POSIX
+    ACLs. zfs-fuse answers every extended-attribute call with EOPNOTSUPP (and the kernel answers
+    ``getxattr`` of the ACL names for it with ENODATA), so listing them tells."""
+    try:
+        os.listxattr(_existing(path), follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno == errno.EOPNOTSUPP:
+            return False
+        raise
+    return True
+
+
+def fs_name(path: Path | str) -> str:
+    """The type of the file system holding ``path`` as a user knows it (``zfs-fuse`` for the
+    kernel's ``fuse.zfs``)."""
+    target, best, kind = str(_existing(path).resolve()), "", "unknown"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+            fstype = fields[fields.index("-") + 1]
+            inside = target == point or target.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, kind = point, fstype
+    return {"fuse.zfs": "zfs-fuse"}.get(kind, kind)
+
+
+class NoPosixAcls(ValueError):
+    """An access list that mode bits cannot express, on a file system without POSIX ACLs."""
+
+
+@dataclass(frozen=True)
+class ModePlan:
+    """A share folder's owner, group and the bits of each class (:data:`LEVEL_BITS`)."""
+    owner: str | None  # None: root
+    group: str | None  # None: root's group
+    owner_bits: int
+    group_bits: int
+    other_bits: int
+
+    def mode(self, directory: bool, executable: bool = False) -> int:
+        """The mode of a directory (setgid with a group) or a file (``x`` kept if it had one)."""
+        bits = (self.owner_bits << 6) | (self.group_bits << 3) | self.other_bits
+        if directory:
+            return bits | (stat.S_ISGID if self.group is not None else 0)
+        return bits if executable else bits & 0o666
+
+
+def mode_plan(access: Iterable[AccessEntry], fs: str = "this") -> ModePlan:
+    """The mode bits giving every account what ``access`` gives it (resolved like the ACL),
+    or ``NoPosixAcls`` saying why there are none. ``fs``: the file system's name, for that."""
+    access = list(access)
+    why = f"this volume's file system ({fs}) has no POSIX ACLs: an access list on it can name " \
+          "at most one user and one group"
+    users = [e for e in access if e.kind == "user" and e.level != "none"]
+    groups = [e for e in access if e.kind == "group"]
+    everyone = next((e.level for e in access if e.kind == "everyone"), "none")
+    if len(users) > 1:
+        raise NoPosixAcls(f"{why} ({', '.join(f'{e.name}: {e.level}' for e in users)})")
+    if len(groups) > 1:
+        raise NoPosixAcls(f"{why} (groups {', '.join(str(e.name) for e in groups)})")
+    group = groups[0] if groups else None
+    if group is not None and LEVEL_BITS[group.level] < LEVEL_BITS[everyone]:
+        raise NoPosixAcls(f"{why}, and its group cannot get less than everyone (group "
+                          f"{group.name}: {group.level}, everyone: {everyone}): mode bits would "
+                          "give the group's level to files its members and others create")
+    shut = [e.name for e in access if e.kind == "user" and e.level == "none"]
+    if shut and (everyone != "none" or (group is not None and group.level != "none")):
+        raise NoPosixAcls(f"{why}, and a user entry 'none' ({', '.join(map(str, shut))}) shuts "
+                          "nobody out while a group or everyone has access (mode bits have no "
+                          "entry for a user who is not the owner)")
+    owner = users[0] if users else None
+    return ModePlan(owner=owner.name if owner else None, group=group.name if group else None,
+                    owner_bits=LEVEL_BITS[owner.level] if owner else 0o7,
+                    group_bits=LEVEL_BITS[group.level if group else everyone],
+                    other_bits=LEVEL_BITS[everyone])
+
+
+def apply_mode_plan(path: Path, plan: ModePlan) -> None:
+    """Owner, group and mode of ``path`` and everything under it (symbolic links untouched)."""
+    uid = pwd.getpwnam(plan.owner).pw_uid if plan.owner else 0
+    gid = grp.getgrnam(plan.group).gr_gid if plan.group else 0
+
+    def one(item: str) -> None:
+        st = os.lstat(item)
+        if stat.S_ISLNK(st.st_mode):
+            return
+        os.chown(item, uid, gid, follow_symlinks=False)
+        os.chmod(item, plan.mode(stat.S_ISDIR(st.st_mode), bool(st.st_mode & 0o111)))
+
+    one(os.fspath(path))
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            one(os.path.join(root, name))
+
+
+def refusal(path: Path | str, access: Iterable[AccessEntry]) -> str | None:
+    """Why ``access`` cannot be applied to the folder ``path`` (made later when missing), or
+    None; changes nothing."""
+    if posix_acls(path):
+        return None
+    try:
+        mode_plan(access, fs_name(path))
+    except NoPosixAcls as exc:
+        return str(exc)
+    return None
+
+
+# --- reading back -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class AclEntry:
@@ -63,6 +210,7 @@ class AclReading:
     group: str
     access: list[AclEntry] = field(default_factory=list)
     default: list[AclEntry] = field(default_factory=list)
+    mode: int | None = None  # the folder's mode bits, read where there are no POSIX ACLs
 
 
 def parse_getfacl(text: str) -> list[AclReading]:
@@ -100,9 +248,47 @@ def parse_getfacl(text: str) -> list[AclReading]:
 
 
 async def read_acl(path: Path | str) -> AclReading:
-    """The ACL of ``path`` itself (not its contents)."""
+    """The ACL of ``path`` itself (not its contents); where there are no POSIX ACLs, the mode
+    bits as the owner, owning group and other entries, and ``mode``."""
     result = await run(["getfacl", "-p", "--", os.fspath(path)], timeout=30)
-    return parse_getfacl(result.stdout)[0]
+    reading = parse_getfacl(result.stdout)[0]
+    if not posix_acls(path):
+        reading.mode = stat.S_IMODE(os.stat(path).st_mode)
+    return reading
+
+
+def mode_reason(reading: AclReading, user: str | None, groups: set[str]) -> str:
+    """Which class of a mode-bits folder's bits ``user`` (None: nobody) gets, in words: "folder
+    mode 2750 owner alice group readers: bob reads through group readers"."""
+    mode = reading.mode or 0
+    head = f"folder mode {mode:04o} owner {reading.owner} group {reading.group}"
+    verbs = {"none": "gets nothing", "read": "reads", "write": "writes"}
+    who = user or "somebody without an account"
+    if user is not None and user == reading.owner:
+        return f"{head}: {who} {verbs[bits_level(mode >> 6)]} as its owner"
+    if reading.group in groups:
+        return f"{head}: {who} {verbs[bits_level(mode >> 3)]} through group {reading.group}"
+    return f"{head}: {who} is neither its owner nor in group {reading.group}, and " \
+           f"{verbs[bits_level(mode)]} as everybody else"
+
+
+def mode_bits_level(folder: Path, user: str | None) -> tuple[Access, str] | None:
+    """What a mode-bits check (NFS-Ganesha's; the ACL mask shows as the group bits) gives
+    ``user`` (None: nobody) on ``folder`` by the system's accounts, with the reason."""
+    try:
+        st = folder.stat()
+        pw = pwd.getpwnam(user or "nobody")
+    except (OSError, KeyError):
+        return None
+    groups = {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if pw.pw_name in g.gr_mem}
+    if pw.pw_uid == st.st_uid:
+        bits, who = (st.st_mode >> 6) & 7, "its owner"
+    elif st.st_gid in groups:
+        bits, who = (st.st_mode >> 3) & 7, "in its group (the ACL mask applies)"
+    else:
+        bits, who = st.st_mode & 7, "neither its owner nor in its group ('other' applies)"
+    perms = "".join(c if bits & b else "-" for c, b in (("r", 4), ("w", 2), ("x", 1)))
+    return bits_level(bits), f"{pw.pw_name} is {who} of the share folder, {perms}"
 
 
 def _level(perms: str) -> Access:

@@ -19,7 +19,7 @@ from sigmavault.errors import APIError
 from sigmavault.hookspecs import AccessStep, ResolvedShare, ShareSnapshot
 from sigmavault.validation import inside
 
-from .acl import apply_share_acl, read_acl
+from .acl import apply_share_acl, read_acl, refusal
 from .config import SharesConfig
 from .explain import combine, explain, explain_other, guest_level, resolve_levels, whose
 from .models import (ShareName, AccessOut, AccessQuery, Group, Share,
@@ -220,6 +220,9 @@ class ShareService:
         if folder == data or folder in data.parents:
             raise field_error(409, "share_in_data_dir", "volume", f"{folder} holds SigmaVault's "
                               f"private data directory {data}")
+        why = refusal(folder, share.access)
+        if why is not None:
+            raise field_error(422, "needs_posix_acls", "access", why)
         everything = [*others, share]
         accounts = self.accounts.accounts()
         for proto in registered.values():
