@@ -17,7 +17,7 @@ from typing import Iterable, Literal, Sequence, TypedDict
 
 from sigmavault.hookspecs import AccessStep
 
-from .acl import AclReading, effective_level
+from .acl import AclReading, effective_level, mode_reason
 from .models import Group, Level, Share, User
 
 Access = Literal["none", "read", "write"]
@@ -101,7 +101,10 @@ def _capped(share: Share, access: Access, reasons: list[str], acl: AclReading | 
         access = "read"
     if acl is not None and access != "none":
         fs = effective_level(acl, user, member_of)
-        if RANK[fs] < RANK[access]:
+        if acl.mode is not None:  # no POSIX ACLs: the mode bits decide
+            reasons.append(mode_reason(acl, user, member_of))
+            access = fs if RANK[fs] < RANK[access] else access
+        elif RANK[fs] < RANK[access]:
             reasons.append(f"filesystem ACL on the folder allows only {fs}")
             access = fs
         else:
