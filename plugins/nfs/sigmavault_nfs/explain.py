@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import grp
 import ipaddress
-import pwd
 import socket
 from collections.abc import Sequence
-from pathlib import Path
 
 from sigmavault.hookspecs import AccessStep, ShareAccount
+from sigmavault_shares.acl import mode_bits_level
 
 from .conf import Export
 
@@ -51,27 +49,6 @@ async def _names(export: Export, address: str) -> list[str]:
         return [host, *aliases]
     except OSError:
         return []
-
-
-def mode_bits_level(folder: Path, user: str | None) -> tuple[str, str] | None:
-    """What Ganesha's own check (mode bits; the ACL mask shows as the group bits) gives ``user``
-    (None: nobody) on the share's folder, with the reason."""
-    try:
-        st = folder.stat()
-        pw = pwd.getpwnam(user or "nobody")
-    except (OSError, KeyError):
-        return None
-    groups = {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if pw.pw_name in g.gr_mem}
-    if pw.pw_uid == st.st_uid:
-        bits, who = (st.st_mode >> 6) & 7, "its owner"
-    elif st.st_gid in groups:
-        bits, who = (st.st_mode >> 3) & 7, "in its group (the ACL mask applies)"
-    else:
-        bits, who = st.st_mode & 7, "neither its owner nor in its group ('other' applies)"
-    level = "write" if bits & 7 == 7 else "read" if bits & 5 == 5 else "none"
-    perms = "".join(c if bits & b else "-" for c, b in (("r", 4), ("w", 2), ("x", 1)))
-    return level, (f"NFS-Ganesha checks mode bits, not the ACL: {pw.pw_name} is {who} of the "
-                   f"share folder, {perms}")
 
 
 async def nfs_steps(export: Export | None, share: str, user: ShareAccount | None,
@@ -125,5 +102,6 @@ async def nfs_steps(export: Export | None, share: str, user: ShareAccount | None
                                 f"({'read' if export.read_only else 'write'} at most)"))
     fs = mode_bits_level(export.path, acting)
     if fs is not None and RANK[fs[0]] < RANK[cap]:
-        steps.append(AccessStep(fs[1], cap=fs[0], after=True))
+        steps.append(AccessStep(f"NFS-Ganesha checks mode bits, not the ACL: {fs[1]}",
+                                cap=fs[0], after=True))
     return steps
