@@ -78,13 +78,15 @@ export function FileBrowser({ source, value, accept, onPick, startPath = "", roo
                 <li key={e.path} className={chosen ? "chosen" : undefined}>
                   {e.type === "dir" ? (
                     <button type="button" className="file-row" onClick={() => setDir(e.path)} aria-label={`open folder ${e.name}`}>
-                      <span aria-hidden>{ICON.dir}</span> <span className="name">{e.name}</span><span className="meta">{when(e.mtime)}</span>
+                      <span aria-hidden>{ICON.dir}</span> <span className="name">{e.name}</span>
                     </button>
                   ) : (
                     <button type="button" className="file-row" disabled={!pickable} aria-pressed={chosen} onClick={() => onPick({ pool: source.pool, volume: source.volume, path: e.path, type: e.type })} aria-label={`${chosen ? "chosen: " : "choose "}${e.name}`}>
-                      <span aria-hidden>{chosen ? "✓" : ICON[e.type]}</span> <span className="name">{e.name}</span><span className="meta">{bytes(e.size)} · {when(e.mtime)}</span>
+                      <span aria-hidden>{chosen ? "✓" : ICON[e.type]}</span> <span className="name">{e.name}</span>
                     </button>
                   )}
+                  {/* beside the button, not in it: a button's visible text must be within its name (WCAG 2.5.3) */}
+                  <span className="meta">{e.type === "dir" ? when(e.mtime) : `${bytes(e.size)} · ${when(e.mtime)}`}</span>
                 </li>
               );
             })}
