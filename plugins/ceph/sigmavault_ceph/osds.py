@@ -234,7 +234,7 @@ class CephOsdService:
         deadline = time.monotonic() + UP_WAIT
         while True:
             dump = await cluster.cli.json("osd", "dump", what="osd dump") or {}
-            row = next((o for o in dump.get("osds") or [] if o.get("osd") == osd), {})
+            row: dict[str, Any] = next((o for o in dump.get("osds") or [] if o.get("osd") == osd), {})
             if row.get("up") and row.get("in"):
                 return
             if time.monotonic() > deadline:
