@@ -15,7 +15,6 @@ import socket
 from collections.abc import Sequence
 
 from sigmavault.hookspecs import AccessStep, ShareAccount
-from sigmavault_shares.acl import mode_bits_level
 
 from .conf import Export
 
@@ -100,6 +99,8 @@ async def nfs_steps(export: Export | None, share: str, user: ShareAccount | None
         steps.append(AccessStep("NFS-Ganesha checks mode bits, not POSIX ACLs: the export "
                                 f"carries the one level every NAS user has on this share "
                                 f"({'read' if export.read_only else 'write'} at most)"))
+    # only sigmavault-shares calls this: its helper is there (the plugin installs without it)
+    from sigmavault_shares.acl import mode_bits_level
     fs = mode_bits_level(export.path, acting)
     if fs is not None and RANK[fs[0]] < RANK[cap]:
         steps.append(AccessStep(f"NFS-Ganesha checks mode bits, not the ACL: {fs[1]}",
