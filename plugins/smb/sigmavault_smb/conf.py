@@ -9,7 +9,9 @@ differs from the access list's (a user entry beats a group entry).
 
 from __future__ import annotations
 
+import grp
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
@@ -17,6 +19,7 @@ from typing import Literal, Mapping, Sequence
 from sigmavault.commands import run
 from sigmavault.errors import APIError
 from sigmavault.files import atomic_write
+from sigmavault_shares.acl import posix_acls
 
 Access = Literal["none", "read", "write"]
 STATE_DIRS = ("lock", "state", "cache", "private", "pid", "ncalrpc", "usershares", "log")
@@ -169,6 +172,29 @@ def access_lines(share: SmbShare) -> list[tuple[str, object]]:
     return out
 
 
+def mode_bits_lines(path: Path) -> list[tuple[str, object]]:
+    """For a folder without POSIX ACLs (the shares plugin gave it mode bits): new files and
+    folders take the folder's mode (``inherit permissions``, the DOS archive bit not kept as x)
+    and, when the folder has a group (setgid), that group: zfs-fuse ignores setgid, so ``force
+    group`` makes every connection create files of that group. Every account the share admits
+    then acts in that group, which gives it nothing the share's own lists do not: the shares
+    plugin only lets a group's level be at least everyone's."""
+    if posix_acls(path):
+        return []
+    # no xattrs to keep DOS attributes in: Samba would keep "archive" as the owner's x bit
+    lines: list[tuple[str, object]] = [("inherit permissions", "yes"), ("map archive", "no")]
+    try:
+        st = path.stat()
+    except OSError:
+        return lines  # made when the share is applied
+    if st.st_mode & stat.S_ISGID and st.st_gid != 0:
+        try:
+            lines.append(("force group", grp.getgrgid(st.st_gid).gr_name))
+        except KeyError:
+            pass
+    return lines
+
+
 def render_share(share: SmbShare, fruit: bool = False) -> str:
     """One share's section; ``fruit``: stack Apple's modules here too (testparm warns, and macOS
     misbehaves, when some shares use ``vfs_fruit`` and others do not)."""
@@ -182,6 +208,7 @@ def render_share(share: SmbShare, fruit: bool = False) -> str:
         ("guest ok", _yes(share.guest_ok and share.everyone != "none")),
         ("inherit acls", "yes"),  # new files take the folder's default ACL, not Samba's modes
         *access_lines(share),
+        *mode_bits_lines(Path(share.path)),
     ]
     if share.hosts_allow:
         lines.append(("hosts allow", " ".join(share.hosts_allow)))

@@ -1,12 +1,18 @@
 """Previous Versions (``vfs_shadow_copy2``) on every backend that has snapshots — dir, btrfs (a
 pool on a loop device) and zfs (zfs-fuse) — through the HTTP API and real ``smbclient`` sessions
 against the plugin's smbd: after a snapshot and a change the old content comes back from the
-``@GMT-`` path, and a snapshot taken while the share is served appears without a restart."""
+``@GMT-`` path, and a snapshot taken while the share is served appears without a restart.
+
+zfs-fuse has no POSIX ACLs: there the access list becomes mode bits (alice owns, group readers,
+setgid), new files follow them, the explainer says so, and a list mode bits cannot express is a
+422 naming ``access`` that changes nothing."""
 
 from __future__ import annotations
 
 import asyncio
+import grp
 import os
+import pwd
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -101,8 +107,8 @@ def gmt(created: str) -> str:
                          time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
-async def test_previous_versions(nas_accounts, client, pool, backend: str, share_root: Path,
-                                 smb_port: int) -> None:
+async def test_previous_versions(nas_accounts, client, sv_app, pool, backend: str,
+                                 share_root: Path, smb_port: int) -> None:
     await api_call(client, "POST", "/shares/groups", 201, json={"name": "svtreaders"})
     for name, groups in (("svtalice", []), ("svtbob", ["svtreaders"]), ("svtcarol", [])):
         await api_call(client, "POST", "/shares/users", 201,
@@ -127,15 +133,14 @@ async def test_previous_versions(nas_accounts, client, pool, backend: str, share
             "name": "data", "pool": POOL, "volume": "vol", "subfolder": "team",
             "access": ACCESS}) as resp:
         body = await resp.json()
-    if backend == "zfs" and resp.status == 500 and "Operation not supported" in str(body):
-        pytest.xfail("zfs-fuse has no POSIX ACLs (no xattrs at all), and the shares plugin "
-                     "applies every access list with setfacl: no share on zfs-fuse yet")
     assert resp.status == 201, body
     for folder in private:
         assert folder.stat().st_mode & 0o777 == 0o701, folder
-    report.write_text("after the edit\n")
     alice = Cli(smb_port, "svtalice", PASSWORDS["svtalice"])
     bob = Cli(smb_port, "svtbob", PASSWORDS["svtbob"])
+    if backend == "zfs":
+        await mode_bits_case(client, sv_app, team, smb_port, share_root)
+    report.write_text("after the edit\n")
 
     async def versions(cli: Cli, name: str) -> list[str]:
         # smbclient lists every snapshot of the share, then fails on those without the file
@@ -162,6 +167,12 @@ async def test_previous_versions(nas_accounts, client, pool, backend: str, share
     assert await alice.ok("data", f"put {local} alice.txt")
     made = team / "alice.txt"
     assert made.stat().st_mode & 0o007 == 0
+    if backend == "zfs":  # mode bits: the folder's, and its group (zfs-fuse ignores setgid)
+        st = made.stat()
+        assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+                st.st_mode & 0o7777) == ("svtalice", "svtreaders", 0o640)
+        ok, out = await bob.run("data", "get alice.txt -")
+        assert ok and "version one" in out, out
     await asyncio.sleep(1.1)  # a second snapshot in another second: another @GMT name
     second = await api_call(client, "POST", snapshots, 201, json={"name": "with-acls"})
     made.write_text("version two\n")
@@ -180,3 +191,54 @@ async def test_previous_versions(nas_accounts, client, pool, backend: str, share
         return await versions(alice, "report.txt") == [] and \
             await versions(alice, "alice.txt") == []
     assert await until(gone)
+
+
+async def mode_bits_case(client, sv_app, team: Path, smb_port: int, share_root: Path) -> None:
+    """Share ``data`` (alice write, readers read) on zfs-fuse: mode bits instead of ACLs, what
+    each client can do equals what the explainer says, and a list they cannot express is refused
+    before anything changes."""
+    st = team.stat()
+    assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+            st.st_mode & 0o7777) == ("svtalice", "svtreaders", 0o2750)
+    assert (team / "report.txt").stat().st_mode & 0o7777 == 0o640
+    local = share_root / "mode-bits.txt"
+    local.write_text("mode bits\n")
+    can = {}
+    for user in PASSWORDS:
+        cli = Cli(smb_port, user, PASSWORDS[user])
+        got = share_root / f"{user}-report.txt"
+        can[user] = {"read": await cli.ok("data", f"get report.txt {got}"),
+                     "write": await cli.ok("data", f"put {local} {user}.txt")}
+        said = await api_call(client, "GET", "/shares/data/access", 200, params={"user": user})
+        level = "write" if can[user]["write"] else "read" if can[user]["read"] else "none"
+        assert said["access"] == level, (user, can[user], said)
+        if user == "svtbob":
+            assert "folder mode 2750 owner svtalice group svtreaders: svtbob reads through " \
+                   "group svtreaders" in said["reasons"], said
+    assert can == {"svtalice": {"read": True, "write": True},
+                   "svtbob": {"read": True, "write": False},
+                   "svtcarol": {"read": False, "write": False}}
+    (team / "svtalice.txt").unlink()
+
+    conf = sv_app.data_dir / "smb" / "smb.conf"
+    live = conf.read_text()
+    assert "force group = svtreaders" in live and "inherit permissions = yes" in live
+    two = [{"kind": "user", "name": "svtalice", "level": "write"},
+           {"kind": "user", "name": "svtcarol", "level": "write"}]
+    for method, path, body in (
+            ("POST", "/shares", {"name": "two", "pool": POOL, "volume": "vol",
+                                 "subfolder": "two", "access": two}),
+            ("PATCH", "/shares/data", {"access": two})):
+        async with client.request(method, f"/api/v1{path}", json=body) as resp:
+            err = await resp.json()
+        assert resp.status == 422, err
+        assert err["error"]["details"]["field"] == "access", err
+        assert err["error"]["message"].startswith("access: this volume's file system "
+                                                  "(zfs-fuse) has no POSIX ACLs: an access list "
+                                                  "on it can name at most one user and one "
+                                                  "group"), err
+    assert [s["name"] for s in await api_call(client, "GET", "/shares", 200)] == ["data"]
+    assert (await api_call(client, "GET", "/shares/data", 200))["access"] == ACCESS
+    assert conf.read_text() == live
+    assert not (team.parent / "two").exists()
+    assert team.stat().st_mode & 0o7777 == 0o2750
