@@ -58,7 +58,8 @@ describe("replication tasks", () => {
       if (key === "GET /jobs/j2") return { body: { id: "j2", kind: "replication.run", state: "RUNNING", progress: { percent: 40, description: "sending s3", bytes_done: 1048576, bytes_total: 4194304 } } };
       return undefined;
     });
-    const { wrapper: P } = setup();
+    const { wrapper: P, qc } = setup();
+    qc.setQueryData(["replication", "fleet"], [beta]);
     render(<P><ConfirmProvider><ReplicationSection /></ConfirmProvider></P>);
     const row = await screen.findByTestId("repl-r-1");
     expect(row.textContent).toContain("tank / docs");
@@ -75,6 +76,8 @@ describe("replication tasks", () => {
     act(() => ws.open());
     act(() => ws.emit({ type: "job.progress", seq: 2, data: { id: "j2", kind: "replication.run", state: "RUNNING", progress: { percent: 75, description: "sending s4", bytes_done: 3145728, bytes_total: 4194304 } } }));
     await waitFor(() => expect(within(other).getByRole("progressbar").getAttribute("aria-valuenow")).toBe("75"));
+    // a replication job moving refetches the family: the tasks here, the fleet's last run wherever it is cached
+    await waitFor(() => expect(qc.getQueryState(["replication", "fleet"])?.isInvalidated).toBe(true));
     expect(within(other).getByRole("button", { name: "Run now" })).toHaveProperty("disabled", true);
   });
 

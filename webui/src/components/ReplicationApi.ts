@@ -97,12 +97,13 @@ const BASE = "replication";
 const KEY = ["replication", "tasks"];
 const enc = encodeURIComponent;
 
-/** The tasks; refetched when a replication job moves (its progress comes from the job itself). */
+/** The tasks; refetched when a replication job moves (its progress comes from the job itself), and
+ * with them what a run changes: runs, the replica, the fleet's last replication. */
 export function useReplicationTasks(enabled = true) {
   const invalidate = useThrottledInvalidate(500);
   useWebSocket(["job.progress"], (e) => {
     const kind = (e.data as Job).kind;
-    if (kind === "replication.run" || kind === "replication.restore") invalidate(KEY);
+    if (kind === "replication.run" || kind === "replication.restore") invalidate(["replication"]);
   }, enabled);
   return useQuery({ queryKey: KEY, queryFn: () => get<ReplTask[]>(BASE), enabled });
 }
