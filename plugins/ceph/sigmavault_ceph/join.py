@@ -170,7 +170,7 @@ class CephJoinService:
                       str(rule["rule_id"]), what="config set osd_pool_default_crush_rule")
 
     @operation("ceph.join_token.create", post="/ceph/clusters/{fsid}/join-tokens",
-               body=JoinTokenBody, response=JoinToken, status=201, tags=TAGS, errors=[409])
+               body=JoinTokenBody, response=JoinToken, status=201, tags=TAGS, errors=[409, 503])
     async def create_token(self, fsid: str, body: JoinTokenBody) -> JoinToken:
         """A one-time token for another mesh node to add its OSDs to this cluster (bootstrapped
         here, monitor on this node's mesh address). The token holds no key: the joining node
@@ -205,7 +205,8 @@ class CephJoinService:
                          expires=now + body.ttl)
 
     @operation(post="/ceph/node/join", body=NodeJoinBody, response=dict, role="readonly",
-               tags=TAGS, summary="The bootstrap-osd key for a join token (mesh node, signed)")
+               tags=TAGS, errors=[404, 503],
+               summary="The bootstrap-osd key for a join token (mesh node, signed)")
     async def node_join(self, request: web.Request, body: NodeJoinBody) -> dict[str, Any]:
         if not self.app.has_method("mesh.node.verify"):
             raise APIError(503, "mesh_unavailable", "PhantomMesh is not installed on this node")
@@ -228,7 +229,8 @@ class CephJoinService:
 
     # --- node B: joining ---------------------------------------------------------------------
 
-    @operation("ceph.join", post="/ceph/join", body=JoinBody, job=True, tags=TAGS, errors=[409])
+    @operation("ceph.join", post="/ceph/join", body=JoinBody, job=True, tags=TAGS,
+               errors=[409, 503])
     async def join(self, body: JoinBody) -> Job:
         """Add BlueStore OSDs on sparse files of this node to the cluster of another mesh node,
         with its join token; a job. Needs ``[ceph] allow_bootstrap`` (it starts daemons and makes
@@ -350,7 +352,7 @@ class CephJoinService:
         return self._row(local)
 
     @operation("ceph.joined.start", post="/ceph/joined/{fsid}/start", response=JoinedCluster,
-               status=200, tags=TAGS)
+               status=200, tags=TAGS, errors=[504])
     async def start_joined(self, fsid: str) -> JoinedCluster:
         """Start this node's OSDs of a joined cluster again; answers once they are up."""
         local = self._joined(fsid)
