@@ -4,7 +4,9 @@ The scenarios live in ``webui/e2e/run.mjs`` (Playwright via ``playwright-core``,
 ``/usr/bin/chromium``); this module starts a daemon on a free port with a temporary data dir,
 runs them once, and turns each scenario into a test. A scenario whose plugin is not installed is
 skipped locally and fails under CI (it needs that plugin's API). Screenshots go to
-``test-artifacts/webui/``.
+``test-artifacts/webui/`` and, every page at 1440 and 390 px as ``<page>-<width>.png``, to
+``test-artifacts/screenshots/``; the axe-core findings (critical and serious) to
+``test-artifacts/webui/axe.json``.
 
 A second run goes through a reverse proxy that serves the daemon under ``/nas/`` (HTTP and
 WebSocket), proving the UI works under a sub-path.
@@ -14,65 +16,48 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import threading
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from sigmavault.testing import Daemon, free_port, require
 
-from sigmavault.testing import ADMIN_PASSWORD, Daemon, free_port, require, require_tool
+from tests.e2e.conftest import (
+    SCREENSHOTS,
+    WEBUI,
+    ensure_webui,
+    run_node,
+    ui_daemon,
+    ui_env,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-WEBUI = ROOT / "webui"
-ARTIFACTS = ROOT / "test-artifacts" / "webui"
-CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = WEBUI.parent / "test-artifacts" / "webui"
 SCENARIOS = ["login", "metrics_live", "storage_pool_snapshot", "agent_task", "compression_job",
-             "encryption_lock_unlock", "encrypt_decrypt_picked", "errors_on_fields",
-             "page_screenshots", "readonly_user", "no_page_errors"]
-
-
-def _ensure_ui() -> None:
-    require_tool("node", "npm")
-    require(Path(CHROMIUM).exists(), f"{CHROMIUM} (Debian package chromium) is not installed")
-    if not (WEBUI / "node_modules" / "playwright-core").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEBUI,
-                       check=True, timeout=600)
-    if not (WEBUI / "dist" / "index.html").is_file():
-        subprocess.run(["npm", "run", "build"], cwd=WEBUI, check=True, timeout=600,
-                       capture_output=True)
+             "compress_folder_journey", "three_agents", "encryption_lock_unlock",
+             "encrypt_decrypt_picked", "errors_on_fields", "page_screenshots", "accessibility",
+             "readonly_user", "no_page_errors"]
 
 
 def _run_scenarios(url: str, artifacts: Path, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    env = {**os.environ, "SV_URL": url, "SV_USER": "admin", "SV_PASS": ADMIN_PASSWORD,
-           "SV_ARTIFACTS": str(artifacts), "SV_CHROMIUM": CHROMIUM, "SV_SCENARIOS": ",".join(only or [])}
-    proc = subprocess.run(["node", "e2e/run.mjs"], cwd=WEBUI, env=env, capture_output=True,
-                          text=True, timeout=420)
-    results = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            item = json.loads(line)
-            results[item["name"]] = item
-    if not results:
-        raise AssertionError(f"e2e runner produced no results (exit {proc.returncode}):\n"
-                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return results
+    shots = SCREENSHOTS if only is None else artifacts / "screenshots"
+    env = ui_env(url, SV_ARTIFACTS=str(artifacts), SV_SCREENSHOTS=str(shots),
+                 SV_SCENARIOS=",".join(only or []))
+    return run_node("run.mjs", env, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    _ensure_ui()
+    ensure_webui()
     base = tmp_path_factory.mktemp("webui-e2e")
-    d = Daemon(base / "data", config=f'ui_dir = "{WEBUI / "dist"}"\n')
-    d.start(timeout=30)
-    try:
+    with ui_daemon(base) as d:
         yield d
-    finally:
-        d.stop()
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +77,46 @@ def test_scenario(results: dict[str, dict[str, Any]], name: str) -> None:
     assert item["status"] == "passed", item["detail"]
 
 
-def test_screenshots_of_every_page(results: dict[str, dict[str, Any]]) -> None:
-    shots = {p.stem for p in ARTIFACTS.glob("*.png")}
+# pages every install has, and those a plugin adds (when it is loaded)
+PAGES = {"login": None, "dashboard": None, "jobs": None, "audit": None, "plugins": None,
+         "settings": None, "storage": "sigmavault-storage", "protection": "sigmavault-storage",
+         "agents": "sigmavault-agents", "compression": "sigmavault-compression",
+         "encryption": "sigmavault-encryption", "network": "sigmavault-phantommesh",
+         "shares": "sigmavault-shares", "accounts": "sigmavault-shares",
+         "notifications": "sigmavault-notifications"}
+
+
+def _loaded_plugins(daemon: Daemon) -> set[str]:
+    request = urllib.request.Request(f"{daemon.url}/api/v1/plugins",
+                                     headers={"Authorization": f"Bearer {daemon.admin_key}"})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return {p["name"] for p in json.load(r) if p["status"] == "loaded"}
+
+
+def test_screenshots_of_every_page(daemon: Daemon, results: dict[str, dict[str, Any]]) -> None:
+    """Every page of the sidebar, and the sign-in page, at 1440 and 390 px: <page>-<width>.png."""
+    assert results["page_screenshots"]["status"] == "passed", results["page_screenshots"]["detail"]
+    shown = json.loads((SCREENSHOTS / "pages.json").read_text())
+    loaded = _loaded_plugins(daemon)
+    expected = {page for page, plugin in PAGES.items() if plugin is None or plugin in loaded}
+    assert expected <= set(shown), f"pages without screenshots: {sorted(expected - set(shown))}"
+    for page in shown:
+        for width in (1440, 390):
+            png = SCREENSHOTS / f"{page}-{width}.png"
+            assert png.is_file() and png.stat().st_size > 5000, f"{png} missing or empty"
     for name in ("01-login", "02-dashboard", "03-storage", "04-agents", "05-compression",
                  "06-encryption", "07-network", "08-jobs", "09-audit", "10-plugins", "11-settings",
                  "12-dashboard-light", "13-storage-readonly", "14-plugin-page"):
-        assert name in shots, f"{name}.png missing from {sorted(shots)}"
-    for png in ARTIFACTS.glob("*.png"):
-        assert png.stat().st_size > 5000, f"{png.name} looks empty"
+        png = ARTIFACTS / f"{name}.png"
+        assert png.is_file() and png.stat().st_size > 5000, f"{png} missing or empty"
+
+
+def test_accessibility_report(results: dict[str, dict[str, Any]]) -> None:
+    """The axe-core scan covered every page and the main dialogs; its findings are an artifact."""
+    assert results["accessibility"]["status"] == "passed", results["accessibility"]["detail"]
+    found = json.loads((ARTIFACTS / "axe.json").read_text())
+    assert all(v["impact"] in ("critical", "serious") and v["nodes"] for v in found), found
+    assert not [v for v in found if v["impact"] == "critical"], found
 
 
 # --- the UI under a sub-path behind a reverse proxy -----------------------------------------------
@@ -184,7 +201,7 @@ def test_ui_under_a_sub_path(daemon: Daemon, results: dict[str, dict[str, Any]])
 
 def test_initial_route_bundle_under_budget() -> None:
     """What the browser loads for the first page stays under 400 KB gzipped."""
-    _ensure_ui()
+    ensure_webui()
     proc = subprocess.run(["node", "scripts/size.mjs", "--json", "--budget", "400"], cwd=WEBUI,
                           capture_output=True, text=True, timeout=60)
     out = json.loads(proc.stdout)

@@ -2,10 +2,13 @@
 // Driven by tests/e2e/test_webui.py, which starts the daemon; usable by hand too:
 //   SV_URL=http://127.0.0.1:12080/ SV_USER=admin SV_PASS=... node e2e/run.mjs
 // Prints one JSON line per scenario: {"name","status":"passed"|"failed"|"skipped","detail"}.
+// Writes screenshots (SV_ARTIFACTS; every page at 1440 and 390 px in SV_SCREENSHOTS) and the
+// axe-core findings of impact critical or serious (SV_ARTIFACTS/axe.json).
 import { chromium } from "playwright-core";
 import { chmodSync, existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { axeScan } from "./a11y.mjs";
 
 const URL_ = process.env.SV_URL ?? "http://127.0.0.1:12080/";
 const USER = process.env.SV_USER ?? "admin";
@@ -76,6 +79,8 @@ try {
     await page.goto(URL_);
     await page.getByLabel("Username").waitFor({ timeout: T });
     await shot("01-login");
+    await shots("login");
+    state.axeLogin = await axeScan(page, "login");
     await page.getByLabel("Username").fill(USER);
     await page.getByLabel("Password").fill("wrong-password");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -238,14 +243,14 @@ try {
 
   await scenario("compression_job", ["sigmavault-compression", "sigmavault-storage"], async () => {
     if (!state.volumePath) throw new Error("needs the volume from storage_pool_snapshot");
-    // 16 MiB of base64 text (compressible, not trivially) at level 19: a few seconds of progress
+    // 8 MiB of base64 text (compressible, not trivially) at level 19: a few seconds of progress
     const source = join(state.volumePath, "big.txt");
-    writeFileSync(source, randomBytes(12 << 20).toString("base64"));
+    writeFileSync(source, randomBytes(6 << 20).toString("base64"));
     await go("/compression");
     await page.getByRole("button", { name: "New job" }).click();
     const dialog = page.getByRole("dialog");
-    await dialog.getByLabel("File or folder to compress: pool").selectOption(POOL);
-    await dialog.getByLabel("File or folder to compress: volume").selectOption("data");
+    await dialog.getByLabel(/to compress: pool$/).selectOption(POOL);
+    await dialog.getByLabel(/to compress: volume$/).selectOption("data");
     await dialog.getByRole("button", { name: "choose big.txt" }).click();
     await dialog.getByLabel("Codec").selectOption("zstd");
     await dialog.getByLabel("Level (optional)").fill("19");
@@ -268,6 +273,109 @@ try {
     await page.locator("section.card").filter({ hasText: "Statistics" }).getByRole("cell", { name: "zstd" }).waitFor({ timeout: T });
     if (!seen.some((v) => v > 0 && v < 100)) throw new Error(`no live progress between 0 and 100 %: ${seen.join(",")}`);
     return `progress bar values seen: ${seen.join(" → ")}`;
+  });
+
+  await scenario("compress_folder_journey", ["sigmavault-compression", "sigmavault-storage"], async () => {
+    // journey (b): a folder picked in the browser, its job watched, its archive found in the browser
+    if (!state.volumePath) throw new Error("needs the volume from storage_pool_snapshot");
+    mkdirSync(join(state.volumePath, "album", "2024"), { recursive: true });
+    writeFileSync(join(state.volumePath, "album", "2024", "scan.txt"), randomBytes(4 << 20).toString("base64"));
+    writeFileSync(join(state.volumePath, "album", "notes.txt"), "holiday notes\n".repeat(1000));
+    await go("/compression");
+    await page.getByRole("button", { name: "New job" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel(/to compress: pool$/).selectOption(POOL);
+    await dialog.getByLabel(/to compress: volume$/).selectOption("data");
+    await dialog.getByRole("button", { name: "open folder album" }).click();
+    await dialog.getByRole("button", { name: "choose notes.txt" }).waitFor({ timeout: T });
+    await dialog.getByRole("button", { name: /^Choose this folder/ }).click();
+    await dialog.getByTestId("picked").filter({ hasText: `${POOL} / data / album` }).waitFor({ timeout: T });
+    await dialog.getByLabel("Level (optional)").fill("19");
+    await dialog.getByLabel("Threads (optional)").fill("1");
+    const before = new Set(await page.locator('tr[data-testid^="cjob-"]').evaluateAll((rows) => rows.map((r) => r.dataset.testid)));
+    await dialog.getByRole("button", { name: "Start" }).click();
+    await dialog.waitFor({ state: "detached", timeout: T });
+    const row = page.locator('tr[data-testid^="cjob-"]:not([data-testid^="cjob-pending"])').filter({ hasText: "album" }).first();
+    await row.waitFor({ timeout: T });
+    if (before.has(await row.getAttribute("data-testid"))) throw new Error("no new job row for the folder");
+    const seen = [];
+    for (const end = Date.now() + 90000; ;) {
+      const v = Number(await row.getByRole("progressbar").getAttribute("aria-valuenow"));
+      if (!seen.length || seen.at(-1) !== v) seen.push(v);
+      const st = await row.getAttribute("data-state");
+      if (st === "FAILURE" || st === "CANCELLED") throw new Error(`job ${st}: ${await row.textContent()}`);
+      if (v === 100 && st === "SUCCESS") break;
+      if (Date.now() > end) throw new Error(`progress stuck at ${v}: ${seen.join(",")}`);
+      await page.waitForTimeout(100);
+    }
+    const rowText = await row.getByTestId("cjob-source").textContent();
+    if (!rowText.includes("album.tar.zst")) throw new Error(`the row does not say where the result went: ${rowText}`);
+    await shots("compression-folder-done");
+    // the archive, found by browsing (the decompress form picks compressed files)
+    await page.getByRole("button", { name: "New job" }).click();
+    const again = page.getByRole("dialog");
+    await again.getByLabel("Operation").selectOption("decompress");
+    await again.getByLabel(/Compressed file: pool$/).selectOption(POOL);
+    await again.getByLabel(/Compressed file: volume$/).selectOption("data");
+    const archive = again.getByRole("button", { name: "choose album.tar.zst" });
+    await archive.waitFor({ timeout: T });
+    const meta = await again.getByRole("listitem").filter({ has: page.getByRole("button", { name: "choose album.tar.zst" }) }).locator(".meta").textContent();
+    await archive.click();
+    await again.getByTestId("picked").filter({ hasText: `${POOL} / data / album.tar.zst` }).waitFor({ timeout: T });
+    await shots("compression-find-output");
+    await again.getByRole("button", { name: "Cancel" }).click();
+    if (statSync(join(state.volumePath, "album.tar.zst")).size === 0) throw new Error("album.tar.zst is empty");
+    return `folder album compressed, progress ${seen.join(" → ")}; album.tar.zst found in the browser (${meta.trim()})`;
+  });
+
+  await scenario("three_agents", ["sigmavault-agents", "sigmavault-storage"], async () => {
+    // journey (d): three agents dispatched through their pickers, results read as summaries
+    if (!state.volumePath) throw new Error("needs the volume from storage_pool_snapshot");
+    const run = async (agent, fill) => {
+      await go(`/agents/${agent}`);
+      await page.getByRole("heading", { level: 2, name: new RegExp(agent) }).waitFor({ timeout: T });
+      const form = page.locator("main form").first();
+      await fill(form);
+      const done = page.locator('[data-testid="agent-tasks"] tr[data-state="SUCCESS"]');
+      const n = await done.count();
+      await form.getByRole("button", { name: "Run" }).click();
+      const failed = page.locator('[data-testid="agent-tasks"] tr[data-state="FAILED"]');
+      for (const end = Date.now() + 60000; (await done.count()) <= n; await page.waitForTimeout(200)) {
+        if (await failed.count()) throw new Error(`${agent} failed: ${await failed.first().textContent()}`);
+        if (Date.now() > end) throw new Error(`${agent} did not finish`);
+      }
+      const result = page.getByTestId("result");
+      await result.waitFor({ timeout: T });
+      if (await result.locator("pre").isVisible()) throw new Error(`${agent}: raw JSON shown without asking`);
+      const text = (await result.evaluate((e) => e.innerText)).replace(/\s+/g, " "); // what is shown, not the closed details
+      if (/\{"|"\w+"\s*:/.test(text)) throw new Error(`${agent}: result reads like JSON: ${text.slice(0, 300)}`);
+      await shots(`agents-${agent.toLowerCase()}`);
+      return text;
+    };
+    // VERTEX: heaviest folders of a folder picked in the browser
+    const vertex = await run("VERTEX", async (form) => {
+      await form.getByLabel(/: pool$/).first().selectOption(POOL);
+      await form.getByLabel(/: volume$/).first().selectOption("data");
+      await form.getByRole("button", { name: /^Choose this folder/ }).click();
+      await form.getByTestId("picked").filter({ hasText: `${POOL} / data` }).waitFor({ timeout: T });
+    });
+    if (!/album/.test(vertex) || !/\d(\.\d+)? ?(B|KiB|MiB|GiB)\b/.test(vertex)) throw new Error(`VERTEX result names no folder with a size: ${vertex.slice(0, 300)}`);
+    // STREAM: snap1 exported as a stream file, pool, volume and snapshot picked from lists
+    const stream = await run("STREAM", async (form) => {
+      await form.getByLabel(/^Pool/).selectOption(POOL);
+      await form.getByLabel(/^Volume/).selectOption("data");
+      await form.getByLabel(/^Snapshot/).selectOption("snap1");
+    });
+    if (!/snap1/.test(stream) || !/\d(\.\d+)? ?(B|KiB|MiB|GiB)\b/.test(stream)) throw new Error(`STREAM result shows no snapshot with a size: ${stream.slice(0, 300)}`);
+    // AEGIS: a protective snapshot of the pools ticked in the list
+    const aegis = await run("AEGIS", async (form) => {
+      await form.getByLabel(POOL, { exact: true }).check();
+    });
+    const snaps = await api(`storage/pools/${POOL}/volumes/data/snapshots`);
+    const made = snaps.items.find((x) => x.name.startsWith("aegis-"));
+    if (!made) throw new Error(`AEGIS made no snapshot: ${JSON.stringify(snaps.items.map((x) => x.name))}`);
+    if (!aegis.includes("data")) throw new Error(`AEGIS result does not name the volume: ${aegis.slice(0, 300)}`);
+    return `VERTEX: ${vertex.slice(0, 120)} | STREAM: ${stream.slice(0, 120)} | AEGIS: ${aegis.slice(0, 120)}`;
   });
 
   await scenario("encryption_lock_unlock", ["sigmavault-encryption"], async () => {
@@ -362,33 +470,20 @@ try {
     return `pool name: ${text}; volume name: ${await volErr.textContent()}`;
   });
 
-  const pages = [
-    ["07-network", "/network", null],
-    ["08-jobs", "/jobs", null],
-    ["09-audit", "/audit", null],
-    ["10-plugins", "/plugins", null],
-    ["11-settings", "/settings", null],
-  ];
+  /** Every page the sidebar offers, with a stable file name: "#/" → dashboard, "#/p/hello" → plugin-hello. */
+  const navPages = async () => (await page.getByRole("navigation", { name: "Main" }).locator("a").evaluateAll((as) => as.map((a) => a.getAttribute("href"))))
+    .map((href) => [href.replace(/^#\//, "").replace(/^p\//, "plugin-").replace(/\//g, "-") || "dashboard", href.replace(/^#/, "")]);
+  const numbered = { network: "07-network", jobs: "08-jobs", audit: "09-audit", plugins: "10-plugins", settings: "11-settings" };
   await scenario("page_screenshots", [], async () => {
-    for (const [file, hash, plugin] of pages) {
-      if (plugin && !plugins.has(plugin)) continue;
+    const list = await navPages();
+    for (const [name, hash] of list) {
       await go(hash);
       await page.waitForLoadState("networkidle").catch(() => {});
-      await page.waitForTimeout(400);
-      await shot(file);
-      await shots(file.replace(/^\d+-/, ""));
-    }
-    await go("/");
-    await page.waitForTimeout(1500);
-    await shots("dashboard");
-    await go("/compression");
-    await shots("compression");
-    // a page contributed by a plugin through register_ui_pages, rendered generically
-    const extra = page.locator('nav a[href^="#/p/"]').first();
-    if (await extra.count()) {
-      await extra.click();
-      await page.locator("main .card").first().waitFor({ timeout: T });
-      await shot("14-plugin-page");
+      await page.waitForTimeout(name === "dashboard" ? 1500 : 400);
+      state.axePages = [...(state.axePages ?? []), ...await axeScan(page, name)];
+      if (numbered[name]) await shot(numbered[name]);
+      if (name.startsWith("plugin-")) await shot("14-plugin-page");
+      await shots(name);
     }
     // light theme, keyboard-toggled
     await go("/");
@@ -399,7 +494,56 @@ try {
     const theme = await page.evaluate(() => document.documentElement.dataset.theme);
     if (theme !== "light") throw new Error(`theme is ${theme}`);
     await page.getByRole("button", { name: /switch to dark theme/ }).click();
-    return `${pages.length + 1} screenshots`;
+    writeFileSync(join(SHOTS, "pages.json"), JSON.stringify(["login", ...list.map(([n]) => n)]));
+    return `${list.length + 1} pages at 1440 and 390 px: login ${list.map(([n]) => n).join(" ")}`;
+  });
+
+  await scenario("accessibility", [], async () => {
+    // every page was scanned as page_screenshots showed it; here the dialogs and the phone menu
+    const found = [...(state.axeLogin ?? []), ...(state.axePages ?? [])];
+    if (!state.axePages) for (const [name, hash] of await navPages()) {
+      await go(hash);
+      await page.waitForLoadState("networkidle").catch(() => {});
+      found.push(...await axeScan(page, name));
+    }
+    // the main dialogs, open (with their pickers browsing a volume where they have one)
+    const dialogs = [
+      ["storage", "storage: new pool", async () => page.getByRole("button", { name: "New pool" }).click()],
+      ["compression", "compression: new job", async () => {
+        await page.getByRole("button", { name: "New job" }).click();
+        if (!state.volumePath) return;
+        await page.getByRole("dialog").getByLabel(/to compress: pool$/).selectOption(POOL);
+        await page.getByRole("dialog").getByLabel(/to compress: volume$/).selectOption("data");
+        await page.getByRole("dialog").getByRole("list", { name: /^Contents of/ }).waitFor({ timeout: T });
+      }],
+      ["encryption", "encryption: new identity", async () => page.getByRole("button", { name: "New identity" }).click()],
+    ];
+    for (const [hash, name, open] of dialogs) {
+      if (!(await page.getByRole("navigation", { name: "Main" }).locator(`a[href="#/${hash}"]`).count())) continue;
+      await go(`/${hash}`);
+      await open();
+      await page.getByRole("dialog").waitFor({ timeout: T });
+      found.push(...await axeScan(page, name));
+      await page.keyboard.press("Escape");
+      await page.getByRole("dialog").waitFor({ state: "detached", timeout: T });
+    }
+    if (plugins.has("sigmavault-agents")) {
+      await go("/agents/PRISM");
+      await page.locator("main form").first().waitFor({ timeout: T });
+      found.push(...await axeScan(page, "agents: PRISM form and result"));
+    }
+    // the phone layout with its menu open
+    await page.setViewportSize({ width: 390, height: 844 });
+    await go("/");
+    await page.locator(".menu-toggle").click();
+    found.push(...await axeScan(page, "dashboard 390 px, menu open"));
+    await page.locator(".menu-toggle").click();
+    await page.setViewportSize({ width: 1440, height: 1000 });
+    writeFileSync(join(ART, "axe.json"), JSON.stringify(found, null, 2));
+    const critical = found.filter((v) => v.impact === "critical");
+    const serious = found.filter((v) => v.impact === "serious");
+    if (critical.length) throw new Error(`critical: ${critical.map((v) => `${v.page}: ${v.rule} at ${v.nodes.map((n) => n.target).join(", ")}`).join("; ")}`);
+    return `no critical violation; ${serious.length} serious (${[...new Set(serious.map((v) => `${v.page}: ${v.rule}`))].join("; ") || "none"}), see axe.json`;
   });
 
   await scenario("readonly_user", [], async () => {
