@@ -92,7 +92,7 @@ def _cron_field(values: str) -> str:
 
 
 _MINUTE = _cron_field(r"[0-5]?[0-9]")
-# What cron.validate accepts, as far as a pattern can say it (stated in the schema; croniter
+# What sigmavault.schedule.normalise accepts, as far as a pattern can say it (stated in the schema; croniter
 # decides): numbers in range, ranges, steps, lists, '*', month and day names; seconds last.
 CRON_PATTERN = ("^ *" + " +".join([_MINUTE] + [_cron_field(v) for v in (
     r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]",
