@@ -22,18 +22,17 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from sigmavault.testing import free_port, require, require_root, require_tool
 
-from sigmavault.testing import ADMIN_PASSWORD, Daemon, free_port, require, require_root, require_tool
+from tests.e2e.conftest import ROOT, ensure_webui, run_node, ui_daemon, ui_env
+from tests.e2e.conftest import SCREENSHOTS as SHOTS
 
-ROOT = Path(__file__).resolve().parents[2]
-WEBUI = ROOT / "webui"
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 ARTIFACTS = ROOT / "test-artifacts" / "shares"
-CHROMIUM = "/usr/bin/chromium"
 IDS = range(3800, 3900)
 USERS = ("alice", "bob")
 GROUPS = ("readers",)
@@ -69,24 +68,17 @@ def _smbclient(port: int, user: str, command: str) -> subprocess.CompletedProces
 @pytest.fixture(scope="module")
 def nas() -> Iterator[dict[str, Any]]:
     require_root()
-    require_tool("node", "smbd", "smbclient", "setfacl", "useradd")
-    require(Path(CHROMIUM).exists(), f"{CHROMIUM} (Debian package chromium) is not installed")
+    require_tool("smbd", "smbclient", "setfacl", "useradd")
     for kind, names in (("user", USERS), ("group", GROUPS)):
         for name in names:
             require(_ours(kind, name) is not False, f"the system already has a {kind} {name!r}")
-    if not (WEBUI / "node_modules" / "playwright-core").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEBUI,
-                       check=True, timeout=600)
-    if not (WEBUI / "dist" / "index.html").is_file():
-        subprocess.run(["npm", "run", "build"], cwd=WEBUI, check=True, timeout=600,
-                       capture_output=True)
+    ensure_webui()
     _sweep()
     # not pytest's tmp_path: the share's folder must be reachable by the NAS accounts
     root = Path(tempfile.mkdtemp(prefix="svui-shares-"))
     os.chmod(root, 0o755)
     smb_port = free_port()
-    config = f"""ui_dir = "{WEBUI / 'dist'}"
-[shares]
+    config = f"""[shares]
 first_id = {IDS.start}
 last_id = {IDS.stop - 1}
 [smb]
@@ -99,38 +91,26 @@ previous_versions_dir = "{root / 'pv'}"
 pools_root = "{root / 'pools'}"
 monitor_interval = 0
 """
-    daemon = Daemon(root / "data", config=config)
-    daemon.start(timeout=30)
     try:
-        # the journey starts from a pool with a dir volume, as an administrator's NAS would
-        for path, body in (("/storage/pools", {"name": "tank", "backend": "dir"}),
-                           ("/storage/pools/tank/volumes", {"name": "team"})):
-            subprocess.run(["curl", "-sf", "-H", f"Authorization: Bearer {daemon.admin_key}",
-                            "-H", "Content-Type: application/json", "-d", json.dumps(body),
-                            f"{daemon.url}/api/v1{path}"], check=True, capture_output=True)
-        yield {"daemon": daemon, "smb_port": smb_port, "root": root}
+        with ui_daemon(root, config) as daemon:
+            # the journey starts from a pool with a dir volume, as an administrator's NAS would
+            for path, body in (("/storage/pools", {"name": "tank", "backend": "dir"}),
+                               ("/storage/pools/tank/volumes", {"name": "team"})):
+                subprocess.run(["curl", "-sf", "-H", f"Authorization: Bearer {daemon.admin_key}",
+                                "-H", "Content-Type: application/json", "-d", json.dumps(body),
+                                f"{daemon.url}/api/v1{path}"], check=True, capture_output=True)
+            yield {"daemon": daemon, "smb_port": smb_port, "root": root}
     finally:
-        daemon.stop()
         _sweep()
         shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def journey(nas: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    env = {**os.environ, "SV_URL": f"{nas['daemon'].url}/", "SV_PASS": ADMIN_PASSWORD,
-           "SV_POOL": "tank", "SV_VOLUME": "team", "SV_SMB_PORT": str(nas["smb_port"]),
-           "SV_SCREENSHOTS": str(SHOTS), "SV_ARTIFACTS": str(ARTIFACTS), "SV_CHROMIUM": CHROMIUM}
-    proc = subprocess.run(["node", "e2e/shares.mjs"], cwd=WEBUI, env=env, capture_output=True,
-                          text=True, timeout=300)
-    steps = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            item = json.loads(line)
-            steps[item["name"]] = item
-    if not steps:
-        raise AssertionError(f"shares.mjs produced no results (exit {proc.returncode}):\n"
-                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return steps
+    env = ui_env(f"{nas['daemon'].url}/", SV_POOL="tank", SV_VOLUME="team",
+                 SV_SMB_PORT=str(nas["smb_port"]), SV_SCREENSHOTS=str(SHOTS),
+                 SV_ARTIFACTS=str(ARTIFACTS))
+    return run_node("shares.mjs", env, timeout=300)
 
 
 @pytest.mark.parametrize("name", STEPS)
