@@ -2,7 +2,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-li
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { mockFetch, setup } from "../test/fakes";
 import { ConfirmProvider } from "../components/confirm";
-import Compression, { archiveTarget, isWholeVolume, NewJob } from "./Compression";
+import Compression, { archiveTarget, isWholeVolume, NewJob, resultTarget } from "./Compression";
 import { applyCompressionJob, jobPaths, locationWords } from "../hooks/useCompression";
 import type { Job } from "../lib/types";
 
@@ -105,6 +105,43 @@ describe("new compression job", () => {
     expect(posted(fetch)).toEqual({ operation: "compress", codec: "zstd", source: { pool: "tank", volume: "media", subpath: "" },
       target: { pool: "tank", volume: "backup", subpath: "photos/media.tar.zst" } });
   }, 20000);
+
+  it("extracts an archive into a whole volume picked as the target", async () => {
+    const base = route(() => ({ status: 202, body: job({ state: "WAITING" }) }));
+    const fetch = mockFetch((url, init) => {
+      if (url.pathname.endsWith("/storage/pools/tank/volumes")) return { body: [{ name: "media", pool: "tank" }, { name: "restore", pool: "tank" }] };
+      if (url.pathname.endsWith("/volumes/media/files")) return { body: { path: "", parent: null, items: [{ name: "photos.tar.zst", path: "photos.tar.zst", type: "file", size: 9, mtime: "2026-01-01T00:00:00+00:00", mode: "0644" }], total: 1, limit: 200, offset: 0 } };
+      return base(url, init);
+    });
+    const { wrapper: P } = setup();
+    const done = vi.fn();
+    render(<P><NewJob onDone={done} /></P>);
+    fireEvent.change(screen.getByRole("combobox", { name: "Operation" }), { target: { value: "decompress" } });
+    const src = screen.getByTestId("picker-compression-source");
+    await within(src).findByRole("option", { name: "media" }, { timeout: 8000 });
+    fireEvent.change(within(src).getByRole("combobox", { name: /: volume$/ }), { target: { value: "media" } });
+    fireEvent.click(await within(src).findByRole("button", { name: "choose photos.tar.zst" }));
+    expect(screen.queryByTestId("picker-compression-target")).toBeNull();
+    fireEvent.click(screen.getByRole("checkbox", { name: /Put the result in another folder or volume/ }));
+    const dst = screen.getByTestId("picker-compression-target");
+    await within(dst).findByRole("option", { name: "restore" });
+    fireEvent.change(within(dst).getByRole("combobox", { name: /: volume$/ }), { target: { value: "restore" } });
+    fireEvent.click(await within(dst).findByRole("button", { name: "Choose this folder (the whole volume)" }));
+    expect(dst.textContent).toContain("The result: tank / restore (extracted into it)");
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    await waitFor(() => expect(done).toHaveBeenCalled());
+    expect(posted(fetch)).toEqual({ operation: "decompress", source: { pool: "tank", volume: "media", subpath: "photos.tar.zst" }, target: { pool: "tank", volume: "restore", subpath: "" } });
+  }, 20000);
+
+  it("names a result put into a picked folder as the default would beside the source", () => {
+    const dir = { pool: "t", volume: "v", path: "a/photos", type: "dir" as const };
+    const file = { pool: "t", volume: "v", path: "a/notes.txt", type: "file" as const };
+    const to = { pool: "c", volume: "w", path: "", type: "dir" as const };
+    expect(resultTarget("compress", dir, to, ".zst")).toEqual({ pool: "c", volume: "w", subpath: "photos.tar.zst" });
+    expect(resultTarget("compress", file, { ...to, path: "x" }, ".gz")).toEqual({ pool: "c", volume: "w", subpath: "x/notes.txt.gz" });
+    expect(resultTarget("decompress", { ...file, path: "a/db.sql.xz" }, to, "")).toEqual({ pool: "c", volume: "w", subpath: "db.sql" });
+    expect(resultTarget("decompress", { ...file, path: "a/site.tgz" }, { ...to, path: "www" }, "")).toEqual({ pool: "c", volume: "w", subpath: "www" });
+  });
 
   it("names a whole volume's archive after the volume and the codec", () => {
     const vol = { pool: "tank", volume: "media", path: "", type: "dir" as const };

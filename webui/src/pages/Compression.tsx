@@ -25,21 +25,38 @@ const EXTENSIONS: Record<string, string> = { zstd: ".zst", gzip: ".gz", xz: ".xz
 /** The whole volume (the root of one), not a file or folder inside it. */
 export const isWholeVolume = (l: PickedLocation | null): boolean => !!l && l.path === "" && l.type === "dir";
 
+const base = (path: string) => path.slice(path.lastIndexOf("/") + 1);
+const inFolder = (folder: PickedLocation, name: string) => ({ pool: folder.pool, volume: folder.volume, subpath: folder.path ? `${folder.path}/${name}` : name });
+const TAR = /\.(tar\.[a-z0-9]+|tgz|tbz2?|txz|tzst)$/i;
+
 /** Where the archive of a whole volume goes: `<volume>.tar<ext>` in the picked folder. */
 export function archiveTarget(source: PickedLocation, folder: PickedLocation, extension: string) {
-  const name = `${source.volume}.tar${extension}`;
-  return { pool: folder.pool, volume: folder.volume, subpath: folder.path ? `${folder.path}/${name}` : name };
+  return inFolder(folder, `${source.volume}.tar${extension}`);
 }
 
-/** The new-job form. The source is a file, a folder or a whole volume. A file's or folder's
- * result is written beside it; a whole volume has no "beside" inside it, so the form asks for the
- * folder (in another volume) that takes its archive. */
+/** The target when the result goes into a picked folder (or a whole volume) instead of beside the
+ * source: compress names the archive as the default would; a tar archive is extracted into the
+ * folder itself; another compressed file is written there without its codec suffix. */
+export function resultTarget(operation: string, source: PickedLocation, folder: PickedLocation, extension: string) {
+  if (operation === "compress") {
+    return isWholeVolume(source) ? archiveTarget(source, folder, extension) : inFolder(folder, `${base(source.path)}${source.type === "dir" ? ".tar" : ""}${extension}`);
+  }
+  const name = base(source.path);
+  if (TAR.test(name)) return { pool: folder.pool, volume: folder.volume, subpath: folder.path };
+  const dot = name.lastIndexOf(".");
+  return inFolder(folder, dot > 0 ? name.slice(0, dot) : `${name}.out`);
+}
+
+/** The new-job form. The source is a file, a folder or a whole volume; the result is written
+ * beside it, or into a folder or whole volume picked for it. A whole volume has no "beside"
+ * inside it, so its archive always goes to a picked folder (in another volume). */
 export function NewJob({ onDone }: { onDone: () => void }) {
   const create = useCreateCompressionJob();
   const codecs = useCodecs();
   const names = codecs.data?.map((c) => c.name) ?? ["zstd", "gzip", "xz", "bz2"];
   const [f, setF] = useState({ operation: "compress", codec: "zstd", level: "", threads: "" });
   const [source, setSource] = useState<PickedLocation | null>(null);
+  const [elsewhere, setElsewhere] = useState(false);
   const [folder, setFolder] = useState<PickedLocation | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [folderProblem, setFolderProblem] = useState<string | null>(null);
@@ -47,13 +64,15 @@ export function NewJob({ onDone }: { onDone: () => void }) {
   const set = (k: keyof typeof f) => (e: { target: { value: string } }) => setF((o) => ({ ...o, [k]: e.target.value }));
   const compress = f.operation === "compress";
   const whole = compress && isWholeVolume(source);
+  const canMove = compress || f.operation === "decompress";
+  const toFolder = canMove && (whole || elsewhere);
   const codecInfo = codecs.data?.find((c) => c.name === f.codec) as { extension?: string } | undefined;
   const extension = codecInfo?.extension ?? EXTENSIONS[f.codec] ?? `.${f.codec}`;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (!source) { setProblem("Choose the file, folder or volume first."); return; }
+    if (!source) { setProblem(compress ? "Choose the file, folder or volume first." : "Choose the file first."); return; }
     setProblem(null);
-    if (whole && !folder) { setFolderProblem("Choose the folder that takes the archive."); return; }
+    if (toFolder && !folder) { setFolderProblem(whole ? "Choose the folder that takes the archive." : "Choose the folder or volume for the result."); return; }
     if (whole && folder && folder.pool === source.pool && folder.volume === source.volume) {
       setFolderProblem("The archive cannot go inside the volume it is made of: choose a folder in another volume.");
       return;
@@ -61,7 +80,7 @@ export function NewJob({ onDone }: { onDone: () => void }) {
     setFolderProblem(null);
     if (f.level && !/^-?\d+$/.test(f.level)) return;
     const body: Record<string, unknown> = { operation: f.operation, source: sourceOf(source) };
-    if (whole && folder) body.target = archiveTarget(source, folder, extension);
+    if (toFolder && folder) body.target = resultTarget(f.operation, source, folder, extension);
     if (compress || f.operation === "recompress") body.codec = f.codec;
     if (f.level) body.level = Number(f.level);
     if (f.threads) body.threads = Number(f.threads);
@@ -70,6 +89,7 @@ export function NewJob({ onDone }: { onDone: () => void }) {
   const needsCodec = compress || f.operation === "recompress";
   const levelBad = f.level !== "" && !/^-?\d+$/.test(f.level);
   const targetError = errs["target.subpath"] ?? errs.target;
+  const preview = source && folder && toFolder ? resultTarget(f.operation, source, folder, extension) : null;
   return (
     <form onSubmit={submit} className="form-grid" noValidate>
       <Field label="Operation" error={errs.operation}>
@@ -78,12 +98,16 @@ export function NewJob({ onDone }: { onDone: () => void }) {
         </select>
       </Field>
       <LocationPicker name="compression-source" label={compress ? "File, folder or whole volume to compress" : "Compressed file"} accept={compress ? "any" : "file"} value={source} onChange={(l) => { setSource(l); setProblem(null); }}
-        error={problem ?? errs["source.subpath"] ?? errs.source ?? (targetError && !whole ? `The result: ${targetError}` : undefined)}
-        hint={compress ? "A file or folder: the result is written beside it (x → x.zst, a folder → folder.tar.zst). The whole volume: “Choose this folder (the whole volume)” at its top." : "The result is written beside it."} />
-      {whole && source && (
-        <LocationPicker name="compression-target" label="Folder for the volume's archive" accept="dir" value={folder} onChange={(l) => { setFolder(l); setFolderProblem(null); }}
+        error={problem ?? errs["source.subpath"] ?? errs.source ?? (targetError && !toFolder ? `The result: ${targetError}` : undefined)}
+        hint={compress ? "A file or folder: the result is written beside it (x → x.zst, a folder → folder.tar.zst) unless you choose a place below. The whole volume: “Choose this folder (the whole volume)” at its top." : "The result is written beside it unless you choose a place below."} />
+      {canMove && !whole && (
+        <label className="check"><input type="checkbox" name="compression-elsewhere" checked={elsewhere} onChange={(e) => setElsewhere(e.target.checked)} /> Put the result in another folder or volume</label>
+      )}
+      {toFolder && (
+        <LocationPicker name="compression-target" label={whole ? "Folder for the volume's archive" : "Folder or volume for the result"} accept="dir" value={folder} onChange={(l) => { setFolder(l); setFolderProblem(null); }}
           error={folderProblem ?? targetError}
-          hint={`The whole volume ${source.volume} becomes ${source.volume}.tar${extension} in this folder; pick one in another volume.`} />
+          hint={preview ? `The result: ${[preview.pool, preview.volume, ...(preview.subpath ? [preview.subpath] : [])].join(" / ")}${f.operation === "decompress" && TAR.test(source?.path ?? "") ? " (extracted into it)" : ""}`
+            : whole && source ? `The whole volume ${source.volume} becomes ${source.volume}.tar${extension} in this folder; pick one in another volume.` : "A folder, or “Choose this folder (the whole volume)” at a volume's top."} />
       )}
       {needsCodec && (
         <Field label="Codec" error={errs.codec}>
