@@ -18,6 +18,7 @@ import time
 from typing import Any, AsyncIterator
 
 import aiohttp
+import pytest
 
 from sigmavault.commands import run
 from sigmavault.testing import Daemon, api_call, next_event, require_tool, wait_job
@@ -28,6 +29,8 @@ MESH = "10.231.150.0/24"
 EXTRA = ("[storage]\nsmart_interval = 0\nmonitor_interval = 1\n"
          "[ceph]\nallow_bootstrap = true\n")
 OSD_SIZE = 2 << 30
+
+pytestmark = pytest.mark.root
 
 
 @contextlib.asynccontextmanager
