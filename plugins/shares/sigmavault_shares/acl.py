@@ -148,10 +148,6 @@ def mode_plan(access: Iterable[AccessEntry], fs: str = "this") -> ModePlan:
     if len(groups) > 1:
         raise NoPosixAcls(f"{why} (groups {', '.join(str(e.name) for e in groups)})")
     group = groups[0] if groups else None
-    if group is not None and LEVEL_BITS[group.level] < LEVEL_BITS[everyone]:
-        raise NoPosixAcls(f"{why}, and its group cannot get less than everyone (group "
-                          f"{group.name}: {group.level}, everyone: {everyone}): mode bits would "
-                          "give the group's level to files its members and others create")
     shut = [e.name for e in access if e.kind == "user" and e.level == "none"]
     if shut and (everyone != "none" or (group is not None and group.level != "none")):
         raise NoPosixAcls(f"{why}, and a user entry 'none' ({', '.join(map(str, shut))}) shuts "

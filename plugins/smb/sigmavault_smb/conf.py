@@ -9,9 +9,7 @@ differs from the access list's (a user entry beats a group entry).
 
 from __future__ import annotations
 
-import grp
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
@@ -173,26 +171,13 @@ def access_lines(share: SmbShare) -> list[tuple[str, object]]:
 
 
 def mode_bits_lines(path: Path) -> list[tuple[str, object]]:
-    """For a folder without POSIX ACLs (the shares plugin gave it mode bits): new files and
-    folders take the folder's mode (``inherit permissions``, the DOS archive bit not kept as x)
-    and, when the folder has a group (setgid), that group: zfs-fuse ignores setgid, so ``force
-    group`` makes every connection create files of that group. Every account the share admits
-    then acts in that group, which gives it nothing the share's own lists do not: the shares
-    plugin only lets a group's level be at least everyone's."""
+    """For a folder without POSIX ACLs (the shares plugin gave it mode bits, setgid with a
+    group): new files and folders take the folder's mode (``inherit permissions``; its group
+    comes from setgid), the DOS archive attribute not kept as the owner's x bit (there are no
+    xattrs to keep it in)."""
     if posix_acls(path):
         return []
-    # no xattrs to keep DOS attributes in: Samba would keep "archive" as the owner's x bit
-    lines: list[tuple[str, object]] = [("inherit permissions", "yes"), ("map archive", "no")]
-    try:
-        st = path.stat()
-    except OSError:
-        return lines  # made when the share is applied
-    if st.st_mode & stat.S_ISGID and st.st_gid != 0:
-        try:
-            lines.append(("force group", grp.getgrgid(st.st_gid).gr_name))
-        except KeyError:
-            pass
-    return lines
+    return [("inherit permissions", "yes"), ("map archive", "no")]
 
 
 def render_share(share: SmbShare, fruit: bool = False) -> str:

@@ -204,8 +204,8 @@ async def mode_bits_case(client, sv_app, team: Path, smb_port: int, share_root: 
     local = share_root / "mode-bits.txt"
     local.write_text("mode bits\n")
     can = {}
-    for user in PASSWORDS:
-        cli = Cli(smb_port, user, PASSWORDS[user])
+    for user, password in PASSWORDS.items():
+        cli = Cli(smb_port, user, password)
         got = share_root / f"{user}-report.txt"
         can[user] = {"read": await cli.ok("data", f"get report.txt {got}"),
                      "write": await cli.ok("data", f"put {local} {user}.txt")}
@@ -219,10 +219,14 @@ async def mode_bits_case(client, sv_app, team: Path, smb_port: int, share_root: 
                    "svtbob": {"read": True, "write": False},
                    "svtcarol": {"read": False, "write": False}}
     (team / "svtalice.txt").unlink()
+    assert await Cli(smb_port, "svtalice", PASSWORDS["svtalice"]).ok("data", "mkdir sub")
+    st = (team / "sub").stat()  # the folder's group and mode, setgid included
+    assert (grp.getgrgid(st.st_gid).gr_name, st.st_mode & 0o7777) == ("svtreaders", 0o2750)
+    (team / "sub").rmdir()
 
     conf = sv_app.data_dir / "smb" / "smb.conf"
     live = conf.read_text()
-    assert "force group = svtreaders" in live and "inherit permissions = yes" in live
+    assert "inherit permissions = yes" in live
     two = [{"kind": "user", "name": "svtalice", "level": "write"},
            {"kind": "user", "name": "svtcarol", "level": "write"}]
     for method, path, body in (
