@@ -358,7 +358,7 @@ export default function Protection() {
             {KINDS.map((k) => {
               const mine = list.filter((t) => t.kind === k);
               return (
-                <Card key={k} title={KIND_TITLE[k]} actions={<button type="button" className="btn small needs-admin" onClick={() => setEditing({ task: null, kind: k })}>Add</button>}>
+                <Card key={k} title={k === "replication" && toNodes ? "Replication between pools of this node" : KIND_TITLE[k]} actions={<button type="button" className="btn small needs-admin" onClick={() => setEditing({ task: null, kind: k })}>Add</button>}>
                   {mine.length === 0 ? <Empty>No {KIND_TITLE[k].toLowerCase()} yet.</Empty> : <TaskTable tasks={mine} onEdit={(t) => setEditing({ task: t, kind: t.kind })} onHistory={setHistory} />}
                 </Card>
               );
