@@ -154,6 +154,12 @@ def mode_plan(access: Iterable[AccessEntry], fs: str = "this") -> ModePlan:
                           "nobody out while a group or everyone has access (mode bits have no "
                           "entry for a user who is not the owner)")
     owner = users[0] if users else None
+    if owner is not None and owner.level == "read":
+        if everyone != "read" or group is not None:
+            raise NoPosixAcls(f"{why}, and that user needs write or full: one with read only ({owner.name}) "
+                              "would own the folder, and an owner can change its mode (give "
+                              "the user write or full, or read through a group)")
+        owner = None  # everyone reads: alice's entry adds nothing, and root keeps the folder
     return ModePlan(owner=owner.name if owner else None, group=group.name if group else None,
                     owner_bits=LEVEL_BITS[owner.level] if owner else 0o7,
                     group_bits=LEVEL_BITS[group.level if group else everyone],

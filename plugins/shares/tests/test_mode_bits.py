@@ -54,6 +54,10 @@ def test_mode_bits_give_what_the_list_gives(access: list[AccessEntry]) -> None:
     assert plan.mode(directory=False, executable=True) == folder & 0o777  # x kept, like X
 
 
+def test_a_reader_never_owns_the_folder() -> None:
+    assert mode_plan(entries(("user", "alice", "read"), ("everyone", None, "read"))).owner is None
+
+
 def test_the_example_folder_is_2750_alice_readers() -> None:
     plan = mode_plan(EXPRESSIBLE[0])
     assert (plan.owner, plan.group, oct(plan.mode(True)), oct(plan.mode(False))) == \
@@ -65,6 +69,8 @@ def test_the_example_folder_is_2750_alice_readers() -> None:
     (entries(("user", "alice", "read"), ("user", "bob", "read")), "alice: read, bob: read"),
     (entries(("group", "readers", "read"), ("group", "staff", "write")), "groups readers, staff"),
     (entries(("user", "carol", "none"), ("everyone", None, "read")), "user entry 'none' (carol)"),
+    (entries(("user", "bob", "read")), "one with read only (bob) would own the folder"),
+    (entries(("user", "bob", "read"), ("group", "staff", "write")), "read only (bob)"),
 ])
 def test_refused_with_the_reason(access: list[AccessEntry], why: str) -> None:
     with pytest.raises(NoPosixAcls) as err:
