@@ -72,7 +72,7 @@ async function snapshotScenario() {
   const items = snaps.items ?? snaps;
   if (!items.some((s) => s.name.startsWith("e2e-"))) throw new Error("the run made no snapshot");
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  return { name: "protection_snapshot_task", status: "passed", detail: `task ${task.id}, next run ${next}` };
+  return { name: "protection_snapshot", status: "passed", detail: `task ${task.id}, next run ${next}` };
 }
 
 async function replicationScenario() {
