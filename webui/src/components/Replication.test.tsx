@@ -155,7 +155,9 @@ describe("new replication", () => {
     await within(screen.getByRole("combobox", { name: /Pool on the target node/ })).findByRole("option", { name: /backup/ });
     fireEvent.change(screen.getByRole("combobox", { name: /Pool on the target node/ }), { target: { value: "backup" } });
     fireEvent.change(screen.getByLabelText(/Label/), { target: { value: "offsite" } });
+    fireEvent.change(screen.getByLabelText(/Volume name on the target/), { target: { value: " docs-offsite " } });
     fireEvent.click(screen.getByRole("button", { name: "Create" }));
+    await waitFor(() => expect(sent(fetch, "POST", "/replication")[0]).toMatchObject({ name: "offsite", target_volume: "docs-offsite" }));
     const err = await screen.findByText(/gamma is not a PhantomMesh peer/i);
     expect(err.closest("label")?.textContent).toContain("Target node");
     expect((screen.getByLabelText(/Label/) as HTMLInputElement).value).toBe("offsite");

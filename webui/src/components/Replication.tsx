@@ -55,7 +55,7 @@ export function ReplicationForm({ onDone }: { onDone: () => void }) {
   const backends = useBackends();
   const mesh = useMesh();
   const fleet = useFleet();
-  const [f, setF] = useState({ name: "", pool: "", volume: "", peer: "", target_pool: "", keep_last: "0", take_snapshot: true, encrypt: false, bwlimit: "" });
+  const [f, setF] = useState({ name: "", pool: "", volume: "", peer: "", target_pool: "", target_volume: "", keep_last: "0", take_snapshot: true, encrypt: false, bwlimit: "" });
   const [when_, setWhen] = useState<SchedulePick>("daily");
   const [s, setS] = useState<ScheduleForm>({ preset: "daily", minute: 0, time: "02:00", weekday: 0, day: 1, cron: "" });
   const vols = useVolumes(f.pool || null);
@@ -80,6 +80,7 @@ export function ReplicationForm({ onDone }: { onDone: () => void }) {
       take_snapshot: f.take_snapshot, retention: { keep_last: Number(f.keep_last) || 0 },
       bwlimit: f.bwlimit ? Math.round(Number(f.bwlimit) * 1024 * 1024) : null, encrypt: f.encrypt,
     };
+    if (f.target_volume.trim()) body.target_volume = f.target_volume.trim();
     create.mutate(body, { onSuccess: onDone });
   };
   const err = (k: string) => missing[k] ?? errs[k];
@@ -114,6 +115,9 @@ export function ReplicationForm({ onDone }: { onDone: () => void }) {
           <option value="">{!f.peer ? "Choose a node first" : peerNode?.pools.length ? "Choose a pool" : "No pools known"}</option>
           {(peerNode?.pools ?? []).map((p) => <option key={p.name} value={p.name}>{p.name}{p.backend ? ` (${p.backend})` : ""}{p.free != null ? ` — ${bytes(p.free)} free` : ""}</option>)}
         </select>
+      </Field>
+      <Field label="Volume name on the target (optional)" hint="default: the source volume's name; it must not be one of that node's own volumes" error={err("target_volume")}>
+        <input name="repl-target-volume" value={f.target_volume} placeholder={f.volume || undefined} maxLength={64} onChange={(e) => set("target_volume", e.target.value)} />
       </Field>
       <fieldset className="field">
         <legend className="field-label">When</legend>
