@@ -196,7 +196,7 @@ class CephOsdService:
                               field="file" if body.file is not None else "size")
         if body.device is None and body.size is None:
             raise bad_request("name a block device (device) or the size of a new sparse file "
-                              "(size)", field="device")
+                              "(size)", field="size" if body.file is not None else "device")
         block = await self._check_device(body.device) if body.device is not None else (
             self._check_file(body.file) if body.file is not None else None)
         spec = self._spec(local)
