@@ -7,6 +7,7 @@ stops."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import stat
@@ -46,7 +47,7 @@ def sv_config_overrides(no_leftovers):
             "ceph": {"allow_bootstrap": True}}
 
 
-async def add_osds(client, fsid: str, loops, tmp_path: Path) -> None:
+async def add_osds(client, fsid: str, root: Path, loops, tmp_path: Path) -> None:
     """Bad requests answer 4xx naming the field and create nothing; a loop device and a sparse
     file become OSDs through jobs; the disk inventory shows the loop device as an OSD."""
     url = f"/api/v1/ceph/clusters/{fsid}/osds"
@@ -67,6 +68,23 @@ async def add_osds(client, fsid: str, loops, tmp_path: Path) -> None:
     assert (await client.post("/api/v1/ceph/clusters/nope/osds",
                               json={"size": 2 << 30})).status == 404
     assert len(await ok(await client.get(url))) == 1   # nothing half-created
+
+    # a read-only device passes the checks but ceph-osd --mkfs fails: the job fails and undoes
+    # what it made (the OSD id in the cluster, its conf section, data dir and record)
+    conf_before = (root / "svb.conf").read_text()
+    image = tmp_path / "readonly.img"
+    with open(image, "wb") as f:
+        f.truncate(2 << 30)
+    loops.files.append(image)   # detached with the others
+    readonly = subprocess.run(["losetup", "-r", "-f", "--show", str(image)], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    job = await ok(await client.post(url, json={"device": readonly}), 202)
+    done = await wait_job(client, job["id"], timeout=180)
+    assert done["state"] == "FAILED" and done["error"], done
+    assert len(await ok(await client.get(url))) == 1
+    assert (root / "svb.conf").read_text() == conf_before
+    assert sorted(p.name for p in (root / "osd").iterdir()) == ["svb-0"]
+    assert json.loads((root / "sigmavault.json").read_text())["osds"] == [0]
 
     started = time.monotonic()
     job = await ok(await client.post(url, json={"device": disk}), 202)
@@ -138,7 +156,7 @@ async def test_bootstrap_job_supervised_daemons_and_a_pool(loop_devices, client,
     else:
         pytest.fail(f"osd.0 not back: {now}")
 
-    await add_osds(client, info["fsid"], loop_devices, tmp_path)
+    await add_osds(client, info["fsid"], root, loop_devices, tmp_path)
 
     name = "boot1"
     pool = await ok(await client.post(f"{API}/pools", json={
