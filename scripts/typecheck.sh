@@ -21,4 +21,4 @@ for p in plugins/*/; do
 done
 cd "$tree"
 MYPYPATH=$path exec "$top/.venv/bin/python" -m mypy --config-file "$top/pyproject.toml" \
-  --python-executable "$top/.venv/bin/python" "${packages[@]}" "$@"
+  --python-executable "$top/.venv/bin/python" --cache-dir "$top/.mypy_cache" "${packages[@]}" "$@"
