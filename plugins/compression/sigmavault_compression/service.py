@@ -216,7 +216,7 @@ class CompressionService:
             plan = Plan(op, source, target, codec, verify=req.verify, overwrite=req.overwrite)
             if source.is_dir() and (target == source or source in target.parents):
                 raise bad_request("the target must not lie inside the folder being compressed",
-                                  "target_inside_source")
+                                  "target_inside_source", field="target")
         elif op == "decompress":
             codec = self.detect(source, req.codec)
             extract = req.extract

@@ -106,6 +106,11 @@ async def test_default_target_stays_in_the_volume_and_is_reported_as_a_location(
     assert err["code"] == "target_required" and "give a target" in err["message"], err
     assert err["details"]["field"] == "target" and "tank/media" in err["message"]
     assert sorted(p.name for p in pool_dir.iterdir()) == listing
+    # nor inside the folder it archives: the refusal names the target, for the UI's picker
+    err = await refused(client, 400, operation="compress", source=loc("docs"),
+                        target=loc("docs/inside.tar.zst"))
+    assert err["code"] == "target_inside_source" and err["details"]["field"] == "target", err
+    assert not (volume / "docs" / "inside.tar.zst").exists()
 
 
 async def test_escapes_unknown_pools_and_volumes_are_refused(client, volume: Path,

@@ -26,7 +26,7 @@ export function NotificationLine({ n, onAck }: { n: Notification; onAck?: () => 
         <br />
         <small className="muted" title={when(n.updated)}>{ago(n.updated)} · <code>{n.alert_id}</code>{n.resolved_at && n.kind === "alert" ? " · cleared" : ""}</small>
       </span>
-      {onAck && !n.acked && <button type="button" className="btn small" onClick={onAck} aria-label={`mark “${n.message}” read`}>Mark read</button>}
+      {onAck && !n.acked && <button type="button" className="btn small" onClick={onAck} aria-label={`Mark read: “${n.message}”`}>Mark read</button>}
     </div>
   );
 }

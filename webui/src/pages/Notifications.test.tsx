@@ -97,7 +97,7 @@ describe("Notifications page", () => {
     render(<MemoryRouter><P><Notifications /></P></MemoryRouter>);
     expect(await screen.findByText("1 unread")).toBeTruthy();
     expect(screen.getByText("pool tank is DEGRADED 2")).toBeTruthy();
-    expect(screen.getAllByRole("button", { name: /mark “.*” read/ })).toHaveLength(1);
+    expect(screen.getAllByRole("button", { name: /^Mark read: “.*”$/ })).toHaveLength(1);
   });
 });
 
