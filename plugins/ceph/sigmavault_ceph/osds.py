@@ -164,7 +164,7 @@ class CephOsdService:
                          if ln.startswith("TYPE=")), "?")
             raise conflict(f"{device} holds a {kind} signature: wipe it first (wipefs -a) if "
                            f"its data may go", code="device_has_data", field="device")
-        return real
+        return device   # as given: a /dev/disk/by-id name stays valid across reboots
 
     @staticmethod
     def _check_file(path: str) -> str:
