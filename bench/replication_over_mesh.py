@@ -6,8 +6,9 @@ invite; a btrfs pool on a loop device on each. A small base snapshot is replicat
 timed), then SIZE MiB of random data are written and snapshotted, and
 
   * ours: a replication run (POST /replication/{task}/run → job) — btrfs send into a spool file,
-    SHA-256, signed chunked uploads through the tunnel, SHA-256 and btrfs receive on the target —
-    timed from the request to the job's end (the job's own `seconds` is printed too);
+    uploaded in signed chunks through the tunnel while it is being written (SHA-256 on both sides
+    on the way), then checked and received with btrfs receive on the target — timed from the
+    request to the job's end (the job's own `seconds` is printed too);
   * baseline: `btrfs send -p base snap` piped into a plain TCP connection from namespace A to
     beta's mesh address (a Python relay standing in for nc/socat, which are not installed here),
     piped into `btrfs receive` on beta: what a person would script with nc over the same tunnel.
@@ -161,11 +162,14 @@ async def main(size_mib: int) -> int:
                 mib = stream / (1 << 20)
                 print(f"incremental stream: {mib:.0f} MiB over PhantomMesh (wireguard-go, userspace)")
                 print(f"  SigmaVault replication run : {ours:7.2f} s  {mib / ours:7.1f} MiB/s "
-                      f"(job's own time {job['result']['seconds']:.2f} s: prepare {sent[0]['prepare_s']} s, "
-                      f"transfer {sent[0]['transfer_s']} s, of it checked and applied on beta "
-                      f"{sent[0]['apply_s']} s)")
+                      f"(job's own time {job['result']['seconds']:.2f} s: stream on alpha's disk after "
+                      f"{sent[0]['prepare_s']} s, transfer {sent[0]['transfer_s']} s (overlapping), of it "
+                      f"checked and applied on beta {sent[0]['apply_s']} s)")
                 print(f"  btrfs send | tcp | receive : {base_s:7.2f} s  {mib / base_s:7.1f} MiB/s")
                 print(f"  ratio (baseline / ours)    : {base_s / ours:.2f}x")
+                print(f"RESULT mib={mib:.0f} ours_s={ours:.2f} baseline_s={base_s:.2f} ratio={base_s / ours:.2f} "
+                      f"prepare_s={sent[0]['prepare_s']} transfer_s={sent[0]['transfer_s']} "
+                      f"apply_s={sent[0]['apply_s']}")
                 for s, pool in ((a, "bsrc"), (b, "bdst")):
                     await s.delete(f"/api/v1/storage/pools/{pool}", params={"confirm": pool})
             for d in daemons:

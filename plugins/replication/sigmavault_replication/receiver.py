@@ -11,6 +11,7 @@ created it (another peer, or this node's own volumes, are never written).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -53,9 +54,21 @@ class PrefixDigest:
         self.sha = hashlib.sha256()
         self.done = 0
         self.lock = asyncio.Lock()
+        self.pending: set[asyncio.Task[None]] = set()
+
+    def advance_soon(self, path: str, upto: int) -> None:
+        """Hash up to ``upto`` in the background (a chunk's answer need not wait for it)."""
+        task = asyncio.ensure_future(self.advance(path, upto))
+        self.pending.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: "asyncio.Task[None]") -> None:
+        self.pending.discard(task)
+        if not task.cancelled():
+            task.exception()       # an error leaves `done` short: the commit reads the file then
 
     async def advance(self, path: str, upto: int) -> None:
-        async with self.lock:
+        async with self.lock:      # FIFO: an advance waits for the ones started before it
             if upto > self.done:
                 await asyncio.to_thread(self._read, path, upto)
 
@@ -328,7 +341,7 @@ class ReceiverService:
         self.app.db.execute("UPDATE replication_inbox SET received=?, updated=? WHERE id=?",
                             (received, time.time(), session))
         if (digest := self.digests.get(session)) is not None:
-            await digest.advance(row["spool"], received)
+            digest.advance_soon(row["spool"], received)
         return {"offset": received}
 
     def _received(self, session: str) -> int:
@@ -353,7 +366,8 @@ class ReceiverService:
             raise conflict(f"upload has {row['received']} of {row['size']} bytes", code="incomplete")
         prefix = self.digests.pop(session, None)
         if prefix is not None:
-            await prefix.advance(str(spool), row["size"])
+            with contextlib.suppress(OSError):
+                await prefix.advance(str(spool), row["size"])
         digest = prefix.sha.hexdigest() if prefix is not None and prefix.done == row["size"] else \
             await asyncio.to_thread(sha256_file, spool)
         if digest != row["sha256"]:
