@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Sequence
 
 from sigmavault.commands import run
+from sigmavault.files import atomic_write
 from sigmavault.supervisor import Callback, Supervisor
 
-from .conf import GlobalSettings, SmbShare, make_state_dirs, render, write_config
+from .conf import GlobalSettings, SmbShare, make_state_dirs, render, testparm, write_config
 from .modules import check_vfs_modules
 
 
@@ -36,10 +37,25 @@ class SmbServer:
             on_restart=on_restart, backoff_initial=backoff_initial,
             reload_command=lambda pid: ["smbcontrol", f"--configfile={self.config_path}",
                                         str(pid), "reload-config"])
+        # the text testparm accepted in check() and its warnings: installing exactly that text
+        # next needs no second testparm run (one change: check, then configure)
+        self._accepted: tuple[str, list[str]] | None = None
 
     @property
     def pid(self) -> int | None:
         return self.supervisor.pid
+
+    async def check(self, text: str) -> list[str]:
+        """testparm's warnings on a configuration, without installing it (422 when refused)."""
+        make_state_dirs(self.settings)
+        probe = self.data_dir / f".smb.conf.check-{os.getpid()}"
+        probe.write_text(text)
+        try:
+            warnings = await testparm(probe)
+        finally:
+            probe.unlink(missing_ok=True)
+        self._accepted = (text, warnings)
+        return warnings
 
     async def configure(self, shares: Sequence[SmbShare]) -> list[str]:
         """Render, validate and install the configuration; reload smbd when it runs. testparm's
@@ -47,7 +63,13 @@ class SmbServer:
         make_state_dirs(self.settings)
         text = render(self.settings, shares)
         await check_vfs_modules(text)
-        warnings = await write_config(self.config_path, text)
+        accepted, self._accepted = self._accepted, None
+        if accepted is not None and accepted[0] == text:
+            with atomic_write(self.config_path, "w") as f:
+                f.write(text)
+            warnings = accepted[1]
+        else:
+            warnings = await write_config(self.config_path, text)
         if self.supervisor.running:
             await self.supervisor.reload()
         return warnings

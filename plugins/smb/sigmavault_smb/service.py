@@ -35,7 +35,7 @@ from sigmavault.commands import run
 from sigmavault.errors import APIError
 from sigmavault.hookspecs import ResolvedShare, ShareAccount
 
-from .conf import (GlobalSettings, SmbShare, Snapshots, make_state_dirs, render, testparm,
+from .conf import (GlobalSettings, SmbShare, Snapshots, make_state_dirs, render,
                    write_config)
 from .config import SmbConfig
 from .models import Disconnected, SessionsOut, SmbOptions, SmbStatus
@@ -175,13 +175,7 @@ class SmbService:
         """Render and validate (VFS modules, testparm) without changing anything."""
         text = self._render([self._convert(r)[0] for r in shares])
         await check_vfs_modules(text)
-        make_state_dirs(self.settings)
-        probe = self.settings.data_dir / f".smb.conf.check-{os.getpid()}"
-        probe.write_text(text)
-        try:
-            await testparm(probe)
-        finally:
-            probe.unlink(missing_ok=True)
+        await self.server.check(text)
 
     def _write_links(self, wanted: dict[str, dict[str, str]]) -> None:
         _public_dir(self.links_root)
