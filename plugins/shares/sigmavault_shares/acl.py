@@ -14,6 +14,11 @@ above none owns everything (else root), the one group entry is the owning group 
 group, with the ``everyone`` level as on the ACL path) and directories get the setgid bit so new
 files keep that group, ``everyone`` is "other"; levels map to bits as to ACL entries
 (:data:`LEVEL_BITS`, read back by :func:`bits_level`).
+
+A share served by a protocol whose server checks mode bits rather than the ACL (NFS-Ganesha's VFS
+FSAL) gets the same mode plan on a file system with POSIX ACLs too (:func:`apply_mode_shape`):
+owner, group and mode as above, an ACL with no named entries (so its mask is the group bits) and
+the plan as every directory's default ACL, so the mode bits and the ACL say the same.
 """
 
 from __future__ import annotations
@@ -53,14 +58,17 @@ def acl_spec(access: Iterable[AccessEntry]) -> str:
 
 
 async def apply_share_acl(path: Path | str, access: Iterable[AccessEntry],
-                          timeout: float = 3600.0) -> None:
+                          timeout: float = 3600.0, mode_bits: bool = False) -> None:
     """Set the access list as the access ACL of everything under ``path`` and the default ACL of
     every directory there (replacing what was set before); on a file system without POSIX ACLs,
-    as mode bits (:func:`mode_plan`, ``NoPosixAcls`` when the list cannot be). Users and groups
-    must exist."""
+    or with ``mode_bits`` (the share is served by a server checking mode bits), as mode bits
+    (:func:`mode_plan`, ``NoPosixAcls`` when the list cannot be). Users and groups must exist."""
     access = list(access)
     if not posix_acls(path):
         await asyncio.to_thread(apply_mode_plan, Path(path), mode_plan(access, fs_name(path)))
+        return
+    if mode_bits:
+        await apply_mode_shape(path, mode_plan(access, why=MODE_BITS_SERVER), timeout)
         return
     spec = acl_spec(access)
     target = os.fspath(path)
@@ -134,12 +142,20 @@ class ModePlan:
         return bits if executable else bits & 0o666
 
 
-def mode_plan(access: Iterable[AccessEntry], fs: str = "this") -> ModePlan:
+MODE_BITS_SERVER = "its server checks mode bits, not POSIX ACLs: an access list on it can " \
+    "name at most one user and one group"
+EXPRESSIBLE = "mode bits express one user with write or full (who then owns the share's files), " \
+    "one group (any level) and everyone"
+
+
+def mode_plan(access: Iterable[AccessEntry], fs: str = "this", why: str | None = None
+              ) -> ModePlan:
     """The mode bits giving every account what ``access`` gives it (resolved like the ACL),
-    or ``NoPosixAcls`` saying why there are none. ``fs``: the file system's name, for that."""
+    or ``NoPosixAcls`` saying why there are none. ``fs``: the file system's name, for that;
+    ``why``: the reason mode bits are needed, when not the file system."""
     access = list(access)
-    why = f"this volume's file system ({fs}) has no POSIX ACLs: an access list on it can name " \
-          "at most one user and one group"
+    why = why or f"this volume's file system ({fs}) has no POSIX ACLs: an access list on it " \
+                 "can name at most one user and one group"
     users = [e for e in access if e.kind == "user" and e.level != "none"]
     groups = [e for e in access if e.kind == "group"]
     everyone = next((e.level for e in access if e.kind == "everyone"), "none")
@@ -182,6 +198,23 @@ def apply_mode_plan(path: Path, plan: ModePlan) -> None:
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             one(os.path.join(root, name))
+
+
+def mode_spec(plan: ModePlan) -> str:
+    """The ``setfacl --set`` text of a plan: owner, owning group and other, no named entries."""
+    perms = {0: "---", 0o5: "r-X", 0o7: "rwX"}
+    return f"u::{perms[plan.owner_bits]},g::{perms[plan.group_bits]},o::{perms[plan.other_bits]}"
+
+
+async def apply_mode_shape(path: Path | str, plan: ModePlan, timeout: float = 3600.0) -> None:
+    """``plan`` on a file system with POSIX ACLs: extended ACL entries removed, the plan as every
+    directory's default ACL (new files follow it whatever the creator's umask), then owner, group
+    and mode of everything (:func:`apply_mode_plan`)."""
+    target = os.fspath(path)
+    await run(["setfacl", "-R", "-P", "-b", "--", target], timeout=timeout)
+    await run(["setfacl", "-R", "-P", "-d", "--set", mode_spec(plan), "--", target],
+              timeout=timeout)
+    await asyncio.to_thread(apply_mode_plan, Path(path), plan)
 
 
 def refusal(path: Path | str, access: Iterable[AccessEntry]) -> str | None:

@@ -1,5 +1,11 @@
 """Protocol-neutral shares (``/shares``): stored, applied to their folder as POSIX ACLs, resolved
-and handed to every share protocol (``register_share_protocols``), explained per user."""
+and handed to every share protocol (``register_share_protocols``), explained per user.
+
+A share served by a protocol whose server checks mode bits, not the ACL (one with a
+``mode_bits(options)`` method: NFS) gets its list as mode bits when they can express it (owner,
+group and everything under the folder changed: :func:`.acl.apply_mode_shape`); a list they
+cannot express is refused with 409 ``<protocol>_per_user_access`` naming ``options.<protocol>``
+when that protocol says so, else keeps the ACL shape."""
 
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from sigmavault.errors import APIError
 from sigmavault.hookspecs import AccessStep, ResolvedShare, ShareSnapshot
 from sigmavault.validation import inside
 
-from .acl import apply_share_acl, read_acl, refusal
+from .acl import EXPRESSIBLE, MODE_BITS_SERVER, NoPosixAcls, apply_share_acl, mode_plan, \
+    read_acl, refusal
 from .config import SharesConfig
 from .explain import combine, explain, explain_other, guest_level, resolve_levels, whose
 from .models import (ShareName, AccessOut, AccessQuery, Group, Share,
@@ -176,11 +183,37 @@ class ShareService:
             except Exception:
                 log.exception("applying the shares to their protocols failed")
 
-    async def _prepare_folder(self, share: ShareCreate) -> Path:
-        vol, folder = await self.folder(share)
+    def _mode_bits_protocols(self, share: ShareCreate) -> dict[str, bool]:
+        """The share's protocols whose server checks mode bits, not the ACL (their optional
+        ``mode_bits(options) -> bool``), each with whether it refuses a list mode bits cannot
+        express (False: it serves the ACL's shape anyway)."""
+        registered = protocols(self.app)
+        out = {}
+        for name in share.protocols:
+            proto = registered.get(name)
+            check = getattr(proto, "mode_bits", None)
+            if check is not None:
+                out[name] = bool(check(self._options(share, proto)))
+        return out
+
+    def _as_mode_bits(self, share: ShareCreate) -> bool:
+        """Whether the folder gets the mode-plan shape: a protocol of the share checks mode bits
+        and they can express the list."""
+        if not self._mode_bits_protocols(share):
+            return False
+        try:
+            mode_plan(share.access, why=MODE_BITS_SERVER)
+        except NoPosixAcls:
+            return False
+        return True
+
+    async def apply_folder(self, share: ShareCreate) -> Path:
+        """Make the share's folder when missing, let its users reach it, apply its access list
+        (as mode bits when a protocol of the share checks them and they can express it)."""
+        _, folder = await self.folder(share)
         folder.mkdir(parents=True, exist_ok=True)
         grant_traverse(folder)
-        await apply_share_acl(folder, share.access)
+        await apply_share_acl(folder, share.access, mode_bits=self._as_mode_bits(share))
         return folder
 
     # --- checks ------------------------------------------------------------------------------------
@@ -223,6 +256,14 @@ class ShareService:
         why = refusal(folder, share.access)
         if why is not None:
             raise field_error(422, "needs_posix_acls", "access", why)
+        for name, refuses in self._mode_bits_protocols(share).items():
+            try:
+                mode_plan(share.access, why=MODE_BITS_SERVER)
+            except NoPosixAcls as exc:
+                if refuses:
+                    raise field_error(409, f"{name}_per_user_access", f"options.{name}",
+                                      f"share {share.name} is served over {name}, and {exc}; "
+                                      f"{EXPRESSIBLE}") from None
         everything = [*others, share]
         accounts = self.accounts.accounts()
         for proto in registered.values():
@@ -242,7 +283,7 @@ class ShareService:
                          (share.name, share.model_dump_json(),
                           old["created"] if old else _now(), _now()))
         try:
-            await self._prepare_folder(share)
+            await self.apply_folder(share)
             await self.apply_protocols()
         except BaseException:
             with self.app.db.transaction() as conn:
