@@ -27,10 +27,11 @@ class NfsConfig(BaseModel):
                               "accounts (NAS groups) instead of the client's list of at most 16")
     per_user_access: Literal["refuse", "mode_bits"] = Field(
         "refuse", description="NFS-Ganesha's VFS FSAL checks a file's mode bits, not its POSIX "
-        "ACL, and every NAS user is in the primary group that the ACL mask applies to. 'refuse': "
-        "export only shares where every NAS user has the same level (or squash all maps every "
-        "request to one NAS user), capped read-only where that level is read. 'mode_bits': "
-        "export anyway (NAS users then get the mask's rights on files of the primary group)")
+        "ACL. A share served over NFS gets its access list as mode bits (one user with write or "
+        "full owns its files, one group, everyone), which then decide per user. 'refuse': a list "
+        "mode bits cannot express is refused (409 nfs_per_user_access), unless squash all maps "
+        "every request to one NAS user. 'mode_bits': such a list keeps its ACL and is exported "
+        "anyway (NAS users then get the ACL mask's rights on files of their primary group)")
     log_level: Literal["FATAL", "MAJ", "CRIT", "WARN", "EVENT", "INFO", "DEBUG"] = "EVENT"
     check_config: bool = Field(True, description="try every new configuration on a throwaway "
                                "Ganesha on a free loopback port before it goes live")

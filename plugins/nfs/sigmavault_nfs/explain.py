@@ -52,13 +52,10 @@ async def _names(export: Export, address: str) -> list[str]:
 
 async def nfs_steps(export: Export | None, share: str, user: ShareAccount | None,
                     client: str | None, accounts: Sequence[ShareAccount],
-                    one_level: bool, not_exported: str | None = None) -> list[AccessStep]:
+                    not_exported: str | None = None) -> list[AccessStep]:
     """The explainer's NFS steps for ``user`` (None: root) from ``client`` on the live
-    ``export`` of ``share`` (None: not exported, ``not_exported`` says why when known).
-
-    :param one_level: the export carries the one level every NAS user has (``[nfs]
-        per_user_access = "refuse"``): said, since Ganesha itself tells no NAS users apart.
-    """
+    ``export`` of ``share`` (None: not exported, ``not_exported`` says why when known); the
+    last says what Ganesha's mode-bit check gives on the share folder, a cap when below."""
     if export is None:
         why = not_exported or "unknown, disabled, or refused by NFS"
         return [AccessStep(f"share {share} is not exported over NFS ({why})", cap="none")]
@@ -95,14 +92,10 @@ async def nfs_steps(export: Export | None, share: str, user: ShareAccount | None
         steps.append(AccessStep("no squash: uid 0 is root on the server (the access list does "
                                 "not apply)", superuser=True))
         return steps
-    if one_level:
-        steps.append(AccessStep("NFS-Ganesha checks mode bits, not POSIX ACLs: the export "
-                                f"carries the one level every NAS user has on this share "
-                                f"({'read' if export.read_only else 'write'} at most)"))
     # only sigmavault-shares calls this: its helper is there (the plugin installs without it)
     from sigmavault_shares.acl import mode_bits_level
     fs = mode_bits_level(export.path, acting)
-    if fs is not None and RANK[fs[0]] < RANK[cap]:
+    if fs is not None:
         steps.append(AccessStep(f"NFS-Ganesha checks mode bits, not the ACL: {fs[1]}",
-                                cap=fs[0], after=True))
+                                cap=fs[0] if RANK[fs[0]] < RANK[cap] else None, after=True))
     return steps

@@ -9,10 +9,12 @@ Ganesha is supervised: a death raises an ``alert`` and a ``share.event`` ``servi
 restart a ``service_up``. A poller turns the TCP connections to the NFS port into
 ``client_connected``/``client_disconnected`` share events.
 
-Access: sec=sys sends the client's uid and gid; NAS users have the same uid everywhere, so the
-share's POSIX ACL (applied by the shares plugin) decides per user over NFS as over SMB. Export
-ids are stored (``nfs_export_ids``) so a share keeps its id, and clients' file handles stay
-valid, across changes and restarts.
+Access: sec=sys sends the client's uid and gid; NAS users have the same uid everywhere. Ganesha's
+VFS FSAL checks mode bits, not POSIX ACLs, so this protocol has ``mode_bits(options)``: the shares
+plugin gives an NFS share's folder its access list as mode bits (owner, group, other; the ACL
+without named entries says the same) and refuses lists mode bits cannot express; the export is
+read-write and the mode bits decide per user. Export ids are stored (``nfs_export_ids``) so a
+share keeps its id, and clients' file handles stay valid, across changes and restarts.
 """
 
 from __future__ import annotations
@@ -222,9 +224,17 @@ class NfsService:
             gid = account.uid
         return account.uid, gid
 
+    def mode_bits(self, options: dict[str, Any]) -> bool:
+        """Whether a share with these NFS options needs its access list expressible by mode bits
+        (Ganesha's check; the shares plugin then applies it so, and refuses other lists): not
+        with squash 'all' (every request is one NAS user) nor ``per_user_access = "mode_bits"``.
+        """
+        opts = NfsOptions.model_validate(options)
+        return opts.squash != "all" and self.config.per_user_access == "refuse"
+
     def _level(self, r: ResolvedShare, opts: NfsOptions) -> str:
-        """The one level NFS can enforce for ``r`` (Ganesha checks mode bits, not the ACL: it
-        cannot tell NAS users apart beyond owner/group/other), or 409 naming ``options.nfs``."""
+        """The export's level for ``r``: read-only when no NAS user may write (the mode bits
+        decide per user below it), or 409 naming ``options.nfs`` when nobody has access."""
         if opts.squash == "all":
             assert opts.anon_user is not None
             level = r.levels.get(opts.anon_user, "none")
@@ -233,18 +243,9 @@ class NfsService:
                                   f"{opts.anon_user} has no access to share {r.name}, and squash "
                                   "'all' makes every NFS request act as that user")
             return level
-        if self.config.per_user_access == "mode_bits":
-            return "write"
         levels = set(r.levels.values())
-        if len(levels) > 1:
-            summary = ", ".join(f"{u}: {lv}" for u, lv in sorted(r.levels.items()))
-            raise field_error(
-                409, "nfs_per_user_access", "options.nfs",
-                f"share {r.name} gives NAS users different rights ({summary}), and NFS-Ganesha's "
-                "VFS FSAL checks mode bits, not POSIX ACLs, so NFS cannot tell them apart: give "
-                "every NAS user the same level, squash 'all' to one NAS user, or set [nfs] "
-                "per_user_access = \"mode_bits\"")
-        level = levels.pop() if levels else "write"
+        level = "write" if "write" in levels or not levels else \
+            "read" if "read" in levels else "none"
         if level == "none":
             raise field_error(409, "nfs_no_access", "options.nfs", f"no NAS user has access to "
                               f"share {r.name}")
@@ -343,7 +344,6 @@ class NfsService:
         export = next((e for e in self.live if e.snapshot is None and e.share == share.name),
                       None)
         return await nfs_steps(export, share.name, user, client, self.accounts,
-                               one_level=self.config.per_user_access == "refuse",
                                not_exported=self.left_out.get(share.name))
 
     # --- clients -----------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ written with libnfs's ``nfs-cat``/``nfs-cp``/``nfs-ls`` as the NAS users' uids (
 from __future__ import annotations
 
 import asyncio
+import grp
 import os
 import pwd
 import signal
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,11 @@ Nfs = load_module(Path(__file__).parent / "nfs_clients.py", "nfs_plugin_test_cli
 
 USERS = {"svnalice": 3001, "svnbob": 3002, "svncarol": 3003}
 PASSWORD = "Nfs-Test-Pw-4711"
+# alice writes (the folder's owner), bob reads through group svnreaders, carol gets nothing
 ACCESS = [{"kind": "user", "name": "svnalice", "level": "write"},
-          {"kind": "user", "name": "svnbob", "level": "read"}]
+          {"kind": "group", "name": "svnreaders", "level": "read"}]
+TWO_WRITERS = [{"kind": "user", "name": "svnalice", "level": "write"},
+               {"kind": "user", "name": "svnbob", "level": "write"}]
 EVERYONE_WRITE = [{"kind": "everyone", "level": "write"}]
 EVERYONE_READ = [{"kind": "everyone", "level": "read"}]
 LOCAL = {"clients": [{"host": "127.0.0.1", "access": "rw"}]}
@@ -74,11 +79,14 @@ def as_user(port: int, name: str | None, **kw: Any) -> Any:
 
 
 async def setup_nas(client, share: Any = None) -> dict[str, Any]:
-    """Users svnalice, svnbob, svncarol (uids 3001-3003); a dir pool with a volume; share
-    "data" on its subfolder "team" that everyone may write, exported over NFS to 127.0.0.1."""
+    """Users svnalice, svnbob, svncarol (uids 3001-3003), group svnreaders (bob); a dir pool
+    with a volume; share "data" on its subfolder "team" that everyone may write, exported over
+    NFS to 127.0.0.1."""
     for name, uid in USERS.items():
         await api_call(client, "POST", "/shares/users", 201,
                        json={"name": name, "uid": uid, "password": PASSWORD})
+    await api_call(client, "POST", "/shares/groups", 201,
+                   json={"name": "svnreaders", "members": ["svnbob"]})
     await api_call(client, "POST", "/storage/pools", 201, json={"name": "tank", "backend": "dir"})
     await api_call(client, "POST", "/storage/pools/tank/volumes", 201, json={"name": "vol"})
     if share is False:
@@ -175,34 +183,55 @@ async def test_levels_clients_and_ownership_over_nfs(nfs_accounts, client, share
     smb_only = await api_call(client, "GET", "/shares/data/access?protocol=smb&user=svnbob", 200)
     assert smb_only["access"] == "none" and "not served over smb" in smb_only["reasons"][0]
 
-    # different rights per user: Ganesha cannot enforce them (mode bits, not ACLs): refused
-    async with client.patch("/api/v1/shares/data", json={"access": ACCESS}) as resp:
+    # per-user rights: the folder gets the list as mode bits (what Ganesha checks), its ACL
+    # says the same; alice writes, bob reads but cannot write, carol neither, as explained
+    await api_call(client, "PATCH", "/shares/data", 200, json={"access": ACCESS})
+    readers = grp.getgrnam("svnreaders").gr_gid
+    st = folder.stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (USERS["svnalice"], readers,
+                                                                0o2750)
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in folder.iterdir()} == {
+        (USERS["svnalice"], readers)}
+    why = await explain(client, "svnbob")
+    assert why["acl"] == ["user::rwx", "group::r-x", "other::---"], why
+    exports = await api_call(client, "GET", "/nfs/exports", 200)
+    assert [e["read_only"] for e in exports] == [False]
+    got, said = {}, {}
+    for name in USERS:
+        who = as_user(nfs_port, name)
+        wrote = await who.write(f"data/per-user-{name}.txt", b"mine\n", tmp_path)
+        read = await who.read("data/existing.txt") == "existing\n"
+        got[name] = "write" if wrote else "read" if read else "none"
+        said[name] = (await explain(client, name))["access"]
+    assert got == said == {"svnalice": "write", "svnbob": "read", "svncarol": "none"}, said
+    assert await bob.read("data/per-user-svnalice.txt") == "mine\n"
+    made = (folder / "per-user-svnalice.txt").stat()
+    assert (made.st_uid, made.st_gid) == (USERS["svnalice"], readers)
+    assert not (folder / "per-user-svnbob.txt").exists()
+
+    # a list mode bits cannot express (two writers): refused, naming what they can, unchanged
+    async with client.patch("/api/v1/shares/data", json={"access": TWO_WRITERS}) as resp:
         err = await resp.json()
         assert resp.status == 409, err
     assert err["error"]["code"] == "nfs_per_user_access"
-    assert err["error"]["message"].startswith("options.nfs:")
+    assert err["error"]["message"].startswith("options.nfs:"), err
+    assert "one user with write or full" in err["error"]["message"], err
     assert (await api_call(client, "GET", "/shares/data", 200))["access"] == [
-        {**EVERYONE_READ[0], "name": None}]
-    # ... unless every request acts as one NAS user: squash all to alice, who may write
+        {**e, "name": e.get("name")} for e in ACCESS]
+    now = folder.stat()
+    assert (now.st_uid, now.st_gid, now.st_mode) == (st.st_uid, st.st_gid, st.st_mode)
+    assert (await explain(client, "svnbob"))["acl"] == ["user::rwx", "group::r-x", "other::---"]
+
+    # squash all to alice, the folder's owner: every request writes as her
     await api_call(client, "PATCH", "/shares/data", 200, json={
         "access": [*ACCESS, *EVERYONE_READ], "options": {"nfs": {
             **LOCAL, "squash": "all", "anon_user": "svnalice"}}})
-    assert await carol.read("data/existing.txt") == "existing\n"
-    # Ganesha checks mode bits: alice's write comes from a named ACL entry, which it does not
-    # see; on the root-owned folder "other" (everyone: read) applies. The explainer says so.
-    assert not await carol.write("data/as-alice.txt", b"carol, squashed\n", tmp_path)
-    # (the create itself runs as alice in the kernel, which honours her ACL entry: an empty
-    # file can be left behind; nothing is written into it)
-    assert not (folder / "as-alice.txt").exists() or \
-        (folder / "as-alice.txt").read_bytes() == b""
+    assert await carol.write("data/as-alice.txt", b"carol, squashed\n", tmp_path)
+    assert (folder / "as-alice.txt").stat().st_uid == USERS["svnalice"]
     why = await explain(client, "svncarol")
-    assert why["access"] == "read" and why["acts_as"] == "svnalice", why
+    assert why["access"] == "write" and why["acts_as"] == "svnalice", why
     assert "squash all: every uid acts as svnalice" in why["reasons"], why
     assert "checks mode bits" in why["reasons"][-1], why
-    # with "everyone: write" the squashed write goes through, and the file is alice's
-    await api_call(client, "PATCH", "/shares/data", 200, json={"access": EVERYONE_WRITE})
-    assert await carol.write("data/as-alice-2.txt", b"carol, squashed\n", tmp_path)
-    assert (folder / "as-alice-2.txt").stat().st_uid == USERS["svnalice"]
 
 
 async def smbclient(port: int, user: str | None, command: str) -> bool:
@@ -254,6 +283,10 @@ async def test_one_explainer_agrees_with_smb_and_nfs_clients(nfs_accounts, clien
         ("guests on, no encryption", {
             "options": {"nfs": LOCAL, "smb": {"encryption": "off"}}}, {
             None: {"smb": "write", "nfs": "write"}}),
+        ("per user: alice writes, bob reads, carol nothing", {"access": ACCESS}, {
+            "svnalice": {"smb": "write", "nfs": "write"},
+            "svnbob": {"smb": "read", "nfs": "read"},
+            "svncarol": {"smb": "none", "nfs": "none"}}),
         ("this host denied", {"hosts_deny": ["127.0.0.1"]}, {
             "svnalice": {"smb": "none", "nfs": "none"}}),
     ]
@@ -278,27 +311,31 @@ async def test_one_explainer_agrees_with_smb_and_nfs_clients(nfs_accounts, clien
 async def test_smb_and_nfs_see_the_same_files(nfs_accounts, client, share_root: Path,
                                               nfs_port: int, smb_port: int,
                                               tmp_path: Path) -> None:
+    """Per-user rights (alice writes, bob reads) hold over both protocols on each other's
+    files, and each file is its writer's."""
     require_tool("smbd", "smbclient")
-    share = await setup_nas(client, {"protocols": ["smb", "nfs"]})
+    share = await setup_nas(client, {"protocols": ["smb", "nfs"], "access": ACCESS})
     folder = Path(share["path"])
     alice_nfs, bob_nfs = as_user(nfs_port, "svnalice"), as_user(nfs_port, "svnbob")
 
-    # alice writes over SMB; she reads it over NFS, and the server says it is hers
+    # alice writes over SMB; bob reads it over NFS, and the server says it is hers
     up = tmp_path / "smb-up.txt"
     up.write_text("alice over smb\n")
     assert await smbclient(smb_port, "svnalice", f"put {up} from-smb.txt")
-    assert await alice_nfs.read("data/from-smb.txt") == "alice over smb\n"
+    assert await bob_nfs.read("data/from-smb.txt") == "alice over smb\n"
     assert (folder / "from-smb.txt").stat().st_uid == USERS["svnalice"]
-    # bob writes over NFS; he reads it over SMB, and it is his
-    assert await bob_nfs.write("data/from-nfs.txt", b"bob over nfs\n", tmp_path)
+    # alice writes over NFS; bob reads it over SMB, and it is hers
+    assert await alice_nfs.write("data/from-nfs.txt", b"alice over nfs\n", tmp_path)
     down = tmp_path / "smb-down.txt"
     assert await smbclient(smb_port, "svnbob", f"get from-nfs.txt {down}")
-    assert down.read_text() == "bob over nfs\n"
-    assert (folder / "from-nfs.txt").stat().st_uid == USERS["svnbob"]
-    # a file root put there: both protocols give everybody the "everyone" level
-    assert await bob_nfs.read("data/existing.txt") == "existing\n"
-    assert await smbclient(smb_port, "svnbob", f"get existing.txt {down}")
-    assert down.read_text() == "existing\n"
+    assert down.read_text() == "alice over nfs\n"
+    assert (folder / "from-nfs.txt").stat().st_uid == USERS["svnalice"]
+    # bob can write over neither, carol reads over neither
+    assert not await bob_nfs.write("data/by-bob.txt", b"bob\n", tmp_path)
+    assert not await smbclient(smb_port, "svnbob", f"put {up} by-bob.txt")
+    assert not (folder / "by-bob.txt").exists()
+    assert await as_user(nfs_port, "svncarol").read("data/from-smb.txt") is None
+    assert not await smbclient(smb_port, "svncarol", f"get from-smb.txt {down}")
 
 
 async def test_smb_and_nfs_agree_on_each_others_files(nfs_accounts, client, share_root: Path,
