@@ -370,6 +370,10 @@ def register_share_protocols(register: Callable[[Any], None], app: "SigmaVault")
           new password (the plain password is never stored by SigmaVault);
         - ``async remove_user(user)``: forget a deleted user;
         - ``async status() -> dict``: at least ``running`` (bool);
+        - optionally ``mode_bits(options) -> bool``: whether this protocol's server checks
+          mode bits rather than POSIX ACLs for a share with these options (NFS-Ganesha); the
+          shares plugin then applies the access list as owner, group and mode bits, or refuses
+          one they cannot express with 409 ``<name>_per_user_access`` naming ``options.<name>``;
         - optionally ``async drift(shares, accounts) -> list[str]``: how what is served differs
           from what ``apply`` would serve, in words (``[]``: nothing); BRIDGE, the share health
           agent, reports it and repairs it with ``apply``.

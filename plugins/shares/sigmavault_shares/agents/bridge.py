@@ -4,7 +4,6 @@ say? Drift is reported; with ``repair`` the ACLs are applied again and every pro
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +12,7 @@ from sigmavault.hookspecs import Agent
 from sigmavault.jobs import JobContext
 from sigmavault.validation import Name
 
-from ..acl import apply_share_acl, effective_level, read_acl
+from ..acl import effective_level, read_acl
 from ..explain import list_level, memberships
 from ..shares import ShareService
 from ..store import protocols
@@ -55,9 +54,7 @@ async def run_bridge(ctx: JobContext, p: BridgeParams) -> dict[str, Any]:
         ctx.progress(percent=100 * i / max(len(shares) + 1, 1), description=f"checking {share.name}")
         problems = await _acl_drift(service, share) if share.enabled else []
         if problems and p.repair:
-            _, folder = await service.folder(share)
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            await apply_share_acl(folder, share.access)
+            await service.apply_folder(share)  # as mode bits where a protocol of it needs them
         report["shares"].append({"share": share.name, "problems": problems,
                                  "repaired": bool(problems and p.repair)})
     accounts = service.accounts.accounts()
