@@ -285,6 +285,20 @@ async def test_dir_replication_allow_list_incremental_retention_restore_and_seal
         last = fleet[0]["last_replication"]       # the sealed task is gone: the clash's run is last
         assert (last["task"], last["state"]) == (clash["id"], "failed"), last
         assert fleet[0]["tasks"] == 3
+        assert fleet[0]["last_replication_from"] is None      # beta never replicated to alpha
+        assert fleet[0]["system"]["hostname"] and isinstance(fleet[0]["alerts"], list), fleet[0]
+        for node in fleet:   # healthy pools; an alert PULSE raised on this busy machine is said so
+            health = node["health"]
+            assert all(r["kind"] == "alert" for r in health["reasons"]), health
+            assert health["state"] == ("degraded" if health["reasons"] else "ok"), health
+            assert len(health["reasons"]) == len(node["alerts"]), node
+        # from beta: alpha's last replication into it was the sealed chain (no name: sealed)
+        back_fleet = await api_call(b, "GET", "/replication/fleet")
+        assert back_fleet[0]["peer"] == "alpha" and back_fleet[0]["tasks"] == 0, back_fleet
+        last_from = back_fleet[0]["last_replication_from"]
+        assert (last_from["pool"], last_from["volume"], last_from["sealed"], last_from["snapshot"]) == \
+            ("backup", "docs-sealed", True, None), last_from
+        assert last_from["bytes"] > 0 and last_from["at"] > time.time() - 600, last_from
 
 
 @pytest.fixture
@@ -327,6 +341,7 @@ async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daem
 
             await write_in(n.da, f"{vol}/more.bin", random_mib=24)
             await write_in(n.da, f"{vol}/notes.txt", b"second\n")
+            await in_mounts(n.da, "ln", "-s", "/", f"{vol}/out")   # leads out of the snapshot
             await snap(a, "rsrc", "data", "b2")
             r = await api_call(a, "POST", f"/replication/{task['id']}/run", 202)
             deadline = time.monotonic() + 60
@@ -337,7 +352,13 @@ async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daem
                 assert job["state"] == "RUNNING" and time.monotonic() < deadline, job
                 await asyncio.sleep(0.2)
             await n.pair.a.run("ip", "link", "set", n.pair.a.veth, "down")
-            await asyncio.sleep(10)
+            cut_at = time.monotonic()
+            # the fleet view says why beta is down (and answers without it)
+            fleet = await api_call(a, "GET", "/replication/fleet")
+            assert fleet[0]["peer"] == "beta" and not fleet[0]["reachable"], fleet
+            assert fleet[0]["health"]["state"] == "down", fleet[0]
+            assert [r["kind"] for r in fleet[0]["health"]["reasons"]] == ["unreachable"], fleet[0]
+            await asyncio.sleep(max(0.0, 10 - (time.monotonic() - cut_at)))
             cut = await api_call(a, "GET", f"/jobs/{r['job_id']}")
             assert cut["state"] == "RUNNING", cut
             await n.pair.a.run("ip", "link", "set", n.pair.a.veth, "up")
@@ -355,6 +376,32 @@ async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daem
             source_tree = await tree_in(n.da, vol)
             assert len(source_tree) == 3 and await tree_in(n.db, got) == source_tree
 
+            # browse the replica snapshot kept on beta, from alpha (over the mesh), paged
+            files = f"/replication/{task['id']}/replica/snapshots/b2/files"
+            page = await api_call(a, "GET", files)
+            assert (page["peer"], page["snapshot"], page["path"], page["parent"], page["total"]) == \
+                ("beta", "b2", "", None, 4), page
+            assert {i["name"]: (i["type"], i["size"]) for i in page["items"]} == {
+                "big.bin": ("file", 8 << 20), "more.bin": ("file", 24 << 20),
+                "notes.txt": ("file", 7), "out": ("symlink", 1)}, page
+            second = await api_call(a, "GET", files, params={"limit": "1", "offset": "1"})
+            assert [i["name"] for i in second["items"]] == [page["items"][1]["name"]], second
+            # leaving the snapshot: by .. (refused on alpha) or through a symlink (refused on beta)
+            for bad in ("..", "../../etc", "a/../../x", "out/etc", "out"):
+                err = await api_call(a, "GET", files, 400, params={"path": bad})
+                assert err["error"]["details"]["field"] == "path", (bad, err)
+                assert set(err["error"]["details"]) <= {"field", "path"}, err   # no path of beta's
+            err = await api_call(a, "POST", f"/replication/{task['id']}/restore", 400, json={
+                "snapshot": "b2", "path": "../etc/passwd"})
+            assert err["error"]["details"]["field"] == "path", err
+            await api_call(a, "GET", f"/replication/{task['id']}/replica/snapshots/nope/files", 404)
+            # one file restored byte-exact from beta's replica into the live volume
+            await in_mounts(n.da, "rm", f"{vol}/more.bin")
+            job = await api_call(a, "POST", f"/replication/{task['id']}/restore", 202, json={
+                "snapshot": "b2", "path": "more.bin"})
+            assert (await wait_job(a, job["id"], 60))["state"] == "SUCCESS", job
+            assert await tree_in(n.da, vol) == source_tree
+
             # a snapshot named like the source's but made on the target is not the same snapshot
             # (its received UUID says so): never taken as the common one, never overwritten
             await snap(b, "rdst", "data", "b3")
@@ -370,6 +417,10 @@ async def test_btrfs_incremental_resumed_after_cut_link_and_sealed_chain(sv_daem
                 "target_volume": "data-sealed", "encrypt": True, "pad": True, "match": "b[12]"})
             res = await run_task(a, sealed["id"])
             assert [(x["snapshot"], x["base"]) for x in res["sent"]] == [("b1", None), ("b2", "b1")]
+            # beta holds only sealed streams: no listing, and the answer says what is possible
+            err = await api_call(a, "GET", f"/replication/{sealed['id']}/replica/snapshots/b2/files", 409)
+            assert err["error"]["code"] == "sealed_replica", err
+            assert "decrypts it, receives it into a temporary volume" in err["error"]["message"], err
             from sigmavault_replication.transfer import padme
             for x in (await api_call(a, "GET", f"/replication/{sealed['id']}/replica"))["snapshots"]:
                 # the target sees the padded size (+ age's overhead), not the stream's
@@ -509,6 +560,32 @@ async def test_zfs_incremental_resumed_after_cut_link(sv_daemon: Any, zfs: None,
             got = (await api_call(b, "GET", f"/storage/pools/{dst}/volumes/data"))["path"]
             source_tree = await tree_in(n.da, vol)
             assert len(source_tree) == 3 and await tree_in(n.db, got) == source_tree
+
+            # browse the replica snapshot kept on beta, from alpha (over the mesh), paged
+            files = f"/replication/{task['id']}/replica/snapshots/b2/files"
+            page = await api_call(a, "GET", files)
+            assert (page["peer"], page["snapshot"], page["path"], page["parent"], page["total"]) == \
+                ("beta", "b2", "", None, 4), page
+            assert {i["name"]: (i["type"], i["size"]) for i in page["items"]} == {
+                "big.bin": ("file", 8 << 20), "more.bin": ("file", 24 << 20),
+                "notes.txt": ("file", 7), "out": ("symlink", 1)}, page
+            second = await api_call(a, "GET", files, params={"limit": "1", "offset": "1"})
+            assert [i["name"] for i in second["items"]] == [page["items"][1]["name"]], second
+            # leaving the snapshot: by .. (refused on alpha) or through a symlink (refused on beta)
+            for bad in ("..", "../../etc", "a/../../x", "out/etc", "out"):
+                err = await api_call(a, "GET", files, 400, params={"path": bad})
+                assert err["error"]["details"]["field"] == "path", (bad, err)
+                assert set(err["error"]["details"]) <= {"field", "path"}, err   # no path of beta's
+            err = await api_call(a, "POST", f"/replication/{task['id']}/restore", 400, json={
+                "snapshot": "b2", "path": "../etc/passwd"})
+            assert err["error"]["details"]["field"] == "path", err
+            await api_call(a, "GET", f"/replication/{task['id']}/replica/snapshots/nope/files", 404)
+            # one file restored byte-exact from beta's replica into the live volume
+            await in_mounts(n.da, "rm", f"{vol}/more.bin")
+            job = await api_call(a, "POST", f"/replication/{task['id']}/restore", 202, json={
+                "snapshot": "b2", "path": "more.bin"})
+            assert (await wait_job(a, job["id"], 60))["state"] == "SUCCESS", job
+            assert await tree_in(n.da, vol) == source_tree
             page = await api_call(b, "GET", f"/storage/pools/{dst}/volumes/data/snapshots")
             assert sorted(x["name"] for x in page["items"]) == ["z1", "z2"], page
             assert list((n.da.data_dir / "replication" / "outbox").iterdir()) == []

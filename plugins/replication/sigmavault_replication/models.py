@@ -103,6 +103,13 @@ class ReplicaQuery(BaseModel):
     pass
 
 
+class ReplicaFilesQuery(BaseModel):
+    path: str = Field("", max_length=4096, description="folder inside the replica snapshot "
+                      "(relative; empty: its root)")
+    limit: int = Field(200, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
 class RestoreBody(BaseModel):
     snapshot: Name = Field(description="replica snapshot to restore from")
     target_volume: Name | None = Field(None, description="new volume on the source pool "
@@ -133,6 +140,12 @@ class NodeRef(BaseModel):
     volume: Name | None = None
     identify: list[Name] = Field(default_factory=list, max_length=32, description="snapshots "
                                  "whose origin (btrfs received UUID) the answer should name")
+
+
+class NodeFiles(ReplicaFilesQuery):
+    pool: Name
+    volume: Name
+    snapshot: Name
 
 
 class UploadBegin(BaseModel):

@@ -27,7 +27,7 @@ from sigmavault import operation
 from sigmavault.errors import APIError, conflict
 from sigmavault.validation import Name, inside
 
-from .models import (ChunkQuery, DownloadQuery, ExportBody, NodeRef, PruneBody, ReplicaOwner, Target,
+from .models import (ChunkQuery, DownloadQuery, ExportBody, NodeFiles, NodeRef, PruneBody, ReplicaOwner, Target,
                      TargetBody, UploadBegin, UploadEnd)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,6 +44,18 @@ def sha256_file(path: Path) -> str:
         while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
+
+
+def contained(root: Path, path: str, snapshot: str) -> Path:
+    """``path`` resolved inside a snapshot's ``root`` (the storage file browser's rule: ``..`` and
+    symlinks never lead out); a 400 naming ``path`` otherwise, without this node's own paths."""
+    if "\x00" in path:
+        raise APIError(400, "bad_path", "paths cannot contain NUL bytes", {"field": "path"})
+    try:
+        return inside(root, path.strip("/") or ".")
+    except APIError:
+        raise APIError(400, "path_outside_snapshot", f"path {path!r} leaves the snapshot {snapshot}",
+                       {"field": "path", "path": path}) from None
 
 
 class PrefixDigest:
@@ -251,6 +263,25 @@ class ReceiverService:
                 "snapshots": [] if row["sealed"] else snaps, "blobs": blobs, "manifest": manifest,
                 "identities": identities}
 
+    @operation(post=NODE + "/files", body=NodeFiles, response=dict, role="readonly",
+               summary="One page of a folder of a snapshot of the signing peer's replica (signed)")
+    async def node_files(self, request: web.Request, body: NodeFiles) -> dict[str, Any]:
+        peer = await self._peer(request)
+        self._allowed(peer, body.pool)
+        row = await self._replica(peer, body.pool, body.volume)
+        if row is None:
+            raise APIError(404, "no_replica", f"no replica {body.pool}/{body.volume}")
+        if row["sealed"]:
+            raise APIError(409, "sealed_replica", f"{body.pool}/{body.volume} holds only sealed "
+                           "streams: this node cannot list their files", {"field": "snapshot"})
+        root = Path(await self.app.call("storage.snapshot.path", pool=body.pool, volume=body.volume,
+                                        snapshot=body.snapshot))
+        contained(root, body.path, body.snapshot)
+        page: dict[str, Any] = await self.app.call(
+            "storage.snapshot.files.list", pool=body.pool, volume=body.volume, snapshot=body.snapshot,
+            path=body.path, limit=body.limit, offset=body.offset)
+        return page
+
     @operation(post=NODE + "/uploads", body=UploadBegin, response=dict, role="readonly",
                summary="Begin or resume an upload into a replica (signed)")
     async def node_upload_begin(self, request: web.Request, body: UploadBegin) -> dict[str, Any]:
@@ -456,7 +487,7 @@ class ReceiverService:
         elif body.snapshot is not None and body.path is not None:
             snap_root = Path(await self.app.call("storage.snapshot.path", pool=body.pool,
                                                  volume=body.volume, snapshot=body.snapshot))
-            src = inside(snap_root, body.path)
+            src = contained(snap_root, body.path, body.snapshot)
             if not src.is_file():
                 raise APIError(404, "no_file", f"{body.path} is not a file in {body.snapshot}")
             await asyncio.to_thread(shutil.copyfile, src, path)

@@ -10,17 +10,17 @@ import logging
 import os
 import secrets
 import time
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
-
-from croniter import croniter
 
 from sigmavault import operation
 from sigmavault.errors import APIError, conflict
 from sigmavault.jobs import Job
+from sigmavault.schedule import DueLoop, next_after, normalise
+from sigmavault.validation import Name
 
 from .config import ReplicationConfig
-from .models import RecoverBody, RestoreBody, Run, RunsQuery, Task, TaskBody, TaskUpdate
+from .models import (RecoverBody, ReplicaFilesQuery, RestoreBody, Run, RunsQuery, Task, TaskBody,
+                     TaskUpdate)
 from . import transfer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,17 +35,46 @@ COLUMNS = ("id, name, pool, volume, peer, target_pool, target_volume, schedule, 
 def check_schedule(expr: str | None) -> str | None:
     if expr is None:
         return None
-    norm = " ".join(expr.split())
-    if len(norm.split()) != 5 or not croniter.is_valid(norm):
-        raise APIError(422, "invalid_schedule", f"{expr!r} is not a 5-field cron expression",
-                       {"field": "schedule"})
-    return norm
+    try:
+        return normalise(expr)
+    except ValueError as exc:
+        raise APIError(422, "invalid_schedule", str(exc), {"field": "schedule"}) from None
 
 
 def next_time(expr: str | None, after: float) -> float | None:
-    if expr is None:
-        return None
-    return float(croniter(expr, datetime.fromtimestamp(after, timezone.utc)).get_next(float))
+    return None if expr is None else next_after(expr, after)
+
+
+SEALED_FILES = ("the target keeps this replica only as sealed (encrypted) streams it cannot read: "
+                "it cannot list or hand out single files. To get one file back, POST "
+                "/replication/{task}/restore with snapshot and path: this node pulls the snapshot's "
+                "whole chain of streams back, decrypts it, receives it into a temporary volume, "
+                "copies the file out and removes the volume. Browse this node's own snapshot of the "
+                "same name, if it still exists, to find the path.")
+
+
+def escapes(path: str) -> bool:
+    """Whether a relative ``path`` leaves its root by ``..`` alone (symlinks are checked where
+    it is resolved, on the node that holds the files)."""
+    return "\x00" in path or os.path.normpath(path.strip("/") or ".").split("/")[0] == ".."
+
+
+def fleet_health(node: dict[str, Any], pools: list[dict[str, Any]],
+                 alerts: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """{state: ok | degraded | down, reasons: [{kind, message}]} of one federation entry."""
+    if not node.get("reachable"):
+        return {"state": "down", "reasons": [{"kind": "unreachable",
+                                              "message": str(node.get("error") or "no answer")}]}
+    reasons = []
+    for p in pools:
+        if p["state"] not in ("online", "scrubbing"):
+            reasons.append({"kind": "pool_degraded", "message": f"pool {p['name']} is {p['state']}"})
+    if not isinstance(node.get("storage"), list):
+        reasons.append({"kind": "pools_unknown", "message": "its pools could not be read: "
+                        f"{(node.get('storage') or {}).get('unavailable', 'no answer')}"})
+    for a in alerts or []:
+        reasons.append({"kind": "alert", "message": f"{a['severity']}: {a['message']}"})
+    return {"state": "degraded" if reasons else "ok", "reasons": reasons}
 
 
 class ReplicationService:
@@ -56,21 +85,18 @@ class ReplicationService:
     def __init__(self, app: "SigmaVault", cfg: ReplicationConfig) -> None:
         self.app, self.cfg = app, cfg
         self.clock: Callable[[], float] = time.time
-        self._wake = asyncio.Event()
-        self._loop: asyncio.Task[None] | None = None
+        self.loop = DueLoop(self.tick, self._next_due, lambda: self.cfg.tick,
+                            clock=lambda: self.clock(), name="replication scheduler")
         self.active: dict[str, str] = {}   # task id -> run id
 
     async def start(self) -> None:
         self.app.db.execute("UPDATE replication_runs SET state='aborted', ended=?, error=? "
                             "WHERE state='running'", (self.clock(), "the daemon stopped during the run"))
         if self.cfg.tick > 0:
-            self._loop = self.app.spawn(self._scheduler())
+            self.loop.start(self.app.spawn)
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+        await self.loop.stop()
 
     # --- rows ------------------------------------------------------------------------------------
 
@@ -147,7 +173,7 @@ class ReplicationService:
              body.target_volume or body.volume, schedule, int(body.enabled), body.match,
              int(body.take_snapshot), body.retention.model_dump_json(), body.bwlimit, int(body.encrypt),
              int(body.pad and body.encrypt), json.dumps(body.recipients), now, next_time(schedule, now) if body.enabled else None))
-        self._wake.set()
+        self.loop.wake()
         return self._view(tid)
 
     @operation("replication.task.get", get=T, response=Task, summary="One replication task")
@@ -169,7 +195,7 @@ class ReplicationService:
         sets["next_run"] = next_time(row["schedule"], self.clock()) if row["enabled"] else None
         self.app.db.execute(f"UPDATE replication_tasks SET {', '.join(f'{k}=?' for k in sets)} WHERE id=?",
                             (*sets.values(), task))
-        self._wake.set()
+        self.loop.wake()
         return self._view(task)
 
     @operation("replication.task.delete", delete=T, summary="Delete a replication task (the "
@@ -259,6 +285,27 @@ class ReplicationService:
     async def replica(self, task: str) -> dict[str, Any]:
         return await transfer.browse(self, self.task_params(task))
 
+    @operation("replication.task.replica.files", get=T + "/replica/snapshots/{snapshot}/files",
+               query=ReplicaFilesQuery, response=dict, errors=[400, 404, 409, 502],
+               params={"snapshot": Name},
+               summary="One page of a folder of a replica snapshot on the target (over the mesh; "
+               "open replicas only)")
+    async def replica_files(self, task: str, snapshot: str, path: str = "", limit: int = 200,
+                            offset: int = 0) -> dict[str, Any]:
+        params = self.task_params(task)
+        if params["encrypt"]:
+            raise APIError(409, "sealed_replica", SEALED_FILES.replace("{task}", task),
+                           {"field": "snapshot"})
+        if escapes(path):
+            raise APIError(400, "path_outside_snapshot", f"path {path!r} leaves the snapshot "
+                           f"{snapshot}", {"field": "path", "path": path})
+        link = transfer.link_for(None, self, params)
+        link.retry_seconds = 0
+        page: dict[str, Any] = await link.request("POST", "/files", {
+            "pool": params["target_pool"], "volume": params["target_volume"], "snapshot": snapshot,
+            "path": path, "limit": limit, "offset": offset})
+        return {**page, "peer": params["peer"], "snapshot": snapshot}
+
     @operation("replication.task.check", get=T + "/check", response=dict,
                summary="Ask the target whether it accepts this task's replica (over the mesh)")
     async def check(self, task: str) -> dict[str, Any]:
@@ -275,6 +322,9 @@ class ReplicationService:
                summary="Restore a volume (as a new volume) or one file from the replica")
     async def restore(self, task: str, body: RestoreBody) -> Job:
         params = self.task_params(task)
+        if body.path is not None and escapes(body.path):
+            raise APIError(400, "path_outside_snapshot", f"path {body.path!r} is not a file inside "
+                           f"the snapshot {body.snapshot}", {"field": "path", "path": body.path})
         if (body.target_volume is None) == (body.path is None):
             raise APIError(422, "validation_error", "give target_volume (whole volume) or path "
                            "(one file)", {"field": "target_volume"})
@@ -305,42 +355,79 @@ class ReplicationService:
     # --- fleet -----------------------------------------------------------------------------------
 
     @operation("replication.fleet", get="/replication/fleet", response=list[dict],
-               summary="Mesh nodes with health, pools and the last replication to each")
+               summary="Mesh nodes with health (ok, degraded, down and why), system status, pools, "
+               "and the last replication to and from each")
     async def fleet(self) -> list[dict[str, Any]]:
         fed = await self.app.call("mesh.federation") if self.app.has_method("mesh.federation") else []
-        out = []
-        for node in fed:
-            peer = node.get("peer")
-            last = self.app.db.one(
-                "SELECT r.* FROM replication_runs r JOIN replication_tasks t ON t.id=r.task "
-                "WHERE t.peer=? ORDER BY r.started DESC LIMIT 1", (peer,))
-            storage = node.get("storage")
-            out.append({"peer": peer, "reachable": node.get("reachable", False),
-                        "latency_ms": node.get("latency_ms"),
-                        "node_name": (node.get("status") or {}).get("node_name"),
-                        "pools": [{"name": p.get("name"), "backend": p.get("backend"),
-                                   "state": p.get("state"), "size": p.get("size"), "free": p.get("free")}
-                                  for p in storage] if isinstance(storage, list) else [],
-                        "tasks": self.app.db.value("SELECT COUNT(*) FROM replication_tasks WHERE peer=?",
-                                                   (peer,)),
-                        "last_replication": self._run_view(last).model_dump() if last else None,
-                        "error": node.get("error")})
-        return out
+        return [await self._fleet_node(node) for node in fed]
+
+    async def _fleet_node(self, node: dict[str, Any]) -> dict[str, Any]:
+        peer = node.get("peer")
+        last = self.app.db.one(
+            "SELECT r.* FROM replication_runs r JOIN replication_tasks t ON t.id=r.task "
+            "WHERE t.peer=? ORDER BY r.started DESC LIMIT 1", (peer,))
+        storage = node.get("storage")
+        pools = [{"name": p.get("name"), "backend": p.get("backend"), "state": p.get("state"),
+                  "size": p.get("size"), "free": p.get("free")}
+                 for p in storage] if isinstance(storage, list) else []
+        system = node.get("system") if isinstance(node.get("system"), dict) else {}
+        alerts = await self._peer_alerts(peer) if node.get("reachable") else None
+        return {"peer": peer, "reachable": node.get("reachable", False),
+                "latency_ms": node.get("latency_ms"),
+                "node_name": (node.get("status") or {}).get("node_name"),
+                "health": fleet_health(node, pools, alerts),
+                "system": {k: system.get(k) for k in ("hostname", "os", "uptime", "cpu_percent",
+                                                      "load")} | {
+                    "memory_percent": (system.get("memory") or {}).get("percent")}
+                if "hostname" in system else None,
+                "alerts": alerts,
+                "pools": pools,
+                "tasks": self.app.db.value("SELECT COUNT(*) FROM replication_tasks WHERE peer=?",
+                                           (peer,)),
+                "last_replication": self._run_view(last).model_dump() if last else None,
+                "last_replication_from": self._last_from(peer),
+                "error": node.get("error")}
+
+    async def _peer_alerts(self, peer: str) -> list[dict[str, Any]] | None:
+        """The peer's active alerts (its ``/system/alerts``, with the readonly key it gave this
+        node); ``None`` when it does not say."""
+        try:
+            r = await self.app.call("mesh.node.request", peer=peer, method="GET",
+                                    path="/api/v1/system/alerts",
+                                    timeout=min(self.cfg.request_timeout, 10))
+        except APIError:
+            return None
+        if r["status"] != 200:
+            return None
+        try:
+            got = json.loads(r["body"])
+        except ValueError:
+            return None
+        return [{"id": a.get("id"), "severity": a.get("severity"), "message": a.get("message")}
+                for a in got if isinstance(a, dict)] if isinstance(got, list) else None
+
+    def _last_from(self, peer: str) -> dict[str, Any] | None:
+        """The newest upload ``peer`` finished into a replica here (or, once those records have
+        expired, the replica it created last)."""
+        row = self.app.db.one("SELECT pool, volume, kind, snapshot, size, updated FROM "
+                              "replication_inbox WHERE peer=? AND result IS NOT NULL AND kind!='manifest' "
+                              "ORDER BY updated DESC LIMIT 1", (peer,))
+        if row is not None:
+            return {"pool": row["pool"], "volume": row["volume"], "sealed": row["kind"] == "sealed",
+                    "snapshot": row["snapshot"], "bytes": row["size"], "at": row["updated"]}
+        rep = self.app.db.one("SELECT pool, volume, sealed, created FROM replication_replicas WHERE "
+                              "peer=? ORDER BY created DESC LIMIT 1", (peer,))
+        if rep is None:
+            return None
+        return {"pool": rep["pool"], "volume": rep["volume"], "sealed": bool(rep["sealed"]),
+                "snapshot": None, "bytes": None, "at": None}
 
     # --- scheduler -------------------------------------------------------------------------------
 
-    async def _scheduler(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception:
-                log.exception("replication scheduler tick failed")
-            nxt = self.app.db.value("SELECT MIN(next_run) FROM replication_tasks WHERE enabled=1 AND "
-                                    "next_run IS NOT NULL")
-            wait = self.cfg.tick if nxt is None else max(0.05, min(self.cfg.tick, nxt - self.clock()))
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+    def _next_due(self) -> float | None:
+        nxt = self.app.db.value("SELECT MIN(next_run) FROM replication_tasks WHERE enabled=1 AND "
+                                "next_run IS NOT NULL")
+        return None if nxt is None else float(nxt)
 
     def tick(self) -> None:
         now = self.clock()
