@@ -23,7 +23,7 @@ same for both servers, and on a shared machine its write-back made single 1 GiB 
 2x and more, hiding what the configuration costs. ``--pools-root /var/tmp`` puts it on disk.
 
     .venv/bin/python bench/smb_vs_samba.py              # 1 GiB
-    .venv/bin/python bench/smb_vs_samba.py --quick      # 128 MiB, 2 rounds
+    .venv/bin/python bench/smb_vs_samba.py --quick      # 128 MiB, 5 rounds
     .venv/bin/python bench/smb_vs_samba.py --size 256 --pools-root /var/tmp
 """
 
@@ -215,13 +215,13 @@ async def timed(port: int, smbd: int, command: str) -> tuple[float, float]:
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=None, help="MiB (default 1024; --quick: 128)")
-    ap.add_argument("--repeat", type=int, default=None, help="rounds (default 7; --quick: 2)")
+    ap.add_argument("--repeat", type=int, default=None, help="rounds (default 7; --quick: 5)")
     ap.add_argument("--quick", action="store_true", help="a smaller file, fewer rounds")
     ap.add_argument("--pools-root", type=Path, default=Path("/dev/shm"),
                     help="where the shared folder lives (default /dev/shm)")
     args = ap.parse_args()
     size_mib = args.size or (128 if args.quick else 1024)
-    repeat = args.repeat or (2 if args.quick else 7)
+    repeat = args.repeat or (5 if args.quick else 7)
     if missing_tools():
         print(f"{', '.join(missing_tools())} missing (apt-get install samba smbclient acl)")
         return 2
