@@ -27,6 +27,8 @@ const task = (over: Partial<ReplTask> = {}): ReplTask => ({
 
 const beta: FleetNode = {
   peer: "beta", reachable: true, latency_ms: 3.2, node_name: "beta", tasks: 1, last_replication: run(), error: null,
+  health: { state: "ok", reasons: [] }, alerts: [], last_replication_from: null,
+  system: { hostname: "beta-host", os: "Debian", uptime: 100, cpu_percent: 12.4, load: [0.1, 0.2, 0.3], memory_percent: 40.2 },
   pools: [{ name: "backup", backend: "btrfs", state: "online", size: 4 * 2 ** 30, free: 3 * 2 ** 30 }, { name: "cold", backend: "dir", state: "online", size: null, free: null }],
 };
 
@@ -165,14 +167,19 @@ describe("new replication", () => {
   });
 });
 
+const page = (path: string, items: { name: string; type: string; size?: number }[]) => ({ body: {
+  path, parent: path ? "" : null, total: items.length, limit: 200, offset: 0, peer: "beta", snapshot: "s1",
+  items: items.map((i) => ({ size: 12, mtime: "2026-12-01T00:00:00Z", mode: "0644", ...i, path: path ? `${path}/${i.name}` : i.name })) } });
+
 describe("restore from the replica", () => {
-  it("lists the target's snapshots; restores a volume, or one file picked in this node's snapshot of the same name", async () => {
+  it("lists the target's snapshots; restores a volume, or one file picked in the replica snapshot as the target lists it", async () => {
     const fetch = serve((key, url) => {
       if (key === "GET /replication/r-1/replica") return { body: { peer: "beta", pool: "backup", volume: "docs", encrypted: false, exists: true,
         snapshots: [{ name: "s1", created: "2026-12-01T00:00:00Z" }, { name: "s0", created: "2026-11-01T00:00:00Z" }] } };
-      if (key === "GET /storage/pools/tank/volumes/docs/snapshots") return { body: [{ name: "s1", created: "2026-12-01T00:00:00Z" }] };
-      if (key === "GET /storage/pools/tank/volumes/docs/snapshots/s1/files" && (url.searchParams.get("path") ?? "") === "")
-        return { body: { path: "", parent: null, items: [{ name: "report.txt", path: "report.txt", type: "file", size: 12, mtime: "2026-12-01T00:00:00Z", mode: "0644" }], total: 1, limit: 200, offset: 0 } };
+      if (key === "GET /replication/r-1/replica/snapshots/s1/files") {
+        const path = url.searchParams.get("path") ?? "";
+        return path === "" ? page("", [{ name: "sub", type: "dir" }, { name: "top.txt", type: "file" }]) : page(path, [{ name: "report.txt", type: "file" }]);
+      }
       if (key === "POST /replication/r-1/restore") return { status: 202, body: { id: "j5", kind: "replication.restore", state: "WAITING", progress: { percent: 0 } } };
       return undefined;
     });
@@ -180,34 +187,78 @@ describe("restore from the replica", () => {
     render(<P><ConfirmProvider><ReplicationSection /></ConfirmProvider></P>);
     fireEvent.click(within(await screen.findByTestId("repl-r-1")).getByRole("button", { name: "Restore…" }));
     const s0 = await screen.findByTestId("replica-snap-s0");
-    await waitFor(() => expect(within(screen.getByTestId("replica-snap-s1")).getByRole("button", { name: "Restore a file…", hidden: true })).toHaveProperty("disabled", false));
-    expect(within(s0).getByRole("button", { name: "Restore a file…", hidden: true })).toHaveProperty("disabled", true);  // no local copy to list
+    // the target lists its own snapshot: no local copy needed (none is even asked for)
+    expect(within(s0).getByRole("button", { name: "Restore a file…", hidden: true })).toHaveProperty("disabled", false);
     fireEvent.click(within(s0).getByRole("button", { name: "Restore volume…", hidden: true }));
     fireEvent.change(screen.getByLabelText(/New volume in tank/), { target: { value: "docs-back" } });
     fireEvent.click(screen.getByRole("button", { name: "Restore the volume", hidden: true }));
     await waitFor(() => expect(sent(fetch, "POST", "/replication/r-1/restore")).toEqual([{ snapshot: "s0", target_volume: "docs-back" }]));
     fireEvent.click(within(await screen.findByTestId("repl-r-1")).getByRole("button", { name: "Restore…" }));
     fireEvent.click(within(await screen.findByTestId("replica-snap-s1")).getByRole("button", { name: "Restore a file…", hidden: true }));
+    const browser = await screen.findByTestId("replica-browser");
+    expect(within(browser).getByRole("button", { name: "beta: docs @ s1", hidden: true })).toBeTruthy();
+    fireEvent.click(await within(browser).findByRole("button", { name: "open folder sub", hidden: true }));
+    fireEvent.click(await within(browser).findByRole("button", { name: "choose report.txt", hidden: true }));
+    fireEvent.click(screen.getByRole("button", { name: "Restore sub/report.txt", hidden: true }));
+    await waitFor(() => expect(sent(fetch, "POST", "/replication/r-1/restore")[1]).toEqual({ snapshot: "s1", path: "sub/report.txt", overwrite: false }));
+    const asked = fetch.mock.calls.map(([u]) => new URL(String(u), "http://x/").pathname);
+    expect(asked.filter((u) => u.includes("/storage/pools/tank/volumes/docs/snapshots"))).toEqual([]);
+  });
+
+  it("a sealed replica cannot be listed on the target: its file is picked in this node's snapshot, or named by path", async () => {
+    const fetch = serve((key, url) => {
+      if (key === "GET /replication") return { body: [task({ encrypt: true })] };
+      if (key === "GET /replication/r-1/replica") return { body: { peer: "beta", pool: "backup", volume: "docs", encrypted: true, exists: true,
+        snapshots: [{ name: "s1", created: 1796000000, stored_bytes: 100 }, { name: "s0", created: 1795000000, stored_bytes: 100 }] } };
+      if (key === "GET /storage/pools/tank/volumes/docs/snapshots") return { body: [{ name: "s1", created: "2026-12-01T00:00:00Z" }] };
+      if (key === "GET /storage/pools/tank/volumes/docs/snapshots/s1/files" && (url.searchParams.get("path") ?? "") === "")
+        return page("", [{ name: "report.txt", type: "file" }]);
+      if (key === "POST /replication/r-1/restore") return { status: 202, body: { id: "j5", kind: "replication.restore", state: "WAITING", progress: { percent: 0 } } };
+      return undefined;
+    });
+    const { wrapper: P } = setup();
+    render(<P><ConfirmProvider><ReplicationSection /></ConfirmProvider></P>);
+    fireEvent.click(within(await screen.findByTestId("repl-r-1")).getByRole("button", { name: "Restore…" }));
+    fireEvent.click(within(await screen.findByTestId("replica-snap-s1")).getByRole("button", { name: "Restore a file…", hidden: true }));
+    expect((await screen.findByTestId("repl-file-restore")).textContent).toContain("beta keeps this replica sealed and cannot list its files");
     fireEvent.click(await screen.findByRole("button", { name: "choose report.txt", hidden: true }));
     fireEvent.click(screen.getByRole("button", { name: "Restore report.txt", hidden: true }));
-    await waitFor(() => expect(sent(fetch, "POST", "/replication/r-1/restore")[1]).toEqual({ snapshot: "s1", path: "report.txt", overwrite: false }));
+    await waitFor(() => expect(sent(fetch, "POST", "/replication/r-1/restore")).toEqual([{ snapshot: "s1", path: "report.txt", overwrite: false }]));
+    fireEvent.click(within(await screen.findByTestId("repl-r-1")).getByRole("button", { name: "Restore…" }));
+    fireEvent.click(within(await screen.findByTestId("replica-snap-s0")).getByRole("button", { name: "Restore a file…", hidden: true }));
+    fireEvent.change(await screen.findByLabelText(/Path of the file inside s0/), { target: { value: "/old/notes.txt" } });
+    fireEvent.click(screen.getByRole("button", { name: "Restore old/notes.txt", hidden: true }));
+    await waitFor(() => expect(sent(fetch, "POST", "/replication/r-1/restore")[1]).toEqual({ snapshot: "s0", path: "old/notes.txt", overwrite: false }));
+    expect(fetch.mock.calls.some(([u]) => String(u).includes("/replica/snapshots/"))).toBe(false);
   });
 });
 
 describe("fleet", () => {
-  it("shows every node with its health, pools and the last replication to it", async () => {
-    serve((key) => (key === "GET /replication/fleet" ? { body: [beta,
-      { ...beta, peer: "gamma", node_name: "gamma", reachable: false, latency_ms: null, pools: [], tasks: 0, last_replication: null, error: "timed out" },
-      { ...beta, peer: "delta", node_name: "delta", pools: [{ name: "z", backend: "zfs", state: "DEGRADED", size: null, free: null }], last_replication: null, tasks: 2 }] } : undefined));
+  it("shows every node with the server's health and its reasons, pools and the last replication to and from it", async () => {
+    serve((key) => (key === "GET /replication/fleet" ? { body: [
+      { ...beta, last_replication_from: { pool: "backup", volume: "photos", sealed: true, snapshot: null, bytes: 2 * 1048576, at: 1796000000 } },
+      { ...beta, peer: "gamma", node_name: "gamma", reachable: false, latency_ms: null, pools: [], tasks: 0, last_replication: null, error: "timed out",
+        system: null, alerts: null, health: { state: "down", reasons: [{ kind: "unreachable", message: "timed out" }] } },
+      { ...beta, peer: "delta", node_name: "delta", pools: [{ name: "z", backend: "zfs", state: "degraded", size: null, free: null }], last_replication: null, tasks: 2,
+        alerts: [{ id: "a1", severity: "warning", message: "disk sda is hot" }],
+        health: { state: "degraded", reasons: [{ kind: "pool_degraded", message: "pool z is degraded" }, { kind: "alert", message: "warning: disk sda is hot" }] } },
+      // the server judges: an odd pool state the client does not know is not guessed at
+      { ...beta, peer: "eps", node_name: "eps", pools: [{ name: "q", backend: "dir", state: "weird", size: null, free: null }], last_replication: null, tasks: 0 }] } : undefined));
     const { wrapper: P } = setup();
     render(<MemoryRouter><P><Fleet /></P></MemoryRouter>);
     const b = await screen.findByTestId("fleet-beta");
     expect(b.textContent).toContain("healthy");
+    expect(b.textContent).toContain("beta-host · CPU 12 % · memory 40 %");
     expect(b.textContent).toContain("backup btrfs · 1.0 GiB of 4.0 GiB used");
     expect(b.textContent).toContain("2 snapshots sent");
+    expect(b.textContent).toMatch(/backup\/photos\s*encrypted.*2\.0 MiB/);
     expect(screen.getByTestId("fleet-gamma").textContent).toContain("down");
     expect(screen.getByTestId("fleet-gamma").textContent).toContain("timed out");
-    expect(screen.getByTestId("fleet-delta").textContent).toMatch(/degraded.*DEGRADED.*not run yet/);
-    expect(nodeHealth({ ...beta, reachable: false })).toBe("down");
+    const d = screen.getByTestId("fleet-delta");
+    expect(d.textContent).toMatch(/degraded.*pool z is degraded.*warning: disk sda is hot/);
+    expect(d.textContent).toContain("not run yet");
+    expect(within(d).getByRole("list", { name: "Why delta is degraded" })).toBeTruthy();
+    expect(screen.getByTestId("fleet-eps").textContent).toContain("healthy");
+    expect(nodeHealth({ ...beta, health: { state: "down", reasons: [] } })).toBe("down");
   });
 });

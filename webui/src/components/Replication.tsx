@@ -5,7 +5,7 @@ import { Badge, Card, Field, Modal, ProgressBar, QueryState } from "./ui";
 import { useConfirm } from "./confirm";
 import { FileBrowser, type PickedLocation } from "./FilePicker";
 import {
-  useCreateReplTask, useDeleteReplTask, useFleet, useReplica, useReplicationRuns, useReplicationTasks, useRestoreRepl, useRunReplTask,
+  useCreateReplTask, useDeleteReplTask, useFleet, useReplica, useReplicaFiles, useReplicationRuns, useReplicationTasks, useRestoreRepl, useRunReplTask,
   useToggleReplTask, type ReplRun, type ReplTask, type ReplTaskBody, type ReplicaSnapshot,
 } from "./ReplicationApi";
 import { describeCron, toCron, WEEKDAYS, type ScheduleForm } from "../hooks/useProtection";
@@ -173,21 +173,75 @@ function ReplHistory({ task }: { task: ReplTask }) {
   );
 }
 
-/** One file out of a replica snapshot: picked in this node's own snapshot of the same name. */
-function FileRestore({ task, snap, onDone }: { task: ReplTask; snap: string; onDone: () => void }) {
+/** A folder of the replica snapshot on the target, listed there over the mesh: folders open,
+ * files are chosen (the storage file browser's look, fed by the replication API). */
+export function ReplicaBrowser({ task, snap, value, onPick }: { task: ReplTask; snap: string; value: string | null; onPick: (path: string) => void }) {
+  const [dir, setDir] = useState("");
+  const files = useReplicaFiles(task.id, snap, dir);
+  const pages = files.data?.pages ?? [];
+  const items = pages.flatMap((p) => p.items);
+  const parts = dir ? dir.split("/") : [];
+  const root = `${task.peer}: ${task.target_volume ?? task.volume} @ ${snap}`;
+  return (
+    <div className="file-browser" data-testid="replica-browser">
+      <nav aria-label="Folder" className="crumbs">
+        <ol>
+          <li><button type="button" className="link" onClick={() => setDir("")} aria-current={dir === "" ? "location" : undefined}>{root}</button></li>
+          {parts.map((p, i) => {
+            const to = parts.slice(0, i + 1).join("/");
+            return <li key={to}><button type="button" className="link" onClick={() => setDir(to)} aria-current={to === dir ? "location" : undefined}>{p}</button></li>;
+          })}
+        </ol>
+      </nav>
+      {files.isLoading ? <p className="muted" role="status">Asking {task.peer}…</p>
+        : files.error ? <p className="form-error" role="alert">Could not list this folder on {task.peer}: {errorMessage(files.error)}</p>
+        : items.length === 0 ? <p className="muted">This folder is empty.</p> : (
+          <ul className="file-list" aria-label={`Contents of ${dir || root}`}>
+            {dir && <li><button type="button" className="file-row" onClick={() => setDir(dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "")}><span aria-hidden>⬑</span> <span className="name">.. (up one folder)</span></button></li>}
+            {items.map((e) => (
+              <li key={e.path} className={value === e.path ? "chosen" : undefined}>
+                {e.type === "dir"
+                  ? <button type="button" className="file-row" onClick={() => setDir(e.path)} aria-label={`open folder ${e.name}`}><span aria-hidden>▣</span> <span className="name">{e.name}</span></button>
+                  : <button type="button" className="file-row" disabled={e.type !== "file"} aria-pressed={value === e.path} onClick={() => onPick(e.path)} aria-label={`${value === e.path ? "chosen: " : "choose "}${e.name}`}><span aria-hidden>{value === e.path ? "✓" : "▤"}</span> <span className="name">{e.name}</span></button>}
+                <span className="meta">{e.type === "dir" ? when(e.mtime) : `${bytes(e.size)} · ${when(e.mtime)}`}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      {files.hasNextPage && (
+        <button type="button" className="btn small" onClick={() => void files.fetchNextPage()} disabled={files.isFetchingNextPage}>
+          Show more ({items.length} of {pages[0]?.total ?? 0})
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** One file out of a replica snapshot. An open replica is browsed on the target itself; a sealed
+ * one cannot be (the target holds only encrypted streams): its file is picked in this node's own
+ * snapshot of the same name, or named by its path, and the restore pulls the whole snapshot back,
+ * decrypts it here and takes the file out. */
+function FileRestore({ task, snap, hasLocal, onDone }: { task: ReplTask; snap: string; hasLocal: boolean; onDone: () => void }) {
   const restore = useRestoreRepl();
-  const [picked, setPicked] = useState<PickedLocation | null>(null);
+  const [path, setPath] = useState<string | null>(null);
+  const [typed, setTyped] = useState("");
   const [overwrite, setOverwrite] = useState(false);
   const errs = fieldErrors(restore.error);
+  const chosen = task.encrypt && !hasLocal ? typed.trim().replace(/^\/+/, "") || null : path;
   return (
     <div data-testid="repl-file-restore">
-      <p className="muted small">The files of {snap} as this node took it; the chosen file is fetched from {task.peer} and put back into {task.pool}/{task.volume}.</p>
-      <FileBrowser source={{ pool: task.pool, volume: task.volume, snapshot: snap }} value={picked} accept="file" onPick={setPicked} />
+      {!task.encrypt
+        ? <><p className="muted small">The files of {snap} as {task.peer} keeps them; the chosen file is fetched from there and put back into {task.pool}/{task.volume}.</p>
+          <ReplicaBrowser task={task} snap={snap} value={path} onPick={setPath} /></>
+        : <><p className="muted small">{task.peer} keeps this replica sealed and cannot list its files: the restore fetches the whole of {snap} (and the snapshots it builds on), decrypts it here, and takes the file out.{hasLocal ? ` The files below are this node's own ${snap}.` : ""}</p>
+          {hasLocal
+            ? <FileBrowser source={{ pool: task.pool, volume: task.volume, snapshot: snap }} value={path ? { pool: task.pool, volume: task.volume, path, type: "file" } : null} accept="file" onPick={(l: PickedLocation) => setPath(l.path)} />
+            : <Field label={`Path of the file inside ${snap}`} hint="this node no longer has the snapshot to list it, and the target cannot"><input name="repl-restore-path" value={typed} onChange={(e) => setTyped(e.target.value)} placeholder="folder/file.txt" /></Field>}</>}
       <label className="check"><input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Replace the file if it exists</label>
       {(errs.path || restore.error) && <p className="form-error" role="alert">{errs.path ?? errorMessage(restore.error)}</p>}
       <div className="modal-actions">
-        <button type="button" className="btn primary" disabled={!picked || restore.isPending} onClick={() => picked && restore.mutate({ task: task.id, snapshot: snap, path: picked.path, overwrite }, { onSuccess: onDone })}>
-          {picked ? `Restore ${picked.path}` : "Choose a file"}
+        <button type="button" className="btn primary" disabled={!chosen || restore.isPending} onClick={() => chosen && restore.mutate({ task: task.id, snapshot: snap, path: chosen, overwrite }, { onSuccess: onDone })}>
+          {chosen ? `Restore ${chosen}` : "Choose a file"}
         </button>
       </div>
     </div>
@@ -211,7 +265,7 @@ function VolumeRestore({ task, snap, onDone }: { task: ReplTask; snap: string; o
 /** The replica's snapshots on the target, and the two ways back. */
 function ReplRestore({ task, onDone }: { task: ReplTask; onDone: () => void }) {
   const replica = useReplica(task.id);
-  const local = useSnapshots(task.pool, task.volume);
+  const local = useSnapshots(task.encrypt ? task.pool : null, task.volume);
   const [chosen, setChosen] = useState<{ snap: string; what: "volume" | "file" } | null>(null);
   const localNames = new Set((local.data ?? []).map((s) => s.name));
   return (
@@ -228,13 +282,13 @@ function ReplRestore({ task, onDone }: { task: ReplTask; onDone: () => void }) {
                 {r.encrypted && <td>{bytes(s.stored_bytes ?? 0)}</td>}
                 <td className="actions">
                   <button type="button" className="btn small needs-admin" onClick={() => setChosen({ snap: s.name, what: "volume" })}>Restore volume…</button>
-                  <button type="button" className="btn small needs-admin" disabled={!localNames.has(s.name)} title={localNames.has(s.name) ? undefined : "this node no longer has the snapshot to list its files: restore the whole volume"} onClick={() => setChosen({ snap: s.name, what: "file" })}>Restore a file…</button>
+                  <button type="button" className="btn small needs-admin" disabled={s.present === false} onClick={() => setChosen({ snap: s.name, what: "file" })}>Restore a file…</button>
                 </td>
               </tr>
             ))}</tbody>
           </table>
           {chosen?.what === "volume" && <VolumeRestore key={chosen.snap} task={task} snap={chosen.snap} onDone={onDone} />}
-          {chosen?.what === "file" && <FileRestore key={chosen.snap} task={task} snap={chosen.snap} onDone={onDone} />}
+          {chosen?.what === "file" && <FileRestore key={chosen.snap} task={task} snap={chosen.snap} hasLocal={localNames.has(chosen.snap)} onDone={onDone} />}
         </>
       )}
     </QueryState>

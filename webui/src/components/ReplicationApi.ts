@@ -1,9 +1,10 @@
 /** The replication plugin's API (`/replication`): tasks to other mesh nodes, their runs, the
  * replica on the target, restores, the allow-list of this node and the fleet view. */
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { toast } from "sonner";
 import { del, errorMessage, get, patch, post } from "../lib/api";
 import type { Job } from "../lib/types";
+import { PAGE, type FilePage } from "../hooks/useFiles";
 import { useThrottledInvalidate } from "../hooks/cache";
 import { watchJob } from "../hooks/useJobs";
 import { useWebSocket } from "../hooks/useWebSocket";
@@ -79,16 +80,32 @@ export interface Replica {
 
 export interface FleetPool { name: string; backend: string | null; state: string | null; size: number | null; free: number | null }
 
+export type FleetHealthState = "ok" | "degraded" | "down";
+export interface FleetHealth {
+  state: FleetHealthState;
+  reasons: { kind: "unreachable" | "pool_degraded" | "pools_unknown" | "alert"; message: string }[];
+}
+
+/** The newest stream a peer finished uploading into a replica on this node. */
+export interface LastFrom { pool: string; volume: string; sealed: boolean; snapshot: string | null; bytes: number | null; at: number | null }
+
 export interface FleetNode {
   peer: string;
   reachable: boolean;
   latency_ms: number | null;
   node_name: string | null;
+  health: FleetHealth;
+  system: { hostname: string; os: string | null; uptime: number | null; cpu_percent: number | null; load: number[] | null; memory_percent: number | null } | null;
+  alerts: { id: string; severity: string; message: string }[] | null;
   pools: FleetPool[];
   tasks: number;
   last_replication: ReplRun | null;
+  last_replication_from: LastFrom | null;
   error: string | null;
 }
+
+/** A page of a folder of a replica snapshot on the target, listed there over the mesh. */
+export type ReplicaFilePage = FilePage & { peer: string; snapshot: string };
 
 export interface ReplTarget { peer: string; pool: string; created: number }
 export interface KeptReplica { peer: string; pool: string; volume: string; sealed: boolean; created: number; blobs: number | null }
@@ -114,6 +131,17 @@ export function useReplicationRuns(task: string | null) {
 
 export function useReplica(task: string | null) {
   return useQuery({ queryKey: ["replication", "replica", task], queryFn: () => get<Replica>(`${BASE}/${enc(task!)}/replica`), enabled: !!task, retry: false });
+}
+
+/** A folder of a replica snapshot as the target lists it (open replicas only), a page at a time. */
+export function useReplicaFiles(task: string, snapshot: string, path: string) {
+  return useInfiniteQuery({
+    queryKey: ["replication", "replica-files", task, snapshot, path],
+    queryFn: ({ pageParam }) => get<ReplicaFilePage>(`${BASE}/${enc(task)}/replica/snapshots/${enc(snapshot)}/files`, { path, limit: PAGE, offset: pageParam }),
+    initialPageParam: 0,
+    getNextPageParam: (last) => (last.offset + last.items.length < last.total && last.items.length > 0 ? last.offset + last.limit : undefined),
+    retry: false,
+  });
 }
 
 /** Mesh nodes with their pools, read over the mesh (slow when a peer is down: kept a while). */
