@@ -64,17 +64,28 @@ async def _replication_journey(sv_daemon: Any) -> None:
         (vol / "sub").mkdir()
         (vol / "sub" / "b.bin").write_bytes(os.urandom(100_000))
         await api_call(a, "POST", "/storage/pools/src/volumes/docs/snapshots", 201, json={"name": "s1"})
+        good = tree(vol)
+        (vol / "sub" / "b.bin").write_bytes(b"damaged after s1")   # the UI restores it from s1 on beta
+        damaged = tree(vol)
         url = str(a._base_url).rstrip("/")   # the harness's relay to node alpha
         step = await _node_runner(ui_env(f"{url}/", SV_POOL="src", SV_PEER="beta", SV_TARGET_POOL="backup",
                                          SV_SCENARIO="replication",
                                          SV_ARTIFACTS=str(ROOT / "test-artifacts" / "replication")))
         assert step["status"] == "passed", step["detail"]
         # what the UI did, checked on the nodes: the replica on beta, the volume restored on alpha
-        replica = Path((await api_call(b, "GET", "/storage/pools/backup/volumes/docs"))["path"])
+        snaps = await api_call(b, "GET", "/storage/pools/backup/volumes/docs/snapshots")
+        snaps = snaps["items"] if isinstance(snaps, dict) else snaps
+        on_beta = {s["name"]: tree(Path(s["path"])) for s in snaps}
         restored = Path((await api_call(a, "GET", "/storage/pools/src/volumes/docs-restored"))["path"])
-        assert tree(replica) == tree(vol) == tree(restored)
+        # beta keeps s1 and the run's own snapshot (damaged b.bin); the file came back from s1
+        assert on_beta.pop("s1") == good and len(on_beta) == 1, on_beta
+        (own, files), = on_beta.items()
+        assert own.startswith("repl-") and files == damaged, on_beta
+        assert tree(vol) == good == tree(restored)
         jobs = await api_call(a, "GET", "/jobs", params={"kind": "replication.restore"})
-        assert [(j["state"], j["params"]["snapshot"]) for j in jobs["items"]] == [("SUCCESS", "s1")]
+        assert sorted(str((j["state"], j["params"]["snapshot"], j["params"]["path"], j["params"]["target_volume"]))
+                      for j in jobs["items"]) == sorted([str(("SUCCESS", "s1", None, "docs-restored")),
+                                                         str(("SUCCESS", "s1", "sub/b.bin", None))])
 
 
 def test_replication_through_the_ui(sv_daemon: Any) -> None:
