@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -207,6 +207,18 @@ class Events:
             if pred(e):
                 return e
             self.seen.append(e)
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
+                step: float = 0.1) -> Any:
+    """Await ``check()`` every ``step`` seconds until it returns something true or ``timeout``
+    seconds pass; its last result either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(step)
 
 
 async def next_event(ws: aiohttp.ClientWebSocketResponse, event_type: str | Callable[[dict], bool],

@@ -10,7 +10,6 @@ import os
 import pwd
 import signal
 import stat
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from sigmavault.testing import (
     load_module,
     next_event,
     require_tool,
+    until,
 )
 
 Nfs = load_module(Path(__file__).parent / "nfs_clients.py", "nfs_plugin_test_clients").Nfs
@@ -107,15 +107,6 @@ async def explain(client, user: str | None, address: str = "127.0.0.1") -> dict[
 def share_event(kind: str, **data: Any):
     return lambda e: e["type"] == "share.event" and e["data"]["kind"] == kind and all(
         e["data"].get(k) == v for k, v in data.items())
-
-
-async def until(check, timeout: float = 10.0, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(step)
 
 
 async def test_levels_clients_and_ownership_over_nfs(nfs_accounts, client, share_root: Path,

@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator, Iterator
 import pytest
 
 from sigmavault.commands import run
-from sigmavault.testing import api_call, free_port, load_module, require_tool
+from sigmavault.testing import api_call, free_port, load_module, require_tool, until
 
 HERE = Path(__file__).parent
 clients = load_module(HERE / "smb_clients.py", "smb_pv_test_clients")
@@ -91,15 +91,6 @@ async def pool(client, backend: str, loop_devices, daemon_umask) -> AsyncIterato
                     break
                 await asyncio.sleep(0.3)
         assert resp.status == 204, await resp.text()
-
-
-async def until(check, timeout: float = 10.0, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(step)
 
 
 def gmt(created: str) -> str:

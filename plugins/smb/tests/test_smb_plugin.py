@@ -4,7 +4,6 @@ served by the ``sigmavault-smb`` plugin's real smbd on a free loopback port, che
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import signal
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sigmavault.testing import api_call, free_port, load_module, next_event, require_tool
+from sigmavault.testing import api_call, free_port, load_module, next_event, require_tool, until
 
 clients = load_module(Path(__file__).parent / "smb_clients.py", "smb_plugin_test_clients")
 Cli, Proto = clients.Cli, clients.Proto
@@ -64,15 +63,6 @@ def share_event(kind: str, **data: Any):
 
 def svt_accounts() -> list[str]:
     return sorted(p.pw_name for p in pwd.getpwall() if p.pw_name.startswith("svt"))
-
-
-async def until(check, timeout: float = 10.0, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(step)
 
 
 async def test_clients_match_explainer_and_live_changes(nas_accounts, client, share_root: Path,
