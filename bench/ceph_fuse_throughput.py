@@ -25,12 +25,8 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
-
-from sigmavault.app import SigmaVault
+from jobharness import served_daemon
 from sigmavault.commands import Process, run, start_process
-from sigmavault.config import Config
-from sigmavault.testing import free_port
 from sigmavault_ceph.bootstrap import Spec, bootstrap
 
 TARGET = 0.95
@@ -51,7 +47,6 @@ async def bench(size_mib: int, rounds: int, tmp: Path) -> int:
                                                            osd_size=(2 * size_mib + 4096) << 20),
                               supervised=False)
     print(f"bootstrapped a one-node cluster in {time.perf_counter() - t:.1f} s")
-    runner = None
     plain: Process | None = None
     plain_dir = tmp / "plain"
     source = Path(tempfile.mkstemp(prefix="svbench-ceph-", dir="/dev/shm")[1])
@@ -59,18 +54,12 @@ async def bench(size_mib: int, rounds: int, tmp: Path) -> int:
         with open(source, "wb") as f:
             for _ in range(size_mib):
                 f.write(os.urandom(1 << 20))
-        app = await SigmaVault.create(Config.model_validate({
-            "data_dir": tmp / "data", "storage": {"monitor_interval": 0},
-            "ceph": {"conf": str(cluster.conf), "keyring": str(cluster.admin_keyring)}}))
-        app.auth.create_user("bench", "bench-password-123", "admin")
-        key, _ = app.auth.create_key("bench", "bench")
-        runner = web.AppRunner(app.web)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        base = f"http://127.0.0.1:{port}/api/v1/storage"
-        pool = f"bench{uuid.uuid4().hex[:6]}"
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+        config = {"data_dir": tmp / "data", "storage": {"monitor_interval": 0},
+                  "ceph": {"conf": str(cluster.conf), "keyring": str(cluster.admin_keyring)}}
+        async with served_daemon(config) as (_, url, key), \
+                aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+            base = f"{url}/storage"
+            pool = f"bench{uuid.uuid4().hex[:6]}"
             async with http.post(f"{base}/pools", json={"name": pool, "backend": "ceph",
                                                         "options": {"size": 1}}) as resp:
                 assert resp.status == 201, await resp.text()
@@ -121,8 +110,6 @@ async def bench(size_mib: int, rounds: int, tmp: Path) -> int:
                     assert resp.status == 204, await resp.text()
     finally:
         source.unlink(missing_ok=True)
-        if runner is not None:
-            await runner.cleanup()
         await cluster.stop()
 
 

@@ -25,12 +25,8 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
-
-from sigmavault.app import SigmaVault
+from jobharness import served_daemon
 from sigmavault.commands import run
-from sigmavault.config import Config
-from sigmavault.testing import free_port
 from sigmavault_ceph.bootstrap import Spec, bootstrap
 
 MAKER = r"""
@@ -52,21 +48,14 @@ async def bench(count: int, runs: int, tmp: Path) -> None:
     cluster = await bootstrap(tmp / "ceph" / "bench", Spec(name="bench", osds=1, mds=1,
                                                            osd_size=4 << 30), supervised=False)
     print(f"bootstrapped a one-node cluster in {time.perf_counter() - t:.1f} s")
-    runner = None
+    config = {"data_dir": tmp / "data", "storage": {"monitor_interval": 0},
+              "ceph": {"conf": str(cluster.conf), "keyring": str(cluster.admin_keyring)}}
     try:
-        app = await SigmaVault.create(Config.model_validate({
-            "data_dir": tmp / "data", "storage": {"monitor_interval": 0},
-            "ceph": {"conf": str(cluster.conf), "keyring": str(cluster.admin_keyring)}}))
-        app.auth.create_user("bench", "bench-password-123", "admin")
-        key, _ = app.auth.create_key("bench", "bench")
-        runner = web.AppRunner(app.web)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        base = f"http://127.0.0.1:{port}/api/v1/storage"
-        pool = f"bench{uuid.uuid4().hex[:6]}"
-        raw_t, api_t = [], []
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+        async with served_daemon(config) as (app, url, key), \
+                aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+            base = f"{url}/storage"
+            pool = f"bench{uuid.uuid4().hex[:6]}"
+            raw_t, api_t = [], []
             async with http.post(f"{base}/pools", json={"name": pool, "backend": "ceph",
                                                         "options": {"size": 1}}) as resp:
                 assert resp.status == 201, await resp.text()
@@ -120,8 +109,6 @@ async def bench(count: int, runs: int, tmp: Path) -> None:
         print(f"  GET .../volumes (path, used, quota)   : {api:.3f} s  ({api / raw:.2f}x)")
         print(f"RESULT count={count} raw_s={raw:.3f} api_s={api:.3f} ratio={api / raw:.2f}")
     finally:
-        if runner is not None:
-            await runner.cleanup()
         await cluster.stop()
 
 

@@ -46,6 +46,25 @@ async def plugin_daemon(dist: str, config: dict[str, Any]) -> AsyncIterator[Sigm
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+@asynccontextmanager
+async def served_daemon(config: dict[str, Any]) -> AsyncIterator[tuple[SigmaVault, str, str]]:
+    """A daemon app serving HTTP on a free loopback port: ``(app, api_url, admin_api_key)``;
+    ``config`` is the whole configuration (``data_dir`` included)."""
+    from sigmavault.testing import free_port
+
+    app = await SigmaVault.create(Config.model_validate(config))
+    app.auth.create_user("bench", "bench-password-123", "admin")
+    key, _ = app.auth.create_key("bench", "bench")
+    runner = web.AppRunner(app.web)
+    await runner.setup()
+    try:
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        yield app, f"http://127.0.0.1:{port}/api/v1", key
+    finally:
+        await runner.cleanup()
+
+
 async def measure_job(app: SigmaVault, submit: Callable[[], Awaitable[str]]) -> dict[str, Any]:
     """Submit a job (``submit`` returns its id), wait for it to succeed; its figures and result."""
     startup_peak = status_mb("VmHWM")
