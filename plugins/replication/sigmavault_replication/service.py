@@ -362,7 +362,7 @@ class ReplicationService:
         return [await self._fleet_node(node) for node in fed]
 
     async def _fleet_node(self, node: dict[str, Any]) -> dict[str, Any]:
-        peer = node.get("peer")
+        peer = str(node.get("peer"))
         last = self.app.db.one(
             "SELECT r.* FROM replication_runs r JOIN replication_tasks t ON t.id=r.task "
             "WHERE t.peer=? ORDER BY r.started DESC LIMIT 1", (peer,))
@@ -370,7 +370,7 @@ class ReplicationService:
         pools = [{"name": p.get("name"), "backend": p.get("backend"), "state": p.get("state"),
                   "size": p.get("size"), "free": p.get("free")}
                  for p in storage] if isinstance(storage, list) else []
-        system = node.get("system") if isinstance(node.get("system"), dict) else {}
+        system: dict[str, Any] = node["system"] if isinstance(node.get("system"), dict) else {}
         alerts = await self._peer_alerts(peer) if node.get("reachable") else None
         return {"peer": peer, "reachable": node.get("reachable", False),
                 "latency_ms": node.get("latency_ms"),
