@@ -39,13 +39,13 @@ export function FileBrowser({ source, value, accept, onPick, startPath = "", roo
   rootChoosable?: boolean;
 }) {
   const [dir, setDir] = useState(startPath);
-  useEffect(() => setDir(startPath), [source.pool, source.volume, source.snapshot, startPath]);
+  useEffect(() => setDir(startPath), [source.pool, source.volume, source.snapshot, source.listUrl, startPath]);
   const files = useFiles(source, dir);
   const pages = files.data?.pages ?? [];
   const items = pages.flatMap((p) => p.items);
   const total = pages[0]?.total ?? 0;
   const parts = dir ? dir.split("/") : [];
-  const root = source.snapshot ? `${source.volume} @ ${source.snapshot}` : source.volume;
+  const root = source.label ?? (source.snapshot ? `${source.volume} @ ${source.snapshot}` : source.volume);
   const here: PickedLocation = { pool: source.pool, volume: source.volume, path: dir, type: "dir" };
   const isChosen = (p: string) => value?.pool === source.pool && value.volume === source.volume && value.path === p;
   return (

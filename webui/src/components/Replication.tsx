@@ -5,7 +5,7 @@ import { Badge, Card, Field, Modal, ProgressBar, QueryState } from "./ui";
 import { useConfirm } from "./confirm";
 import { FileBrowser, type PickedLocation } from "./FilePicker";
 import {
-  useCreateReplTask, useDeleteReplTask, useFleet, useReplica, useReplicaFiles, useReplicationRuns, useReplicationTasks, useRestoreRepl, useRunReplTask,
+  useCreateReplTask, useDeleteReplTask, useFleet, useReplica, replicaFilesUrl, useReplicationRuns, useReplicationTasks, useRestoreRepl, useRunReplTask,
   useToggleReplTask, type ReplRun, type ReplTask, type ReplTaskBody, type ReplicaSnapshot,
 } from "./ReplicationApi";
 import { describeCron, toCron, WEEKDAYS, type ScheduleForm } from "../hooks/useProtection";
@@ -173,46 +173,15 @@ function ReplHistory({ task }: { task: ReplTask }) {
   );
 }
 
-/** A folder of the replica snapshot on the target, listed there over the mesh: folders open,
- * files are chosen (the storage file browser's look, fed by the replication API). */
+/** A replica snapshot's folders as the target lists them over the mesh: the storage file
+ * browser, fed by the replication API. */
 export function ReplicaBrowser({ task, snap, value, onPick }: { task: ReplTask; snap: string; value: string | null; onPick: (path: string) => void }) {
-  const [dir, setDir] = useState("");
-  const files = useReplicaFiles(task.id, snap, dir);
-  const pages = files.data?.pages ?? [];
-  const items = pages.flatMap((p) => p.items);
-  const parts = dir ? dir.split("/") : [];
-  const root = `${task.peer}: ${task.target_volume ?? task.volume} @ ${snap}`;
+  const source = { pool: task.pool, volume: task.volume, snapshot: snap, listUrl: replicaFilesUrl(task.id, snap),
+    label: `${task.peer}: ${task.target_volume ?? task.volume} @ ${snap}` };
   return (
-    <div className="file-browser" data-testid="replica-browser">
-      <nav aria-label="Folder" className="crumbs">
-        <ol>
-          <li><button type="button" className="link" onClick={() => setDir("")} aria-current={dir === "" ? "location" : undefined}>{root}</button></li>
-          {parts.map((p, i) => {
-            const to = parts.slice(0, i + 1).join("/");
-            return <li key={to}><button type="button" className="link" onClick={() => setDir(to)} aria-current={to === dir ? "location" : undefined}>{p}</button></li>;
-          })}
-        </ol>
-      </nav>
-      {files.isLoading ? <p className="muted" role="status">Asking {task.peer}…</p>
-        : files.error ? <p className="form-error" role="alert">Could not list this folder on {task.peer}: {errorMessage(files.error)}</p>
-        : items.length === 0 ? <p className="muted">This folder is empty.</p> : (
-          <ul className="file-list" aria-label={`Contents of ${dir || root}`}>
-            {dir && <li><button type="button" className="file-row" onClick={() => setDir(dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "")}><span aria-hidden>⬑</span> <span className="name">.. (up one folder)</span></button></li>}
-            {items.map((e) => (
-              <li key={e.path} className={value === e.path ? "chosen" : undefined}>
-                {e.type === "dir"
-                  ? <button type="button" className="file-row" onClick={() => setDir(e.path)} aria-label={`open folder ${e.name}`}><span aria-hidden>▣</span> <span className="name">{e.name}</span></button>
-                  : <button type="button" className="file-row" disabled={e.type !== "file"} aria-pressed={value === e.path} onClick={() => onPick(e.path)} aria-label={`${value === e.path ? "chosen: " : "choose "}${e.name}`}><span aria-hidden>{value === e.path ? "✓" : "▤"}</span> <span className="name">{e.name}</span></button>}
-                <span className="meta">{e.type === "dir" ? when(e.mtime) : `${bytes(e.size)} · ${when(e.mtime)}`}</span>
-              </li>
-            ))}
-          </ul>
-        )}
-      {files.hasNextPage && (
-        <button type="button" className="btn small" onClick={() => void files.fetchNextPage()} disabled={files.isFetchingNextPage}>
-          Show more ({items.length} of {pages[0]?.total ?? 0})
-        </button>
-      )}
+    <div data-testid="replica-browser">
+      <FileBrowser source={source} accept="file" onPick={(l: PickedLocation) => onPick(l.path)}
+        value={value ? { pool: task.pool, volume: task.volume, path: value, type: "file" } : null} />
     </div>
   );
 }

@@ -1,10 +1,9 @@
 /** The replication plugin's API (`/replication`): tasks to other mesh nodes, their runs, the
  * replica on the target, restores, the allow-list of this node and the fleet view. */
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { toast } from "sonner";
 import { del, errorMessage, get, patch, post } from "../lib/api";
 import type { Job } from "../lib/types";
-import { PAGE, type FilePage } from "../hooks/useFiles";
 import { useThrottledInvalidate } from "../hooks/cache";
 import { watchJob } from "../hooks/useJobs";
 import { useWebSocket } from "../hooks/useWebSocket";
@@ -104,9 +103,6 @@ export interface FleetNode {
   error: string | null;
 }
 
-/** A page of a folder of a replica snapshot on the target, listed there over the mesh. */
-export type ReplicaFilePage = FilePage & { peer: string; snapshot: string };
-
 export interface ReplTarget { peer: string; pool: string; created: number }
 export interface KeptReplica { peer: string; pool: string; volume: string; sealed: boolean; created: number; blobs: number | null }
 
@@ -133,15 +129,10 @@ export function useReplica(task: string | null) {
   return useQuery({ queryKey: ["replication", "replica", task], queryFn: () => get<Replica>(`${BASE}/${enc(task!)}/replica`), enabled: !!task, retry: false });
 }
 
-/** A folder of a replica snapshot as the target lists it (open replicas only), a page at a time. */
-export function useReplicaFiles(task: string, snapshot: string, path: string) {
-  return useInfiniteQuery({
-    queryKey: ["replication", "replica-files", task, snapshot, path],
-    queryFn: ({ pageParam }) => get<ReplicaFilePage>(`${BASE}/${enc(task)}/replica/snapshots/${enc(snapshot)}/files`, { path, limit: PAGE, offset: pageParam }),
-    initialPageParam: 0,
-    getNextPageParam: (last) => (last.offset + last.items.length < last.total && last.items.length > 0 ? last.offset + last.limit : undefined),
-    retry: false,
-  });
+/** Where a replica snapshot's folders are listed, by the target over the mesh (open replicas
+ * only): the same pages as the storage file browser's. */
+export function replicaFilesUrl(task: string, snapshot: string): string {
+  return `${BASE}/${enc(task)}/replica/snapshots/${enc(snapshot)}/files`;
 }
 
 /** Mesh nodes with their pools, read over the mesh (slow when a peer is down: kept a while). */
