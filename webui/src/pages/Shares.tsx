@@ -4,11 +4,14 @@ import { toast } from "sonner";
 import { Badge, Card, Field, FieldError, Modal, QueryState } from "../components/ui";
 import { useConfirm } from "../components/confirm";
 import { LocationPicker, locationLabel, type PickedLocation } from "../components/FilePicker";
+import { NFS_DEFAULTS, NfsSection, cleanNfs, nfsProblems } from "../components/NfsSection";
+import { NfsClientsCard, NfsServerState } from "../components/NfsStatus";
 import { useCapabilities } from "../hooks/useCapabilities";
+import { useNfsEvents, type NfsOptions, type NfsShareBody } from "../hooks/useNfs";
 import {
   accessHeadline, accessSummary, HOST_RULE, hostProblem, LEVELS, plainReason, plainShareError, SHARE_NAME_RULE, shareFieldErrors,
   useAccess, useCreateShare, useDeleteShare, useDisconnect, useNasGroups, useNasUsers, useShareEvents, useShares, useSmbSessions,
-  useSmbStatus, useUpdateShare, type AccessEntry, type Level, type NasGroup, type NasUser, type Share, type ShareBody, type SmbOptions,
+  useSmbStatus, useUpdateShare, type AccessEntry, type Level, type NasGroup, type NasUser, type Share, type SmbOptions,
 } from "../hooks/useShares";
 
 const LEVEL_LABEL: Record<Level, string> = { none: "No access", read: "Read", write: "Read & write", full: "Full control" };
@@ -166,16 +169,18 @@ function HostList({ label, value, onChange, error, errors }: { label: string; va
 
 // --- the share form -------------------------------------------------------------------------------
 
-function emptyShare(): ShareBody {
+function emptyShare(protocols: string[] = ["smb"]): NfsShareBody {
   return {
     name: "", pool: "", volume: "", subfolder: null, description: "", enabled: true, read_only: false, guest_ok: false, browseable: true,
-    hosts_allow: [], hosts_deny: [], protocols: ["smb"], access: [], options: { smb: { encryption: null, recycle: false, time_machine: false, time_machine_max_size: null, previous_versions: true } },
+    hosts_allow: [], hosts_deny: [], protocols, access: [], options: { smb: { encryption: null, recycle: false, time_machine: false, time_machine_max_size: null, previous_versions: true } },
   };
 }
 
-function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => void }) {
+const PROTOCOLS = [{ id: "smb", label: "SMB (Windows, macOS, Linux)" }, { id: "nfs", label: "NFS (Linux and Unix)" }];
+
+function ShareForm({ initial, onDone, offered }: { initial: Share | null; onDone: () => void; offered: string[] }) {
   const editing = !!initial;
-  const [f, setF] = useState<ShareBody>(() => (initial ? { ...emptyShare(), ...initial, options: { ...initial.options, smb: { ...emptyShare().options.smb, ...initial.options.smb } } } : emptyShare()));
+  const [f, setF] = useState<NfsShareBody>(() => (initial ? { ...emptyShare(), ...initial, options: { ...initial.options, smb: { ...emptyShare().options.smb, ...initial.options.smb } } } : emptyShare(offered.slice(0, 1))));
   const [place, setPlace] = useState<PickedLocation | null>(initial ? { pool: initial.pool, volume: initial.volume, path: initial.subfolder ?? "", type: "dir" } : null);
   const [local, setLocal] = useState<Record<string, string>>({});
   const users = useNasUsers();
@@ -187,6 +192,10 @@ function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => v
   const general = plainShareError(m.error, shareFieldErrors(m.error));
   const smb = f.options.smb ?? {};
   const setSmb = (o: Partial<SmbOptions>) => setF({ ...f, options: { ...f.options, smb: { ...smb, ...o } } });
+  const nfsOn = f.protocols.includes("nfs");
+  const nfs: NfsOptions = { ...NFS_DEFAULTS, ...f.options.nfs };
+  const setNfs = (o: NfsOptions) => setF({ ...f, options: { ...f.options, nfs: o } });
+  const setProtocol = (p: string, on: boolean) => setF({ ...f, protocols: on ? [...f.protocols.filter((x) => x !== p), p] : f.protocols.filter((x) => x !== p) });
   const tmSize = /^(\d+)([KMGT])$/.exec(smb.time_machine_max_size ?? "") ?? null;
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -194,13 +203,16 @@ function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => v
     if (!editing && !f.name.trim()) problems.name = "Give the share a name: people see it when they connect.";
     if (!place) problems.place = "Choose where the files are: a pool, a volume, then “Choose this folder”.";
     if (smb.time_machine && smb.time_machine_max_size && !/^[1-9]\d{0,5}[KMGT]$/.test(smb.time_machine_max_size)) problems["options.smb.time_machine_max_size"] = "Enter a whole number above 0.";
+    if (nfsOn) Object.assign(problems, nfsProblems(nfs));
     setLocal(problems);
     if (Object.keys(problems).length || !place) return;
-    const { path: _path, ...fields } = f as ShareBody & { path?: string | null }; // read-only, refused in an update
-    const body: ShareBody = { ...fields, name: f.name.trim(), pool: place.pool, volume: place.volume, subfolder: place.path || null };
+    const { path: _path, ...fields } = f as NfsShareBody & { path?: string | null }; // read-only, refused in an update
+    const body: NfsShareBody = { ...fields, name: f.name.trim(), pool: place.pool, volume: place.volume, subfolder: place.path || null };
     const cleanSmb: SmbOptions = { ...smb };
     if (!cleanSmb.time_machine) cleanSmb.time_machine_max_size = null;
-    body.options = { ...f.options, smb: cleanSmb };
+    const { nfs: _nfs, ...others } = f.options;
+    const keptNfs = nfsOn ? cleanNfs(nfs) : initial && "nfs" in initial.options ? (initial.options as NfsShareBody["options"]).nfs : undefined;
+    body.options = { ...others, smb: cleanSmb, ...(keptNfs ? { nfs: keptNfs } : {}) };
     m.mutate(body, {
       onSuccess: (s) => {
         toast.success(editing ? `Share ${s.name} saved` : `Share ${s.name} created`);
@@ -240,7 +252,18 @@ function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => v
         <HostList label="Only these computers may connect" value={f.hosts_allow} onChange={(hosts_allow) => setF({ ...f, hosts_allow })} error={errs.hosts_allow} errors={errs} />
         <HostList label="These computers may never connect (hosts deny)" value={f.hosts_deny} onChange={(hosts_deny) => setF({ ...f, hosts_deny })} error={errs.hosts_deny} errors={errs} />
       </div>
-      <fieldset className="field picker">
+      {offered.length > 0 && (
+        <fieldset className={`field picker${errs.protocols ? " invalid" : ""}`}>
+          <legend className="field-label">Served over</legend>
+          <div className="inline" style={{ margin: 0 }}>
+            {PROTOCOLS.filter((p) => offered.includes(p.id) || f.protocols.includes(p.id)).map((p) => (
+              <label key={p.id} className="check"><input type="checkbox" checked={f.protocols.includes(p.id)} onChange={(e) => setProtocol(p.id, e.target.checked)} /> {p.label}</label>
+            ))}
+          </div>
+          <FieldError error={errs.protocols} />
+        </fieldset>
+      )}
+      {f.protocols.includes("smb") && <fieldset className="field picker">
         <legend className="field-label">Windows and Mac (SMB)</legend>
         <Field label="Encryption" error={errs["options.smb.encryption"]} hint="“Required” keeps out old clients and guests.">
           <select value={smb.encryption ?? ""} onChange={(e) => setSmb({ encryption: (e.target.value || null) as SmbOptions["encryption"] })}>
@@ -265,7 +288,10 @@ function ShareForm({ initial, onDone }: { initial: Share | null; onDone: () => v
           </Field>
         )}
         <FieldError error={errs["options.smb"] && !Object.keys(errs).some((k) => k.startsWith("options.smb.")) ? errs["options.smb"] : null} />
-      </fieldset>
+      </fieldset>}
+      {nfsOn && offered.includes("nfs") && (
+        <NfsSection share={f.name.trim() || initial?.name || ""} value={nfs} onChange={setNfs} users={users.data ?? []} hostsAllow={f.hosts_allow} errors={errs} />
+      )}
       {general && <p className="form-error" role="alert">{general}</p>}
       {!general && problems > 0 && <p className="form-error">Some fields need attention: they are marked in red above.</p>}
       <div className="modal-actions">
@@ -333,7 +359,10 @@ function Clients({ enabled }: { enabled: boolean }) {
 export default function Shares() {
   const caps = useCapabilities();
   const hasSmb = caps.has("/smb/status");
+  const hasNfs = caps.has("/nfs/status");
+  const offered = [...(hasSmb ? ["smb"] : []), ...(hasNfs ? ["nfs"] : [])];
   useShareEvents();
+  useNfsEvents(hasNfs);
   const shares = useShares();
   const users = useNasUsers();
   const sessions = useSmbSessions(hasSmb);
@@ -346,8 +375,9 @@ export default function Shares() {
   return (
     <div className="page">
       <h1>Shares</h1>
-      <p className="muted">Folders of your volumes that computers on the network open as network drives (SMB: Windows, macOS, Linux). People connect with the accounts on <Link to="/accounts">Share accounts</Link>.</p>
+      <p className="muted">Folders of your volumes that computers on the network open as network drives (SMB: Windows, macOS, Linux; NFS: Linux and Unix). People connect with the accounts on <Link to="/accounts">Share accounts</Link>.</p>
       {hasSmb && <ServiceBanner shares={shares.data?.length ?? 0} />}
+      {hasNfs && <NfsServerState shares={shares.data?.filter((s) => s.protocols.includes("nfs")).length ?? 0} />}
       <Card title="Shares" actions={<button type="button" className="btn primary small needs-admin" onClick={() => setForm({ share: null })}>New share</button>}>
         <QueryState q={shares} empty={(d) => d.length === 0 && "No shares yet. Create one from a volume with “New share”."}>
           {(list) => (
@@ -386,8 +416,9 @@ export default function Shares() {
         </Card>
       )}
       <Clients enabled={hasSmb} />
+      {hasNfs && <NfsClientsCard />}
       <Modal open={!!form} title={form?.share ? `Edit share ${form.share.name}` : "New share"} onClose={() => setForm(null)}>
-        {form && <ShareForm initial={form.share} onDone={() => setForm(null)} />}
+        {form && <ShareForm initial={form.share} offered={offered} onDone={() => setForm(null)} />}
       </Modal>
     </div>
   );
