@@ -72,7 +72,9 @@ class Mounts:
             logs = self.root.parent / "log"
             logs.mkdir(parents=True, exist_ok=True)
             log_path = logs / f"ceph-fuse.{pool}.log"
-            argv = [*cli.base("ceph-fuse"), "-f", "--client_fs", pool, str(mnt)]
+            # POSIX ACLs, enforced by the client: shares apply their access lists with them
+            argv = [*cli.base("ceph-fuse"), "-f", "--client_fs", pool,
+                    "--client_acl_type", "posix_acl", str(mnt)]
             sup = Supervisor(argv, name=f"ceph-fuse {pool}", log_path=log_path, stop_timeout=15.0)
             await sup.start()
             self.procs[pool] = sup
