@@ -180,7 +180,7 @@ const PROTOCOLS = [{ id: "smb", label: "SMB (Windows, macOS, Linux)" }, { id: "n
 
 function ShareForm({ initial, onDone, offered }: { initial: Share | null; onDone: () => void; offered: string[] }) {
   const editing = !!initial;
-  const [f, setF] = useState<NfsShareBody>(() => (initial ? { ...emptyShare(), ...initial, options: { ...initial.options, smb: { ...emptyShare().options.smb, ...initial.options.smb } } } : emptyShare(offered.slice(0, 1))));
+  const [f, setF] = useState<NfsShareBody>(() => (initial ? { ...emptyShare(), ...initial, options: { ...initial.options, smb: { ...emptyShare().options.smb, ...initial.options.smb } } } : emptyShare(offered.length ? offered.slice(0, 1) : ["smb"])));
   const [place, setPlace] = useState<PickedLocation | null>(initial ? { pool: initial.pool, volume: initial.volume, path: initial.subfolder ?? "", type: "dir" } : null);
   const [local, setLocal] = useState<Record<string, string>>({});
   const users = useNasUsers();
