@@ -64,6 +64,7 @@ export function applyShareEvent(qc: QueryClient, d: ShareEvent): QueryKey[] {
   switch (d.kind) {
     case "service_up":
     case "service_down":
+      if (d.protocol && d.protocol !== "smb") return []; // NFS's own state: useNfsEvents
       qc.setQueryData<SmbStatus>(KEYS.smbStatus, (old) => (old ? { ...old, running: d.kind === "service_up" } : old));
       return [KEYS.smbStatus];
     case "client_connected":
