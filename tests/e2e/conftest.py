@@ -47,8 +47,6 @@ def ensure_webui() -> None:
                        capture_output=True)
 
 
-_ensure_ui = ensure_webui  # the name test modules used before this conftest
-
 
 @contextmanager
 def ui_daemon(base: Path, config: str = "") -> Iterator[Daemon]:
