@@ -94,3 +94,20 @@ class DueLoop:
                 await asyncio.wait({waiter}, timeout=wait)
             finally:
                 waiter.cancel()
+
+
+def _cron_field(values: str) -> str:
+    one = rf"(?:\*|(?:{values})(?:-(?:{values}))?)(?:/[1-9][0-9]?)?"
+    return rf"{one}(?:,{one})*"
+
+
+def cron_pattern(seconds: bool = False) -> str:
+    """What :func:`normalise` accepts, as far as a regular expression can say it (for schemas;
+    croniter decides): numbers in range, ranges, steps, lists, '*', month and day names; with
+    ``seconds``, an optional sixth field of seconds last."""
+    minute = _cron_field(r"[0-5]?[0-9]")
+    fields = [minute] + [_cron_field(v) for v in (
+        r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]",
+        r"0?[1-9]|1[0-2]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",
+        r"[0-7]|sun|mon|tue|wed|thu|fri|sat")]
+    return "^ *" + " +".join(fields) + (f"(?: +{minute})?" if seconds else "") + " *$"

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from sigmavault.api import PageQuery
+from sigmavault.schedule import cron_pattern
 
 AgentState = Literal["idle", "busy", "error"]
 TaskState = Literal["WAITING", "RUNNING", "SUCCESS", "FAILED", "ABORTED"]
@@ -85,19 +86,7 @@ class AgentStatusEvent(BaseModel):
 
 CRON_DESCRIPTION = "5 fields (min hour dom month dow) or 6 with seconds last"
 
-
-def _cron_field(values: str) -> str:
-    one = rf"(?:\*|(?:{values})(?:-(?:{values}))?)(?:/[1-9][0-9]?)?"
-    return rf"{one}(?:,{one})*"
-
-
-_MINUTE = _cron_field(r"[0-5]?[0-9]")
-# What sigmavault.schedule.normalise accepts, as far as a pattern can say it (stated in the schema; croniter
-# decides): numbers in range, ranges, steps, lists, '*', month and day names; seconds last.
-CRON_PATTERN = ("^ *" + " +".join([_MINUTE] + [_cron_field(v) for v in (
-    r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]",
-    r"0?[1-9]|1[0-2]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",
-    r"[0-7]|sun|mon|tue|wed|thu|fri|sat")]) + f"(?: +{_MINUTE})? *$")
+CRON_PATTERN = cron_pattern(seconds=True)
 CRON: dict[str, Any] = {"description": CRON_DESCRIPTION, "json_schema_extra": {"pattern": CRON_PATTERN}}
 SECRETS_DESCRIPTION = ("validated by the agent's params schema; its secrets are stored sealed and shown as "
                        "'**********'")

@@ -6,20 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sigmavault.schedule import cron_pattern
 from sigmavault.validation import Name
 
-
-def _cron_field(values: str) -> str:
-    one = rf"(?:\*|(?:{values})(?:-(?:{values}))?)(?:/[1-9][0-9]?)?"
-    return rf"{one}(?:,{one})*"
-
-
-# A 5-field cron expression as far as a pattern can say it (stated in the schema; croniter
-# decides): numbers in range, ranges, steps, lists, '*', month and day names.
-CRON_PATTERN = "^ *" + " +".join(_cron_field(v) for v in (
-    r"[0-5]?[0-9]", r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]",
-    r"0?[1-9]|1[0-2]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",
-    r"[0-7]|sun|mon|tue|wed|thu|fri|sat")) + " *$"
+CRON_PATTERN = cron_pattern()
 CRON: dict[str, Any] = {"json_schema_extra": {"pattern": CRON_PATTERN}}
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sigmavault.errors import APIError
+from sigmavault.schedule import cron_pattern
 from sigmavault.validation import Name, check_name
 
 from .agents.mirror import MirrorParams
@@ -82,18 +83,7 @@ PARAMS: dict[str, type[BaseModel]] = {
     "replication": MirrorParams,
 }
 
-
-def _cron_field(values: str) -> str:
-    one = rf"(?:\*|(?:{values})(?:-(?:{values}))?)(?:/[1-9][0-9]?)?"
-    return rf"{one}(?:,{one})*"
-
-
-# What check_schedule accepts, as far as a pattern can say it (the schema states it; croniter
-# decides): five fields of numbers in range, ranges, steps, lists, '*', month and day names.
-SCHEDULE_PATTERN = "^ *" + " +".join(_cron_field(v) for v in (
-    r"[0-5]?[0-9]", r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]",
-    r"0?[1-9]|1[0-2]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",
-    r"[0-7]|sun|mon|tue|wed|thu|fri|sat")) + " *$"
+SCHEDULE_PATTERN = cron_pattern()
 SCHEDULE: dict[str, Any] = {"description": SCHEDULE_DESCRIPTION, "json_schema_extra": {"pattern": SCHEDULE_PATTERN}}
 
 PARAMS_DESCRIPTION = ("by kind — snapshot: {pool, volume, naming_schema, retention: {keep_last, "
